@@ -1,0 +1,45 @@
+# The two commands: `make dev` serves the gateway locally, `make test` runs everything.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+# sam build needs a python3.12 on PATH; pyenv machines keep one under $(pyenv root)/versions.
+PY312_BIN := $(shell d=$$(ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin 2>/dev/null | tail -n 1); echo $$d)
+export SAM_CLI_TELEMETRY := 0
+export PATH := $(if $(PY312_BIN),$(PY312_BIN):,)$(PATH)
+
+.PHONY: install dynamodb-local dev test lint typecheck check build validate clean
+
+$(VENV)/.installed: pyproject.toml layers/common/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed dynamodb-local
+
+dynamodb-local:
+	scripts/install-dynamodb-local.sh
+
+dev: install
+	$(PY) -m devtools.devserver
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+test: install
+	$(VENV)/bin/pytest
+	$(MAKE) --no-print-directory lint typecheck
+
+validate: $(VENV)/.installed
+	$(VENV)/bin/sam validate --lint
+
+build: $(VENV)/.installed
+	$(VENV)/bin/sam build
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

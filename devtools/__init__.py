@@ -1,0 +1,1 @@
+"""Local development: DynamoDB Local, tables from template.yaml, and the one-process dev server."""

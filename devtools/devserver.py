@@ -1,0 +1,86 @@
+"""`make dev`: DynamoDB Local, the tables of template.yaml, and every function's routes served by
+one uvicorn process on 127.0.0.1, through the same code paths as in Lambda."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+from devtools.template import ROOT
+
+FUNCTIONS = ("chat", "keys", "images", "audio", "usage")
+TABLE_LOGICAL_ID = "GatewayTable"
+DEMO_ACCOUNT = "demo"
+DEMO_CREDITS = "100"
+
+
+@cache
+def function_module(name: str) -> ModuleType:
+    """functions/<name>/app.py, imported under a unique module name."""
+    path = ROOT / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"functions_{name}_app", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_app():  # type: ignore[no-untyped-def]
+    from gateway.http import create_app
+
+    return create_app(*(function_module(name).router for name in FUNCTIONS), title="AI Gateway (dev)")
+
+
+def ensure_demo_account() -> str | None:
+    """Create the demo account and an inference key on first start; returns the key then, else None."""
+    from gateway.config import get_settings
+    from gateway.money import credits_to_micro
+    from gateway.services import accounts
+    from gateway.storage.accounts import AccountRepository
+
+    if AccountRepository(get_settings().table_name).get(DEMO_ACCOUNT) is not None:
+        return None
+    accounts.create_account("Demo", credits_to_micro(DEMO_CREDITS), account_id=DEMO_ACCOUNT)
+    return accounts.issue_key(DEMO_ACCOUNT, "demo", "inference").key
+
+
+def main() -> None:
+    import uvicorn
+
+    from devtools.dynamodb_local import DynamoDBLocal
+    from devtools.template import create_tables
+
+    port = int(os.environ.get("PORT", "8000"))
+    dynamodb_port = int(os.environ.get("DYNAMODB_PORT", "8001"))
+    data_dir = Path(os.environ.get("DATA_DIR", ROOT / ".local")).resolve()
+    os.environ.setdefault("GATEWAY_TABLE", "ai-gateway")
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{dynamodb_port}"
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+    database = DynamoDBLocal(dynamodb_port, data_dir / "dynamodb").start()
+    try:
+        from gateway.storage import dynamo
+
+        create_tables(dynamo.client(), {TABLE_LOGICAL_ID: os.environ["GATEWAY_TABLE"]})
+        key = ensure_demo_account()
+        if key:
+            print(
+                f"\nCreated account `{DEMO_ACCOUNT}` with {DEMO_CREDITS} credits. Its API key, shown once:\n\n"
+                f"    {key}\n",
+                flush=True,
+            )
+        print(f"DynamoDB Local on {database.endpoint}, data in {data_dir / 'dynamodb'}", flush=True)
+        print(f"Gateway on http://127.0.0.1:{port} (OpenAI base URL: http://127.0.0.1:{port}/v1)", flush=True)
+        uvicorn.run(build_app(), host="127.0.0.1", port=port, log_level="info")
+    finally:
+        database.stop()
+
+
+if __name__ == "__main__":
+    main()

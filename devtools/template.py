@@ -1,0 +1,113 @@
+"""Reads template.yaml: the DynamoDB tables to create locally and the API routes it declares."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (!Ref, !Sub, ...) kept as {"Fn": value} mappings."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {suffix: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@lru_cache(maxsize=2)
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        document = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    assert isinstance(document, dict)
+    return document
+
+
+def resources(kind: str, path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
+    return {name: body for name, body in load_template(path)["Resources"].items() if body.get("Type") == kind}
+
+
+def table_definitions(path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
+    """CreateTable arguments for each AWS::DynamoDB::Table (without TableName), plus its TTL attribute."""
+    tables = {}
+    for name, body in resources("AWS::DynamoDB::Table", path).items():
+        props = body["Properties"]
+        create: dict[str, Any] = {
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            create["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        ttl = props.get("TimeToLiveSpecification") or {}
+        tables[name] = {"create": create, "ttl_attribute": ttl.get("AttributeName") if ttl.get("Enabled") else None}
+    return tables
+
+
+def create_tables(client: Any, names: dict[str, str], path: Path = TEMPLATE) -> None:
+    """Create each template table under the given name (logical id -> table name) unless it exists."""
+    existing = set(client.list_tables().get("TableNames", []))
+    for logical_id, definition in table_definitions(path).items():
+        table_name = names[logical_id]
+        if table_name in existing:
+            continue
+        client.create_table(TableName=table_name, **definition["create"])
+        client.get_waiter("table_exists").wait(TableName=table_name)
+        if definition["ttl_attribute"]:
+            client.update_time_to_live(
+                TableName=table_name,
+                TimeToLiveSpecification={"AttributeName": definition["ttl_attribute"], "Enabled": True},
+            )
+
+
+@dataclass(frozen=True)
+class Route:
+    function: str  # logical id
+    method: str  # upper case
+    path: str  # API Gateway form: /v1/models/{model+}
+    streaming: bool
+
+
+def api_routes(path: Path = TEMPLATE) -> list[Route]:
+    routes = []
+    for name, body in resources("AWS::Serverless::Function", path).items():
+        for event in (body.get("Properties", {}).get("Events") or {}).values():
+            if event.get("Type") != "Api":
+                continue
+            props = event["Properties"]
+            routes.append(
+                Route(
+                    function=name,
+                    method=props["Method"].upper(),
+                    path=props["Path"],
+                    streaming=props.get("ResponseTransferMode") == "RESPONSE_STREAM",
+                )
+            )
+    return routes
+
+
+def code_uri(function: str, path: Path = TEMPLATE) -> Path:
+    body = resources("AWS::Serverless::Function", path)[function]
+    return ROOT / str(body["Properties"]["CodeUri"]).rstrip("/")
+
+
+def normalise_path(path: str) -> str:
+    """/v1/models/{model_id:path} and /v1/models/{model+} both become /v1/models/{*}."""
+    path = re.sub(r"\{[^}]+(\+|:path)\}", "{*}", path)
+    return re.sub(r"\{[^}*]+\}", "{}", path)

@@ -1,0 +1,13 @@
+"""Audio routes (to come). The function is deployed so its routes can be added without new plumbing."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from mangum import Mangum
+
+from gateway.http import create_app
+
+router = APIRouter()
+
+app = create_app(router, title="AI Gateway: audio")
+handler = Mangum(app, lifespan="off")

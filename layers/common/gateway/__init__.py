@@ -1,0 +1,1 @@
+"""Serverless AI gateway: shared code of every function (the CommonLayer)."""

@@ -1,0 +1,93 @@
+"""`gateway-admin`: bootstrap accounts, keys and credits, against AWS or DynamoDB Local.
+
+Uses boto3's standard configuration (profile, region, AWS_ENDPOINT_URL_DYNAMODB) and the table
+named by --table or GATEWAY_TABLE. Every command prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.money import credits_to_micro
+
+
+def _credits(value: str) -> int:
+    try:
+        return credits_to_micro(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway-admin", description=__doc__.splitlines()[0])
+    parser.add_argument("--table", help="DynamoDB table (default: $GATEWAY_TABLE or ai-gateway)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    create = commands.add_parser("create-account", help="create an account with an initial grant")
+    create.add_argument("--name", required=True)
+    create.add_argument("--credits", type=_credits, default=0, help="decimal credits, up to 6 places")
+
+    key = commands.add_parser("create-key", help="issue an API key (printed once)")
+    key.add_argument("--account", required=True)
+    key.add_argument("--name", required=True)
+    key.add_argument("--management", action="store_true", help="a key that manages keys and cannot call models")
+
+    top_up = commands.add_parser("top-up", help="add credits to an account")
+    top_up.add_argument("--account", required=True)
+    top_up.add_argument("--credits", type=_credits, required=True)
+
+    show = commands.add_parser("show-account", help="balance and grant of an account")
+    show.add_argument("--account", required=True)
+
+    for name, disabled in (("disable-key", True), ("enable-key", False)):
+        toggle = commands.add_parser(name, help=f"{name.split('-')[0]} a key by its hash")
+        toggle.add_argument("--hash", required=True, dest="key_hash")
+        toggle.set_defaults(disabled=disabled)
+    return parser
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from gateway.services import accounts
+
+    if args.command == "create-account":
+        return accounts.account_view(accounts.create_account(args.name, args.credits))
+    if args.command == "create-key":
+        issued = accounts.issue_key(args.account, args.name, "management" if args.management else "inference")
+        return {"key": issued.key, **accounts.key_view(issued.record)}
+    if args.command == "top-up":
+        return accounts.account_view(accounts.top_up(args.account, args.credits))
+    if args.command == "show-account":
+        return accounts.account_view(accounts.get_account(args.account))
+    accounts.set_key_disabled(args.key_hash, args.disabled)
+    return {"hash": args.key_hash, "disabled": args.disabled}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.table:
+        os.environ["GATEWAY_TABLE"] = args.table
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from gateway.config import get_settings
+    from gateway.errors import GatewayError
+
+    get_settings.cache_clear()
+    try:
+        result = run(args)
+    except GatewayError as error:
+        print(json.dumps({"error": error.message}), file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as error:
+        print(json.dumps({"error": f"DynamoDB: {error}"}), file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

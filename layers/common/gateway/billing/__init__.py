@@ -1,0 +1,1 @@
+"""Credits: estimate, reserve before the upstream call, settle after it, sweep the orphans."""

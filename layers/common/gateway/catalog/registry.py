@@ -1,0 +1,110 @@
+"""Loads models.yaml once (on first use) and resolves ids and aliases."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from gateway.money import ceil_micro
+
+
+class Pricing(BaseModel):
+    """Credits per 1M tokens (= micro-credits per token), plus credits per request."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+    cached_input: Decimal | None = Field(None, ge=0)
+    request: Decimal = Field(Decimal(0), ge=0)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> int:
+        """Micro-credits for one request, rounded up once at the end."""
+        cached = min(cached_tokens, prompt_tokens) if self.cached_input is not None else 0
+        total = (
+            (prompt_tokens - cached) * self.input
+            + cached * (self.cached_input or Decimal(0))
+            + completion_tokens * self.output
+            + self.request * 1_000_000
+        )
+        return ceil_micro(total)
+
+
+class ProviderCandidate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: str
+    model: str
+
+
+class ProviderConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["openai"]
+    api_key_env: str
+    base_url_env: str
+    default_base_url: str
+
+
+class ModelEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    aliases: tuple[str, ...] = ()
+    display_name: str
+    owned_by: str
+    category: Literal["chat", "embedding", "image", "audio"] = "chat"
+    capabilities: tuple[str, ...] = ()
+    context_length: int = Field(gt=0)
+    max_output_tokens: int = Field(gt=0)
+    pricing: Pricing
+    providers: tuple[ProviderCandidate, ...] = Field(min_length=1)
+    created: int = 0
+    enabled: bool = True
+    public: bool = True
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    providers: dict[str, ProviderConfig]
+    models: tuple[ModelEntry, ...]
+    _by_name: dict[str, ModelEntry] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> Catalog:
+        for entry in self.models:
+            for name in (entry.id, *entry.aliases):
+                if name in self._by_name:
+                    raise ValueError(f"model name {name!r} is declared twice")
+                self._by_name[name] = entry
+            for candidate in entry.providers:
+                if candidate.provider not in self.providers:
+                    raise ValueError(f"{entry.id}: unknown provider {candidate.provider!r}")
+        return self
+
+    def resolve(self, name: str) -> ModelEntry | None:
+        """An enabled model by id or alias."""
+        entry = self._by_name.get(name)
+        return entry if entry is not None and entry.enabled else None
+
+    def listed(self) -> list[ModelEntry]:
+        return [entry for entry in self.models if entry.enabled and entry.public]
+
+
+@lru_cache(maxsize=4)
+def load_catalog(path: Path) -> Catalog:
+    import yaml
+
+    with path.open(encoding="utf-8") as handle:
+        return Catalog.model_validate(yaml.safe_load(handle))
+
+
+def get_catalog() -> Catalog:
+    from gateway.config import get_settings
+
+    return load_catalog(get_settings().catalog_path)

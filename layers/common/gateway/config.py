@@ -1,0 +1,34 @@
+"""Settings of every function, read from the environment once and on first use."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CATALOG = Path(__file__).parent / "catalog" / "models.yaml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    table_name: str = Field("ai-gateway", alias="GATEWAY_TABLE", min_length=3)
+    catalog_path: Path = Field(DEFAULT_CATALOG, alias="GATEWAY_CATALOG")
+    # Secrets Manager secret (JSON object) holding provider credentials in AWS;
+    # without it, credentials come from the environment (OPENAI_API_KEY, ...).
+    provider_secret_arn: str | None = Field(None, alias="PROVIDER_SECRET_ARN")
+    provider_secret_max_age: int = Field(300, alias="PROVIDER_SECRET_MAX_AGE", ge=0)
+    # A reservation outlives the longest request; the sweeper refunds it after that.
+    reservation_ttl_seconds: int = Field(960, alias="RESERVATION_TTL_SECONDS", ge=30)
+    trace_retention_days: int = Field(90, alias="TRACE_RETENTION_DAYS", ge=1)
+    key_cache_seconds: float = Field(30.0, alias="KEY_CACHE_SECONDS", ge=0)
+    upstream_timeout_seconds: float = Field(600.0, alias="UPSTREAM_TIMEOUT_SECONDS", gt=0)
+    upstream_connect_timeout_seconds: float = Field(10.0, alias="UPSTREAM_CONNECT_TIMEOUT_SECONDS", gt=0)
+    max_body_bytes: int = Field(10 * 1024 * 1024, alias="MAX_BODY_BYTES", gt=0)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

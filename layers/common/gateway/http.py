@@ -1,0 +1,189 @@
+"""FastAPI app factory shared by every function: trace ids, body limits, one error envelope."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.auth.authenticate import Principal, authenticate, credential_from
+from gateway.config import get_settings
+from gateway.errors import (
+    GatewayError,
+    InvalidJson,
+    InvalidRequest,
+    MessagesRequired,
+    MethodNotAllowed,
+    ModelRequired,
+    NotFound,
+    RequestTooLarge,
+)
+from gateway.ids import new_trace_id
+from gateway.observability import logger
+
+TRACE_HEADER = "X-Trace-ID"
+INTERNAL_PATHS = frozenset({"/health"})  # served by every app, not exposed through API Gateway
+
+
+def create_app(*routers: APIRouter, title: str = "AI Gateway") -> FastAPI:
+    app = FastAPI(title=title, version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
+    for router in routers:
+        app.include_router(router)
+    app.add_exception_handler(GatewayError, _gateway_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_api_route("/health", _health, methods=["GET"], include_in_schema=False)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+class RequestContextMiddleware:
+    """Gives each request a trace id (state, logs, `X-Trace-ID`) and refuses oversized bodies."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        trace_id = new_trace_id()
+        scope.setdefault("state", {})["trace_id"] = trace_id
+        logger().thread_safe_append_keys(trace_id=trace_id)
+
+        async def send_with_trace(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[TRACE_HEADER] = trace_id
+            await send(message)
+
+        body = await _read_body(receive, get_settings().max_body_bytes)
+        if body is None:
+            error = RequestTooLarge(f"Request body is larger than {get_settings().max_body_bytes} bytes.")
+            await _error_response(error)(scope, receive, send_with_trace)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send_with_trace)
+
+
+class EventStreamResponse(StreamingResponse):
+    """SSE that always closes its source, so the stream's settlement runs even if the client left."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, events: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> None:
+        super().__init__(events, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                with anyio.CancelScope(shield=True):
+                    await close()
+
+
+def trace_id_of(request: Request) -> str:
+    return str(request.state.trace_id)
+
+
+def inference_principal(request: Request) -> Principal:
+    return authenticate(credential_from(request.headers, request.query_params), require="inference")
+
+
+def any_principal(request: Request) -> Principal:
+    return authenticate(credential_from(request.headers, request.query_params), require="any")
+
+
+InferenceKey = Annotated[Principal, Depends(inference_principal)]
+AnyKey = Annotated[Principal, Depends(any_principal)]
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _error_response(error: GatewayError) -> JSONResponse:
+    return JSONResponse(error.openai_body(), status_code=error.status, headers=error.headers or None)
+
+
+async def _health(request: Request) -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _gateway_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, GatewayError)
+    return _error_response(error)
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    return _error_response(_explain(error.errors()))
+
+
+def _explain(errors: Sequence[Any]) -> GatewayError:
+    """The first problem, in words a client can act on; never echoes the input back."""
+    first = errors[0] if errors else {}
+    kind = first.get("type", "")
+    location = [str(part) for part in first.get("loc", ()) if part != "body"]
+    field = ".".join(location)
+    if kind == "json_invalid":
+        return InvalidJson("The request body is not valid JSON.")
+    if not location and kind in ("missing", "model_attributes_type", "dict_type"):
+        return InvalidRequest("The request body must be a JSON object.")
+    if field == "model" and kind in ("missing", "string_too_short"):
+        return ModelRequired("`model` is required.", param="model")
+    if field == "messages" and kind in ("missing", "too_short"):
+        return MessagesRequired("`messages` must be a non-empty array.", param="messages")
+    return InvalidRequest(f"Invalid `{field or 'body'}`: {first.get('msg', 'invalid value')}.", param=field or None)
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 404:
+        return _error_response(NotFound(f"No route for {request.method} {request.url.path}."))
+    if error.status_code == 405:
+        return _error_response(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}."))
+    if 400 <= error.status_code < 500:
+        return _error_response(InvalidRequest(f"The request could not be read: {error.detail}"))
+    return _unexpected(error)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    return _unexpected(error)
+
+
+def _unexpected(error: Exception) -> JSONResponse:
+    logger().exception("unhandled error", extra={"error_type": type(error).__name__})
+    return _error_response(
+        GatewayError("The gateway failed unexpectedly. Quote the X-Trace-ID header when reporting it.")
+    )

@@ -1,0 +1,35 @@
+"""Credits: decimal to people, integer micro-credits in storage. Never floats in arithmetic."""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
+
+MICRO = 1_000_000
+MAX_CREDITS = Decimal(10) ** 12
+
+
+def credits_to_micro(value: str | int | Decimal) -> int:
+    """Parse a user-given credit amount exactly; more than 6 decimals is an error, not a rounding."""
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(f"not a number: {value!r}") from exc
+    if not amount.is_finite() or amount < 0 or amount > MAX_CREDITS:
+        raise ValueError(f"credits must be between 0 and {MAX_CREDITS}: {value!r}")
+    micro = amount * MICRO
+    if micro != micro.to_integral_value():
+        raise ValueError(f"credits have at most 6 decimal places: {value!r}")
+    return int(micro)
+
+
+def micro_to_credits(micro: int) -> Decimal:
+    return (Decimal(micro) / MICRO).normalize() if micro else Decimal(0)
+
+
+def display(micro: int) -> float:
+    """A JSON number for display; exact amounts travel as integers alongside."""
+    return float(micro_to_credits(micro))
+
+
+def ceil_micro(amount: Decimal) -> int:
+    return int(amount.to_integral_value(rounding=ROUND_CEILING))

@@ -1,0 +1,1 @@
+"""Use cases. Nothing here knows about Lambda, API Gateway or HTTP frameworks."""

@@ -1,0 +1,1 @@
+"""DynamoDB repositories. The table layout lives in `layout`; nothing else builds keys."""

@@ -1,0 +1,264 @@
+"""Reserve and settle credits: one TransactWriteItems each, the only writes on the hot path."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from gateway.storage import dynamo, layout
+from gateway.storage.errors import ReservationRefused, StorageUnavailable
+
+CONFLICT_RETRIES = 12
+_KEY_USABLE = (
+    "attribute_exists(pk) AND disabled = :false AND kind = :inference"
+    " AND (attribute_not_exists(expires_at) OR expires_at > :now)"
+)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    trace_id: str
+    account_id: str
+    key_hash: str
+    key_prefix: str
+    model: str
+    amount: int  # micro-credits held
+    created_at: str
+    expires_at: int  # epoch seconds; the sweeper settles it after this
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Reservation:
+        return cls(**{name: item[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One request's record: what it cost and how it went (the request trace)."""
+
+    trace_id: str
+    account_id: str
+    key_hash: str
+    key_prefix: str
+    model: str
+    provider: str | None
+    endpoint: str
+    status: str  # success | error | expired
+    http_status: int
+    error_code: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    credits: int  # micro-credits charged
+    reserved: int  # micro-credits that were held
+    latency_ms: int
+    upstream_latency_ms: int | None
+    ttft_ms: int | None
+    stream: bool
+    usage_estimated: bool
+    created_at: str
+    day: str
+
+
+class CreditRepository:
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def reserve(self, reservation: Reservation, now: int) -> None:
+        """Check the key, take the credits and write the reservation, atomically."""
+        values = {
+            **asdict(reservation),
+            **layout.reservation_index(reservation.trace_id, reservation.expires_at),
+        }
+        items: list[dict[str, Any]] = [
+            {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": layout.api_key_key(reservation.key_hash),
+                    "ConditionExpression": _KEY_USABLE,
+                    "ExpressionAttributeValues": {
+                        ":false": {"BOOL": False},
+                        ":inference": {"S": "inference"},
+                        ":now": {"N": str(now)},
+                    },
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": layout.account_key(reservation.account_id),
+                    "UpdateExpression": "SET balance = balance - :amount",
+                    "ConditionExpression": "attribute_exists(pk) AND balance >= :amount",
+                    "ExpressionAttributeValues": {":amount": {"N": str(reservation.amount)}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {**layout.reservation_key(reservation.trace_id), **dynamo.to_attributes(values)},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        codes, old_items = self._transact(items)
+        if not codes:
+            return
+        if codes[2] == "ConditionalCheckFailed" and codes[0] == codes[1] == "None":
+            return  # an earlier attempt of ours went through; its answer was lost
+        if codes[0] == "ConditionalCheckFailed":
+            raise ReservationRefused(_key_refusal(old_items[0], now), old_items[0])
+        if codes[1] == "ConditionalCheckFailed":
+            raise ReservationRefused("insufficient_credits" if old_items[1] else "account_missing")
+        raise StorageUnavailable(f"reservation cancelled: {codes}")
+
+    def settle(self, reservation: Reservation, entry: LedgerEntry, retention_until: int) -> bool:
+        """Release the hold, charge `entry.credits`, write the ledger entry and the daily usage.
+
+        Returns False when the reservation was already settled (by an earlier attempt or the sweeper).
+        """
+        refund = reservation.amount - entry.credits
+        if refund < 0:
+            raise ValueError("a settlement cannot charge more than was reserved")
+        ledger_values = {
+            **asdict(entry),
+            **layout.trace_index(entry.account_id, entry.created_at, entry.trace_id),
+            "ttl": retention_until,
+        }
+        items: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": layout.reservation_key(reservation.trace_id),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {**layout.trace_key(entry.trace_id), **dynamo.to_attributes(ledger_values)},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            _usage_update(self.table, entry),
+        ]
+        if refund:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": layout.account_key(reservation.account_id),
+                        "UpdateExpression": "ADD balance :refund",
+                        "ExpressionAttributeValues": {":refund": {"N": str(refund)}},
+                    }
+                }
+            )
+        codes, _ = self._transact(items)
+        if not codes:
+            return True
+        if codes[0] == "ConditionalCheckFailed" or codes[1] == "ConditionalCheckFailed":
+            return False
+        raise StorageUnavailable(f"settlement cancelled: {codes}")
+
+    def expired_reservations(self, now: int, limit: int = 100) -> list[Reservation]:
+        """Reservations whose holder must have died, oldest first, across every shard."""
+        found: list[Reservation] = []
+        for shard in range(layout.RESERVATION_SHARDS):
+            answer = dynamo.client().query(
+                TableName=self.table,
+                IndexName=layout.GSI1,
+                KeyConditionExpression="gsi1pk = :pk AND gsi1sk < :until",
+                ExpressionAttributeValues={
+                    ":pk": {"S": layout.reservation_shard_pk(shard)},
+                    ":until": {"S": f"{now:010d}"},
+                },
+                Limit=limit,
+            )
+            found.extend(Reservation.from_item(dynamo.from_item(item)) for item in answer.get("Items", []))
+        return sorted(found, key=lambda r: r.expires_at)[:limit]
+
+    def get_entry(self, trace_id: str) -> dict[str, Any] | None:
+        answer = dynamo.client().get_item(TableName=self.table, Key=layout.trace_key(trace_id), ConsistentRead=True)
+        item = answer.get("Item")
+        return dynamo.from_item(item) if item else None
+
+    def get_reservation(self, trace_id: str) -> Reservation | None:
+        answer = dynamo.client().get_item(
+            TableName=self.table, Key=layout.reservation_key(trace_id), ConsistentRead=True
+        )
+        item = answer.get("Item")
+        return Reservation.from_item(dynamo.from_item(item)) if item else None
+
+    def _transact(self, items: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any] | None]]:
+        """Run a transaction; retry write conflicts. Returns the cancellation codes ([] on success)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                dynamo.client().transact_write_items(TransactItems=items)
+            except ClientError as error:
+                if dynamo.error_code(error) != "TransactionCanceledException":
+                    raise StorageUnavailable(dynamo.error_code(error) or "DynamoDB error") from error
+                codes = dynamo.cancellation_codes(error)
+                if "ConditionalCheckFailed" in codes:
+                    return codes, dynamo.cancellation_items(error)
+                if any(code in ("TransactionConflict", "ThrottlingError") for code in codes):
+                    time.sleep(random.uniform(0, min(0.4, 0.01 * 2**attempt)))
+                    continue
+                raise StorageUnavailable(f"transaction cancelled: {codes}") from error
+            except BotoCoreError as error:
+                raise StorageUnavailable(str(error)) from error
+            else:
+                return [], []
+        raise StorageUnavailable("too many write conflicts")
+
+
+def _key_refusal(key_item: dict[str, Any] | None, now: int) -> Any:
+    if key_item is None:
+        return "key_missing"
+    if key_item.get("kind") != "inference":
+        return "key_wrong_kind"
+    if key_item.get("disabled"):
+        return "key_disabled"
+    if key_item.get("expires_at") is not None and int(key_item["expires_at"]) <= now:
+        return "key_expired"
+    return "key_missing"
+
+
+def _usage_update(table: str, entry: LedgerEntry) -> dict[str, Any]:
+    failed = 0 if entry.status == "success" else 1
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": layout.usage_key(entry.account_id, entry.day, entry.model, entry.key_hash),
+            "UpdateExpression": (
+                "ADD #requests :one, #errors :failed, #prompt :prompt, #completion :completion, #credits :credits"
+                " SET #account = :account, #day = :day, #model = :model, #key = :key, #prefix = :prefix"
+            ),
+            "ExpressionAttributeNames": {
+                "#requests": "requests",
+                "#errors": "errors",
+                "#prompt": "prompt_tokens",
+                "#completion": "completion_tokens",
+                "#credits": "credits",
+                "#account": "account_id",
+                "#day": "day",
+                "#model": "model",
+                "#key": "key_hash",
+                "#prefix": "key_prefix",
+            },
+            "ExpressionAttributeValues": {
+                ":one": {"N": "1"},
+                ":failed": {"N": str(failed)},
+                ":prompt": {"N": str(entry.prompt_tokens)},
+                ":completion": {"N": str(entry.completion_tokens)},
+                ":credits": {"N": str(entry.credits)},
+                ":account": {"S": entry.account_id},
+                ":day": {"S": entry.day},
+                ":model": {"S": entry.model},
+                ":key": {"S": entry.key_hash},
+                ":prefix": {"S": entry.key_prefix},
+            },
+        }
+    }

@@ -1,0 +1,83 @@
+"""The DynamoDB client (created on first use) and item (de)serialisation."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@lru_cache(maxsize=1)
+def client() -> DynamoDBClient:
+    """boto3's standard configuration; for DynamoDB Local on loopback, stand-in credentials."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 4},
+        connect_timeout=2,
+        read_timeout=5,
+        max_pool_connections=64,
+    )
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
+    session = boto3.session.Session()
+    kwargs: dict[str, Any] = {}
+    if endpoint and urlparse(endpoint).hostname in _LOOPBACK:
+        if session.get_credentials() is None:
+            kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+        if not session.region_name:
+            kwargs["region_name"] = "us-east-1"
+    return session.client("dynamodb", config=config, **kwargs)
+
+
+@lru_cache(maxsize=1)
+def _serializer() -> Any:
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer()
+
+
+@lru_cache(maxsize=1)
+def _deserializer() -> Any:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    return TypeDeserializer()
+
+
+def to_attributes(values: dict[str, Any]) -> dict[str, Any]:
+    """Plain Python values to DynamoDB attribute values; None values are left out."""
+    serialize = _serializer().serialize
+    return {name: serialize(value) for name, value in values.items() if value is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item to plain values; whole numbers come back as int."""
+    from decimal import Decimal
+
+    deserialize = _deserializer().deserialize
+    plain = {name: deserialize(value) for name, value in item.items()}
+    for name, value in plain.items():
+        if isinstance(value, Decimal) and value == value.to_integral_value():
+            plain[name] = int(value)
+    return plain
+
+
+def cancellation_codes(error: Exception) -> list[str]:
+    """The per-item reason codes of a cancelled transaction, in item order."""
+    reasons = getattr(error, "response", {}).get("CancellationReasons", [])
+    return [reason.get("Code", "None") for reason in reasons]
+
+
+def cancellation_items(error: Exception) -> list[dict[str, Any] | None]:
+    reasons = getattr(error, "response", {}).get("CancellationReasons", [])
+    return [from_item(reason["Item"]) if reason.get("Item") else None for reason in reasons]
+
+
+def error_code(error: Exception) -> str:
+    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))

@@ -1,0 +1,65 @@
+"""The single-table layout: every partition and sort key is built here.
+
+account       pk ACCOUNT#{id}         sk ACCOUNT
+top-up        pk ACCOUNT#{id}         sk TOPUP#{iso}#{id}
+api key       pk KEY#{sha256}         sk KEY          gsi1 ACCOUNT#{id}#KEYS / {iso}#{sha256}
+reservation   pk RESERVATION#{trace}  sk RESERVATION  gsi1 RESERVATIONS#{shard} / {expires:010d}#{trace}
+ledger/trace  pk TRACE#{trace}        sk TRACE        gsi1 ACCOUNT#{id}#TRACES / {iso}#{trace}
+daily usage   pk USAGE#{account}      sk {day}#{model}#{key sha256}
+"""
+
+from __future__ import annotations
+
+RESERVATION_SHARDS = 8
+GSI1 = "GSI1"
+
+
+def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def account_key(account_id: str) -> dict[str, dict[str, str]]:
+    return key(f"ACCOUNT#{account_id}", "ACCOUNT")
+
+
+def topup_key(account_id: str, iso: str, topup_id: str) -> dict[str, dict[str, str]]:
+    return key(f"ACCOUNT#{account_id}", f"TOPUP#{iso}#{topup_id}")
+
+
+def api_key_key(key_hash: str) -> dict[str, dict[str, str]]:
+    return key(f"KEY#{key_hash}", "KEY")
+
+
+def api_key_index(account_id: str, created_iso: str, key_hash: str) -> dict[str, str]:
+    return {"gsi1pk": f"ACCOUNT#{account_id}#KEYS", "gsi1sk": f"{created_iso}#{key_hash}"}
+
+
+def reservation_key(trace_id: str) -> dict[str, dict[str, str]]:
+    return key(f"RESERVATION#{trace_id}", "RESERVATION")
+
+
+def reservation_shard(trace_id: str) -> int:
+    return int(trace_id[-2:], 16) % RESERVATION_SHARDS
+
+
+def reservation_index(trace_id: str, expires_at: int) -> dict[str, str]:
+    return {
+        "gsi1pk": f"RESERVATIONS#{reservation_shard(trace_id)}",
+        "gsi1sk": f"{expires_at:010d}#{trace_id}",
+    }
+
+
+def reservation_shard_pk(shard: int) -> str:
+    return f"RESERVATIONS#{shard}"
+
+
+def trace_key(trace_id: str) -> dict[str, dict[str, str]]:
+    return key(f"TRACE#{trace_id}", "TRACE")
+
+
+def trace_index(account_id: str, created_iso: str, trace_id: str) -> dict[str, str]:
+    return {"gsi1pk": f"ACCOUNT#{account_id}#TRACES", "gsi1sk": f"{created_iso}#{trace_id}"}
+
+
+def usage_key(account_id: str, day: str, model: str, key_hash: str) -> dict[str, dict[str, str]]:
+    return key(f"USAGE#{account_id}", f"{day}#{model}#{key_hash}")
