@@ -9,8 +9,12 @@ import sys
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from devtools.template import ROOT
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 FUNCTIONS = ("chat", "keys", "images", "audio", "usage")
 TABLE_LOGICAL_ID = "GatewayTable"
@@ -31,7 +35,7 @@ def function_module(name: str) -> ModuleType:
     return module
 
 
-def build_app():  # type: ignore[no-untyped-def]
+def build_app() -> FastAPI:
     from gateway.http import create_app
 
     return create_app(*(function_module(name).router for name in FUNCTIONS), title="AI Gateway (dev)")

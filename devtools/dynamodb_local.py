@@ -55,12 +55,13 @@ class DynamoDBLocal:
             "-port",
             str(self.port),
             "-disableTelemetry",
+            "-sharedDb",  # one database whatever credentials and region a client uses
         ]
         if self.data_dir is None:
             command.append("-inMemory")
         else:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            command += ["-dbPath", str(self.data_dir), "-sharedDb"]
+            command += ["-dbPath", str(self.data_dir)]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

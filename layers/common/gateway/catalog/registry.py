@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -74,6 +74,14 @@ class Catalog(BaseModel):
     providers: dict[str, ProviderConfig]
     models: tuple[ModelEntry, ...]
     _by_name: dict[str, ModelEntry] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_extensions(cls, data: Any) -> Any:
+        """Top-level `x-...` keys hold YAML anchors shared by entries, as in compose files."""
+        if isinstance(data, dict):
+            return {name: value for name, value in data.items() if not str(name).startswith("x-")}
+        return data
 
     @model_validator(mode="after")
     def _names_resolve(self) -> Catalog:

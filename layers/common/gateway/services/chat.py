@@ -142,48 +142,60 @@ async def create_completion(
 async def _relay(
     call: _Call, events: AsyncIterator[str], stack: AsyncExitStack, upstream_started: float, wants_usage: bool
 ) -> AsyncIterator[bytes]:
+    """Pass upstream chunks through as they come. The request is settled before the stream's last
+    event, so a client that has read `[DONE]` (or an error event) already sees its charge."""
     usage: transform.Usage | None = None
     first_chunk_at: float | None = None
     sent_bytes = 0
-    error_code: str | None = "client_disconnected"
-    try:
-        async for data in events:
-            if data == "[DONE]":
-                yield b"data: [DONE]\n\n"
-                continue
-            info = transform.chunk_info(data)
-            if info.usage is not None:
-                usage = info.usage
-            if info.error is not None:
-                error_code = "provider_error"
-                yield f"data: {data}\n\n".encode()
-                break
-            if info.usage_only and not wants_usage:
-                continue
-            if first_chunk_at is None:
-                first_chunk_at = time.monotonic()
-            sent_bytes += info.text_bytes
-            yield f"data: {data}\n\n".encode()
-        else:
-            error_code = None
-    except UpstreamFailure as error:
-        error_code = _as_gateway_error(error).code
-        logger().warning("upstream stream failed", extra={"error_code": error_code})
-        yield f"data: {transform.error_chunk(str(error), error_code)}\n\n".encode()
-    finally:
-        with anyio.CancelScope(shield=True):
-            await stack.aclose()
+    settled = False
+
+    async def settle(error_code: str | None) -> None:
+        nonlocal settled
+        if settled:
+            return
+        settled = True
         if first_chunk_at is None and usage is None:
-            outcome = call.failed(ProviderError("The stream ended before any output.", code=error_code))
-        else:
-            outcome = call.served(
+            await call.settle(call.failed(ProviderError("The stream ended before any output.", code=error_code)))
+            return
+        await call.settle(
+            call.served(
                 usage=usage,
                 completion_bytes=sent_bytes,
                 upstream_started=upstream_started,
                 error_code=error_code,
                 first_chunk_at=first_chunk_at,
             )
-        await call.settle(outcome)
+        )
+
+    try:
+        async for data in events:
+            if data == "[DONE]":
+                await settle(None)
+                yield b"data: [DONE]\n\n"
+                continue
+            info = transform.chunk_info(data)
+            if info.usage is not None:
+                usage = info.usage
+            if info.error is not None:
+                await settle("provider_error")
+                yield f"data: {data}\n\n".encode()
+                return
+            if info.usage_only and not wants_usage:
+                continue
+            if first_chunk_at is None:
+                first_chunk_at = time.monotonic()
+            sent_bytes += info.text_bytes
+            yield f"data: {data}\n\n".encode()
+        await settle(None)  # an upstream that ends without [DONE]
+    except UpstreamFailure as error:
+        gateway_error = _as_gateway_error(error)
+        logger().warning("upstream stream failed", extra={"error_code": gateway_error.code})
+        await settle(gateway_error.code)
+        yield f"data: {transform.error_chunk(gateway_error.message, gateway_error.code)}\n\n".encode()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await stack.aclose()
+        await settle("client_disconnected")
 
 
 def _reraise(error: BaseException) -> NoReturn:

@@ -196,7 +196,7 @@ class CreditRepository:
 
         for attempt in range(CONFLICT_RETRIES):
             try:
-                dynamo.client().transact_write_items(TransactItems=items)
+                dynamo.client().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
             except ClientError as error:
                 if dynamo.error_code(error) != "TransactionCanceledException":
                     raise StorageUnavailable(dynamo.error_code(error) or "DynamoDB error") from error

@@ -1,0 +1,143 @@
+"""Shared fixtures: DynamoDB Local (real), the table from template.yaml, a fake OpenAI upstream and
+the gateway itself, each a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from devtools.template import ROOT
+
+TEST_TABLE = "gateway-test"
+TEST_CATALOG = ROOT / "tests" / "fixtures" / "catalog.yaml"
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint() -> Iterator[str]:
+    from devtools.dynamodb_local import DynamoDBLocal, free_port
+
+    database = DynamoDBLocal(free_port()).start()
+    yield database.endpoint
+    database.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_upstream():  # type: ignore[no-untyped-def]
+    from tests.support.fake_openai import FakeOpenAI
+    from tests.support.servers import ServerThread
+
+    fake = FakeOpenAI()
+    server = ServerThread(fake.app).start()
+    fake.url = server.url  # type: ignore[attr-defined]
+    yield fake
+    fake.release()
+    fake.gate.set()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_env(dynamodb_endpoint: str, fake_upstream) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """The environment every gateway process of the test session runs with."""
+    from tests.support.fake_openai import PROVIDER_KEY
+
+    env = {
+        "GATEWAY_TABLE": TEST_TABLE,
+        "GATEWAY_CATALOG": str(TEST_CATALOG),
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "FAKE_OPENAI_API_KEY": PROVIDER_KEY,
+        "FAKE_OPENAI_BASE_URL": f"{fake_upstream.url}/v1",
+        "UPSTREAM_TIMEOUT_SECONDS": "3",
+        "POWERTOOLS_METRICS_NAMESPACE": "AIGateway",
+        "POWERTOOLS_SERVICE_NAME": "ai-gateway",
+    }
+    saved = {name: os.environ.get(name) for name in [*env, "NOWHERE_API_KEY", "NOWHERE_BASE_URL"]}
+    os.environ.update(env)
+    os.environ.pop("NOWHERE_API_KEY", None)
+    os.environ.pop("NOWHERE_BASE_URL", None)
+    _reset_caches()
+
+    from devtools.template import create_tables
+    from gateway.storage import dynamo
+
+    create_tables(dynamo.client(), {"GatewayTable": TEST_TABLE})
+    yield env
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _reset_caches()
+
+
+def _reset_caches() -> None:
+    from gateway.auth import authenticate
+    from gateway.config import get_settings
+    from gateway.storage import dynamo
+
+    get_settings.cache_clear()
+    dynamo.client.cache_clear()
+    authenticate._cache.clear()
+
+
+@pytest.fixture(scope="session")
+def gateway_url(gateway_env: dict[str, str]) -> Iterator[str]:
+    """Every function's routes in one uvicorn server, as `make dev` serves them."""
+    from devtools.devserver import build_app
+    from tests.support.servers import ServerThread
+
+    server = ServerThread(build_app()).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def upstream(fake_upstream):  # type: ignore[no-untyped-def]
+    fake_upstream.reset()
+    yield fake_upstream
+    fake_upstream.release()
+    fake_upstream.gate.set()
+
+
+@dataclass
+class Tenant:
+    account_id: str
+    key: str
+    key_hash: str
+
+
+@pytest.fixture
+def make_tenant(gateway_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Creates an account with the given credits (decimal string) and an inference key."""
+    from gateway.money import credits_to_micro
+    from gateway.services import accounts
+
+    def make(credits: str = "10", kind: str = "inference") -> Tenant:
+        account = accounts.create_account("test", credits_to_micro(credits))
+        issued = accounts.issue_key(account.account_id, "test key", kind)  # type: ignore[arg-type]
+        return Tenant(account.account_id, issued.key, issued.record.key_hash)
+
+    return make
+
+
+def balance_of(account_id: str) -> int:
+    from gateway.services import accounts
+
+    return accounts.get_account(account_id).balance
+
+
+def ledger_entry(trace_id: str) -> dict | None:  # type: ignore[type-arg]
+    from gateway.config import get_settings
+    from gateway.storage.credits import CreditRepository
+
+    return CreditRepository(get_settings().table_name).get_entry(trace_id)
+
+
+def repo_root() -> Path:
+    return ROOT

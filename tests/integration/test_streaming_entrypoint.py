@@ -1,0 +1,138 @@
+"""The chat function's Lambda entry (run.sh -> uvicorn) serves the app over real HTTP and streams."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devtools.dynamodb_local import free_port
+from devtools.template import ROOT
+from gateway.billing.sweeper import sweep_expired
+from gateway.clock import now_epoch
+from gateway.config import get_settings
+from gateway.storage.credits import CreditRepository
+from tests.conftest import balance_of, ledger_entry
+
+RUN_SH = ROOT / "functions" / "chat" / "run.sh"
+
+
+def start_run_sh(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process_env = {
+        **os.environ,
+        **env,
+        "PORT": str(port),
+        "PYTHONPATH": str(ROOT / "layers" / "common"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    process = subprocess.Popen([str(RUN_SH)], env=process_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(process.stderr.read().decode() if process.stderr else "run.sh exited")
+        try:
+            if httpx.get(f"{url}/health", timeout=0.5).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise TimeoutError("run.sh did not answer /health")
+
+
+@pytest.fixture
+def chat_function(gateway_env) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    process, url = start_run_sh(gateway_env)
+    yield process, url
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_run_sh_streams_the_first_chunk_before_the_upstream_finishes(chat_function, upstream, make_tenant):
+    # Given the chat function started as the Lambda Web Adapter starts it
+    _, url = chat_function
+    tenant = make_tenant("10")
+    body = {"model": "test/gated-stream", "messages": [{"role": "user", "content": "a b c"}], "stream": True}
+    # When a client streams a completion whose upstream pauses after its first piece
+    with httpx.stream(
+        "POST", f"{url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {tenant.key}"}, timeout=20
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        first_content = None
+        for line in lines:
+            if line.startswith("data: ") and '"content": "echo: "' in line.replace('":"', '": "'):
+                first_content = line
+                break
+        # Then the first piece arrived while the upstream was still waiting to send the rest
+        assert first_content is not None
+        assert not upstream.gate.is_set()
+        upstream.gate.set()
+        rest = [line for line in lines if line.startswith("data: ")]
+    assert rest[-1] == "data: [DONE]"
+    assert balance_of(tenant.account_id) < 10_000_000
+
+
+def test_a_killed_function_leaves_a_reservation_that_the_sweeper_refunds(chat_function, upstream, make_tenant):
+    process, url = chat_function
+    tenant = make_tenant("10")
+    body = {"model": "test/hold", "messages": [{"role": "user", "content": "never answered"}], "stream": True}
+    headers = {"Authorization": f"Bearer {tenant.key}"}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Given a request in flight: credits reserved, the upstream holding it
+        pending = pool.submit(httpx.post, f"{url}/v1/chat/completions", json=body, headers=headers, timeout=20)
+        deadline = time.monotonic() + 10
+        while upstream.held < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert upstream.held == 1
+        # When the function dies before it can settle
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        with pytest.raises(httpx.HTTPError):
+            pending.result()
+    repository = CreditRepository(get_settings().table_name)
+    (reservation,) = [r for r in repository.expired_reservations(2**31) if r.account_id == tenant.account_id]
+    assert balance_of(tenant.account_id) == 10_000_000 - reservation.amount < 10_000_000
+    # Then nothing is swept before the reservation expires
+    assert sweep_expired(now=now_epoch()).settled == 0
+    assert repository.get_reservation(reservation.trace_id) is not None
+    # And the sweeper function, once it has expired, refunds it in full and records why
+    assert run_sweeper_handler(now=reservation.expires_at + 1) >= 1
+    assert balance_of(tenant.account_id) == 10_000_000
+    entry = ledger_entry(reservation.trace_id)
+    assert entry is not None
+    assert (entry["status"], entry["error_code"], entry["credits"]) == ("expired", "reservation_expired", 0)
+    assert repository.get_reservation(reservation.trace_id) is None
+    # And sweeping again changes nothing
+    assert sweep_expired(now=reservation.expires_at + 1).settled == 0
+    assert balance_of(tenant.account_id) == 10_000_000
+
+
+def run_sweeper_handler(now: int) -> int:
+    """The sweeper function's own handler, driven with a chosen clock."""
+    import importlib.util
+
+    import gateway.billing.sweeper as sweeper
+
+    spec = importlib.util.spec_from_file_location("sweeper_app", ROOT / "functions" / "sweeper" / "app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    original = sweeper.now_epoch
+    sweeper.now_epoch = lambda: now  # type: ignore[assignment]
+    try:
+        return int(module.handler({}, None)["settled"])
+    finally:
+        sweeper.now_epoch = original  # type: ignore[assignment]

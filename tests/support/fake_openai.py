@@ -1,0 +1,150 @@
+"""A fake OpenAI-compatible upstream speaking the real wire format (JSON and SSE) over HTTP.
+
+Its behaviour is chosen by the upstream model name, so one server serves every test:
+  echo         answers "echo: <last user text>", reports usage (words counted as tokens)
+  no-usage     like echo, but never reports usage (some compatible servers do that)
+  fail-500     500 with an OpenAI error body
+  reject-400   400 with an OpenAI error body (the request's own fault)
+  rate-limited 429 with Retry-After
+  hold         waits until the test releases it (`release()`), then answers like echo
+  gated-stream streams its first chunk, then waits for `gate` before the rest
+  cut-stream   streams two chunks, then breaks the connection
+  slow         sleeps longer than the gateway's upstream timeout
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+PROVIDER_KEY = "sk-upstream-test-credential"
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+class FakeOpenAI:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.released = threading.Event()
+        self.gate = threading.Event()
+        self.held = 0
+        self.lock = threading.Lock()
+        self.app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.headers.clear()
+            self.held = 0
+        self.released.clear()
+        self.gate.clear()
+
+    def release(self) -> None:
+        self.released.set()
+
+    def calls(self, model: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [body for body in self.requests if body.get("model") == model]
+
+    async def chat(self, request: Request) -> Response:
+        body = await request.json()
+        with self.lock:
+            self.requests.append(body)
+            self.headers.append(dict(request.headers))
+        if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
+            return _error(401, "Incorrect API key provided.", "invalid_api_key")
+        model = body["model"]
+        if model == "fail-500":
+            return _error(500, "The server had an error while processing your request.", "server_error")
+        if model == "reject-400":
+            return _error(400, "Invalid value for 'temperature': must be at most 2.", "invalid_value", "temperature")
+        if model == "rate-limited":
+            return _error(429, "Rate limit reached.", "rate_limit_exceeded", headers={"retry-after": "7"})
+        if model == "slow":
+            await asyncio.sleep(30)
+        if model == "hold":
+            with self.lock:
+                self.held += 1
+            await asyncio.to_thread(self.released.wait, 30)
+        reply = "echo: " + _last_user_text(body)
+        prompt_tokens = sum(words(_text(m.get("content"))) for m in body.get("messages", []))
+        if body.get("stream"):
+            return StreamingResponse(self._stream(body, reply, prompt_tokens), media_type="text/event-stream")
+        payload: dict[str, Any] = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+        }
+        if model != "no-usage":
+            payload["usage"] = _usage(prompt_tokens, words(reply))
+        return JSONResponse(payload)
+
+    async def _stream(self, body: dict[str, Any], reply: str, prompt_tokens: int) -> AsyncIterator[bytes]:
+        model = body["model"]
+        pieces = [piece + " " for piece in reply.split()]
+        yield _event(_chunk(model, {"role": "assistant", "content": ""}))
+        for index, piece in enumerate(pieces):
+            yield _event(_chunk(model, {"content": piece}))
+            if index == 0 and model == "gated-stream":
+                await asyncio.to_thread(self.gate.wait, 10)
+            if index == 1 and model == "cut-stream":
+                raise ConnectionResetError("upstream went away")  # uvicorn drops the connection
+        yield _event(_chunk(model, {}, finish_reason="stop"))
+        include_usage = (body.get("stream_options") or {}).get("include_usage")
+        if include_usage and model != "no-usage":
+            usage_chunk = {**_chunk(model, {}), "choices": [], "usage": _usage(prompt_tokens, len(pieces))}
+            yield _event(usage_chunk)
+        yield b"data: [DONE]\n\n"
+
+
+def _chunk(model: str, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        "usage": None,
+    }
+
+
+def _event(payload: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+def _usage(prompt: int, completion: int) -> dict[str, Any]:
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _error(
+    status: int, message: str, code: str, param: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    return _text(users[-1].get("content")) if users else ""
