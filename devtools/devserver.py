@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import sys
 from functools import cache
 from pathlib import Path
@@ -68,6 +69,8 @@ def main() -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
     database = DynamoDBLocal(dynamodb_port, data_dir / "dynamodb").start()
+    # uvicorn re-raises SIGTERM once it has shut down; exit through `finally` to stop the database too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         from gateway.storage import dynamo
 

@@ -43,8 +43,9 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict:
         (b'"just a string"', "invalid_request"),
         (b"", "invalid_request"),
         (b"[" * 100_000 + b"]" * 100_000, "invalid_request"),
+        (b'{"model": "test/echo", "messages": [{"role": "user", "content": "\\ud800"}]}', "invalid_request"),
     ],
-    ids=["truncated", "invalid-utf8", "array", "string", "empty", "deeply-nested"],
+    ids=["truncated", "invalid-utf8", "array", "string", "empty", "deeply-nested", "lone-surrogate"],
 )
 def test_unreadable_bodies_are_400_and_free(gateway_url, upstream, tenant, content, code):
     response = post(gateway_url, tenant.key, content=content)
@@ -59,6 +60,8 @@ def test_unreadable_bodies_are_400_and_free(gateway_url, upstream, tenant, conte
     [
         ({"messages": MESSAGES}, "model_required", "model"),
         ({"model": "", "messages": MESSAGES}, "model_required", "model"),
+        ({"model": None, "messages": MESSAGES}, "model_required", "model"),
+        ({"model": "test/echo", "messages": None}, "messages_required", "messages"),
         ({"model": "test/echo"}, "messages_required", "messages"),
         ({"model": "test/echo", "messages": []}, "messages_required", "messages"),
         ({"model": "test/echo", "messages": [{"content": "no role"}]}, "invalid_request", "messages.0.role"),
@@ -66,7 +69,7 @@ def test_unreadable_bodies_are_400_and_free(gateway_url, upstream, tenant, conte
         ({"model": "test/echo", "messages": MESSAGES, "n": 100000}, "invalid_request", "n"),
         ({"model": "test/echo", "messages": MESSAGES, "stream": "yes please"}, "invalid_request", "stream"),
     ],
-    ids=["no-model", "empty-model", "no-messages", "empty-messages", "no-role", "zero-max", "huge-n", "bad-stream"],
+    ids=["no-model", "empty-model", "null-model", "null-messages", "no-messages", "empty-messages", "no-role", "zero-max", "huge-n", "bad-stream"],
 )
 def test_invalid_requests_name_the_field_and_are_free(gateway_url, upstream, tenant, body, code, param):
     error = assert_error(post(gateway_url, tenant.key, body), 400, code)

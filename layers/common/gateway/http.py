@@ -160,9 +160,10 @@ def _explain(errors: Sequence[Any]) -> GatewayError:
         return InvalidJson("The request body is not valid JSON.")
     if not location and kind in ("missing", "model_attributes_type", "dict_type"):
         return InvalidRequest("The request body must be a JSON object.")
-    if field == "model" and kind in ("missing", "string_too_short"):
+    absent = kind in ("missing", "string_too_short", "too_short") or first.get("input", "") is None
+    if field == "model" and absent:
         return ModelRequired("`model` is required.", param="model")
-    if field == "messages" and kind in ("missing", "too_short"):
+    if field == "messages" and absent:
         return MessagesRequired("`messages` must be a non-empty array.", param="messages")
     return InvalidRequest(f"Invalid `{field or 'body'}`: {first.get('msg', 'invalid value')}.", param=field or None)
 

@@ -6,6 +6,7 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 MICRO = 1_000_000
 MAX_CREDITS = Decimal(10) ** 12
+_SIX_PLACES = Decimal("0.000001")
 
 
 def credits_to_micro(value: str | int | Decimal) -> int:
@@ -16,14 +17,13 @@ def credits_to_micro(value: str | int | Decimal) -> int:
         raise ValueError(f"not a number: {value!r}") from exc
     if not amount.is_finite() or amount < 0 or amount > MAX_CREDITS:
         raise ValueError(f"credits must be between 0 and {MAX_CREDITS}: {value!r}")
-    micro = amount * MICRO
-    if micro != micro.to_integral_value():
+    if amount != amount.quantize(_SIX_PLACES):
         raise ValueError(f"credits have at most 6 decimal places: {value!r}")
-    return int(micro)
+    return int(amount.scaleb(6))  # exact: at most 19 digits after the range check
 
 
 def micro_to_credits(micro: int) -> Decimal:
-    return (Decimal(micro) / MICRO).normalize() if micro else Decimal(0)
+    return Decimal(micro).scaleb(-6)
 
 
 def display(micro: int) -> float:

@@ -8,9 +8,10 @@ from typing import Any
 
 from gateway.catalog.registry import ModelEntry
 
-# An image referenced by URL costs tokens the URL's length does not show. OpenAI's largest
-# high-detail image is ~1,100 tokens; newer patch-based models go to ~1,600.
-IMAGE_TOKEN_ALLOWANCE = 2_000
+# An image costs tokens its bytes do not show (a URL is short; a flat PNG compresses to little).
+# OpenAI's largest high-detail image is ~1,100 tokens; patch-based models go to ~2,500 with
+# their multiplier. Every image part is allowed this much on top of its bytes.
+IMAGE_TOKEN_ALLOWANCE = 3_000
 # Used only when an upstream reports no usage: about four bytes of text per token.
 BYTES_PER_TOKEN_GUESS = 4
 
@@ -21,7 +22,8 @@ def request_bytes(body: dict[str, Any]) -> int:
 
 def prompt_token_bound(body: dict[str, Any]) -> int:
     """At most one token per byte of the serialised request (byte-level BPE never does worse)."""
-    return request_bytes(body) + IMAGE_TOKEN_ALLOWANCE * _image_urls(body.get("messages") or [])
+    messages = body.get("messages")
+    return request_bytes(body) + IMAGE_TOKEN_ALLOWANCE * _images(messages if isinstance(messages, list) else [])
 
 
 def completion_token_bound(entry: ModelEntry, requested: int | None, choices: int) -> int:
@@ -37,16 +39,11 @@ def guess_tokens(text_bytes: int) -> int:
     return -(-text_bytes // BYTES_PER_TOKEN_GUESS)
 
 
-def _image_urls(messages: Iterable[Any]) -> int:
-    count = 0
-    for message in messages:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and part.get("type") == "image_url":
-                    url = (
-                        (part.get("image_url") or {}).get("url", "") if isinstance(part.get("image_url"), dict) else ""
-                    )
-                    if not str(url).startswith("data:"):
-                        count += 1
-    return count
+def _images(messages: Iterable[Any]) -> int:
+    return sum(
+        1
+        for message in messages
+        if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for part in message["content"]
+        if isinstance(part, dict) and part.get("type") in ("image_url", "input_image", "image")
+    )

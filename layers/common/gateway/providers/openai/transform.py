@@ -59,7 +59,8 @@ def completion_text_bytes(payload: dict[str, Any]) -> int:
             value = part.get(field)
             if isinstance(value, str):
                 total += len(value.encode("utf-8"))
-        for call in part.get("tool_calls") or []:
+        calls = [*(part.get("tool_calls") or []), {"function": part.get("function_call")}]
+        for call in calls:
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict):
                 total += sum(len(str(function.get(k) or "").encode("utf-8")) for k in ("name", "arguments"))

@@ -1,0 +1,68 @@
+"""Where a request's key is found: every SDK sends it differently."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.datastructures import Headers, QueryParams
+
+from gateway.auth.authenticate import credential_from
+
+KEY = "sk-gw-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcd"
+OTHER = "sk-gw-ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210-_zyxw"
+
+
+def find(headers: dict[str, str] | None = None, query: str = "") -> str | None:
+    # The same Mapping types the FastAPI request gives (case-insensitive headers)
+    return credential_from(Headers(headers or {}), QueryParams(query))
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_openai_sdk_bearer_header_is_read_whatever_the_scheme_case(scheme: str) -> None:
+    # Given `Authorization: <scheme> <key>`, When the credential is read, Then it is the key
+    assert find({"Authorization": f"{scheme} {KEY}"}) == KEY
+
+
+def test_spaces_around_the_bearer_token_are_ignored() -> None:
+    assert find({"authorization": f"Bearer   {KEY}  "}) == KEY
+
+
+def test_the_anthropic_sdk_x_api_key_header_is_read() -> None:
+    assert find({"x-api-key": KEY, "anthropic-version": "2023-06-01"}) == KEY
+
+
+def test_the_gemini_sdk_x_goog_api_key_header_is_read() -> None:
+    assert find({"X-Goog-Api-Key": KEY}) == KEY
+
+
+def test_the_gemini_key_query_parameter_is_read() -> None:
+    assert find(query=f"alt=sse&key={KEY}") == KEY
+
+
+def test_a_bearer_header_wins_over_the_other_places() -> None:
+    assert find({"Authorization": f"Bearer {KEY}", "x-api-key": OTHER}, query=f"key={OTHER}") == KEY
+
+
+def test_headers_win_over_the_query_string() -> None:
+    assert find({"x-goog-api-key": KEY}, query=f"key={OTHER}") == KEY
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Basic dXNlcjpwYXNz", "Bearer", "Bearer   ", KEY, f"Token {KEY}"],
+)
+def test_a_non_bearer_or_empty_authorization_header_is_not_a_credential(authorization: str) -> None:
+    # Given an Authorization header that does not carry a bearer token
+    # Then nothing is found (and the request is answered 401 by authenticate)
+    assert find({"Authorization": authorization}) is None
+
+
+def test_a_non_bearer_authorization_header_falls_back_to_x_api_key() -> None:
+    assert find({"Authorization": "Basic dXNlcjpwYXNz", "x-api-key": KEY}) == KEY
+
+
+@pytest.mark.parametrize(
+    ("headers", "query"),
+    [({}, ""), ({"x-api-key": ""}, ""), ({"x-goog-api-key": ""}, "key="), ({"accept": "application/json"}, "q=1")],
+)
+def test_no_credential_anywhere_gives_none(headers: dict[str, str], query: str) -> None:
+    assert find(headers, query) is None

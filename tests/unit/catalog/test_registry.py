@@ -1,0 +1,222 @@
+"""The model catalog: prices in integer micro-credits, ids and aliases, and the catalog we ship."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.catalog.registry import Catalog, Pricing, load_catalog
+from gateway.config import DEFAULT_CATALOG
+
+PROVIDERS = {
+    "openai": {
+        "kind": "openai",
+        "api_key_env": "OPENAI_API_KEY",
+        "base_url_env": "OPENAI_BASE_URL",
+        "default_base_url": "https://api.openai.com/v1",
+    }
+}
+
+
+def model(model_id: str, *aliases: str, provider: str = "openai", **fields: Any) -> dict[str, Any]:
+    return {
+        "id": model_id,
+        "aliases": list(aliases),
+        "display_name": model_id,
+        "owned_by": "openai",
+        "context_length": 128_000,
+        "max_output_tokens": 16_384,
+        "pricing": {"input": "2.50", "output": "10.00", "cached_input": "1.25"},
+        "providers": [{"provider": provider, "model": model_id.split("/")[-1]}],
+        **fields,
+    }
+
+
+def catalog(*models: dict[str, Any]) -> Catalog:
+    return Catalog.model_validate({"providers": PROVIDERS, "models": list(models)})
+
+
+# ---------------------------------------------------------------- Pricing.cost
+
+
+def test_cost_is_integer_micro_credits_at_the_per_million_token_price() -> None:
+    # Given gpt-4o prices (2.50 in / 10.00 out credits per 1M tokens = micro-credits per token)
+    pricing = Pricing(input=Decimal("2.50"), output=Decimal("10.00"), cached_input=Decimal("1.25"))
+    # When 1,000 prompt and 500 completion tokens are billed
+    cost = pricing.cost(1_000, 500)
+    # Then the charge is 2,500 + 5,000 micro-credits, as an int
+    assert cost == 7_500
+    assert type(cost) is int
+
+
+def test_cost_rounds_up_once_at_the_end_not_per_part() -> None:
+    # Given half a micro-credit per token both ways
+    pricing = Pricing(input=Decimal("0.5"), output=Decimal("0.5"))
+    # When one prompt and one completion token are billed
+    # Then the user pays 1 micro-credit (rounding each part up would charge 2)
+    assert pricing.cost(1, 1) == 1
+    # And any leftover fraction is rounded up, never down
+    assert pricing.cost(1, 0) == 1
+    assert Pricing(input=Decimal("0.15"), output=Decimal("0.60")).cost(1_000, 16_384) == 9_981  # 9980.4
+
+
+def test_a_request_that_used_nothing_costs_nothing() -> None:
+    assert Pricing(input=Decimal("0.15"), output=Decimal("0.60")).cost(0, 0) == 0
+
+
+def test_cached_prompt_tokens_are_billed_at_the_cached_input_price() -> None:
+    # Given prices with a cheaper cached input
+    pricing = Pricing(input=Decimal("1.10"), output=Decimal("4.40"), cached_input=Decimal("0.275"))
+    # When 1,536 prompt tokens of which 1,280 were cached, and 402 completion tokens are billed
+    cost = pricing.cost(1_536, 402, cached_tokens=1_280)
+    # Then 256 x 1.10 + 1,280 x 0.275 + 402 x 4.40 = 2,402.4 -> 2,403
+    assert cost == 2_403
+    assert cost < pricing.cost(1_536, 402)
+
+
+def test_cached_tokens_beyond_the_prompt_are_not_discounted_twice() -> None:
+    # Given an upstream that reports more cached tokens than prompt tokens
+    pricing = Pricing(input=Decimal("2.00"), output=Decimal("8.00"), cached_input=Decimal("0.50"))
+    # When billed, Then the cached count is capped at the prompt: every prompt token at the cached price
+    assert pricing.cost(100, 0, cached_tokens=500) == pricing.cost(100, 0, cached_tokens=100) == 50
+    # And the charge is never negative
+    assert pricing.cost(0, 0, cached_tokens=1_000) == 0
+
+
+def test_without_a_cached_price_cached_tokens_pay_the_input_price() -> None:
+    pricing = Pricing(input=Decimal("1"), output=Decimal("1"))
+    assert pricing.cost(100, 0, cached_tokens=60) == pricing.cost(100, 0) == 100
+
+
+def test_a_per_request_fee_is_added_in_credits() -> None:
+    # Given a flat fee of 0.001 credits per request (= 1,000 micro-credits)
+    pricing = Pricing(input=Decimal("0.5"), output=Decimal("0.5"), request=Decimal("0.001"))
+    # When billed, Then the fee is added to the token cost, once
+    assert pricing.cost(0, 0) == 1_000
+    assert pricing.cost(1, 1) == 1_001
+
+
+@pytest.mark.parametrize("field", ["input", "output", "cached_input", "request"])
+def test_negative_prices_are_refused(field: str) -> None:
+    prices = {"input": "1", "output": "1", field: "-0.01"}
+    with pytest.raises(ValidationError):
+        Pricing.model_validate(prices)
+
+
+# ---------------------------------------------------------------- Catalog validation
+
+
+def test_a_model_resolves_by_id_and_by_each_alias() -> None:
+    # Given a catalog with a model that has two aliases
+    models = catalog(model("openai/gpt-4o", "gpt-4o", "gpt-4o-latest"), model("openai/gpt-4o-mini", "gpt-4o-mini"))
+    # When a client names it any of those ways, Then it gets the same model
+    for name in ("openai/gpt-4o", "gpt-4o", "gpt-4o-latest"):
+        entry = models.resolve(name)
+        assert entry is not None
+        assert entry.id == "openai/gpt-4o"
+    # And unknown or near-miss names resolve to nothing
+    assert models.resolve("gpt-4") is None
+    assert models.resolve("GPT-4O") is None
+    assert models.resolve("") is None
+
+
+@pytest.mark.parametrize(
+    "models",
+    [
+        [model("openai/gpt-4o"), model("openai/gpt-4o")],
+        [model("openai/gpt-4o", "gpt-4o"), model("openai/gpt-4o-2", "gpt-4o")],
+        [model("openai/gpt-4o", "gpt-4o"), model("gpt-4o")],
+        [model("openai/gpt-4o", "openai/gpt-4o")],
+    ],
+    ids=["duplicate-id", "duplicate-alias", "alias-equals-other-id", "alias-equals-own-id"],
+)
+def test_a_name_declared_twice_is_refused(models: list[dict[str, Any]]) -> None:
+    # Given a catalog where one name would point to two declarations
+    # When it is loaded, Then it fails instead of silently picking one
+    with pytest.raises(ValidationError, match="declared twice"):
+        Catalog.model_validate({"providers": PROVIDERS, "models": models})
+
+
+def test_a_model_served_by_an_unknown_provider_is_refused() -> None:
+    with pytest.raises(ValidationError, match="unknown provider 'anthropic'"):
+        catalog(model("anthropic/claude-sonnet-4.5", provider="anthropic"))
+
+
+def test_a_model_without_providers_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        catalog({**model("openai/gpt-4o"), "providers": []})
+
+
+def test_unknown_fields_in_the_catalog_are_refused() -> None:
+    # Given a typo in a model entry (`price` for `pricing`), Then loading fails loudly
+    with pytest.raises(ValidationError):
+        catalog({**model("openai/gpt-4o"), "price": {"input": "1", "output": "1"}})
+
+
+def test_a_disabled_model_is_not_resolved_by_id_or_alias() -> None:
+    models = catalog(model("openai/gpt-4o", "gpt-4o", enabled=False), model("openai/gpt-4o-mini", "gpt-4o-mini"))
+    assert models.resolve("openai/gpt-4o") is None
+    assert models.resolve("gpt-4o") is None
+    assert models.resolve("gpt-4o-mini") is not None
+
+
+def test_the_model_list_shows_only_enabled_public_models_in_catalog_order() -> None:
+    models = catalog(
+        model("openai/b-model"),
+        model("openai/hidden", public=False),
+        model("openai/off", enabled=False),
+        model("openai/a-model"),
+    )
+    assert [entry.id for entry in models.listed()] == ["openai/b-model", "openai/a-model"]
+    # And a non-public model can still be called by name
+    assert models.resolve("openai/hidden") is not None
+
+
+# ---------------------------------------------------------------- the shipped catalog
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Catalog:
+    return load_catalog(DEFAULT_CATALOG)
+
+
+def test_the_shipped_catalog_loads_and_lists_models(shipped: Catalog) -> None:
+    assert shipped.listed()
+
+
+def test_every_shipped_model_has_a_configured_provider(shipped: Catalog) -> None:
+    for entry in shipped.models:
+        assert entry.providers, entry.id
+        for candidate in entry.providers:
+            config = shipped.providers.get(candidate.provider)
+            assert config is not None, f"{entry.id}: no provider config for {candidate.provider}"
+            assert config.api_key_env
+            assert config.default_base_url.startswith("https://")
+
+
+def test_every_shipped_model_resolves_by_its_id_and_aliases(shipped: Catalog) -> None:
+    for entry in shipped.models:
+        if entry.enabled:
+            for name in (entry.id, *entry.aliases):
+                resolved = shipped.resolve(name)
+                assert resolved is not None, name
+                assert resolved.id == entry.id
+
+
+def test_shipped_models_use_provider_slash_model_ids(shipped: Catalog) -> None:
+    for entry in shipped.models:
+        owner, _, name = entry.id.partition("/")
+        assert owner, entry.id
+        assert name, entry.id
+
+
+def test_shipped_prices_and_limits_are_sane(shipped: Catalog) -> None:
+    for entry in shipped.models:
+        pricing = entry.pricing
+        assert pricing.input > 0 or pricing.output > 0 or pricing.request > 0, entry.id
+        if pricing.cached_input is not None:
+            assert pricing.cached_input <= pricing.input, f"{entry.id}: cached input dearer than input"
+        assert entry.max_output_tokens <= entry.context_length, entry.id

@@ -1,0 +1,171 @@
+"""Request validation errors become one actionable 400 that never echoes the client's input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from gateway import errors
+from gateway.formats.openai import ChatCompletionRequest
+from gateway.http import _explain, create_app
+
+SECRET = "sk-live-8QvN2kT5pXr7LmZ3wYc9HbJ4"
+MESSAGES = [{"role": "user", "content": "Hello"}]
+
+
+def fastapi_errors(payload: Any) -> list[dict[str, Any]]:
+    """The error list FastAPI hands to the handler for a JSON body `payload`: pydantic's, under `body`."""
+    try:
+        ChatCompletionRequest.model_validate(payload, from_attributes=True)
+    except ValidationError as exc:
+        return [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+    raise AssertionError(f"{payload!r} is valid")
+
+
+def json_errors(raw: str) -> list[dict[str, Any]]:
+    try:
+        ChatCompletionRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        return [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+    raise AssertionError(f"{raw!r} is valid")
+
+
+def explain(payload: Any) -> errors.GatewayError:
+    return _explain(fastapi_errors(payload))
+
+
+@pytest.mark.parametrize("raw", ['{"model": "gpt-4o", "messages": [', "{bad", "model=gpt-4o", "{'model': 1}"])
+def test_a_body_that_is_not_json_is_invalid_json(raw: str) -> None:
+    error = _explain(json_errors(raw))
+    assert isinstance(error, errors.InvalidJson)
+    assert (error.status, error.code) == (400, "invalid_json")
+
+
+@pytest.mark.parametrize("payload", [{}, {"messages": MESSAGES}, {"model": "", "messages": MESSAGES}])
+def test_a_missing_or_empty_model_is_model_required(payload: dict[str, Any]) -> None:
+    error = explain(payload)
+    assert (error.status, error.code, error.param) == (400, "model_required", "model")
+
+
+@pytest.mark.parametrize("payload", [{"model": "gpt-4o"}, {"model": "gpt-4o", "messages": []}])
+def test_missing_or_empty_messages_are_messages_required(payload: dict[str, Any]) -> None:
+    error = explain(payload)
+    assert (error.status, error.code, error.param) == (400, "messages_required", "messages")
+
+
+@pytest.mark.parametrize("payload", [[], [{"model": "gpt-4o"}], "text", 42, None, True])
+def test_a_body_that_is_not_an_object_is_an_invalid_request(payload: Any) -> None:
+    error = explain(payload)
+    assert type(error) is errors.InvalidRequest
+    assert (error.status, error.code) == (400, "invalid_request")
+    assert "JSON object" in error.message
+
+
+def test_an_absent_body_is_an_invalid_request() -> None:
+    # FastAPI reports a required body that was not sent as `missing` at ("body",)
+    error = _explain([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+    assert (error.code, error.param) == ("invalid_request", None)
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"model": "gpt-4o", "messages": [{"role": "robot", "content": "hi"}]}, "messages.0.role"),
+        ({"model": "gpt-4o", "messages": MESSAGES, "max_tokens": 0}, "max_tokens"),
+        ({"model": "gpt-4o", "messages": MESSAGES, "n": 500}, "n"),
+        ({"model": "gpt-4o", "messages": MESSAGES, "stream": "sometimes"}, "stream"),
+    ],
+)
+def test_other_problems_name_the_field_to_fix(payload: dict[str, Any], field: str) -> None:
+    error = explain(payload)
+    assert (error.status, error.code, error.param) == (400, "invalid_request", field)
+    assert f"`{field}`" in error.message
+
+
+def test_the_first_problem_is_reported() -> None:
+    assert explain({"messages": []}).code == "model_required"
+
+
+def test_an_empty_error_list_is_still_an_invalid_request() -> None:
+    assert _explain([]).code == "invalid_request"
+
+
+LEAKY = [
+    {"model": "gpt-4o", "messages": [{"role": SECRET, "content": "hi"}]},
+    {"model": "gpt-4o", "messages": [{"role": "user", "content": {"text": SECRET}}]},
+    {"model": "gpt-4o", "messages": [{"role": "user", "content": [SECRET]}]},
+    {"model": "gpt-4o", "messages": [SECRET]},
+    {"model": "gpt-4o", "messages": SECRET},
+    {"model": "gpt-4o", "messages": {SECRET: SECRET}},
+    {"model": {"id": SECRET}, "messages": MESSAGES},
+    {"model": SECRET * 10, "messages": MESSAGES},
+    {"model": "gpt-4o", "messages": MESSAGES, "max_tokens": SECRET},
+    {"model": "gpt-4o", "messages": MESSAGES, "max_completion_tokens": [SECRET]},
+    {"model": "gpt-4o", "messages": MESSAGES, "n": SECRET},
+    {"model": "gpt-4o", "messages": MESSAGES, "stream": SECRET},
+    {"model": "gpt-4o", "messages": MESSAGES, "stream_options": SECRET},
+    {"model": "gpt-4o", "messages": MESSAGES, "stream_options": {"include_usage": SECRET}},
+    SECRET,
+    [SECRET],
+]
+
+
+@pytest.mark.parametrize("payload", LEAKY)
+def test_the_error_never_echoes_the_offending_value(payload: Any) -> None:
+    # Given a body whose invalid value is a secret the client pasted in the wrong place
+    error = explain(payload)
+    # When the 400 is rendered, Then the secret appears nowhere in it
+    assert error.status == 400
+    assert SECRET[:12] not in json.dumps(error.openai_body())
+
+
+def test_invalid_json_around_a_secret_is_not_echoed() -> None:
+    error = _explain(json_errors('{"model": "gpt-4o", "api_key": "' + SECRET + '", }'))
+    assert error.code == "invalid_json"
+    assert SECRET[:12] not in json.dumps(error.openai_body())
+
+
+# ---------------------------------------------------------------- through a real FastAPI app, in process
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    router = APIRouter()
+
+    @router.post("/v1/chat/completions")
+    async def echo(payload: ChatCompletionRequest) -> dict[str, Any]:
+        return payload.wire_body()
+
+    return TestClient(create_app(router), raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b'{"model": "gpt-4o", "messages": [', "invalid_json"),
+        (b"", "invalid_request"),
+        (b"null", "invalid_request"),
+        (b"[]", "invalid_request"),
+        (b'{"messages": [{"role": "user", "content": "hi"}]}', "model_required"),
+        (b'{"model": "gpt-4o", "messages": []}', "messages_required"),
+        (b'{"model": "gpt-4o", "messages": [{"role": "user"}], "n": 0}', "invalid_request"),
+    ],
+)
+def test_the_app_answers_bad_bodies_with_the_openai_error_envelope(client: TestClient, body: bytes, code: str) -> None:
+    response = client.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+    assert set(response.json()["error"]) == {"message", "type", "code", "param"}
+    assert response.headers["X-Trace-ID"]
+
+
+def test_the_app_passes_a_valid_body_through(client: TestClient) -> None:
+    body = {"model": "gpt-4o", "messages": MESSAGES, "temperature": 0.3}
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200
+    assert response.json() == body
