@@ -69,7 +69,18 @@ def test_unreadable_bodies_are_400_and_free(gateway_url, upstream, tenant, conte
         ({"model": "test/echo", "messages": MESSAGES, "n": 100000}, "invalid_request", "n"),
         ({"model": "test/echo", "messages": MESSAGES, "stream": "yes please"}, "invalid_request", "stream"),
     ],
-    ids=["no-model", "empty-model", "null-model", "null-messages", "no-messages", "empty-messages", "no-role", "zero-max", "huge-n", "bad-stream"],
+    ids=[
+        "no-model",
+        "empty-model",
+        "null-model",
+        "null-messages",
+        "no-messages",
+        "empty-messages",
+        "no-role",
+        "zero-max",
+        "huge-n",
+        "bad-stream",
+    ],
 )
 def test_invalid_requests_name_the_field_and_are_free(gateway_url, upstream, tenant, body, code, param):
     error = assert_error(post(gateway_url, tenant.key, body), 400, code)
