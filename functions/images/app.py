@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from mangum import Mangum
 
+from gateway.entry import asgi_handler
 from gateway.http import create_app
 
 router = APIRouter()
 
 app = create_app(router, title="AI Gateway: images")
-handler = Mangum(app, lifespan="off")
+handler = asgi_handler(app)

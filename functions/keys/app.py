@@ -1,12 +1,12 @@
-"""Key and account routes. Buffered: Mangum adapts API Gateway events to the FastAPI app."""
+"""Key and account routes. Buffered: Mangum adapts API Gateway events to the FastAPI app (gateway.entry)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter
-from mangum import Mangum
 
+from gateway.entry import asgi_handler
 from gateway.http import AnyKey, create_app
 from gateway.services import accounts
 
@@ -29,4 +29,4 @@ def current_quota(principal: AnyKey) -> dict[str, Any]:
 
 
 app = create_app(router, title="AI Gateway: keys")
-handler = Mangum(app, lifespan="off")
+handler = asgi_handler(app)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.billing.sweeper import sweep_expired
+from gateway.entry import observed
 from gateway.observability import logger, request_metrics
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+def sweep(event: dict[str, Any], context: Any) -> dict[str, int]:
     from aws_lambda_powertools.metrics import MetricUnit
 
     result = sweep_expired()
@@ -18,3 +19,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     metrics.flush_metrics()
     logger().info("sweep finished", extra={"settled": result.settled, "refunded_micro": result.refunded})
     return {"settled": result.settled, "refunded_micro": result.refunded}
+
+
+handler = observed(sweep)

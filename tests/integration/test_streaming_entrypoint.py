@@ -21,6 +21,7 @@ from gateway.clock import now_epoch
 from gateway.config import get_settings
 from gateway.storage.credits import CreditRepository
 from tests.conftest import balance_of, ledger_entry
+from tests.support.lambda_events import LambdaContext
 
 RUN_SH = ROOT / "functions" / "chat" / "run.sh"
 
@@ -133,6 +134,6 @@ def run_sweeper_handler(now: int) -> int:
     original = sweeper.now_epoch
     sweeper.now_epoch = lambda: now  # type: ignore[assignment]
     try:
-        return int(module.handler({}, None)["settled"])
+        return int(module.handler({"source": "aws.events"}, LambdaContext(function_name="SweeperFunction"))["settled"])
     finally:
         sweeper.now_epoch = original  # type: ignore[assignment]

@@ -11,7 +11,12 @@ def now_epoch() -> int:
 
 
 def iso_from_epoch(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Millisecond precision, UTC, sortable: 2026-11-22T02:28:37.123Z."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_iso() -> str:
+    return iso_from_epoch(time.time())
 
 
 def day_from_epoch(epoch: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from gateway.auth.authenticate import Principal, forget
@@ -42,7 +43,8 @@ def _repository() -> CreditRepository:
 
 
 def reserve(principal: Principal, model: str, amount: int, trace_id: str) -> Reservation:
-    now = now_epoch()
+    moment = time.time()
+    now = int(moment)
     reservation = Reservation(
         trace_id=trace_id,
         account_id=principal.account_id,
@@ -50,7 +52,7 @@ def reserve(principal: Principal, model: str, amount: int, trace_id: str) -> Res
         key_prefix=principal.key_prefix,
         model=model,
         amount=amount,
-        created_at=iso_from_epoch(now),
+        created_at=iso_from_epoch(moment),
         expires_at=now + get_settings().reservation_ttl_seconds,
     )
     try:

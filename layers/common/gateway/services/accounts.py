@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.auth.authenticate import Principal
 from gateway.auth.keys import display_prefix, generate_key, hash_key
-from gateway.clock import iso_from_epoch, now_epoch
+from gateway.clock import iso_from_epoch, now_iso
 from gateway.config import get_settings
 from gateway.errors import NotFound
 from gateway.ids import new_account_id
@@ -37,7 +37,7 @@ def create_account(name: str, credits_micro: int, account_id: str | None = None)
         name=name,
         balance=credits_micro,
         granted=credits_micro,
-        created_at=iso_from_epoch(now_epoch()),
+        created_at=now_iso(),
     )
     _accounts().create(account)
     return account
@@ -52,9 +52,7 @@ def get_account(account_id: str) -> Account:
 
 def top_up(account_id: str, credits_micro: int) -> Account:
     get_account(account_id)
-    return _accounts().top_up(
-        account_id, credits_micro, topup_id=secrets.token_hex(6), at_iso=iso_from_epoch(now_epoch())
-    )
+    return _accounts().top_up(account_id, credits_micro, topup_id=secrets.token_hex(6), at_iso=now_iso())
 
 
 def issue_key(account_id: str, name: str, kind: KeyKind, expires_at: int | None = None) -> IssuedKey:
@@ -67,7 +65,7 @@ def issue_key(account_id: str, name: str, kind: KeyKind, expires_at: int | None 
         name=name,
         kind=kind,
         disabled=False,
-        created_at=iso_from_epoch(now_epoch()),
+        created_at=now_iso(),
         expires_at=expires_at,
     )
     _keys().create(record)

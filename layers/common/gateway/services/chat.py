@@ -199,8 +199,8 @@ async def _relay(
 
 
 def _reraise(error: BaseException) -> NoReturn:
-    if not isinstance(error, Exception):
-        raise error  # cancellation and exit travel on untouched
+    if isinstance(error, GatewayError) or not isinstance(error, Exception):
+        raise error  # ours already, or cancellation and exit: travel on untouched
     raise _as_gateway_error(error) from error
 
 

@@ -1,0 +1,147 @@
+"""What API Gateway exposes (Api events in template.yaml) and what each function's FastAPI app serves
+are the same set of routes: a route missing from the template is unreachable once deployed, and an
+event without a route answers 404 from inside the function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from devtools.devserver import function_module
+from devtools.template import TEMPLATE, api_routes, normalise_path
+from gateway.http import INTERNAL_PATHS
+from tests.infrastructure.tooling import API_FUNCTIONS, STREAMING_FUNCTION, app_routes, functions, logical_id
+
+AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})
+
+
+def served_routes(name: str) -> set[tuple[str, str]]:
+    """(METHOD, normalised path) of every route functions/<name>/app.py serves, internal ones aside."""
+    return {
+        (method, normalise_path(path))
+        for method, path in app_routes(function_module(name).app)
+        if path not in INTERNAL_PATHS and method not in AUTOMATIC_METHODS
+    }
+
+
+def declared_routes(function: str) -> set[tuple[str, str]]:
+    """(METHOD, normalised path) of every Api event of one function in template.yaml."""
+    return {(route.method, normalise_path(route.path)) for route in api_routes() if route.function == function}
+
+
+@pytest.mark.parametrize("name", API_FUNCTIONS)
+def test_every_served_route_is_declared_in_the_template_and_vice_versa(name: str) -> None:
+    """Given functions/<name>/app.py and the <Name>Function resource of template.yaml
+    When their routes are compared (path parameters normalised: {model+} == {model_id:path})
+    Then each route the app serves has an Api event on that function and each Api event has a route."""
+    served = served_routes(name)
+    declared = declared_routes(logical_id(name))
+
+    assert served - declared == set(), f"{name}: served by the app but not routed by API Gateway"
+    assert declared - served == set(), f"{name}: routed by API Gateway to {logical_id(name)} but not served"
+
+
+def test_chat_and_keys_routes_are_found_at_all() -> None:
+    """Given the two functions that have routes today
+    When their routes are collected
+    Then the parity check above compares real routes (a broken collector would compare empty sets)."""
+    assert ("POST", "/v1/chat/completions") in served_routes("chat")
+    assert ("GET", "/v1/models/{*}") in declared_routes("ChatFunction")
+    assert ("GET", "/api/user/self") in served_routes("keys")
+
+
+def test_only_api_functions_have_api_events() -> None:
+    """Given the dev server mounts exactly the API functions (chat, keys, images, audio, usage)
+    When template.yaml routes API Gateway events
+    Then they go to those functions only, so `make dev` serves every deployed route."""
+    with_events = {route.function for route in api_routes()}
+
+    assert with_events <= {logical_id(name) for name in API_FUNCTIONS}
+
+
+def test_no_route_is_routed_twice() -> None:
+    """Given API Gateway maps one method and path to one integration
+    When two Api events declare the same method and path
+    Then deployment fails; so every (method, path) appears once in the template."""
+    seen = [(route.method, route.path) for route in api_routes()]
+
+    assert len(seen) == len(set(seen)), f"duplicate Api events: {sorted(seen)}"
+
+
+def test_every_chat_route_streams() -> None:
+    """Given chat answers with server-sent events
+    When API Gateway proxies a chat route
+    Then its Api event uses ResponseTransferMode RESPONSE_STREAM (otherwise tokens arrive all at once)."""
+    chat_routes = [route for route in api_routes() if route.function == logical_id(STREAMING_FUNCTION)]
+
+    assert chat_routes, "ChatFunction has no Api events"
+    for route in chat_routes:
+        assert route.streaming, f"{route.method} {route.path} is buffered"
+    for event in (functions()[logical_id(STREAMING_FUNCTION)]["Properties"]["Events"] or {}).values():
+        if event["Type"] == "Api":
+            assert event["Properties"].get("ResponseTransferMode") == "RESPONSE_STREAM"
+
+
+def test_buffered_functions_do_not_ask_for_streaming() -> None:
+    """Given keys/images/audio/usage run under Mangum, which answers with one buffered response
+    When their Api events are read
+    Then none asks API Gateway for a streaming (InvokeWithResponseStream) integration."""
+    for route in api_routes():
+        if route.function != logical_id(STREAMING_FUNCTION):
+            assert not route.streaming, f"{route.function} {route.method} {route.path} streams"
+
+
+def _translated() -> dict[str, Any]:
+    """template.yaml as CloudFormation, through the same SAM translator `sam validate` uses."""
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+    from samtranslator.yaml_helper import yaml_parse
+
+    document = yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+    for body in document["Resources"].values():
+        props = body.get("Properties") or {}
+        for uri in ("CodeUri", "ContentUri"):
+            if uri in props:
+                props[uri] = "s3://bucket/artifact.zip"  # what `sam package` puts there
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name="us-east-1"))
+    return translator.translate(document, parameter_values={}, get_managed_policy_map=dict)
+
+
+def test_deployed_chat_routes_invoke_with_response_streaming() -> None:
+    """Given the SAM translation of the template (what CloudFormation receives)
+    When the REST API's integrations are read
+    Then chat routes use STREAM and Lambda's response-streaming-invocations URI; the rest are buffered."""
+    resources = _translated()["Resources"]
+    apis = [body for body in resources.values() if body["Type"] == "AWS::ApiGateway::RestApi"]
+    assert len(apis) == 1
+    paths = apis[0]["Properties"]["Body"]["paths"]
+    integrations = {
+        (method.upper(), path): operation["x-amazon-apigateway-integration"]
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    }
+
+    assert set(integrations) == {(route.method, route.path) for route in api_routes()}
+    for (method, path), integration in integrations.items():
+        uri = integration["uri"]["Fn::Sub"]
+        if "${ChatFunction.Arn}" in uri:
+            assert integration.get("responseTransferMode") == "STREAM", (method, path)
+            assert uri.endswith("/2021-11-15/functions/${ChatFunction.Arn}/response-streaming-invocations")
+        else:
+            assert integration.get("responseTransferMode", "BUFFERED") == "BUFFERED", (method, path)
+            assert uri.endswith("/invocations"), (method, path)
+            assert "response-streaming" not in uri, (method, path)
+
+
+def test_chat_function_gets_both_the_common_layer_and_the_web_adapter() -> None:
+    """Given Globals adds the CommonLayer and ChatFunction adds the Lambda Web Adapter layer
+    When SAM merges them
+    Then the deployed chat function has both (without the gateway package or the adapter it cannot start)."""
+    chat = _translated()["Resources"]["ChatFunction"]["Properties"]
+    layers = [str(layer) for layer in chat["Layers"]]
+
+    assert any("CommonLayer" in layer for layer in layers), layers
+    assert any("LambdaAdapterLayerArm64" in layer for layer in layers), layers
+    assert chat["Architectures"] == ["arm64"]

@@ -1,0 +1,80 @@
+"""Nothing heavy happens when Lambda imports a handler: no AWS SDK is loaded, no environment is
+required. Cold starts stay short and tests can set the environment per test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from devtools.template import ROOT
+from tests.infrastructure.tooling import API_FUNCTIONS
+
+PROBE = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+heavy = sorted(name for name in ("boto3", "botocore") if name in sys.modules)
+print(json.dumps({"heavy": heavy, "handler": hasattr(module, "handler") or hasattr(module, "app")}))
+"""
+
+TRACE = """
+import builtins, importlib.util, sys, traceback
+real = builtins.__import__
+def spy(name, *args, **kwargs):
+    if name.split(".")[0] in ("boto3", "botocore") and "boto3" not in sys.modules and "botocore" not in sys.modules:
+        print("".join(traceback.format_stack(limit=12)), file=sys.stderr)
+    return real(name, *args, **kwargs)
+builtins.__import__ = spy
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+"""
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment without any gateway or AWS setting: import must not need them."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_", "GATEWAY_", "POWERTOOLS_", "PROVIDER_"))
+    }
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "layers" / "common")])
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+@pytest.mark.parametrize("name", [*API_FUNCTIONS, "sweeper"])
+def test_importing_a_function_does_not_load_the_aws_sdk(name: str) -> None:
+    """Given a fresh interpreter with no gateway or AWS environment variables
+    When functions/<name>/app.py is imported (what Lambda does on a cold start)
+    Then the import succeeds and neither boto3 nor botocore has been imported yet."""
+    app = ROOT / "functions" / name / "app.py"
+
+    answer = subprocess.run(
+        [sys.executable, "-c", PROBE, str(app)],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert answer.returncode == 0, f"importing {app} failed:\n{answer.stderr[-4000:]}"
+    result = answer.stdout.strip().splitlines()[-1]
+    if '"heavy": []' not in result:
+        trace = subprocess.run(
+            [sys.executable, "-c", TRACE, str(app)],
+            cwd=ROOT,
+            env=_clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        pytest.fail(f"{name}: importing app.py loads {result}; first import of the SDK from:\n{trace.stderr[-4000:]}")
+    assert '"handler": true' in result

@@ -1,0 +1,128 @@
+"""Helpers for the infrastructure tests: the CLI tools of the venv, a python3.12 for `sam build`,
+and the function resources of template.yaml."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from devtools.devserver import FUNCTIONS
+from devtools.template import ROOT, TEMPLATE, resources
+
+API_FUNCTIONS = FUNCTIONS  # every function behind API Gateway: chat, keys, images, audio, usage
+STREAMING_FUNCTION = "chat"
+
+
+def logical_id(name: str) -> str:
+    """functions/<name>/ is deployed as the template resource <Name>Function."""
+    return f"{name.capitalize()}Function"
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    """The AWS::Serverless::Function resources of template.yaml, by logical id."""
+    return resources("AWS::Serverless::Function", TEMPLATE)
+
+
+def properties(function: str) -> dict[str, Any]:
+    return dict(functions()[function].get("Properties") or {})
+
+
+def app_routes(app: Any) -> set[tuple[str, str]]:
+    """(METHOD, path) of every HTTP route of a FastAPI app, routers included.
+
+    Recent FastAPI keeps an included router as one lazy entry of app.routes and flattens it through
+    fastapi.routing.iter_route_contexts; older versions copy the routes into app.routes."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:
+        flat: list[Any] = list(app.routes)
+    else:
+        flat = list(iter_route_contexts(app.routes))
+    routes = set()
+    for route in flat:
+        path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if path and methods:  # mounts and websockets have no methods; API Gateway proxies neither
+            routes.update((method.upper(), path) for method in methods)
+    return routes
+
+
+def venv_tool(name: str) -> str:
+    """A console script installed next to the running interpreter (the project's venv)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    assert found, f"`{name}` is not installed next to {sys.executable} nor on PATH; run `make install`."
+    return found
+
+
+def tool_env(**extra: str) -> dict[str, str]:
+    """The environment for SAM CLI and cfn-lint: no telemetry (no network here)."""
+    env = dict(os.environ)
+    env["SAM_CLI_TELEMETRY"] = "0"
+    env.update(extra)
+    return env
+
+
+def run(
+    command: list[str], *, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: float = 280
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        env=env or tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _is_python312(executable: str) -> bool:
+    try:
+        answer = subprocess.run(
+            [executable, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return answer.returncode == 0 and answer.stdout.strip() == "True"
+
+
+def _version_key(directory: str) -> tuple[int, ...]:
+    version = Path(directory).parent.name  # .../versions/3.12.1/bin
+    return tuple(int(part) if part.isdigit() else -1 for part in version.split("."))
+
+
+def _pyenv_roots() -> list[Path]:
+    roots: list[Path] = []
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        try:
+            answer = subprocess.run([pyenv, "root"], capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            answer = None
+        if answer is not None and answer.returncode == 0 and answer.stdout.strip():
+            roots.append(Path(answer.stdout.strip()))
+    roots.append(Path.home() / ".pyenv")
+    return roots
+
+
+def python312_bin_dir() -> Path | None:
+    """A directory holding a python3.12 that runs: PATH first (pyenv shims may not), then pyenv."""
+    on_path = shutil.which("python3.12")
+    if on_path and _is_python312(on_path):
+        return Path(on_path).parent
+    for root in _pyenv_roots():
+        for directory in sorted(glob.glob(str(root / "versions" / "3.12*" / "bin")), key=_version_key, reverse=True):
+            if _is_python312(str(Path(directory) / "python3.12")):
+                return Path(directory)
+    return None
