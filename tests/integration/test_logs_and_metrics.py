@@ -70,9 +70,7 @@ def test_logs_carry_metrics_and_trace_ids_but_no_secrets(gateway_env, upstream, 
     assert len(metrics) == 3
     directive = metrics[0]["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "AIGateway"
-    assert ["model", "provider", "service"] in directive["Dimensions"] or any(
-        set(d) >= {"model", "provider"} for d in directive["Dimensions"]
-    )
+    assert directive["Dimensions"] == [["model", "provider", "service"]]
     names = {metric["Name"] for metric in directive["Metrics"]}
     assert {"Requests", "Latency", "PromptTokens", "CompletionTokens", "CreditsMicro"} <= names
     assert {m["model"] for m in metrics} == {"test/echo", "test/cut-stream", "test/fail-500"}
