@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -54,8 +55,20 @@ def test_importing_a_function_does_not_load_the_aws_sdk(name: str) -> None:
     Then the import succeeds and neither boto3 nor botocore has been imported yet."""
     app = ROOT / "functions" / name / "app.py"
 
-    answer = subprocess.run(
-        [sys.executable, "-c", PROBE, str(app)],
+    answer = _python(PROBE, app)
+
+    assert answer.returncode == 0, f"importing {app} failed:\n{answer.stderr[-4000:]}"
+    result = answer.stdout.strip().splitlines()[-1]
+    if '"heavy": []' not in result:
+        trace = _python(TRACE, app)
+        pytest.fail(f"{name}: importing app.py loads {result}; first import of the SDK from:\n{trace.stderr[-4000:]}")
+    assert '"handler": true' in result
+
+
+def _python(script: str, app: Path) -> subprocess.CompletedProcess[str]:
+    """Run `script` with the app's path as argument in a fresh interpreter, without AWS settings."""
+    return subprocess.run(
+        [sys.executable, "-c", script, str(app)],
         cwd=ROOT,
         env=_clean_env(),
         capture_output=True,
@@ -63,18 +76,3 @@ def test_importing_a_function_does_not_load_the_aws_sdk(name: str) -> None:
         timeout=120,
         check=False,
     )
-
-    assert answer.returncode == 0, f"importing {app} failed:\n{answer.stderr[-4000:]}"
-    result = answer.stdout.strip().splitlines()[-1]
-    if '"heavy": []' not in result:
-        trace = subprocess.run(
-            [sys.executable, "-c", TRACE, str(app)],
-            cwd=ROOT,
-            env=_clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        pytest.fail(f"{name}: importing app.py loads {result}; first import of the SDK from:\n{trace.stderr[-4000:]}")
-    assert '"handler": true' in result
