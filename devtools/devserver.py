@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 FUNCTIONS = ("chat", "keys", "images", "audio", "usage")
-TABLE_LOGICAL_ID = "GatewayTable"
 DEMO_ACCOUNT = "demo"
 DEMO_CREDITS = "100"
 
@@ -46,13 +45,13 @@ def ensure_demo_account() -> str | None:
     """Create the demo account and an inference key on first start; returns the key then, else None."""
     from gateway.config import get_settings
     from gateway.money import credits_to_micro
-    from gateway.services import accounts
+    from gateway.services import accounts, keys
     from gateway.storage.accounts import AccountRepository
 
     if AccountRepository(get_settings().table_name).get(DEMO_ACCOUNT) is not None:
         return None
     accounts.create_account("Demo", credits_to_micro(DEMO_CREDITS), account_id=DEMO_ACCOUNT)
-    return accounts.issue_key(DEMO_ACCOUNT, "demo", "inference").key
+    return keys.issue_key(DEMO_ACCOUNT, "demo", "inference").key
 
 
 def main() -> None:
@@ -65,6 +64,7 @@ def main() -> None:
     dynamodb_port = int(os.environ.get("DYNAMODB_PORT", "8001"))
     data_dir = Path(os.environ.get("DATA_DIR", ROOT / ".local")).resolve()
     os.environ.setdefault("GATEWAY_TABLE", "ai-gateway")
+    os.environ.setdefault("IDEMPOTENCY_TABLE", "ai-gateway-idempotency")
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{dynamodb_port}"
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
@@ -74,7 +74,10 @@ def main() -> None:
     try:
         from gateway.storage import dynamo
 
-        create_tables(dynamo.client(), {TABLE_LOGICAL_ID: os.environ["GATEWAY_TABLE"]})
+        create_tables(
+            dynamo.client(),
+            {"GatewayTable": os.environ["GATEWAY_TABLE"], "IdempotencyTable": os.environ["IDEMPOTENCY_TABLE"]},
+        )
         key = ensure_demo_account()
         if key:
             print(

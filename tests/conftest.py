@@ -13,6 +13,7 @@ import pytest
 from devtools.template import ROOT
 
 TEST_TABLE = "gateway-test"
+TEST_IDEMPOTENCY_TABLE = "gateway-test-idempotency"
 TEST_CATALOG = ROOT / "tests" / "fixtures" / "catalog.yaml"
 
 
@@ -46,6 +47,7 @@ def gateway_env(dynamodb_endpoint: str, fake_upstream) -> Iterator[dict[str, str
 
     env = {
         "GATEWAY_TABLE": TEST_TABLE,
+        "IDEMPOTENCY_TABLE": TEST_IDEMPOTENCY_TABLE,
         "GATEWAY_CATALOG": str(TEST_CATALOG),
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
         "AWS_ACCESS_KEY_ID": "test",
@@ -66,7 +68,7 @@ def gateway_env(dynamodb_endpoint: str, fake_upstream) -> Iterator[dict[str, str
     from devtools.template import create_tables
     from gateway.storage import dynamo
 
-    create_tables(dynamo.client(), {"GatewayTable": TEST_TABLE})
+    create_tables(dynamo.client(), {"GatewayTable": TEST_TABLE, "IdempotencyTable": TEST_IDEMPOTENCY_TABLE})
     yield env
     for name, value in saved.items():
         if value is None:
@@ -116,11 +118,11 @@ class Tenant:
 def make_tenant(gateway_env: dict[str, str]):  # type: ignore[no-untyped-def]
     """Creates an account with the given credits (decimal string) and an inference key."""
     from gateway.money import credits_to_micro
-    from gateway.services import accounts
+    from gateway.services import accounts, keys
 
     def make(credits: str = "10", kind: str = "inference") -> Tenant:
         account = accounts.create_account("test", credits_to_micro(credits))
-        issued = accounts.issue_key(account.account_id, "test key", kind)  # type: ignore[arg-type]
+        issued = keys.issue_key(account.account_id, "test key", kind)  # type: ignore[arg-type]
         return Tenant(account.account_id, issued.key, issued.record.key_hash)
 
     return make

@@ -18,19 +18,19 @@ router = APIRouter()
 @router.post("/v1/chat/completions")
 async def chat_completions(payload: ChatCompletionRequest, request: Request, principal: InferenceKey) -> Response:
     answer = await chat.create_completion(principal, payload, trace_id_of(request))
-    if isinstance(answer, dict):
-        return JSONResponse(answer)
-    return EventStreamResponse(answer)
+    if isinstance(answer.content, dict):
+        return JSONResponse(answer.content, headers=answer.headers)
+    return EventStreamResponse(answer.content, headers=answer.headers)
 
 
 @router.get("/v1/models")
 def list_models(principal: AnyKey) -> dict[str, Any]:
-    return models.list_models()
+    return models.list_models(principal.key)
 
 
 @router.get("/v1/models/{model_id:path}")
 def get_model(model_id: str, principal: AnyKey) -> dict[str, Any]:
-    return models.get_model(model_id)
+    return models.get_model(model_id, principal.key)
 
 
 app = create_app(router, title="AI Gateway: chat")

@@ -1,21 +1,57 @@
-"""Key and account routes. Buffered: Mangum adapts API Gateway events to the FastAPI app (gateway.entry)."""
+"""Keys and account routes (management keys manage their account's keys; any key reads its own).
+Buffered: Mangum adapts API Gateway events to the FastAPI app (gateway.entry)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Request
 
 from gateway.entry import asgi_handler
-from gateway.http import AnyKey, create_app
-from gateway.services import accounts
+from gateway.formats.keys import ApiKeyCreate, KeyCreate, KeyUpdate, TokenCreate
+from gateway.http import AnyKey, ManagementKey, create_app, credential_of
+from gateway.services import accounts, key_aliases, keys
 
 router = APIRouter()
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def _create(principal: Any, spec: KeyCreate, request: Request, idempotency_key: str | None) -> keys.IssuedKey:
+    return keys.create_key_once(principal, spec, credential=credential_of(request), idempotency_key=idempotency_key)
+
+
+@router.post("/api/v1/keys", status_code=201)
+def create_key(
+    spec: KeyCreate, principal: ManagementKey, request: Request, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    issued = _create(principal, spec, request, idempotency_key)
+    return {"key": issued.key, "data": keys.key_view(issued.record)}
+
+
+@router.get("/api/v1/keys")
+def list_keys(principal: ManagementKey) -> dict[str, Any]:
+    return {"data": [keys.key_view(record) for record in keys.list_keys(principal)]}
+
+
+@router.get("/api/v1/keys/{key_hash}")
+def get_key(key_hash: str, principal: ManagementKey) -> dict[str, Any]:
+    return {"data": keys.key_view(keys.get_key(principal, key_hash))}
+
+
+@router.patch("/api/v1/keys/{key_hash}")
+def update_key(key_hash: str, patch: KeyUpdate, principal: ManagementKey) -> dict[str, Any]:
+    return {"data": keys.key_view(keys.update_key(principal, key_hash, patch))}
+
+
+@router.delete("/api/v1/keys/{key_hash}")
+def delete_key(key_hash: str, principal: ManagementKey) -> dict[str, Any]:
+    keys.revoke_key(principal, key_hash)
+    return {"data": {"hash": key_hash, "deleted": True}}
 
 
 @router.get("/api/v1/key")
 def current_key(principal: AnyKey) -> dict[str, Any]:
-    return accounts.own_key(principal)
+    return keys.own_key(principal)
 
 
 @router.get("/api/user/self")
@@ -26,6 +62,44 @@ def current_account(principal: AnyKey) -> dict[str, Any]:
 @router.get("/api/user/self/quota")
 def current_quota(principal: AnyKey) -> dict[str, Any]:
     return accounts.quota(principal)
+
+
+# PotatoRouter / one-api shapes
+@router.get("/api/token")
+def list_tokens(principal: ManagementKey) -> dict[str, Any]:
+    records = keys.list_keys(principal)
+    return {"success": True, "message": "", "data": [key_aliases.token_view(keys.key_view(r), r) for r in records]}
+
+
+@router.post("/api/token")
+def create_token(
+    body: TokenCreate, principal: ManagementKey, request: Request, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    issued = _create(principal, key_aliases.from_token(body), request, idempotency_key)
+    view = key_aliases.token_view(keys.key_view(issued.record), issued.record)
+    return {"success": True, "message": "", "data": {**view, "key": issued.key}}
+
+
+@router.delete("/api/token/{token_id}")
+def delete_token(token_id: str, principal: ManagementKey) -> dict[str, Any]:
+    keys.revoke_key(principal, token_id)
+    return {"success": True, "message": ""}
+
+
+# poeti shapes
+@router.get("/api/v1/api-keys")
+def list_api_keys(principal: ManagementKey) -> dict[str, Any]:
+    records = keys.list_keys(principal)
+    return {"code": 200, "data": [key_aliases.api_key_view(keys.key_view(r), r) for r in records]}
+
+
+@router.post("/api/v1/api-keys")
+def create_api_key(
+    body: ApiKeyCreate, principal: ManagementKey, request: Request, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    issued = _create(principal, key_aliases.from_api_key(body), request, idempotency_key)
+    view = key_aliases.api_key_view(keys.key_view(issued.record), issued.record)
+    return {"code": 200, "data": {**view, "key": issued.key}}
 
 
 app = create_app(router, title="AI Gateway: keys")

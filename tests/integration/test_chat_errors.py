@@ -114,13 +114,13 @@ def test_missing_or_unknown_keys_are_401(gateway_url, upstream, key):
 
 
 def test_a_disabled_key_is_403_on_the_very_next_request(gateway_url, upstream, tenant):
-    from gateway.services import accounts
+    from gateway.services import keys
 
     # Given a key that worked a moment ago (so its record sits in the key cache)
     assert post(gateway_url, tenant.key, {"model": "test/echo", "messages": MESSAGES}).status_code == 200
     spent = GRANT - balance_of(tenant.account_id)
     # When an operator disables it
-    accounts.set_key_disabled(tenant.key_hash, True)
+    keys.set_key_disabled(tenant.key_hash, True)
     # Then the next request is refused, before any upstream call or charge
     calls = len(upstream.requests)
     assert_error(post(gateway_url, tenant.key, {"model": "test/echo", "messages": MESSAGES}), 403, "api_disabled")

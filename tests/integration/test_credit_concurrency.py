@@ -11,7 +11,7 @@ from gateway.billing import estimate
 from gateway.catalog.registry import get_catalog
 from gateway.formats.openai import ChatCompletionRequest
 from gateway.money import MICRO
-from gateway.services import accounts
+from gateway.services import accounts, keys
 from tests.conftest import balance_of, ledger_entry
 
 BODY = {"model": "test/hold", "messages": [{"role": "user", "content": "race"}], "max_tokens": 50}
@@ -31,7 +31,7 @@ def test_fifty_concurrent_requests_on_ten_estimates_let_exactly_ten_through(gate
     # Given an account whose credits cover exactly ten estimates
     amount = reservation_for(BODY)
     account = accounts.create_account("race", 10 * amount)
-    key = accounts.issue_key(account.account_id, "race", "inference").key
+    key = keys.issue_key(account.account_id, "race", "inference").key
 
     def call(_: int) -> httpx.Response:
         return httpx.post(

@@ -26,6 +26,9 @@ def _credits(value: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway-admin", description=__doc__.splitlines()[0])
     parser.add_argument("--table", help="DynamoDB table (default: $GATEWAY_TABLE or ai-gateway)")
+    parser.add_argument(
+        "--idempotency-table", help="idempotency table (default: $IDEMPOTENCY_TABLE or ai-gateway-idempotency)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     create = commands.add_parser("create-account", help="create an account with an initial grant")
@@ -40,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     top_up = commands.add_parser("top-up", help="add credits to an account")
     top_up.add_argument("--account", required=True)
     top_up.add_argument("--credits", type=_credits, required=True)
+    top_up.add_argument("--idempotency-key", help="a retried top-up with the same key adds the credits once")
 
     show = commands.add_parser("show-account", help="balance and grant of an account")
     show.add_argument("--account", required=True)
@@ -52,18 +56,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from gateway.services import accounts
+    from gateway.services import accounts, keys
 
     if args.command == "create-account":
         return accounts.account_view(accounts.create_account(args.name, args.credits))
     if args.command == "create-key":
-        issued = accounts.issue_key(args.account, args.name, "management" if args.management else "inference")
-        return {"key": issued.key, **accounts.key_view(issued.record)}
+        issued = keys.issue_key(args.account, args.name, "management" if args.management else "inference")
+        return {"key": issued.key, **keys.key_view(issued.record)}
     if args.command == "top-up":
-        return accounts.account_view(accounts.top_up(args.account, args.credits))
+        return accounts.top_up_once(args.account, args.credits, args.idempotency_key)
     if args.command == "show-account":
         return accounts.account_view(accounts.get_account(args.account))
-    accounts.set_key_disabled(args.key_hash, args.disabled)
+    keys.set_key_disabled(args.key_hash, args.disabled)
     return {"hash": args.key_hash, "disabled": args.disabled}
 
 
@@ -71,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.table:
         os.environ["GATEWAY_TABLE"] = args.table
+    if args.idempotency_table:
+        os.environ["IDEMPOTENCY_TABLE"] = args.idempotency_table
     from botocore.exceptions import BotoCoreError, ClientError
 
     from gateway.config import get_settings

@@ -15,6 +15,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     table_name: str = Field("ai-gateway", alias="GATEWAY_TABLE", min_length=3)
+    idempotency_table: str = Field("ai-gateway-idempotency", alias="IDEMPOTENCY_TABLE", min_length=3)
     catalog_path: Path = Field(DEFAULT_CATALOG, alias="GATEWAY_CATALOG")
     # Secrets Manager secret (JSON object) holding provider credentials in AWS;
     # without it, credentials come from the environment (OPENAI_API_KEY, ...).

@@ -89,6 +89,12 @@ class MethodNotAllowed(GatewayError):
     type = "invalid_request_error"
 
 
+class Conflict(GatewayError):
+    status = 409
+    code = "conflict"
+    type = "invalid_request_error"
+
+
 class RequestTooLarge(GatewayError):
     status = 413
     code = "request_too_large"

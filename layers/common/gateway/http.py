@@ -111,8 +111,18 @@ def any_principal(request: Request) -> Principal:
     return authenticate(credential_from(request.headers, request.query_params), require="any")
 
 
+def management_principal(request: Request) -> Principal:
+    return authenticate(credential_from(request.headers, request.query_params), require="management")
+
+
+def credential_of(request: Request) -> str:
+    """The caller's key as presented (already authenticated by the route's dependency)."""
+    return credential_from(request.headers, request.query_params) or ""
+
+
 InferenceKey = Annotated[Principal, Depends(inference_principal)]
 AnyKey = Annotated[Principal, Depends(any_principal)]
+ManagementKey = Annotated[Principal, Depends(management_principal)]
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

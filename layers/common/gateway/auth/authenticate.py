@@ -1,7 +1,7 @@
 """From a request's credentials to a Principal, with a short in-memory cache of key records.
 
-The cache only saves a read: every inference request re-checks the key item inside the reserve
-transaction, so revocation and disabling take effect on the very next request.
+The cache only saves a read: every inference request re-checks the key item (and its version) inside
+the reserve transaction, so revocation and changes take effect on the very next request.
 """
 
 from __future__ import annotations
@@ -14,19 +14,38 @@ from typing import Literal
 from gateway.auth.keys import hash_key, looks_like_key
 from gateway.config import get_settings
 from gateway.errors import ApiDisabled, Forbidden, InvalidApiKey
-from gateway.storage.api_keys import ApiKeyRecord, ApiKeyRepository
+from gateway.storage.api_keys import ApiKeyRecord, ApiKeyRepository, KeyKind
 
 _cache: dict[str, tuple[float, ApiKeyRecord]] = {}
 _CACHE_LIMIT = 10_000
+Requirement = Literal["inference", "management", "any"]
 
 
 @dataclass(frozen=True)
 class Principal:
-    key_hash: str
-    key_prefix: str
-    account_id: str
-    kind: Literal["inference", "management"]
-    name: str
+    """The caller: the key it presented, as last read."""
+
+    key: ApiKeyRecord
+
+    @property
+    def key_hash(self) -> str:
+        return self.key.key_hash
+
+    @property
+    def key_prefix(self) -> str:
+        return self.key.key_prefix
+
+    @property
+    def account_id(self) -> str:
+        return self.key.account_id
+
+    @property
+    def kind(self) -> KeyKind:
+        return self.key.kind
+
+    @property
+    def name(self) -> str:
+        return self.key.name
 
 
 def credential_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
@@ -38,13 +57,28 @@ def credential_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str
     return headers.get("x-api-key") or headers.get("x-goog-api-key") or query.get("key") or None
 
 
-def authenticate(credential: str | None, *, require: Literal["inference", "management", "any"]) -> Principal:
+def authenticate(credential: str | None, *, require: Requirement) -> Principal:
     if not credential:
         raise InvalidApiKey("Missing API key. Send it as `Authorization: Bearer sk-...`.")
     if not looks_like_key(credential):
         raise InvalidApiKey("Invalid API key.")
-    record = _lookup(hash_key(credential))
-    if record is None:
+    # Management calls change keys and money: they always read the key afresh.
+    return _admit(_lookup(hash_key(credential), cached=require != "management"), require)
+
+
+def refresh(principal: Principal, *, require: Requirement = "inference") -> Principal:
+    """The same key read again from the table (after the reservation saw it had changed)."""
+    forget(principal.key_hash)
+    record = ApiKeyRepository(get_settings().table_name).get(principal.key_hash, consistent=True)
+    return _admit(record, require)
+
+
+def forget(key_hash: str) -> None:
+    _cache.pop(key_hash, None)
+
+
+def _admit(record: ApiKeyRecord | None, require: Requirement) -> Principal:
+    if record is None or record.revoked:
         raise InvalidApiKey("Invalid API key.")
     if record.disabled:
         raise ApiDisabled("This API key is disabled.")
@@ -54,26 +88,16 @@ def authenticate(credential: str | None, *, require: Literal["inference", "manag
         raise Forbidden(
             "Management keys cannot call models." if require == "inference" else "This endpoint needs a management key."
         )
-    return Principal(
-        key_hash=record.key_hash,
-        key_prefix=record.key_prefix,
-        account_id=record.account_id,
-        kind=record.kind,
-        name=record.name,
-    )
+    return Principal(record)
 
 
-def forget(key_hash: str) -> None:
-    _cache.pop(key_hash, None)
-
-
-def _lookup(key_hash: str) -> ApiKeyRecord | None:
+def _lookup(key_hash: str, *, cached: bool) -> ApiKeyRecord | None:
     settings = get_settings()
     now = time.monotonic()
-    cached = _cache.get(key_hash)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    record = ApiKeyRepository(settings.table_name).get(key_hash)
+    hit = _cache.get(key_hash) if cached else None
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    record = ApiKeyRepository(settings.table_name).get(key_hash, consistent=True)
     if record is not None and settings.key_cache_seconds > 0:
         if len(_cache) >= _CACHE_LIMIT:
             _cache.clear()

@@ -6,14 +6,29 @@ import time
 from dataclasses import dataclass
 
 from gateway.auth.authenticate import Principal, forget
+from gateway.billing import periods
 from gateway.clock import day_from_epoch, iso_from_epoch, now_epoch
 from gateway.config import get_settings
-from gateway.errors import ApiDisabled, Forbidden, GatewayError, InsufficientCredits, InvalidApiKey, ServiceUnavailable
+from gateway.errors import (
+    ApiDisabled,
+    Forbidden,
+    GatewayError,
+    InsufficientCredits,
+    InvalidApiKey,
+    RateLimited,
+    ServiceUnavailable,
+)
+from gateway.money import display
 from gateway.observability import logger
-from gateway.storage.credits import CreditRepository, LedgerEntry, Reservation
+from gateway.storage.credits import CreditRepository, KeyGuard, LedgerEntry, Reservation
 from gateway.storage.errors import ReservationRefused, StorageUnavailable
 
 EXPIRED = "reservation_expired"
+LIMIT_USAGE_RETENTION = 35 * 86_400  # a period's usage item outlives it, for reading
+
+
+class KeyChanged(Exception):
+    """The key changed since it was read (PATCH, disable, revoke): read it again."""
 
 
 @dataclass(frozen=True)
@@ -43,22 +58,41 @@ def _repository() -> CreditRepository:
 
 
 def reserve(principal: Principal, model: str, amount: int, trace_id: str) -> Reservation:
+    """Hold `amount` for this request, within the account's balance and the key's limit and rate.
+
+    Raises KeyChanged when the key was changed since `principal` was read; the caller reads it
+    again (its allow-lists may have changed too) and retries.
+    """
+    key = principal.key
     moment = time.time()
     now = int(moment)
+    limit_period = periods.period_of(key.limit_reset, moment) if key.limit is not None else None
+    limit_end = periods.period_end(key.limit_reset, moment)
     reservation = Reservation(
         trace_id=trace_id,
-        account_id=principal.account_id,
-        key_hash=principal.key_hash,
-        key_prefix=principal.key_prefix,
+        account_id=key.account_id,
+        key_hash=key.key_hash,
+        key_prefix=key.key_prefix,
         model=model,
         amount=amount,
         created_at=iso_from_epoch(moment),
         expires_at=now + get_settings().reservation_ttl_seconds,
+        limit_period=limit_period,
+    )
+    guard = KeyGuard(
+        version=key.version,
+        limit_headroom=key.limit - amount if key.limit is not None else None,
+        limit_until=limit_end + LIMIT_USAGE_RETENTION if limit_end is not None else None,
+        rate_limit=key.rate_limit,
+        rate_window=periods.rate_window(moment) if key.rate_limit is not None else None,
     )
     try:
-        _repository().reserve(reservation, now)
+        _repository().reserve(reservation, guard, now)
     except ReservationRefused as refusal:
-        raise _refusal_error(refusal, principal, amount) from refusal
+        forget(key.key_hash)
+        if refusal.reason == "key_changed":
+            raise KeyChanged(key.key_hash) from refusal
+        raise _refusal_error(refusal, principal, amount, moment) from refusal
     except StorageUnavailable as error:
         raise ServiceUnavailable("The credit store is busy; retry shortly.", headers={"Retry-After": "1"}) from error
     return reservation
@@ -112,13 +146,27 @@ def _status(outcome: Outcome) -> str:
     return "expired" if outcome.error_code == EXPIRED else "error"
 
 
-def _refusal_error(refusal: ReservationRefused, principal: Principal, amount: int) -> GatewayError:
-    forget(principal.key_hash)
+def _refusal_error(refusal: ReservationRefused, principal: Principal, amount: int, moment: float) -> GatewayError:
+    key = principal.key
     match refusal.reason:
         case "insufficient_credits":
             return InsufficientCredits(
-                "Insufficient credits: this request may cost up to "
-                f"{amount / 1_000_000:.6f} credits. Top up, or lower max_tokens."
+                f"Insufficient credits: this request may cost up to {display(amount)} credits. "
+                "Top up, or lower max_tokens."
+            )
+        case "key_limit":
+            period = {"daily": " for today", "weekly": " for this week", "monthly": " for this month"}.get(
+                key.limit_reset or "", ""
+            )
+            return InsufficientCredits(
+                f"This API key's credit limit{period} ({display(key.limit or 0)} credits) cannot cover this request "
+                f"(up to {display(amount)} credits). Raise the key's limit, or lower max_tokens."
+            )
+        case "rate_limited":
+            wait = periods.seconds_to_next_window(moment)
+            return RateLimited(
+                f"This API key allows {key.rate_limit} requests per minute; retry in {wait}s.",
+                headers={"Retry-After": str(wait), **rate_limit_headers(key.rate_limit or 0, 0, wait)},
             )
         case "key_disabled":
             return ApiDisabled("This API key is disabled.")
@@ -128,3 +176,11 @@ def _refusal_error(refusal: ReservationRefused, principal: Principal, amount: in
             return Forbidden("Management keys cannot call models.")
         case _:
             return InvalidApiKey("Invalid API key.")
+
+
+def rate_limit_headers(limit: int, remaining: int, reset_seconds: int) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit-requests": str(limit),
+        "x-ratelimit-remaining-requests": str(max(remaining, 0)),
+        "x-ratelimit-reset-requests": f"{reset_seconds}s",
+    }

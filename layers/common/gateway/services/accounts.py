@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from gateway.auth.authenticate import Principal
-from gateway.auth.keys import display_prefix, generate_key, hash_key
-from gateway.clock import iso_from_epoch, now_iso
+from gateway.clock import now_iso
 from gateway.config import get_settings
 from gateway.errors import NotFound
 from gateway.ids import new_account_id
 from gateway.money import display
 from gateway.storage.accounts import Account, AccountRepository
-from gateway.storage.api_keys import ApiKeyRecord, ApiKeyRepository, KeyKind
-
-
-@dataclass(frozen=True)
-class IssuedKey:
-    key: str  # shown once, never stored
-    record: ApiKeyRecord
 
 
 def _accounts() -> AccountRepository:
     return AccountRepository(get_settings().table_name)
-
-
-def _keys() -> ApiKeyRepository:
-    return ApiKeyRepository(get_settings().table_name)
 
 
 def create_account(name: str, credits_micro: int, account_id: str | None = None) -> Account:
@@ -55,25 +42,21 @@ def top_up(account_id: str, credits_micro: int) -> Account:
     return _accounts().top_up(account_id, credits_micro, topup_id=secrets.token_hex(6), at_iso=now_iso())
 
 
-def issue_key(account_id: str, name: str, kind: KeyKind, expires_at: int | None = None) -> IssuedKey:
-    get_account(account_id)
-    key = generate_key(kind)
-    record = ApiKeyRecord(
-        key_hash=hash_key(key),
-        key_prefix=display_prefix(key),
-        account_id=account_id,
-        name=name,
-        kind=kind,
-        disabled=False,
-        created_at=now_iso(),
-        expires_at=expires_at,
+def top_up_once(account_id: str, credits_micro: int, idempotency_key: str | None) -> dict[str, Any]:
+    """top_up, at most once per idempotency key; returns the account as the (first) top-up left it."""
+    if idempotency_key is None:
+        return account_view(top_up(account_id, credits_micro))
+    from gateway.services.idempotency import run_once
+
+    return dict(
+        run_once(
+            "top-up",
+            account_id,
+            idempotency_key,
+            {"credits_micro": credits_micro},
+            lambda: account_view(top_up(account_id, credits_micro)),
+        )
     )
-    _keys().create(record)
-    return IssuedKey(key=key, record=record)
-
-
-def set_key_disabled(key_hash: str, disabled: bool) -> None:
-    _keys().set_disabled(key_hash, disabled)
 
 
 def account_view(account: Account) -> dict[str, Any]:
@@ -87,26 +70,6 @@ def account_view(account: Account) -> dict[str, Any]:
         "used": display(account.granted - account.balance),
         "created_at": account.created_at,
     }
-
-
-def key_view(record: ApiKeyRecord) -> dict[str, Any]:
-    return {
-        "hash": record.key_hash,
-        "key_prefix": record.key_prefix,
-        "name": record.name,
-        "kind": record.kind,
-        "account_id": record.account_id,
-        "disabled": record.disabled,
-        "created_at": record.created_at,
-        "expires_at": iso_from_epoch(record.expires_at) if record.expires_at else None,
-    }
-
-
-def own_key(principal: Principal) -> dict[str, Any]:
-    record = _keys().get(principal.key_hash)
-    if record is None:
-        raise NotFound("This key no longer exists.")
-    return {"data": key_view(record)}
 
 
 def self_view(principal: Principal) -> dict[str, Any]:

@@ -13,13 +13,15 @@ import anyio
 from gateway.auth.authenticate import Principal
 from gateway.billing import credits, estimate
 from gateway.billing.credits import Outcome
+from gateway.catalog.registry import ModelEntry
 from gateway.errors import GatewayError, ProviderError, ProviderTimeout, RateLimited, UpstreamRejected
 from gateway.formats.openai import ChatCompletionRequest
 from gateway.observability import emit_request_metrics, logger
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
 from gateway.providers.openai import transform
 from gateway.providers.openai.client import OpenAICompatibleClient
-from gateway.services.routing import Route, route_for
+from gateway.services.admission import admit
+from gateway.services.routing import Route
 from gateway.storage.credits import Reservation
 
 ENDPOINT = "chat.completions"
@@ -96,20 +98,26 @@ class _Call:
                 emit_request_metrics(entry)
 
 
-async def create_completion(
-    principal: Principal, request: ChatCompletionRequest, trace_id: str
-) -> dict[str, Any] | AsyncIterator[bytes]:
-    """A completion (dict) or, for `stream: true`, an iterator of SSE bytes to send as they come."""
+@dataclass(frozen=True)
+class ChatAnswer:
+    """A completion (dict), or for `stream: true` SSE bytes to send as they come; plus headers."""
+
+    content: dict[str, Any] | AsyncIterator[bytes]
+    headers: dict[str, str]
+
+
+async def create_completion(principal: Principal, request: ChatCompletionRequest, trace_id: str) -> ChatAnswer:
     started = time.monotonic()
     body = request.wire_body()
-    route = route_for(request.model)
-    amount = estimate.reservation_amount(
-        route.entry,
-        estimate.prompt_token_bound(body),
-        estimate.completion_token_bound(route.entry, request.requested_output_tokens(), request.n),
-    )
-    reservation = await anyio.to_thread.run_sync(credits.reserve, principal, route.entry.id, amount, trace_id)
-    call = _Call(principal, route, reservation, body, started, stream=request.stream)
+    prompt_bound = estimate.prompt_token_bound(body)
+
+    def cost_bound(entry: ModelEntry) -> int:
+        completion_bound = estimate.completion_token_bound(entry, request.requested_output_tokens(), request.n)
+        return estimate.reservation_amount(entry, prompt_bound, completion_bound)
+
+    admission = await admit(principal, request.model, cost_bound, trace_id)
+    route = admission.route
+    call = _Call(admission.principal, route, admission.reservation, body, started, stream=request.stream)
     client = OpenAICompatibleClient(route.endpoint)
     upstream_body = transform.chat_request(body, route.candidate.model)
     upstream_started = time.monotonic()
@@ -126,7 +134,7 @@ async def create_completion(
                 upstream_started=upstream_started,
             )
         )
-        return payload
+        return ChatAnswer(payload, await admission.headers())
 
     stack = AsyncExitStack()
     try:
@@ -136,7 +144,7 @@ async def create_completion(
         await call.settle(call.failed(error))
         _reraise(error)
     wants_usage = bool(request.stream_options and request.stream_options.include_usage)
-    return _relay(call, events, stack, upstream_started, wants_usage)
+    return ChatAnswer(_relay(call, events, stack, upstream_started, wants_usage), await admission.headers())
 
 
 async def _relay(

@@ -5,15 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.catalog.registry import ModelEntry, get_catalog
-from gateway.services.routing import resolve_model
+from gateway.errors import ModelNotFound
+from gateway.services.routing import model_allowed, resolve_model
+from gateway.storage.api_keys import ApiKeyRecord
 
 
-def list_models() -> dict[str, Any]:
-    return {"object": "list", "data": [describe(entry) for entry in get_catalog().listed()]}
+def list_models(key: ApiKeyRecord) -> dict[str, Any]:
+    """Enabled public models this key may call (a management key sees the whole catalog)."""
+    entries = [entry for entry in get_catalog().listed() if key.kind == "management" or model_allowed(entry, key)]
+    return {"object": "list", "data": [describe(entry) for entry in entries]}
 
 
-def get_model(name: str) -> dict[str, Any]:
-    return describe(resolve_model(name))
+def get_model(name: str, key: ApiKeyRecord) -> dict[str, Any]:
+    entry = resolve_model(name)
+    if key.kind != "management" and not model_allowed(entry, key):
+        raise ModelNotFound(f"The model `{name}` does not exist or is not available.", param="model")
+    return describe(entry)
 
 
 def describe(entry: ModelEntry) -> dict[str, Any]:

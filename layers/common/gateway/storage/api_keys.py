@@ -1,13 +1,31 @@
-"""API key records, found by the SHA-256 of the key. The key itself is never stored."""
+"""API key records, found by the SHA-256 of the key. The key itself is never stored.
+
+A revoked key keeps its item (marked `revoked`, out of the account's list, expiring by TTL) so that a
+request still in flight can settle its usage totals onto it without re-creating a half item.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 from gateway.storage import dynamo, layout
 
 KeyKind = Literal["inference", "management"]
+LimitReset = Literal["daily", "weekly", "monthly"]
+REVOKED_RETENTION_SECONDS = 30 * 86_400
+
+# Attributes a PATCH may change (None removes the attribute).
+MUTABLE = (
+    "name",
+    "limit",
+    "limit_reset",
+    "rate_limit",
+    "allowed_providers",
+    "allowed_models",
+    "expires_at",
+    "disabled",
+)
 
 
 @dataclass(frozen=True)
@@ -20,20 +38,32 @@ class ApiKeyRecord:
     disabled: bool
     created_at: str
     expires_at: int | None = None  # epoch seconds
+    limit: int | None = None  # micro-credits per period (None: no key limit)
+    limit_reset: LimitReset | None = None  # None: the limit never resets
+    rate_limit: int | None = None  # requests per minute
+    allowed_providers: tuple[str, ...] | None = None
+    allowed_models: tuple[str, ...] | None = None
+    version: int = 1  # bumped by every change; the reserve transaction checks it
+    updated_at: str | None = None
+    revoked: bool = False
+    total_requests: int = 0
+    total_credits: int = 0  # micro-credits
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> ApiKeyRecord:
-        expires = item.get("expires_at")
-        return cls(
-            key_hash=item["key_hash"],
-            key_prefix=item["key_prefix"],
-            account_id=item["account_id"],
-            name=item["name"],
-            kind=item["kind"],
-            disabled=bool(item["disabled"]),
-            created_at=item["created_at"],
-            expires_at=int(expires) if expires is not None else None,
-        )
+        known = {f.name for f in fields(cls)}
+        values = {name: item[name] for name in known if name in item}
+        for name in ("allowed_providers", "allowed_models"):
+            if values.get(name) is not None:
+                values[name] = tuple(sorted(values[name]))
+        return cls(**values)
+
+    def values(self) -> dict[str, Any]:
+        values = asdict(self)
+        for name in ("allowed_providers", "allowed_models"):
+            if values[name] is not None:
+                values[name] = list(values[name])
+        return values
 
 
 class ApiKeyRepository:
@@ -42,14 +72,7 @@ class ApiKeyRepository:
 
     def create(self, record: ApiKeyRecord) -> None:
         values = {
-            "key_hash": record.key_hash,
-            "key_prefix": record.key_prefix,
-            "account_id": record.account_id,
-            "name": record.name,
-            "kind": record.kind,
-            "disabled": record.disabled,
-            "created_at": record.created_at,
-            "expires_at": record.expires_at,
+            **record.values(),
             **layout.api_key_index(record.account_id, record.created_at, record.key_hash),
         }
         dynamo.client().put_item(
@@ -58,16 +81,118 @@ class ApiKeyRepository:
             ConditionExpression="attribute_not_exists(pk)",
         )
 
-    def get(self, key_hash: str) -> ApiKeyRecord | None:
-        answer = dynamo.client().get_item(TableName=self.table, Key=layout.api_key_key(key_hash))
+    def get(self, key_hash: str, *, consistent: bool = False) -> ApiKeyRecord | None:
+        """The key's record; None for unknown keys and for stray items that are not keys."""
+        answer = dynamo.client().get_item(
+            TableName=self.table, Key=layout.api_key_key(key_hash), ConsistentRead=consistent
+        )
         item = answer.get("Item")
-        return ApiKeyRecord.from_item(dynamo.from_item(item)) if item else None
+        if not item or "kind" not in item:
+            return None
+        return ApiKeyRecord.from_item(dynamo.from_item(item))
+
+    def list_for_account(self, account_id: str) -> list[ApiKeyRecord]:
+        """The account's keys, oldest first (revoked keys leave the index)."""
+        records: list[ApiKeyRecord] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": layout.GSI1,
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": layout.api_key_index(account_id, "", "")["gsi1pk"]}},
+        }
+        while True:
+            page = dynamo.client().query(**kwargs)
+            records.extend(ApiKeyRecord.from_item(dynamo.from_item(item)) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return records
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def update(self, key_hash: str, account_id: str, changes: dict[str, Any], at_iso: str) -> ApiKeyRecord | None:
+        """Apply `changes` (None removes) to a live key of the account; None if there is no such key."""
+        unknown = set(changes) - set(MUTABLE)
+        if unknown:
+            raise ValueError(f"not changeable: {sorted(unknown)}")
+        names = {"#version": "version", "#updated": "updated_at", "#account": "account_id", "#revoked": "revoked"}
+        values: dict[str, Any] = {":one": 1, ":updated": at_iso, ":account": account_id}
+        sets, removes = ["#updated = :updated"], []
+        for index, (name, value) in enumerate(sorted(changes.items())):
+            names[f"#f{index}"] = name
+            if value is None:
+                removes.append(f"#f{index}")
+            else:
+                values[f":f{index}"] = list(value) if isinstance(value, tuple) else value
+                sets.append(f"#f{index} = :f{index}")
+        expression = "SET " + ", ".join(sets) + " ADD #version :one"
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        return self._conditional_update(key_hash, expression, names, values)
+
+    def revoke(self, key_hash: str, account_id: str, at_epoch: int, at_iso: str) -> ApiKeyRecord | None:
+        """Revoke a live key of the account: it stops working at once and leaves the list."""
+        return self._conditional_update(
+            key_hash,
+            "SET #revoked = :true, #updated = :updated, #ttl = :ttl ADD #version :one REMOVE gsi1pk, gsi1sk",
+            {
+                "#revoked": "revoked",
+                "#updated": "updated_at",
+                "#ttl": "ttl",
+                "#version": "version",
+                "#account": "account_id",
+            },
+            {
+                ":true": True,
+                ":updated": at_iso,
+                ":ttl": at_epoch + REVOKED_RETENTION_SECONDS,
+                ":one": 1,
+                ":account": account_id,
+            },
+        )
 
     def set_disabled(self, key_hash: str, disabled: bool) -> None:
         dynamo.client().update_item(
             TableName=self.table,
             Key=layout.api_key_key(key_hash),
-            UpdateExpression="SET disabled = :disabled",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":disabled": {"BOOL": disabled}},
+            UpdateExpression="SET disabled = :disabled ADD #version :one",
+            ConditionExpression="attribute_exists(kind)",
+            ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues={":disabled": {"BOOL": disabled}, ":one": {"N": "1"}},
         )
+
+    def period_usage(self, key_hash: str, period: str) -> int:
+        """Micro-credits held or charged against the key's limit in a period."""
+        answer = dynamo.client().get_item(
+            TableName=self.table, Key=layout.key_limit_key(key_hash, period), ConsistentRead=True
+        )
+        item = answer.get("Item")
+        return int(dynamo.from_item(item).get("used", 0)) if item else 0
+
+    def requests_in_window(self, key_hash: str, window: int) -> int:
+        answer = dynamo.client().get_item(
+            TableName=self.table, Key=layout.key_rate_key(key_hash, window), ConsistentRead=True
+        )
+        item = answer.get("Item")
+        return int(dynamo.from_item(item).get("count", 0)) if item else 0
+
+    def _conditional_update(
+        self, key_hash: str, expression: str, names: dict[str, str], values: dict[str, Any]
+    ) -> ApiKeyRecord | None:
+        from botocore.exceptions import ClientError
+
+        names.setdefault("#account", "account_id")
+        names.setdefault("#revoked", "revoked")
+        values[":not_revoked"] = False
+        try:
+            answer = dynamo.client().update_item(
+                TableName=self.table,
+                Key=layout.api_key_key(key_hash),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(kind) AND #account = :account AND #revoked = :not_revoked",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=dynamo.to_attributes(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if dynamo.error_code(error) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return ApiKeyRecord.from_item(dynamo.from_item(answer["Attributes"]))

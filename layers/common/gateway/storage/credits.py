@@ -12,9 +12,21 @@ from gateway.storage.errors import ReservationRefused, StorageUnavailable
 
 CONFLICT_RETRIES = 12
 _KEY_USABLE = (
-    "attribute_exists(pk) AND disabled = :false AND kind = :inference"
-    " AND (attribute_not_exists(expires_at) OR expires_at > :now)"
+    "attribute_exists(kind) AND (attribute_not_exists(revoked) OR revoked = :false) AND disabled = :false"
+    " AND kind = :inference"
+    " AND (attribute_not_exists(expires_at) OR expires_at > :now) AND version = :version"
 )
+
+
+@dataclass(frozen=True)
+class KeyGuard:
+    """What the reservation checks on the key, as last read: its version, limit and rate limit."""
+
+    version: int
+    limit_headroom: int | None = None  # the key's limit minus this reservation (None: no limit)
+    limit_until: int | None = None  # when the limit period ends (TTL of its usage item)
+    rate_limit: int | None = None  # requests per minute
+    rate_window: int | None = None
 
 
 @dataclass(frozen=True)
@@ -27,10 +39,11 @@ class Reservation:
     amount: int  # micro-credits held
     created_at: str
     expires_at: int  # epoch seconds; the sweeper settles it after this
+    limit_period: str | None = None  # the key-limit period the amount also counts against
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Reservation:
-        return cls(**{name: item[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: item[name] for name in cls.__dataclass_fields__ if name in item})
 
 
 @dataclass(frozen=True)
@@ -64,53 +77,107 @@ class CreditRepository:
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def reserve(self, reservation: Reservation, now: int) -> None:
-        """Check the key, take the credits and write the reservation, atomically."""
+    def reserve(self, reservation: Reservation, guard: KeyGuard, now: int) -> None:
+        """Check the key, take the credits (and the key's limit and rate), write the reservation:
+        all or nothing, in one transaction."""
+        if guard.limit_headroom is not None and guard.limit_headroom < 0:
+            raise ReservationRefused("key_limit")
         values = {
             **asdict(reservation),
             **layout.reservation_index(reservation.trace_id, reservation.expires_at),
         }
-        items: list[dict[str, Any]] = [
-            {
-                "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": layout.api_key_key(reservation.key_hash),
-                    "ConditionExpression": _KEY_USABLE,
-                    "ExpressionAttributeValues": {
-                        ":false": {"BOOL": False},
-                        ":inference": {"S": "inference"},
-                        ":now": {"N": str(now)},
-                    },
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            },
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": layout.account_key(reservation.account_id),
-                    "UpdateExpression": "SET balance = balance - :amount",
-                    "ConditionExpression": "attribute_exists(pk) AND balance >= :amount",
-                    "ExpressionAttributeValues": {":amount": {"N": str(reservation.amount)}},
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            },
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": {**layout.reservation_key(reservation.trace_id), **dynamo.to_attributes(values)},
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
+        items: list[tuple[str, dict[str, Any]]] = [
+            (
+                "key",
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": layout.api_key_key(reservation.key_hash),
+                        "ConditionExpression": _KEY_USABLE,
+                        "ExpressionAttributeValues": {
+                            ":false": {"BOOL": False},
+                            ":inference": {"S": "inference"},
+                            ":now": {"N": str(now)},
+                            ":version": {"N": str(guard.version)},
+                        },
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            ),
+            (
+                "account",
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": layout.account_key(reservation.account_id),
+                        "UpdateExpression": "SET balance = balance - :amount",
+                        "ConditionExpression": "attribute_exists(pk) AND balance >= :amount",
+                        "ExpressionAttributeValues": {":amount": {"N": str(reservation.amount)}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            ),
         ]
-        codes, old_items = self._transact(items)
+        if reservation.limit_period is not None and guard.limit_headroom is not None:
+            items.append(
+                (
+                    "limit",
+                    _counter(
+                        self.table,
+                        layout.key_limit_key(reservation.key_hash, reservation.limit_period),
+                        "used",
+                        reservation.amount,
+                        ceiling=guard.limit_headroom,
+                        inclusive=True,
+                        ttl=guard.limit_until,
+                    ),
+                )
+            )
+        if guard.rate_limit is not None and guard.rate_window is not None:
+            items.append(
+                (
+                    "rate",
+                    _counter(
+                        self.table,
+                        layout.key_rate_key(reservation.key_hash, guard.rate_window),
+                        "count",
+                        1,
+                        ceiling=guard.rate_limit,
+                        inclusive=False,
+                        ttl=(guard.rate_window + 2) * 60,
+                    ),
+                )
+            )
+        items.append(
+            (
+                "reservation",
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {**layout.reservation_key(reservation.trace_id), **dynamo.to_attributes(values)},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            )
+        )
+        codes, old_items = self._transact([item for _, item in items])
         if not codes:
             return
-        if codes[2] == "ConditionalCheckFailed" and codes[0] == codes[1] == "None":
+        failed = {
+            tag: old
+            for (tag, _), code, old in zip(items, codes, old_items, strict=True)
+            if code == "ConditionalCheckFailed"
+        }
+        if set(failed) == {"reservation"}:
             return  # an earlier attempt of ours went through; its answer was lost
-        if codes[0] == "ConditionalCheckFailed":
-            raise ReservationRefused(_key_refusal(old_items[0], now), old_items[0])
-        if codes[1] == "ConditionalCheckFailed":
-            raise ReservationRefused("insufficient_credits" if old_items[1] else "account_missing")
+        if "key" in failed:
+            raise ReservationRefused(_key_refusal(failed["key"], now, guard.version), failed["key"])
+        if "account" in failed:
+            raise ReservationRefused("insufficient_credits" if failed["account"] else "account_missing")
+        if "limit" in failed:
+            raise ReservationRefused("key_limit")
+        if "rate" in failed:
+            raise ReservationRefused("rate_limited")
         raise StorageUnavailable(f"reservation cancelled: {codes}")
 
     def settle(self, reservation: Reservation, entry: LedgerEntry, retention_until: int) -> bool:
@@ -142,7 +209,26 @@ class CreditRepository:
                 }
             },
             _usage_update(self.table, entry),
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": layout.api_key_key(entry.key_hash),
+                    "UpdateExpression": "ADD total_requests :one, total_credits :charged",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":charged": {"N": str(entry.credits)}},
+                }
+            },
         ]
+        if refund and reservation.limit_period is not None:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": layout.key_limit_key(reservation.key_hash, reservation.limit_period),
+                        "UpdateExpression": "ADD used :release",
+                        "ExpressionAttributeValues": {":release": {"N": str(-refund)}},
+                    }
+                }
+            )
         if refund:
             items.append(
                 {
@@ -214,8 +300,8 @@ class CreditRepository:
         raise StorageUnavailable("too many write conflicts")
 
 
-def _key_refusal(key_item: dict[str, Any] | None, now: int) -> Any:
-    if key_item is None:
+def _key_refusal(key_item: dict[str, Any] | None, now: int, version: int) -> Any:
+    if key_item is None or "kind" not in key_item or key_item.get("revoked"):
         return "key_missing"
     if key_item.get("kind") != "inference":
         return "key_wrong_kind"
@@ -223,7 +309,29 @@ def _key_refusal(key_item: dict[str, Any] | None, now: int) -> Any:
         return "key_disabled"
     if key_item.get("expires_at") is not None and int(key_item["expires_at"]) <= now:
         return "key_expired"
+    if int(key_item.get("version", 0)) != version:
+        return "key_changed"
     return "key_missing"
+
+
+def _counter(
+    table: str, key: dict[str, Any], name: str, amount: int, *, ceiling: int, inclusive: bool, ttl: int | None
+) -> dict[str, Any]:
+    """ADD `amount` to a counter item unless it already stands above `ceiling` (or at it, if not inclusive)."""
+    comparison = "<=" if inclusive else "<"
+    update: dict[str, Any] = {
+        "TableName": table,
+        "Key": key,
+        "UpdateExpression": "ADD #counter :amount" + (" SET #ttl = :ttl" if ttl is not None else ""),
+        "ConditionExpression": f"attribute_not_exists(#counter) OR #counter {comparison} :ceiling",
+        "ExpressionAttributeNames": {"#counter": name, **({"#ttl": "ttl"} if ttl is not None else {})},
+        "ExpressionAttributeValues": {
+            ":amount": {"N": str(amount)},
+            ":ceiling": {"N": str(ceiling)},
+            **({":ttl": {"N": str(ttl)}} if ttl is not None else {}),
+        },
+    }
+    return {"Update": update}
 
 
 def _usage_update(table: str, entry: LedgerEntry) -> dict[str, Any]:

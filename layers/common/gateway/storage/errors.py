@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 RefusalReason = Literal[
-    "key_missing", "key_disabled", "key_expired", "key_wrong_kind", "account_missing", "insufficient_credits"
+    "key_missing",
+    "key_disabled",
+    "key_expired",
+    "key_wrong_kind",
+    "key_changed",  # the key was changed since it was read: read it again and retry
+    "key_limit",
+    "rate_limited",
+    "account_missing",
+    "insufficient_credits",
 ]
 
 

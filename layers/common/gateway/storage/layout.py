@@ -3,6 +3,8 @@
 account       pk ACCOUNT#{id}         sk ACCOUNT
 top-up        pk ACCOUNT#{id}         sk TOPUP#{iso}#{id}
 api key       pk KEY#{sha256}         sk KEY          gsi1 ACCOUNT#{id}#KEYS / {iso}#{sha256}
+key limit     pk KEY#{sha256}         sk LIMIT#{period}       (credits held+charged in a limit period)
+key rate      pk KEY#{sha256}         sk RATE#{minute}        (requests in a one-minute window)
 reservation   pk RESERVATION#{trace}  sk RESERVATION  gsi1 RESERVATIONS#{shard} / {expires:010d}#{trace}
 ledger/trace  pk TRACE#{trace}        sk TRACE        gsi1 ACCOUNT#{id}#TRACES / {iso}#{trace}
 daily usage   pk USAGE#{account}      sk {day}#{model}#{key sha256}
@@ -32,6 +34,14 @@ def api_key_key(key_hash: str) -> dict[str, dict[str, str]]:
 
 def api_key_index(account_id: str, created_iso: str, key_hash: str) -> dict[str, str]:
     return {"gsi1pk": f"ACCOUNT#{account_id}#KEYS", "gsi1sk": f"{created_iso}#{key_hash}"}
+
+
+def key_limit_key(key_hash: str, period: str) -> dict[str, dict[str, str]]:
+    return key(f"KEY#{key_hash}", f"LIMIT#{period}")
+
+
+def key_rate_key(key_hash: str, window: int) -> dict[str, dict[str, str]]:
+    return key(f"KEY#{key_hash}", f"RATE#{window}")
 
 
 def reservation_key(trace_id: str) -> dict[str, dict[str, str]]:

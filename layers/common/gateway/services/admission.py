@@ -1,0 +1,64 @@
+"""Admission of an inference request: route the model for this key, then reserve its upper-bound cost
+in one transaction (balance, key limit, rate limit). Shared by every inference endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+
+from gateway.auth.authenticate import Principal, refresh
+from gateway.billing import credits, periods
+from gateway.catalog.registry import ModelEntry
+from gateway.config import get_settings
+from gateway.errors import ServiceUnavailable
+from gateway.observability import logger
+from gateway.services.routing import Route, route_for
+from gateway.storage.api_keys import ApiKeyRepository
+from gateway.storage.credits import Reservation
+
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Admission:
+    principal: Principal  # as the reservation saw it
+    route: Route
+    reservation: Reservation
+    rate_headers: asyncio.Task[dict[str, str]] | None  # x-ratelimit-* of rate-limited keys, read meanwhile
+
+    async def headers(self) -> dict[str, str]:
+        return await self.rate_headers if self.rate_headers is not None else {}
+
+
+async def admit(principal: Principal, model: str, cost_bound: Callable[[ModelEntry], int], trace_id: str) -> Admission:
+    """Raises the API error that refuses the request; otherwise the credits are held."""
+    for _ in range(ATTEMPTS):
+        route = route_for(model, principal.key)
+        amount = cost_bound(route.entry)
+        try:
+            reservation = await anyio.to_thread.run_sync(credits.reserve, principal, route.entry.id, amount, trace_id)
+        except credits.KeyChanged:
+            principal = await anyio.to_thread.run_sync(refresh, principal)
+            continue
+        task = asyncio.create_task(_rate_headers(principal)) if principal.key.rate_limit is not None else None
+        return Admission(principal, route, reservation, task)
+    raise ServiceUnavailable("The API key kept changing while the request was admitted; retry.")
+
+
+async def _rate_headers(principal: Principal) -> dict[str, str]:
+    """Read (not write) the key's current window, while the upstream works."""
+    limit = principal.key.rate_limit or 0
+    moment = time.time()
+    repository = ApiKeyRepository(get_settings().table_name)
+    try:
+        used = await anyio.to_thread.run_sync(
+            repository.requests_in_window, principal.key_hash, periods.rate_window(moment)
+        )
+    except Exception:  # headers are informative; never fail a paid request over them
+        logger().warning("could not read the rate-limit window")
+        return {}
+    return credits.rate_limit_headers(limit, limit - used, periods.seconds_to_next_window(moment))

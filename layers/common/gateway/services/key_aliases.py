@@ -1,0 +1,60 @@
+"""The keys API in other platforms' shapes: PotatoRouter/one-api `/api/token`, poeti `/api/v1/api-keys`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.formats.keys import ApiKeyCreate, KeyCreate, TokenCreate
+from gateway.money import display
+from gateway.storage.api_keys import ApiKeyRecord
+
+
+def from_token(body: TokenCreate) -> KeyCreate:
+    fields: dict[str, Any] = {"name": body.name}
+    if not body.unlimited_quota and body.remain_quota is not None:
+        fields["limit"] = body.remain_quota
+    if body.expired_time != -1:
+        fields["expires_at"] = datetime.fromtimestamp(body.expired_time, UTC)
+    return KeyCreate.model_validate(fields)
+
+
+def from_api_key(body: ApiKeyCreate) -> KeyCreate:
+    fields: dict[str, Any] = {"name": body.name, "rate_limit": body.rate_limit}
+    if body.monthly_budget is not None:
+        fields.update(limit=body.monthly_budget, limit_reset="monthly")
+    return KeyCreate.model_validate(fields)
+
+
+def token_view(view: dict[str, Any], record: ApiKeyRecord) -> dict[str, Any]:
+    """one-api's token: status 1 enabled / 2 disabled, unix times, -1 for never, quotas in credits."""
+    return {
+        "id": record.key_hash,
+        "name": record.name,
+        "key": record.key_prefix,
+        "status": 2 if record.disabled else 1,
+        "created_time": _unix(record.created_at),
+        "expired_time": record.expires_at if record.expires_at is not None else -1,
+        "remain_quota": view["limit_remaining"] if view["limit_remaining"] is not None else -1,
+        "unlimited_quota": record.limit is None,
+        "used_quota": display(record.total_credits),
+    }
+
+
+def api_key_view(view: dict[str, Any], record: ApiKeyRecord) -> dict[str, Any]:
+    """poeti's key: is_active, total_requests, total_cost, monthly_budget, rate_limit."""
+    return {
+        "id": record.key_hash,
+        "name": record.name,
+        "key_prefix": record.key_prefix,
+        "is_active": not record.disabled,
+        "monthly_budget": view["limit"] if record.limit_reset == "monthly" else None,
+        "rate_limit": record.rate_limit,
+        "total_requests": record.total_requests,
+        "total_cost": display(record.total_credits),
+        "created_at": record.created_at,
+    }
+
+
+def _unix(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
