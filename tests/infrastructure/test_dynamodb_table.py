@@ -1,5 +1,6 @@
-"""The single DynamoDB table: how it is billed and protected in AWS, and that local runs create it
-from template.yaml itself (never a second copy of the key schema)."""
+"""The two DynamoDB tables (the gateway's data and Powertools' Idempotency-Key records): how they are
+billed and protected in AWS, and that local runs create them from template.yaml itself (never a
+second copy of the key schema)."""
 
 from __future__ import annotations
 
@@ -15,21 +16,29 @@ from devtools.template import ROOT, TEMPLATE, create_tables, resources, table_de
 from gateway.storage import layout
 
 TABLE = "GatewayTable"
+IDEMPOTENCY_TABLE = "IdempotencyTable"
+TABLES = (TABLE, IDEMPOTENCY_TABLE)
 
 
-def _template_table() -> dict[str, Any]:
-    """The table's Properties as the SAM translator reads template.yaml (independent of devtools)."""
+def _template_table(logical_id: str = TABLE) -> dict[str, Any]:
+    """A table's Properties as the SAM translator reads template.yaml (independent of devtools)."""
     from samtranslator.yaml_helper import yaml_parse
 
     document = yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
-    return dict(document["Resources"][TABLE]["Properties"])
+    return dict(document["Resources"][logical_id]["Properties"])
 
 
-def test_the_template_has_exactly_one_table() -> None:
-    """Given the single-table design
+def _by_name(attributes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(attributes, key=lambda attribute: attribute["AttributeName"])
+
+
+def test_the_template_has_exactly_the_gateway_and_idempotency_tables() -> None:
+    """Given the single-table design for the gateway's data, plus the table Powertools keeps
+    Idempotency-Key records in
     When template.yaml is read
-    Then it declares one DynamoDB table, the one every function is given as GATEWAY_TABLE."""
-    assert list(resources("AWS::DynamoDB::Table")) == [TABLE]
+    Then it declares exactly those two DynamoDB tables: GatewayTable (GATEWAY_TABLE) and
+    IdempotencyTable (IDEMPOTENCY_TABLE)."""
+    assert sorted(resources("AWS::DynamoDB::Table")) == sorted(TABLES)
 
 
 def test_table_bills_on_demand_expires_traces_and_can_be_restored() -> None:
@@ -48,20 +57,47 @@ def test_table_bills_on_demand_expires_traces_and_can_be_restored() -> None:
     assert body.get("UpdateReplacePolicy") == "Retain"
 
 
+def test_idempotency_table_is_the_one_powertools_expects_and_expires_its_records() -> None:
+    """Given Powertools' DynamoDBPersistenceLayer is used with its default attribute names
+    When the idempotency table is deployed
+    Then it is PAY_PER_REQUEST and encrypted, its only key is the `id` partition key (no sort key),
+    and TTL deletes records on the `expiration` attribute Powertools writes."""
+    import inspect
+
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    defaults = inspect.signature(DynamoDBPersistenceLayer.__init__).parameters
+    props = resources("AWS::DynamoDB::Table")[IDEMPOTENCY_TABLE]["Properties"]
+
+    assert defaults["key_attr"].default == "id"
+    assert defaults["sort_key_attr"].default is None
+    assert defaults["expiry_attr"].default == "expiration"
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert "ProvisionedThroughput" not in props
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert not props.get("GlobalSecondaryIndexes")
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
 def test_local_table_definitions_are_the_template_ones() -> None:
     """Given devtools creates tables for the dev server and tests
     When it reads template.yaml
-    Then its CreateTable arguments are exactly the template's key schema, attributes and indexes."""
-    template = _template_table()
+    Then it defines both tables, and each one's CreateTable arguments are exactly the template's key
+    schema, attributes, indexes, billing mode and TTL attribute."""
     definitions = table_definitions()
 
-    assert list(definitions) == [TABLE]
-    create = definitions[TABLE]["create"]
-    assert create["KeySchema"] == template["KeySchema"]
-    assert create["AttributeDefinitions"] == template["AttributeDefinitions"]
-    assert create["GlobalSecondaryIndexes"] == template["GlobalSecondaryIndexes"]
-    assert create["BillingMode"] == template["BillingMode"]
-    assert definitions[TABLE]["ttl_attribute"] == template["TimeToLiveSpecification"]["AttributeName"]
+    assert sorted(definitions) == sorted(TABLES)
+    for logical_id in TABLES:
+        template = _template_table(logical_id)
+        create = definitions[logical_id]["create"]
+        assert create["KeySchema"] == template["KeySchema"], logical_id
+        assert create["AttributeDefinitions"] == template["AttributeDefinitions"], logical_id
+        assert create.get("GlobalSecondaryIndexes") == template.get("GlobalSecondaryIndexes"), logical_id
+        assert create["BillingMode"] == template["BillingMode"], logical_id
+        ttl_attribute = template["TimeToLiveSpecification"]["AttributeName"]
+        assert definitions[logical_id]["ttl_attribute"] == ttl_attribute, logical_id
 
 
 def test_the_index_the_code_queries_exists_in_the_template() -> None:
@@ -114,43 +150,53 @@ def infra_dynamodb() -> Iterator[Any]:
         database.stop()
 
 
-def test_create_tables_builds_the_template_table_in_dynamodb_local(infra_dynamodb: Any) -> None:
+def _local_names() -> dict[str, str]:
+    """A fresh DynamoDB Local name for each template table (logical id -> table name)."""
+    run = uuid.uuid4().hex[:8]
+    return {logical_id: f"infra-{run}-{logical_id}" for logical_id in TABLES}
+
+
+def test_create_tables_builds_the_template_tables_in_dynamodb_local(infra_dynamodb: Any) -> None:
     """Given an empty DynamoDB Local
-    When create_tables() creates the template's table under a local name
-    Then DynamoDB describes the template's key schema, GSI and on-demand billing, and TTL is enabled."""
+    When create_tables() creates the template's tables under local names
+    Then DynamoDB describes, for each, the template's key schema, attributes, GSIs and on-demand
+    billing, and TTL is enabled on the template's attribute (`ttl`, `expiration`)."""
     client = infra_dynamodb
-    name = f"infra-{uuid.uuid4().hex[:8]}"
-    template = _template_table()
+    names = _local_names()
 
-    create_tables(client, {TABLE: name})
+    create_tables(client, names)
 
-    table = client.describe_table(TableName=name)["Table"]
-    assert table["TableStatus"] == "ACTIVE"
-    assert table["KeySchema"] == template["KeySchema"]
-    assert sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == sorted(
-        template["AttributeDefinitions"], key=lambda a: a["AttributeName"]
-    )
-    indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
-    for expected in template["GlobalSecondaryIndexes"]:
-        assert expected["IndexName"] in indexes
-        assert indexes[expected["IndexName"]]["KeySchema"] == expected["KeySchema"]
-        assert indexes[expected["IndexName"]]["Projection"] == expected["Projection"]
-    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-    assert ttl["TimeToLiveStatus"] == "ENABLED"
-    assert ttl["AttributeName"] == template["TimeToLiveSpecification"]["AttributeName"]
+    for logical_id, name in names.items():
+        template = _template_table(logical_id)
+        table = client.describe_table(TableName=name)["Table"]
+        assert table["TableStatus"] == "ACTIVE", logical_id
+        assert table["KeySchema"] == template["KeySchema"], logical_id
+        assert _by_name(table["AttributeDefinitions"]) == _by_name(template["AttributeDefinitions"]), logical_id
+        indexes = {index["IndexName"]: index for index in table.get("GlobalSecondaryIndexes", [])}
+        expected_indexes = template.get("GlobalSecondaryIndexes") or []
+        assert sorted(indexes) == sorted(index["IndexName"] for index in expected_indexes), logical_id
+        for expected in expected_indexes:
+            assert indexes[expected["IndexName"]]["KeySchema"] == expected["KeySchema"], logical_id
+            assert indexes[expected["IndexName"]]["Projection"] == expected["Projection"], logical_id
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST", logical_id
+        ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        assert ttl["TimeToLiveStatus"] == "ENABLED", logical_id
+        assert ttl["AttributeName"] == template["TimeToLiveSpecification"]["AttributeName"], logical_id
 
 
-def test_create_tables_leaves_an_existing_table_and_its_data_alone(infra_dynamodb: Any) -> None:
-    """Given `make dev` restarts on a persisted DynamoDB Local whose table holds data
+def test_create_tables_leaves_existing_tables_and_their_data_alone(infra_dynamodb: Any) -> None:
+    """Given `make dev` restarts on a persisted DynamoDB Local whose tables hold data
     When create_tables() runs again
-    Then it neither fails nor recreates the table: the data is still there."""
+    Then it neither fails nor recreates either table: the data is still in both."""
     client = infra_dynamodb
-    name = f"infra-{uuid.uuid4().hex[:8]}"
-    create_tables(client, {TABLE: name})
-    client.put_item(TableName=name, Item={"pk": {"S": "ACCOUNT#demo"}, "sk": {"S": "ACCOUNT"}})
+    names = _local_names()
+    gateway_key = {"pk": {"S": "ACCOUNT#demo"}, "sk": {"S": "ACCOUNT"}}
+    idempotency_key = {"id": {"S": "keys.create#demo"}}
+    create_tables(client, names)
+    client.put_item(TableName=names[TABLE], Item=gateway_key)
+    client.put_item(TableName=names[IDEMPOTENCY_TABLE], Item={**idempotency_key, "status": {"S": "COMPLETED"}})
 
-    create_tables(client, {TABLE: name})
+    create_tables(client, names)
 
-    item = client.get_item(TableName=name, Key={"pk": {"S": "ACCOUNT#demo"}, "sk": {"S": "ACCOUNT"}})
-    assert "Item" in item
+    assert "Item" in client.get_item(TableName=names[TABLE], Key=gateway_key)
+    assert "Item" in client.get_item(TableName=names[IDEMPOTENCY_TABLE], Key=idempotency_key)

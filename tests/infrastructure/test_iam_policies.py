@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,16 +81,70 @@ def test_no_broad_managed_policies(function: str) -> None:
         assert not any(broad in name for broad in BROAD_MANAGED_POLICIES), f"{function}: {name}"
 
 
+STACK_TABLES = ("GatewayTable", "IdempotencyTable")
+IDEMPOTENCY_TABLE = "IdempotencyTable"
+IDEMPOTENCY_FUNCTIONS = ("KeysFunction",)  # the one that serves Idempotency-Key (key creation, top-ups)
+
+
+def _referenced_logical_ids(resource: Any) -> set[str]:
+    """Logical ids a Resource refers to: !Ref X, !GetAtt X.Arn, !Sub "${X.Arn}/index/..."."""
+    if isinstance(resource, dict):
+        ids: set[str] = set()
+        for function, value in resource.items():
+            if function == "Ref" and isinstance(value, str):
+                ids.add(value)
+            elif function == "GetAtt":
+                ids.add((value if isinstance(value, str) else value[0]).split(".")[0])
+            elif function == "Sub":
+                text = value if isinstance(value, str) else value[0]
+                ids.update(re.findall(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9]+)?\}", text))
+            else:
+                ids.update(_referenced_logical_ids(value))
+        return ids
+    if isinstance(resource, list):
+        return set().union(*(_referenced_logical_ids(item) for item in resource))
+    return set()
+
+
+def _dynamodb_resources(function: str) -> list[Any]:
+    """The Resource entries of every statement of a function that allows DynamoDB actions."""
+    policies = functions()[function]["Properties"].get("Policies") or []
+    found = []
+    for statement in _statements(policies):
+        if any(str(action).startswith("dynamodb:") for action in _as_list(statement["Action"])):
+            found.extend(_as_list(statement.get("Resource")))
+    return found
+
+
 @pytest.mark.parametrize("function", FUNCTION_IDS)
-def test_dynamodb_permissions_are_scoped_to_the_gateway_table(function: str) -> None:
+def test_dynamodb_permissions_are_scoped_to_the_stacks_tables(function: str) -> None:
     """Given the account may hold other tables
     When a function is allowed DynamoDB actions
-    Then the resource is the gateway table or its indexes, never "*"."""
-    policies = functions()[function]["Properties"].get("Policies") or []
+    Then each resource is one of the stack's own tables (GatewayTable or IdempotencyTable) or its
+    indexes, never "*" nor a hard-coded ARN."""
+    for resource in _dynamodb_resources(function):
+        assert resource != "*", f"{function}: DynamoDB actions on every table"
+        assert not isinstance(resource, str), f"{function}: hard-coded DynamoDB resource {resource}"
+        tables = _referenced_logical_ids(resource)
+        assert len(tables) == 1, f"{function}: DynamoDB resource {resource}"
+        assert tables <= set(STACK_TABLES), f"{function}: DynamoDB resource {resource}"
 
-    for statement in _statements(policies):
-        if not any(str(action).startswith("dynamodb:") for action in _as_list(statement["Action"])):
-            continue
-        for resource in _as_list(statement.get("Resource")):
-            assert resource != "*", f"{function}: DynamoDB actions on every table"
-            assert "GatewayTable" in str(resource), f"{function}: DynamoDB resource {resource}"
+
+@pytest.mark.parametrize("function", FUNCTION_IDS)
+def test_only_the_idempotency_key_function_may_use_the_idempotency_table(function: str) -> None:
+    """Given Idempotency-Key is served only by the keys function (key creation and top-ups)
+    When a function's DynamoDB resources are read
+    Then KeysFunction is allowed the idempotency table and every other function is not."""
+    tables = set().union(*(_referenced_logical_ids(resource) for resource in _dynamodb_resources(function)))
+
+    if function in IDEMPOTENCY_FUNCTIONS:
+        assert IDEMPOTENCY_TABLE in tables, f"{function} serves Idempotency-Key but cannot use {IDEMPOTENCY_TABLE}"
+    else:
+        assert IDEMPOTENCY_TABLE not in tables, f"{function} does not serve Idempotency-Key"
+
+
+def test_the_idempotency_key_functions_exist() -> None:
+    """Given the idempotency-table check is keyed on logical ids
+    When template.yaml is read
+    Then every function named as serving Idempotency-Key is declared (a rename cannot pass silently)."""
+    assert set(IDEMPOTENCY_FUNCTIONS) <= set(FUNCTION_IDS)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import TEST_TABLE
+from tests.conftest import TEST_IDEMPOTENCY_TABLE, TEST_TABLE
 
 
 def admin(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -99,3 +99,25 @@ def scan_table(env: dict[str, str]) -> list[dict]:
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_a_retried_top_up_with_an_idempotency_key_adds_the_credits_once(gateway_env):
+    account = ok(admin(gateway_env, "--table", TEST_TABLE, "create-account", "--name", "T", "--credits", "1"))
+    top_up = (
+        "--table",
+        TEST_TABLE,
+        "--idempotency-table",
+        TEST_IDEMPOTENCY_TABLE,
+        "top-up",
+        "--account",
+        account["account_id"],
+        "--credits",
+        "2",
+        "--idempotency-key",
+        "invoice-42",
+    )
+    first = ok(admin(gateway_env, *top_up))
+    again = ok(admin(gateway_env, *top_up))
+    assert first["balance_micro"] == again["balance_micro"] == 3_000_000
+    shown = ok(admin(gateway_env, "--table", TEST_TABLE, "show-account", "--account", account["account_id"]))
+    assert shown["granted_micro"] == 3_000_000

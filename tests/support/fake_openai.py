@@ -10,6 +10,7 @@ Its behaviour is chosen by the upstream model name, so one server serves every t
   gated-stream streams its first chunk, then waits for `gate` before the rest
   cut-stream   streams two chunks, then breaks the connection
   slow         sleeps longer than the gateway's upstream timeout
+  big-usage    like echo, but reports using every output token it was allowed (max_tokens)
 """
 
 from __future__ import annotations
@@ -89,7 +90,9 @@ class FakeOpenAI:
             "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
         }
-        if model != "no-usage":
+        if model == "big-usage":
+            payload["usage"] = _usage(prompt_tokens, body.get("max_tokens") or 1000)
+        elif model != "no-usage":
             payload["usage"] = _usage(prompt_tokens, words(reply))
         return JSONResponse(payload)
 

@@ -6,8 +6,13 @@ import time
 from datetime import UTC, datetime
 
 
+def now() -> float:
+    """Seconds since the epoch. Everything that dates money or limits reads the clock here."""
+    return time.time()
+
+
 def now_epoch() -> int:
-    return int(time.time())
+    return int(now())
 
 
 def iso_from_epoch(epoch: float) -> str:
@@ -16,7 +21,7 @@ def iso_from_epoch(epoch: float) -> str:
 
 
 def now_iso() -> str:
-    return iso_from_epoch(time.time())
+    return iso_from_epoch(now())
 
 
 def day_from_epoch(epoch: float) -> str:

@@ -4,11 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from gateway.observability import logger, tracer
 
 Handler = Callable[[dict[str, Any], Any], Any]
+_invocation: ContextVar[Any] = ContextVar("lambda_context", default=None)
+
+
+def lambda_context() -> Any:
+    """The Lambda context of the invocation being served (None outside Lambda)."""
+    return _invocation.get()
 
 
 def observed(handler: Handler) -> Handler:
@@ -19,7 +26,11 @@ def observed(handler: Handler) -> Handler:
         nonlocal wrapped
         if wrapped is None:
             wrapped = tracer().capture_lambda_handler(logger().inject_lambda_context(handler))
-        return wrapped(event, context)
+        token = _invocation.set(context)
+        try:
+            return wrapped(event, context)
+        finally:
+            _invocation.reset(token)
 
     return entry
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from gateway import clock
 from gateway.auth.keys import hash_key, looks_like_key
 from gateway.config import get_settings
 from gateway.errors import ApiDisabled, Forbidden, InvalidApiKey
@@ -82,7 +83,7 @@ def _admit(record: ApiKeyRecord | None, require: Requirement) -> Principal:
         raise InvalidApiKey("Invalid API key.")
     if record.disabled:
         raise ApiDisabled("This API key is disabled.")
-    if record.expires_at is not None and record.expires_at <= time.time():
+    if record.expires_at is not None and record.expires_at <= clock.now():
         raise ApiDisabled("This API key has expired.")
     if require != "any" and record.kind != require:
         raise Forbidden(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+from gateway import clock
 from gateway.auth.authenticate import Principal, forget
 from gateway.billing import periods
 from gateway.clock import day_from_epoch, iso_from_epoch, now_epoch
@@ -64,7 +64,7 @@ def reserve(principal: Principal, model: str, amount: int, trace_id: str) -> Res
     again (its allow-lists may have changed too) and retries.
     """
     key = principal.key
-    moment = time.time()
+    moment = clock.now()
     now = int(moment)
     limit_period = periods.period_of(key.limit_reset, moment) if key.limit is not None else None
     limit_end = periods.period_end(key.limit_reset, moment)

@@ -4,12 +4,12 @@ in one transaction (balance, key limit, rate limit). Shared by every inference e
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import anyio
 
+from gateway import clock
 from gateway.auth.authenticate import Principal, refresh
 from gateway.billing import credits, periods
 from gateway.catalog.registry import ModelEntry
@@ -52,7 +52,7 @@ async def admit(principal: Principal, model: str, cost_bound: Callable[[ModelEnt
 async def _rate_headers(principal: Principal) -> dict[str, str]:
     """Read (not write) the key's current window, while the upstream works."""
     limit = principal.key.rate_limit or 0
-    moment = time.time()
+    moment = clock.now()
     repository = ApiKeyRepository(get_settings().table_name)
     try:
         used = await anyio.to_thread.run_sync(

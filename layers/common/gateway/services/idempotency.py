@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from gateway.config import get_settings
+from gateway.entry import lambda_context
 from gateway.errors import Conflict, InvalidRequest
 
 REPLAY_WINDOW_SECONDS = 3_600
@@ -26,10 +30,12 @@ def run_once(operation: str, scope: str, idempotency_key: str, body: Any, work: 
 
     if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
         raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.", param="Idempotency-Key")
+    runner, config = _runner(operation, get_settings().idempotency_table)
+    context = lambda_context()
+    if context is not None:
+        config.register_lambda_context(context)  # an in-progress record expires with the invocation
     try:
-        return _runner(operation, get_settings().idempotency_table)(
-            request={"scope": scope, "key": idempotency_key, "body": body}, work=work
-        )
+        return runner(request={"scope": scope, "key": idempotency_key, "body": body}, work=work)
     except IdempotencyValidationError as error:
         raise InvalidRequest(
             "This Idempotency-Key was already used with a different request body.",
@@ -41,7 +47,7 @@ def run_once(operation: str, scope: str, idempotency_key: str, body: Any, work: 
 
 
 @lru_cache(maxsize=16)
-def _runner(operation: str, table: str) -> Callable[..., Any]:
+def _runner(operation: str, table: str) -> tuple[Callable[..., Any], IdempotencyConfig]:
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -62,6 +68,7 @@ def _runner(operation: str, table: str) -> Callable[..., Any]:
     def perform(request: dict[str, Any], work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return work()
 
-    return idempotent_function(  # type: ignore[no-any-return]
+    runner = idempotent_function(
         perform, data_keyword_argument="request", persistence_store=store, config=config, key_prefix=operation
     )
+    return runner, config

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from gateway import clock
 from gateway.auth.authenticate import Principal, forget
 from gateway.auth.keys import display_prefix, generate_key, hash_key
 from gateway.auth.sealing import seal, unseal
@@ -80,7 +80,7 @@ def update_key(principal: Principal, key_hash: str, patch: KeyUpdate) -> ApiKeyR
 def revoke_key(principal: Principal, key_hash: str) -> None:
     """The key stops working at once (the reserve transaction sees it) and leaves the list."""
     revoked = (
-        _keys().revoke(key_hash, principal.account_id, int(time.time()), now_iso())
+        _keys().revoke(key_hash, principal.account_id, clock.now_epoch(), now_iso())
         if _looks_like_hash(key_hash)
         else None
     )
@@ -126,7 +126,7 @@ def key_view(record: ApiKeyRecord) -> dict[str, Any]:
 def _remaining(record: ApiKeyRecord) -> float | None:
     if record.limit is None:
         return None
-    used = _keys().period_usage(record.key_hash, periods.period_of(record.limit_reset, time.time()))
+    used = _keys().period_usage(record.key_hash, periods.period_of(record.limit_reset, clock.now()))
     return display(max(record.limit - used, 0))
 
 
