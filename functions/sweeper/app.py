@@ -6,17 +6,13 @@ from typing import Any
 
 from gateway.billing.sweeper import sweep_expired
 from gateway.entry import observed
-from gateway.observability import logger, request_metrics
+from gateway.observability import emit_count, logger
 
 
 def sweep(event: dict[str, Any], context: Any) -> dict[str, int]:
-    from aws_lambda_powertools.metrics import MetricUnit
-
     result = sweep_expired()
-    metrics = request_metrics()
-    metrics.add_metric(name="SweptReservations", unit=MetricUnit.Count, value=result.settled)
-    metrics.add_metric(name="SweptCreditsMicro", unit=MetricUnit.Count, value=result.refunded)
-    metrics.flush_metrics()
+    emit_count("SweptReservations", result.settled)
+    emit_count("SweptCreditsMicro", result.refunded)
     logger().info("sweep finished", extra={"settled": result.settled, "refunded_micro": result.refunded})
     return {"settled": result.settled, "refunded_micro": result.refunded}
 

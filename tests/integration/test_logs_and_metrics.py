@@ -66,14 +66,20 @@ def test_logs_carry_metrics_and_trace_ids_but_no_secrets(gateway_env, upstream, 
     output = log_file.read_text(encoding="utf-8", errors="replace")
 
     # Then there are EMF metrics for every settled request, with model and provider dimensions
-    metrics = [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"_aws"' in line]
-    assert len(metrics) == 3
-    directive = metrics[0]["_aws"]["CloudWatchMetrics"][0]
+    blobs = [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"_aws"' in line]
+    settled = [blob for blob in blobs if "Requests" in blob]
+    assert len(settled) == 3
+    directive = settled[0]["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "AIGateway"
-    assert directive["Dimensions"] == [["model", "provider", "service"]]
+    assert directive["Dimensions"] == [["service"], ["service", "model", "provider"]]
     names = {metric["Name"] for metric in directive["Metrics"]}
     assert {"Requests", "Latency", "PromptTokens", "CompletionTokens", "CreditsMicro"} <= names
-    assert {m["model"] for m in metrics} == {"test/echo", "test/cut-stream", "test/fail-500"}
+    assert {m["model"] for m in settled} == {"test/echo", "test/cut-stream", "test/fail-500"}
+    # And error responses are counted by code, upstream failures by provider, the cold start once
+    codes = sorted(blob["code"] for blob in blobs if "ErrorResponses" in blob)
+    assert codes == ["invalid_api_key", "provider_error", "provider_error"]
+    assert sum("UpstreamErrors" in blob for blob in blobs) == 2
+    assert sum("ColdStart" in blob for blob in blobs) == 1
     # And the warning about the cut stream names its trace id
     assert traces[1] in output
     # And no key, provider credential or prompt text appears anywhere

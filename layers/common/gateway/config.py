@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(30.0, alias="KEY_CACHE_SECONDS", ge=0)
     upstream_timeout_seconds: float = Field(600.0, alias="UPSTREAM_TIMEOUT_SECONDS", gt=0)
     upstream_connect_timeout_seconds: float = Field(10.0, alias="UPSTREAM_CONNECT_TIMEOUT_SECONDS", gt=0)
+    # What one credit is worth in US dollars, for the `cost_usd` fields of usage and traces.
+    credit_price_usd: str = Field("1", alias="CREDIT_PRICE_USD", pattern=r"^\d+(\.\d+)?$")
     max_body_bytes: int = Field(10 * 1024 * 1024, alias="MAX_BODY_BYTES", gt=0)
 
 

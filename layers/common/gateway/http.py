@@ -26,7 +26,7 @@ from gateway.errors import (
     RequestTooLarge,
 )
 from gateway.ids import new_trace_id
-from gateway.observability import logger
+from gateway.observability import emit_cold_start, emit_count, logger
 
 TRACE_HEADER = "X-Trace-ID"
 INTERNAL_PATHS = frozenset({"/health"})  # served by every app, not exposed through API Gateway
@@ -57,6 +57,7 @@ class RequestContextMiddleware:
             return
         trace_id = new_trace_id()
         scope.setdefault("state", {})["trace_id"] = trace_id
+        emit_cold_start()
         logger().thread_safe_append_keys(trace_id=trace_id)
 
         async def send_with_trace(message: Message) -> None:
@@ -143,6 +144,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 
 
 def _error_response(error: GatewayError) -> JSONResponse:
+    emit_count("ErrorResponses", code=error.code)
     return JSONResponse(error.openai_body(), status_code=error.status, headers=error.headers or None)
 
 
@@ -164,7 +166,7 @@ def _explain(errors: Sequence[Any]) -> GatewayError:
     """The first problem, in words a client can act on; never echoes the input back."""
     first = errors[0] if errors else {}
     kind = first.get("type", "")
-    location = [str(part) for part in first.get("loc", ()) if part != "body"]
+    location = [str(part) for part in first.get("loc", ())][1:]  # after "body" / "query" / "path"
     field = ".".join(location)
     if kind == "json_invalid":
         return InvalidJson("The request body is not valid JSON.")

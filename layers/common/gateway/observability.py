@@ -1,7 +1,12 @@
-"""Powertools Logger, Tracer and Metrics, created on first use (cold start stays lean)."""
+"""Powertools Logger, Tracer and Metrics, created on first use (cold start stays lean).
+
+`METRICS` is the catalog of what the code emits (namespace, names, dimension sets): the dashboard
+and alarms in template.yaml may reference only these, and a test holds them to it.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -11,40 +16,69 @@ if TYPE_CHECKING:
 
     from gateway.storage.credits import LedgerEntry
 
-SERVICE = "ai-gateway"
 NAMESPACE = "AIGateway"
+BY_SERVICE = ("service",)
+BY_MODEL = ("service", "model", "provider")
+BY_PROVIDER = ("service", "provider")
+BY_CODE = ("service", "code")
+
+_PER_REQUEST = (BY_SERVICE, BY_MODEL)
+METRICS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "Requests": _PER_REQUEST,
+    "Successes": _PER_REQUEST,
+    "Errors": _PER_REQUEST,
+    "Latency": _PER_REQUEST,
+    "UpstreamLatency": _PER_REQUEST,
+    "TimeToFirstToken": _PER_REQUEST,
+    "PromptTokens": _PER_REQUEST,
+    "CompletionTokens": _PER_REQUEST,
+    "CreditsMicro": _PER_REQUEST,
+    "UpstreamErrors": (BY_SERVICE, BY_PROVIDER),
+    "ErrorResponses": (BY_SERVICE, BY_CODE),
+    "ColdStart": (BY_SERVICE,),
+    "SweptReservations": (BY_SERVICE,),
+    "SweptCreditsMicro": (BY_SERVICE,),
+}
+UPSTREAM_ERROR_CODES = frozenset({"provider_error", "provider_timeout", "provider_rate_limited"})
+_cold = True
+
+
+def service() -> str:
+    return os.environ.get("POWERTOOLS_SERVICE_NAME") or "ai-gateway"
 
 
 @lru_cache(maxsize=1)
 def logger() -> Logger:
     from aws_lambda_powertools import Logger
 
-    return Logger(service=SERVICE)
+    return Logger(service=service())
 
 
 @lru_cache(maxsize=1)
 def tracer() -> Tracer:
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service=SERVICE)
+    return Tracer(service=service())
 
 
-def request_metrics() -> EphemeralMetrics:
-    """Metrics of one request: no state shared between concurrent requests, flushed at its end."""
+def request_metrics(**dimensions: str) -> EphemeralMetrics:
+    """A metric set of one request (no state shared between concurrent requests), published under
+    the `service` dimension and, when given, under service + `dimensions` as well."""
     from aws_lambda_powertools.metrics import EphemeralMetrics
 
-    return EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    metrics = EphemeralMetrics(namespace=NAMESPACE, service=service())
+    if dimensions:
+        metrics.add_dimensions(service=service(), **dimensions)
+    return metrics
 
 
 def emit_request_metrics(entry: LedgerEntry) -> None:
-    """CloudWatch EMF for one settled request (dimensions: model, provider)."""
+    """CloudWatch EMF for one settled request."""
     from aws_lambda_powertools.metrics import MetricUnit
 
-    metrics = request_metrics()
-    metrics.add_dimension(name="model", value=entry.model)
-    metrics.add_dimension(name="provider", value=entry.provider or "none")
+    metrics = request_metrics(model=entry.model, provider=entry.provider or "none")
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="Errors" if entry.status != "success" else "Successes", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Successes" if entry.status == "success" else "Errors", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=entry.latency_ms)
     if entry.upstream_latency_ms is not None:
         metrics.add_metric(name="UpstreamLatency", unit=MetricUnit.Milliseconds, value=entry.upstream_latency_ms)
@@ -54,3 +88,23 @@ def emit_request_metrics(entry: LedgerEntry) -> None:
     metrics.add_metric(name="CompletionTokens", unit=MetricUnit.Count, value=entry.completion_tokens)
     metrics.add_metric(name="CreditsMicro", unit=MetricUnit.Count, value=entry.credits)
     metrics.flush_metrics()
+    if entry.error_code in UPSTREAM_ERROR_CODES:
+        emit_count("UpstreamErrors", provider=entry.provider or "none")
+    if entry.error_code and entry.http_status == 200:  # failed after the stream started: no error response
+        emit_count("ErrorResponses", code=entry.error_code)
+
+
+def emit_count(name: str, value: float = 1, **dimensions: str) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics = request_metrics(**dimensions)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()
+
+
+def emit_cold_start() -> None:
+    """Once per process: the first request after a cold start."""
+    global _cold
+    if _cold:
+        _cold = False
+        emit_count("ColdStart")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from gateway import clock
 from gateway.auth.authenticate import Principal, forget
@@ -47,6 +48,7 @@ class Outcome:
     ttft_ms: int | None = None
     stream: bool = False
     usage_estimated: bool = False
+    attempts: tuple[dict[str, Any], ...] = ()
 
     @property
     def succeeded(self) -> bool:
@@ -132,6 +134,7 @@ def settle(reservation: Reservation, outcome: Outcome) -> LedgerEntry | None:
         usage_estimated=outcome.usage_estimated,
         created_at=reservation.created_at,
         day=day_from_epoch(now),
+        attempts=outcome.attempts,
     )
     retention = now + get_settings().trace_retention_days * 86_400
     if not _repository().settle(reservation, entry, retention):

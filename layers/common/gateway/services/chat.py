@@ -51,6 +51,7 @@ class _Call:
             cost=0,
             latency_ms=int((time.monotonic() - self.started) * 1000),
             stream=self.stream,
+            attempts=(self.attempt(gateway_error.status, gateway_error.code),),
         )
 
     def served(
@@ -83,7 +84,17 @@ class _Call:
             ttft_ms=int((first_chunk_at - self.started) * 1000) if first_chunk_at else None,
             stream=self.stream,
             usage_estimated=estimated,
+            attempts=(self.attempt(200, error_code, upstream_started),),
         )
+
+    def attempt(self, http_status: int, error_code: str | None, started: float | None = None) -> dict[str, Any]:
+        return {
+            "provider": self.route.candidate.provider,
+            "upstream_model": self.route.candidate.model,
+            "http_status": http_status,
+            "error_code": error_code,
+            "latency_ms": int((time.monotonic() - (started or self.started)) * 1000),
+        }
 
     async def settle(self, outcome: Outcome) -> None:
         """Settle even if the request is being cancelled (client gone): money first."""

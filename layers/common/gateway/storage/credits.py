@@ -71,6 +71,7 @@ class LedgerEntry:
     usage_estimated: bool
     created_at: str
     day: str
+    attempts: tuple[dict[str, Any], ...] = ()  # each upstream attempt: provider, http_status, latency_ms, error_code
 
 
 class CreditRepository:
@@ -190,7 +191,8 @@ class CreditRepository:
             raise ValueError("a settlement cannot charge more than was reserved")
         ledger_values = {
             **asdict(entry),
-            **layout.trace_index(entry.account_id, entry.created_at, entry.trace_id),
+            "attempts": [dict(attempt) for attempt in entry.attempts],
+            **layout.trace_index(entry.account_id, entry.key_hash, entry.created_at, entry.trace_id),
             "ttl": retention_until,
         }
         items: list[dict[str, Any]] = [

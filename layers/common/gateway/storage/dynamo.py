@@ -57,15 +57,21 @@ def to_attributes(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    """A DynamoDB item to plain values; whole numbers come back as int."""
+    """A DynamoDB item to plain values; whole numbers come back as int, at any depth."""
+    deserialize = _deserializer().deserialize
+    return {name: _plain(deserialize(value)) for name, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
     from decimal import Decimal
 
-    deserialize = _deserializer().deserialize
-    plain = {name: deserialize(value) for name, value in item.items()}
-    for name, value in plain.items():
-        if isinstance(value, Decimal) and value == value.to_integral_value():
-            plain[name] = int(value)
-    return plain
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, dict):
+        return {name: _plain(inner) for name, inner in value.items()}
+    if isinstance(value, list):
+        return [_plain(inner) for inner in value]
+    return value
 
 
 def cancellation_codes(error: Exception) -> list[str]:

@@ -7,6 +7,7 @@ key limit     pk KEY#{sha256}         sk LIMIT#{period}       (credits held+char
 key rate      pk KEY#{sha256}         sk RATE#{minute}        (requests in a one-minute window)
 reservation   pk RESERVATION#{trace}  sk RESERVATION  gsi1 RESERVATIONS#{shard} / {expires:010d}#{trace}
 ledger/trace  pk TRACE#{trace}        sk TRACE        gsi1 ACCOUNT#{id}#TRACES / {iso}#{trace}
+                                                      gsi2 KEY#{sha256}#TRACES / {iso}#{trace}
 daily usage   pk USAGE#{account}      sk {day}#{model}#{key sha256}
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 RESERVATION_SHARDS = 8
 GSI1 = "GSI1"
+GSI2 = "GSI2"
 
 
 def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
@@ -67,9 +69,26 @@ def trace_key(trace_id: str) -> dict[str, dict[str, str]]:
     return key(f"TRACE#{trace_id}", "TRACE")
 
 
-def trace_index(account_id: str, created_iso: str, trace_id: str) -> dict[str, str]:
-    return {"gsi1pk": f"ACCOUNT#{account_id}#TRACES", "gsi1sk": f"{created_iso}#{trace_id}"}
+def trace_index(account_id: str, key_hash: str, created_iso: str, trace_id: str) -> dict[str, str]:
+    return {
+        "gsi1pk": account_traces_pk(account_id),
+        "gsi1sk": f"{created_iso}#{trace_id}",
+        "gsi2pk": key_traces_pk(key_hash),
+        "gsi2sk": f"{created_iso}#{trace_id}",
+    }
+
+
+def account_traces_pk(account_id: str) -> str:
+    return f"ACCOUNT#{account_id}#TRACES"
+
+
+def key_traces_pk(key_hash: str) -> str:
+    return f"KEY#{key_hash}#TRACES"
+
+
+def usage_pk(account_id: str) -> str:
+    return f"USAGE#{account_id}"
 
 
 def usage_key(account_id: str, day: str, model: str, key_hash: str) -> dict[str, dict[str, str]]:
-    return key(f"USAGE#{account_id}", f"{day}#{model}#{key_hash}")
+    return key(usage_pk(account_id), f"{day}#{model}#{key_hash}")

@@ -1,0 +1,208 @@
+"""Usage totals and request traces, as a key sees them: an inference key its own traffic, a
+management key its account's, nobody another account's."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from gateway import clock
+from gateway.auth.authenticate import Principal
+from gateway.config import get_settings
+from gateway.errors import InvalidRequest, NotFound
+from gateway.money import display, micro_to_credits
+from gateway.storage.api_keys import ApiKeyRepository
+from gateway.storage.usage import TraceRepository, UsageRepository
+
+MAX_SPAN_DAYS = 366
+DEFAULT_SPAN_DAYS = 30
+TRACE_FIELDS = (
+    "trace_id", "model", "provider", "endpoint", "status", "http_status", "error_code", "prompt_tokens",
+    "completion_tokens", "credits", "latency_ms", "upstream_latency_ms", "ttft_ms", "key_prefix", "stream",
+    "usage_estimated", "created_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: str  # YYYY-MM-DD, inclusive
+    end: str
+
+    @classmethod
+    def parse(cls, start: str | None, end: str | None) -> DateRange:
+        today = date.fromtimestamp(clock.now())
+        last = _day(end, "date_to") if end else today
+        first = _day(start, "date_from") if start else last - timedelta(days=DEFAULT_SPAN_DAYS - 1)
+        if first > last:
+            raise InvalidRequest("date_from is after date_to.", param="date_from")
+        if (last - first).days >= MAX_SPAN_DAYS:
+            raise InvalidRequest(f"A range spans at most {MAX_SPAN_DAYS} days.", param="date_from")
+        return cls(first.isoformat(), last.isoformat())
+
+
+def usage(principal: Principal, dates: DateRange, *, model: str | None, key: str | None) -> dict[str, Any]:
+    key_hash = _scoped_key(principal, key)
+    page = UsageRepository(get_settings().table_name).daily(principal.account_id, dates.start, dates.end)
+    rows = [
+        row
+        for row in page.items
+        if (model is None or row["model"] == model) and (key_hash is None or row["key_hash"] == key_hash)
+    ]
+    by_model: dict[str, dict[str, int]] = defaultdict(_zero)
+    by_day: dict[str, dict[str, int]] = defaultdict(_zero)
+    for row in rows:
+        for bucket in (by_model[row["model"]], by_day[row["day"]]):
+            for name in ("requests", "errors", "prompt_tokens", "completion_tokens", "credits"):
+                bucket[name] += int(row.get(name, 0))
+    totals = _zero()
+    for bucket in by_model.values():
+        for name, value in bucket.items():
+            totals[name] += value
+    return {
+        "date_from": dates.start,
+        "date_to": dates.end,
+        "total_requests": totals["requests"],
+        "total_errors": totals["errors"],
+        "total_prompt_tokens": totals["prompt_tokens"],
+        "total_completion_tokens": totals["completion_tokens"],
+        "total_tokens": totals["prompt_tokens"] + totals["completion_tokens"],
+        "total_credits": display(totals["credits"]),
+        "total_credits_micro": totals["credits"],
+        "total_cost_usd": _usd(totals["credits"]),
+        "by_model": [{"model": name, **_summary(bucket)} for name, bucket in sorted(by_model.items())],
+        "by_day": [{"date": day, **_summary(bucket)} for day, bucket in sorted(by_day.items())],
+    }
+
+
+def traces(
+    principal: Principal,
+    dates: DateRange,
+    *,
+    status: str | None,
+    model: str | None,
+    key: str | None,
+    page_size: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    filters = {name: value for name, value in (("status", status), ("model", model)) if value is not None}
+    try:
+        page = TraceRepository(get_settings().table_name).page(
+            account_id=principal.account_id,
+            key_hash=_scoped_key(principal, key),
+            since_iso=dates.start,
+            until_iso=dates.end,
+            filters=filters,
+            size=page_size,
+            cursor=cursor,
+        )
+    except ValueError as error:
+        raise InvalidRequest("This cursor is not valid for this listing.", param="cursor") from error
+    return {
+        "data": [trace_view(item) for item in page.items],
+        "next_cursor": page.cursor,
+        "has_more": bool(page.cursor),
+    }
+
+
+def trace(principal: Principal, trace_id: str) -> dict[str, Any]:
+    item = TraceRepository(get_settings().table_name).get(trace_id) if trace_id.isascii() else None
+    visible = (
+        item is not None
+        and item["account_id"] == principal.account_id
+        and (principal.kind == "management" or item["key_hash"] == principal.key_hash)
+    )
+    if not visible or item is None:
+        raise NotFound(f"No trace `{trace_id[:80]}`.")
+    return {"data": {**trace_view(item), "attempts": list(item.get("attempts") or [])}}
+
+
+def stats(principal: Principal, dates: DateRange, *, key: str | None) -> dict[str, Any]:
+    page = TraceRepository(get_settings().table_name).scan_range(
+        account_id=principal.account_id,
+        key_hash=_scoped_key(principal, key),
+        since_iso=dates.start,
+        until_iso=dates.end,
+    )
+    items = page.items
+    latencies = sorted(int(item["latency_ms"]) for item in items)
+    credits = sum(int(item["credits"]) for item in items)
+    successes = sum(1 for item in items if item["status"] == "success")
+    count = len(items)
+    return {
+        "date_from": dates.start,
+        "date_to": dates.end,
+        "total_requests": count,
+        "success_count": successes,
+        "error_count": count - successes,
+        "total_tokens": sum(int(i["prompt_tokens"]) + int(i["completion_tokens"]) for i in items),
+        "total_credits": display(credits),
+        "total_cost_usd": _usd(credits),
+        "avg_latency_ms": round(sum(latencies) / count, 1) if count else 0,
+        "p50_latency_ms": _percentile(latencies, 50),
+        "p95_latency_ms": _percentile(latencies, 95),
+        "avg_credits_per_request": display(credits // count) if count else 0,
+    }
+
+
+def trace_view(item: dict[str, Any]) -> dict[str, Any]:
+    view = {name: item.get(name) for name in TRACE_FIELDS}
+    view["credits"] = display(int(item["credits"]))
+    view["cost_usd"] = _usd(int(item["credits"]))
+    return view
+
+
+def _scoped_key(principal: Principal, key: str | None) -> str | None:
+    """The key filter this caller may use: an inference key is always limited to itself."""
+    if principal.kind != "management":
+        if key not in (None, principal.key_hash, principal.key_prefix):
+            raise NotFound("An inference key sees only its own usage.")
+        return principal.key_hash
+    if key is None:
+        return None
+    record = ApiKeyRepository(get_settings().table_name).get(key) if len(key) == 64 else None
+    if record is None or record.account_id != principal.account_id:
+        raise NotFound(f"No key `{key[:64]}` in this account.")
+    return key
+
+
+def _zero() -> dict[str, int]:
+    return {"requests": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0, "credits": 0}
+
+
+def _summary(bucket: dict[str, int]) -> dict[str, Any]:
+    return {
+        "requests": bucket["requests"],
+        "errors": bucket["errors"],
+        "prompt_tokens": bucket["prompt_tokens"],
+        "completion_tokens": bucket["completion_tokens"],
+        "tokens": bucket["prompt_tokens"] + bucket["completion_tokens"],
+        "credits": display(bucket["credits"]),
+        "credits_micro": bucket["credits"],
+        "cost_usd": _usd(bucket["credits"]),
+    }
+
+
+def _usd(micro: int) -> float:
+    return float(micro_to_credits(micro) * Decimal(get_settings().credit_price_usd))
+
+
+def _percentile(ordered: list[int], percent: int) -> int:
+    """Nearest-rank percentile."""
+    if not ordered:
+        return 0
+    return ordered[max(math.ceil(percent / 100 * len(ordered)) - 1, 0)]
+
+
+def _day(value: str, param: str) -> date:
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else _bad_day(param)
+    except ValueError:
+        return _bad_day(param)
+
+
+def _bad_day(param: str) -> date:
+    raise InvalidRequest(f"`{param}` must be a date like 2026-11-22.", param=param)

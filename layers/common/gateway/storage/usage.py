@@ -1,0 +1,155 @@
+"""Daily usage aggregates (written by the settle transaction) and request traces (the ledger)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.storage import dynamo, layout
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    cursor: str | None  # opaque: where the next page starts
+    read: int  # items DynamoDB read to answer (for cost checks)
+
+
+class UsageRepository:
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def daily(self, account_id: str, day_from: str, day_to: str) -> Page:
+        """Every aggregate (day x model x key) of the account in [day_from, day_to]: cost grows with
+        days x models x keys, never with the number of requests."""
+        items: list[dict[str, Any]] = []
+        read = 0
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :start AND :end",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": layout.usage_pk(account_id)},
+                ":start": {"S": f"{day_from}#"},
+                ":end": {"S": f"{day_to}#\uffff"},
+            },
+        }
+        while True:
+            page = dynamo.client().query(**kwargs)
+            read += page.get("ScannedCount", 0)
+            items.extend(dynamo.from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return Page(items, None, read)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class TraceRepository:
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def get(self, trace_id: str) -> dict[str, Any] | None:
+        answer = dynamo.client().get_item(TableName=self.table, Key=layout.trace_key(trace_id))
+        item = answer.get("Item")
+        return dynamo.from_item(item) if item else None
+
+    def page(
+        self,
+        *,
+        account_id: str,
+        key_hash: str | None,
+        since_iso: str,
+        until_iso: str,
+        filters: dict[str, Any],
+        size: int,
+        cursor: str | None,
+    ) -> Page:
+        """Traces newest first, by account (GSI1) or by key (GSI2), matching `filters` (attribute =
+        value). The cursor resumes right after the last trace returned, whatever the filter skipped."""
+        index, pk_name, sk_name, pk = (
+            (layout.GSI2, "gsi2pk", "gsi2sk", layout.key_traces_pk(key_hash))
+            if key_hash
+            else (layout.GSI1, "gsi1pk", "gsi1sk", layout.account_traces_pk(account_id))
+        )
+        names = {"#pk": pk_name, "#sk": sk_name}
+        values: dict[str, Any] = {
+            ":pk": pk,
+            ":since": since_iso,
+            ":until": f"{until_iso}\uffff",
+            ":account": account_id,
+        }
+        conditions = ["#account = :account"]
+        names["#account"] = "account_id"
+        for number, (name, value) in enumerate(sorted(filters.items())):
+            names[f"#f{number}"] = name
+            values[f":f{number}"] = value
+            conditions.append(f"#f{number} = :f{number}")
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :since AND :until",
+            "FilterExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": dynamo.to_attributes(values),
+            "ScanIndexForward": False,
+        }
+        if cursor:
+            position = _decode(cursor)
+            if position.get(pk_name) != {"S": pk}:
+                raise ValueError("invalid cursor")  # made for another listing
+            kwargs["ExclusiveStartKey"] = position
+        items: list[dict[str, Any]] = []
+        last_raw: dict[str, Any] = {}
+        read = 0
+        while len(items) < size:
+            kwargs["Limit"] = max(size - len(items), 25)
+            page = dynamo.client().query(**kwargs)
+            read += page.get("ScannedCount", 0)
+            for raw in page.get("Items", []):
+                if len(items) == size:  # more matched than fit: resume after the last one returned
+                    return Page(items, _encode(last_raw, pk_name, sk_name), read)
+                items.append(dynamo.from_item(raw))
+                last_raw = raw
+            if "LastEvaluatedKey" not in page:
+                return Page(items, None, read)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return Page(items, _encode(last_raw, pk_name, sk_name), read)
+
+    def scan_range(self, *, account_id: str, key_hash: str | None, since_iso: str, until_iso: str) -> Page:
+        """Every trace in a time range (for statistics), only the fields they need."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        read = 0
+        while True:
+            page = self.page(
+                account_id=account_id,
+                key_hash=key_hash,
+                since_iso=since_iso,
+                until_iso=until_iso,
+                filters={},
+                size=1_000,
+                cursor=cursor,
+            )
+            items.extend(page.items)
+            read += page.read
+            if page.cursor is None:
+                return Page(items, None, read)
+            cursor = page.cursor
+
+
+def _encode(raw: dict[str, Any], pk_name: str, sk_name: str) -> str:
+    position = {name: raw[name] for name in ("pk", "sk", pk_name, sk_name)}
+    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode()
+
+
+def _decode(cursor: str) -> dict[str, Any]:
+    """Raises ValueError for a cursor this repository did not make."""
+    try:
+        position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError("invalid cursor") from error
+    if not isinstance(position, dict) or not all(
+        isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) for value in position.values()
+    ):
+        raise ValueError("invalid cursor")
+    return position
