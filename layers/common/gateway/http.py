@@ -26,7 +26,7 @@ from gateway.errors import (
     RequestTooLarge,
 )
 from gateway.ids import new_trace_id
-from gateway.observability import emit_cold_start, emit_count, logger
+from gateway.observability import adopt_trace_header, emit_cold_start, emit_count, logger
 
 TRACE_HEADER = "X-Trace-ID"
 INTERNAL_PATHS = frozenset({"/health"})  # served by every app, not exposed through API Gateway
@@ -58,6 +58,7 @@ class RequestContextMiddleware:
         trace_id = new_trace_id()
         scope.setdefault("state", {})["trace_id"] = trace_id
         emit_cold_start()
+        adopt_trace_header(_header(scope, b"x-amzn-trace-id"))
         logger().thread_safe_append_keys(trace_id=trace_id)
 
         async def send_with_trace(message: Message) -> None:
@@ -124,6 +125,13 @@ def credential_of(request: Request) -> str:
 InferenceKey = Annotated[Principal, Depends(inference_principal)]
 AnyKey = Annotated[Principal, Depends(any_principal)]
 ManagementKey = Annotated[Principal, Depends(management_principal)]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

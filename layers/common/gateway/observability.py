@@ -7,6 +7,8 @@ and alarms in template.yaml may reference only these, and a test holds them to i
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -92,6 +94,31 @@ def emit_request_metrics(entry: LedgerEntry) -> None:
         emit_count("UpstreamErrors", provider=entry.provider or "none")
     if entry.error_code and entry.http_status == 200:  # failed after the stream started: no error response
         emit_count("ErrorResponses", code=entry.error_code)
+
+
+def in_lambda() -> bool:
+    return bool(os.environ.get("LAMBDA_TASK_ROOT"))
+
+
+@asynccontextmanager
+async def upstream_subsegment(provider: str, model: str, *, stream: bool) -> AsyncIterator[None]:
+    """An X-Ray subsegment around the upstream call (in Lambda only: X-Ray is not there elsewhere).
+    Annotated with provider and model, never with the prompt."""
+    if not in_lambda():
+        yield
+        return
+    async with tracer().provider.in_subsegment_async(f"## upstream {provider}") as subsegment:
+        subsegment.put_annotation("provider", provider)
+        subsegment.put_annotation("model", model)
+        subsegment.put_annotation("stream", stream)
+        yield
+
+
+def adopt_trace_header(header: str | None) -> None:
+    """Behind the Lambda Web Adapter each invocation's X-Ray trace arrives as `x-amzn-trace-id`; the
+    X-Ray SDK reads it from `_X_AMZN_TRACE_ID`. One invocation at a time per environment."""
+    if header and in_lambda():
+        os.environ["_X_AMZN_TRACE_ID"] = header
 
 
 def emit_count(name: str, value: float = 1, **dimensions: str) -> None:

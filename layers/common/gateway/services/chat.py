@@ -16,7 +16,7 @@ from gateway.billing.credits import Outcome
 from gateway.catalog.registry import ModelEntry
 from gateway.errors import GatewayError, ProviderError, ProviderTimeout, RateLimited, UpstreamRejected
 from gateway.formats.openai import ChatCompletionRequest
-from gateway.observability import emit_request_metrics, logger
+from gateway.observability import emit_request_metrics, logger, upstream_subsegment
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
 from gateway.providers.openai import transform
 from gateway.providers.openai.client import OpenAICompatibleClient
@@ -132,9 +132,11 @@ async def create_completion(principal: Principal, request: ChatCompletionRequest
     client = OpenAICompatibleClient(route.endpoint)
     upstream_body = transform.chat_request(body, route.candidate.model)
     upstream_started = time.monotonic()
+    traced = upstream_subsegment(route.candidate.provider, route.entry.id, stream=request.stream)
     if not request.stream:
         try:
-            payload = await client.chat(upstream_body)
+            async with traced:
+                payload = await client.chat(upstream_body)
         except BaseException as error:
             await call.settle(call.failed(error))
             _reraise(error)
@@ -149,7 +151,8 @@ async def create_completion(principal: Principal, request: ChatCompletionRequest
 
     stack = AsyncExitStack()
     try:
-        events = await stack.enter_async_context(client.stream_chat(upstream_body))
+        async with traced:  # until the upstream answers: the stream itself is timed by the ledger
+            events = await stack.enter_async_context(client.stream_chat(upstream_body))
     except BaseException as error:
         await stack.aclose()
         await call.settle(call.failed(error))

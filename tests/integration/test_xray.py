@@ -1,0 +1,79 @@
+"""In Lambda, the chat function sends the upstream call to X-Ray as a subsegment of the invocation's
+trace (which the Web Adapter hands over as `x-amzn-trace-id`). A fake X-Ray daemon on loopback UDP
+receives what the real one would."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from devtools.dynamodb_local import free_port
+from devtools.template import ROOT
+
+TRACE_ROOT = "1-67891233-abcdef012345678912345678"
+
+
+def test_the_upstream_call_is_an_annotated_subsegment_of_the_invocation(gateway_env, upstream, make_tenant):
+    daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    daemon.bind(("127.0.0.1", 0))
+    daemon.settimeout(0.5)
+    port = free_port()
+    env = {
+        **os.environ,
+        **gateway_env,
+        "PORT": str(port),
+        "PYTHONPATH": str(ROOT / "layers" / "common"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        # what Lambda sets for a function with active tracing
+        "LAMBDA_TASK_ROOT": str(ROOT / "functions" / "chat"),
+        "AWS_LAMBDA_FUNCTION_NAME": "ChatFunction",
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    }
+    process = subprocess.Popen(
+        [str(ROOT / "functions" / "chat" / "run.sh")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        tenant = make_tenant("1")
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            json={"model": "test/echo", "messages": [{"role": "user", "content": "a secret prompt"}]},
+            headers={
+                "Authorization": f"Bearer {tenant.key}",
+                "x-amzn-trace-id": f"Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=1",
+            },
+            timeout=20,
+        )
+        assert response.status_code == 200, response.text
+        documents = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any("## upstream" in d for d in documents):
+            try:
+                documents.append(daemon.recv(65536).decode())
+            except TimeoutError:
+                continue
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        daemon.close()
+
+    segments = [json.loads(document.split("\n", 1)[1]) for document in documents]
+    (upstream_call,) = [s for s in segments if s.get("name") == "## upstream fake"]
+    assert upstream_call["trace_id"] == TRACE_ROOT
+    assert upstream_call["annotations"] == {"provider": "fake", "model": "test/echo", "stream": False}
+    assert "a secret prompt" not in "".join(documents)
+    assert tenant.key not in "".join(documents)
