@@ -1,26 +1,60 @@
-"""Inference routes: OpenAI chat completions and the model list. Served by uvicorn behind the
-Lambda Web Adapter (run.sh) so responses stream."""
+"""Inference routes in the three formats clients speak (OpenAI, Anthropic, Gemini), embeddings and
+the model list. Served by uvicorn behind the Lambda Web Adapter (run.sh) so responses stream."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
-from gateway.formats.openai import ChatCompletionRequest
+from gateway.formats.anthropic import MessagesRequest
+from gateway.formats.gemini import GenerateContentRequest
+from gateway.formats.inbound import Exchange, anthropic_exchange, gemini_exchange, openai_exchange
+from gateway.formats.openai import ChatCompletionRequest, EmbeddingsRequest
 from gateway.http import AnyKey, EventStreamResponse, InferenceKey, create_app, trace_id_of
-from gateway.services import chat, models
+from gateway.services import embeddings, models
+from gateway.services.inference import infer
+from gateway.services.routing import parse_gemini_target
 
 router = APIRouter()
+Vendor = Annotated[str | None, Header(max_length=64)]
 
 
-@router.post("/v1/chat/completions")
-async def chat_completions(payload: ChatCompletionRequest, request: Request, principal: InferenceKey) -> Response:
-    answer = await chat.create_completion(principal, payload, trace_id_of(request))
+async def _answer(principal: Any, exchange: Exchange, request: Request, vendor: str | None) -> Response:
+    answer = await infer(principal, exchange, trace_id_of(request), vendor=vendor)
     if isinstance(answer.content, dict):
         return JSONResponse(answer.content, headers=answer.headers)
     return EventStreamResponse(answer.content, headers=answer.headers)
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(
+    payload: ChatCompletionRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
+) -> Response:
+    return await _answer(principal, openai_exchange(payload), request, vendor)
+
+
+@router.post("/v1/messages")
+async def messages(
+    payload: MessagesRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
+) -> Response:
+    return await _answer(principal, anthropic_exchange(payload), request, vendor)
+
+
+@router.post("/v1beta/models/{target:path}")
+@router.post("/v1/models/{target:path}")  # google-genai's default API version
+async def generate_content(
+    target: str, payload: GenerateContentRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
+) -> Response:
+    model, stream = parse_gemini_target(target)
+    return await _answer(principal, gemini_exchange(payload, model, stream), request, vendor)
+
+
+@router.post("/v1/embeddings")
+async def create_embeddings(payload: EmbeddingsRequest, request: Request, principal: InferenceKey) -> Response:
+    answer = await embeddings.embed(principal, payload, trace_id_of(request))
+    return JSONResponse(answer.content, headers=answer.headers)
 
 
 @router.get("/v1/models")

@@ -25,6 +25,7 @@ from gateway.errors import (
     NotFound,
     RequestTooLarge,
 )
+from gateway.formats.inbound import error_envelope
 from gateway.ids import new_trace_id
 from gateway.observability import adopt_trace_header, emit_cold_start, emit_count, logger
 
@@ -69,7 +70,7 @@ class RequestContextMiddleware:
         body = await _read_body(receive, get_settings().max_body_bytes)
         if body is None:
             error = RequestTooLarge(f"Request body is larger than {get_settings().max_body_bytes} bytes.")
-            await _error_response(error)(scope, receive, send_with_trace)
+            await _error_response(error, scope.get("path", ""))(scope, receive, send_with_trace)
             return
         replayed = False
 
@@ -151,9 +152,11 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _error_response(error: GatewayError) -> JSONResponse:
+def _error_response(error: GatewayError, path: str = "") -> JSONResponse:
+    """The error in the envelope of the endpoint's own format (OpenAI, Anthropic or Gemini)."""
     emit_count("ErrorResponses", code=error.code)
-    return JSONResponse(error.openai_body(), status_code=error.status, headers=error.headers or None)
+    body = error_envelope(path, error)
+    return JSONResponse(body, status_code=error.status, headers=error.headers or None)
 
 
 async def _health(request: Request) -> dict[str, str]:
@@ -162,12 +165,12 @@ async def _health(request: Request) -> dict[str, str]:
 
 async def _gateway_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, GatewayError)
-    return _error_response(error)
+    return _error_response(error, request.url.path)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    return _error_response(_explain(error.errors()))
+    return _error_response(_explain(error.errors()), request.url.path)
 
 
 def _explain(errors: Sequence[Any]) -> GatewayError:
@@ -190,21 +193,21 @@ def _explain(errors: Sequence[Any]) -> GatewayError:
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    path = request.url.path
     if error.status_code == 404:
-        return _error_response(NotFound(f"No route for {request.method} {request.url.path}."))
+        return _error_response(NotFound(f"No route for {request.method} {path}."), path)
     if error.status_code == 405:
-        return _error_response(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}."))
+        return _error_response(MethodNotAllowed(f"{request.method} is not allowed on {path}."), path)
     if 400 <= error.status_code < 500:
-        return _error_response(InvalidRequest(f"The request could not be read: {error.detail}"))
-    return _unexpected(error)
+        return _error_response(InvalidRequest(f"The request could not be read: {error.detail}"), path)
+    return _unexpected(error, path)
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    return _unexpected(error)
+    return _unexpected(error, request.url.path)
 
 
-def _unexpected(error: Exception) -> JSONResponse:
+def _unexpected(error: Exception, path: str) -> JSONResponse:
     logger().exception("unhandled error", extra={"error_type": type(error).__name__})
-    return _error_response(
-        GatewayError("The gateway failed unexpectedly. Quote the X-Trace-ID header when reporting it.")
-    )
+    message = "The gateway failed unexpectedly. Quote the X-Trace-ID header when reporting it."
+    return _error_response(GatewayError(message), path)

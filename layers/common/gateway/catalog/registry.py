@@ -42,12 +42,15 @@ class ProviderCandidate(BaseModel):
 
 
 class ProviderConfig(BaseModel):
+    """An upstream instance. `*_env` name environment variables (or keys of the provider secret)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["openai"]
-    api_key_env: str
-    base_url_env: str
-    default_base_url: str
+    kind: Literal["openai", "anthropic", "gemini", "bedrock"]
+    api_key_env: str | None = None
+    base_url_env: str | None = None
+    default_base_url: str | None = None
+    region_env: str | None = None  # Bedrock: the region to call; unset means not configured
 
 
 class ModelEntry(BaseModel):

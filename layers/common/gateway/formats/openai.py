@@ -42,3 +42,15 @@ class ChatCompletionRequest(WireModel):
     def wire_body(self) -> dict[str, Any]:
         """The body as the client sent it (fields it did not send stay absent)."""
         return self.model_dump(mode="json", exclude_unset=True)
+
+
+class EmbeddingsRequest(WireModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1, max_length=256)
+    input: str | list[str] | list[int] | list[list[int]] = Field(min_length=1)
+    encoding_format: Literal["float", "base64"] | None = None
+    dimensions: int | None = Field(None, ge=1, le=100_000)
+
+    def wire_body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)

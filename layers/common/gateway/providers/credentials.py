@@ -16,21 +16,28 @@ from gateway.config import get_settings
 
 @dataclass(frozen=True)
 class Endpoint:
-    base_url: str
+    base_url: str  # for Bedrock: an endpoint override, usually empty
     api_key: str | None
+    region: str | None = None  # Bedrock: the AWS region to call
 
     def __repr__(self) -> str:  # never print the credential
-        return f"Endpoint(base_url={self.base_url!r})"
+        return f"Endpoint(base_url={self.base_url!r}, region={self.region!r})"
 
 
 def endpoint_for(config: ProviderConfig) -> Endpoint | None:
-    """The configured endpoint, or None when neither a key nor a base URL is set for it."""
+    """The configured endpoint, or None when neither a key nor a base URL is set for it (Bedrock:
+    when no region is set for it; it authenticates with the function's IAM role)."""
     values = _values()
-    api_key = values.get(config.api_key_env) or None
-    base_url = values.get(config.base_url_env) or None
+    if config.kind == "bedrock":
+        region = values.get(config.region_env or "") or None
+        if region is None:
+            return None
+        return Endpoint(base_url=values.get(config.base_url_env or "") or "", api_key=None, region=region)
+    api_key = values.get(config.api_key_env or "") or None
+    base_url = values.get(config.base_url_env or "") or None
     if api_key is None and base_url is None:
         return None
-    return Endpoint(base_url=(base_url or config.default_base_url).rstrip("/"), api_key=api_key)
+    return Endpoint(base_url=(base_url or config.default_base_url or "").rstrip("/"), api_key=api_key)
 
 
 def _values() -> Mapping[str, str]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
 
 import httpx
 
 from gateway.config import get_settings
+from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
@@ -28,3 +30,28 @@ def shared_client() -> httpx.AsyncClient:
         )
         _clients[loop] = client
     return client
+
+
+async def send_streaming(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    try:
+        return await client.send(request, stream=True)
+    except httpx.TimeoutException as error:
+        raise UpstreamTimeout("the provider did not answer in time") from error
+    except httpx.HTTPError as error:
+        raise UpstreamFailure(f"could not reach the provider ({type(error).__name__})") from error
+
+
+ErrorReader = Callable[[int, bytes], tuple[str, str | None, str | None]]
+
+
+def raise_for_status(status: int, content: bytes, headers: httpx.Headers, error_from: ErrorReader) -> None:
+    """Shared by the HTTP providers: 2xx passes; the upstream's own failures and rate limits are
+    UpstreamFailure (material for a fallback); a refusal of the request itself is UpstreamRefusal."""
+    if 200 <= status < 300:
+        return
+    message, code, param = error_from(status, content)
+    if status in (401, 403):
+        raise UpstreamFailure("the provider refused the gateway's credentials", status=status)
+    if status in (408, 409, 429) or status >= 500:
+        raise UpstreamFailure(f"the provider failed: {message}", status=status, retry_after=headers.get("retry-after"))
+    raise UpstreamRefusal(status, message, code=code, param=param)

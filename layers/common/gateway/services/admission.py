@@ -16,7 +16,7 @@ from gateway.catalog.registry import ModelEntry
 from gateway.config import get_settings
 from gateway.errors import ServiceUnavailable
 from gateway.observability import logger
-from gateway.services.routing import Route, route_for
+from gateway.services.routing import Preferences, Route, route_for
 from gateway.storage.api_keys import ApiKeyRepository
 from gateway.storage.credits import Reservation
 
@@ -34,10 +34,16 @@ class Admission:
         return await self.rate_headers if self.rate_headers is not None else {}
 
 
-async def admit(principal: Principal, model: str, cost_bound: Callable[[ModelEntry], int], trace_id: str) -> Admission:
+async def admit(
+    principal: Principal,
+    model: str,
+    cost_bound: Callable[[ModelEntry], int],
+    trace_id: str,
+    preferences: Preferences | None = None,
+) -> Admission:
     """Raises the API error that refuses the request; otherwise the credits are held."""
     for _ in range(ATTEMPTS):
-        route = route_for(model, principal.key)
+        route = route_for(model, principal.key, preferences)
         amount = cost_bound(route.entry)
         try:
             reservation = await anyio.to_thread.run_sync(credits.reserve, principal, route.entry.id, amount, trace_id)

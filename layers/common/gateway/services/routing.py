@@ -1,20 +1,75 @@
-"""Model name -> catalog entry -> the first provider candidate the key may use and that is configured."""
+"""Model name -> catalog entry -> the provider candidates to try, in order.
+
+The catalog's order is refined by the `vendor` header (pins one provider), the body's OpenRouter-style
+`provider` preferences (order / only / ignore / allow_fallbacks), the key's provider allow-list, and
+each provider's health (one that keeps failing is tried last during its cool-down).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from gateway.catalog.registry import ModelEntry, ProviderCandidate, get_catalog
-from gateway.errors import ModelNotAllowed, ModelNotFound, ProviderNotConfigured
+from gateway.catalog.registry import ModelEntry, ProviderConfig, get_catalog
+from gateway.errors import InvalidRequest, ModelNotAllowed, ModelNotFound, NotFound, ProviderNotConfigured
+from gateway.providers import health
 from gateway.providers.credentials import Endpoint, endpoint_for
 from gateway.storage.api_keys import ApiKeyRecord
 
 
 @dataclass(frozen=True)
+class Candidate:
+    provider: str  # the catalog's provider instance name
+    config: ProviderConfig
+    model: str  # the upstream's name for the model
+    endpoint: Endpoint
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+
+@dataclass(frozen=True)
 class Route:
     entry: ModelEntry
-    candidate: ProviderCandidate
-    endpoint: Endpoint
+    candidates: tuple[Candidate, ...]  # at least one
+
+    @property
+    def first(self) -> Candidate:
+        return self.candidates[0]
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """OpenRouter's `provider` object, and the `vendor` header."""
+
+    order: tuple[str, ...] = ()
+    only: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    allow_fallbacks: bool = True
+
+    @classmethod
+    def parse(cls, body_field: Any, vendor: str | None) -> Preferences:
+        if body_field is None and vendor is None:
+            return cls()
+        fields = body_field if body_field is not None else {}
+        if not isinstance(fields, dict) or set(fields) - {"order", "only", "ignore", "allow_fallbacks"}:
+            raise InvalidRequest(
+                "`provider` takes `order`, `only`, `ignore` (lists of provider names) and `allow_fallbacks`.",
+                param="provider",
+            )
+        names = {name: _names(fields.get(name), name) for name in ("order", "only", "ignore")}
+        allow = fields.get("allow_fallbacks", True)
+        if not isinstance(allow, bool):
+            raise InvalidRequest("`provider.allow_fallbacks` must be true or false.", param="provider.allow_fallbacks")
+        if vendor is not None:  # the header pins one provider
+            return cls(order=(vendor,), only=(vendor,), ignore=names["ignore"] or (), allow_fallbacks=False)
+        return cls(
+            order=names["order"] or (),
+            only=names["only"],
+            ignore=names["ignore"] or (),
+            allow_fallbacks=allow,
+        )
 
 
 def resolve_model(name: str) -> ModelEntry:
@@ -28,22 +83,64 @@ def model_allowed(entry: ModelEntry, key: ApiKeyRecord) -> bool:
     """The key's model allow-list names the model (by id or alias) and leaves it a provider."""
     if key.allowed_models is not None and not {entry.id, *entry.aliases} & set(key.allowed_models):
         return False
-    return bool(allowed_candidates(entry, key))
+    return key.allowed_providers is None or any(c.provider in key.allowed_providers for c in entry.providers)
 
 
-def allowed_candidates(entry: ModelEntry, key: ApiKeyRecord) -> list[ProviderCandidate]:
-    if key.allowed_providers is None:
-        return list(entry.providers)
-    return [candidate for candidate in entry.providers if candidate.provider in key.allowed_providers]
-
-
-def route_for(name: str, key: ApiKeyRecord) -> Route:
+def route_for(name: str, key: ApiKeyRecord, preferences: Preferences | None = None) -> Route:
     entry = resolve_model(name)
     if not model_allowed(entry, key):
         raise ModelNotAllowed(f"This API key may not use `{entry.id}`.", param="model")
+    prefs = preferences or Preferences()
+    known = {c.provider for c in entry.providers}
+    for requested in (*prefs.order, *(prefs.only or ())):
+        if requested not in known:
+            raise InvalidRequest(
+                f"`{entry.id}` is not served by `{requested}`; it is served by: {', '.join(sorted(known))}.",
+                param="provider",
+            )
     catalog = get_catalog()
-    for candidate in allowed_candidates(entry, key):
-        endpoint = endpoint_for(catalog.providers[candidate.provider])
+    ranked = sorted(
+        (c for c in entry.providers if prefs.only is None or c.provider in prefs.only),
+        key=lambda c: prefs.order.index(c.provider) if c.provider in prefs.order else len(prefs.order),
+    )
+    allowed = [
+        c
+        for c in ranked
+        if c.provider not in prefs.ignore and (key.allowed_providers is None or c.provider in key.allowed_providers)
+    ]
+    if not allowed:
+        raise ModelNotAllowed(f"No provider this API key and request allow serves `{entry.id}`.", param="provider")
+    candidates = []
+    for candidate in allowed:
+        config = catalog.providers[candidate.provider]
+        endpoint = endpoint_for(config)
         if endpoint is not None:
-            return Route(entry, candidate, endpoint)
-    raise ProviderNotConfigured(f"No provider is configured to serve `{entry.id}`.")
+            candidates.append(Candidate(candidate.provider, config, candidate.model, endpoint))
+    if not candidates:
+        raise ProviderNotConfigured(f"No provider is configured to serve `{entry.id}`.")
+    if not prefs.allow_fallbacks:
+        candidates = candidates[:1]
+    # providers in their cool-down go last, in their order
+    candidates.sort(key=lambda c: health.cooling(c.provider))
+    return Route(entry, tuple(candidates))
+
+
+def _names(value: Any, field: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= 64 for v in value):
+        raise InvalidRequest(f"`provider.{field}` must be a list of provider names.", param=f"provider.{field}")
+    return tuple(value)
+
+
+GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
+
+
+def parse_gemini_target(target: str) -> tuple[str, bool]:
+    """`gemini-2.5-flash:streamGenerateContent` -> ("gemini-2.5-flash", True)."""
+    model, _, method = target.rpartition(":")
+    if not model or method not in GEMINI_METHODS:
+        raise NotFound(
+            f"`{target[:128]}` is not a model method this gateway serves (generateContent, streamGenerateContent)."
+        )
+    return model, GEMINI_METHODS[method]

@@ -34,6 +34,36 @@ def chat_request(body: dict[str, Any], upstream_model: str) -> dict[str, Any]:
     return request
 
 
+# Fields other formats' requests carry in the canonical body that OpenAI itself would refuse.
+_EXTENSIONS = ("reasoning", "top_k")
+
+
+def from_canonical(body: dict[str, Any]) -> dict[str, Any]:
+    """A canonical body (translated from another format) as OpenAI takes it: the gateway's extensions
+    mapped where OpenAI has an equivalent (reasoning effort) and otherwise left out."""
+    request = {name: value for name, value in body.items() if name not in _EXTENSIONS}
+    reasoning = body.get("reasoning")
+    if isinstance(reasoning, dict) and isinstance(reasoning.get("effort"), str) and "reasoning_effort" not in body:
+        request["reasoning_effort"] = reasoning["effort"]
+    request["messages"] = [_plain_message(message) for message in body.get("messages") or []]
+    if isinstance(body.get("tools"), list):
+        request["tools"] = [_without(tool, "cache_control") for tool in body["tools"]]
+    return request
+
+
+def _plain_message(message: Any) -> Any:
+    if not isinstance(message, dict):
+        return message
+    plain = _without(message, "thinking_blocks", "cache_control")
+    if isinstance(plain.get("content"), list):
+        plain["content"] = [_without(part, "cache_control") for part in plain["content"]]
+    return plain
+
+
+def _without(value: Any, *names: str) -> Any:
+    return {k: v for k, v in value.items() if k not in names} if isinstance(value, dict) else value
+
+
 def usage_from(payload: dict[str, Any]) -> Usage | None:
     usage = payload.get("usage")
     if not isinstance(usage, dict):

@@ -1,0 +1,316 @@
+"""Gemini as an inbound format: POST /v1beta/models/{model}:generateContent (and
+:streamGenerateContent?alt=sse), as the google-genai SDKs and the REST samples send it.
+
+The request becomes our OpenAI canonical request (`to_openai`); the answer comes back through
+`from_openai_response` or a `StreamEncoder`. Both camelCase and snake_case field names are read.
+What has no OpenAI equivalent and would change the answer raises InvalidRequest naming it:
+`cachedContent` (the cached prompt lives at Google), safety thresholds stricter than the default
+(BLOCK_NONE / OFF are the defaults of current models, so those are dropped), built-in tools
+(googleSearch, codeExecution, ...), logprobs, non-text output modalities, and media the canonical
+form cannot carry (video, Gemini Files API URIs). `labels`, `serviceTier` and `model` are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from gateway.errors import InvalidRequest
+from gateway.formats.wire import WireModel
+from gateway.providers.gemini.encoder import StreamEncoder, error_body, from_openai_response, sse
+from gateway.providers.gemini.wire import data_url, field, is_web_url, json_schema, signed, snake
+
+__all__ = ["GenerateContentRequest", "StreamEncoder", "error_body", "from_openai_response", "sse", "to_openai"]
+
+
+def _alias(camel: str) -> Any:
+    return Field(None, validation_alias=AliasChoices(camel, snake(camel)), serialization_alias=camel)
+
+
+class Content(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["user", "model", "function"] | None = None
+    parts: list[dict[str, Any]] = Field(min_length=1)
+
+
+class GenerationConfig(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    max_output_tokens: int | None = _alias("maxOutputTokens")
+    candidate_count: int | None = _alias("candidateCount")
+
+
+class GenerateContentRequest(WireModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    contents: list[Content] = Field(min_length=1, max_length=10_000)
+    system_instruction: Content | dict[str, Any] | str | None = _alias("systemInstruction")
+    tools: list[dict[str, Any]] | None = None
+    tool_config: dict[str, Any] | None = _alias("toolConfig")
+    generation_config: GenerationConfig | None = _alias("generationConfig")
+    safety_settings: list[dict[str, Any]] | None = _alias("safetySettings")
+    cached_content: str | None = _alias("cachedContent")
+
+    def requested_output_tokens(self) -> int | None:
+        config = self.generation_config
+        return config.max_output_tokens if config else None
+
+    def wire_body(self) -> dict[str, Any]:
+        """The body as sent, under the camelCase names (fields it did not send stay absent)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+# ---------------------------------------------------------------- request
+
+_TOP_LEVEL = {"contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "safetySettings"}
+_DROPPED = {"model", "labels", "serviceTier", "cachedContent"}  # cachedContent: checked in to_openai
+_DEFAULT_THRESHOLDS = {"OFF", "BLOCK_NONE", "HARM_BLOCK_THRESHOLD_UNSPECIFIED"}
+_SAMPLING = {
+    "temperature": "temperature",
+    "topP": "top_p",
+    "topK": "top_k",
+    "seed": "seed",
+    "presencePenalty": "presence_penalty",
+    "frequencyPenalty": "frequency_penalty",
+    "maxOutputTokens": "max_completion_tokens",
+    "candidateCount": "n",
+}
+_AUDIO_FORMATS = {
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/wave": "wav",
+    "audio/mp3": "mp3",
+    "audio/mpeg": "mp3",
+}
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+def to_openai(body: dict[str, Any], model: str, stream: bool) -> dict[str, Any]:
+    """The OpenAI canonical chat request for a GenerateContentRequest body."""
+    for key in body:
+        if _camel(key) not in _TOP_LEVEL | _DROPPED:
+            raise InvalidRequest(f"`{key}` is not supported by this gateway.", param=key)
+    if field(body, "cachedContent"):
+        raise InvalidRequest("Cached contents live at Google and cannot be used here.", param="cachedContent")
+    for k, setting in enumerate(field(body, "safetySettings") or []):
+        if str(field(setting, "threshold") or "HARM_BLOCK_THRESHOLD_UNSPECIFIED").upper() not in _DEFAULT_THRESHOLDS:
+            raise InvalidRequest("Only the default safety threshold is supported.", param=f"safetySettings[{k}]")
+    messages: list[dict[str, Any]] = []
+    system = field(body, "systemInstruction")
+    if system:
+        messages.append({"role": "system", "content": _system_text(system)})
+    messages.extend(_messages(field(body, "contents") or []))
+    request: dict[str, Any] = {"model": model, "messages": messages, "stream": stream}
+    if stream:
+        request["stream_options"] = {"include_usage": True}
+    request.update(_tools(body))
+    request.update(_generation(field(body, "generationConfig") or {}))
+    return request
+
+
+def _system_text(system: Any) -> str:
+    if isinstance(system, str):
+        return system
+    texts = [field(part, "text") for part in field(system, "parts") or []]
+    if not all(isinstance(text, str) for text in texts):
+        raise InvalidRequest("systemInstruction may hold only text parts.", param="systemInstruction")
+    return "\n".join(texts)
+
+
+def _messages(contents: list[Any]) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    pending: list[tuple[str, str]] = []  # (id, name) of calls not answered yet
+    for i, content in enumerate(contents):
+        role = field(content, "role") or "user"
+        parts = field(content, "parts") or []
+        if role == "model":
+            texts: list[str] = []
+            calls: list[dict[str, Any]] = []
+            for j, part in enumerate(parts):
+                call = field(part, "functionCall")
+                if isinstance(call, dict):
+                    call_id = str(field(call, "id") or f"call_{i}_{j}")
+                    arguments = json.dumps(field(call, "args") or {}, ensure_ascii=False)
+                    function = {"name": field(call, "name"), "arguments": arguments}
+                    calls.append(
+                        signed(
+                            {"id": call_id, "type": "function", "function": function}, field(part, "thoughtSignature")
+                        )
+                    )
+                    pending.append((call_id, str(function["name"])))
+                elif field(part, "thought") is True:
+                    continue  # a thought summary: nothing for the model to read back
+                elif isinstance(field(part, "text"), str):
+                    texts.append(field(part, "text"))
+                else:
+                    raise InvalidRequest(
+                        "This part is not supported in a model turn.", param=f"contents[{i}].parts[{j}]"
+                    )
+            _add_model_turn(messages, "".join(texts), calls)
+        elif role in ("user", "function"):
+            user_parts: list[dict[str, Any]] = []
+            for j, part in enumerate(parts):
+                param = f"contents[{i}].parts[{j}]"
+                response = field(part, "functionResponse")
+                if isinstance(response, dict):
+                    messages.append(_tool_message(response, pending, param))
+                elif field(part, "thought") is not True:
+                    user_parts.append(_user_part(part, param))
+            if len(user_parts) == 1 and user_parts[0]["type"] == "text":
+                messages.append({"role": "user", "content": user_parts[0]["text"]})
+            elif user_parts:
+                messages.append({"role": "user", "content": user_parts})
+        else:
+            raise InvalidRequest("role must be `user` or `model`.", param=f"contents[{i}].role")
+    return messages
+
+
+def _add_model_turn(messages: list[dict[str, Any]], text: str, calls: list[dict[str, Any]]) -> None:
+    """Consecutive model contents are one assistant message: a streamed answer comes back from the
+    google-genai chat history as one content per chunk, and tool results must follow their calls."""
+    if not text and not calls:
+        return
+    if messages and messages[-1]["role"] == "assistant":
+        last = messages[-1]
+        if text:
+            last["content"] = (last["content"] or "") + text
+        if calls:
+            last.setdefault("tool_calls", []).extend(calls)
+        return
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if calls:
+        message["tool_calls"] = calls
+    messages.append(message)
+
+
+def _tool_message(response: dict[str, Any], pending: list[tuple[str, str]], param: str) -> dict[str, Any]:
+    wanted_id, name = field(response, "id"), field(response, "name")
+    match = next((c for c in pending if c[0] == wanted_id), None) or next((c for c in pending if c[1] == name), None)
+    if match is None:
+        raise InvalidRequest(
+            "No earlier functionCall matches this functionResponse.", param=f"{param}.functionResponse"
+        )
+    if field(response, "parts"):
+        raise InvalidRequest(
+            "Multimodal function responses are not supported.", param=f"{param}.functionResponse.parts"
+        )
+    pending.remove(match)
+    result = field(response, "response")
+    only = next(iter(result.items())) if isinstance(result, dict) and len(result) == 1 else None
+    if only is not None and only[0] in ("content", "output") and isinstance(only[1], str):
+        text = only[1]  # what chat_request wraps a plain-text tool result in
+    else:
+        text = json.dumps(result if result is not None else {}, ensure_ascii=False)
+    return {"role": "tool", "tool_call_id": match[0], "content": text}
+
+
+def _user_part(part: Any, param: str) -> dict[str, Any]:
+    text = field(part, "text")
+    if isinstance(text, str):
+        return {"type": "text", "text": text}
+    inline, linked = field(part, "inlineData"), field(part, "fileData")
+    if isinstance(inline, dict):
+        mime, data = str(field(inline, "mimeType") or ""), str(field(inline, "data") or "")
+        if mime.startswith("image/"):
+            return {"type": "image_url", "image_url": {"url": data_url(mime, data)}}
+        if mime in _AUDIO_FORMATS:
+            return {"type": "input_audio", "input_audio": {"data": data, "format": _AUDIO_FORMATS[mime]}}
+        if mime == "application/pdf":
+            name = field(inline, "displayName") or "document.pdf"
+            return {"type": "file", "file": {"file_data": data_url(mime, data), "filename": name}}
+        raise InvalidRequest(f"Inline data of type `{mime}` is not supported.", param=f"{param}.inlineData")
+    if isinstance(linked, dict):
+        uri, mime = str(field(linked, "fileUri") or ""), str(field(linked, "mimeType") or "image/")
+        if is_web_url(uri) and "generativelanguage.googleapis.com" not in uri and mime.startswith("image/"):
+            return {"type": "image_url", "image_url": {"url": uri}}
+        raise InvalidRequest("Only public image URLs are supported in fileData.", param=f"{param}.fileData")
+    raise InvalidRequest("This part is not supported in a user turn.", param=param)
+
+
+def _tools(body: dict[str, Any]) -> dict[str, Any]:
+    tools: list[dict[str, Any]] = []
+    for i, tool in enumerate(field(body, "tools") or []):
+        for key in tool:
+            if _camel(key) != "functionDeclarations":
+                raise InvalidRequest(f"The `{key}` tool is not supported by this gateway.", param=f"tools[{i}].{key}")
+        for declaration in field(tool, "functionDeclarations") or []:
+            function: dict[str, Any] = {"name": field(declaration, "name")}
+            if field(declaration, "description"):
+                function["description"] = field(declaration, "description")
+            parameters = field(declaration, "parametersJsonSchema")
+            if parameters is None and field(declaration, "parameters") is not None:
+                parameters = json_schema(field(declaration, "parameters"))
+            function["parameters"] = parameters or {"type": "object", "properties": {}}
+            tools.append({"type": "function", "function": function})
+    config = field(field(body, "toolConfig"), "functionCallingConfig")
+    if not tools:
+        return {}
+    mode = str(field(config, "mode") or "AUTO").upper()
+    allowed = field(config, "allowedFunctionNames") or []
+    choice: Any
+    if mode in ("AUTO", "MODE_UNSPECIFIED"):
+        choice = "auto"
+    elif mode == "NONE":
+        choice = "none"
+    elif mode == "ANY" and len(allowed) == 1:
+        choice = {"type": "function", "function": {"name": allowed[0]}}
+    elif mode == "ANY":
+        tools = [tool for tool in tools if not allowed or tool["function"]["name"] in allowed]
+        choice = "required"
+    else:
+        raise InvalidRequest(f"Function calling mode `{mode}` is not supported.", param="toolConfig")
+    return {"tools": tools} if config is None else {"tools": tools, "tool_choice": choice}
+
+
+def _generation(config: dict[str, Any]) -> dict[str, Any]:
+    request: dict[str, Any] = {}
+    for raw_key, value in config.items():
+        key, param = _camel(raw_key), f"generationConfig.{raw_key}"
+        if value is None or key in ("responseMimeType", "responseSchema", "responseJsonSchema"):
+            continue
+        if key in _SAMPLING:
+            request[_SAMPLING[key]] = value
+        elif key == "stopSequences":
+            request["stop"] = value
+        elif key == "thinkingConfig":
+            request.update(_reasoning(value))
+        elif (key == "responseModalities" and [str(m).upper() for m in value] in ([], ["TEXT"])) or (
+            key == "responseLogprobs" and value is False
+        ):
+            continue
+        else:
+            raise InvalidRequest(f"`{raw_key}` is not supported by this gateway.", param=param)
+    mime = field(config, "responseMimeType")
+    schema = field(config, "responseJsonSchema")
+    if schema is None and field(config, "responseSchema") is not None:
+        schema = json_schema(field(config, "responseSchema"))
+    if schema is not None:
+        request["response_format"] = {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
+    elif mime == "application/json":
+        request["response_format"] = {"type": "json_object"}
+    elif mime not in (None, "text/plain"):
+        raise InvalidRequest(f"responseMimeType `{mime}` is not supported.", param="generationConfig.responseMimeType")
+    return request
+
+
+def _reasoning(thinking: Any) -> dict[str, Any]:
+    """thinkingLevel -> reasoning_effort; thinkingBudget N > 0 -> reasoning.max_tokens, 0 -> effort
+    `none`, -1 (dynamic) -> nothing; includeThoughts -> reasoning.exclude = false."""
+    level, budget = field(thinking, "thinkingLevel"), field(thinking, "thinkingBudget")
+    include = field(thinking, "includeThoughts") is True
+    out: dict[str, Any] = {}
+    if isinstance(level, str) and level.upper() != "THINKING_LEVEL_UNSPECIFIED":
+        out["reasoning_effort"] = level.lower()
+    if budget == 0:
+        out["reasoning_effort"] = "none"
+    reasoning: dict[str, Any] = {"max_tokens": budget} if isinstance(budget, int) and budget > 0 else {}
+    if reasoning or include:
+        out["reasoning"] = {**reasoning, "exclude": not include}
+    return out

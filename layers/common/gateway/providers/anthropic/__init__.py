@@ -1,0 +1,1 @@
+"""Anthropic's Messages API as an upstream (api.anthropic.com/v1/messages)."""

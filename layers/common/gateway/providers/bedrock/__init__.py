@@ -1,0 +1,1 @@
+"""Amazon Bedrock through the Converse / ConverseStream API, called with the Lambda role's credentials."""

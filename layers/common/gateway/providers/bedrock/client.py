@@ -1,0 +1,172 @@
+"""boto3 to Amazon Bedrock Runtime (Converse / ConverseStream): the only network code of this provider.
+
+Credentials are the Lambda role's (boto3's default chain); there is no provider key. boto3 blocks,
+so each call, and each read of a ConverseStream event stream, runs in a worker thread. boto3 is
+imported on first use, never at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any, NoReturn
+
+import anyio
+
+from gateway.config import get_settings
+from gateway.providers.bedrock import transform
+from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
+
+_clients: dict[tuple[str, str | None, float, float], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def runtime_client(region: str, endpoint_url: str | None = None) -> Any:
+    """One boto3 `bedrock-runtime` client per region, endpoint and timeout settings (clients are thread-safe)."""
+    settings = get_settings()
+    key = (region, endpoint_url, settings.upstream_timeout_seconds, settings.upstream_connect_timeout_seconds)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(
+                # two attempts in all; in this dict botocore's `max_attempts` would count retries only
+                retries={"mode": "standard", "total_max_attempts": 2},
+                read_timeout=settings.upstream_timeout_seconds,
+                connect_timeout=settings.upstream_connect_timeout_seconds,
+                max_pool_connections=50,
+                tcp_keepalive=True,
+            )
+            session = boto3.session.Session()  # its own session: the default one is not thread-safe
+            client = session.client("bedrock-runtime", region_name=region, endpoint_url=endpoint_url, config=config)
+            _clients[key] = client
+    return client
+
+
+class BedrockClient:
+    """`chat` and `stream_chat` in the OpenAI wire format (dicts), through Converse.
+
+    `client` replaces the boto3 client (tests); otherwise it is made on first use.
+    Answers and chunks name `model_id` as their model.
+    """
+
+    def __init__(self, region: str, endpoint_url: str | None = None, *, client: Any = None) -> None:
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self._client = client
+
+    async def chat(self, body: dict[str, Any], model_id: str) -> dict[str, Any]:
+        request = transform.converse_request(body, model_id)
+        payload = await anyio.to_thread.run_sync(self._call, "converse", request)
+        return transform.converse_response(payload, model_id)
+
+    @asynccontextmanager
+    async def stream_chat(self, body: dict[str, Any], model_id: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        """Opens the stream; yields an iterator of OpenAI chunk dicts once Bedrock accepted the request.
+
+        The iterator raises UpstreamFailure (UpstreamTimeout) when the stream breaks; closing it, or
+        leaving the context, closes the HTTP stream.
+        """
+        request = transform.converse_request(body, model_id)
+        response = await anyio.to_thread.run_sync(self._call, "converse_stream", request)
+        stream = response.get("stream")
+        if stream is None:
+            raise UpstreamFailure("Amazon Bedrock answered without an event stream", status=502)
+        metadata = response.get("ResponseMetadata")
+        request_id = metadata.get("RequestId") if isinstance(metadata, dict) else None
+        translator = transform.StreamTranslator(model_id, request_id=request_id)
+        try:
+            yield _chunks(stream, translator)
+        finally:
+            _close(stream)
+
+    def _runtime(self) -> Any:
+        if self._client is None:
+            self._client = runtime_client(self.region, self.endpoint_url)
+        return self._client
+
+    def _call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response: dict[str, Any] = getattr(self._runtime(), operation)(**request)
+        except Exception as error:
+            _raise_failure(error)
+        return response
+
+
+async def _chunks(stream: Any, translator: transform.StreamTranslator) -> AsyncIterator[dict[str, Any]]:
+    events = iter(stream)
+    try:
+        while True:
+            # abandon_on_cancel: a client that goes away does not wait for Bedrock's next event;
+            # closing the stream below ends the blocked read in the worker thread.
+            event = await anyio.to_thread.run_sync(_next_event, events, abandon_on_cancel=True)
+            if event is None:
+                return
+            for chunk in translator.feed(event):
+                yield chunk
+    finally:
+        _close(stream)
+
+
+def _next_event(events: Iterator[Any]) -> dict[str, Any] | None:
+    try:
+        event = next(events, None)
+    except Exception as error:
+        _raise_failure(error)
+    return event if isinstance(event, dict) else None
+
+
+def _close(stream: Any) -> None:
+    close = getattr(stream, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):  # closing a broken stream may fail; nothing is left to do
+            close()
+
+
+def _raise_failure(error: Exception) -> NoReturn:
+    failure = _failure(error)
+    if failure is error:
+        raise error
+    raise failure from error
+
+
+def _failure(error: Exception) -> Exception:
+    """What a boto3 / botocore / urllib3 exception means for the gateway."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        EventStreamError,
+        NoCredentialsError,
+        ParamValidationError,
+        ReadTimeoutError,
+    )
+    from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
+
+    if isinstance(error, EventStreamError):  # an exception event in the middle of a ConverseStream
+        details = error.response.get("Error", {})
+        return transform.stream_failure(str(details.get("Code") or "exception"), details.get("Message"))
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        metadata = error.response.get("ResponseMetadata", {})
+        headers = metadata.get("HTTPHeaders") or {}
+        return transform.failure_from(
+            str(details.get("Code") or ""),
+            str(details.get("Message") or ""),
+            metadata.get("HTTPStatusCode"),
+            retry_after=headers.get("retry-after"),
+        )
+    if isinstance(error, ReadTimeoutError | ConnectTimeoutError | Urllib3ReadTimeout):
+        return UpstreamTimeout("Amazon Bedrock did not answer in time")
+    if isinstance(error, ParamValidationError):  # botocore checks the request against Bedrock's schema
+        return UpstreamRefusal(400, f"Amazon Bedrock cannot take this request: {error}")
+    if isinstance(error, NoCredentialsError):
+        return UpstreamFailure("the gateway has no AWS credentials to call Amazon Bedrock")
+    if isinstance(error, BotoCoreError | Urllib3Error | OSError):
+        return UpstreamFailure(f"could not reach Amazon Bedrock ({type(error).__name__})")
+    return error

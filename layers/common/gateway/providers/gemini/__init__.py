@@ -1,0 +1,1 @@
+"""Google Gemini API (generativelanguage v1beta): pure `transform` to and from our OpenAI canonical form."""

@@ -1,0 +1,291 @@
+"""Inference in any format to any upstream: admit (route + reserve), call the candidates in order
+until one answers (falling back on connection errors, timeouts, 429 and 5xx while nothing has reached
+the client), settle. Streams are relayed event by event; same-format upstreams pass through untouched."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import anyio
+
+from gateway.auth.authenticate import Principal
+from gateway.billing import credits, estimate
+from gateway.billing.credits import Outcome
+from gateway.catalog.registry import ModelEntry
+from gateway.errors import GatewayError, ProviderError, ProviderTimeout, RateLimited, UpstreamRejected
+from gateway.formats.inbound import Exchange
+from gateway.observability import emit_request_metrics, logger, upstream_subsegment
+from gateway.providers import health
+from gateway.providers.clients import StreamEvent, client_for
+from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
+from gateway.providers.openai.transform import Usage, completion_text_bytes, usage_from
+from gateway.services.admission import Admission, admit
+from gateway.services.routing import Candidate, Preferences
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A whole answer (dict), or for streams the bytes to send as they come; plus response headers."""
+
+    content: dict[str, Any] | AsyncIterator[bytes]
+    headers: dict[str, str]
+
+
+async def infer(principal: Principal, exchange: Exchange, trace_id: str, *, vendor: str | None = None) -> Answer:
+    started = time.monotonic()
+    preferences = Preferences.parse(exchange.provider_preferences, vendor)
+    canonical = exchange.canonical
+    prompt_bound = estimate.prompt_token_bound(canonical)
+    requested = canonical.get("max_completion_tokens") or canonical.get("max_tokens")
+    choices = canonical.get("n") or 1
+
+    def cost_bound(entry: ModelEntry) -> int:
+        completion_bound = estimate.completion_token_bound(entry, requested, choices)
+        return estimate.reservation_amount(entry, prompt_bound, completion_bound)
+
+    admission = await admit(principal, exchange.model, cost_bound, trace_id, preferences)
+    call = _Call(exchange, admission, started)
+    if not exchange.stream:
+        return Answer(await call.complete(), await admission.headers())
+    stream = await call.open_stream()
+    return Answer(call.relay(stream), await admission.headers())
+
+
+@dataclass
+class _Stream:
+    candidate: Candidate
+    native: bool
+    events: AsyncIterator[StreamEvent]
+    stack: AsyncExitStack
+    started: float
+
+
+@dataclass
+class _Call:
+    exchange: Exchange
+    admission: Admission
+    started: float
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    async def complete(self) -> dict[str, Any]:
+        candidates = self.admission.route.candidates
+        for position, candidate in enumerate(candidates):
+            client = client_for(candidate.kind, candidate.endpoint)
+            native = candidate.kind == self.exchange.kind
+            attempt_started = time.monotonic()
+            try:
+                async with upstream_subsegment(candidate.provider, self.entry.id, stream=False):
+                    if native:
+                        answer, canonical = await client.complete_native(
+                            self.exchange.native_for(candidate.model), candidate.model
+                        )
+                    else:
+                        canonical = await client.complete(self.exchange.canonical, candidate.model)
+                        answer = self.exchange.respond(canonical)
+            except BaseException as error:
+                self._attempt(candidate, error, attempt_started)
+                if _may_fall_back(error) and position < len(candidates) - 1:
+                    continue
+                await self.settle(self.failed(error))
+                _reraise(error)
+            self._attempt(candidate, None, attempt_started)
+            await self.settle(
+                self.served(candidate, usage_from(canonical), completion_text_bytes(canonical), attempt_started)
+            )
+            return answer
+        raise AssertionError("a route has at least one candidate")
+
+    async def open_stream(self) -> _Stream:
+        """The first candidate whose stream opens and yields a first event: nothing has reached the
+        client before that, so until then a failing candidate hands over to the next."""
+        candidates = self.admission.route.candidates
+        for position, candidate in enumerate(candidates):
+            client = client_for(candidate.kind, candidate.endpoint)
+            native = candidate.kind == self.exchange.kind
+            attempt_started = time.monotonic()
+            stack = AsyncExitStack()
+            try:
+                async with upstream_subsegment(candidate.provider, self.entry.id, stream=True):
+                    opening = (
+                        client.stream_native(self.exchange.native_for(candidate.model), candidate.model)
+                        if native
+                        else client.stream(self.exchange.canonical, candidate.model)
+                    )
+                    events = await stack.enter_async_context(opening)
+                    first = await anext(aiter(events), None)
+            except BaseException as error:
+                with anyio.CancelScope(shield=True):
+                    await stack.aclose()
+                self._attempt(candidate, error, attempt_started)
+                if _may_fall_back(error) and position < len(candidates) - 1:
+                    continue
+                await self.settle(self.failed(error))
+                _reraise(error)
+            self._attempt(candidate, None, attempt_started)
+            return _Stream(candidate, native, _prepend(first, events), stack, attempt_started)
+        raise AssertionError("a route has at least one candidate")
+
+    async def relay(self, stream: _Stream) -> AsyncIterator[bytes]:
+        """Events out as they come. The request is settled before the stream's last event, so a client
+        that has read the end of the stream already sees its charge."""
+        encoder = self.exchange.encoder()
+        usage: Usage | None = None
+        first_at: float | None = None
+        sent_bytes = 0
+        settled = False
+
+        async def settle(error_code: str | None) -> None:
+            nonlocal settled
+            if settled:
+                return
+            settled = True
+            if first_at is None and usage is None:
+                await self.settle(self.failed(ProviderError("The stream ended before any output.", code=error_code)))
+            else:
+                await self.settle(
+                    self.served(stream.candidate, usage, sent_bytes, stream.started, error_code, first_at)
+                )
+
+        try:
+            async for event in stream.events:
+                for chunk in event.chunks:
+                    usage = usage_from(chunk) or usage
+                    sent_bytes += completion_text_bytes(chunk)
+                out = encoder.passthrough(event) if stream.native else b"".join(map(encoder.feed, event.chunks))
+                if out:
+                    first_at = first_at or time.monotonic()
+                    yield out
+            await settle(None)
+            yield encoder.finish(usage, native=stream.native)
+        except UpstreamFailure as error:
+            gateway_error = _as_gateway_error(error)
+            logger().warning("upstream stream failed", extra={"error_code": gateway_error.code})
+            await settle(gateway_error.code)
+            yield encoder.error(gateway_error)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await stream.stack.aclose()
+            await settle("client_disconnected")
+
+    @property
+    def entry(self) -> ModelEntry:
+        return self.admission.route.entry
+
+    def failed(self, error: BaseException) -> Outcome:
+        """Nothing reached the client: nothing is charged."""
+        gateway_error = _as_gateway_error(error)
+        return Outcome(
+            endpoint=self.exchange.endpoint,
+            provider=self.attempts[-1]["provider"] if self.attempts else None,
+            http_status=gateway_error.status,
+            error_code=gateway_error.code,
+            prompt_tokens=0,
+            completion_tokens=0,
+            cost=0,
+            latency_ms=_ms(self.started),
+            stream=self.exchange.stream,
+            attempts=tuple(self.attempts),
+        )
+
+    def served(
+        self,
+        candidate: Candidate,
+        usage: Usage | None,
+        completion_bytes: int,
+        upstream_started: float,
+        error_code: str | None = None,
+        first_at: float | None = None,
+    ) -> Outcome:
+        """Something reached the client: charge its usage, or a guess from what was sent."""
+        estimated = usage is None
+        if usage is None:
+            usage = Usage(
+                prompt_tokens=estimate.guess_tokens(estimate.request_bytes(self.exchange.canonical)),
+                completion_tokens=estimate.guess_tokens(completion_bytes),
+            )
+        return Outcome(
+            endpoint=self.exchange.endpoint,
+            provider=candidate.provider,
+            http_status=200,
+            error_code=error_code,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost=self.entry.pricing.cost(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens),
+            latency_ms=_ms(self.started),
+            upstream_latency_ms=_ms(upstream_started),
+            ttft_ms=int((first_at - self.started) * 1000) if first_at else None,
+            stream=self.exchange.stream,
+            usage_estimated=estimated,
+            attempts=tuple(self.attempts),
+        )
+
+    async def settle(self, outcome: Outcome) -> None:
+        """Settle even if the request is being cancelled (client gone): money first."""
+        with anyio.CancelScope(shield=True):
+            try:
+                entry = await anyio.to_thread.run_sync(credits.settle, self.admission.reservation, outcome)
+            except Exception:
+                # The reservation stays; the sweeper refunds it. Never lose the answer over this.
+                logger().exception("settlement failed; the sweeper will refund the reservation")
+                return
+            if entry is not None:
+                emit_request_metrics(entry)
+
+    def _attempt(self, candidate: Candidate, error: BaseException | None, started: float) -> None:
+        if error is None:
+            health.succeeded(candidate.provider)
+        elif _may_fall_back(error):
+            health.failed(candidate.provider)
+        gateway_error = _as_gateway_error(error) if error is not None else None
+        self.attempts.append(
+            {
+                "provider": candidate.provider,
+                "upstream_model": candidate.model,
+                "http_status": gateway_error.status if gateway_error else 200,
+                "error_code": gateway_error.code if gateway_error else None,
+                "latency_ms": _ms(started),
+            }
+        )
+
+
+async def _prepend(first: StreamEvent | None, rest: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+    if first is not None:
+        yield first
+        async for event in rest:
+            yield event
+
+
+def _may_fall_back(error: BaseException) -> bool:
+    """Connection errors, timeouts, 429 and 5xx: the upstream's trouble, worth another candidate."""
+    return isinstance(error, UpstreamFailure)
+
+
+def _ms(since: float) -> int:
+    return int((time.monotonic() - since) * 1000)
+
+
+def _reraise(error: BaseException) -> NoReturn:
+    if isinstance(error, GatewayError) or not isinstance(error, Exception):
+        raise error  # ours already, or cancellation and exit: travel on untouched
+    raise _as_gateway_error(error) from error
+
+
+def _as_gateway_error(error: BaseException) -> GatewayError:
+    if isinstance(error, GatewayError):
+        return error
+    if isinstance(error, UpstreamRefusal):
+        return UpstreamRejected(error.status, error.message, code=error.code, param=error.param)
+    if isinstance(error, UpstreamTimeout):
+        return ProviderTimeout("The provider did not answer in time.")
+    if isinstance(error, UpstreamFailure):
+        if error.status == 429:
+            headers = {"Retry-After": error.retry_after} if error.retry_after else None
+            return RateLimited(
+                "The provider is rate limiting requests; retry shortly.", headers=headers, code="provider_rate_limited"
+            )
+        return ProviderError(f"The provider failed to answer: {error}")
+    return ProviderError("The request was interrupted.", code="interrupted")

@@ -1,0 +1,128 @@
+"""A fake Anthropic Messages API on loopback, speaking its wire format (JSON and SSE events).
+
+Model `claude-echo` answers "echo: <last user text>", or calls the first tool it is given with
+{"city": "Paris"}; `claude-overloaded` answers 529 overloaded_error. Usage counts words as tokens.
+Requests and headers are recorded, so tests can check what the gateway forwarded.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+PROVIDER_KEY = "sk-ant-upstream-test-credential"
+
+
+class FakeAnthropic:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.lock = threading.Lock()
+        self.app = Starlette(routes=[Route("/v1/messages", self.messages, methods=["POST"])])
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.headers.clear()
+
+    async def messages(self, request: Request) -> Response:
+        body = await request.json()
+        with self.lock:
+            self.requests.append(body)
+            self.headers.append(dict(request.headers))
+        if request.headers.get("x-api-key") != PROVIDER_KEY or not request.headers.get("anthropic-version"):
+            return _error(401, "authentication_error", "invalid x-api-key")
+        if body["model"] == "claude-overloaded":
+            return _error(529, "overloaded_error", "Overloaded")
+        input_tokens = sum(len(_text(m.get("content")).split()) for m in body["messages"])
+        tools = body.get("tools") or []
+        if tools:
+            block: dict[str, Any] = {
+                "type": "tool_use",
+                "id": "toolu_01",
+                "name": tools[0]["name"],
+                "input": {"city": "Paris"},
+            }
+            stop = "tool_use"
+        else:
+            block = {"type": "text", "text": "echo: " + _text(body["messages"][-1].get("content"))}
+            stop = "end_turn"
+        output_tokens = len(json.dumps(block["input"]).split()) if tools else len(block["text"].split())
+        usage = {"input_tokens": input_tokens, "output_tokens": output_tokens}
+        message = {
+            "id": "msg_fake01", "type": "message", "role": "assistant", "model": body["model"],
+            "content": [block], "stop_reason": stop, "stop_sequence": None, "usage": usage,
+        }  # fmt: skip
+        if not body.get("stream"):
+            return JSONResponse(message)
+        return StreamingResponse(_events(message), media_type="text/event-stream")
+
+
+async def _events(message: dict[str, Any]) -> AsyncIterator[bytes]:
+    block = message["content"][0]
+    start = {**message, "content": [], "stop_reason": None, "usage": {**message["usage"], "output_tokens": 1}}
+    yield _sse("message_start", {"type": "message_start", "message": start})
+    yield _sse("ping", {"type": "ping"})
+    if block["type"] == "text":
+        yield _sse(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        )
+        for piece in _pieces(block["text"]):
+            yield _sse(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
+            )
+    else:
+        empty = {**block, "input": {}}
+        yield _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": empty})
+        arguments = json.dumps(block["input"])
+        for piece in (arguments[:5], arguments[5:]):
+            yield _sse(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": piece},
+                },
+            )
+    yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+    yield _sse(
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+            "usage": {"output_tokens": message["usage"]["output_tokens"]},
+        },
+    )
+    yield _sse("message_stop", {"type": "message_stop"})
+
+
+def _pieces(text: str) -> list[str]:
+    words = text.split(" ")
+    return [word + (" " if i < len(words) - 1 else "") for i, word in enumerate(words)]
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def _error(status: int, error_type: str, message: str) -> JSONResponse:
+    return JSONResponse({"type": "error", "error": {"type": error_type, "message": message}}, status_code=status)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"
+        )
+    return ""

@@ -1,0 +1,82 @@
+"""A fake Gemini API on loopback, speaking its wire format (generateContent JSON and
+streamGenerateContent?alt=sse). Model `gemini-echo` answers "echo: <last user text>", or calls the
+first function declared with {"city": "Paris"}. Usage counts words as tokens."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+PROVIDER_KEY = "gemini-upstream-test-credential"
+
+
+class FakeGemini:
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+        self.app = Starlette(routes=[Route("/v1beta/models/{target}", self.generate, methods=["POST"])])
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+    async def generate(self, request: Request) -> Response:
+        target = request.path_params["target"]
+        body = await request.json()
+        with self.lock:
+            self.requests.append((target, body))
+        if request.headers.get("x-goog-api-key") != PROVIDER_KEY:
+            return _error(403, "PERMISSION_DENIED", "API key not valid.")
+        model, _, method = target.partition(":")
+        contents = body.get("contents") or []
+        prompt = sum(len(_text(c).split()) for c in contents)
+        declarations = [d for tool in body.get("tools") or [] for d in tool.get("functionDeclarations") or []]
+        if declarations:
+            parts: list[dict[str, Any]] = [
+                {"functionCall": {"name": declarations[0]["name"], "args": {"city": "Paris"}}}
+            ]
+            output = 2
+        else:
+            reply = "echo: " + (_text(contents[-1]) if contents else "")
+            parts = [{"text": reply}]
+            output = len(reply.split())
+        usage = {"promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output}
+        if method == "generateContent":
+            return JSONResponse(
+                {
+                    "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+                    "usageMetadata": usage,
+                    "modelVersion": model,
+                    "responseId": "resp-fake",
+                }
+            )
+        if method == "streamGenerateContent" and request.query_params.get("alt") == "sse":
+            return StreamingResponse(_chunks(model, parts, usage), media_type="text/event-stream")
+        return _error(404, "NOT_FOUND", f"unknown method {method}")
+
+
+async def _chunks(model: str, parts: list[dict[str, Any]], usage: dict[str, Any]) -> AsyncIterator[bytes]:
+    pieces = [{"text": w + " "} for w in parts[0]["text"].split()] if "text" in parts[0] else parts
+    for index, piece in enumerate(pieces):
+        last = index == len(pieces) - 1
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": [piece]}, "index": 0}
+        chunk: dict[str, Any] = {"candidates": [candidate], "modelVersion": model, "responseId": "resp-fake"}
+        if last:
+            candidate["finishReason"] = "STOP"
+            chunk["usageMetadata"] = usage
+        yield f"data: {json.dumps(chunk)}\r\n\r\n".encode()
+
+
+def _text(content: Any) -> str:
+    return " ".join(part.get("text", "") for part in (content or {}).get("parts") or [] if isinstance(part, dict))
+
+
+def _error(code: int, status: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "status": status}}, status_code=code)
