@@ -41,8 +41,28 @@ def fake_upstream():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def gateway_env(dynamodb_endpoint: str, fake_upstream) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def fake_servers():  # type: ignore[no-untyped-def]
+    """Fake Anthropic, Gemini and Bedrock upstreams on loopback, speaking their wire formats."""
+    from tests.support.fake_anthropic import FakeAnthropic
+    from tests.support.fake_bedrock import FakeBedrock
+    from tests.support.fake_gemini import FakeGemini
+    from tests.support.servers import ServerThread
+
+    fakes = {"anthropic": FakeAnthropic(), "gemini": FakeGemini(), "bedrock": FakeBedrock()}
+    servers = {name: ServerThread(fake.app).start() for name, fake in fakes.items()}
+    for name, fake in fakes.items():
+        fake.url = servers[name].url  # type: ignore[attr-defined]
+    yield fakes
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_env(dynamodb_endpoint: str, fake_upstream, fake_servers) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
     """The environment every gateway process of the test session runs with."""
+    from devtools.dynamodb_local import free_port
+    from tests.support.fake_anthropic import PROVIDER_KEY as ANTHROPIC_KEY
+    from tests.support.fake_gemini import PROVIDER_KEY as GEMINI_KEY
     from tests.support.fake_openai import PROVIDER_KEY
 
     env = {
@@ -55,6 +75,13 @@ def gateway_env(dynamodb_endpoint: str, fake_upstream) -> Iterator[dict[str, str
         "AWS_DEFAULT_REGION": "us-east-1",
         "FAKE_OPENAI_API_KEY": PROVIDER_KEY,
         "FAKE_OPENAI_BASE_URL": f"{fake_upstream.url}/v1",
+        "FAKE_ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+        "FAKE_ANTHROPIC_BASE_URL": f"{fake_servers['anthropic'].url}/v1",
+        "FAKE_GEMINI_API_KEY": GEMINI_KEY,
+        "FAKE_GEMINI_BASE_URL": f"{fake_servers['gemini'].url}/v1beta",
+        "FAKE_BEDROCK_REGION": "us-east-1",
+        "FAKE_BEDROCK_ENDPOINT": fake_servers["bedrock"].url,
+        "DOWN_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",  # nothing listens there
         "UPSTREAM_TIMEOUT_SECONDS": "3",
         "POWERTOOLS_METRICS_NAMESPACE": "AIGateway",
         "POWERTOOLS_SERVICE_NAME": "ai-gateway",
@@ -100,8 +127,13 @@ def gateway_url(gateway_env: dict[str, str]) -> Iterator[str]:
 
 
 @pytest.fixture
-def upstream(fake_upstream):  # type: ignore[no-untyped-def]
+def upstream(fake_upstream, fake_servers):  # type: ignore[no-untyped-def]
     fake_upstream.reset()
+    for fake in fake_servers.values():
+        fake.reset()
+    from gateway.providers import health
+
+    health.reset()
     yield fake_upstream
     fake_upstream.release()
     fake_upstream.gate.set()

@@ -11,6 +11,8 @@ Its behaviour is chosen by the upstream model name, so one server serves every t
   cut-stream   streams two chunks, then breaks the connection
   slow         sleeps longer than the gateway's upstream timeout
   big-usage    like echo, but reports using every output token it was allowed (max_tokens)
+Any model given tools calls the first one with {"city": "Paris"} instead of answering.
+POST /v1/embeddings answers three-dimensional embeddings, one per input.
 """
 
 from __future__ import annotations
@@ -42,7 +44,12 @@ class FakeOpenAI:
         self.gate = threading.Event()
         self.held = 0
         self.lock = threading.Lock()
-        self.app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+            ]
+        )
 
     def reset(self) -> None:
         with self.lock:
@@ -58,6 +65,17 @@ class FakeOpenAI:
     def calls(self, model: str) -> list[dict[str, Any]]:
         with self.lock:
             return [body for body in self.requests if body.get("model") == model]
+
+    async def embeddings(self, request: Request) -> Response:
+        body = await request.json()
+        with self.lock:
+            self.requests.append(body)
+            self.headers.append(dict(request.headers))
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        tokens = sum(words(text) if isinstance(text, str) else len(text) for text in inputs)
+        data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))]
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return JSONResponse({"object": "list", "data": data, "model": body["model"], "usage": usage})
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
@@ -81,6 +99,8 @@ class FakeOpenAI:
             await asyncio.to_thread(self.released.wait, 30)
         reply = "echo: " + _last_user_text(body)
         prompt_tokens = sum(words(_text(m.get("content"))) for m in body.get("messages", []))
+        if body.get("tools"):
+            return self._tool_call(body, prompt_tokens)
         if body.get("stream"):
             return StreamingResponse(self._stream(body, reply, prompt_tokens), media_type="text/event-stream")
         payload: dict[str, Any] = {
@@ -95,6 +115,34 @@ class FakeOpenAI:
         elif model != "no-usage":
             payload["usage"] = _usage(prompt_tokens, words(reply))
         return JSONResponse(payload)
+
+    def _tool_call(self, body: dict[str, Any], prompt_tokens: int) -> Response:
+        name = body["tools"][0]["function"]["name"]
+        call = {"id": "call_fake1", "type": "function", "function": {"name": name, "arguments": '{"city": "Paris"}'}}
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            return JSONResponse(
+                {
+                    "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+                    "model": body["model"],
+                    "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+                    "usage": _usage(prompt_tokens, 5),
+                }
+            )  # fmt: skip
+
+        async def events() -> AsyncIterator[bytes]:
+            model = body["model"]
+            yield _event(_chunk(model, {"role": "assistant", "content": None}))
+            opening = {**call, "index": 0, "function": {"name": name, "arguments": ""}}
+            yield _event(_chunk(model, {"tool_calls": [opening]}))
+            for piece in ('{"city": ', '"Paris"}'):
+                yield _event(_chunk(model, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+            yield _event(_chunk(model, {}, finish_reason="tool_calls"))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                yield _event({**_chunk(model, {}), "choices": [], "usage": _usage(prompt_tokens, 5)})
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     async def _stream(self, body: dict[str, Any], reply: str, prompt_tokens: int) -> AsyncIterator[bytes]:
         model = body["model"]
