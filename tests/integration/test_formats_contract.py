@@ -273,9 +273,12 @@ def test_each_sdk_raises_its_own_typed_errors(gateway_url, upstream, make_tenant
 def test_a_stream_cut_midway_ends_with_an_error_event_in_each_format(gateway_url, upstream, make_tenant):
     tenant = make_tenant("10")
     claude = anthropic_sdk(gateway_url, tenant.key)  # keep it: a collected client closes its connections
-    with pytest.raises(anthropic.APIStatusError), claude.messages.stream(
-        model="test/cut-stream", max_tokens=50, messages=[{"role": "user", "content": "one two three four"}]
-    ) as stream:
+    with (
+        pytest.raises(anthropic.APIStatusError),
+        claude.messages.stream(
+            model="test/cut-stream", max_tokens=50, messages=[{"role": "user", "content": "one two three four"}]
+        ) as stream,
+    ):
         "".join(stream.text_stream)
     # Gemini: the last SSE event is Google's error envelope (google-genai raises APIError on it)
     with httpx.stream(
