@@ -10,7 +10,7 @@ import sys
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from devtools.template import ROOT
 
@@ -54,6 +54,31 @@ def ensure_demo_account() -> str | None:
     return keys.issue_key(DEMO_ACCOUNT, "demo", "inference").key
 
 
+def _local_images_bucket() -> Any:
+    """Image tasks keep their images in S3: locally, moto's S3 on loopback (in memory). Without a
+    queue (IMAGE_TASKS_QUEUE_URL unset) the task worker runs inside the dev server."""
+    if os.environ.get("IMAGES_BUCKET"):
+        return None
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from devtools.dynamodb_local import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    os.environ["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{port}"
+    os.environ["IMAGES_BUCKET"] = "ai-gateway-images-dev"
+    boto3.client(
+        "s3",
+        endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto's stand-in
+    ).create_bucket(Bucket=os.environ["IMAGES_BUCKET"])
+    return server
+
+
 def main() -> None:
     import uvicorn
 
@@ -69,6 +94,7 @@ def main() -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
     database = DynamoDBLocal(dynamodb_port, data_dir / "dynamodb").start()
+    images = _local_images_bucket()
     # uvicorn re-raises SIGTERM once it has shut down; exit through `finally` to stop the database too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
@@ -90,6 +116,8 @@ def main() -> None:
         uvicorn.run(build_app(), host="127.0.0.1", port=port, log_level="info")
     finally:
         database.stop()
+        if images is not None:
+            images.stop()
 
 
 if __name__ == "__main__":

@@ -46,9 +46,10 @@ def fake_servers():  # type: ignore[no-untyped-def]
     from tests.support.fake_anthropic import FakeAnthropic
     from tests.support.fake_bedrock import FakeBedrock
     from tests.support.fake_gemini import FakeGemini
+    from tests.support.fake_images import FakeImages
     from tests.support.servers import ServerThread
 
-    fakes = {"anthropic": FakeAnthropic(), "gemini": FakeGemini(), "bedrock": FakeBedrock()}
+    fakes = {"anthropic": FakeAnthropic(), "gemini": FakeGemini(), "bedrock": FakeBedrock(), "images": FakeImages()}
     servers = {name: ServerThread(fake.app).start() for name, fake in fakes.items()}
     for name, fake in fakes.items():
         fake.url = servers[name].url  # type: ignore[attr-defined]
@@ -58,7 +59,31 @@ def fake_servers():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def gateway_env(dynamodb_endpoint: str, fake_upstream, fake_servers) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def aws_local() -> Iterator[dict[str, str]]:
+    """S3 and SQS stand-ins (moto's server on loopback): the images bucket and the task queue."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from devtools.dynamodb_local import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    credentials = {"region_name": "us-east-1", "aws_access_key_id": "test", "aws_secret_access_key": "test"}
+    boto3.client("s3", endpoint_url=endpoint, **credentials).create_bucket(Bucket="gateway-test-images")
+    queue = boto3.client("sqs", endpoint_url=endpoint, **credentials).create_queue(QueueName="image-tasks")
+    yield {
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ENDPOINT_URL_SQS": endpoint,
+        "IMAGES_BUCKET": "gateway-test-images",
+        "IMAGE_TASKS_QUEUE_URL": queue["QueueUrl"],
+    }
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_env(dynamodb_endpoint: str, fake_upstream, fake_servers, aws_local) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
     """The environment every gateway process of the test session runs with."""
     from devtools.dynamodb_local import free_port
     from tests.support.fake_anthropic import PROVIDER_KEY as ANTHROPIC_KEY
@@ -82,6 +107,8 @@ def gateway_env(dynamodb_endpoint: str, fake_upstream, fake_servers) -> Iterator
         "FAKE_BEDROCK_REGION": "us-east-1",
         "FAKE_BEDROCK_ENDPOINT": fake_servers["bedrock"].url,
         "DOWN_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",  # nothing listens there
+        "FAKE_IMAGES_BASE_URL": f"{fake_servers['images'].url}/v1",
+        **aws_local,
         "UPSTREAM_TIMEOUT_SECONDS": "3",
         "POWERTOOLS_METRICS_NAMESPACE": "AIGateway",
         "POWERTOOLS_SERVICE_NAME": "ai-gateway",
@@ -108,10 +135,12 @@ def gateway_env(dynamodb_endpoint: str, fake_upstream, fake_servers) -> Iterator
 def _reset_caches() -> None:
     from gateway.auth import authenticate
     from gateway.config import get_settings
-    from gateway.storage import dynamo
+    from gateway.storage import dynamo, objects
 
     get_settings.cache_clear()
     dynamo.client.cache_clear()
+    objects.s3.cache_clear()
+    objects.sqs.cache_clear()
     authenticate._cache.clear()
 
 

@@ -1,13 +1,31 @@
-"""Images routes (to come). The function is deployed so its routes can be added without new plumbing."""
+"""Image routes: generation (at once, or as a task for slow models) and task status.
+Buffered: Mangum adapts API Gateway events to the FastAPI app (gateway.entry)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from gateway.entry import asgi_handler
-from gateway.http import create_app
+from gateway.formats.images import ImageGenerationRequest
+from gateway.http import AnyKey, InferenceKey, create_app, trace_id_of
+from gateway.services import images
 
 router = APIRouter()
+
+
+@router.post("/v1/images/generations")
+async def generate_images(payload: ImageGenerationRequest, request: Request, principal: InferenceKey) -> JSONResponse:
+    answer, status = await images.generate(principal, payload, trace_id_of(request))
+    return JSONResponse(answer.content, status_code=status, headers=answer.headers)
+
+
+@router.get("/v1/images/tasks/{task_id}")
+def image_task(task_id: str, principal: AnyKey) -> dict[str, Any]:
+    return images.task_view(principal, task_id)
+
 
 app = create_app(router, title="AI Gateway: images")
 handler = asgi_handler(app)

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     upstream_connect_timeout_seconds: float = Field(10.0, alias="UPSTREAM_CONNECT_TIMEOUT_SECONDS", gt=0)
     # What one credit is worth in US dollars, for the `cost_usd` fields of usage and traces.
     credit_price_usd: str = Field("1", alias="CREDIT_PRICE_USD", pattern=r"^\d+(\.\d+)?$")
+    # Image tasks: the queue their worker reads (unset: the worker runs in-process) and the bucket
+    # that keeps their images.
+    image_tasks_queue_url: str | None = Field(None, alias="IMAGE_TASKS_QUEUE_URL")
+    images_bucket: str | None = Field(None, alias="IMAGES_BUCKET")
     max_body_bytes: int = Field(10 * 1024 * 1024, alias="MAX_BODY_BYTES", gt=0)
 
 

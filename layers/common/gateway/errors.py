@@ -47,6 +47,10 @@ class MessagesRequired(InvalidRequest):
     code = "messages_required"
 
 
+class PromptRequired(InvalidRequest):
+    code = "prompt_required"
+
+
 class InvalidApiKey(GatewayError):
     status = 401
     code = "invalid_api_key"

@@ -23,6 +23,7 @@ from gateway.errors import (
     MethodNotAllowed,
     ModelRequired,
     NotFound,
+    PromptRequired,
     RequestTooLarge,
 )
 from gateway.formats.inbound import error_envelope
@@ -186,6 +187,8 @@ def _explain(errors: Sequence[Any]) -> GatewayError:
     absent = kind in ("missing", "string_too_short", "too_short") or first.get("input", "") is None
     if field == "model" and absent:
         return ModelRequired("`model` is required.", param="model")
+    if field == "prompt" and absent:
+        return PromptRequired("`prompt` is required.", param="prompt")
     if field == "messages" and absent:
         return MessagesRequired("`messages` must be a non-empty array.", param="messages")
     return InvalidRequest(f"Invalid `{field or 'body'}`: {first.get('msg', 'invalid value')}.", param=field or None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,7 @@ class Outcome:
     stream: bool = False
     usage_estimated: bool = False
     attempts: tuple[dict[str, Any], ...] = ()
+    units: dict[str, Any] | None = None  # images, characters, audio_seconds: what media was billed on
 
     @property
     def succeeded(self) -> bool:
@@ -100,7 +102,7 @@ def reserve(principal: Principal, model: str, amount: int, trace_id: str) -> Res
     return reservation
 
 
-def settle(reservation: Reservation, outcome: Outcome) -> LedgerEntry | None:
+def settle(reservation: Reservation, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> LedgerEntry | None:
     """Charge what the usage is worth, at most what was held; refund the rest.
 
     Returns None when the reservation had already been settled (by the sweeper, say).
@@ -135,9 +137,10 @@ def settle(reservation: Reservation, outcome: Outcome) -> LedgerEntry | None:
         created_at=reservation.created_at,
         day=day_from_epoch(now),
         attempts=outcome.attempts,
+        units=outcome.units,
     )
     retention = now + get_settings().trace_retention_days * 86_400
-    if not _repository().settle(reservation, entry, retention):
+    if not _repository().settle(reservation, entry, retention, also):
         logger().error("reservation was already settled", extra={"trace_id": reservation.trace_id})
         return None
     return entry

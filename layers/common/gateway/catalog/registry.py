@@ -13,14 +13,32 @@ from gateway.money import ceil_micro
 
 
 class Pricing(BaseModel):
-    """Credits per 1M tokens (= micro-credits per token), plus credits per request."""
+    """Credits per 1M tokens (= micro-credits per token), plus credits per request; media models
+    are priced in their own units: credits per image (by `size/quality`, `size` or `*`), per 1M
+    input characters (speech), per second of audio (transcription)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    input: Decimal = Field(ge=0)
-    output: Decimal = Field(ge=0)
+    input: Decimal = Field(Decimal(0), ge=0)
+    output: Decimal = Field(Decimal(0), ge=0)
     cached_input: Decimal | None = Field(None, ge=0)
     request: Decimal = Field(Decimal(0), ge=0)
+    image: dict[str, Decimal] | None = None
+    characters: Decimal | None = Field(None, ge=0)
+    audio_seconds: Decimal | None = Field(None, ge=0)
+
+    def image_cost(self, size: str, quality: str | None, images: int) -> int | None:
+        """Micro-credits for `images` images, or None when this size/quality has no price."""
+        table = self.image or {}
+        price = table.get(f"{size}/{quality}") if quality else None
+        price = price if price is not None else table.get(size, table.get("*"))
+        return None if price is None else ceil_micro(price * 1_000_000 * images + self.request * 1_000_000)
+
+    def speech_cost(self, characters: int) -> int:
+        return ceil_micro((self.characters or Decimal(0)) * characters + self.request * 1_000_000)
+
+    def transcription_cost(self, seconds: Decimal) -> int:
+        return ceil_micro((self.audio_seconds or Decimal(0)) * 1_000_000 * seconds + self.request * 1_000_000)
 
     def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> int:
         """Micro-credits for one request, rounded up once at the end."""
@@ -53,6 +71,19 @@ class ProviderConfig(BaseModel):
     region_env: str | None = None  # Bedrock: the region to call; unset means not configured
 
 
+class MediaSpec(BaseModel):
+    """What an image or audio model accepts (checked before any credit is touched)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sizes: tuple[str, ...] = ()
+    qualities: tuple[str, ...] = ()
+    max_images: int = Field(10, ge=1, le=128)
+    voices: tuple[str, ...] = ()
+    formats: tuple[str, ...] = ()  # response formats (speech: mp3, wav, ...)
+    async_tasks: bool = False  # image generation answers a task, worked off the request path
+
+
 class ModelEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -60,15 +91,16 @@ class ModelEntry(BaseModel):
     aliases: tuple[str, ...] = ()
     display_name: str
     owned_by: str
-    category: Literal["chat", "embedding", "image", "audio"] = "chat"
+    category: Literal["chat", "embedding", "image", "speech", "transcription"] = "chat"
     capabilities: tuple[str, ...] = ()
-    context_length: int = Field(gt=0)
-    max_output_tokens: int = Field(gt=0)
+    context_length: int = Field(1, gt=0)
+    max_output_tokens: int = Field(1, gt=0)
     pricing: Pricing
     providers: tuple[ProviderCandidate, ...] = Field(min_length=1)
     created: int = 0
     enabled: bool = True
     public: bool = True
+    media: MediaSpec | None = None
 
 
 class Catalog(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -72,6 +73,7 @@ class LedgerEntry:
     created_at: str
     day: str
     attempts: tuple[dict[str, Any], ...] = ()  # each upstream attempt: provider, http_status, latency_ms, error_code
+    units: dict[str, Any] | None = None  # media billed in their own units: images, characters, audio_seconds
 
 
 class CreditRepository:
@@ -181,10 +183,14 @@ class CreditRepository:
             raise ReservationRefused("rate_limited")
         raise StorageUnavailable(f"reservation cancelled: {codes}")
 
-    def settle(self, reservation: Reservation, entry: LedgerEntry, retention_until: int) -> bool:
-        """Release the hold, charge `entry.credits`, write the ledger entry and the daily usage.
+    def settle(
+        self, reservation: Reservation, entry: LedgerEntry, retention_until: int, also: Sequence[dict[str, Any]] = ()
+    ) -> bool:
+        """Release the hold, charge `entry.credits`, write the ledger entry and the daily usage, and any
+        `also` items (a task's new state, say) in the same transaction.
 
-        Returns False when the reservation was already settled (by an earlier attempt or the sweeper).
+        Returns False when the reservation was already settled (by an earlier attempt or the sweeper)
+        or an `also` item's condition failed: then nothing was written.
         """
         refund = reservation.amount - entry.credits
         if refund < 0:
@@ -242,10 +248,11 @@ class CreditRepository:
                     }
                 }
             )
+        items.extend(also)
         codes, _ = self._transact(items)
         if not codes:
             return True
-        if codes[0] == "ConditionalCheckFailed" or codes[1] == "ConditionalCheckFailed":
+        if "ConditionalCheckFailed" in codes:
             return False
         raise StorageUnavailable(f"settlement cancelled: {codes}")
 

@@ -25,15 +25,20 @@ def client() -> DynamoDBClient:
         read_timeout=5,
         max_pool_connections=64,
     )
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
     session = boto3.session.Session()
+    return session.client("dynamodb", config=config, **local_stand_in(session, "DYNAMODB"))
+
+
+def local_stand_in(session: Any, service: str) -> dict[str, Any]:
+    """For a stand-in on loopback (DynamoDB Local, moto): credentials and region if none are set."""
+    endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service}") or os.environ.get("AWS_ENDPOINT_URL")
     kwargs: dict[str, Any] = {}
     if endpoint and urlparse(endpoint).hostname in _LOOPBACK:
         if session.get_credentials() is None:
             kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
         if not session.region_name:
             kwargs["region_name"] = "us-east-1"
-    return session.client("dynamodb", config=config, **kwargs)
+    return kwargs
 
 
 @lru_cache(maxsize=1)

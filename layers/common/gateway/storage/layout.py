@@ -9,6 +9,7 @@ reservation   pk RESERVATION#{trace}  sk RESERVATION  gsi1 RESERVATIONS#{shard} 
 ledger/trace  pk TRACE#{trace}        sk TRACE        gsi1 ACCOUNT#{id}#TRACES / {iso}#{trace}
                                                       gsi2 KEY#{sha256}#TRACES / {iso}#{trace}
 daily usage   pk USAGE#{account}      sk {day}#{model}#{key sha256}
+image task    pk TASK#{task_id}       sk TASK
 """
 
 from __future__ import annotations
@@ -92,3 +93,7 @@ def usage_pk(account_id: str) -> str:
 
 def usage_key(account_id: str, day: str, model: str, key_hash: str) -> dict[str, dict[str, str]]:
     return key(usage_pk(account_id), f"{day}#{model}#{key_hash}")
+
+
+def task_key(task_id: str) -> dict[str, dict[str, str]]:
+    return key(f"TASK#{task_id}", "TASK")

@@ -106,3 +106,8 @@ def _chunks(data: str) -> list[dict[str, Any]]:
     if isinstance(chunk.get("error"), dict):
         raise UpstreamFailure(f"the provider failed mid-stream: {chunk['error'].get('message', 'error')}")
     return [chunk]
+
+
+async def generate_images(endpoint: Endpoint, body: dict[str, Any], model: str) -> dict[str, Any]:
+    """POST /images/generations on an OpenAI-compatible upstream."""
+    return await OpenAICompatibleClient(endpoint)._post({**body, "model": model}, "/images/generations")

@@ -1,0 +1,27 @@
+"""OpenAI images request (`POST /v1/images/generations`); `async: true` asks for a task."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from gateway.formats.wire import WireModel
+
+
+class ImageGenerationRequest(WireModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    model: str = Field(min_length=1, max_length=256)
+    prompt: str = Field(min_length=1, max_length=32_000)
+    n: int = Field(1, ge=1, le=128)
+    size: str | None = Field(None, max_length=32)
+    quality: str | None = Field(None, max_length=32)
+    response_format: Literal["url", "b64_json"] = "url"
+    run_async: bool = Field(False, alias="async")
+
+    def upstream_body(self) -> dict[str, Any]:
+        """What an OpenAI-compatible image upstream gets: the client's fields but the gateway's."""
+        body = self.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        body.pop("async", None)
+        return body

@@ -1,0 +1,162 @@
+"""Image generation, priced per image. Fast models answer at once; slow ones (the catalog's
+`async_tasks`, or `async: true`) answer a task that a worker does off the request path."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import anyio
+
+from gateway import clock
+from gateway.auth.authenticate import Principal
+from gateway.catalog.registry import ModelEntry
+from gateway.config import get_settings
+from gateway.errors import InvalidRequest, NotFound
+from gateway.formats.images import ImageGenerationRequest
+from gateway.formats.inbound import Exchange
+from gateway.services.admission import admit
+from gateway.services.inference import Answer, _Call, _may_fall_back, _reraise
+from gateway.services.routing import Candidate
+from gateway.storage.tasks import Task, TaskRepository
+
+ENDPOINT = "images.generations"
+
+
+def size_and_quality(entry: ModelEntry, request: ImageGenerationRequest) -> tuple[str, str | None]:
+    """What the request asks for, the model's first size and quality standing in for those left out."""
+    media = entry.media
+    size = request.size or (media.sizes[0] if media and media.sizes else "1024x1024")
+    quality = request.quality or (media.qualities[0] if media and media.qualities else None)
+    return size, quality
+
+
+def image_price(entry: ModelEntry, request: ImageGenerationRequest) -> int:
+    """Micro-credits for the request; the checks a client can fix come first."""
+    if entry.category != "image":
+        raise InvalidRequest(f"`{entry.id}` is not an image model.", param="model")
+    media = entry.media
+    size, quality = size_and_quality(entry, request)
+    if media and media.sizes and size not in media.sizes:
+        raise InvalidRequest(f"Size `{size}` is not supported; use one of {', '.join(media.sizes)}.", param="size")
+    if request.quality and media and media.qualities and request.quality not in media.qualities:
+        raise InvalidRequest(
+            f"Quality `{request.quality}` is not supported; use one of {', '.join(media.qualities)}.", param="quality"
+        )
+    if media and request.n > media.max_images:
+        raise InvalidRequest(f"`n` is at most {media.max_images} for `{entry.id}`.", param="n")
+    price = entry.pricing.image_cost(size, quality, request.n)
+    if price is None:
+        raise InvalidRequest(f"`{entry.id}` has no price for size `{size}`.", param="size")
+    return price
+
+
+async def generate(principal: Principal, request: ImageGenerationRequest, trace_id: str) -> tuple[Answer, int]:
+    """(the answer, its HTTP status): 200 with the images, or 202 with a pending task."""
+    started = time.monotonic()
+    admission = await admit(principal, request.model, lambda entry: image_price(entry, request), trace_id)
+    entry = admission.route.entry
+    if (entry.media and entry.media.async_tasks) or request.run_async:
+        return await _start_task(principal, request, admission.route.first, trace_id), 202
+    body = request.upstream_body()
+    call = _Call(Exchange("openai", ENDPOINT, request.model, body, body, stream=False), admission, started)
+    candidates = admission.route.candidates
+    for position, candidate in enumerate(candidates):
+        attempt_started = time.monotonic()
+        try:
+            payload = await _call_upstream(candidate, body)
+        except BaseException as error:
+            call._attempt(candidate, error, attempt_started)
+            if _may_fall_back(error) and position < len(candidates) - 1:
+                continue
+            await call.settle(call.failed(error))
+            _reraise(error)
+        call._attempt(candidate, None, attempt_started)
+        images = len(payload.get("data") or [])
+        await call.settle(_images_outcome(call, entry, request, images, candidate, attempt_started))
+        return Answer(payload, await admission.headers()), 200
+    raise AssertionError("a route has at least one candidate")
+
+
+def task_view(principal: Principal, task_id: str) -> dict[str, Any]:
+    task = TaskRepository(get_settings().table_name).get(task_id) if task_id.isascii() else None
+    visible = (
+        task is not None
+        and task.account_id == principal.account_id
+        and (principal.kind == "management" or task.key_hash == principal.key_hash)
+    )
+    if task is None or not visible:
+        raise NotFound(f"No image task `{task_id[:80]}`.")
+    view: dict[str, Any] = {
+        "task_id": task.task_id,
+        "status": task.status,
+        "model": task.model,
+        "created": task.created,
+    }
+    if task.status == "succeeded":
+        view["data"] = [_image_view(key, task.request.get("response_format", "url")) for key in task.images]
+    else:
+        view["data"] = []
+    if task.status == "failed":
+        view["error"] = {
+            "message": task.error or "The image task failed; it was not charged.",
+            "code": "provider_error",
+        }
+    return view
+
+
+async def _start_task(principal: Principal, request: ImageGenerationRequest, first: Candidate, trace_id: str) -> Answer:
+    settings = get_settings()
+    task = Task(
+        task_id=trace_id,
+        account_id=principal.account_id,
+        key_hash=principal.key_hash,
+        model=request.model,
+        request=request.model_dump(mode="json", exclude_unset=True, by_alias=True),
+        status="pending",
+        created=clock.now_epoch(),
+    )
+    await anyio.to_thread.run_sync(TaskRepository(settings.table_name).create, task)
+    message = json.dumps({"task_id": task.task_id})
+    if settings.image_tasks_queue_url:
+        from gateway.storage.objects import enqueue
+
+        await anyio.to_thread.run_sync(enqueue, settings.image_tasks_queue_url, message)
+    else:  # no queue (a local run): the worker runs in this process, after the answer
+        from gateway.services.image_tasks import work_soon
+
+        work_soon(task.task_id)
+    body = {"created": task.created, "data": [], "task_id": task.task_id, "status": "pending", "model": task.model}
+    return Answer(body, {})
+
+
+async def _call_upstream(candidate: Candidate, body: dict[str, Any]) -> dict[str, Any]:
+    if candidate.kind != "openai":
+        raise InvalidRequest(f"`{candidate.provider}` does not serve image generation here.", param="model")
+    from gateway.providers.openai.client import generate_images
+
+    return await generate_images(candidate.endpoint, body, candidate.model)
+
+
+def _images_outcome(call: _Call, entry: ModelEntry, request: ImageGenerationRequest, images: int,
+                    candidate: Candidate, started: float) -> Any:  # fmt: skip
+    size, quality = size_and_quality(entry, request)
+    outcome = call.served(candidate, None, 0, started)
+    cost = entry.pricing.image_cost(size, quality, images) if images else 0
+    from dataclasses import replace
+
+    return replace(
+        outcome, cost=cost or 0, prompt_tokens=0, completion_tokens=0, usage_estimated=False,
+        units={"images": images, "size": size, "quality": quality},
+    )  # fmt: skip
+
+
+def _image_view(key: str, response_format: str) -> dict[str, str]:
+    from gateway.storage.objects import presigned_url, read_image
+
+    bucket = get_settings().images_bucket or ""
+    if response_format == "b64_json":
+        return {"b64_json": base64.b64encode(read_image(bucket, key)).decode()}
+    return {"url": presigned_url(bucket, key)}

@@ -1,0 +1,84 @@
+"""Image tasks: what was asked, how it went, where the images are. A task changes state only
+inside the settlement of its reservation, so its outcome and its charge are one write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.storage import dynamo, layout
+
+TASK_RETENTION_SECONDS = 7 * 86_400
+
+
+@dataclass(frozen=True)
+class Task:
+    task_id: str
+    account_id: str
+    key_hash: str
+    model: str
+    request: dict[str, Any]
+    status: str  # pending | succeeded | failed
+    created: int  # epoch seconds
+    images: tuple[str, ...] = ()  # object keys in the images bucket
+    error: str | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Task:
+        return cls(
+            task_id=item["task_id"],
+            account_id=item["account_id"],
+            key_hash=item["key_hash"],
+            model=item["model"],
+            request=item["request"],
+            status=item["status"],
+            created=int(item["created"]),
+            images=tuple(item.get("images") or ()),
+            error=item.get("error"),
+        )
+
+
+class TaskRepository:
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def create(self, task: Task) -> None:
+        values = {
+            "task_id": task.task_id,
+            "account_id": task.account_id,
+            "key_hash": task.key_hash,
+            "model": task.model,
+            "request": task.request,
+            "status": task.status,
+            "created": task.created,
+            "ttl": task.created + TASK_RETENTION_SECONDS,
+        }
+        dynamo.client().put_item(
+            TableName=self.table,
+            Item={**layout.task_key(task.task_id), **dynamo.to_attributes(values)},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def get(self, task_id: str) -> Task | None:
+        answer = dynamo.client().get_item(TableName=self.table, Key=layout.task_key(task_id), ConsistentRead=True)
+        item = answer.get("Item")
+        return Task.from_item(dynamo.from_item(item)) if item else None
+
+    def finish_item(self, task_id: str, *, images: list[str] | None = None, error: str | None = None) -> dict[str, Any]:
+        """The transaction item that moves a pending task to succeeded (images) or failed (error)."""
+        values: dict[str, Any] = {
+            ":pending": "pending",
+            ":status": "failed" if error is not None else "succeeded",
+            ":images": images or [],
+            ":error": error or "",
+        }
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": layout.task_key(task_id),
+                "UpdateExpression": "SET #status = :status, images = :images, #error = :error",
+                "ConditionExpression": "#status = :pending",
+                "ExpressionAttributeNames": {"#status": "status", "#error": "error"},
+                "ExpressionAttributeValues": dynamo.to_attributes(values),
+            }
+        }

@@ -1,0 +1,161 @@
+"""Image generation through the official openai SDK, priced per image; slow models as tasks worked
+by the worker function (SQS and S3 as moto's stand-ins on loopback), charged once."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import balance_of, ledger_entry
+from tests.support.fake_images import PNG
+from tests.support.lambda_events import LambdaContext
+
+GRANT = 10_000_000
+
+
+def sdk(url: str, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=20)
+
+
+def test_images_are_generated_and_charged_per_image_by_size_and_quality(gateway_url, upstream, make_tenant):
+    tenant = make_tenant("10")
+    raw = sdk(gateway_url, tenant.key).images.with_raw_response.generate(
+        model="test/image", prompt="an otter", n=2, size="1024x1024", quality="hd", response_format="b64_json"
+    )
+    result = raw.parse()
+    assert [base64.b64decode(image.b64_json) for image in result.data] == [PNG, PNG]
+    assert balance_of(tenant.account_id) == GRANT - 2 * 80_000  # 0.08 credits per hd image
+    entry = ledger_entry(raw.headers["x-trace-id"])
+    assert entry is not None
+    assert (entry["endpoint"], entry["units"]["images"], entry["credits"]) == ("images.generations", 2, 160_000)
+
+
+def test_url_images_at_the_default_quality_price(gateway_url, upstream, make_tenant):
+    tenant = make_tenant("10")
+    result = sdk(gateway_url, tenant.key).images.generate(model="test/image", prompt="a river", size="512x512")
+    assert httpx.get(result.data[0].url).content == PNG
+    assert balance_of(tenant.account_id) == GRANT - 20_000
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"model": "test/image"}, "prompt"),
+        ({"model": "test/image", "prompt": "x", "n": 0}, "n"),
+        ({"model": "test/image", "prompt": "x", "n": 5}, "n"),
+        ({"model": "test/image", "prompt": "x", "size": "333x333"}, "size"),
+        ({"model": "test/image", "prompt": "x", "quality": "ultra"}, "quality"),
+        ({"model": "test/echo", "prompt": "x"}, "model"),
+        ({"model": "test/image", "prompt": "x", "response_format": "png"}, "response_format"),
+    ],
+    ids=["no-prompt", "n-zero", "n-too-many", "bad-size", "bad-quality", "not-an-image-model", "bad-format"],
+)
+def test_bad_image_requests_are_400_and_free(gateway_url, upstream, fake_servers, make_tenant, body, param):
+    tenant = make_tenant("10")
+    response = httpx.post(
+        f"{gateway_url}/v1/images/generations", json=body, headers={"Authorization": f"Bearer {tenant.key}"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
+    assert balance_of(tenant.account_id) == GRANT
+    assert fake_servers["images"].requests == []
+
+
+def deliver(aws_local, *, count: int = 1) -> list[dict]:  # type: ignore[no-untyped-def]
+    """What SQS would hand the worker: receive the queued messages as Lambda's SQS event records."""
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=aws_local["AWS_ENDPOINT_URL_SQS"], region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=aws_local["IMAGE_TASKS_QUEUE_URL"], MaxNumberOfMessages=10).get(
+        "Messages", []
+    )
+    for message in messages:
+        sqs.delete_message(QueueUrl=aws_local["IMAGE_TASKS_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"])
+    assert len(messages) == count
+    return [{"messageId": m["MessageId"], "body": m["Body"], "eventSource": "aws:sqs"} for m in messages]
+
+
+def run_worker(records: list[dict]) -> dict:
+    import importlib.util
+
+    from devtools.template import ROOT
+
+    spec = importlib.util.spec_from_file_location("images_worker", ROOT / "functions" / "images" / "worker.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler({"Records": records}, LambdaContext(function_name="ImagesWorkerFunction"))
+
+
+def test_a_slow_model_answers_a_task_that_the_worker_completes_and_charges_once(
+    gateway_url, upstream, aws_local, make_tenant
+):
+    tenant = make_tenant("10")
+    headers = {"Authorization": f"Bearer {tenant.key}"}
+    created = httpx.post(
+        f"{gateway_url}/v1/images/generations",
+        json={"model": "test/image-async", "prompt": "a slow otter", "n": 2},
+        headers=headers,
+    )
+    assert created.status_code == 202
+    task = created.json()
+    assert (task["status"], task["data"], task["model"]) == ("pending", [], "test/image-async")
+    assert balance_of(tenant.account_id) == GRANT - 100_000  # held while pending
+    pending = httpx.get(f"{gateway_url}/v1/images/tasks/{task['task_id']}", headers=headers).json()
+    assert pending["status"] == "pending"
+
+    records = deliver(aws_local)
+    assert run_worker(records) == {"batchItemFailures": []}
+    done = httpx.get(f"{gateway_url}/v1/images/tasks/{task['task_id']}", headers=headers).json()
+    assert done["status"] == "succeeded"
+    assert [httpx.get(image["url"]).content for image in done["data"]] == [PNG, PNG]
+    assert balance_of(tenant.account_id) == GRANT - 100_000
+
+    # the same message delivered again charges nothing more
+    assert run_worker(records) == {"batchItemFailures": []}
+    assert balance_of(tenant.account_id) == GRANT - 100_000
+    entry = ledger_entry(task["task_id"])
+    assert entry is not None
+    assert (entry["credits"], entry["units"]["images"]) == (100_000, 2)
+
+
+def test_a_failed_task_is_refunded_and_reports_its_error(gateway_url, upstream, aws_local, make_tenant):
+    tenant = make_tenant("10")
+    headers = {"Authorization": f"Bearer {tenant.key}"}
+    task = httpx.post(
+        f"{gateway_url}/v1/images/generations",
+        json={"model": "test/image-broken", "prompt": "nothing"},
+        headers=headers,
+    ).json()
+    run_worker(deliver(aws_local))
+    failed = httpx.get(f"{gateway_url}/v1/images/tasks/{task['task_id']}", headers=headers).json()
+    assert failed["status"] == "failed"
+    assert "not charged" in failed["error"]["message"]
+    assert balance_of(tenant.account_id) == GRANT
+    entry = ledger_entry(task["task_id"])
+    assert entry is not None
+    assert (entry["status"], entry["credits"]) == ("error", 0)
+
+
+def test_tasks_are_private_to_their_key_and_account(gateway_url, upstream, aws_local, make_tenant):
+    owner, stranger = make_tenant("10"), make_tenant("10")
+    task = httpx.post(
+        f"{gateway_url}/v1/images/generations",
+        json={"model": "test/image", "prompt": "mine", "async": True},
+        headers={"Authorization": f"Bearer {owner.key}"},
+    ).json()
+    assert task["status"] == "pending"
+    peek = httpx.get(
+        f"{gateway_url}/v1/images/tasks/{task['task_id']}", headers={"Authorization": f"Bearer {stranger.key}"}
+    )
+    assert peek.status_code == 404
+    run_worker(deliver(aws_local))
+    mine = httpx.get(
+        f"{gateway_url}/v1/images/tasks/{task['task_id']}", headers={"Authorization": f"Bearer {owner.key}"}
+    )
+    assert mine.json()["status"] == "succeeded"
+    assert balance_of(owner.account_id) == GRANT - 40_000  # the standard quality, when none was asked for
