@@ -220,7 +220,22 @@ def test_shipped_models_use_provider_slash_model_ids(shipped: Catalog) -> None:
 def test_shipped_prices_and_limits_are_sane(shipped: Catalog) -> None:
     for entry in shipped.models:
         pricing = entry.pricing
-        assert pricing.input > 0 or pricing.output > 0 or pricing.request > 0, entry.id
+        priced_in = {
+            "chat": pricing.input > 0 or pricing.output > 0 or pricing.request > 0,
+            "embedding": pricing.input > 0,
+            "image": bool(pricing.image) and all(price > 0 for price in (pricing.image or {}).values()),
+            "speech": (pricing.characters or 0) > 0,
+            "transcription": (pricing.audio_seconds or 0) > 0,
+        }
+        assert priced_in[entry.category], f"{entry.id} has no price in its own unit"
         if pricing.cached_input is not None:
             assert pricing.cached_input <= pricing.input, f"{entry.id}: cached input dearer than input"
         assert entry.max_output_tokens <= entry.context_length, entry.id
+
+
+def test_every_shipped_image_size_and_quality_has_a_price(shipped: Catalog) -> None:
+    for entry in shipped.models:
+        if entry.category == "image" and entry.media:
+            for size in entry.media.sizes:
+                for quality in entry.media.qualities or (None,):
+                    assert entry.pricing.image_cost(size, quality, 1), (entry.id, size, quality)
