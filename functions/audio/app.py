@@ -1,13 +1,31 @@
-"""Audio routes (to come). The function is deployed so its routes can be added without new plumbing."""
+"""Audio routes: text to speech (audio bytes out) and transcription (multipart upload in), billed per
+input character and per second of audio. The flows are in gateway.services.audio."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from gateway.entry import asgi_handler
-from gateway.http import create_app
+from gateway.formats.audio import SpeechRequest, read_transcription
+from gateway.http import InferenceKey, create_app, trace_id_of
+from gateway.services import audio
 
 router = APIRouter()
+
+
+@router.post("/v1/audio/speech")
+async def create_speech(payload: SpeechRequest, request: Request, principal: InferenceKey) -> Response:
+    answer = await audio.speak(principal, payload, trace_id_of(request))
+    return Response(answer.content, media_type=answer.media_type, headers=answer.headers)
+
+
+@router.post("/v1/audio/transcriptions")
+async def create_transcription(request: Request, principal: InferenceKey) -> Response:
+    payload = await read_transcription(request)
+    answer = await audio.transcribe(principal, payload, trace_id_of(request))
+    return Response(answer.content, media_type=answer.media_type, headers=answer.headers)
+
 
 app = create_app(router, title="AI Gateway: audio")
 handler = asgi_handler(app)

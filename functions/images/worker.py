@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
-
-import anyio
 
 from gateway.entry import observed
 from gateway.observability import logger
@@ -16,12 +15,21 @@ def work_batch(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, 
     failures = []
     for record in event.get("Records", []):
         try:
-            outcome = anyio.run(work, json.loads(record["body"])["task_id"])
+            outcome = _run(work(json.loads(record["body"])["task_id"]))
             logger().info("image task worked", extra={"outcome": outcome})
         except Exception:
             logger().exception("image task will be retried")
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
+
+
+def _run(job: Any) -> str:
+    """On a loop of its own, leaving the thread's current event loop (if any) as it was."""
+    loop = asyncio.new_event_loop()
+    try:
+        return str(loop.run_until_complete(job))
+    finally:
+        loop.close()
 
 
 handler = observed(work_batch)

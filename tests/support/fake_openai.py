@@ -13,14 +13,20 @@ Its behaviour is chosen by the upstream model name, so one server serves every t
   big-usage    like echo, but reports using every output token it was allowed (max_tokens)
 Any model given tools calls the first one with {"city": "Paris"} instead of answering.
 POST /v1/embeddings answers three-dimensional embeddings, one per input.
+POST /v1/audio/speech answers a few deterministic bytes of the asked format (a real WAV for wav).
+POST /v1/audio/transcriptions answers verbose_json: "hello from <filename>" in two segments, lasting
+the WAV header's duration (1.0 s for other files). Both are recorded in `requests`, the transcription
+as its form fields with `file` as {filename, content_type, size}.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import threading
 import time
+import wave
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -48,6 +54,8 @@ class FakeOpenAI:
             routes=[
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
                 Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+                Route("/v1/audio/speech", self.speech, methods=["POST"]),
+                Route("/v1/audio/transcriptions", self.transcriptions, methods=["POST"]),
             ]
         )
 
@@ -76,6 +84,57 @@ class FakeOpenAI:
         data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))]
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         return JSONResponse({"object": "list", "data": data, "model": body["model"], "usage": usage})
+
+    async def speech(self, request: Request) -> Response:
+        body = await request.json()
+        with self.lock:
+            self.requests.append(body)
+            self.headers.append(dict(request.headers))
+        if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
+            return _error(401, "Incorrect API key provided.", "invalid_api_key")
+        response_format = body.get("response_format", "mp3")
+        if response_format not in SPEECH_AUDIO:
+            return _error(400, "Unsupported response_format.", "invalid_value", "response_format")
+        return Response(SPEECH_AUDIO[response_format], media_type=SPEECH_MEDIA_TYPES[response_format])
+
+    async def transcriptions(self, request: Request) -> Response:
+        async with request.form() as form:
+            fields: dict[str, Any] = {}
+            for name, value in form.multi_items():
+                if isinstance(value, str):
+                    fields[name] = [*fields.get(name, []), value] if name.endswith("[]") else value
+                    continue
+                content = await value.read()
+                fields[name] = {"filename": value.filename, "content_type": value.content_type, "size": len(content)}
+                fields["_audio"] = content
+        audio = fields.pop("_audio", b"")
+        with self.lock:
+            self.requests.append(fields)
+            self.headers.append(dict(request.headers))
+        if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
+            return _error(401, "Incorrect API key provided.", "invalid_api_key")
+        if "file" not in fields or "model" not in fields:
+            return _error(400, "file and model are required.", "invalid_value", "file")
+        duration = _wav_seconds(audio)
+        filename = fields["file"]["filename"]
+        text = f"hello from {filename}"
+        segments = [
+            _segment(0, 0.0, duration / 2, " hello"),
+            _segment(1, duration / 2, duration, f" from {filename}"),
+        ]
+        verbose = {
+            "task": "transcribe",
+            "language": fields.get("language", "english"),
+            "duration": duration,
+            "text": text,
+            "segments": segments,
+        }
+        response_format = fields.get("response_format", "json")
+        if response_format == "verbose_json":
+            return JSONResponse(verbose)
+        if response_format == "json":
+            return JSONResponse({"text": text})
+        return Response(text, media_type="text/plain")
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
@@ -160,6 +219,50 @@ class FakeOpenAI:
             usage_chunk = {**_chunk(model, {}), "choices": [], "usage": _usage(prompt_tokens, len(pieces))}
             yield _event(usage_chunk)
         yield b"data: [DONE]\n\n"
+
+
+def _tiny_wav() -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(8000)
+        writer.writeframes(b"\x00\x00" * 80)  # 10 ms of silence
+    return buffer.getvalue()
+
+
+SPEECH_AUDIO = {
+    "wav": _tiny_wav(),
+    "mp3": b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x64" + b"\x00" * 32,
+    "opus": b"OggS\x00\x02" + b"\x00" * 20 + b"OpusHead",
+    "aac": b"\xff\xf1\x50\x80\x02\x1f\xfc" + b"\x00" * 16,
+    "flac": b"fLaC\x80\x00\x00\x22" + b"\x00" * 34,
+    "pcm": b"\x00\x00" * 240,
+}
+SPEECH_MEDIA_TYPES = {
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "pcm": "audio/pcm",
+}
+
+
+def _wav_seconds(content: bytes) -> float:
+    """The WAV header's duration; 1.0 for anything that is not a WAV."""
+    try:
+        with wave.open(io.BytesIO(content), "rb") as reader:
+            return reader.getnframes() / reader.getframerate()
+    except (wave.Error, EOFError):
+        return 1.0
+
+
+def _segment(index: int, start: float, end: float, text: str) -> dict[str, Any]:
+    return {
+        "id": index, "seek": 0, "start": start, "end": end, "text": text, "tokens": [50364, 2425],
+        "temperature": 0.0, "avg_logprob": -0.2, "compression_ratio": 1.0, "no_speech_prob": 0.01,
+    }  # fmt: skip
 
 
 def _chunk(model: str, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from gateway.errors import InvalidRequest
 from gateway.formats.inbound import Exchange
 from gateway.formats.openai import EmbeddingsRequest
 from gateway.services.admission import admit
-from gateway.services.inference import Answer, _Call, _may_fall_back, _reraise
+from gateway.services.inference import Answer, Call
+from gateway.services.routing import Candidate
 
 
 async def embed(principal: Principal, request: EmbeddingsRequest, trace_id: str) -> Answer:
@@ -27,28 +28,16 @@ async def embed(principal: Principal, request: EmbeddingsRequest, trace_id: str)
 
     started = time.monotonic()
     admission = await admit(principal, request.model, cost_bound, trace_id)
-    exchange = Exchange("openai", "embeddings", request.model, body, body, stream=False)
-    call = _Call(exchange, admission, started)
-    candidates = admission.route.candidates
-    for position, candidate in enumerate(candidates):
-        attempt_started = time.monotonic()
-        try:
-            if candidate.kind != "openai":
-                raise InvalidRequest(f"`{candidate.provider}` does not serve embeddings here.", param="model")
-            from gateway.providers.openai.client import OpenAICompatibleClient
+    call = Call(Exchange("openai", "embeddings", request.model, body, body, stream=False), admission, started)
 
-            payload = await OpenAICompatibleClient(candidate.endpoint).embeddings(body, candidate.model)
-        except BaseException as error:
-            call._attempt(candidate, error, attempt_started)
-            if _may_fall_back(error) and position < len(candidates) - 1:
-                continue
-            await call.settle(call.failed(error))
-            _reraise(error)
-        call._attempt(candidate, None, attempt_started)
-        usage = _usage(payload)
-        await call.settle(call.served(candidate, usage, 0, attempt_started))
-        return Answer(payload, await admission.headers())
-    raise AssertionError("a route has at least one candidate")
+    async def send(candidate: Candidate) -> dict[str, Any]:
+        from gateway.providers.openai.client import OpenAICompatibleClient
+
+        return await OpenAICompatibleClient(candidate.endpoint).embeddings(body, candidate.model)
+
+    candidate, payload, asked = await call.first_answer(send, kinds=("openai",))
+    await call.settle(call.served(candidate, _usage(payload), 0, asked))
+    return Answer(payload, await admission.headers())
 
 
 def _usage(payload: dict[str, Any]) -> Any:

@@ -18,7 +18,7 @@ from gateway.errors import InvalidRequest, NotFound
 from gateway.formats.images import ImageGenerationRequest
 from gateway.formats.inbound import Exchange
 from gateway.services.admission import admit
-from gateway.services.inference import Answer, _Call, _may_fall_back, _reraise
+from gateway.services.inference import Answer, Call
 from gateway.services.routing import Candidate
 from gateway.storage.tasks import Task, TaskRepository
 
@@ -61,23 +61,11 @@ async def generate(principal: Principal, request: ImageGenerationRequest, trace_
     if (entry.media and entry.media.async_tasks) or request.run_async:
         return await _start_task(principal, request, admission.route.first, trace_id), 202
     body = request.upstream_body()
-    call = _Call(Exchange("openai", ENDPOINT, request.model, body, body, stream=False), admission, started)
-    candidates = admission.route.candidates
-    for position, candidate in enumerate(candidates):
-        attempt_started = time.monotonic()
-        try:
-            payload = await _call_upstream(candidate, body)
-        except BaseException as error:
-            call._attempt(candidate, error, attempt_started)
-            if _may_fall_back(error) and position < len(candidates) - 1:
-                continue
-            await call.settle(call.failed(error))
-            _reraise(error)
-        call._attempt(candidate, None, attempt_started)
-        images = len(payload.get("data") or [])
-        await call.settle(_images_outcome(call, entry, request, images, candidate, attempt_started))
-        return Answer(payload, await admission.headers()), 200
-    raise AssertionError("a route has at least one candidate")
+    call = Call(Exchange("openai", ENDPOINT, request.model, body, body, stream=False), admission, started)
+    candidate, payload, asked = await call.first_answer(lambda c: _call_upstream(c, body), kinds=("openai",))
+    images = len(payload.get("data") or [])
+    await call.settle(_images_outcome(call, entry, request, images, candidate, asked))
+    return Answer(payload, await admission.headers()), 200
 
 
 def task_view(principal: Principal, task_id: str) -> dict[str, Any]:
@@ -140,7 +128,7 @@ async def _call_upstream(candidate: Candidate, body: dict[str, Any]) -> dict[str
     return await generate_images(candidate.endpoint, body, candidate.model)
 
 
-def _images_outcome(call: _Call, entry: ModelEntry, request: ImageGenerationRequest, images: int,
+def _images_outcome(call: Call, entry: ModelEntry, request: ImageGenerationRequest, images: int,
                     candidate: Candidate, started: float) -> Any:  # fmt: skip
     size, quality = size_and_quality(entry, request)
     outcome = call.served(candidate, None, 0, started)

@@ -5,10 +5,10 @@ the client), settle. Streams are relayed event by event; same-format upstreams p
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import anyio
 
@@ -16,7 +16,14 @@ from gateway.auth.authenticate import Principal
 from gateway.billing import credits, estimate
 from gateway.billing.credits import Outcome
 from gateway.catalog.registry import ModelEntry
-from gateway.errors import GatewayError, ProviderError, ProviderTimeout, RateLimited, UpstreamRejected
+from gateway.errors import (
+    GatewayError,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderTimeout,
+    RateLimited,
+    UpstreamRejected,
+)
 from gateway.formats.inbound import Exchange
 from gateway.observability import emit_request_metrics, logger, upstream_subsegment
 from gateway.providers import health
@@ -25,6 +32,8 @@ from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamT
 from gateway.providers.openai.transform import Usage, completion_text_bytes, usage_from
 from gateway.services.admission import Admission, admit
 from gateway.services.routing import Candidate, Preferences
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,7 @@ async def infer(principal: Principal, exchange: Exchange, trace_id: str, *, vend
         return estimate.reservation_amount(entry, prompt_bound, completion_bound)
 
     admission = await admit(principal, exchange.model, cost_bound, trace_id, preferences)
-    call = _Call(exchange, admission, started)
+    call = Call(exchange, admission, started)
     if not exchange.stream:
         return Answer(await call.complete(), await admission.headers())
     stream = await call.open_stream()
@@ -65,7 +74,7 @@ class _Stream:
 
 
 @dataclass
-class _Call:
+class Call:
     exchange: Exchange
     admission: Admission
     started: float
@@ -87,12 +96,12 @@ class _Call:
                         canonical = await client.complete(self.exchange.canonical, candidate.model)
                         answer = self.exchange.respond(canonical)
             except BaseException as error:
-                self._attempt(candidate, error, attempt_started)
-                if _may_fall_back(error) and position < len(candidates) - 1:
+                self.record_attempt(candidate, error, attempt_started)
+                if may_fall_back(error) and position < len(candidates) - 1:
                     continue
                 await self.settle(self.failed(error))
-                _reraise(error)
-            self._attempt(candidate, None, attempt_started)
+                reraise(error)
+            self.record_attempt(candidate, None, attempt_started)
             await self.settle(
                 self.served(candidate, usage_from(canonical), completion_text_bytes(canonical), attempt_started)
             )
@@ -120,12 +129,12 @@ class _Call:
             except BaseException as error:
                 with anyio.CancelScope(shield=True):
                     await stack.aclose()
-                self._attempt(candidate, error, attempt_started)
-                if _may_fall_back(error) and position < len(candidates) - 1:
+                self.record_attempt(candidate, error, attempt_started)
+                if may_fall_back(error) and position < len(candidates) - 1:
                     continue
                 await self.settle(self.failed(error))
-                _reraise(error)
-            self._attempt(candidate, None, attempt_started)
+                reraise(error)
+            self.record_attempt(candidate, None, attempt_started)
             return _Stream(candidate, native, _prepend(first, events), stack, attempt_started)
         raise AssertionError("a route has at least one candidate")
 
@@ -170,6 +179,33 @@ class _Call:
             with anyio.CancelScope(shield=True):
                 await stream.stack.aclose()
             await settle("client_disconnected")
+
+    async def first_answer(
+        self, send: Callable[[Candidate], Awaitable[T]], *, kinds: tuple[str, ...] | None = None
+    ) -> tuple[Candidate, T, float]:
+        """`send` to the first candidate (of `kinds`), then to the next while the failure is the
+        upstream's (connection, timeout, 429, 5xx): (who answered, the answer, when it was asked).
+        Settles the request as failed when none answers. For the one-shot endpoints (embeddings,
+        images, audio)."""
+        candidates = [c for c in self.admission.route.candidates if kinds is None or c.kind in kinds]
+        if not candidates:
+            error = ProviderNotConfigured(f"No provider that serves this endpoint is configured for `{self.entry.id}`.")
+            await self.settle(self.failed(error))
+            raise error
+        for position, candidate in enumerate(candidates):
+            attempt_started = time.monotonic()
+            try:
+                async with upstream_subsegment(candidate.provider, self.entry.id, stream=False):
+                    answer = await send(candidate)
+            except BaseException as error:
+                self.record_attempt(candidate, error, attempt_started)
+                if may_fall_back(error) and position < len(candidates) - 1:
+                    continue
+                await self.settle(self.failed(error))
+                reraise(error)
+            self.record_attempt(candidate, None, attempt_started)
+            return candidate, answer, attempt_started
+        raise AssertionError("a route has at least one candidate")
 
     @property
     def entry(self) -> ModelEntry:
@@ -235,10 +271,10 @@ class _Call:
             if entry is not None:
                 emit_request_metrics(entry)
 
-    def _attempt(self, candidate: Candidate, error: BaseException | None, started: float) -> None:
+    def record_attempt(self, candidate: Candidate, error: BaseException | None, started: float) -> None:
         if error is None:
             health.succeeded(candidate.provider)
-        elif _may_fall_back(error):
+        elif may_fall_back(error):
             health.failed(candidate.provider)
         gateway_error = _as_gateway_error(error) if error is not None else None
         self.attempts.append(
@@ -259,7 +295,7 @@ async def _prepend(first: StreamEvent | None, rest: AsyncIterator[StreamEvent]) 
             yield event
 
 
-def _may_fall_back(error: BaseException) -> bool:
+def may_fall_back(error: BaseException) -> bool:
     """Connection errors, timeouts, 429 and 5xx: the upstream's trouble, worth another candidate."""
     return isinstance(error, UpstreamFailure)
 
@@ -268,7 +304,7 @@ def _ms(since: float) -> int:
     return int((time.monotonic() - since) * 1000)
 
 
-def _reraise(error: BaseException) -> NoReturn:
+def reraise(error: BaseException) -> NoReturn:
     if isinstance(error, GatewayError) or not isinstance(error, Exception):
         raise error  # ours already, or cancellation and exit: travel on untouched
     raise _as_gateway_error(error) from error

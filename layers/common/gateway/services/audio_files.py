@@ -1,0 +1,149 @@
+"""What an uploaded audio file is (by its magic bytes, never its name) and how long it can last.
+
+A transcription is priced per second, reserved before the upstream call, so the gateway needs the
+duration before it has an answer:
+  WAV   exact, from the RIFF `fmt ` and `data` chunks (frames / sample rate; byte rate for non-PCM);
+  FLAC  exact, from STREAMINFO (total samples / sample rate) when the encoder recorded it;
+  other containers (MP3, Ogg, MP4/M4A, WebM) and FLAC without a sample count: an upper bound from
+        the size, at BOUND_BYTES_PER_SECOND = 750 bytes per second (6 kbit/s, the floor of Opus,
+        below MPEG audio's 8 kbit/s and AAC's lowest rates), rounded up to whole seconds.
+The bound is only held; the charge follows the upstream's reported `duration`.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+from gateway.errors import InvalidRequest
+
+BOUND_BYTES_PER_SECOND = 750
+MIN_BOUND_SECONDS = Decimal(1)
+MILLISECOND = Decimal("0.001")
+ACCEPTED = "wav, mp3, ogg/opus, flac, m4a/mp4, webm"
+_PCM_TAGS = (0x0001, 0x0003, 0xFFFE)  # integer PCM, IEEE float, extensible (PCM inside)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    container: str  # wav, mp3, ogg, flac, mp4, webm
+    seconds: Decimal | None  # exact, from the header; None when the header does not say
+    bound_seconds: Decimal  # what to reserve for: `seconds` when known, else the size bound
+
+    @property
+    def estimated(self) -> bool:
+        return self.seconds is None
+
+
+def inspect(content: bytes) -> AudioInfo:
+    """Raises a 400 for an empty file, a file that is not audio, or a WAV whose header is unreadable."""
+    if not content:
+        raise InvalidRequest("The uploaded `file` is empty.", param="file")
+    container = container_of(content)
+    if container is None:
+        raise InvalidRequest(f"The uploaded `file` is not an audio file the gateway reads ({ACCEPTED}).", param="file")
+    seconds: Decimal | None = None
+    if container == "wav":
+        seconds = wav_seconds(content)
+        if seconds is None:
+            raise InvalidRequest("The uploaded WAV file's header could not be read.", param="file")
+    elif container == "flac":
+        seconds = flac_seconds(content)
+    return AudioInfo(container, seconds, seconds if seconds is not None else size_bound(len(content)))
+
+
+def container_of(content: bytes) -> str | None:
+    head = content[:16]
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:3] == b"ID3" or _mpeg_frame(head):
+        return "mp3"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm"
+    return None
+
+
+def _mpeg_frame(head: bytes) -> bool:
+    """An MPEG audio frame header: 11 sync bits, a known version, and a layer (ADTS AAC has layer 0)."""
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version, layer, bitrate = (head[1] >> 3) & 3, (head[1] >> 1) & 3, head[2] >> 4
+    return version != 1 and layer != 0 and bitrate != 0xF and (head[2] >> 2) & 3 != 3
+
+
+def wav_seconds(content: bytes) -> Decimal | None:
+    """The duration the RIFF chunks describe, to the millisecond (rounded up), or None if unreadable.
+    A `data` size of 0 or 0xFFFFFFFF (streaming writers) or past the end counts the bytes present."""
+    position = 12
+    fmt: tuple[int, int, int, int, int, int] | None = None
+    while position + 8 <= len(content):
+        chunk, size = content[position : position + 4], int.from_bytes(content[position + 4 : position + 8], "little")
+        body = position + 8
+        if chunk == b"fmt ":
+            if size < 16 or body + 16 > len(content):
+                return None
+            fmt = struct.unpack_from("<HHIIHH", content, body)
+        elif chunk == b"data":
+            if fmt is None:
+                return None
+            present = len(content) - body
+            data = present if size in (0, 0xFFFFFFFF) else min(size, present)
+            return _duration(fmt, data)
+        position = body + size + (size & 1)
+    return None
+
+
+def _duration(fmt: tuple[int, int, int, int, int, int], data_bytes: int) -> Decimal | None:
+    tag, channels, sample_rate, byte_rate, block_align, _bits = fmt
+    if tag in _PCM_TAGS and block_align > 0 and sample_rate > 0 and channels > 0:
+        seconds = Decimal(data_bytes // block_align) / Decimal(sample_rate)
+    elif byte_rate > 0:
+        seconds = Decimal(data_bytes) / Decimal(byte_rate)
+    else:
+        return None
+    return seconds.quantize(MILLISECOND, rounding=ROUND_CEILING)
+
+
+def flac_seconds(content: bytes) -> Decimal | None:
+    """From STREAMINFO (the first metadata block): None when the total sample count is not recorded."""
+    if len(content) < 8 + 34 or content[4] & 0x7F != 0:
+        return None
+    info = content[8 : 8 + 34]
+    packed = int.from_bytes(info[10:18], "big")  # rate:20 channels:3 bits:5 samples:36
+    sample_rate = packed >> 44
+    total_samples = packed & ((1 << 36) - 1)
+    if sample_rate == 0 or total_samples == 0:
+        return None
+    return (Decimal(total_samples) / Decimal(sample_rate)).quantize(MILLISECOND, rounding=ROUND_CEILING)
+
+
+def size_bound(size: int) -> Decimal:
+    """The longest a compressed file of `size` bytes plausibly plays, in whole seconds (at least 1)."""
+    seconds = Decimal(size) / BOUND_BYTES_PER_SECOND
+    return max(MIN_BOUND_SECONDS, seconds.to_integral_value(rounding=ROUND_CEILING))
+
+
+def reported_seconds(answer: dict[str, object]) -> Decimal | None:
+    """The duration an upstream's transcription answer reports: verbose_json's `duration`, else
+    `usage.seconds` (newer models), else the end of the last segment."""
+    candidates: list[object] = [answer.get("duration")]
+    usage = answer.get("usage")
+    if isinstance(usage, dict):
+        candidates.append(usage.get("seconds"))
+    segments = answer.get("segments")
+    if isinstance(segments, list) and segments and isinstance(segments[-1], dict):
+        candidates.append(segments[-1].get("end"))
+    for value in candidates:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        seconds = Decimal(str(value))
+        if seconds.is_finite() and seconds >= 0:
+            return seconds.quantize(MILLISECOND, rounding=ROUND_CEILING)
+    return None

@@ -1,0 +1,172 @@
+"""What an upload is and how long it lasts: magic bytes, exact WAV and FLAC durations, the size bound."""
+
+from __future__ import annotations
+
+import io
+import struct
+import wave
+from decimal import Decimal
+
+import pytest
+
+from gateway.errors import InvalidRequest
+from gateway.services.audio_files import (
+    BOUND_BYTES_PER_SECOND,
+    container_of,
+    flac_seconds,
+    inspect,
+    reported_seconds,
+    size_bound,
+    wav_seconds,
+)
+
+
+def wav(seconds: float, rate: int = 16_000, channels: int = 1, width: int = 2) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(channels)
+        writer.setsampwidth(width)
+        writer.setframerate(rate)
+        writer.writeframes(b"\x00" * width * channels * round(seconds * rate))
+    return buffer.getvalue()
+
+
+def riff(*chunks: tuple[bytes, bytes]) -> bytes:
+    body = b"WAVE" + b"".join(name + struct.pack("<I", len(data)) + data + b"\x00" * (len(data) & 1)
+                              for name, data in chunks)  # fmt: skip
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def fmt_chunk(tag: int, channels: int, rate: int, byte_rate: int, align: int, bits: int) -> tuple[bytes, bytes]:
+    return b"fmt ", struct.pack("<HHIIHH", tag, channels, rate, byte_rate, align, bits)
+
+
+def flac(rate: int, total_samples: int) -> bytes:
+    packed = (rate << 44) | (0 << 41) | (15 << 36) | total_samples
+    info = b"\x10\x00\x10\x00" + b"\x00" * 6 + packed.to_bytes(8, "big") + b"\x00" * 16
+    return b"fLaC" + b"\x80" + len(info).to_bytes(3, "big") + info + b"\xff\xf8" + b"\x00" * 20
+
+
+@pytest.mark.parametrize(
+    ("head", "container"),
+    [
+        (wav(0.1), "wav"),
+        (b"ID3\x04\x00\x00\x00\x00\x00\x00", "mp3"),
+        (b"\xff\xfb\x90\x64" + b"\x00" * 8, "mp3"),  # MPEG-1 layer III frame, no ID3 tag
+        (b"\xff\xf3\x48\xc4" + b"\x00" * 8, "mp3"),  # MPEG-2 layer III
+        (b"OggS\x00\x02" + b"\x00" * 20, "ogg"),
+        (b"fLaC\x00\x00\x00\x22", "flac"),
+        (b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00", "mp4"),
+        (b"\x00\x00\x00\x18ftypmp42", "mp4"),
+        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81", "webm"),
+        (b"\xff\xf1\x50\x80\x02\x1f\xfc", None),  # ADTS AAC: not a format the transcription API takes
+        (b"RIFF\x24\x00\x00\x00AVI LIST", None),  # RIFF, but a video
+        (b"\x89PNG\r\n\x1a\n", None),
+        (b"hello, this is text", None),
+        (b"{}", None),
+    ],
+)
+def test_containers_are_known_by_their_magic_bytes(head: bytes, container: str | None) -> None:
+    assert container_of(head) == container
+
+
+@pytest.mark.parametrize(
+    ("seconds", "rate", "channels", "width"),
+    [(2.5, 16_000, 1, 2), (1.0, 44_100, 2, 2), (0.125, 8_000, 1, 1), (3.0, 48_000, 2, 3)],
+)
+def test_wav_duration_is_exact(seconds: float, rate: int, channels: int, width: int) -> None:
+    assert wav_seconds(wav(seconds, rate, channels, width)) == Decimal(str(seconds))
+
+
+def test_wav_duration_rounds_up_to_the_millisecond() -> None:
+    # 1 frame at 3 kHz lasts 0.333... ms
+    assert wav_seconds(wav(1 / 3000, rate=3000)) == Decimal("0.001")
+
+
+def test_wav_chunks_before_fmt_and_data_are_skipped_with_padding() -> None:
+    audio = riff(
+        (b"LIST", b"INFOodd"),  # 7 bytes: a pad byte follows
+        fmt_chunk(1, 1, 8000, 16000, 2, 16),
+        (b"data", b"\x00" * 16000),
+    )
+    assert wav_seconds(audio) == Decimal("1.000")
+
+
+@pytest.mark.parametrize("declared", [0, 0xFFFFFFFF, 10**6])
+def test_wav_data_size_of_a_streaming_writer_or_beyond_the_end_counts_the_bytes_present(declared: int) -> None:
+    audio = riff(fmt_chunk(1, 1, 8000, 16000, 2, 16)) + b"data" + struct.pack("<I", declared) + b"\x00" * 8000
+    assert wav_seconds(audio) == Decimal("0.5")
+
+
+def test_compressed_wav_uses_the_byte_rate() -> None:
+    audio = riff(fmt_chunk(0x0011, 1, 8000, 4055, 256, 4), (b"data", b"\x00" * 8110))  # IMA ADPCM
+    assert wav_seconds(audio) == Decimal("2.000")
+
+
+@pytest.mark.parametrize(
+    "audio",
+    [
+        b"RIFF\x24\x00\x00\x00WAVE",  # no chunks
+        riff((b"data", b"\x00" * 100)),  # data before any fmt
+        riff((b"fmt ", b"\x01\x00")),  # fmt too short
+        riff(fmt_chunk(0x0011, 1, 8000, 0, 256, 4), (b"data", b"\x00" * 10)),  # no byte rate
+        riff(fmt_chunk(1, 1, 8000, 16000, 2, 16)),  # no data
+    ],
+)
+def test_unreadable_wav_headers_have_no_duration(audio: bytes) -> None:
+    assert wav_seconds(audio) is None
+    with pytest.raises(InvalidRequest) as raised:
+        inspect(audio)
+    assert raised.value.param == "file"
+
+
+def test_flac_duration_comes_from_streaminfo() -> None:
+    assert flac_seconds(flac(16_000, 40_000)) == Decimal("2.5")
+    assert flac_seconds(flac(44_100, 0)) is None  # the encoder did not record the length
+    info = inspect(flac(44_100, 0) + b"\x00" * 7000)
+    assert info.seconds is None
+    assert info.bound_seconds == size_bound(len(flac(44_100, 0)) + 7000)
+
+
+def test_inspect_wav_is_exact_and_others_are_bounded_by_size() -> None:
+    exact = inspect(wav(2.5))
+    assert (exact.container, exact.seconds, exact.bound_seconds) == ("wav", Decimal("2.5"), Decimal("2.5"))
+    assert not exact.estimated
+    mp3 = b"ID3\x04" + b"\x00" * (BOUND_BYTES_PER_SECOND * 4 - 4)
+    bounded = inspect(mp3)
+    assert (bounded.container, bounded.seconds, bounded.bound_seconds) == ("mp3", None, Decimal(4))
+    assert bounded.estimated
+
+
+@pytest.mark.parametrize(("size", "seconds"), [(1, 1), (750, 1), (751, 2), (7500, 10), (10 * 1024 * 1024, 13_982)])
+def test_size_bound_is_whole_seconds_at_six_kilobits(size: int, seconds: int) -> None:
+    assert size_bound(size) == Decimal(seconds)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty"), (b"plain text, no sound", "not an audio file")],
+)
+def test_empty_and_non_audio_files_are_refused(content: bytes, message: str) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        inspect(content)
+    assert message in raised.value.message
+    assert raised.value.param == "file"
+
+
+@pytest.mark.parametrize(
+    ("answer", "seconds"),
+    [
+        ({"text": "hi", "duration": 2.5}, Decimal("2.5")),
+        ({"text": "hi", "duration": 1.00001}, Decimal("1.001")),
+        ({"text": "hi", "usage": {"type": "duration", "seconds": 3}}, Decimal(3)),
+        ({"text": "hi", "segments": [{"start": 0, "end": 1.2}, {"start": 1.2, "end": 4.75}]}, Decimal("4.75")),
+        ({"text": "hi", "duration": "2.5"}, None),
+        ({"text": "hi", "duration": -1}, None),
+        ({"text": "hi", "duration": True}, None),
+        ({"text": "hi", "duration": float("nan")}, None),
+        ({"text": "hi"}, None),
+    ],
+)
+def test_reported_seconds(answer: dict[str, object], seconds: Decimal | None) -> None:
+    assert reported_seconds(answer) == seconds
