@@ -81,32 +81,16 @@ class Call:
     attempts: list[dict[str, Any]] = field(default_factory=list)
 
     async def complete(self) -> dict[str, Any]:
-        candidates = self.admission.route.candidates
-        for position, candidate in enumerate(candidates):
+        async def send(candidate: Candidate) -> tuple[dict[str, Any], dict[str, Any]]:
             client = client_for(candidate.kind, candidate.endpoint)
-            native = candidate.kind == self.exchange.kind
-            attempt_started = time.monotonic()
-            try:
-                async with upstream_subsegment(candidate.provider, self.entry.id, stream=False):
-                    if native:
-                        answer, canonical = await client.complete_native(
-                            self.exchange.native_for(candidate.model), candidate.model
-                        )
-                    else:
-                        canonical = await client.complete(self.exchange.canonical, candidate.model)
-                        answer = self.exchange.respond(canonical)
-            except BaseException as error:
-                self.record_attempt(candidate, error, attempt_started)
-                if may_fall_back(error) and position < len(candidates) - 1:
-                    continue
-                await self.settle(self.failed(error))
-                reraise(error)
-            self.record_attempt(candidate, None, attempt_started)
-            await self.settle(
-                self.served(candidate, usage_from(canonical), completion_text_bytes(canonical), attempt_started)
-            )
-            return answer
-        raise AssertionError("a route has at least one candidate")
+            if candidate.kind == self.exchange.kind:  # same format: the body goes through untouched
+                return await client.complete_native(self.exchange.native_for(candidate.model), candidate.model)
+            canonical = await client.complete(self.exchange.canonical, candidate.model)
+            return self.exchange.respond(canonical), canonical
+
+        candidate, (answer, canonical), asked = await self.first_answer(send)
+        await self.settle(self.served(candidate, usage_from(canonical), completion_text_bytes(canonical), asked))
+        return answer
 
     async def open_stream(self) -> _Stream:
         """The first candidate whose stream opens and yields a first event: nothing has reached the

@@ -8,13 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
-
 from gateway.providers.clients import StreamEvent
 from gateway.providers.credentials import Endpoint
-from gateway.providers.errors import UpstreamFailure, UpstreamTimeout
-from gateway.providers.http import raise_for_status, send_streaming, shared_client
+from gateway.providers.errors import UpstreamFailure
 from gateway.providers.openai import transform
+from gateway.providers.sse import open_events, post_json
 
 DONE = StreamEvent(chunks=[], raw=b"data: [DONE]\n\n")
 
@@ -38,53 +36,23 @@ class OpenAICompatibleClient:
     @asynccontextmanager
     async def stream_native(self, body: dict[str, Any], model: str) -> AsyncIterator[AsyncIterator[StreamEvent]]:
         """Opens the stream; yields its events once the upstream said 200. Usage is always asked for."""
-        from httpx_sse import EventSource
-
-        client = shared_client()
-        request = client.build_request(
-            "POST", self._url("/chat/completions"), json=transform.chat_request(body, model), headers=self._headers()
-        )
-        response = await send_streaming(client, request)
-        try:
-            if response.status_code != 200:
-                raise_for_status(response.status_code, await response.aread(), response.headers, transform.error_from)
+        url, request = self._url("/chat/completions"), transform.chat_request(body, model)
+        async with open_events(url, request, self._headers(), transform.error_from) as raw_events:
 
             async def events() -> AsyncIterator[StreamEvent]:
-                try:
-                    async for event in EventSource(response).aiter_sse():
-                        if not event.data:
-                            continue
-                        if event.data == "[DONE]":
-                            yield DONE
-                            continue
-                        yield StreamEvent(chunks=_chunks(event.data), raw=f"data: {event.data}\n\n".encode())
-                except httpx.TimeoutException as error:
-                    raise UpstreamTimeout("the provider stopped sending") from error
-                except httpx.HTTPError as error:
-                    raise UpstreamFailure(f"the provider's stream broke ({type(error).__name__})") from error
+                async for _, data in raw_events:
+                    if data == "[DONE]":
+                        yield DONE
+                    else:
+                        yield StreamEvent(chunks=_chunks(data), raw=f"data: {data}\n\n".encode())
 
             yield events()
-        finally:
-            await response.aclose()
 
     async def embeddings(self, body: dict[str, Any], model: str) -> dict[str, Any]:
         return await self._post({**body, "model": model}, "/embeddings")
 
     async def _post(self, body: dict[str, Any], path: str = "/chat/completions") -> dict[str, Any]:
-        try:
-            response = await shared_client().post(self._url(path), json=body, headers=self._headers())
-        except httpx.TimeoutException as error:
-            raise UpstreamTimeout("the provider did not answer in time") from error
-        except httpx.HTTPError as error:
-            raise UpstreamFailure(f"could not reach the provider ({type(error).__name__})") from error
-        raise_for_status(response.status_code, response.content, response.headers, transform.error_from)
-        try:
-            payload = response.json()
-        except ValueError as error:
-            raise UpstreamFailure("the provider sent a response that is not JSON", status=502) from error
-        if not isinstance(payload, dict):
-            raise UpstreamFailure("the provider sent an unexpected response", status=502)
-        return payload
+        return await post_json(self._url(path), body, self._headers(), transform.error_from)
 
     def _url(self, path: str) -> str:
         return self.endpoint.base_url + path
