@@ -40,6 +40,19 @@ def test_url_images_at_the_default_quality_price(gateway_url, upstream, make_ten
     assert balance_of(tenant.account_id) == GRANT - 20_000
 
 
+@pytest.mark.parametrize("response_format", ["b64_json", "url"])
+def test_gemini_image_models_answer_in_the_openai_shape(gateway_url, upstream, make_tenant, response_format):
+    tenant = make_tenant("10")
+    result = sdk(gateway_url, tenant.key).images.generate(
+        model="test/image-gemini", prompt="a heron", n=2, response_format=response_format
+    )
+    if response_format == "b64_json":
+        assert [base64.b64decode(image.b64_json) for image in result.data] == [PNG, PNG]
+    else:
+        assert [httpx.get(image.url).content for image in result.data] == [PNG, PNG]
+    assert balance_of(tenant.account_id) == GRANT - 2 * 39_000
+
+
 @pytest.mark.parametrize(
     ("body", "param"),
     [

@@ -4,6 +4,7 @@ first function declared with {"city": "Paris"}. Usage counts words as tokens."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import AsyncIterator
@@ -36,6 +37,13 @@ class FakeGemini:
             return _error(403, "PERMISSION_DENIED", "API key not valid.")
         model, _, method = target.partition(":")
         contents = body.get("contents") or []
+        if model == "gemini-image":
+            from tests.support.fake_images import PNG
+
+            image = {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(PNG).decode()}}
+            parts = [{"text": "Here it is."}, image]
+            candidate = {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
+            return JSONResponse({"candidates": [candidate], "modelVersion": model})
         prompt = sum(len(_text(c).split()) for c in contents)
         declarations = [d for tool in body.get("tools") or [] for d in tool.get("functionDeclarations") or []]
         if declarations:

@@ -46,7 +46,7 @@ async def work(task_id: str) -> str:
     for candidate in _candidates(task):
         attempt_started = time.monotonic()
         try:
-            payload = await _call_upstream(candidate, body)
+            payload = await _call_upstream(candidate, body, task.task_id)
             images = [await _image_bytes(item) for item in payload.get("data") or []]
         except (UpstreamFailure, UpstreamRefusal, InvalidRequest) as failure:
             attempts.append(_attempt(candidate, 502, "provider_error", attempt_started))

@@ -62,7 +62,9 @@ async def generate(principal: Principal, request: ImageGenerationRequest, trace_
         return await _start_task(principal, request, admission.route.first, trace_id), 202
     body = request.upstream_body()
     call = Call(Exchange("openai", ENDPOINT, request.model, body, body, stream=False), admission, started)
-    candidate, payload, asked = await call.first_answer(lambda c: _call_upstream(c, body), kinds=("openai",))
+    candidate, payload, asked = await call.first_answer(
+        lambda c: _call_upstream(c, body, trace_id), kinds=("openai", "gemini")
+    )
     images = len(payload.get("data") or [])
     await call.settle(_images_outcome(call, entry, request, images, candidate, asked))
     return Answer(payload, await admission.headers()), 200
@@ -120,12 +122,27 @@ async def _start_task(principal: Principal, request: ImageGenerationRequest, fir
     return Answer(body, {})
 
 
-async def _call_upstream(candidate: Candidate, body: dict[str, Any]) -> dict[str, Any]:
+async def _call_upstream(candidate: Candidate, body: dict[str, Any], trace_id: str) -> dict[str, Any]:
+    if candidate.kind == "gemini":
+        from gateway.providers.gemini.images import generate_images as gemini_images
+
+        payload = await gemini_images(candidate.endpoint, body["prompt"], body.get("n", 1), candidate.model)
+        if body.get("response_format", "url") == "url":  # Gemini answers inline: keep them, answer URLs
+            payload["data"] = [await _stored(trace_id, number, item) for number, item in enumerate(payload["data"])]
+        return payload
     if candidate.kind != "openai":
         raise InvalidRequest(f"`{candidate.provider}` does not serve image generation here.", param="model")
     from gateway.providers.openai.client import generate_images
 
     return await generate_images(candidate.endpoint, body, candidate.model)
+
+
+async def _stored(trace_id: str, number: int, item: dict[str, str]) -> dict[str, str]:
+    from gateway.storage.objects import presigned_url, put_image
+
+    bucket, key = get_settings().images_bucket or "", f"generations/{trace_id}/{number}.png"
+    await anyio.to_thread.run_sync(put_image, bucket, key, base64.b64decode(item["b64_json"]), "image/png")
+    return {"url": await anyio.to_thread.run_sync(presigned_url, bucket, key)}
 
 
 def _images_outcome(call: Call, entry: ModelEntry, request: ImageGenerationRequest, images: int,
