@@ -8,7 +8,7 @@ PY312_BIN := $(shell d=$$(ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin 2>
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(if $(PY312_BIN),$(PY312_BIN):,)$(PATH)
 
-.PHONY: install dynamodb-local dev test lint typecheck check build validate clean
+.PHONY: install dynamodb-local dev test lint typecheck check build validate clean bench
 
 $(VENV)/.installed: pyproject.toml layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,8 @@ build: $(VENV)/.installed
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks (issue 7): fake upstream, DynamoDB Local, the gateway and LiteLLM's proxy (own venv under
+# .local/bench), all on 127.0.0.1; writes docs/BENCHMARKS.md. About 8 minutes on 2 cores.
+bench: install
+	$(PY) -m bench.run
