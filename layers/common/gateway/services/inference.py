@@ -95,32 +95,27 @@ class Call:
     async def open_stream(self) -> _Stream:
         """The first candidate whose stream opens and yields a first event: nothing has reached the
         client before that, so until then a failing candidate hands over to the next."""
-        candidates = self.admission.route.candidates
-        for position, candidate in enumerate(candidates):
+
+        async def send(candidate: Candidate) -> _Stream:
             client = client_for(candidate.kind, candidate.endpoint)
             native = candidate.kind == self.exchange.kind
-            attempt_started = time.monotonic()
-            stack = AsyncExitStack()
+            opening = (
+                client.stream_native(self.exchange.native_for(candidate.model), candidate.model)
+                if native
+                else client.stream(self.exchange.canonical, candidate.model)
+            )
+            started, stack = time.monotonic(), AsyncExitStack()
             try:
-                async with upstream_subsegment(candidate.provider, self.entry.id, stream=True):
-                    opening = (
-                        client.stream_native(self.exchange.native_for(candidate.model), candidate.model)
-                        if native
-                        else client.stream(self.exchange.canonical, candidate.model)
-                    )
-                    events = await stack.enter_async_context(opening)
-                    first = await anext(aiter(events), None)
-            except BaseException as error:
+                events = await stack.enter_async_context(opening)
+                first = await anext(aiter(events), None)
+            except BaseException:
                 with anyio.CancelScope(shield=True):
                     await stack.aclose()
-                self.record_attempt(candidate, error, attempt_started)
-                if may_fall_back(error) and position < len(candidates) - 1:
-                    continue
-                await self.settle(self.failed(error))
-                reraise(error)
-            self.record_attempt(candidate, None, attempt_started)
-            return _Stream(candidate, native, _prepend(first, events), stack, attempt_started)
-        raise AssertionError("a route has at least one candidate")
+                raise
+            return _Stream(candidate, native, _prepend(first, events), stack, started)
+
+        _, stream, _ = await self.first_answer(send, stream=True)
+        return stream
 
     async def relay(self, stream: _Stream) -> AsyncIterator[bytes]:
         """Events out as they come. The request is settled before the stream's last event, so a client
@@ -165,12 +160,15 @@ class Call:
             await settle("client_disconnected")
 
     async def first_answer(
-        self, send: Callable[[Candidate], Awaitable[T]], *, kinds: tuple[str, ...] | None = None
+        self,
+        send: Callable[[Candidate], Awaitable[T]],
+        *,
+        kinds: tuple[str, ...] | None = None,
+        stream: bool = False,
     ) -> tuple[Candidate, T, float]:
         """`send` to the first candidate (of `kinds`), then to the next while the failure is the
         upstream's (connection, timeout, 429, 5xx): (who answered, the answer, when it was asked).
-        Settles the request as failed when none answers. For the one-shot endpoints (embeddings,
-        images, audio)."""
+        Settles the request as failed when none answers."""
         candidates = [c for c in self.admission.route.candidates if kinds is None or c.kind in kinds]
         if not candidates:
             error = ProviderNotConfigured(f"No provider that serves this endpoint is configured for `{self.entry.id}`.")
@@ -179,7 +177,7 @@ class Call:
         for position, candidate in enumerate(candidates):
             attempt_started = time.monotonic()
             try:
-                async with upstream_subsegment(candidate.provider, self.entry.id, stream=False):
+                async with upstream_subsegment(candidate.provider, self.entry.id, stream=stream):
                     answer = await send(candidate)
             except BaseException as error:
                 self.record_attempt(candidate, error, attempt_started)

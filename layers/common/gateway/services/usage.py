@@ -65,14 +65,7 @@ def usage(principal: Principal, dates: DateRange, *, model: str | None, key: str
     return {
         "date_from": dates.start,
         "date_to": dates.end,
-        "total_requests": totals["requests"],
-        "total_errors": totals["errors"],
-        "total_prompt_tokens": totals["prompt_tokens"],
-        "total_completion_tokens": totals["completion_tokens"],
-        "total_tokens": totals["prompt_tokens"] + totals["completion_tokens"],
-        "total_credits": display(totals["credits"]),
-        "total_credits_micro": totals["credits"],
-        "total_cost_usd": _usd(totals["credits"]),
+        **{f"total_{name}": value for name, value in _summary(totals).items()},
         "by_model": [{"model": name, **_summary(bucket)} for name, bucket in sorted(by_model.items())],
         "by_day": [{"date": day, **_summary(bucket)} for day, bucket in sorted(by_day.items())],
     }
