@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 
 class UpstreamFailure(Exception):
     """The upstream could not give an answer (connection, timeout, 5xx, bad payload)."""
@@ -25,3 +28,12 @@ class UpstreamRefusal(Exception):
         self.message = message
         self.code = code
         self.param = param
+
+
+def error_member(body: bytes) -> Any:
+    """The `error` member of a JSON error body (a dict or a string), or None when there is none."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    return payload.get("error") if isinstance(payload, dict) else None

@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.providers.anthropic.request import DEFAULT_MAX_TOKENS, THINKING_BUDGETS, chat_request
 from gateway.providers.anthropic.wire import ERROR_STATUS, FINISH_REASONS
-from gateway.providers.errors import UpstreamFailure
+from gateway.providers.errors import UpstreamFailure, error_member
 from gateway.providers.openai.transform import Usage
 
 __all__ = [
@@ -214,11 +214,7 @@ class StreamTranslator:
 
 def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:
     """(message, code, param) from Anthropic's {"type":"error","error":{"type","message"}}; code = error.type."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        payload = None
-    error = payload.get("error") if isinstance(payload, dict) else None
+    error = error_member(body)
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         code = error.get("type")
         return error["message"], str(code) if code else None, None

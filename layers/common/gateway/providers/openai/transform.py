@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.providers.errors import error_member
+
 
 @dataclass(frozen=True)
 class Usage:
@@ -117,11 +119,7 @@ def chunk_info(data: str) -> ChunkInfo:
 
 def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:
     """(message, code, param) from an OpenAI-style error body, or a plain description."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        payload = None
-    error = payload.get("error") if isinstance(payload, dict) else None
+    error = error_member(body)
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         code = error.get("code") or error.get("type")
         param = error.get("param")
