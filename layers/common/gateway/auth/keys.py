@@ -25,3 +25,8 @@ def display_prefix(key: str) -> str:
 
 def looks_like_key(value: str) -> bool:
     return value.startswith("sk-") and 20 <= len(value) <= 200 and value.isascii()
+
+
+def looks_like_hash(value: str) -> bool:
+    """A key's id in the API: its SHA-256, 64 lowercase hex digits."""
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)

@@ -90,7 +90,9 @@ class _OpenAIEncoder:
         return DONE
 
     def error(self, error: GatewayError) -> bytes:
-        return b"data: " + json.dumps(error.openai_body()).encode() + b"\n\n"
+        from gateway.providers.openai.transform import error_chunk
+
+        return f"data: {error_chunk(error.message, error.code, error.type)}\n\n".encode()
 
 
 class _AnthropicEncoder:

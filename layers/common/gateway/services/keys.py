@@ -7,7 +7,7 @@ from typing import Any
 
 from gateway import clock
 from gateway.auth.authenticate import Principal, forget
-from gateway.auth.keys import display_prefix, generate_key, hash_key
+from gateway.auth.keys import display_prefix, generate_key, hash_key, looks_like_hash
 from gateway.auth.sealing import seal, unseal
 from gateway.billing import periods
 from gateway.catalog.registry import get_catalog
@@ -70,7 +70,7 @@ def update_key(principal: Principal, key_hash: str, patch: KeyUpdate) -> ApiKeyR
     _check_allow_lists(changes)
     if not changes:
         return get_key(principal, key_hash)
-    record = _keys().update(key_hash, principal.account_id, changes, now_iso()) if _looks_like_hash(key_hash) else None
+    record = _keys().update(key_hash, principal.account_id, changes, now_iso()) if looks_like_hash(key_hash) else None
     if record is None:
         raise _not_found(key_hash)
     forget(key_hash)
@@ -81,7 +81,7 @@ def revoke_key(principal: Principal, key_hash: str) -> None:
     """The key stops working at once (the reserve transaction sees it) and leaves the list."""
     revoked = (
         _keys().revoke(key_hash, principal.account_id, clock.now_epoch(), now_iso())
-        if _looks_like_hash(key_hash)
+        if looks_like_hash(key_hash)
         else None
     )
     if revoked is None:
@@ -131,7 +131,7 @@ def _remaining(record: ApiKeyRecord) -> float | None:
 
 
 def _owned(principal: Principal, key_hash: str) -> ApiKeyRecord:
-    record = _keys().get(key_hash, consistent=True) if _looks_like_hash(key_hash) else None
+    record = _keys().get(key_hash, consistent=True) if looks_like_hash(key_hash) else None
     if record is None or record.revoked or record.account_id != principal.account_id:
         raise _not_found(key_hash)
     return record
@@ -145,10 +145,6 @@ def _check_allow_lists(changes: dict[str, Any]) -> None:
     unknown_models = sorted(m for m in changes.get("allowed_models") or () if catalog.resolve(m) is None)
     if unknown_models:
         raise InvalidRequest(f"Unknown models: {', '.join(unknown_models)}.", param="allowed_models")
-
-
-def _looks_like_hash(value: str) -> bool:
-    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 def _not_found(key_hash: str) -> NotFound:

@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway import clock
 from gateway.auth.authenticate import Principal
+from gateway.auth.keys import looks_like_hash
 from gateway.config import get_settings
 from gateway.errors import InvalidRequest, NotFound
 from gateway.money import display, micro_to_credits
@@ -156,7 +157,7 @@ def _scoped_key(principal: Principal, key: str | None) -> str | None:
         return principal.key_hash
     if key is None:
         return None
-    record = ApiKeyRepository(get_settings().table_name).get(key) if len(key) == 64 else None
+    record = ApiKeyRepository(get_settings().table_name).get(key) if looks_like_hash(key) else None
     if record is None or record.account_id != principal.account_id:
         raise NotFound(f"No key `{key[:64]}` in this account.")
     return key
