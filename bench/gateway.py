@@ -67,7 +67,7 @@ def create_tenant(dynamodb_endpoint: str) -> Tenant:
     from gateway.services import accounts, keys
     from gateway.storage import dynamo
 
-    create_tables(dynamo.client(), {"GatewayTable": TABLE, "IdempotencyTable": IDEMPOTENCY_TABLE})
+    create_tables(dynamo.boto3_client(), {"GatewayTable": TABLE, "IdempotencyTable": IDEMPOTENCY_TABLE})
     account = accounts.create_account("bench", credits_to_micro(CREDITS))
     issued = keys.issue_key(account.account_id, "bench", "inference")
     return Tenant(account.account_id, issued.key, issued.record.key_hash)

@@ -101,7 +101,7 @@ def main() -> None:
         from gateway.storage import dynamo
 
         create_tables(
-            dynamo.client(),
+            dynamo.boto3_client(),
             {"GatewayTable": os.environ["GATEWAY_TABLE"], "IdempotencyTable": os.environ["IDEMPOTENCY_TABLE"]},
         )
         key = ensure_demo_account()

@@ -122,7 +122,7 @@ def gateway_env(dynamodb_endpoint: str, fake_upstream, fake_servers, aws_local) 
     from devtools.template import create_tables
     from gateway.storage import dynamo
 
-    create_tables(dynamo.client(), {"GatewayTable": TEST_TABLE, "IdempotencyTable": TEST_IDEMPOTENCY_TABLE})
+    create_tables(dynamo.boto3_client(), {"GatewayTable": TEST_TABLE, "IdempotencyTable": TEST_IDEMPOTENCY_TABLE})
     yield env
     for name, value in saved.items():
         if value is None:
@@ -139,6 +139,7 @@ def _reset_caches() -> None:
 
     get_settings.cache_clear()
     dynamo.client.cache_clear()
+    dynamo.boto3_client.cache_clear()
     objects.s3.cache_clear()
     objects.sqs.cache_clear()
     authenticate._cache.clear()

@@ -77,10 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["GATEWAY_TABLE"] = args.table
     if args.idempotency_table:
         os.environ["IDEMPOTENCY_TABLE"] = args.idempotency_table
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from gateway.config import get_settings
     from gateway.errors import GatewayError
+    from gateway.storage.dynamo import DynamoError
 
     get_settings.cache_clear()
     try:
@@ -88,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GatewayError as error:
         print(json.dumps({"error": error.message}), file=sys.stderr)
         return 1
-    except (BotoCoreError, ClientError) as error:
+    except DynamoError as error:
         print(json.dumps({"error": f"DynamoDB: {error}"}), file=sys.stderr)
         return 2
     print(json.dumps(result, indent=2))

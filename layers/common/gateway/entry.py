@@ -1,5 +1,5 @@
 """Lambda entry points of the buffered functions: Mangum around the app, with Powertools' Logger
-(Lambda context in every line) and Tracer (X-Ray) applied on the first invocation, not at import."""
+(Lambda context in every line) and Tracer (X-Ray) applied on first use, not at import."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from gateway.observability import logger, tracer
+from gateway.observability import logger, traced, tracer
 
 Handler = Callable[[dict[str, Any], Any], Any]
 _invocation: ContextVar[Any] = ContextVar("lambda_context", default=None)
@@ -19,13 +19,19 @@ def lambda_context() -> Any:
 
 
 def observed(handler: Handler) -> Handler:
-    """Wrap a Lambda handler with Logger and Tracer, lazily."""
-    wrapped: Handler | None = None
+    """Wrap a Lambda handler with Logger, and with Tracer for invocations X-Ray samples; lazily."""
+    logged: Handler | None = None
+    traced_handler: Handler | None = None
 
     def entry(event: dict[str, Any], context: Any) -> Any:
-        nonlocal wrapped
-        if wrapped is None:
-            wrapped = tracer().capture_lambda_handler(logger().inject_lambda_context(handler))
+        nonlocal logged, traced_handler
+        if logged is None:
+            logged = logger().inject_lambda_context(handler)
+        wrapped = logged
+        if traced():
+            if traced_handler is None:
+                traced_handler = tracer().capture_lambda_handler(logged)
+            wrapped = traced_handler
         token = _invocation.set(context)
         try:
             return wrapped(event, context)

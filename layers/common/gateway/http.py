@@ -25,10 +25,12 @@ from gateway.errors import (
     NotFound,
     PromptRequired,
     RequestTooLarge,
+    ServiceUnavailable,
 )
 from gateway.formats.inbound import error_envelope
 from gateway.ids import new_trace_id
 from gateway.observability import adopt_trace_header, emit_cold_start, emit_count, logger
+from gateway.storage.dynamo_client import DynamoError
 
 TRACE_HEADER = "X-Trace-ID"
 INTERNAL_PATHS = frozenset({"/health"})  # served by every app, not exposed through API Gateway
@@ -41,6 +43,7 @@ def create_app(*routers: APIRouter, title: str = "AI Gateway") -> FastAPI:
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DynamoError, _storage_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_api_route("/health", _health, methods=["GET"], include_in_schema=False)
     app.add_middleware(RequestContextMiddleware)
@@ -204,6 +207,13 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     if 400 <= error.status_code < 500:
         return _error_response(InvalidRequest(f"The request could not be read: {error.detail}"), path)
     return _unexpected(error, path)
+
+
+async def _storage_error(request: Request, error: Exception) -> JSONResponse:
+    """DynamoDB throttled or unreachable after the client's retries (a key lookup, say): retry later."""
+    logger().warning("storage unavailable", extra={"code": getattr(error, "code", "")})
+    busy = ServiceUnavailable("The gateway's store is busy; retry shortly.", headers={"Retry-After": "1"})
+    return _error_response(busy, request.url.path)
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:

@@ -63,7 +63,7 @@ def _runner(operation: str, table: str) -> tuple[Callable[..., Any], Idempotency
         expires_after_seconds=REPLAY_WINDOW_SECONDS,
         use_local_cache=False,
     )
-    store = DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamo.client())
+    store = DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamo.boto3_client())
 
     def perform(request: dict[str, Any], work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return work()

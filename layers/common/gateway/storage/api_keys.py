@@ -176,8 +176,6 @@ class ApiKeyRepository:
     def _conditional_update(
         self, key_hash: str, expression: str, names: dict[str, str], values: dict[str, Any]
     ) -> ApiKeyRecord | None:
-        from botocore.exceptions import ClientError
-
         names.setdefault("#account", "account_id")
         names.setdefault("#revoked", "revoked")
         values[":not_revoked"] = False
@@ -191,8 +189,8 @@ class ApiKeyRepository:
                 ExpressionAttributeValues=dynamo.to_attributes(values),
                 ReturnValues="ALL_NEW",
             )
-        except ClientError as error:
-            if dynamo.error_code(error) == "ConditionalCheckFailedException":
+        except dynamo.DynamoError as error:
+            if error.code == "ConditionalCheckFailedException":
                 return None
             raise
         return ApiKeyRecord.from_item(dynamo.from_item(answer["Attributes"]))

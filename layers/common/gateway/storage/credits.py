@@ -287,14 +287,12 @@ class CreditRepository:
 
     def _transact(self, items: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any] | None]]:
         """Run a transaction; retry write conflicts. Returns the cancellation codes ([] on success)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         for attempt in range(CONFLICT_RETRIES):
             try:
-                dynamo.client().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-            except ClientError as error:
-                if dynamo.error_code(error) != "TransactionCanceledException":
-                    raise StorageUnavailable(dynamo.error_code(error) or "DynamoDB error") from error
+                dynamo.client().transact_write_items(TransactItems=items)
+            except dynamo.DynamoError as error:
+                if error.code != "TransactionCanceledException":
+                    raise StorageUnavailable(str(error)) from error
                 codes = dynamo.cancellation_codes(error)
                 if "ConditionalCheckFailed" in codes:
                     return codes, dynamo.cancellation_items(error)
@@ -302,8 +300,6 @@ class CreditRepository:
                     time.sleep(random.uniform(0, min(0.4, 0.01 * 2**attempt)))
                     continue
                 raise StorageUnavailable(f"transaction cancelled: {codes}") from error
-            except BotoCoreError as error:
-                raise StorageUnavailable(str(error)) from error
             else:
                 return [], []
         raise StorageUnavailable("too many write conflicts")

@@ -1,30 +1,40 @@
-"""The DynamoDB client (created on first use) and item (de)serialisation."""
+"""The DynamoDB clients (created on first use) and item (de)serialisation.
+
+`client()` is the lean wire client every repository uses; `boto3_client()` is boto3's, for tools
+(creating tables, waiters) and Powertools' idempotency layer (only requests with an Idempotency-Key).
+"""
 
 from __future__ import annotations
 
+import base64
 import os
+from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from gateway.storage.dynamo_client import DynamoClient, DynamoError, from_environment
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+
+__all__ = ["DynamoError", "boto3_client", "client", "from_item", "to_attributes"]
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @lru_cache(maxsize=1)
-def client() -> DynamoDBClient:
-    """boto3's standard configuration; for DynamoDB Local on loopback, stand-in credentials."""
+def client() -> DynamoClient:
+    return from_environment()
+
+
+@lru_cache(maxsize=1)
+def boto3_client() -> DynamoDBClient:
+    """boto3's client (standard retries); for DynamoDB Local on loopback, stand-in credentials."""
     import boto3
     from botocore.config import Config
 
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 4},
-        connect_timeout=2,
-        read_timeout=5,
-        max_pool_connections=64,
-    )
+    config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5)
     session = boto3.session.Session()
     return session.client("dynamodb", config=config, **local_stand_in(session, "DYNAMODB"))
 
@@ -41,42 +51,72 @@ def local_stand_in(session: Any, service: str) -> dict[str, Any]:
     return kwargs
 
 
-@lru_cache(maxsize=1)
-def _serializer() -> Any:
-    from boto3.dynamodb.types import TypeSerializer
-
-    return TypeSerializer()
-
-
-@lru_cache(maxsize=1)
-def _deserializer() -> Any:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    return TypeDeserializer()
-
-
 def to_attributes(values: dict[str, Any]) -> dict[str, Any]:
     """Plain Python values to DynamoDB attribute values; None values are left out."""
-    serialize = _serializer().serialize
-    return {name: serialize(value) for name, value in values.items() if value is not None}
+    return {name: to_attribute(value) for name, value in values.items() if value is not None}
+
+
+def to_attribute(value: Any) -> dict[str, Any]:
+    """As boto3's TypeSerializer: str, bool, int/Decimal (not float), bytes, None, dicts, lists, sets."""
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | Decimal):
+        return {"N": str(value)}
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, dict):
+        return {"M": {str(name): to_attribute(inner) for name, inner in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attribute(inner) for inner in value]}
+    if isinstance(value, bytes | bytearray):
+        return {"B": bytes(value)}
+    if isinstance(value, set | frozenset) and value:
+        if all(isinstance(inner, str) for inner in value):
+            return {"SS": sorted(value)}
+        if all(isinstance(inner, int | Decimal) and not isinstance(inner, bool) for inner in value):
+            return {"NS": [str(inner) for inner in value]}
+    raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """A DynamoDB item to plain values; whole numbers come back as int, at any depth."""
-    deserialize = _deserializer().deserialize
-    return {name: _plain(deserialize(value)) for name, value in item.items()}
+    return {name: from_attribute(value) for name, value in item.items()}
 
 
-def _plain(value: Any) -> Any:
-    from decimal import Decimal
+def from_attribute(value: dict[str, Any]) -> Any:
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return inner
+    if kind == "N":
+        return _number(inner)
+    if kind == "BOOL":
+        return bool(inner)
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {name: from_attribute(nested) for name, nested in inner.items()}
+    if kind == "L":
+        return [from_attribute(nested) for nested in inner]
+    if kind == "B":
+        return _binary(inner)
+    if kind == "SS":
+        return set(inner)
+    if kind == "NS":
+        return {_number(number) for number in inner}
+    if kind == "BS":
+        return {_binary(blob) for blob in inner}
+    raise ValueError(f"unknown DynamoDB attribute type {kind}")
 
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else value
-    if isinstance(value, dict):
-        return {name: _plain(inner) for name, inner in value.items()}
-    if isinstance(value, list):
-        return [_plain(inner) for inner in value]
-    return value
+
+def _number(text: str) -> int | Decimal:
+    number = Decimal(text)
+    return int(number) if number == number.to_integral_value() else number
+
+
+def _binary(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else base64.b64decode(value)
 
 
 def cancellation_codes(error: Exception) -> list[str]:
