@@ -242,12 +242,11 @@ spec.loader.exec_module(module)
 steps = {}
 def step(label, call):
     started = time.perf_counter(); call(); steps[label] = (time.perf_counter() - started) * 1000
-step("import boto3", lambda: __import__("boto3"))
 from gateway.storage import dynamo
-step("create the DynamoDB client", dynamo.client)
+step("create the DynamoDB client (imports urllib3)", dynamo.client)
 from gateway.observability import logger, tracer
 step("Powertools Logger()", logger)
-step("Powertools Tracer() (imports the X-Ray SDK, patches botocore)", tracer)
+step("Powertools Tracer() (X-Ray SDK + botocore; sampled invocations only)", tracer)
 print(json.dumps(steps))
 """
 

@@ -58,7 +58,7 @@ class Tenant:
     key_hash: str
 
 
-def create_tenant(dynamodb_endpoint: str) -> Tenant:
+def create_tenant(dynamodb_endpoint: str, name: str = "bench") -> Tenant:
     """Tables from template.yaml, one account with plenty of credits and one inference key, written
     by the gateway's own services (as gateway-admin does)."""
     os.environ.update(base_env(dynamodb_endpoint))
@@ -68,8 +68,8 @@ def create_tenant(dynamodb_endpoint: str) -> Tenant:
     from gateway.storage import dynamo
 
     create_tables(dynamo.boto3_client(), {"GatewayTable": TABLE, "IdempotencyTable": IDEMPOTENCY_TABLE})
-    account = accounts.create_account("bench", credits_to_micro(CREDITS))
-    issued = keys.issue_key(account.account_id, "bench", "inference")
+    account = accounts.create_account(name, credits_to_micro(CREDITS))
+    issued = keys.issue_key(account.account_id, name, "inference")
     return Tenant(account.account_id, issued.key, issued.record.key_hash)
 
 

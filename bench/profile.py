@@ -16,9 +16,9 @@ TOOLS_VENV = ROOT / ".local" / "bench" / "tools-venv"
 PY_SPY = TOOLS_VENV / "bin" / "py-spy"
 # Steps of a chat request, found by a frame in the sampled stack (first match wins).
 STEPS = [
-    ("settle: TransactWriteItems (boto3)", "settle (gateway/billing/credits.py"),
-    ("reserve: TransactWriteItems (boto3)", "reserve (gateway/billing/credits.py"),
-    ("key lookup: GetItem (boto3, cached 30 s)", "_lookup (gateway/auth/authenticate.py"),
+    ("settle: TransactWriteItems (lean DynamoDB client)", "settle (gateway/billing/credits.py"),
+    ("reserve: TransactWriteItems (lean DynamoDB client)", "reserve (gateway/billing/credits.py"),
+    ("key lookup: GetItem (cached 30 s)", "_lookup (gateway/auth/authenticate.py"),
     ("upstream call (httpx, buffered)", "complete_native (gateway/providers/openai/client.py"),
     ("upstream stream (httpx-sse)", "stream_native (gateway/providers/openai/client.py"),
     ("stream relay (per event)", "relay (gateway/services/inference.py"),

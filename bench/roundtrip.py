@@ -1,9 +1,11 @@
-"""One DynamoDB Local round trip, measured from Python with boto3 as the gateway makes it."""
+"""DynamoDB Local round trips from Python with the gateway's own client: a GetItem, a plain 4-item
+transaction, and the hot path's own two transactions (the credit repository's reserve and settle)."""
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.loadgen import percentile
@@ -18,11 +20,18 @@ class RoundTrip:
     p99_ms: float
 
 
-def measure(table: str, account_id: str, samples: int = 300, warmup: int = 500) -> list[RoundTrip]:
-    """GetItem (consistent, the key lookup's kind of read) of the account item, and a 4-item
-    TransactWriteItems on scratch items (the shape of a reserve), each `samples` times after `warmup`
-    calls (DynamoDB Local's JIT: the gateway's load warms its transactions, not GetItem, which the
-    key cache makes rare)."""
+RESERVE = "reserve (TransactWriteItems, 3 items)"
+SETTLE = "settle (TransactWriteItems, 5 items)"
+
+
+def measure(
+    table: str, account_id: str, samples: int = 300, warmup: int = 500, scratch: tuple[str, str] | None = None
+) -> list[RoundTrip]:
+    """GetItem (consistent, the key lookup's kind of read) of the account item, a 4-item
+    TransactWriteItems on scratch items, and, given a scratch (account id, key hash) to charge, the
+    repository's reserve and settle of one request, each `samples` times after `warmup` calls
+    (DynamoDB Local's JIT: the gateway's load warms its transactions, not GetItem, which the key
+    cache makes rare)."""
     from gateway.storage import dynamo, layout
 
     client = dynamo.client()
@@ -56,10 +65,13 @@ def measure(table: str, account_id: str, samples: int = 300, warmup: int = 500) 
                 }
             }
         )
-        client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        client.transact_write_items(TransactItems=items)
 
+    calls = [("GetItem (consistent)", get), ("TransactWriteItems (4 items)", transact)]
+    if scratch is not None:
+        calls += _hot_path_calls(table, *scratch)
     results = []
-    for name, call in (("GetItem (consistent)", get), ("TransactWriteItems (4 items)", transact)):
+    for name, call in calls:
         for _ in range(warmup):
             call()
         times = []
@@ -77,3 +89,35 @@ def measure(table: str, account_id: str, samples: int = 300, warmup: int = 500) 
             )
         )
     return results
+
+
+def _hot_path_calls(table: str, account_id: str, key_hash: str) -> list[tuple[str, Callable[[], None]]]:
+    """The reserve and settle transactions of one request (1 micro-credit held, none charged), timed
+    apart: each reserve leaves a reservation for a settle to take."""
+    from gateway import clock
+    from gateway.ids import new_trace_id
+    from gateway.storage.credits import CreditRepository, KeyGuard, LedgerEntry, Reservation
+
+    repository = CreditRepository(table)
+    pending: list[Reservation] = []
+
+    def reserve() -> None:
+        now = clock.now_epoch()
+        reservation = Reservation(
+            new_trace_id(), account_id, key_hash, "sk-bench", "gpt-4o-mini", 1, clock.now_iso(), now + 600
+        )
+        repository.reserve(reservation, KeyGuard(version=1), now)
+        pending.append(reservation)
+
+    def settle() -> None:
+        reservation = pending.pop() if pending else None
+        if reservation is None:  # more settles than reserves: make one untimed
+            reserve()
+            reservation = pending.pop()
+        entry = LedgerEntry(
+            reservation.trace_id, account_id, key_hash, "sk-bench", "gpt-4o-mini", "openai", "chat", "success", 200,
+            None, 10, 5, 0, 1, 1, 1, None, False, False, reservation.created_at, reservation.created_at[:10],
+        )  # fmt: skip
+        repository.settle(reservation, entry, clock.now_epoch() + 86400)
+
+    return [(RESERVE, reserve), (SETTLE, settle)]

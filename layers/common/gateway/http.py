@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.auth.authenticate import Principal, authenticate, credential_from
+from gateway.auth.authenticate import Principal, Requirement, authenticate, authenticate_from_cache, credential_from
 from gateway.config import get_settings
 from gateway.errors import (
     GatewayError,
@@ -110,16 +111,25 @@ def trace_id_of(request: Request) -> str:
     return str(request.state.trace_id)
 
 
-def inference_principal(request: Request) -> Principal:
-    return authenticate(credential_from(request.headers, request.query_params), require="inference")
+async def _principal(request: Request, require: Requirement) -> Principal:
+    """On the event loop when the key cache answers; a worker thread only for a table read."""
+    credential = credential_from(request.headers, request.query_params)
+    cached = authenticate_from_cache(credential, require=require)
+    if cached is not None:
+        return cached
+    return await anyio.to_thread.run_sync(functools.partial(authenticate, credential, require=require))
 
 
-def any_principal(request: Request) -> Principal:
-    return authenticate(credential_from(request.headers, request.query_params), require="any")
+async def inference_principal(request: Request) -> Principal:
+    return await _principal(request, "inference")
 
 
-def management_principal(request: Request) -> Principal:
-    return authenticate(credential_from(request.headers, request.query_params), require="management")
+async def any_principal(request: Request) -> Principal:
+    return await _principal(request, "any")
+
+
+async def management_principal(request: Request) -> Principal:
+    return await _principal(request, "management")
 
 
 def credential_of(request: Request) -> str:

@@ -59,12 +59,25 @@ def credential_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str
 
 
 def authenticate(credential: str | None, *, require: Requirement) -> Principal:
+    # Management calls change keys and money: they always read the key afresh.
+    return _admit(_lookup(_key_hash(credential), cached=require != "management"), require)
+
+
+def authenticate_from_cache(credential: str | None, *, require: Requirement) -> Principal | None:
+    """What `authenticate` answers when that needs no read (a malformed key, a cached record), else None."""
+    key_hash = _key_hash(credential)
+    hit = _cache.get(key_hash) if require != "management" else None
+    if hit is None or hit[0] <= time.monotonic():
+        return None
+    return _admit(hit[1], require)
+
+
+def _key_hash(credential: str | None) -> str:
     if not credential:
         raise InvalidApiKey("Missing API key. Send it as `Authorization: Bearer sk-...`.")
     if not looks_like_key(credential):
         raise InvalidApiKey("Invalid API key.")
-    # Management calls change keys and money: they always read the key afresh.
-    return _admit(_lookup(hash_key(credential), cached=require != "management"), require)
+    return hash_key(credential)
 
 
 def refresh(principal: Principal, *, require: Requirement = "inference") -> Principal:
