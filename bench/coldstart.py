@@ -1,9 +1,9 @@
 """Cold start of each function's entry in a fresh interpreter, and the size of what `sam build` makes.
 
-Each run copies the gateway package and the function's app.py to a fresh directory without any
-`__pycache__`, and runs with PYTHONDONTWRITEBYTECODE=1: the gateway's own modules are compiled from
-source on every run, as in Lambda (whose code directory is read-only and ships no .pyc for them),
-while the dependencies load from the bytecode pip compiled at install, as the layer's do.
+Each run copies the gateway package to a fresh directory and compiles its bytecode as the layer's
+Makefile does (unchecked hash-based pycs), copies the function's app.py without any, and runs with
+PYTHONDONTWRITEBYTECODE=1 (Lambda's code directories are read-only); dependencies load from the
+bytecode pip compiled at install, as the layer's load theirs.
 """
 
 from __future__ import annotations
@@ -121,6 +121,24 @@ def measure(env: dict[str, str], key: str, runs: int = 5) -> list[ColdStart]:
     return results
 
 
+def _stage(work: Path, name: str, env: dict[str, str]) -> dict[str, str]:
+    """A fresh copy of the gateway package with its bytecode compiled as the layer's Makefile does
+    (unchecked hash-based pycs, nothing from this checkout's __pycache__), and of the function's
+    code without any; returns the environment to run the function with."""
+    shutil.copytree(
+        ROOT / "layers" / "common" / "gateway",
+        work / "python" / "gateway",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(work / "python")],
+        check=True,
+        timeout=120,
+    )
+    shutil.copytree(ROOT / "functions" / name, work / "function", ignore=shutil.ignore_patterns("__pycache__"))
+    return {**env, "PYTHONPATH": str(work / "python"), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def _measure_one(name: str, env: dict[str, str], key: str, runs: int) -> ColdStart:
     method, route = FIRST_REQUEST[name]
     samples: list[dict[str, object]] = []
@@ -128,13 +146,7 @@ def _measure_one(name: str, env: dict[str, str], key: str, runs: int) -> ColdSta
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
             work = Path(tmp)
-            shutil.copytree(
-                ROOT / "layers" / "common" / "gateway",
-                work / "python" / "gateway",
-                ignore=shutil.ignore_patterns("__pycache__"),
-            )
-            shutil.copytree(ROOT / "functions" / name, work / "function", ignore=shutil.ignore_patterns("__pycache__"))
-            run_env = {**env, "PYTHONPATH": str(work / "python"), "PYTHONDONTWRITEBYTECODE": "1"}
+            run_env = _stage(work, name, env)
             started = time.perf_counter()
             answer = subprocess.run(
                 [sys.executable, "-c", PROBE, name, str(work / "function" / "app.py"), method, route, key],
@@ -256,13 +268,7 @@ def breakdown(env: dict[str, str], key: str, name: str = "keys") -> dict[str, ob
     (`python -X importtime`), and the parts of its first request that load things."""
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
         work = Path(tmp)
-        shutil.copytree(
-            ROOT / "layers" / "common" / "gateway",
-            work / "python" / "gateway",
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
-        shutil.copytree(ROOT / "functions" / name, work / "function", ignore=shutil.ignore_patterns("__pycache__"))
-        run_env = {**env, "PYTHONPATH": str(work / "python"), "PYTHONDONTWRITEBYTECODE": "1"}
+        run_env = _stage(work, name, env)
         app = str(work / "function" / "app.py")
         probe = "import importlib.util,sys\nspec=importlib.util.spec_from_file_location('app',sys.argv[1])\n"
         probe += "m=importlib.util.module_from_spec(spec)\nspec.loader.exec_module(m)\n"

@@ -491,39 +491,48 @@ def _findings(out: list[str], results: Results, groups: list[tuple[str, float]])
     phase = find(results, "gateway", 0, stream=False, concurrency=10)
     if phase:
         cpu = phase.cpu_ms_per_request
-        add(
-            f"- The gateway process spends {_f(cpu.get('gateway'))} ms of CPU per buffered request (c=10) and "
-            f"DynamoDB Local another {_f(cpu.get('DynamoDB Local'))} ms on the same 2 cores; one uvicorn process "
-            f"can use one core (the GIL), so its ceiling is about {1000 / cpu['gateway']:.0f} requests/s here "
-            f"(measured {phase.result.rps:.1f})."
-            if cpu.get("gateway")
-            else "- CPU per request not available."
-        )
+        ours, db = cpu.get("gateway"), cpu.get("DynamoDB Local")
+        if ours and db:
+            machine_cpu = sum(cpu.values())
+            add(
+                f"- Per buffered request (c=10) the gateway process spends {ours:.2f} ms of CPU and DynamoDB Local "
+                f"{db:.2f} ms, on the same 2 cores; with the load generator and the fake upstream that is "
+                f"{machine_cpu:.2f} ms of the machine's 2,000 CPU-ms per second, a ceiling of about "
+                f"{2000 / machine_cpu:.0f} requests/s for this machine (measured {phase.result.rps:.1f}). "
+                f"DynamoDB Local alone would cap it at {2000 / db:.0f} requests/s. In AWS, DynamoDB's CPU is not "
+                "on the function's machine and each Lambda environment has its own CPU."
+            )
         lite = find(results, "litellm", 0, stream=False, concurrency=10)
-        if lite and lite.cpu_ms_per_request.get("LiteLLM"):
+        theirs = rps(results, "litellm", 0, stream=False, concurrency=10)
+        if lite and lite.cpu_ms_per_request.get("LiteLLM") and theirs and db:
             add(
                 f"- LiteLLM spends {_f(lite.cpu_ms_per_request['LiteLLM'])} ms of CPU per buffered request (c=10) "
-                "and touches no database."
+                f"and touches no database. 5 x its requests/s is {5 * theirs:.0f}/s: above what DynamoDB Local's "
+                f"{db:.2f} CPU-ms per request leaves possible on 2 cores, so that target cannot be met on this "
+                "machine with a real ledger, whatever the gateway's own cost."
             )
     steps = dict(results.profile.by_step) if results.profile else {}
-    db = sum(v for k, v in steps.items() if k.startswith(("reserve", "settle", "key lookup")))
+    in_db = sum(v for k, v in steps.items() if k.startswith(("reserve", "settle", "key lookup")))
     if steps:
         add(
-            f"- {db:.0f}% of the gateway's GIL time is inside the two DynamoDB transactions (reserve + settle), "
-            "i.e. building, signing, sending and parsing boto3 requests on the request's worker thread; "
+            f"- {in_db:.0f}% of the gateway's GIL time is in the two DynamoDB transactions (reserve + settle: "
+            "encoding, signing, sending, parsing); "
             f"{steps.get('upstream call (httpx, buffered)', 0):.0f}% is the upstream call through httpx; the rest "
-            "is uvicorn/h11, FastAPI routing and validation, and the event loop."
+            "is the HTTP server, FastAPI routing and validation, and the event loop."
         )
-    rt = roundtrip_ms(results)
-    if rt is not None and len(results.roundtrips) > 1:
-        tx = [r.p50_ms for r in (results.roundtrips[1:2] + results.roundtrips_after[1:2])]
+    reserve, settle = roundtrip_ms(results, roundtrip.RESERVE), roundtrip_ms(results, roundtrip.SETTLE)
+    added = added_latency(results, "gateway", 0, stream=False, concurrency=1, q=50)
+    ttft = ttft_overhead(results, "gateway", 0, concurrency=1, q=50)
+    if reserve is not None and settle is not None and added is not None and ttft is not None:
         add(
-            f"- At c=1 the added latency is those pieces in series. The targets' unit is a GetItem ({rt:.2f} ms "
-            "p50), but the hot path's two calls are TransactWriteItems of 3 items (reserve) and 5 items (settle); "
-            f"a 4-item one measures {' / '.join(f'{t:.2f}' for t in tx)} ms p50 here (before / after the load). "
-            "Two of those leave nothing of the 2 ms allowance for HTTP parsing, routing, validation, the httpx "
-            "call to the upstream and the two thread hand-offs. For streams, the reserve alone (one transaction) "
-            "comes before the upstream is called, against one GetItem + 2 ms."
+            f"- At c=1 the pieces run in series: the reserve ({reserve:.2f} ms p50 alone) and the settle "
+            f"({settle:.2f} ms) make {reserve + settle:.2f} ms of the {added:.2f} ms added; the remaining "
+            f"{added - reserve - settle:.2f} ms is the gateway's own work (HTTP parsing, routing, body validation, "
+            "the httpx call to the upstream, two thread hand-offs, the response). For streams, the reserve comes "
+            f"before the upstream is called: {ttft:.2f} ms of time-to-first-token overhead, "
+            f"{ttft - reserve:.2f} ms beyond the reserve. A TransactWriteItems costs DynamoDB Local several times a "
+            "GetItem (see the round trips above), which is why the GetItem reading of the targets cannot be met "
+            "by any hot path that writes its reservation and its ledger entry transactionally."
         )
     add("")
 
@@ -535,12 +544,14 @@ def _coldstarts(out: list[str], results: Results) -> None:
     add("## Cold start\n")
     add(
         "Each run: a fresh `python` process (the same 3.11 interpreter as the gateway; Lambda runs 3.12) with "
-        "PYTHONPATH = a fresh copy of `layers/common` (no `__pycache__`, `PYTHONDONTWRITEBYTECODE=1`, so the "
-        "gateway's modules compile from source as in Lambda; dependencies load their pip-compiled bytecode as "
-        "in the layer) and the function's `app.py`. *import* = executing `app.py`; *first request* = the first "
-        "call through the real entry: `handler(event, context)` (Mangum + Powertools) with an API Gateway REST "
-        "event for buffered functions, the ASGI app for chat (which Lambda runs under uvicorn), a scheduled "
-        "event for the sweeper; authenticated with an inference key against DynamoDB Local. Median of "
+        "PYTHONPATH = a fresh copy of the gateway package with its bytecode compiled as the layer's Makefile "
+        "compiles it for Lambda (unchecked hash-based pycs; `PYTHONDONTWRITEBYTECODE=1`, nothing else is "
+        "written; dependencies load their pip-compiled bytecode) and the function's `app.py`. *import* = "
+        "executing `app.py`; *first request* = the first call through the real entry: `handler(event, context)` "
+        "(Mangum + Powertools) with an API Gateway REST event for buffered functions, the ASGI app for chat "
+        "(which Lambda runs under uvicorn), a scheduled event for the sweeper; authenticated with an inference "
+        "key against DynamoDB Local; not sampled by X-Ray (a sampled first invocation also loads the X-Ray SDK, "
+        "see below). Median of "
         f"{results.coldstarts[0].runs} runs. Not included: Lambda's own init and the interpreter's start-up "
         "(the *process* column is the whole `python -c` run, start-up included).\n"
     )

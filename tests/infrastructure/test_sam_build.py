@@ -108,6 +108,28 @@ def test_common_layer_native_code_is_built_for_arm64_python312(sam_build: Build)
 
 
 @pytest.mark.slow
+def test_common_layer_ships_bytecode_that_needs_no_source_check(sam_build: Build) -> None:
+    """Given Lambda mounts the layer read-only (no pyc can be written there) and zip rounds mtimes
+    When a cold start imports the gateway and its dependencies
+    Then every module has a CPython 3.12 pyc valid whatever the file times: unchecked hash-based."""
+    python = sam_build.directory / "CommonLayer" / "python"
+    magic_312 = (3531).to_bytes(2, "little") + b"\r\n"  # importlib.util.MAGIC_NUMBER of CPython 3.12
+    missing, wrong = [], []
+    for package in ("gateway", "fastapi", "pydantic", "starlette", "httpx", "mangum", "aws_lambda_powertools"):
+        for source in (python / package).rglob("*.py"):
+            pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+            if not pyc.is_file():
+                missing.append(str(source.relative_to(python)))
+                continue
+            header = pyc.read_bytes()[:8]
+            flags = int.from_bytes(header[4:8], "little")
+            if header[:4] != magic_312 or flags != 0b01:  # hash-based, check_source off
+                wrong.append(f"{pyc.relative_to(python)} (magic {header[:4].hex()}, flags {flags})")
+    assert not missing, f"{len(missing)} modules without bytecode, e.g. {missing[:5]}"
+    assert not wrong, f"{len(wrong)} pycs are not unchecked hash-based 3.12 ones, e.g. {wrong[:5]}"
+
+
+@pytest.mark.slow
 def test_chat_artifact_has_an_executable_run_sh_and_the_app(sam_build: Build) -> None:
     """Given the built ChatFunction
     When the Lambda Web Adapter starts its handler `run.sh`
