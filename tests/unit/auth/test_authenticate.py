@@ -66,3 +66,44 @@ def test_a_non_bearer_authorization_header_falls_back_to_x_api_key() -> None:
 )
 def test_no_credential_anywhere_gives_none(headers: dict[str, str], query: str) -> None:
     assert find(headers, query) is None
+
+
+def test_the_cache_alone_answers_only_what_needs_no_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    from dataclasses import replace
+
+    from gateway.auth import authenticate
+    from gateway.auth.keys import hash_key
+    from gateway.errors import ApiDisabled, InvalidApiKey
+    from gateway.storage.api_keys import ApiKeyRecord
+
+    monkeypatch.setattr(authenticate, "_cache", {})
+    # Given nothing cached: a read is needed (None), but a missing or malformed key fails at once
+    assert authenticate.authenticate_from_cache(KEY, require="inference") is None
+    with pytest.raises(InvalidApiKey):
+        authenticate.authenticate_from_cache(None, require="inference")
+    with pytest.raises(InvalidApiKey):
+        authenticate.authenticate_from_cache("not-a-key", require="inference")
+
+    # Given the key's record cached and fresh: answered from memory, with the same checks as a read
+    record = ApiKeyRecord(
+        key_hash=hash_key(KEY),
+        key_prefix=KEY[:12],
+        account_id="acct_1",
+        name="k",
+        kind="inference",
+        disabled=False,
+        created_at="t",
+    )
+    authenticate._cache[record.key_hash] = (time.monotonic() + 30, record)
+    principal = authenticate.authenticate_from_cache(KEY, require="inference")
+    assert principal is not None
+    assert principal.account_id == "acct_1"
+    assert authenticate.authenticate_from_cache(KEY, require="management") is None  # always read afresh
+    # A cached disabled key is refused from memory too
+    authenticate._cache[record.key_hash] = (time.monotonic() + 30, replace(record, disabled=True))
+    with pytest.raises(ApiDisabled):
+        authenticate.authenticate_from_cache(KEY, require="inference")
+    # Expired entries are not trusted
+    authenticate._cache[record.key_hash] = (time.monotonic() - 1, record)
+    assert authenticate.authenticate_from_cache(KEY, require="inference") is None
