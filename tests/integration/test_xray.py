@@ -1,6 +1,6 @@
-"""In Lambda, the chat function sends the upstream call to X-Ray as a subsegment of the invocation's
-trace (which the Web Adapter hands over as `x-amzn-trace-id`). A fake X-Ray daemon on loopback UDP
-receives what the real one would."""
+"""In Lambda, the chat function sends the upstream call and its DynamoDB calls to X-Ray as subsegments
+of the invocation's trace (which the Web Adapter hands over as `x-amzn-trace-id`). A fake X-Ray daemon
+on loopback UDP receives what the real one would."""
 
 from __future__ import annotations
 
@@ -61,7 +61,9 @@ def test_the_upstream_call_is_an_annotated_subsegment_of_the_invocation(gateway_
         assert response.status_code == 200, response.text
         documents = []
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not any("## upstream" in d for d in documents):
+        while time.monotonic() < deadline and not (
+            any("## upstream" in d for d in documents) and sum('"TransactWriteItems"' in d for d in documents) >= 2
+        ):
             try:
                 documents.append(daemon.recv(65536).decode())
             except TimeoutError:
@@ -75,5 +77,12 @@ def test_the_upstream_call_is_an_annotated_subsegment_of_the_invocation(gateway_
     (upstream_call,) = [s for s in segments if s.get("name") == "## upstream fake"]
     assert upstream_call["trace_id"] == TRACE_ROOT
     assert upstream_call["annotations"] == {"provider": "fake", "model": "test/echo", "stream": False}
+    # reserve and settle, from the request's worker threads, as the X-Ray SDK names AWS calls
+    dynamo_calls = [s for s in segments if s.get("name") == "DynamoDB"]
+    assert [s["aws"]["operation"] for s in dynamo_calls].count("TransactWriteItems") == 2
+    assert all(s["trace_id"] == TRACE_ROOT and s["namespace"] == "aws" for s in dynamo_calls)
+    reads = [s for s in dynamo_calls if s["aws"]["operation"] == "GetItem"]  # the key lookup (not cached yet)
+    assert reads
+    assert all(s["aws"]["table_name"] == gateway_env["GATEWAY_TABLE"] for s in reads)
     assert "a secret prompt" not in "".join(documents)
     assert tenant.key not in "".join(documents)

@@ -7,8 +7,8 @@ and alarms in template.yaml may reference only these, and a test holds them to i
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -117,6 +117,18 @@ async def upstream_subsegment(provider: str, model: str, *, stream: bool) -> Asy
         subsegment.put_annotation("provider", provider)
         subsegment.put_annotation("model", model)
         subsegment.put_annotation("stream", stream)
+        yield
+
+
+@contextmanager
+def aws_subsegment(service: str, operation: str, **aws: str) -> Iterator[None]:
+    """An X-Ray subsegment for a call to an AWS service made without botocore (which the SDK would
+    patch), named and described as the SDK names its own: `service`, namespace aws, the operation."""
+    if not traced():
+        yield
+        return
+    with tracer().provider.in_subsegment(service, namespace="aws") as subsegment:
+        subsegment.set_aws({"operation": operation, **aws})  # type: ignore[attr-defined]  # an X-Ray SDK Subsegment
         yield
 
 

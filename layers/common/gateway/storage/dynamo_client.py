@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
+from gateway.observability import aws_subsegment
 from gateway.storage.sigv4 import Credentials, signed_headers
 
 _TARGET = "DynamoDB_20120810."
@@ -70,7 +71,13 @@ class DynamoClient:
         self._transport_errors: tuple[type[Exception], ...] = (urllib3.exceptions.HTTPError, OSError)
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One DynamoDB operation, retried (jittered backoff) on throttling, 5xx and lost connections."""
+        """One DynamoDB operation, retried (jittered backoff) on throttling, 5xx and lost connections;
+        an X-Ray subsegment when the invocation is traced."""
+        table = params.get("TableName")
+        with aws_subsegment("DynamoDB", operation, region=self.region, **({"table_name": table} if table else {})):
+            return self._call(operation, params)
+
+    def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(params, separators=(",", ":"), default=_json_default).encode()
         for attempt in range(MAX_ATTEMPTS):
             try:
