@@ -161,3 +161,26 @@ def test_nothing_listening_is_a_dynamo_error_without_a_code() -> None:
         client.get_item(TableName="t")
     assert failed.value.code == ""
     assert "unreachable" in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "host"),
+    [
+        ("https://dynamodb.eu-west-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com"),
+        ("https://dynamodb.eu-west-1.amazonaws.com:443/", "dynamodb.eu-west-1.amazonaws.com"),
+        ("http://127.0.0.1:8001", "127.0.0.1:8001"),
+        ("http://localhost:80", "localhost"),
+    ],
+)
+def test_the_signed_host_is_the_host_header_urllib3_sends(endpoint: str, host: str) -> None:
+    creds = Credentials("a", "b")
+    assert DynamoClient(endpoint, "eu-west-1", lambda: creds).host == host
+
+
+def test_the_signed_host_matches_what_arrives(scripted: Any) -> None:
+    server = scripted([(200, {}, True)])
+    client = server.client()
+    client.get_item(TableName="t")
+    headers, _ = server.requests[0]
+    assert headers["host"] == client.host
+    assert "host" in headers["authorization"].split("SignedHeaders=")[1]

@@ -60,7 +60,7 @@ class DynamoClient:
         import urllib3
 
         self.endpoint = endpoint.rstrip("/") + "/"
-        self.host = urlparse(endpoint).netloc
+        self.host = _host_header(endpoint)
         self.region = region
         self._credentials = credentials
         self._http = urllib3.PoolManager(
@@ -140,6 +140,15 @@ class DynamoClient:
 
     def transact_write_items(self, **params: Any) -> dict[str, Any]:
         return self.call("TransactWriteItems", params)
+
+
+def _host_header(endpoint: str) -> str:
+    """The Host header urllib3 sends (and SigV4 signs): the port only when it is not the scheme's default."""
+    url = urlparse(endpoint)
+    default = {"https": 443, "http": 80}.get(url.scheme)
+    host = url.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return host if url.port in (None, default) else f"{host}:{url.port}"
 
 
 def _retryable(error: DynamoError) -> bool:
