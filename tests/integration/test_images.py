@@ -172,3 +172,49 @@ def test_tasks_are_private_to_their_key_and_account(gateway_url, upstream, aws_l
     )
     assert mine.json()["status"] == "succeeded"
     assert balance_of(owner.account_id) == GRANT - 40_000  # the standard quality, when none was asked for
+
+
+def test_a_task_is_written_with_its_reservation_in_one_transaction(gateway_url, upstream, aws_local, make_tenant):
+    # Given a key whose account can pay for the task
+    from gateway.storage.dynamo_client import DynamoClient
+
+    tenant = make_tenant("10")
+    headers = {"Authorization": f"Bearer {tenant.key}"}
+    httpx.get(f"{gateway_url}/v1/models", headers=headers)  # the key is cached: no read on the measured request
+    writes: list[str] = []
+    original = DynamoClient.call
+
+    def recording(self, operation, params):  # type: ignore[no-untyped-def]
+        if operation != "GetItem" and operation != "Query":
+            writes.append(operation)
+        return original(self, operation, params)
+
+    # When an async image request is accepted
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DynamoClient, "call", recording)
+        created = httpx.post(
+            f"{gateway_url}/v1/images/generations",
+            json={"model": "test/image-async", "prompt": "one write"},
+            headers=headers,
+        )
+
+    # Then the hold and the pending task were one TransactWriteItems, and nothing else was written
+    assert created.status_code == 202
+    assert writes == ["TransactWriteItems"]
+    run_worker(deliver(aws_local))  # leave no message for the next test
+
+
+def test_a_refused_async_request_leaves_no_task(gateway_url, upstream, aws_local, make_tenant):
+    tenant = make_tenant("0.01")  # less than one image costs
+    refused = httpx.post(
+        f"{gateway_url}/v1/images/generations",
+        json={"model": "test/image-async", "prompt": "unpaid"},
+        headers={"Authorization": f"Bearer {tenant.key}"},
+    )
+    assert refused.status_code == 402
+    trace_id = refused.headers["x-trace-id"]
+    from gateway.config import get_settings
+    from gateway.storage.tasks import TaskRepository
+
+    assert TaskRepository(get_settings().table_name).get(trace_id) is None
+    assert balance_of(tenant.account_id) == 10_000

@@ -61,8 +61,11 @@ def _repository() -> CreditRepository:
     return CreditRepository(get_settings().table_name)
 
 
-def reserve(principal: Principal, model: str, amount: int, trace_id: str) -> Reservation:
-    """Hold `amount` for this request, within the account's balance and the key's limit and rate.
+def reserve(
+    principal: Principal, model: str, amount: int, trace_id: str, also: Sequence[dict[str, Any]] = ()
+) -> Reservation:
+    """Hold `amount` for this request, within the account's balance and the key's limit and rate;
+    `also` items are written in the same transaction.
 
     Raises KeyChanged when the key was changed since `principal` was read; the caller reads it
     again (its allow-lists may have changed too) and retries.
@@ -91,7 +94,7 @@ def reserve(principal: Principal, model: str, amount: int, trace_id: str) -> Res
         rate_window=periods.rate_window(moment) if key.rate_limit is not None else None,
     )
     try:
-        _repository().reserve(reservation, guard, now)
+        _repository().reserve(reservation, guard, now, also)
     except ReservationRefused as refusal:
         forget(key.key_hash)
         if refusal.reason == "key_changed":

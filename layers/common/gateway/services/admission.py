@@ -4,8 +4,9 @@ in one transaction (balance, key limit, rate limit). Shared by every inference e
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
@@ -40,13 +41,18 @@ async def admit(
     cost_bound: Callable[[ModelEntry], int],
     trace_id: str,
     preferences: Preferences | None = None,
+    also: Callable[[Route], Sequence[dict[str, Any]]] | None = None,
 ) -> Admission:
-    """Raises the API error that refuses the request; otherwise the credits are held."""
+    """Raises the API error that refuses the request; otherwise the credits are held. `also` names
+    items to write with the reservation, given the route (an image task, say)."""
     for _ in range(ATTEMPTS):
         route = route_for(model, principal.key, preferences)
         amount = cost_bound(route.entry)
+        items = also(route) if also is not None else ()
         try:
-            reservation = await anyio.to_thread.run_sync(credits.reserve, principal, route.entry.id, amount, trace_id)
+            reservation = await anyio.to_thread.run_sync(
+                credits.reserve, principal, route.entry.id, amount, trace_id, items
+            )
         except credits.KeyChanged:
             principal = await anyio.to_thread.run_sync(refresh, principal)
             continue

@@ -19,7 +19,7 @@ from gateway.formats.images import ImageGenerationRequest
 from gateway.formats.inbound import Exchange
 from gateway.services.admission import admit
 from gateway.services.inference import Answer, Call
-from gateway.services.routing import Candidate
+from gateway.services.routing import Candidate, Route
 from gateway.storage.tasks import Task, TaskRepository
 
 ENDPOINT = "images.generations"
@@ -56,10 +56,15 @@ def image_price(entry: ModelEntry, request: ImageGenerationRequest) -> int:
 async def generate(principal: Principal, request: ImageGenerationRequest, trace_id: str) -> tuple[Answer, int]:
     """(the answer, its HTTP status): 200 with the images, or 202 with a pending task."""
     started = time.monotonic()
-    admission = await admit(principal, request.model, lambda entry: image_price(entry, request), trace_id)
+    task = _new_task(principal, request, trace_id)
+
+    def task_item(route: Route) -> list[dict[str, Any]]:  # an async request's task, written with its reservation
+        return [TaskRepository(get_settings().table_name).create_item(task)] if _runs_async(route, request) else []
+
+    admission = await admit(principal, request.model, lambda e: image_price(e, request), trace_id, also=task_item)
     entry = admission.route.entry
-    if (entry.media and entry.media.async_tasks) or request.run_async:
-        return await _start_task(principal, request, admission.route.first, trace_id), 202
+    if _runs_async(admission.route, request):
+        return await _start_task(task), 202
     body = request.upstream_body()
     call = Call(Exchange("openai", ENDPOINT, request.model, body, body, stream=False), admission, started)
     candidate, payload, asked = await call.first_answer(
@@ -97,9 +102,13 @@ def task_view(principal: Principal, task_id: str) -> dict[str, Any]:
     return view
 
 
-async def _start_task(principal: Principal, request: ImageGenerationRequest, first: Candidate, trace_id: str) -> Answer:
-    settings = get_settings()
-    task = Task(
+def _runs_async(route: Route, request: ImageGenerationRequest) -> bool:
+    media = route.entry.media
+    return bool(media and media.async_tasks) or request.run_async
+
+
+def _new_task(principal: Principal, request: ImageGenerationRequest, trace_id: str) -> Task:
+    return Task(
         task_id=trace_id,
         account_id=principal.account_id,
         key_hash=principal.key_hash,
@@ -108,7 +117,11 @@ async def _start_task(principal: Principal, request: ImageGenerationRequest, fir
         status="pending",
         created=clock.now_epoch(),
     )
-    await anyio.to_thread.run_sync(TaskRepository(settings.table_name).create, task)
+
+
+async def _start_task(task: Task) -> Answer:
+    """The task and its reservation are written (one transaction): hand it to the worker."""
+    settings = get_settings()
     message = json.dumps({"task_id": task.task_id})
     if settings.image_tasks_queue_url:
         from gateway.storage.objects import enqueue

@@ -80,9 +80,9 @@ class CreditRepository:
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def reserve(self, reservation: Reservation, guard: KeyGuard, now: int) -> None:
-        """Check the key, take the credits (and the key's limit and rate), write the reservation:
-        all or nothing, in one transaction."""
+    def reserve(self, reservation: Reservation, guard: KeyGuard, now: int, also: Sequence[dict[str, Any]] = ()) -> None:
+        """Check the key, take the credits (and the key's limit and rate), write the reservation and
+        any `also` items (an image task, say): all or nothing, in one transaction."""
         if guard.limit_headroom is not None and guard.limit_headroom < 0:
             raise ReservationRefused("key_limit")
         values = {
@@ -163,6 +163,7 @@ class CreditRepository:
                 },
             )
         )
+        items.extend(("also", item) for item in also)
         codes, old_items = self._transact([item for _, item in items])
         if not codes:
             return
@@ -171,7 +172,7 @@ class CreditRepository:
             for (tag, _), code, old in zip(items, codes, old_items, strict=True)
             if code == "ConditionalCheckFailed"
         }
-        if set(failed) == {"reservation"}:
+        if "reservation" in failed and set(failed) <= {"reservation", "also"}:
             return  # an earlier attempt of ours went through; its answer was lost
         if "key" in failed:
             raise ReservationRefused(_key_refusal(failed["key"], now, guard.version), failed["key"])

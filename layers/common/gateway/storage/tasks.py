@@ -42,7 +42,8 @@ class TaskRepository:
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def create(self, task: Task) -> None:
+    def create_item(self, task: Task) -> dict[str, Any]:
+        """The transaction item that writes a new pending task (with the reservation that pays for it)."""
         values = {
             "task_id": task.task_id,
             "account_id": task.account_id,
@@ -53,11 +54,13 @@ class TaskRepository:
             "created": task.created,
             "ttl": task.created + TASK_RETENTION_SECONDS,
         }
-        dynamo.client().put_item(
-            TableName=self.table,
-            Item={**layout.task_key(task.task_id), **dynamo.to_attributes(values)},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": {**layout.task_key(task.task_id), **dynamo.to_attributes(values)},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
 
     def get(self, task_id: str) -> Task | None:
         answer = dynamo.client().get_item(TableName=self.table, Key=layout.task_key(task_id), ConsistentRead=True)
