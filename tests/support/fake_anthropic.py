@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 PROVIDER_KEY = "sk-ant-upstream-test-credential"
+CACHE_WRITTEN, CACHE_READ = 4_000, 10_000  # what `claude-cache` reports beside the uncached input
 
 
 class FakeAnthropic:
@@ -56,6 +57,8 @@ class FakeAnthropic:
             stop = "end_turn"
         output_tokens = len(json.dumps(block["input"]).split()) if tools else len(block["text"].split())
         usage = {"input_tokens": input_tokens, "output_tokens": output_tokens}
+        if body["model"] == "claude-cache":  # a prompt cache at work: Anthropic counts its parts apart
+            usage.update(cache_creation_input_tokens=CACHE_WRITTEN, cache_read_input_tokens=CACHE_READ)
         message = {
             "id": "msg_fake01", "type": "message", "role": "assistant", "model": body["model"],
             "content": [block], "stop_reason": stop, "stop_sequence": None, "usage": usage,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from math import ceil
 from typing import Any
 
 import pytest
@@ -89,6 +90,37 @@ def test_cached_tokens_beyond_the_prompt_are_not_discounted_twice() -> None:
 def test_without_a_cached_price_cached_tokens_pay_the_input_price() -> None:
     pricing = Pricing(input=Decimal("1"), output=Decimal("1"))
     assert pricing.cost(100, 0, cached_tokens=60) == pricing.cost(100, 0) == 100
+
+
+def test_prompt_tokens_written_to_a_cache_pay_the_cache_write_price() -> None:
+    # Given Claude-like prices: writes at 1.25x input, reads at 0.1x
+    pricing = Pricing(
+        input=Decimal("3"), output=Decimal("15"), cached_input=Decimal("0.30"), cache_write_input=Decimal("3.75")
+    )
+    # When 1,000 prompt tokens were 600 written to the cache, 300 read from it and 100 plain
+    cost = pricing.cost(1_000, 0, cached_tokens=300, cache_written=600)
+    # Then each part pays its own price
+    assert cost == 100 * 3 + 300 * Decimal("0.30") + 600 * Decimal("3.75")
+    # and without a cache-write price the writes pay the input price
+    assert Pricing(input=Decimal("3")).cost(1_000, 0, cache_written=600) == 3_000
+
+
+def test_cache_counts_beyond_the_prompt_are_not_billed_twice() -> None:
+    pricing = Pricing(input=Decimal("3"), cached_input=Decimal("0.30"), cache_write_input=Decimal("3.75"))
+    assert pricing.cost(100, 0, cached_tokens=80, cache_written=80) == ceil(80 * 0.30 + 20 * 3.75)
+
+
+@pytest.mark.parametrize(("cached", "written"), [(0, 0), (0, 500), (500, 0), (250, 750), (0, 1_000), (1_000, 0)])
+def test_the_reservation_bound_covers_any_mix_of_cache_reads_and_writes(cached: int, written: int) -> None:
+    pricing = Pricing(
+        input=Decimal("3"),
+        output=Decimal("15"),
+        cached_input=Decimal("0.30"),
+        cache_write_input=Decimal("3.75"),
+        request=Decimal("0.001"),
+    )
+    assert pricing.cost(1_000, 200, cached, written) <= pricing.cost_bound(1_000, 200)
+    assert pricing.cost_bound(1_000, 200) == pricing.cost(1_000, 200, 0, 1_000)
 
 
 def test_a_per_request_fee_is_added_in_credits() -> None:

@@ -32,7 +32,7 @@ def completion_token_bound(entry: ModelEntry, requested: int | None, choices: in
 
 
 def reservation_amount(entry: ModelEntry, prompt_bound: int, completion_bound: int) -> int:
-    return entry.pricing.cost(prompt_bound, completion_bound)
+    return entry.pricing.cost_bound(prompt_bound, completion_bound)
 
 
 def guess_tokens(text_bytes: int) -> int:

@@ -22,6 +22,7 @@ class Pricing(BaseModel):
     input: Decimal = Field(Decimal(0), ge=0)
     output: Decimal = Field(Decimal(0), ge=0)
     cached_input: Decimal | None = Field(None, ge=0)
+    cache_write_input: Decimal | None = Field(None, ge=0)  # prompt tokens written to a cache (None: input)
     request: Decimal = Field(Decimal(0), ge=0)
     image: dict[str, Decimal] | None = None
     characters: Decimal | None = Field(None, ge=0)
@@ -40,16 +41,24 @@ class Pricing(BaseModel):
     def transcription_cost(self, seconds: Decimal) -> int:
         return ceil_micro((self.audio_seconds or Decimal(0)) * 1_000_000 * seconds + self.request * 1_000_000)
 
-    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> int:
-        """Micro-credits for one request, rounded up once at the end."""
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0, cache_written: int = 0) -> int:
+        """Micro-credits for one request, rounded up once at the end. `cached_tokens` (cache reads) and
+        `cache_written` are parts of `prompt_tokens`, each at its own price when the catalog has one."""
         cached = min(cached_tokens, prompt_tokens) if self.cached_input is not None else 0
+        written = min(cache_written, prompt_tokens - cached) if self.cache_write_input is not None else 0
         total = (
-            (prompt_tokens - cached) * self.input
+            (prompt_tokens - cached - written) * self.input
             + cached * (self.cached_input or Decimal(0))
+            + written * (self.cache_write_input or Decimal(0))
             + completion_tokens * self.output
             + self.request * 1_000_000
         )
         return ceil_micro(total)
+
+    def cost_bound(self, prompt_tokens: int, completion_tokens: int) -> int:
+        """The most `cost` can come to for these counts: every prompt token at its dearest price."""
+        dearest = max(self.input, self.cache_write_input or Decimal(0))
+        return ceil_micro(prompt_tokens * dearest + completion_tokens * self.output + self.request * 1_000_000)
 
 
 class ProviderCandidate(BaseModel):

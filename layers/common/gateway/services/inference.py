@@ -232,7 +232,9 @@ class Call:
             error_code=error_code,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
-            cost=self.entry.pricing.cost(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens),
+            cost=self.entry.pricing.cost(
+                usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.cache_write_tokens
+            ),
             latency_ms=_ms(self.started),
             upstream_latency_ms=_ms(upstream_started),
             ttft_ms=int((first_at - self.started) * 1000) if first_at else None,

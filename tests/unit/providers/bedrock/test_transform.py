@@ -148,12 +148,10 @@ def test_the_golden_answers_are_what_botocore_could_return(case: dict[str, Any])
 def test_the_gateway_bills_a_converse_answer_from_its_usage(case: dict[str, Any]) -> None:
     # Given a translated answer, When the gateway reads its usage the way it does for every provider
     usage = usage_from(converse_response(with_bytes(case["response"]), case["model"]))
-    # Then prompt tokens include cache reads and writes, and cached tokens are the cache reads
+    # Then prompt tokens include cache reads and writes, each also counted apart (they are priced apart)
     raw = case["response"]["usage"]
-    cache_read = raw.get("cacheReadInputTokens", 0)
-    assert usage == Usage(
-        raw["inputTokens"] + cache_read + raw.get("cacheWriteInputTokens", 0), raw["outputTokens"], cache_read
-    )
+    cache_read, cache_write = raw.get("cacheReadInputTokens", 0), raw.get("cacheWriteInputTokens", 0)
+    assert usage == Usage(raw["inputTokens"] + cache_read + cache_write, raw["outputTokens"], cache_read, cache_write)
 
 
 def test_tool_call_arguments_are_the_tool_input_as_a_json_string() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from gateway.providers.anthropic.request import DEFAULT_MAX_TOKENS, THINKING_BUDGETS, chat_request
 from gateway.providers.anthropic.wire import ERROR_STATUS, FINISH_REASONS
 from gateway.providers.errors import UpstreamFailure, error_member
-from gateway.providers.openai.transform import Usage
+from gateway.providers.openai.transform import Usage, usage_from
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -133,12 +133,7 @@ class StreamTranslator:
 
     @property
     def usage(self) -> Usage | None:
-        usage = usage_dict(self._usage)
-        if usage is None:
-            return None
-        return Usage(
-            usage["prompt_tokens"], usage["completion_tokens"], usage["prompt_tokens_details"]["cached_tokens"]
-        )
+        return usage_from({"usage": usage_dict(self._usage)})
 
     def feed(self, event: str, data: dict[str, Any]) -> list[dict[str, Any]]:
         kind = data.get("type") or event

@@ -22,7 +22,7 @@ from typing import Any
 
 from gateway.providers.bedrock.request import converse_request
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
-from gateway.providers.openai.transform import Usage
+from gateway.providers.openai.transform import Usage, usage_from
 
 __all__ = [
     "StreamTranslator",
@@ -61,19 +61,21 @@ def completion_id(request_id: str | None = None) -> str:
 
 def openai_usage(usage: Any) -> dict[str, Any] | None:
     """OpenAI usage from Converse's. Converse counts cache reads and writes apart from inputTokens;
-    OpenAI's prompt_tokens include them (cache writes are billed as plain input)."""
+    OpenAI's prompt_tokens include them, and the details say how many of each."""
     if not isinstance(usage, dict):
         return None
     fresh, completion = _tokens(usage, "inputTokens"), _tokens(usage, "outputTokens")
     if fresh is None or completion is None:
         return None
     read = _tokens(usage, "cacheReadInputTokens") or 0
-    prompt = fresh + read + (_tokens(usage, "cacheWriteInputTokens") or 0)
+    written = _tokens(usage, "cacheWriteInputTokens") or 0
+    prompt = fresh + read + written
+    details = {"cached_tokens": read, **({"cache_write_tokens": written} if written else {})}
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": read},
+        "prompt_tokens_details": details,
     }
 
 
@@ -83,9 +85,7 @@ def _tokens(usage: dict[str, Any], key: str) -> int | None:
 
 
 def usage_of(usage: dict[str, Any] | None) -> Usage | None:
-    if usage is None:
-        return None
-    return Usage(usage["prompt_tokens"], usage["completion_tokens"], usage["prompt_tokens_details"]["cached_tokens"])
+    return usage_from({"usage": usage})
 
 
 def finish_reason(stop_reason: Any) -> str:

@@ -13,7 +13,8 @@ from gateway.providers.errors import error_member
 class Usage:
     prompt_tokens: int
     completion_tokens: int
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # read from a prompt cache (part of prompt_tokens)
+    cache_write_tokens: int = 0  # written to a prompt cache (part of prompt_tokens; Anthropic, Bedrock)
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,14 @@ def usage_from(payload: dict[str, Any]) -> Usage | None:
     if not isinstance(prompt, int) or not isinstance(completion, int) or prompt < 0 or completion < 0:
         return None
     details = usage.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    return Usage(prompt, completion, cached if isinstance(cached, int) and cached > 0 else 0)
+    details = details if isinstance(details, dict) else {}
+    return Usage(
+        prompt, completion, _positive(details.get("cached_tokens")), _positive(details.get("cache_write_tokens"))
+    )
+
+
+def _positive(count: Any) -> int:
+    return count if isinstance(count, int) and count > 0 else 0
 
 
 def completion_text_bytes(payload: dict[str, Any]) -> int:
