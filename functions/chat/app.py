@@ -19,6 +19,8 @@ from gateway.services.routing import parse_gemini_target
 
 router = APIRouter()
 Vendor = Annotated[str | None, Header(max_length=64)]
+# Anthropic beta names, comma-separated (Claude Code sends several); passed on to Anthropic upstreams only
+AnthropicBeta = Annotated[str | None, Header(max_length=1024, pattern=r"^[A-Za-z0-9._-]+( ?, ?[A-Za-z0-9._-]+)*$")]
 
 
 async def _answer(principal: Any, exchange: Exchange, request: Request, vendor: str | None) -> Response:
@@ -37,9 +39,13 @@ async def chat_completions(
 
 @router.post("/v1/messages")
 async def messages(
-    payload: MessagesRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
+    payload: MessagesRequest,
+    request: Request,
+    principal: InferenceKey,
+    vendor: Vendor = None,
+    anthropic_beta: AnthropicBeta = None,
 ) -> Response:
-    return await _answer(principal, anthropic_exchange(payload), request, vendor)
+    return await _answer(principal, anthropic_exchange(payload, anthropic_beta), request, vendor)
 
 
 @router.post("/v1beta/models/{target:path}")

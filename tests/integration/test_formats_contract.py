@@ -210,6 +210,48 @@ def test_anthropic_to_anthropic_passes_the_body_through_untouched(gateway_url, u
     assert forwarded == {**body, "model": "claude-echo"}  # provider-only fields survive
 
 
+BETAS = ["interleaved-thinking-2025-05-14", "fine-grained-tool-streaming-2025-05-14"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_beta_headers_reach_an_anthropic_upstream(gateway_url, upstream, fake_servers, make_tenant, stream):
+    # Given a client using Anthropic beta features (Claude Code sends several names)
+    tenant = make_tenant("10")
+    client = anthropic_sdk(gateway_url, tenant.key)
+    request = {"model": "claude-echo-model", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+    # When it calls an Anthropic model through the gateway
+    if stream:
+        with client.beta.messages.stream(betas=BETAS, **request) as events:
+            events.get_final_message()
+    else:
+        client.beta.messages.create(betas=BETAS, **request)
+    # Then Anthropic receives the same beta names, beside the gateway's own version and credential
+    forwarded = fake_servers["anthropic"].headers[-1]
+    assert forwarded["anthropic-beta"] == ",".join(BETAS)
+    assert forwarded["x-api-key"] != tenant.key
+
+
+def test_anthropic_beta_headers_do_not_leak_to_other_upstreams(gateway_url, upstream, make_tenant):
+    tenant = make_tenant("10")
+    anthropic_sdk(gateway_url, tenant.key).beta.messages.create(
+        betas=BETAS, model="echo", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert "anthropic-beta" not in upstream.headers[-1]
+
+
+def test_a_malformed_anthropic_beta_header_is_a_400_in_anthropics_envelope(gateway_url, upstream, make_tenant):
+    tenant = make_tenant("10")
+    response = httpx.post(
+        f"{gateway_url}/v1/messages",
+        json={"model": "claude-echo-model", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]},
+        headers={"x-api-key": tenant.key, "anthropic-version": "2023-06-01", "anthropic-beta": "a; b=<c>"},
+    )
+    assert response.status_code == 400
+    assert response.json()["type"] == "error"
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert balance_of(tenant.account_id) == GRANT
+
+
 # --------------------------------------------------------------- Gemini SDK in
 
 

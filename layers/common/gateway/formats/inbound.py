@@ -35,6 +35,8 @@ class Exchange:
     wants_usage: bool = False  # OpenAI streams: the client asked for the usage chunk
     provider_preferences: Any = None  # OpenRouter's `provider` object, if sent
     extras: dict[str, Any] = field(default_factory=dict)
+    # Headers passed on when the upstream speaks the client's own format (Anthropic's `anthropic-beta`)
+    native_headers: dict[str, str] = field(default_factory=dict)
 
     def respond(self, canonical: dict[str, Any]) -> dict[str, Any]:
         if self.kind == "anthropic":
@@ -168,8 +170,8 @@ def openai_exchange(request: Any) -> Exchange:
     )
 
 
-def anthropic_exchange(request: Any) -> Exchange:
-    """From a validated formats.anthropic.MessagesRequest."""
+def anthropic_exchange(request: Any, beta: str | None = None) -> Exchange:
+    """From a validated formats.anthropic.MessagesRequest and its `anthropic-beta` header, if any."""
     from gateway.formats.anthropic import to_openai
 
     native = request.wire_body()
@@ -180,6 +182,7 @@ def anthropic_exchange(request: Any) -> Exchange:
         native=native,
         canonical={**to_openai(native), "stream": request.stream},
         stream=request.stream,
+        native_headers={"anthropic-beta": beta} if beta else {},
     )
 
 

@@ -36,7 +36,9 @@ class ProviderClient(Protocol):
         """Like stream, for a request in the upstream's own format; events carry their raw bytes."""
 
 
-def client_for(kind: str, endpoint: Any) -> ProviderClient:
+def client_for(kind: str, endpoint: Any, native_headers: dict[str, str] | None = None) -> ProviderClient:
+    """The client of an upstream kind; `native_headers` go with the request when the upstream speaks
+    the client's own format (only Anthropic has any: `anthropic-beta`)."""
     if kind == "openai":
         from gateway.providers.openai.client import OpenAICompatibleClient
 
@@ -44,7 +46,7 @@ def client_for(kind: str, endpoint: Any) -> ProviderClient:
     if kind == "anthropic":
         from gateway.providers.anthropic.client import AnthropicClient
 
-        return AnthropicClient(endpoint)
+        return AnthropicClient(endpoint, native_headers or {})
     if kind == "gemini":
         from gateway.providers.gemini.client import GeminiClient
 

@@ -82,9 +82,10 @@ class Call:
 
     async def complete(self) -> dict[str, Any]:
         async def send(candidate: Candidate) -> tuple[dict[str, Any], dict[str, Any]]:
-            client = client_for(candidate.kind, candidate.endpoint)
             if candidate.kind == self.exchange.kind:  # same format: the body goes through untouched
+                client = client_for(candidate.kind, candidate.endpoint, self.exchange.native_headers)
                 return await client.complete_native(self.exchange.native_for(candidate.model), candidate.model)
+            client = client_for(candidate.kind, candidate.endpoint)
             canonical = await client.complete(self.exchange.canonical, candidate.model)
             return self.exchange.respond(canonical), canonical
 
@@ -97,8 +98,8 @@ class Call:
         client before that, so until then a failing candidate hands over to the next."""
 
         async def send(candidate: Candidate) -> _Stream:
-            client = client_for(candidate.kind, candidate.endpoint)
             native = candidate.kind == self.exchange.kind
+            client = client_for(candidate.kind, candidate.endpoint, self.exchange.native_headers if native else None)
             opening = (
                 client.stream_native(self.exchange.native_for(candidate.model), candidate.model)
                 if native

@@ -16,8 +16,9 @@ from gateway.providers.sse import open_events, parse, post_json
 class AnthropicClient:
     kind = "anthropic"
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, native_headers: dict[str, str] | None = None) -> None:
         self.endpoint = endpoint
+        self.native_headers = native_headers or {}  # the client's `anthropic-beta`, for native requests
 
     async def complete(self, body: dict[str, Any], model: str) -> dict[str, Any]:
         payload = await self._post(transform.chat_request({**body, "stream": False}, model))
@@ -52,4 +53,4 @@ class AnthropicClient:
         return f"{self.endpoint.base_url}/messages"
 
     def _headers(self) -> dict[str, str]:
-        return transform.headers(self.endpoint.api_key or "")
+        return {**self.native_headers, **transform.headers(self.endpoint.api_key or "")}
