@@ -14,6 +14,7 @@ import os
 import random
 import time
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -51,7 +52,7 @@ class DynamoClient:
         self,
         endpoint: str,
         region: str,
-        credentials: Any,  # () -> Credentials
+        credentials: Callable[[], Credentials],  # called per request: temporary credentials may refresh
         *,
         connect_timeout: float = 2.0,
         read_timeout: float = 5.0,
@@ -169,7 +170,7 @@ def from_environment() -> DynamoClient:
     local = bool(endpoint) and urlparse(endpoint or "").hostname in _LOOPBACK
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     access_key, secret_key = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    credentials: Any
+    credentials: Callable[[], Credentials]
     if access_key and secret_key:
         fixed = Credentials(access_key, secret_key, os.environ.get("AWS_SESSION_TOKEN") or None)
         credentials = lambda: fixed  # noqa: E731
@@ -179,7 +180,7 @@ def from_environment() -> DynamoClient:
     return DynamoClient(endpoint or f"https://dynamodb.{region}.amazonaws.com", region, credentials)
 
 
-def _from_shared_config(region: str | None, local: bool) -> tuple[Any, str | None]:
+def _from_shared_config(region: str | None, local: bool) -> tuple[Callable[[], Credentials], str | None]:
     import botocore.session
 
     session = botocore.session.get_session()
