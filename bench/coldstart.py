@@ -272,24 +272,14 @@ def breakdown(env: dict[str, str], key: str, name: str = "keys") -> dict[str, ob
         app = str(work / "function" / "app.py")
         probe = "import importlib.util,sys\nspec=importlib.util.spec_from_file_location('app',sys.argv[1])\n"
         probe += "m=importlib.util.module_from_spec(spec)\nspec.loader.exec_module(m)\n"
-        traced = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", probe, app],
-            env=run_env,
-            cwd=work,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        steps = subprocess.run(
-            [sys.executable, "-c", BREAKDOWN, app, key],
-            env=run_env,
-            cwd=work,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+
+        def python(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, *args], env=run_env, cwd=work, capture_output=True, text=True, timeout=120, check=False
+            )
+
+        traced = python("-X", "importtime", "-c", probe, app)
+        steps = python("-c", BREAKDOWN, app, key)
     packages: dict[str, float] = {}
     for line in traced.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:

@@ -18,7 +18,7 @@ PY_SPY = TOOLS_VENV / "bin" / "py-spy"
 STEPS = [
     ("settle: TransactWriteItems (lean DynamoDB client)", "settle (gateway/billing/credits.py"),
     ("reserve: TransactWriteItems (lean DynamoDB client)", "reserve (gateway/billing/credits.py"),
-    ("key lookup: GetItem (cached 30 s)", "_lookup (gateway/auth/authenticate.py"),
+    ("key lookup: GetItem (cached 30 s)", "_read (gateway/auth/authenticate.py"),
     ("upstream call (httpx, buffered)", "complete_native (gateway/providers/openai/client.py"),
     ("upstream stream (httpx-sse)", "stream_native (gateway/providers/openai/client.py"),
     ("stream relay (per event)", "relay (gateway/services/inference.py"),

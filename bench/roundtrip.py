@@ -115,9 +115,28 @@ def _hot_path_calls(table: str, account_id: str, key_hash: str) -> list[tuple[st
             reserve()
             reservation = pending.pop()
         entry = LedgerEntry(
-            reservation.trace_id, account_id, key_hash, "sk-bench", "gpt-4o-mini", "openai", "chat", "success", 200,
-            None, 10, 5, 0, 1, 1, 1, None, False, False, reservation.created_at, reservation.created_at[:10],
-        )  # fmt: skip
+            trace_id=reservation.trace_id,
+            account_id=account_id,
+            key_hash=key_hash,
+            key_prefix="sk-bench",
+            model="gpt-4o-mini",
+            provider="openai",
+            endpoint="chat",
+            status="success",
+            http_status=200,
+            error_code=None,
+            prompt_tokens=10,
+            completion_tokens=5,
+            credits=0,
+            reserved=1,
+            latency_ms=1,
+            upstream_latency_ms=1,
+            ttft_ms=None,
+            stream=False,
+            usage_estimated=False,
+            created_at=reservation.created_at,
+            day=reservation.created_at[:10],
+        )
         repository.settle(reservation, entry, clock.now_epoch() + 86400)
 
     return [(RESERVE, reserve), (SETTLE, settle)]

@@ -74,11 +74,14 @@ class FakeOpenAI:
         with self.lock:
             return [body for body in self.requests if body.get("model") == model]
 
-    async def embeddings(self, request: Request) -> Response:
-        body = await request.json()
+    def _record(self, body: dict[str, Any], request: Request) -> None:
         with self.lock:
             self.requests.append(body)
             self.headers.append(dict(request.headers))
+
+    async def embeddings(self, request: Request) -> Response:
+        body = await request.json()
+        self._record(body, request)
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         tokens = sum(words(text) if isinstance(text, str) else len(text) for text in inputs)
         data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))]
@@ -87,9 +90,7 @@ class FakeOpenAI:
 
     async def speech(self, request: Request) -> Response:
         body = await request.json()
-        with self.lock:
-            self.requests.append(body)
-            self.headers.append(dict(request.headers))
+        self._record(body, request)
         if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
         response_format = body.get("response_format", "mp3")
@@ -108,9 +109,7 @@ class FakeOpenAI:
                 fields[name] = {"filename": value.filename, "content_type": value.content_type, "size": len(content)}
                 fields["_audio"] = content
         audio = fields.pop("_audio", b"")
-        with self.lock:
-            self.requests.append(fields)
-            self.headers.append(dict(request.headers))
+        self._record(fields, request)
         if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
         if "file" not in fields or "model" not in fields:
@@ -138,9 +137,7 @@ class FakeOpenAI:
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
-        with self.lock:
-            self.requests.append(body)
-            self.headers.append(dict(request.headers))
+        self._record(body, request)
         if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
         model = body["model"]

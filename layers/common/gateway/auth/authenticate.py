@@ -59,17 +59,14 @@ def credential_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str
 
 
 def authenticate(credential: str | None, *, require: Requirement) -> Principal:
-    # Management calls change keys and money: they always read the key afresh.
-    return _admit(_lookup(_key_hash(credential), cached=require != "management"), require)
+    key_hash = _key_hash(credential)
+    return _admit(_cached(key_hash, require) or _read(key_hash), require)
 
 
 def authenticate_from_cache(credential: str | None, *, require: Requirement) -> Principal | None:
     """What `authenticate` answers when that needs no read (a malformed key, a cached record), else None."""
-    key_hash = _key_hash(credential)
-    hit = _cache.get(key_hash) if require != "management" else None
-    if hit is None or hit[0] <= time.monotonic():
-        return None
-    return _admit(hit[1], require)
+    record = _cached(_key_hash(credential), require)
+    return _admit(record, require) if record is not None else None
 
 
 def _key_hash(credential: str | None) -> str:
@@ -105,12 +102,16 @@ def _admit(record: ApiKeyRecord | None, require: Requirement) -> Principal:
     return Principal(record)
 
 
-def _lookup(key_hash: str, *, cached: bool) -> ApiKeyRecord | None:
+def _cached(key_hash: str, require: Requirement) -> ApiKeyRecord | None:
+    """The record read less than `key_cache_seconds` ago. Management calls change keys and money:
+    they always read the key afresh."""
+    hit = _cache.get(key_hash) if require != "management" else None
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+
+def _read(key_hash: str) -> ApiKeyRecord | None:
     settings = get_settings()
     now = time.monotonic()
-    hit = _cache.get(key_hash) if cached else None
-    if hit is not None and hit[0] > now:
-        return hit[1]
     record = ApiKeyRepository(settings.table_name).get(key_hash, consistent=True)
     if record is not None and settings.key_cache_seconds > 0:
         if len(_cache) >= _CACHE_LIMIT:

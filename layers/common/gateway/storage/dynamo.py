@@ -7,20 +7,17 @@
 from __future__ import annotations
 
 import base64
-import os
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 from gateway.storage.dynamo_client import DynamoClient, DynamoError, from_environment
+from gateway.storage.endpoints import configured_endpoint, is_loopback
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 __all__ = ["DynamoError", "boto3_client", "client", "from_item", "to_attributes"]
-
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @lru_cache(maxsize=1)
@@ -41,9 +38,8 @@ def boto3_client() -> DynamoDBClient:
 
 def local_stand_in(session: Any, service: str) -> dict[str, Any]:
     """For a stand-in on loopback (DynamoDB Local, moto): credentials and region if none are set."""
-    endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service}") or os.environ.get("AWS_ENDPOINT_URL")
     kwargs: dict[str, Any] = {}
-    if endpoint and urlparse(endpoint).hostname in _LOOPBACK:
+    if is_loopback(configured_endpoint(service)):
         if session.get_credentials() is None:
             kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
         if not session.region_name:
@@ -119,16 +115,12 @@ def _binary(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else base64.b64decode(value)
 
 
-def cancellation_codes(error: Exception) -> list[str]:
+def cancellation_codes(error: DynamoError) -> list[str]:
     """The per-item reason codes of a cancelled transaction, in item order."""
-    reasons = getattr(error, "response", {}).get("CancellationReasons", [])
-    return [reason.get("Code", "None") for reason in reasons]
+    return [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
 
 
-def cancellation_items(error: Exception) -> list[dict[str, Any] | None]:
-    reasons = getattr(error, "response", {}).get("CancellationReasons", [])
+def cancellation_items(error: DynamoError) -> list[dict[str, Any] | None]:
+    """The items whose condition failed, as they stood (for ReturnValuesOnConditionCheckFailure), in item order."""
+    reasons = error.response.get("CancellationReasons", [])
     return [from_item(reason["Item"]) if reason.get("Item") else None for reason in reasons]
-
-
-def error_code(error: Exception) -> str:
-    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))

@@ -20,10 +20,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 from gateway.observability import aws_subsegment
+from gateway.storage.endpoints import configured_endpoint, is_loopback
 from gateway.storage.sigv4 import Credentials, signed_headers
 
 _TARGET = "DynamoDB_20120810."
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # Errors worth another attempt (boto3's standard retry mode retries the same ones).
 _RETRYABLE = {
     "ThrottlingException",
@@ -166,8 +166,8 @@ def from_environment() -> DynamoClient:
     """Endpoint, region and credentials as the AWS SDKs find them: environment first (always set in
     Lambda), else the shared config files via botocore (developer machines only); stand-ins for a
     DynamoDB Local on loopback."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
-    local = bool(endpoint) and urlparse(endpoint or "").hostname in _LOOPBACK
+    endpoint = configured_endpoint("DYNAMODB")
+    local = is_loopback(endpoint)
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     access_key, secret_key = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
     credentials: Callable[[], Credentials]
