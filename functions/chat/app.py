@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
+from gateway.deadline import CONTEXT_HEADER, from_lambda_context
 from gateway.formats.anthropic import MessagesRequest
 from gateway.formats.gemini import GenerateContentRequest
 from gateway.formats.inbound import Exchange, anthropic_exchange, gemini_exchange, openai_exchange
@@ -24,7 +25,8 @@ AnthropicBeta = Annotated[str | None, Header(max_length=1024, pattern=r"^[A-Za-z
 
 
 async def _answer(principal: Any, exchange: Exchange, request: Request, vendor: str | None) -> Response:
-    answer = await infer(principal, exchange, trace_id_of(request), vendor=vendor)
+    deadline = from_lambda_context(request.headers.getlist(CONTEXT_HEADER))
+    answer = await infer(principal, exchange, trace_id_of(request), vendor=vendor, deadline=deadline)
     if isinstance(answer.content, dict):
         return JSONResponse(answer.content, headers=answer.headers)
     return EventStreamResponse(answer.content, headers=answer.headers)

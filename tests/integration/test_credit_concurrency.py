@@ -23,7 +23,9 @@ def reservation_for(body: dict) -> int:
     assert entry is not None
     wire = request.wire_body()
     return estimate.reservation_amount(
-        entry, estimate.prompt_token_bound(wire), estimate.completion_token_bound(entry, request.max_tokens, 1)
+        entry,
+        estimate.prompt_token_bound(wire, entry.context_length),
+        estimate.completion_token_bound(entry, request.max_tokens, 1),
     )
 
 

@@ -336,4 +336,5 @@ def test_a_stream_cut_midway_ends_with_an_error_event_in_each_format(gateway_url
     assert events[-1]["error"]["code"] == 502
     assert events[-1]["error"]["status"] == "UNAVAILABLE"
     charged = GRANT - balance_of(tenant.account_id)
-    assert 0 < charged < 2 * price_micro(100, 10)  # only what was received, twice
+    # twice a prompt of ~150 bytes and a few bytes received, a token per byte: far below the holds
+    assert 0 < charged < 2 * price_micro(200, 20)

@@ -18,6 +18,8 @@ from gateway.services import accounts, keys
 from gateway.storage.credits import CreditRepository
 from gateway.storage.errors import StorageUnavailable
 from gateway.storage.usage import TraceRepository
+from tests.conftest import ledger_entry
+from tests.support.pricing import price_micro
 
 MODELS = [
     ("test/echo", False),
@@ -115,11 +117,51 @@ def test_a_failing_credit_store_never_charges_without_a_ledger_entry(
         assert response.headers["retry-after"] == "1"
         assert balance_of(tenant.account_id) == 10_000_000
         return
-    # The answer went out, but its settlement failed: the hold stays until the sweeper refunds it
+    # The answer went out, but its settlement failed: the hold stays, carrying the answer's charge
     assert response.status_code == 200
     held = [r for r in CreditRepository(get_settings().table_name).expired_reservations(2**31)
             if r.account_id == tenant.account_id]  # fmt: skip
     assert len(held) == 1
+    assert held[0].pending is not None
+    usage = response.json()["usage"]
+    charge = price_micro(usage["prompt_tokens"], usage["completion_tokens"])
+    assert held[0].pending["credits"] == charge
     assert balance_of(tenant.account_id) == 10_000_000 - held[0].amount
+    # When the sweeper comes, it charges the answer instead of refunding the hold: not a gift
+    result = sweep_expired(now=held[0].expires_at + 1)
+    assert (result.settled, result.charged) == (1, charge)
+    assert balance_of(tenant.account_id) == 10_000_000 - charge
+    entry = ledger_entry(response.headers["x-trace-id"])
+    assert entry is not None
+    assert (entry["status"], entry["credits"], entry["reserved"]) == ("success", charge, held[0].amount)
+
+
+def test_a_settlement_that_cannot_even_be_recorded_leaves_the_hold_for_the_sweeper(
+    gateway_url, upstream, make_tenant, monkeypatch
+):
+    from gateway.billing.sweeper import sweep_expired
+    from tests.conftest import balance_of
+
+    tenant = make_tenant("10")
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise StorageUnavailable("ThrottlingException")
+
+    monkeypatch.setattr(CreditRepository, "settle", failing)
+    monkeypatch.setattr(CreditRepository, "record_pending", failing)
+    response = httpx.post(
+        f"{gateway_url}/v1/chat/completions",
+        json={"model": "test/echo", "messages": [{"role": "user", "content": "hello"}]},
+        headers={"Authorization": f"Bearer {tenant.key}"},
+        timeout=20,
+    )
+    monkeypatch.undo()
+    # Then the answer still went out; with the store unreachable nothing could be kept, so the
+    # sweeper can only refund the hold (the one ending where the provider is paid and the client not)
+    assert response.status_code == 200
+    held = [r for r in CreditRepository(get_settings().table_name).expired_reservations(2**31)
+            if r.account_id == tenant.account_id]  # fmt: skip
+    assert len(held) == 1
+    assert held[0].pending is None
     sweep_expired(now=held[0].expires_at + 1)
     assert balance_of(tenant.account_id) == 10_000_000

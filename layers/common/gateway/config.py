@@ -30,6 +30,10 @@ class Settings(BaseModel):
     trace_retention_days: int = Field(90, alias="TRACE_RETENTION_DAYS", ge=1)
     key_cache_seconds: float = Field(30.0, alias="KEY_CACHE_SECONDS", ge=0)
     upstream_timeout_seconds: float = Field(600.0, alias="UPSTREAM_TIMEOUT_SECONDS", gt=0)
+    # Streams: an SSE comment after this many idle seconds (API Gateway cuts streams idle for 5 min);
+    # after a client disconnects, how long the upstream is read on for the usage it owes.
+    heartbeat_seconds: float = Field(15.0, alias="HEARTBEAT_SECONDS", gt=0)
+    disconnect_drain_seconds: float = Field(3.0, alias="DISCONNECT_DRAIN_SECONDS", ge=0)
     upstream_connect_timeout_seconds: float = Field(10.0, alias="UPSTREAM_CONNECT_TIMEOUT_SECONDS", gt=0)
     # What one credit is worth in US dollars, for the `cost_usd` fields of usage and traces.
     credit_price_usd: str = Field("1", alias="CREDIT_PRICE_USD", pattern=r"^\d+(\.\d+)?$")

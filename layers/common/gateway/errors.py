@@ -133,6 +133,14 @@ class ProviderTimeout(GatewayError):
     type = "api_error"
 
 
+class DeadlineExceeded(GatewayError):
+    """The invocation's time limit came before the answer did: ended and settled while we still can."""
+
+    status = 504
+    code = "deadline_exceeded"
+    type = "api_error"
+
+
 class UpstreamRejected(GatewayError):
     """The upstream refused the request itself (4xx): the client's to fix, passed on as is."""
 

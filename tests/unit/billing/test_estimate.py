@@ -26,6 +26,7 @@ ENTRY = ModelEntry.model_validate(
         "providers": [{"provider": "openai", "model": "gpt-4o-mini"}],
     }
 )
+CONTEXT = ENTRY.context_length
 PNG_DATA_URL = (  # a 1x1 PNG
     "data:image/png;base64,"
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -68,7 +69,7 @@ def test_the_prompt_bound_covers_every_utf8_byte_of_the_messages(name: str) -> N
         {"role": "user", "content": text},
     )
     # When the prompt is bounded
-    bound = prompt_token_bound(body)
+    bound = prompt_token_bound(body, CONTEXT)
     # Then the bound is at least the number of UTF-8 bytes of all message text
     assert bound >= text_bytes(body)
     assert bound >= len(text.encode("utf-8")) * 5
@@ -78,20 +79,20 @@ def test_non_ascii_text_is_bounded_by_its_bytes_not_its_characters() -> None:
     # Given a prompt of 3-byte characters
     text = "東" * 1_000
     # When bounded, Then the bound is at least 3 bytes per character
-    assert prompt_token_bound(chat({"role": "user", "content": text})) >= 3_000
+    assert prompt_token_bound(chat({"role": "user", "content": text}), CONTEXT) >= 3_000
 
 
 def test_longer_prompts_reserve_at_least_one_token_per_added_byte() -> None:
-    short = prompt_token_bound(chat({"role": "user", "content": "hi"}))
-    longer = prompt_token_bound(chat({"role": "user", "content": "hi" + "é" * 100}))
+    short = prompt_token_bound(chat({"role": "user", "content": "hi"}), CONTEXT)
+    longer = prompt_token_bound(chat({"role": "user", "content": "hi" + "é" * 100}), CONTEXT)
     assert longer - short >= 200
 
 
 def test_tools_and_other_request_fields_count_towards_the_prompt_bound() -> None:
     # Given a request whose tool definitions are sent to the model as part of the prompt
     tool = {"type": "function", "function": {"name": "lookup", "description": "x" * 3_000, "parameters": {}}}
-    without = prompt_token_bound(chat({"role": "user", "content": "hi"}))
-    with_tools = prompt_token_bound(chat({"role": "user", "content": "hi"}, tools=[tool]))
+    without = prompt_token_bound(chat({"role": "user", "content": "hi"}), CONTEXT)
+    with_tools = prompt_token_bound(chat({"role": "user", "content": "hi"}, tools=[tool]), CONTEXT)
     # Then the tool text is covered too
     assert with_tools - without >= 3_000
 
@@ -108,7 +109,7 @@ def test_an_image_by_url_adds_the_image_allowance() -> None:
         }
     )
     # When bounded, Then the image allowance is reserved on top of the request's bytes
-    assert prompt_token_bound(body) == request_bytes(body) + IMAGE_TOKEN_ALLOWANCE
+    assert prompt_token_bound(body, CONTEXT) == request_bytes(body) + IMAGE_TOKEN_ALLOWANCE
     assert IMAGE_TOKEN_ALLOWANCE >= 2_500  # a high-detail image on patch-based models
 
 
@@ -119,15 +120,15 @@ def test_each_image_url_adds_its_own_allowance_across_messages() -> None:
         {"role": "assistant", "content": "Two cats."},
         {"role": "user", "content": [{"type": "text", "text": "And this one?"}, image]},
     )
-    assert prompt_token_bound(body) == request_bytes(body) + 3 * IMAGE_TOKEN_ALLOWANCE
+    assert prompt_token_bound(body, CONTEXT) == request_bytes(body) + 3 * IMAGE_TOKEN_ALLOWANCE
 
 
 def test_an_inline_data_url_image_gets_the_allowance_too() -> None:
     # Given an image sent inline as a data URL: a flat image compresses to far fewer bytes than its tokens
     body = chat({"role": "user", "content": [{"type": "image_url", "image_url": {"url": PNG_DATA_URL}}]})
     # When bounded, Then its bytes and the image allowance are both reserved
-    assert prompt_token_bound(body) == request_bytes(body) + IMAGE_TOKEN_ALLOWANCE
-    assert prompt_token_bound(body) >= len(PNG_DATA_URL)
+    assert prompt_token_bound(body, CONTEXT) == request_bytes(body) + IMAGE_TOKEN_ALLOWANCE
+    assert prompt_token_bound(body, CONTEXT) >= len(PNG_DATA_URL)
 
 
 @pytest.mark.parametrize(
@@ -137,7 +138,7 @@ def test_an_inline_data_url_image_gets_the_allowance_too() -> None:
 )
 def test_malformed_messages_do_not_break_the_bound(messages: Any) -> None:
     body = {"model": "m", "messages": messages}
-    assert prompt_token_bound(body) == request_bytes(body)
+    assert prompt_token_bound(body, CONTEXT) == request_bytes(body)
 
 
 # ---------------------------------------------------------------- completion bound
@@ -190,6 +191,6 @@ def test_a_whole_request_reserves_enough_for_its_worst_case() -> None:
         n=2,
     )
     # When the reservation is computed from the request
-    reserved = reservation_amount(ENTRY, prompt_token_bound(body), completion_token_bound(ENTRY, 256, 2))
+    reserved = reservation_amount(ENTRY, prompt_token_bound(body, CONTEXT), completion_token_bound(ENTRY, 256, 2))
     # Then it covers one token per byte of text and 2 x 256 output tokens
     assert reserved >= ENTRY.pricing.cost(text_bytes(body), 512)

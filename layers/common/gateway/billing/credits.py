@@ -105,19 +105,15 @@ def reserve(
     return reservation
 
 
-def settle(reservation: Reservation, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> LedgerEntry | None:
-    """Charge what the usage is worth, at most what was held; refund the rest.
-
-    Returns None when the reservation had already been settled (by the sweeper, say).
-    """
-    now = now_epoch()
+def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
+    """The request's ledger entry: what its usage is worth, never more than was held."""
     charged = min(outcome.cost, reservation.amount)
     if outcome.cost > reservation.amount:
         logger().warning(
             "usage exceeded reservation; charge capped",
             extra={"reserved": reservation.amount, "cost": outcome.cost, "model": reservation.model},
         )
-    entry = LedgerEntry(
+    return LedgerEntry(
         trace_id=reservation.trace_id,
         account_id=reservation.account_id,
         key_hash=reservation.key_hash,
@@ -138,14 +134,35 @@ def settle(reservation: Reservation, outcome: Outcome, also: Sequence[dict[str, 
         stream=outcome.stream,
         usage_estimated=outcome.usage_estimated,
         created_at=reservation.created_at,
-        day=day_from_epoch(now),
+        day=day_from_epoch(now_epoch()),
         attempts=outcome.attempts,
         units=outcome.units,
     )
-    retention = now + get_settings().trace_retention_days * 86_400
+
+
+def settle(reservation: Reservation, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> LedgerEntry | None:
+    """Charge what the usage is worth, at most what was held; refund the rest.
+
+    Returns None when the reservation had already been settled (by the sweeper, say).
+    """
+    return settle_entry(reservation, ledger_entry(reservation, outcome), also)
+
+
+def settle_entry(
+    reservation: Reservation, entry: LedgerEntry, also: Sequence[dict[str, Any]] = ()
+) -> LedgerEntry | None:
+    retention = now_epoch() + get_settings().trace_retention_days * 86_400
     if not _repository().settle(reservation, entry, retention, also):
         logger().error("reservation was already settled", extra={"trace_id": reservation.trace_id})
         return None
+    return entry
+
+
+def record_pending(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
+    """When the settlement cannot be written: keep the charge on the reservation itself, where the
+    sweeper finds it and charges it instead of refunding the hold."""
+    entry = ledger_entry(reservation, outcome)
+    _repository().record_pending(reservation, entry)
     return entry
 
 

@@ -12,21 +12,65 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from gateway.money import ceil_micro
 
 
-class Pricing(BaseModel):
-    """Credits per 1M tokens (= micro-credits per token), plus credits per request; media models
-    are priced in their own units: credits per image (by `size/quality`, `size` or `*`), per 1M
-    input characters (speech), per second of audio (transcription)."""
+class TokenPrices(BaseModel):
+    """Credits per 1M tokens of each kind (= micro-credits per token)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     input: Decimal = Field(Decimal(0), ge=0)
     output: Decimal = Field(Decimal(0), ge=0)
-    cached_input: Decimal | None = Field(None, ge=0)
+    cached_input: Decimal | None = Field(None, ge=0)  # prompt tokens read from a cache (None: input)
     cache_write_input: Decimal | None = Field(None, ge=0)  # prompt tokens written to a cache (None: input)
+    audio_input: Decimal | None = Field(None, ge=0)  # prompt tokens of audio (None: input)
+
+    def dearest_input(self) -> Decimal:
+        return max(self.input, self.cache_write_input or Decimal(0), self.audio_input or Decimal(0))
+
+    def at_least(self, other: TokenPrices) -> bool:
+        pairs = [
+            (self.input, other.input),
+            (self.output, other.output),
+            (self.dearest_input(), other.dearest_input()),
+        ]
+        return all(mine >= theirs for mine, theirs in pairs)
+
+
+class PriceTier(TokenPrices):
+    """Prices for a request whose prompt has more than `above_prompt_tokens` tokens (Claude's 1M
+    context, Gemini 2.5 Pro past 200K): every token of such a request is priced here."""
+
+    above_prompt_tokens: int = Field(gt=0)
+
+
+class Pricing(TokenPrices):
+    """Token prices, plus credits per request; tiers for long prompts; media models are priced in
+    their own units: credits per image (by `size/quality`, `size` or `*`), per 1M input characters
+    (speech), per second of audio (transcription)."""
+
     request: Decimal = Field(Decimal(0), ge=0)
+    tiers: tuple[PriceTier, ...] = ()
     image: dict[str, Decimal] | None = None
     characters: Decimal | None = Field(None, ge=0)
     audio_seconds: Decimal | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _tiers_rise(self) -> Pricing:
+        """Each tier starts further out and costs at least the one below: a hold priced at the tier
+        a prompt can reach then covers whatever tier its real prompt lands in."""
+        below: TokenPrices = self
+        threshold = 0
+        for tier in self.tiers:
+            if tier.above_prompt_tokens <= threshold or not tier.at_least(below):
+                raise ValueError("price tiers must rise: each starts further out and costs at least the one below")
+            below, threshold = tier, tier.above_prompt_tokens
+        return self
+
+    def tier_for(self, prompt_tokens: int) -> TokenPrices:
+        prices: TokenPrices = self
+        for tier in self.tiers:
+            if prompt_tokens > tier.above_prompt_tokens:
+                prices = tier
+        return prices
 
     def image_cost(self, size: str, quality: str | None, images: int) -> int | None:
         """Micro-credits for `images` images, or None when this size/quality has no price."""
@@ -41,24 +85,38 @@ class Pricing(BaseModel):
     def transcription_cost(self, seconds: Decimal) -> int:
         return ceil_micro((self.audio_seconds or Decimal(0)) * 1_000_000 * seconds + self.request * 1_000_000)
 
-    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0, cache_written: int = 0) -> int:
-        """Micro-credits for one request, rounded up once at the end. `cached_tokens` (cache reads) and
-        `cache_written` are parts of `prompt_tokens`, each at its own price when the catalog has one."""
-        cached = min(cached_tokens, prompt_tokens) if self.cached_input is not None else 0
-        written = min(cache_written, prompt_tokens - cached) if self.cache_write_input is not None else 0
+    def cost(
+        self,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_tokens: int = 0,
+        cache_written: int = 0,
+        audio_tokens: int = 0,
+    ) -> int:
+        """Micro-credits for one request, rounded up once at the end, at the tier of its prompt.
+        `cached_tokens` (cache reads), `cache_written` and `audio_tokens` are parts of `prompt_tokens`,
+        each at its own price when the catalog has one."""
+        prices = self.tier_for(prompt_tokens)
+        cached = min(cached_tokens, prompt_tokens) if prices.cached_input is not None else 0
+        written = min(cache_written, prompt_tokens - cached) if prices.cache_write_input is not None else 0
+        audio = min(audio_tokens, prompt_tokens - cached - written) if prices.audio_input is not None else 0
         total = (
-            (prompt_tokens - cached - written) * self.input
-            + cached * (self.cached_input or Decimal(0))
-            + written * (self.cache_write_input or Decimal(0))
-            + completion_tokens * self.output
+            (prompt_tokens - cached - written - audio) * prices.input
+            + cached * (prices.cached_input or Decimal(0))
+            + written * (prices.cache_write_input or Decimal(0))
+            + audio * (prices.audio_input or Decimal(0))
+            + completion_tokens * prices.output
             + self.request * 1_000_000
         )
         return ceil_micro(total)
 
     def cost_bound(self, prompt_tokens: int, completion_tokens: int) -> int:
-        """The most `cost` can come to for these counts: every prompt token at its dearest price."""
-        dearest = max(self.input, self.cache_write_input or Decimal(0))
-        return ceil_micro(prompt_tokens * dearest + completion_tokens * self.output + self.request * 1_000_000)
+        """The most `cost` can come to for at most these counts: the tier the prompt can reach, and
+        every prompt token at its dearest price there."""
+        prices = self.tier_for(prompt_tokens)
+        return ceil_micro(
+            prompt_tokens * prices.dearest_input() + completion_tokens * prices.output + self.request * 1_000_000
+        )
 
 
 class ProviderCandidate(BaseModel):
@@ -103,6 +161,8 @@ class ModelEntry(BaseModel):
     category: Literal["chat", "embedding", "image", "speech", "transcription"] = "chat"
     capabilities: tuple[str, ...] = ()
     context_length: int = Field(1, gt=0)
+    # A longer context some requests may unlock (Anthropic's `context-1m-...` beta); it needs tiers
+    extended_context_length: int | None = Field(None, gt=0)
     max_output_tokens: int = Field(1, gt=0)
     pricing: Pricing
     providers: tuple[ProviderCandidate, ...] = Field(min_length=1)

@@ -9,12 +9,12 @@ features with an OpenAI-side convention travel as gateway extensions: `reasoning
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.errors import InvalidRequest, ProviderError
-from gateway.formats.wire import WireModel
+from gateway.formats.wire import MAX_OUTPUT_TOKENS, OutputTokens, TopK, UnitInterval, WireModel
 from gateway.providers.anthropic import wire
 from gateway.providers.anthropic.wire import ERROR_TYPES, STOP_REASONS, error_body, error_type_for, sse
 from gateway.providers.openai.transform import Usage, usage_from
@@ -44,21 +44,30 @@ class MessageParam(BaseModel):
     content: str | list[dict[str, Any]]
 
 
+class ThinkingConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["enabled", "disabled", "adaptive"]
+    budget_tokens: Annotated[int, Field(strict=True, ge=1024, le=MAX_OUTPUT_TOKENS)] | None = None
+
+
 class MessagesRequest(WireModel):
+    """Every numeric field is bounded here: a hostile number is a 400 before any credit moves."""
+
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(min_length=1, max_length=256)
-    max_tokens: int = Field(ge=1, le=10_000_000)
+    max_tokens: OutputTokens
     messages: list[MessageParam] = Field(min_length=1, max_length=10_000)
     system: str | list[dict[str, Any]] | None = None
     stream: bool = False
-    temperature: float | None = Field(None, ge=0, le=1)
-    top_p: float | None = Field(None, ge=0, le=1)
-    top_k: int | None = Field(None, ge=0)
+    temperature: UnitInterval | None = None
+    top_p: UnitInterval | None = None
+    top_k: TopK | None = None
     stop_sequences: list[str] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: dict[str, Any] | None = None
-    thinking: dict[str, Any] | None = None
+    thinking: ThinkingConfig | None = None
     metadata: dict[str, Any] | None = None
 
     def requested_output_tokens(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.datastructures import FormData, UploadFile
@@ -53,7 +53,7 @@ class SpeechRequest(WireModel):
     input: str = Field(min_length=1, max_length=MAX_SPEECH_INPUT)
     voice: str | VoiceRef
     response_format: SpeechFormat = "mp3"
-    speed: float | None = Field(None, ge=0.25, le=4.0)
+    speed: Annotated[float, Field(strict=True, ge=0.25, le=4.0, allow_inf_nan=False)] | None = None
     instructions: str | None = Field(None, max_length=MAX_SPEECH_INPUT)
     stream_format: Literal["audio"] | None = None  # "sse" (audio deltas as events) is not served
 

@@ -13,12 +13,21 @@ form cannot carry (video, Gemini Files API URIs). `labels`, `serviceTier` and `m
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from gateway.errors import InvalidRequest
-from gateway.formats.wire import WireModel
+from gateway.formats.wire import (
+    MAX_OUTPUT_TOKENS,
+    OutputTokens,
+    Penalty,
+    Seed,
+    Temperature,
+    TopLogprobs,
+    UnitInterval,
+    WireModel,
+)
 from gateway.providers.gemini.encoder import StreamEncoder, error_body, from_openai_response, sse
 from gateway.providers.gemini.wire import data_url, field, is_web_url, json_schema, signed, snake
 
@@ -29,6 +38,23 @@ def _alias(camel: str) -> Any:
     return Field(None, validation_alias=AliasChoices(camel, snake(camel)), serialization_alias=camel)
 
 
+class _OneSpelling(BaseModel):
+    """Gemini reads `maxOutputTokens` and `max_output_tokens` alike: a body naming a field both ways
+    could have one spelling checked and the other obeyed, so it is refused."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_spelling(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            seen: dict[str, str] = {}
+            for key in data:
+                camel = _camel(str(key))
+                if camel in seen:
+                    raise ValueError(f"`{seen[camel]}` and `{key}` name the same field")
+                seen[camel] = str(key)
+        return data
+
+
 class Content(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -36,14 +62,35 @@ class Content(BaseModel):
     parts: list[dict[str, Any]] = Field(min_length=1)
 
 
-class GenerationConfig(BaseModel):
+class ThinkingConfig(_OneSpelling):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    max_output_tokens: int | None = _alias("maxOutputTokens")
-    candidate_count: int | None = _alias("candidateCount")
+    # -1: dynamic, 0: off, N: at most N thinking tokens
+    thinking_budget: Annotated[int, Field(strict=True, ge=-1, le=MAX_OUTPUT_TOKENS)] | None = _alias("thinkingBudget")
+    include_thoughts: bool | None = _alias("includeThoughts")
 
 
-class GenerateContentRequest(WireModel):
+class GenerationConfig(_OneSpelling):
+    """Every numeric field is bounded here: a hostile number is a 400 before any credit moves."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    max_output_tokens: OutputTokens | None = _alias("maxOutputTokens")
+    candidate_count: Annotated[int, Field(strict=True, ge=1, le=8)] | None = _alias("candidateCount")
+    temperature: Temperature | None = None
+    top_p: UnitInterval | None = _alias("topP")
+    top_k: Annotated[float, Field(strict=True, ge=0, le=1_000_000, allow_inf_nan=False)] | None = _alias(
+        "topK"
+    )  # google-genai sends it as a float
+    seed: Seed | None = None
+    presence_penalty: Penalty | None = _alias("presencePenalty")
+    frequency_penalty: Penalty | None = _alias("frequencyPenalty")
+    response_logprobs: bool | None = _alias("responseLogprobs")
+    logprobs: TopLogprobs | None = None
+    thinking_config: ThinkingConfig | None = _alias("thinkingConfig")
+
+
+class GenerateContentRequest(WireModel, _OneSpelling):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     contents: list[Content] = Field(min_length=1, max_length=10_000)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -14,7 +14,7 @@ class ImageGenerationRequest(WireModel):
 
     model: str = Field(min_length=1, max_length=256)
     prompt: str = Field(min_length=1, max_length=32_000)
-    n: int = Field(1, ge=1, le=128)
+    n: Annotated[int, Field(strict=True, ge=1, le=128)] = 1
     size: str | None = Field(None, max_length=32)
     quality: str | None = Field(None, max_length=32)
     response_format: Literal["url", "b64_json"] = "url"

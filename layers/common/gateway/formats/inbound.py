@@ -60,6 +60,28 @@ class Exchange:
         """The body for an upstream that speaks the client's format: untouched but for the model."""
         return {**self.native, "model": upstream_model} if "model" in self.native else dict(self.native)
 
+    def cap_output(self, tokens: int) -> None:
+        """Every upstream gets the output bound the hold priced, in its own field, whatever (or
+        whether) the client asked: the provider cannot then bill more output than was held."""
+        self.canonical = capped_openai(self.canonical, tokens)
+        if self.kind == "openai":
+            self.native = capped_openai(self.native, tokens)
+        elif self.kind == "anthropic":
+            self.native = {**self.native, "max_tokens": tokens}
+        else:
+            config = self.native.get("generationConfig")
+            self.native = {**self.native, "generationConfig": {**(config or {}), "maxOutputTokens": tokens}}
+
+
+def capped_openai(body: dict[str, Any], tokens: int) -> dict[str, Any]:
+    """An OpenAI chat body whose one output cap is `tokens`: `max_tokens` stays only when the client
+    used it alone (older OpenAI-compatible servers know no other); else `max_completion_tokens`."""
+    if "max_tokens" in body and "max_completion_tokens" not in body:
+        return {**body, "max_tokens": tokens}
+    capped = {**body, "max_completion_tokens": tokens}
+    capped.pop("max_tokens", None)
+    return capped
+
 
 def error_envelope(path: str, error: GatewayError) -> dict[str, Any]:
     """The error body in the format of the endpoint that was called."""

@@ -5,11 +5,23 @@ Unknown fields pass through to the upstream untouched (extra="allow").
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.formats.wire import WireModel
+from gateway.formats.wire import (
+    Choices,
+    LogitBias,
+    OutputTokens,
+    Penalty,
+    Seed,
+    Temperature,
+    TopLogprobs,
+    UnitInterval,
+    WireModel,
+)
+
+TokenId = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
 
 
 class ChatMessage(BaseModel):
@@ -25,16 +37,38 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+class Reasoning(BaseModel):
+    """OpenRouter's `reasoning` object (effort, or a thinking budget in tokens)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    max_tokens: OutputTokens | None = None
+    effort: str | None = Field(None, max_length=32)
+    enabled: bool | None = None
+    exclude: bool | None = None
+
+
 class ChatCompletionRequest(WireModel):
+    """Every numeric field is bounded here: a hostile number is a 400 before any credit moves."""
+
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(min_length=1, max_length=256)
     messages: list[ChatMessage] = Field(min_length=1, max_length=10_000)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(None, ge=1, le=10_000_000)
-    max_completion_tokens: int | None = Field(None, ge=1, le=10_000_000)
-    n: int = Field(1, ge=1, le=128)
+    max_tokens: OutputTokens | None = None
+    max_completion_tokens: OutputTokens | None = None
+    n: Choices = 1
+    temperature: Temperature | None = None
+    top_p: UnitInterval | None = None
+    presence_penalty: Penalty | None = None
+    frequency_penalty: Penalty | None = None
+    seed: Seed | None = None
+    logprobs: bool | None = None
+    top_logprobs: TopLogprobs | None = None
+    logit_bias: dict[str, LogitBias] | None = None
+    reasoning: Reasoning | None = None
 
     def requested_output_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -48,9 +82,9 @@ class EmbeddingsRequest(WireModel):
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(min_length=1, max_length=256)
-    input: str | list[str] | list[int] | list[list[int]] = Field(min_length=1)
+    input: str | list[str] | list[TokenId] | list[list[TokenId]] = Field(min_length=1)
     encoding_format: Literal["float", "base64"] | None = None
-    dimensions: int | None = Field(None, ge=1, le=100_000)
+    dimensions: Annotated[int, Field(strict=True, ge=1, le=100_000)] | None = None
 
     def wire_body(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)

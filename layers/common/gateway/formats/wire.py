@@ -1,11 +1,29 @@
-"""Base of every inbound request schema: bodies the gateway can forward as they came."""
+"""Base of every inbound request schema, and the bounded numbers every format's fields are made of.
+
+A client's numbers are hostile: each one is checked here (strictly typed: `true`, `"5"` and `5.0`
+are not token counts) before any credit is touched, so no field can make a hold negative or huge."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, Field, model_validator
+
+# The most output tokens any request may name; each model's own cap (the catalog) is lower.
+MAX_OUTPUT_TOKENS = 1_000_000
+MAX_CHOICES = 128
+MAX_SEED = 2**63 - 1
+
+OutputTokens = Annotated[int, Field(strict=True, ge=1, le=MAX_OUTPUT_TOKENS)]
+Choices = Annotated[int, Field(strict=True, ge=1, le=MAX_CHOICES)]
+Seed = Annotated[int, Field(strict=True, ge=-MAX_SEED - 1, le=MAX_SEED)]
+TopLogprobs = Annotated[int, Field(strict=True, ge=0, le=20)]
+TopK = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
+Temperature = Annotated[float, Field(strict=True, ge=0, le=2, allow_inf_nan=False)]
+UnitInterval = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
+Penalty = Annotated[float, Field(strict=True, ge=-2, le=2, allow_inf_nan=False)]
+LogitBias = Annotated[float, Field(strict=True, ge=-100, le=100, allow_inf_nan=False)]
 
 
 class WireModel(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any
 from gateway.auth.authenticate import Principal
 from gateway.clock import now_iso
 from gateway.config import get_settings
-from gateway.errors import NotFound
+from gateway.errors import InvalidRequest, NotFound
 from gateway.ids import new_account_id
 from gateway.money import display
 from gateway.storage.accounts import Account, AccountRepository
@@ -38,6 +38,8 @@ def get_account(account_id: str) -> Account:
 
 
 def top_up(account_id: str, credits_micro: int) -> Account:
+    if credits_micro <= 0:
+        raise InvalidRequest("A top-up adds a positive number of credits.", param="credits")
     get_account(account_id)
     return _accounts().top_up(account_id, credits_micro, topup_id=secrets.token_hex(6), at_iso=now_iso())
 

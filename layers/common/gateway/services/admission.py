@@ -22,6 +22,7 @@ from gateway.storage.api_keys import ApiKeyRepository
 from gateway.storage.credits import Reservation
 
 ATTEMPTS = 3
+MIN_HOLD = 1  # micro-credits
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ async def admit(
     items to write with the reservation, given the route (an image task, say)."""
     for _ in range(ATTEMPTS):
         route = route_for(model, principal.key, preferences)
-        amount = cost_bound(route.entry)
+        amount = cost_bound(route.entry) or MIN_HOLD  # a free model still holds something: holds are positive
         items = also(route) if also is not None else ()
         try:
             reservation = await anyio.to_thread.run_sync(

@@ -28,7 +28,9 @@ async def embed(principal: Principal, request: EmbeddingsRequest, trace_id: str)
 
     started = time.monotonic()
     admission = await admit(principal, request.model, cost_bound, trace_id)
-    call = Call(Exchange("openai", "embeddings", request.model, body, body, stream=False), admission, started)
+    call = Call(
+        Exchange("openai", "embeddings", request.model, body, body, stream=False), admission, started, prompt_bound
+    )
 
     async def send(candidate: Candidate) -> dict[str, Any]:
         from gateway.providers.openai.client import OpenAICompatibleClient

@@ -1,6 +1,7 @@
 """Inference in any format to any upstream: admit (route + reserve), call the candidates in order
 until one answers (falling back on connection errors, timeouts, 429 and 5xx while nothing has reached
-the client), settle. Streams are relayed event by event; same-format upstreams pass through untouched."""
+the client), settle. Streams are relayed event by event (services/relay.py); same-format upstreams
+pass through untouched but for the output cap the hold priced."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from typing import Any, NoReturn, TypeVar
 
 import anyio
 
+from gateway import deadline as deadlines
 from gateway.auth.authenticate import Principal
 from gateway.billing import credits, estimate
 from gateway.billing.credits import Outcome
 from gateway.catalog.registry import ModelEntry
 from gateway.errors import (
+    DeadlineExceeded,
     GatewayError,
+    InvalidRequest,
     ProviderError,
     ProviderNotConfigured,
     ProviderTimeout,
@@ -34,6 +38,7 @@ from gateway.services.admission import Admission, admit
 from gateway.services.routing import Candidate, Preferences
 
 T = TypeVar("T")
+SETTLE_ATTEMPTS = 3  # the settlement's own retries (each retries conflicts and throttles inside)
 
 
 @dataclass(frozen=True)
@@ -44,28 +49,56 @@ class Answer:
     headers: dict[str, str]
 
 
-async def infer(principal: Principal, exchange: Exchange, trace_id: str, *, vendor: str | None = None) -> Answer:
+async def infer(
+    principal: Principal,
+    exchange: Exchange,
+    trace_id: str,
+    *,
+    vendor: str | None = None,
+    deadline: float | None = None,
+) -> Answer:
+    """`deadline` (a `time.monotonic()`) is when the answer must be settled: the Lambda's end."""
     started = time.monotonic()
     preferences = Preferences.parse(exchange.provider_preferences, vendor)
     canonical = exchange.canonical
-    prompt_bound = estimate.prompt_token_bound(canonical)
     requested = canonical.get("max_completion_tokens") or canonical.get("max_tokens")
     choices = canonical.get("n") or 1
+    bounds: dict[str, int] = {}
 
     def cost_bound(entry: ModelEntry) -> int:
+        bounds["prompt"] = estimate.prompt_token_bound(canonical, _context_tokens(entry, exchange))
         completion_bound = estimate.completion_token_bound(entry, requested, choices)
-        return estimate.reservation_amount(entry, prompt_bound, completion_bound)
+        return estimate.reservation_amount(entry, bounds["prompt"], completion_bound)
 
     admission = await admit(principal, exchange.model, cost_bound, trace_id, preferences)
-    call = Call(exchange, admission, started)
+    exchange.cap_output(estimate.output_cap(admission.route.entry, requested))
+    call = Call(exchange, admission, started, bounds["prompt"], deadline)
     if not exchange.stream:
         return Answer(await call.complete(), await admission.headers())
+    from gateway.services.relay import relay
+
     stream = await call.open_stream()
-    return Answer(call.relay(stream), await admission.headers())
+    return Answer(relay(call, stream), await admission.headers())
+
+
+def _context_tokens(entry: ModelEntry, exchange: Exchange) -> int:
+    """The most tokens a prompt can reach on this model for this request. Anthropic's long-context
+    beta lifts it, but only where the catalog prices the long tier: a header cannot unlock an
+    unpriced tier."""
+    betas = exchange.native_headers.get("anthropic-beta", "")
+    wants_long = any(name.strip().startswith("context-1m") for name in betas.split(","))
+    if not wants_long:
+        return entry.context_length
+    if entry.extended_context_length is None or not entry.pricing.tiers:
+        raise InvalidRequest(
+            f"The long-context beta is not available for `{entry.id}`: its long-context prices are not set.",
+            param="anthropic-beta",
+        )
+    return entry.extended_context_length
 
 
 @dataclass
-class _Stream:
+class UpstreamStream:
     candidate: Candidate
     native: bool
     events: AsyncIterator[StreamEvent]
@@ -78,6 +111,8 @@ class Call:
     exchange: Exchange
     admission: Admission
     started: float
+    prompt_bound: int = 0  # tokens: the most the hold assumed the prompt can come to
+    deadline: float | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
 
     async def complete(self) -> dict[str, Any]:
@@ -93,11 +128,11 @@ class Call:
         await self.settle(self.served(candidate, usage_from(canonical), completion_text_bytes(canonical), asked))
         return answer
 
-    async def open_stream(self) -> _Stream:
+    async def open_stream(self) -> UpstreamStream:
         """The first candidate whose stream opens and yields a first event: nothing has reached the
         client before that, so until then a failing candidate hands over to the next."""
 
-        async def send(candidate: Candidate) -> _Stream:
+        async def send(candidate: Candidate) -> UpstreamStream:
             native = candidate.kind == self.exchange.kind
             client = client_for(candidate.kind, candidate.endpoint, self.exchange.native_headers if native else None)
             opening = (
@@ -113,52 +148,10 @@ class Call:
                 with anyio.CancelScope(shield=True):
                     await stack.aclose()
                 raise
-            return _Stream(candidate, native, _prepend(first, events), stack, started)
+            return UpstreamStream(candidate, native, _prepend(first, events), stack, started)
 
         _, stream, _ = await self.first_answer(send, stream=True)
         return stream
-
-    async def relay(self, stream: _Stream) -> AsyncIterator[bytes]:
-        """Events out as they come. The request is settled before the stream's last event, so a client
-        that has read the end of the stream already sees its charge."""
-        encoder = self.exchange.encoder()
-        usage: Usage | None = None
-        first_at: float | None = None
-        sent_bytes = 0
-        settled = False
-
-        async def settle(error_code: str | None) -> None:
-            nonlocal settled
-            if settled:
-                return
-            settled = True
-            if first_at is None and usage is None:
-                await self.settle(self.failed(ProviderError("The stream ended before any output.", code=error_code)))
-            else:
-                await self.settle(
-                    self.served(stream.candidate, usage, sent_bytes, stream.started, error_code, first_at)
-                )
-
-        try:
-            async for event in stream.events:
-                for chunk in event.chunks:
-                    usage = usage_from(chunk) or usage
-                    sent_bytes += completion_text_bytes(chunk)
-                out = encoder.passthrough(event) if stream.native else b"".join(map(encoder.feed, event.chunks))
-                if out:
-                    first_at = first_at or time.monotonic()
-                    yield out
-            await settle(None)
-            yield encoder.finish(usage, native=stream.native)
-        except UpstreamFailure as error:
-            gateway_error = _as_gateway_error(error)
-            logger().warning("upstream stream failed", extra={"error_code": gateway_error.code})
-            await settle(gateway_error.code)
-            yield encoder.error(gateway_error)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await stream.stack.aclose()
-            await settle("client_disconnected")
 
     async def first_answer(
         self,
@@ -169,7 +162,8 @@ class Call:
     ) -> tuple[Candidate, T, float]:
         """`send` to the first candidate (of `kinds`), then to the next while the failure is the
         upstream's (connection, timeout, 429, 5xx): (who answered, the answer, when it was asked).
-        Settles the request as failed when none answers."""
+        Settles the request as failed when none answers, or when the invocation's deadline comes
+        first (the provider reported nothing, so nothing is charged)."""
         candidates = [c for c in self.admission.route.candidates if kinds is None or c.kind in kinds]
         if not candidates:
             error = ProviderNotConfigured(f"No provider that serves this endpoint is configured for `{self.entry.id}`.")
@@ -179,7 +173,13 @@ class Call:
             attempt_started = time.monotonic()
             try:
                 async with upstream_subsegment(candidate.provider, self.entry.id, stream=stream):
-                    answer = await send(candidate)
+                    try:
+                        with anyio.fail_after(deadlines.seconds_left(self.deadline)):
+                            answer = await send(candidate)
+                    except TimeoutError as timeout:
+                        raise DeadlineExceeded(
+                            "The provider did not answer before this request's time limit; nothing was charged."
+                        ) from timeout
             except BaseException as error:
                 self.record_attempt(candidate, error, attempt_started)
                 if may_fall_back(error) and position < len(candidates) - 1:
@@ -196,7 +196,7 @@ class Call:
 
     def failed(self, error: BaseException) -> Outcome:
         """Nothing reached the client: nothing is charged."""
-        gateway_error = _as_gateway_error(error)
+        gateway_error = as_gateway_error(error)
         return Outcome(
             endpoint=self.exchange.endpoint,
             provider=self.attempts[-1]["provider"] if self.attempts else None,
@@ -214,18 +214,17 @@ class Call:
         self,
         candidate: Candidate,
         usage: Usage | None,
-        completion_bytes: int,
+        produced_bytes: int,
         upstream_started: float,
         error_code: str | None = None,
         first_at: float | None = None,
     ) -> Outcome:
-        """Something reached the client: charge its usage, or a guess from what was sent."""
+        """The upstream answered: charge the usage it reported; when it reported none, an estimate
+        that surely covers what it billed: the whole prompt bound (images and files included) and a
+        token for every byte of output it produced."""
         estimated = usage is None
         if usage is None:
-            usage = Usage(
-                prompt_tokens=estimate.guess_tokens(estimate.request_bytes(self.exchange.canonical)),
-                completion_tokens=estimate.guess_tokens(completion_bytes),
-            )
+            usage = Usage(prompt_tokens=self.prompt_bound, completion_tokens=estimate.covering_tokens(produced_bytes))
         return Outcome(
             endpoint=self.exchange.endpoint,
             provider=candidate.provider,
@@ -234,7 +233,11 @@ class Call:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cost=self.entry.pricing.cost(
-                usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.cache_write_tokens
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.cached_tokens,
+                usage.cache_write_tokens,
+                usage.audio_tokens,
             ),
             latency_ms=_ms(self.started),
             upstream_latency_ms=_ms(upstream_started),
@@ -245,23 +248,34 @@ class Call:
         )
 
     async def settle(self, outcome: Outcome) -> None:
-        """Settle even if the request is being cancelled (client gone): money first."""
+        """Settle even if the request is being cancelled (client gone): money first. When the
+        settlement cannot be written, the charge is kept on the reservation for the sweeper; the
+        answer is never lost over this, and the hold is never refunded for an answer that went out."""
+        reservation = self.admission.reservation
         with anyio.CancelScope(shield=True):
-            try:
-                entry = await anyio.to_thread.run_sync(credits.settle, self.admission.reservation, outcome)
-            except Exception:
-                # The reservation stays; the sweeper refunds it. Never lose the answer over this.
-                logger().exception("settlement failed; the sweeper will refund the reservation")
+            for attempt in range(SETTLE_ATTEMPTS):
+                try:
+                    entry = await anyio.to_thread.run_sync(credits.settle, reservation, outcome)
+                except Exception:
+                    logger().warning("settlement failed", extra={"attempt": attempt + 1})
+                    await anyio.sleep(0.05 * 4**attempt)
+                    continue
+                if entry is not None:
+                    emit_request_metrics(entry)
                 return
-            if entry is not None:
-                emit_request_metrics(entry)
+            try:
+                await anyio.to_thread.run_sync(credits.record_pending, reservation, outcome)
+            except Exception:
+                logger().exception("settlement and its record failed; the sweeper will refund the hold")
+            else:
+                logger().error("settlement failed; its charge is kept on the reservation for the sweeper")
 
     def record_attempt(self, candidate: Candidate, error: BaseException | None, started: float) -> None:
         if error is None:
             health.succeeded(candidate.provider)
         elif may_fall_back(error):
             health.failed(candidate.provider)
-        gateway_error = _as_gateway_error(error) if error is not None else None
+        gateway_error = as_gateway_error(error) if error is not None else None
         self.attempts.append(
             {
                 "provider": candidate.provider,
@@ -292,10 +306,10 @@ def _ms(since: float) -> int:
 def reraise(error: BaseException) -> NoReturn:
     if isinstance(error, GatewayError) or not isinstance(error, Exception):
         raise error  # ours already, or cancellation and exit: travel on untouched
-    raise _as_gateway_error(error) from error
+    raise as_gateway_error(error) from error
 
 
-def _as_gateway_error(error: BaseException) -> GatewayError:
+def as_gateway_error(error: BaseException) -> GatewayError:
     if isinstance(error, GatewayError):
         return error
     if isinstance(error, UpstreamRefusal):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.storage import dynamo, layout
+from gateway.storage.errors import MAX_CREDITS_MICRO, checked_amount
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class AccountRepository:
 
     def top_up(self, account_id: str, amount: int, *, topup_id: str, at_iso: str) -> Account:
         """Add credits and record the grant, in one transaction."""
+        checked_amount(amount, "a top-up", low=1, high=MAX_CREDITS_MICRO)
         dynamo.client().transact_write_items(
             TransactItems=[
                 {

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gateway.storage import dynamo, layout
-from gateway.storage.errors import ReservationRefused, StorageUnavailable
+from gateway.storage.errors import MAX_HOLD, ReservationRefused, StorageUnavailable, checked_amount
 
 CONFLICT_RETRIES = 12
 _KEY_USABLE = (
@@ -41,6 +41,8 @@ class Reservation:
     created_at: str
     expires_at: int  # epoch seconds; the sweeper settles it after this
     limit_period: str | None = None  # the key-limit period the amount also counts against
+    # The ledger entry of an answer whose settlement could not be written: the sweeper charges it.
+    pending: dict[str, Any] | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Reservation:
@@ -83,10 +85,11 @@ class CreditRepository:
     def reserve(self, reservation: Reservation, guard: KeyGuard, now: int, also: Sequence[dict[str, Any]] = ()) -> None:
         """Check the key, take the credits (and the key's limit and rate), write the reservation and
         any `also` items (an image task, say): all or nothing, in one transaction."""
+        checked_amount(reservation.amount, "a hold", low=1, high=MAX_HOLD)
         if guard.limit_headroom is not None and guard.limit_headroom < 0:
             raise ReservationRefused("key_limit")
         values = {
-            **asdict(reservation),
+            **{name: value for name, value in asdict(reservation).items() if name != "pending"},
             **layout.reservation_index(reservation.trace_id, reservation.expires_at),
         }
         items: list[tuple[str, dict[str, Any]]] = [
@@ -193,9 +196,9 @@ class CreditRepository:
         Returns False when the reservation was already settled (by an earlier attempt or the sweeper)
         or an `also` item's condition failed: then nothing was written.
         """
-        refund = reservation.amount - entry.credits
-        if refund < 0:
-            raise ValueError("a settlement cannot charge more than was reserved")
+        checked_amount(reservation.amount, "a hold", low=1, high=MAX_HOLD)
+        checked_amount(entry.credits, "a charge", low=0, high=reservation.amount)
+        refund = checked_amount(reservation.amount - entry.credits, "a refund", low=0, high=reservation.amount)
         ledger_values = {
             **asdict(entry),
             "attempts": [dict(attempt) for attempt in entry.attempts],
@@ -256,6 +259,23 @@ class CreditRepository:
         if "ConditionalCheckFailed" in codes:
             return False
         raise StorageUnavailable(f"settlement cancelled: {codes}")
+
+    def record_pending(self, reservation: Reservation, entry: LedgerEntry) -> None:
+        """Keep a charge the settlement could not write on the reservation (one small write, no
+        transaction): the sweeper settles it as this entry instead of refunding the hold."""
+        checked_amount(entry.credits, "a charge", low=0, high=reservation.amount)
+        pending = {**asdict(entry), "attempts": [dict(attempt) for attempt in entry.attempts]}
+        try:
+            dynamo.client().update_item(
+                TableName=self.table,
+                Key=layout.reservation_key(reservation.trace_id),
+                UpdateExpression="SET pending = :pending",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=dynamo.to_attributes({":pending": pending}),
+            )
+        except dynamo.DynamoError as error:
+            if error.code != "ConditionalCheckFailedException":  # settled meanwhile: nothing to keep
+                raise StorageUnavailable(str(error)) from error
 
     def expired_reservations(self, now: int, limit: int = 100) -> list[Reservation]:
         """Reservations whose holder must have died, oldest first, across every shard."""

@@ -26,3 +26,22 @@ class ReservationRefused(Exception):
         super().__init__(reason)
         self.reason: RefusalReason = reason
         self.key_item = key_item
+
+
+# The most a single hold may be: a million credits, in micro-credits. Far above any real request,
+# far below where arithmetic on DynamoDB numbers could lose precision.
+MAX_HOLD = 10**12
+
+
+class InvalidAmount(ValueError):
+    """A hold, charge, refund or top-up that is not a whole number of micro-credits in its range:
+    a bug upstream of the credit store, refused before anything is written."""
+
+
+def checked_amount(value: object, what: str, *, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise InvalidAmount(f"{what} must be a whole number of micro-credits from {low} to {high}, not {value!r}")
+    return value
+
+
+MAX_CREDITS_MICRO = 10**18  # a trillion credits: the most one top-up or grant may add

@@ -14,13 +14,12 @@ from typing import Any
 
 from gateway.providers.gemini.wire import finish_to_openai, signed, usage_to_openai
 from gateway.providers.openai.transform import Usage
+from gateway.providers.openai.transform import usage_from as openai_usage_from
 
 
 def usage_from(payload: dict[str, Any]) -> Usage | None:
     usage = usage_to_openai(payload.get("usageMetadata"))
-    if usage is None:
-        return None
-    return Usage(usage["prompt_tokens"], usage["completion_tokens"], usage["prompt_tokens_details"]["cached_tokens"])
+    return None if usage is None else openai_usage_from({"usage": usage})
 
 
 def _completion_id(payload: dict[str, Any]) -> str:
@@ -120,10 +119,7 @@ class StreamTranslator:
 
     @property
     def usage(self) -> Usage | None:
-        if self._usage is None:
-            return None
-        details = self._usage["prompt_tokens_details"]
-        return Usage(self._usage["prompt_tokens"], self._usage["completion_tokens"], details["cached_tokens"])
+        return None if self._usage is None else openai_usage_from({"usage": self._usage})
 
     def _chunk(self, index: int, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}

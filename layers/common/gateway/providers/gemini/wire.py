@@ -104,9 +104,24 @@ def usage_to_openai(meta: Any) -> dict[str, Any] | None:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": max(_count(meta, "totalTokenCount"), prompt + completion),
-        "prompt_tokens_details": {"cached_tokens": _count(meta, "cachedContentTokenCount")},
+        "prompt_tokens_details": {
+            "cached_tokens": _count(meta, "cachedContentTokenCount"),
+            **({"audio_tokens": audio} if (audio := _audio_tokens(meta)) else {}),
+        },
         "completion_tokens_details": {"reasoning_tokens": thoughts},
     }
+
+
+def _audio_tokens(meta: Mapping[str, Any]) -> int:
+    """Prompt tokens of the AUDIO modality (priced above text on some models)."""
+    details = field(meta, "promptTokensDetails")
+    if not isinstance(details, list):
+        return 0
+    return sum(
+        _count(detail, "tokenCount")
+        for detail in details
+        if isinstance(detail, Mapping) and str(field(detail, "modality") or "").upper() == "AUDIO"
+    )
 
 
 def usage_from_openai(usage: Mapping[str, Any]) -> dict[str, Any]:

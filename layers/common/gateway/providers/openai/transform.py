@@ -15,6 +15,7 @@ class Usage:
     completion_tokens: int
     cached_tokens: int = 0  # read from a prompt cache (part of prompt_tokens)
     cache_write_tokens: int = 0  # written to a prompt cache (part of prompt_tokens; Anthropic, Bedrock)
+    audio_tokens: int = 0  # prompt tokens of audio (part of prompt_tokens), dearer on some models
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,11 @@ def usage_from(payload: dict[str, Any]) -> Usage | None:
     details = usage.get("prompt_tokens_details")
     details = details if isinstance(details, dict) else {}
     return Usage(
-        prompt, completion, _positive(details.get("cached_tokens")), _positive(details.get("cache_write_tokens"))
+        prompt,
+        completion,
+        _positive(details.get("cached_tokens")),
+        _positive(details.get("cache_write_tokens")),
+        _positive(details.get("audio_tokens")),
     )
 
 

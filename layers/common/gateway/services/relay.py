@@ -1,0 +1,142 @@
+"""A stream's events out to the client as they come, and its settlement whichever way it ends.
+
+- It ends: settled on the usage the upstream reported, before the stream's last event, so a client
+  that read the end already sees its charge.
+- The upstream fails midway: an error event in the client's format; charged for what was produced.
+- The client goes away: the upstream is read on for a short grace while its usage is still to come,
+  then charged on that usage or on an estimate that covers the prompt and every produced byte.
+- The invocation's deadline nears: ended with an error event and settled while the function lives.
+- Nothing arrives for a while: SSE comment heartbeats keep API Gateway's idle timeout away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+
+from gateway import deadline as deadlines
+from gateway.config import get_settings
+from gateway.errors import DeadlineExceeded, ProviderError
+from gateway.observability import logger
+from gateway.providers.clients import StreamEvent
+from gateway.providers.errors import UpstreamFailure
+from gateway.providers.openai.transform import Usage, completion_text_bytes, usage_from
+from gateway.services.inference import Call, UpstreamStream, as_gateway_error
+
+HEARTBEAT = b": keep-alive\n\n"  # an SSE comment: every client's parser skips it
+
+
+@dataclass
+class _Meter:
+    usage: Usage | None = None
+    produced_bytes: int = 0  # output text the upstream sent, forwarded or not
+    first_at: float | None = None  # when the first bytes went to the client
+
+    def observe(self, event: StreamEvent) -> None:
+        for chunk in event.chunks:
+            self.usage = usage_from(chunk) or self.usage
+            self.produced_bytes += completion_text_bytes(chunk)
+
+
+class _Upstream:
+    """Reads the upstream one event at a time in a task of its own, so that waiting for the next
+    event can time out (for a heartbeat or the deadline) without abandoning the read."""
+
+    def __init__(self, events: AsyncIterator[StreamEvent]) -> None:
+        self.events = aiter(events)
+        self.pending: asyncio.Task[StreamEvent | None] | None = None
+
+    async def next(self, timeout: float | None) -> tuple[bool, StreamEvent | None]:
+        """(True, event or None at the end), or (False, None) when `timeout` passed first."""
+        if self.pending is None:
+            self.pending = asyncio.ensure_future(anext(self.events, None))
+        done, _ = await asyncio.wait({self.pending}, timeout=timeout)
+        if not done:
+            return False, None
+        task, self.pending = self.pending, None
+        return True, task.result()
+
+    async def cancel(self) -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+            with contextlib.suppress(BaseException):
+                await self.pending
+            self.pending = None
+
+
+async def relay(call: Call, stream: UpstreamStream) -> AsyncIterator[bytes]:
+    settings = get_settings()
+    encoder = call.exchange.encoder()
+    meter = _Meter()
+    upstream = _Upstream(stream.events)
+    settled = False
+
+    async def settle(error_code: str | None) -> None:
+        nonlocal settled
+        if settled:
+            return
+        settled = True
+        if meter.first_at is None and meter.usage is None and meter.produced_bytes == 0:
+            await call.settle(call.failed(ProviderError("The stream ended before any output.", code=error_code)))
+        else:
+            outcome = call.served(
+                stream.candidate, meter.usage, meter.produced_bytes, stream.started, error_code, meter.first_at
+            )
+            await call.settle(outcome)
+
+    try:
+        while True:
+            left = deadlines.seconds_left(call.deadline)
+            wait = settings.heartbeat_seconds if left is None else min(settings.heartbeat_seconds, left)
+            arrived, event = await upstream.next(wait)
+            if not arrived:
+                if deadlines.seconds_left(call.deadline) == 0:
+                    raise DeadlineExceeded(
+                        "The answer was cut at this request's time limit; charged for what was sent."
+                    )
+                yield HEARTBEAT
+                continue
+            if event is None:
+                break
+            meter.observe(event)
+            out = encoder.passthrough(event) if stream.native else b"".join(map(encoder.feed, event.chunks))
+            if out:
+                meter.first_at = meter.first_at or time.monotonic()
+                yield out
+        await settle(None)
+        yield encoder.finish(meter.usage, native=stream.native)
+    except (UpstreamFailure, DeadlineExceeded) as error:
+        gateway_error = as_gateway_error(error)
+        logger().warning("stream ended early", extra={"error_code": gateway_error.code})
+        await settle(gateway_error.code)
+        yield encoder.error(gateway_error)
+    finally:
+        with anyio.CancelScope(shield=True):
+            if not settled:  # the client went away: what the upstream produced is still owed
+                await _drain_for_usage(upstream, meter, settings.disconnect_drain_seconds, call.deadline)
+            await upstream.cancel()
+            await stream.stack.aclose()
+            await settle("client_disconnected")
+
+
+async def _drain_for_usage(upstream: _Upstream, meter: _Meter, grace: float, deadline: float | None) -> None:
+    """Read on (sending nothing) until the upstream reports its usage, ends, or `grace` passes."""
+    until = time.monotonic() + grace
+    while meter.usage is None:
+        left = until - time.monotonic()
+        limit = deadlines.seconds_left(deadline)
+        left = left if limit is None else min(left, limit)
+        if left <= 0:
+            return
+        try:
+            arrived, event = await upstream.next(left)
+        except Exception:
+            return
+        if not arrived or event is None:
+            return
+        meter.observe(event)
