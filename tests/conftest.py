@@ -110,6 +110,7 @@ def gateway_env(dynamodb_endpoint: str, fake_upstream, fake_servers, aws_local) 
         "FAKE_IMAGES_BASE_URL": f"{fake_servers['images'].url}/v1",
         **aws_local,
         "UPSTREAM_TIMEOUT_SECONDS": "3",
+        "HEARTBEAT_SECONDS": "1",
         "POWERTOOLS_METRICS_NAMESPACE": "AIGateway",
         "POWERTOOLS_SERVICE_NAME": "ai-gateway",
     }

@@ -11,6 +11,7 @@ Its behaviour is chosen by the upstream model name, so one server serves every t
   cut-stream   streams two chunks, then breaks the connection
   slow         sleeps longer than the gateway's upstream timeout
   big-usage    like echo, but reports using every output token it was allowed (max_tokens)
+  drip         streams like echo, a piece every DRIP_SECONDS (drip-no-usage: and never reports usage)
 Any model given tools calls the first one with {"city": "Paris"} instead of answering.
 POST /v1/embeddings answers three-dimensional embeddings, one per input.
 POST /v1/audio/speech answers a few deterministic bytes of the asked format (a real WAV for wav).
@@ -36,6 +37,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 PROVIDER_KEY = "sk-upstream-test-credential"
+DRIP_SECONDS = 0.3
 
 
 def words(text: str) -> int:
@@ -210,9 +212,11 @@ class FakeOpenAI:
                 await asyncio.to_thread(self.gate.wait, 10)
             if index == 1 and model == "cut-stream":
                 raise ConnectionResetError("upstream went away")  # uvicorn drops the connection
+            if model.startswith("drip"):
+                await asyncio.sleep(DRIP_SECONDS)
         yield _event(_chunk(model, {}, finish_reason="stop"))
         include_usage = (body.get("stream_options") or {}).get("include_usage")
-        if include_usage and model != "no-usage":
+        if include_usage and not model.endswith("no-usage"):
             usage_chunk = {**_chunk(model, {}), "choices": [], "usage": _usage(prompt_tokens, len(pieces))}
             yield _event(usage_chunk)
         yield b"data: [DONE]\n\n"

@@ -194,3 +194,28 @@ def test_a_whole_request_reserves_enough_for_its_worst_case() -> None:
     reserved = reservation_amount(ENTRY, prompt_token_bound(body, CONTEXT), completion_token_bound(ENTRY, 256, 2))
     # Then it covers one token per byte of text and 2 x 256 output tokens
     assert reserved >= ENTRY.pricing.cost(text_bytes(body), 512)
+
+
+# ---------------------------------------------------------------- documents, audio, files
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}},
+        {"type": "file", "file": {"file_id": "file-abc"}},
+        {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+        {"type": "video_url", "video_url": {"url": "https://example.com/a.mp4"}},
+    ],
+    ids=["pdf", "file-id", "audio", "unknown-kind"],
+)
+def test_a_document_audio_or_unknown_part_is_held_at_the_whole_context_window(part: dict[str, Any]) -> None:
+    # Given a part whose bytes say nothing of its tokens (a 30-page PDF is a few kilobytes)
+    body = chat({"role": "user", "content": [{"type": "text", "text": "summarise"}, part]})
+    # Then the bound holds the whole context window for it (only the window bounds what it can cost)
+    assert prompt_token_bound(body, CONTEXT) == request_bytes(body) + CONTEXT
+
+
+def test_text_parts_get_no_allowance() -> None:
+    body = chat({"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]})
+    assert prompt_token_bound(body, CONTEXT) == request_bytes(body)
