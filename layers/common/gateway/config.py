@@ -41,6 +41,9 @@ class Settings(BaseModel):
     # that keeps their images.
     image_tasks_queue_url: str | None = Field(None, alias="IMAGE_TASKS_QUEUE_URL")
     images_bucket: str | None = Field(None, alias="IMAGES_BUCKET")
+    # The longest an image task's work may take (the worker's timeout): a task closer than this to
+    # its deadline is ended unworked, so the provider is never paid for images nobody is charged for.
+    image_task_work_seconds: int = Field(300, alias="IMAGE_TASK_WORK_SECONDS", ge=0)
     max_body_bytes: int = Field(10 * 1024 * 1024, alias="MAX_BODY_BYTES", gt=0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -156,6 +157,27 @@ def settle_entry(
         logger().error("reservation was already settled", extra={"trace_id": reservation.trace_id})
         return None
     return entry
+
+
+def settle_durably(
+    reservation: Reservation, outcome: Outcome, also: Sequence[dict[str, Any]] = (), attempts: int = 3
+) -> LedgerEntry | None:
+    """Settle after an answer went out, retrying; when the settlement cannot be written, keep its
+    charge on the reservation so the sweeper charges it instead of refunding the hold. Never raises:
+    the answer is not lost over its bookkeeping."""
+    for attempt in range(attempts):
+        try:
+            return settle(reservation, outcome, also)
+        except Exception:
+            logger().warning("settlement failed", extra={"attempt": attempt + 1})
+            time.sleep(0.05 * 4**attempt)
+    try:
+        record_pending(reservation, outcome)
+    except Exception:
+        logger().exception("settlement and its record failed; the sweeper will refund the hold")
+    else:
+        logger().error("settlement failed; its charge is kept on the reservation for the sweeper")
+    return None
 
 
 def record_pending(reservation: Reservation, outcome: Outcome) -> LedgerEntry:

@@ -1,6 +1,8 @@
 """Settles reservations whose request never settled: the Lambda died between reserve and settle
 (a full refund), or the settlement failed after the answer went out (the charge kept on the
-reservation is charged, not refunded)."""
+reservation is charged, not refunded). An image task whose reservation this settles (its worker
+died, its message went to the dead-letter queue) ends in the same transaction: failed and refunded,
+or succeeded when its charge was kept."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from gateway.billing.credits import EXPIRED, Outcome, settle, settle_entry
 from gateway.clock import now_epoch
 from gateway.config import get_settings
 from gateway.storage.credits import CreditRepository, LedgerEntry, Reservation
+from gateway.storage.tasks import TaskRepository, image_key
 
 
 @dataclass(frozen=True)
@@ -33,16 +36,32 @@ def sweep_expired(now: int | None = None, batch: int = 100) -> SweepResult:
             return SweepResult(settled, refunded, charged)
         for reservation in fresh:
             seen.add(reservation.trace_id)
-            entry = _settle_one(reservation)
+            entry = settle_expired(reservation)
             if entry is not None:
                 settled += 1
                 charged += entry.credits
                 refunded += reservation.amount - entry.credits
 
 
-def _settle_one(reservation: Reservation) -> LedgerEntry | None:
+EXPIRED_TASK = "The image task did not finish in time; it was not charged."
+
+
+def settle_expired(reservation: Reservation) -> LedgerEntry | None:
+    """Settle one reservation whose request never did (None: it was settled meanwhile)."""
+    tasks = TaskRepository(get_settings().table_name)
+    task = tasks.get(reservation.trace_id)  # one read, for the rare reservation that outlived its request
+    pending_task = task is not None and task.status == "pending"
     if reservation.pending is not None:
-        return settle_entry(reservation, pending_entry(reservation))
+        entry = pending_entry(reservation)
+        if entry.status == "success":  # the worker's images were kept; only their settlement failed
+            count = int((entry.units or {}).get("images") or 0)
+            finish = tasks.finish_item(
+                reservation.trace_id, images=[image_key(reservation.trace_id, n) for n in range(count)]
+            )
+        else:
+            finish = tasks.finish_item(reservation.trace_id, error=EXPIRED_TASK)
+        return settle_entry(reservation, entry, [finish] if pending_task else [])
+    also = [tasks.finish_item(reservation.trace_id, error=EXPIRED_TASK)] if pending_task else []
     outcome = Outcome(
         endpoint="unknown",
         provider=None,
@@ -53,7 +72,7 @@ def _settle_one(reservation: Reservation) -> LedgerEntry | None:
         cost=0,
         latency_ms=0,
     )
-    return settle(reservation, outcome)
+    return settle(reservation, outcome, also)
 
 
 def pending_entry(reservation: Reservation) -> LedgerEntry:

@@ -11,8 +11,10 @@ from typing import Any
 
 import anyio
 
+from gateway import clock
 from gateway.billing import credits
 from gateway.billing.credits import Outcome
+from gateway.billing.sweeper import settle_expired
 from gateway.catalog.registry import get_catalog
 from gateway.config import get_settings
 from gateway.errors import InvalidRequest
@@ -23,7 +25,7 @@ from gateway.providers.errors import UpstreamFailure, UpstreamRefusal
 from gateway.services.images import ENDPOINT, _call_upstream, size_and_quality
 from gateway.services.routing import Candidate
 from gateway.storage.credits import CreditRepository
-from gateway.storage.tasks import Task, TaskRepository
+from gateway.storage.tasks import Task, TaskRepository, image_key
 
 _running: set[asyncio.Task[str]] = set()
 
@@ -38,6 +40,10 @@ async def work(task_id: str) -> str:
     reservation = await anyio.to_thread.run_sync(CreditRepository(settings.table_name).get_reservation, task_id)
     if reservation is None:  # settled already (a parallel delivery) or refunded by the sweeper
         return "skipped"
+    if reservation.expires_at - clock.now_epoch() < settings.image_task_work_seconds:
+        # it could not finish before the sweeper ends it: end it now, failed and refunded, unworked
+        await anyio.to_thread.run_sync(settle_expired, reservation)
+        return "expired"
     started = time.monotonic()
     request = ImageGenerationRequest.model_validate(task.request)
     body = {**request.upstream_body(), "response_format": "b64_json"}
@@ -55,20 +61,33 @@ async def work(task_id: str) -> str:
                 continue
             break
         attempts.append(_attempt(candidate, 200, None, attempt_started))
-        keys = [f"tasks/{task.task_id}/{number}.png" for number in range(len(images))]
+        keys = [image_key(task.task_id, number) for number in range(len(images))]
         for key, data in zip(keys, images, strict=True):
             await anyio.to_thread.run_sync(_put, key, data)
         cost = _cost(task, request, len(images))
         outcome = _outcome(candidate.provider, started, cost, attempts, {"images": len(images)})
         done = tasks.finish_item(task.task_id, images=keys)
-        await anyio.to_thread.run_sync(credits.settle, reservation, outcome, [done])
+        await anyio.to_thread.run_sync(credits.settle_durably, reservation, outcome, [done])
         return "succeeded"
     message = "The image provider failed; the task was not charged."
     outcome = _outcome(attempts[-1]["provider"] if attempts else None, started, 0, attempts, None, failed=True)
     failed = tasks.finish_item(task.task_id, error=message)
-    await anyio.to_thread.run_sync(credits.settle, reservation, outcome, [failed])
+    await anyio.to_thread.run_sync(credits.settle_durably, reservation, outcome, [failed])
     logger().warning("image task failed", extra={"task_id": task.task_id, "error_type": type(error).__name__})
     return "failed"
+
+
+def ended_if_overdue(task: Task) -> Task:
+    """A task still pending past its deadline (its worker died, its message is in the dead-letter
+    queue) is ended as it is read, failed and refunded, rather than when the sweeper next runs. The
+    settlement's conditions make this and the sweeper end it once between them."""
+    if task.status != "pending" or clock.now_epoch() < task.created + get_settings().reservation_ttl_seconds:
+        return task
+    settings = get_settings()
+    reservation = CreditRepository(settings.table_name).get_reservation(task.task_id)
+    if reservation is not None:
+        settle_expired(reservation)
+    return TaskRepository(settings.table_name).get(task.task_id) or task
 
 
 def work_soon(task_id: str) -> None:

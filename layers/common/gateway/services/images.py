@@ -84,6 +84,9 @@ def task_view(principal: Principal, task_id: str) -> dict[str, Any]:
     )
     if task is None or not visible:
         raise NotFound(f"No image task `{task_id[:80]}`.")
+    from gateway.services.image_tasks import ended_if_overdue
+
+    task = ended_if_overdue(task)
     view: dict[str, Any] = {
         "task_id": task.task_id,
         "status": task.status,

@@ -29,7 +29,7 @@ from gateway.errors import (
     UpstreamRejected,
 )
 from gateway.formats.inbound import Exchange
-from gateway.observability import emit_request_metrics, logger, upstream_subsegment
+from gateway.observability import emit_request_metrics, upstream_subsegment
 from gateway.providers import health
 from gateway.providers.clients import StreamEvent, client_for
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
@@ -38,7 +38,6 @@ from gateway.services.admission import Admission, admit
 from gateway.services.routing import Candidate, Preferences
 
 T = TypeVar("T")
-SETTLE_ATTEMPTS = 3  # the settlement's own retries (each retries conflicts and throttles inside)
 
 
 @dataclass(frozen=True)
@@ -248,27 +247,11 @@ class Call:
         )
 
     async def settle(self, outcome: Outcome) -> None:
-        """Settle even if the request is being cancelled (client gone): money first. When the
-        settlement cannot be written, the charge is kept on the reservation for the sweeper; the
-        answer is never lost over this, and the hold is never refunded for an answer that went out."""
-        reservation = self.admission.reservation
+        """Settle even if the request is being cancelled (client gone): money first."""
         with anyio.CancelScope(shield=True):
-            for attempt in range(SETTLE_ATTEMPTS):
-                try:
-                    entry = await anyio.to_thread.run_sync(credits.settle, reservation, outcome)
-                except Exception:
-                    logger().warning("settlement failed", extra={"attempt": attempt + 1})
-                    await anyio.sleep(0.05 * 4**attempt)
-                    continue
-                if entry is not None:
-                    emit_request_metrics(entry)
-                return
-            try:
-                await anyio.to_thread.run_sync(credits.record_pending, reservation, outcome)
-            except Exception:
-                logger().exception("settlement and its record failed; the sweeper will refund the hold")
-            else:
-                logger().error("settlement failed; its charge is kept on the reservation for the sweeper")
+            entry = await anyio.to_thread.run_sync(credits.settle_durably, self.admission.reservation, outcome)
+        if entry is not None:
+            emit_request_metrics(entry)
 
     def record_attempt(self, candidate: Candidate, error: BaseException | None, started: float) -> None:
         if error is None:

@@ -11,6 +11,11 @@ from gateway.storage import dynamo, layout
 TASK_RETENTION_SECONDS = 7 * 86_400
 
 
+def image_key(task_id: str, number: int) -> str:
+    """Where a task's `number`th image is kept in the images bucket."""
+    return f"tasks/{task_id}/{number}.png"
+
+
 @dataclass(frozen=True)
 class Task:
     task_id: str

@@ -1,0 +1,131 @@
+"""Every image task ends, exactly once: a task whose worker died or whose message went to the
+dead-letter queue is failed and refunded by the sweeper (or as soon as it is read past its deadline),
+a task that could not finish before its deadline is ended unworked, and a task whose settlement
+failed after its images were made is charged, not refunded."""
+
+from __future__ import annotations
+
+import httpx
+
+from gateway import clock
+from gateway.billing.sweeper import sweep_expired
+from gateway.config import get_settings
+from gateway.storage.credits import CreditRepository
+from gateway.storage.errors import StorageUnavailable
+from tests.conftest import balance_of, ledger_entry
+from tests.integration.test_images import deliver, run_worker
+
+GRANT = 10_000_000
+HOLD = 100_000  # two images of test/image-async
+
+
+def start_task(gateway_url: str, key: str) -> dict:  # type: ignore[type-arg]
+    created = httpx.post(
+        f"{gateway_url}/v1/images/generations",
+        json={"model": "test/image-async", "prompt": "an otter", "n": 2},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert created.status_code == 202
+    return created.json()  # type: ignore[no-any-return]
+
+
+def task_of(gateway_url: str, key: str, task_id: str) -> dict:  # type: ignore[type-arg]
+    return httpx.get(f"{gateway_url}/v1/images/tasks/{task_id}", headers={"Authorization": f"Bearer {key}"}).json()  # type: ignore[no-any-return]
+
+
+def expiry_of(task_id: str) -> int:
+    reservation = CreditRepository(get_settings().table_name).get_reservation(task_id)
+    assert reservation is not None
+    return reservation.expires_at
+
+
+def test_a_task_whose_worker_never_ran_is_failed_and_refunded_once_by_the_sweeper(
+    gateway_url, upstream, fake_servers, aws_local, make_tenant
+):
+    tenant = make_tenant("10")
+    task = start_task(gateway_url, tenant.key)
+    records = deliver(aws_local)  # the message is taken, and the worker dies (or it goes to the DLQ)
+    assert balance_of(tenant.account_id) == GRANT - HOLD
+    # When the sweeper passes after the task's deadline
+    result = sweep_expired(now=expiry_of(task["task_id"]) + 1)
+    assert result.settled >= 1
+    # Then the task is failed and refunded, in the same transaction
+    ended = task_of(gateway_url, tenant.key, task["task_id"])
+    assert ended["status"] == "failed"
+    assert "did not finish in time" in ended["error"]["message"]
+    assert balance_of(tenant.account_id) == GRANT
+    entry = ledger_entry(task["task_id"])
+    assert entry is not None
+    assert (entry["status"], entry["credits"]) == ("expired", 0)
+    # And a late redelivery is skipped: no images are made for a refunded task, nothing moves
+    assert run_worker(records) == {"batchItemFailures": []}
+    assert fake_servers["images"].requests == []
+    assert sweep_expired(now=expiry_of_or_zero(task["task_id"]) + 10**6).settled == 0
+    assert balance_of(tenant.account_id) == GRANT
+
+
+def expiry_of_or_zero(task_id: str) -> int:
+    reservation = CreditRepository(get_settings().table_name).get_reservation(task_id)
+    return reservation.expires_at if reservation else clock.now_epoch()
+
+
+def test_a_task_read_past_its_deadline_is_ended_then_and_there(
+    gateway_url, upstream, aws_local, make_tenant, monkeypatch
+):
+    tenant = make_tenant("10")
+    task = start_task(gateway_url, tenant.key)
+    deliver(aws_local)
+    deadline = expiry_of(task["task_id"])
+    real = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real() + (deadline - real()) + 1)
+    # When it is read after its deadline, before any sweeper ran
+    ended = task_of(gateway_url, tenant.key, task["task_id"])
+    # Then it is no longer pending: failed, and refunded exactly once
+    assert ended["status"] == "failed"
+    assert balance_of(tenant.account_id) == GRANT
+    assert task_of(gateway_url, tenant.key, task["task_id"])["status"] == "failed"
+    assert balance_of(tenant.account_id) == GRANT
+
+
+def test_a_task_delivered_too_late_to_finish_is_ended_unworked(
+    gateway_url, upstream, fake_servers, aws_local, make_tenant, monkeypatch
+):
+    tenant = make_tenant("10")
+    task = start_task(gateway_url, tenant.key)
+    records = deliver(aws_local)
+    deadline = expiry_of(task["task_id"])
+    real = clock.now
+    # the message was delivered with less than the worker's longest run left before the deadline
+    monkeypatch.setattr(clock, "now", lambda: real() + (deadline - real()) - 60)
+    assert run_worker(records) == {"batchItemFailures": []}
+    monkeypatch.undo()
+    # Then the provider was never asked (nobody would pay for its images), and the hold came back
+    assert fake_servers["images"].requests == []
+    assert task_of(gateway_url, tenant.key, task["task_id"])["status"] == "failed"
+    assert balance_of(tenant.account_id) == GRANT
+
+
+def test_a_task_whose_settlement_failed_is_charged_by_the_sweeper_with_its_images(
+    gateway_url, upstream, aws_local, make_tenant, monkeypatch
+):
+    tenant = make_tenant("10")
+    task = start_task(gateway_url, tenant.key)
+    records = deliver(aws_local)
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise StorageUnavailable("ThrottlingException")
+
+    # When the worker made the images but cannot write their settlement
+    monkeypatch.setattr(CreditRepository, "settle", failing)
+    assert run_worker(records) == {"batchItemFailures": []}
+    monkeypatch.undo()
+    assert task_of(gateway_url, tenant.key, task["task_id"])["status"] == "pending"
+    # Then the sweeper charges them (not a refund) and the task succeeds with its images
+    sweep_expired(now=expiry_of(task["task_id"]) + 1)
+    done = task_of(gateway_url, tenant.key, task["task_id"])
+    assert done["status"] == "succeeded"
+    assert len(done["data"]) == 2
+    assert balance_of(tenant.account_id) == GRANT - HOLD
+    entry = ledger_entry(task["task_id"])
+    assert entry is not None
+    assert (entry["status"], entry["credits"], entry["units"]["images"]) == ("success", HOLD, 2)
