@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
 from devtools.devserver import function_module
 from devtools.template import ROOT, code_uri
 from gateway.http import INTERNAL_PATHS
-from tests.infrastructure.tooling import API_FUNCTIONS, STREAMING_FUNCTION, app_routes, logical_id, properties
+from tests.infrastructure.tooling import (
+    API_FUNCTIONS,
+    STREAMING_FUNCTION,
+    app_routes,
+    functions,
+    logical_id,
+    properties,
+)
 from tests.support.lambda_events import LambdaContext, rest_event
 
 BUFFERED_FUNCTIONS = [name for name in API_FUNCTIONS if name != STREAMING_FUNCTION]
@@ -101,15 +109,39 @@ def test_buffered_functions_do_not_start_the_web_adapter(name: str) -> None:
     assert "AWS_LAMBDA_EXEC_WRAPPER" not in env
 
 
-def test_sweeper_runs_on_a_schedule_one_at_a_time() -> None:
+def test_sweeper_runs_on_a_schedule_and_each_sweep_ends_before_the_next() -> None:
     """Given expired reservations must be refunded even when no request comes in
     When the template wires the sweeper
-    Then EventBridge invokes `app.handler` on a schedule and only one sweep runs at a time."""
+    Then EventBridge invokes `app.handler` on a schedule, and a sweep times out before the next one
+    starts (no reserved concurrency needed for that; overlapping sweeps would still settle each
+    reservation once, by the settle transaction's condition)."""
     sweeper = properties("SweeperFunction")
     events = list((sweeper.get("Events") or {}).values())
+    (schedule,) = [str(event["Properties"]["Schedule"]) for event in events if event["Type"] == "Schedule"]
+    every = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", schedule)
 
     assert sweeper["Handler"] == "app.handler"
     assert [event["Type"] for event in events] == ["Schedule"]
-    assert str(events[0]["Properties"]["Schedule"]).startswith(("rate(", "cron("))
-    assert sweeper.get("ReservedConcurrentExecutions") == 1
+    assert every, f"expected rate(N minutes): {schedule}"
+    interval = int(every.group(1)) * (60 if every.group(2).startswith("minute") else 3600)
+    assert int(sweeper["Timeout"]) < interval, f"a sweep may run {sweeper['Timeout']}s, past the next at {interval}s"
     assert callable(function_module("sweeper").handler)
+
+
+def test_no_function_reserves_concurrency() -> None:
+    """Given a new AWS account may have a concurrency limit of 10, and Lambda keeps at least 10 of it
+    unreserved
+    When any function reserves (or provisions) concurrency
+    Then CloudFormation rejects it and the whole first `sam deploy` fails: so none does."""
+    from devtools.template import load_template
+
+    declared = {"Globals": _globals_function(), **{name: body["Properties"] for name, body in functions().items()}}
+    for name, body in load_template()["Resources"].items():
+        if body.get("Type") == "AWS::Lambda::Function":
+            declared[name] = body["Properties"]
+    reserving = {
+        name: {key: props[key] for key in ("ReservedConcurrentExecutions", "ProvisionedConcurrencyConfig") if key in props}
+        for name, props in declared.items()
+    }
+
+    assert {name: found for name, found in reserving.items() if found} == {}
