@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from devtools.template import ROOT
-from tests.infrastructure.tooling import API_FUNCTIONS, logical_id, python312_bin_dir, run, tool_env, venv_tool
+from tests.infrastructure.tooling import (
+    API_FUNCTIONS,
+    logical_id,
+    python312_bin_dir,
+    run,
+    third_party_imports,
+    tool_env,
+    venv_tool,
+)
 
 ELF_MACHINE_AARCH64 = 183  # e_machine of ARM64 ELF objects (Lambda arm64)
 
@@ -86,6 +94,22 @@ def test_common_layer_holds_the_gateway_package_its_catalog_and_dependencies(sam
     assert (python / "uvicorn").is_dir(), "run.sh starts uvicorn from the layer"
     # The X-Ray SDK brings botocore into the layer, shadowing the runtime's: boto3 must come with it.
     assert (python / "botocore").is_dir() == (python / "boto3").is_dir(), "boto3 and botocore must ship together"
+
+
+@pytest.mark.slow
+def test_common_layer_holds_every_module_the_deployed_code_imports(sam_build: Build) -> None:
+    """Given Lambda finds third-party code only in the layer (/opt/python)
+    When the gateway, a function or run.sh imports a module, at import time or inside a function
+    Then the built layer has it (a package, a module or an extension), else that request fails in AWS."""
+    python = sam_build.directory / "CommonLayer" / "python"
+    imported = third_party_imports()
+
+    def shipped(module: str) -> bool:
+        return (python / module).is_dir() or (python / f"{module}.py").is_file() or any(python.glob(f"{module}.*.so"))
+
+    missing = {module: sorted(files) for module, files in imported.items() if not shipped(module)}
+    assert {"fastapi", "uvicorn", "cryptography"} <= set(imported), sorted(imported)
+    assert not missing, f"imported by the deployed code but not in the built CommonLayer: {missing}"
 
 
 @pytest.mark.slow

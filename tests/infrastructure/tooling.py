@@ -3,8 +3,10 @@ and the function resources of template.yaml."""
 
 from __future__ import annotations
 
+import ast
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +51,32 @@ def app_routes(app: Any) -> set[tuple[str, str]]:
         if path and methods:  # mounts and websockets have no methods; API Gateway proxies neither
             routes.update((method.upper(), path) for method in methods)
     return routes
+
+
+def third_party_imports() -> dict[str, set[str]]:
+    """Top-level modules the deployed code imports (the gateway package, every function, and what
+    run.sh starts with `python -m`), by the files importing them; stdlib and the project's own
+    modules aside, and imports under `if TYPE_CHECKING:` (they never run)."""
+    sources = [*(ROOT / "layers" / "common" / "gateway").rglob("*.py"), *(ROOT / "functions").rglob("*.py")]
+    own = {"gateway"} | {path.stem for path in (ROOT / "functions").rglob("*.py")}
+    found: dict[str, set[str]] = {}
+    for path in sources:
+        for module in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            found.setdefault(module, set()).add(str(path.relative_to(ROOT)))
+    for script in (ROOT / "functions").glob("*/run.sh"):
+        for module in re.findall(r"python3? -m ([A-Za-z_][\w.]*)", script.read_text(encoding="utf-8")):
+            found.setdefault(module.split(".")[0], set()).add(str(script.relative_to(ROOT)))
+    return {name: files for name, files in found.items() if name not in sys.stdlib_module_names | own}
+
+
+def _runtime_imports(node: ast.AST) -> set[str]:
+    if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        return set().union(*(_runtime_imports(child) for child in node.orelse))
+    if isinstance(node, ast.Import):
+        return {alias.name.split(".")[0] for alias in node.names}
+    if isinstance(node, ast.ImportFrom):
+        return {node.module.split(".")[0]} if node.module and node.level == 0 else set()
+    return set().union(*(_runtime_imports(child) for child in ast.iter_child_nodes(node)))
 
 
 def venv_tool(name: str) -> str:
