@@ -139,9 +139,7 @@ def test_no_function_reserves_concurrency() -> None:
     for name, body in load_template()["Resources"].items():
         if body.get("Type") == "AWS::Lambda::Function":
             declared[name] = body["Properties"]
-    reserving = {
-        name: {key: props[key] for key in ("ReservedConcurrentExecutions", "ProvisionedConcurrencyConfig") if key in props}
-        for name, props in declared.items()
-    }
+    settings = ("ReservedConcurrentExecutions", "ProvisionedConcurrencyConfig")
+    reserving = {name: {key: props[key] for key in settings if key in props} for name, props in declared.items()}
 
     assert {name: found for name, found in reserving.items() if found} == {}
