@@ -13,6 +13,7 @@ import pytest
 from devtools.template import ROOT
 from tests.infrastructure.tooling import (
     API_FUNCTIONS,
+    STREAMING_FUNCTIONS,
     logical_id,
     python312_bin_dir,
     run,
@@ -154,18 +155,19 @@ def test_common_layer_ships_bytecode_that_needs_no_source_check(sam_build: Build
 
 
 @pytest.mark.slow
-def test_chat_artifact_has_an_executable_run_sh_and_the_app(sam_build: Build) -> None:
-    """Given the built ChatFunction
-    When the Lambda Web Adapter starts its handler `run.sh`
+@pytest.mark.parametrize("name", STREAMING_FUNCTIONS)
+def test_streaming_artifacts_have_an_executable_run_sh_and_the_app(sam_build: Build, name: str) -> None:
+    """Given the built chat, images and audio functions
+    When the Lambda Web Adapter starts their handler `run.sh`
     Then run.sh is there and executable (else the function cannot start) next to app.py."""
-    chat = sam_build.directory / "ChatFunction"
-    run_sh = chat / "run.sh"
+    folder = sam_build.directory / logical_id(name)
+    run_sh = folder / "run.sh"
 
     assert run_sh.is_file()
     assert run_sh.stat().st_mode & stat.S_IXUSR, f"run.sh is not executable: {oct(run_sh.stat().st_mode)}"
     assert os.access(run_sh, os.X_OK)
     assert run_sh.read_text(encoding="utf-8").startswith("#!"), "run.sh needs a shebang to be exec'd"
-    assert (chat / "app.py").is_file()
+    assert (folder / "app.py").is_file()
 
 
 @pytest.mark.slow

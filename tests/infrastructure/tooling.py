@@ -17,7 +17,9 @@ from devtools.devserver import FUNCTIONS
 from devtools.template import ROOT, TEMPLATE, resources
 
 API_FUNCTIONS = FUNCTIONS  # every function behind API Gateway: chat, keys, images, audio, usage
-STREAMING_FUNCTION = "chat"
+# Served by uvicorn behind the Lambda Web Adapter (run.sh) and streamed by API Gateway; the rest buffered.
+STREAMING_FUNCTIONS = ("chat", "images", "audio")
+BUFFERED_FUNCTIONS = tuple(name for name in API_FUNCTIONS if name not in STREAMING_FUNCTIONS)
 
 
 def logical_id(name: str) -> str:
