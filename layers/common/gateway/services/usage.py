@@ -153,7 +153,9 @@ def trace_view(item: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def _daily_rows(principal: Principal, dates: DateRange, *, model: str | None, key_hash: str | None) -> list[Any]:
+def _daily_rows(
+    principal: Principal, dates: DateRange, *, model: str | None, key_hash: str | None
+) -> list[dict[str, Any]]:
     page = UsageRepository(get_settings().table_name).daily(principal.account_id, dates.start, dates.end)
     return [
         row
