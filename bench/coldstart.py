@@ -23,7 +23,7 @@ from pathlib import Path
 from devtools.template import ROOT
 
 FUNCTIONS = ("chat", "keys", "usage", "images", "audio", "sweeper")
-BUFFERED = ("keys", "usage", "images", "audio", "sweeper")
+BUFFERED = ("keys", "usage", "sweeper")  # chat, images and audio run under uvicorn (run.sh)
 # The first request each function answers: a real route, authenticated with an inference key where it
 # has one. images and audio are answered on /health when they have no route of their own yet.
 FIRST_REQUEST = {
@@ -49,7 +49,7 @@ t1 = time.perf_counter()
 imported = len(set(sys.modules) - baseline)
 heavy = sorted(m for m in ("boto3", "botocore", "httpx", "pydantic", "fastapi", "aws_xray_sdk") if m in sys.modules)
 uvicorn_ms = None
-if name == "chat":  # run.sh starts `python -m uvicorn app:app`: uvicorn is imported too
+if name in ("chat", "images", "audio"):  # run.sh starts `python -m uvicorn app:app`: uvicorn is imported too
     u0 = time.perf_counter(); import uvicorn; uvicorn_ms = (time.perf_counter() - u0) * 1000
 
 class Context:
@@ -76,7 +76,7 @@ elif hasattr(module, "handler"):
     }
     t2 = time.perf_counter(); answer = module.handler(event, Context()); t3 = time.perf_counter()
     status = answer.get("statusCode")
-else:  # chat: the ASGI app as uvicorn would call it
+else:  # chat, images, audio: the ASGI app as uvicorn would call it
     loop = asyncio.new_event_loop()
     sent = []
     async def call():

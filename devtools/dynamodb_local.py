@@ -1,4 +1,9 @@
-"""Runs AWS's DynamoDB Local (the jar shipped in the npm package amplify-dynamodb-simulator) on Java."""
+"""Runs AWS's DynamoDB Local (the jar shipped in the npm package amplify-dynamodb-simulator) on Java.
+
+Telemetry off: `-disableTelemetry` alone still starts the telemetry client and writes
+dynamodb-local-metadata.json (telemetryEnabled: true) into the working directory; DDB_LOCAL_TELEMETRY=0
+stops both. The process runs in its data directory (a temporary one in memory) all the same.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +41,7 @@ class DynamoDBLocal:
         self.port = port
         self.data_dir = data_dir
         self.process: subprocess.Popen[bytes] | None = None
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -59,14 +66,24 @@ class DynamoDBLocal:
         ]
         if self.data_dir is None:
             command.append("-inMemory")
+            self._scratch = tempfile.TemporaryDirectory(prefix="dynamodb-local-", ignore_cleanup_errors=True)
+            workdir = Path(self._scratch.name)
         else:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            command += ["-dbPath", str(self.data_dir)]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            command += ["-dbPath", str(self.data_dir.resolve())]
+            workdir = self.data_dir
+        self.process = subprocess.Popen(
+            command,
+            cwd=workdir,
+            env={**os.environ, "DDB_LOCAL_TELEMETRY": "0"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 error = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                self.stop()
                 raise RuntimeError(f"DynamoDB Local exited: {error[-2000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
@@ -84,3 +101,6 @@ class DynamoDBLocal:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.process = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None

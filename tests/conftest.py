@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,6 +80,33 @@ def aws_local() -> Iterator[dict[str, str]]:
         "IMAGES_BUCKET": "gateway-test-images",
         "IMAGE_TASKS_QUEUE_URL": queue["QueueUrl"],
     }
+    server.stop()
+
+
+@pytest.fixture
+def secrets_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Secrets Manager as the functions reach it (moto's server on loopback, through the endpoint
+    override of the environment); yields a boto3 client to write secrets with."""
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+    from moto.server import ThreadedMotoServer
+
+    from devtools.dynamodb_local import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    for name, value in {
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    parameters.clear_caches()  # Powertools keeps its Secrets Manager client and values between calls
+    yield boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
+    parameters.clear_caches()
     server.stop()
 
 

@@ -13,7 +13,7 @@ from gateway.formats.anthropic import MessagesRequest
 from gateway.formats.gemini import GenerateContentRequest
 from gateway.formats.inbound import Exchange, anthropic_exchange, gemini_exchange, openai_exchange
 from gateway.formats.openai import ChatCompletionRequest, EmbeddingsRequest
-from gateway.http import AnyKey, EventStreamResponse, InferenceKey, create_app, trace_id_of
+from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, trace_id_of
 from gateway.services import embeddings, models
 from gateway.services.inference import infer
 from gateway.services.routing import parse_gemini_target
@@ -53,7 +53,7 @@ async def messages(
 @router.post("/v1beta/models/{target:path}")
 @router.post("/v1/models/{target:path}")  # google-genai's default API version
 async def generate_content(
-    target: str, payload: GenerateContentRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
+    target: str, payload: GenerateContentRequest, request: Request, principal: GeminiKey, vendor: Vendor = None
 ) -> Response:
     model, stream = parse_gemini_target(target)
     return await _answer(principal, gemini_exchange(payload, model, stream), request, vendor)

@@ -1,5 +1,5 @@
-"""Image routes: generation (at once, or as a task for slow models) and task status.
-Buffered: Mangum adapts API Gateway events to the FastAPI app (gateway.entry)."""
+"""Image routes: generation (at once, or as a task for slow models) and task status. Served by
+uvicorn behind the Lambda Web Adapter (run.sh), streamed: no 29 s or 6 MB limit on an answer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from gateway.entry import asgi_handler
 from gateway.formats.images import ImageGenerationRequest
 from gateway.http import AnyKey, InferenceKey, create_app, trace_id_of
 from gateway.services import images
@@ -28,4 +27,3 @@ def image_task(task_id: str, principal: AnyKey) -> dict[str, Any]:
 
 
 app = create_app(router, title="AI Gateway: images")
-handler = asgi_handler(app)

@@ -12,7 +12,7 @@ import pytest
 from devtools.devserver import function_module
 from devtools.template import TEMPLATE, api_routes, normalise_path
 from gateway.http import INTERNAL_PATHS
-from tests.infrastructure.tooling import API_FUNCTIONS, STREAMING_FUNCTION, app_routes, functions, logical_id
+from tests.infrastructure.tooling import API_FUNCTIONS, STREAMING_FUNCTIONS, app_routes, functions, logical_id
 
 AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})
 
@@ -70,26 +70,29 @@ def test_no_route_is_routed_twice() -> None:
     assert len(seen) == len(set(seen)), f"duplicate Api events: {sorted(seen)}"
 
 
-def test_every_chat_route_streams() -> None:
-    """Given chat answers with server-sent events
-    When API Gateway proxies a chat route
-    Then its Api event uses ResponseTransferMode RESPONSE_STREAM (otherwise tokens arrive all at once)."""
-    chat_routes = [route for route in api_routes() if route.function == logical_id(STREAMING_FUNCTION)]
+STREAMING = {logical_id(name) for name in STREAMING_FUNCTIONS}
 
-    assert chat_routes, "ChatFunction has no Api events"
-    for route in chat_routes:
-        assert route.streaming, f"{route.method} {route.path} is buffered"
-    for event in (functions()[logical_id(STREAMING_FUNCTION)]["Properties"]["Events"] or {}).values():
-        if event["Type"] == "Api":
-            assert event["Properties"].get("ResponseTransferMode") == "RESPONSE_STREAM"
+
+def test_every_route_of_a_streaming_function_streams() -> None:
+    """Given chat answers with server-sent events, and images and audio with bodies that may pass the
+    29 s or 6 MB a buffered integration allows
+    When API Gateway proxies a route of chat, images or audio
+    Then its Api event uses ResponseTransferMode RESPONSE_STREAM."""
+    for name in STREAMING:
+        events = [
+            event for event in (functions()[name]["Properties"]["Events"] or {}).values() if event["Type"] == "Api"
+        ]
+        assert events, f"{name} has no Api events"
+        for event in events:
+            assert event["Properties"].get("ResponseTransferMode") == "RESPONSE_STREAM", (name, event["Properties"])
 
 
 def test_buffered_functions_do_not_ask_for_streaming() -> None:
-    """Given keys/images/audio/usage run under Mangum, which answers with one buffered response
+    """Given keys and usage run under Mangum, which answers with one buffered response
     When their Api events are read
     Then none asks API Gateway for a streaming (InvokeWithResponseStream) integration."""
     for route in api_routes():
-        if route.function != logical_id(STREAMING_FUNCTION):
+        if route.function not in STREAMING:
             assert not route.streaming, f"{route.function} {route.method} {route.path} streams"
 
 
@@ -109,10 +112,11 @@ def _translated() -> dict[str, Any]:
     return translator.translate(document, parameter_values={}, get_managed_policy_map=dict)
 
 
-def test_deployed_chat_routes_invoke_with_response_streaming() -> None:
+def test_deployed_streaming_routes_invoke_with_response_streaming() -> None:
     """Given the SAM translation of the template (what CloudFormation receives)
     When the REST API's integrations are read
-    Then chat routes use STREAM and Lambda's response-streaming-invocations URI; the rest are buffered."""
+    Then chat, images and audio routes use STREAM and Lambda's response-streaming-invocations URI;
+    the rest are buffered."""
     resources = _translated()["Resources"]
     apis = [body for body in resources.values() if body["Type"] == "AWS::ApiGateway::RestApi"]
     assert len(apis) == 1
@@ -126,22 +130,24 @@ def test_deployed_chat_routes_invoke_with_response_streaming() -> None:
     assert set(integrations) == {(route.method, route.path) for route in api_routes()}
     for (method, path), integration in integrations.items():
         uri = integration["uri"]["Fn::Sub"]
-        if "${ChatFunction.Arn}" in uri:
+        streaming = [name for name in STREAMING if f"${{{name}.Arn}}" in uri]
+        if streaming:
             assert integration.get("responseTransferMode") == "STREAM", (method, path)
-            assert uri.endswith("/2021-11-15/functions/${ChatFunction.Arn}/response-streaming-invocations")
+            assert uri.endswith(f"/2021-11-15/functions/${{{streaming[0]}.Arn}}/response-streaming-invocations")
         else:
             assert integration.get("responseTransferMode", "BUFFERED") == "BUFFERED", (method, path)
             assert uri.endswith("/invocations"), (method, path)
             assert "response-streaming" not in uri, (method, path)
 
 
-def test_chat_function_gets_both_the_common_layer_and_the_web_adapter() -> None:
-    """Given Globals adds the CommonLayer and ChatFunction adds the Lambda Web Adapter layer
+@pytest.mark.parametrize("name", STREAMING_FUNCTIONS)
+def test_streaming_functions_get_both_the_common_layer_and_the_web_adapter(name: str) -> None:
+    """Given Globals adds the CommonLayer and each streaming function adds the Lambda Web Adapter layer
     When SAM merges them
-    Then the deployed chat function has both (without the gateway package or the adapter it cannot start)."""
-    chat = _translated()["Resources"]["ChatFunction"]["Properties"]
-    layers = [str(layer) for layer in chat["Layers"]]
+    Then the deployed function has both (without the gateway package or the adapter it cannot start)."""
+    function = _translated()["Resources"][logical_id(name)]["Properties"]
+    layers = [str(layer) for layer in function["Layers"]]
 
     assert any("CommonLayer" in layer for layer in layers), layers
     assert any("LambdaAdapterLayerArm64" in layer for layer in layers), layers
-    assert chat["Architectures"] == ["arm64"]
+    assert function["Architectures"] == ["arm64"]

@@ -6,6 +6,7 @@ import re
 import tomllib
 
 from devtools.template import ROOT
+from tests.infrastructure.tooling import third_party_imports
 
 RUNTIME_PROVIDED: set[str] = set()  # boto3 too: the layer's botocore must match its boto3
 
@@ -63,3 +64,45 @@ def test_layer_keeps_the_extras_the_project_asks_for() -> None:
         name = normalise(dependency)
         if name in layer:
             assert extras(dependency) <= layer[name], f"{name}: layer lacks extras {extras(dependency)}"
+
+
+def runtime_closure() -> set[str]:
+    """Every distribution that installing pyproject's runtime dependencies brings (as installed here),
+    extras and environment markers honoured: what `sam build` puts into the layer."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    pending = [Requirement(dependency) for dependency in project_dependencies()]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while pending:
+        requirement = pending.pop()
+        node = (normalise(requirement.name), frozenset(requirement.extras))
+        if node in seen:
+            continue
+        seen.add(node)
+        for line in metadata.requires(requirement.name) or []:
+            child = Requirement(line)
+            if child.marker is None or any(child.marker.evaluate({"extra": e}) for e in requirement.extras or {""}):
+                child.marker = None
+                pending.append(child)
+    return {name for name, _ in seen}
+
+
+def test_every_module_the_deployed_code_imports_comes_with_the_runtime_dependencies() -> None:
+    """Given the layer holds pyproject's runtime dependencies and what they depend on, nothing else
+    When the gateway, a function or run.sh imports a third-party module
+    Then its distribution is among them: one that only a dev tool brings (moto brings cryptography)
+    passes every test here and fails in Lambda."""
+    from importlib import metadata
+
+    providers = metadata.packages_distributions()
+    shipped = runtime_closure()
+    missing = {
+        module: sorted(files)
+        for module, files in third_party_imports().items()
+        if not {normalise(name) for name in providers.get(module, [])} & shipped
+    }
+
+    assert "fastapi" in third_party_imports(), "the import scan found nothing"
+    assert not missing, f"imported but not a runtime dependency (pyproject + layers/common/requirements.txt): {missing}"

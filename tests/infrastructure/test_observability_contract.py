@@ -144,3 +144,23 @@ def test_the_code_emits_exactly_its_catalog(monkeypatch):
     )
     catalog = {(name, tuple(sorted(dims))) for name, sets in METRICS.items() for dims in sets}
     assert seen == catalog
+
+
+def test_x_ray_never_records_a_response():
+    """Given every function traces with Powertools (Tracing: Active), whose default records a traced
+    handler's or method's return value as X-Ray metadata
+    When the template configures the functions
+    Then response capture is off for all of them (a created key's full text is such a return value)."""
+    from devtools.template import load_template
+
+    function_globals = load_template()["Globals"]["Function"]
+    overrides = {
+        name: variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"]
+        for name, body in resources("AWS::Serverless::Function").items()
+        if "POWERTOOLS_TRACER_CAPTURE_RESPONSE"
+        in (variables := (body["Properties"].get("Environment") or {}).get("Variables") or {})
+    }
+
+    assert function_globals["Tracing"] == "Active"
+    assert function_globals["Environment"]["Variables"].get("POWERTOOLS_TRACER_CAPTURE_RESPONSE") == "false"
+    assert all(value == "false" for value in overrides.values()), overrides

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from devtools.template import ROOT
-from tests.infrastructure.tooling import API_FUNCTIONS, logical_id, python312_bin_dir, run, tool_env, venv_tool
+from tests.infrastructure.tooling import (
+    API_FUNCTIONS,
+    STREAMING_FUNCTIONS,
+    logical_id,
+    python312_bin_dir,
+    run,
+    third_party_imports,
+    tool_env,
+    venv_tool,
+)
 
 ELF_MACHINE_AARCH64 = 183  # e_machine of ARM64 ELF objects (Lambda arm64)
 
@@ -89,6 +98,22 @@ def test_common_layer_holds_the_gateway_package_its_catalog_and_dependencies(sam
 
 
 @pytest.mark.slow
+def test_common_layer_holds_every_module_the_deployed_code_imports(sam_build: Build) -> None:
+    """Given Lambda finds third-party code only in the layer (/opt/python)
+    When the gateway, a function or run.sh imports a module, at import time or inside a function
+    Then the built layer has it (a package, a module or an extension), else that request fails in AWS."""
+    python = sam_build.directory / "CommonLayer" / "python"
+    imported = third_party_imports()
+
+    def shipped(module: str) -> bool:
+        return (python / module).is_dir() or (python / f"{module}.py").is_file() or any(python.glob(f"{module}.*.so"))
+
+    missing = {module: sorted(files) for module, files in imported.items() if not shipped(module)}
+    assert {"fastapi", "uvicorn", "cryptography"} <= set(imported), sorted(imported)
+    assert not missing, f"imported by the deployed code but not in the built CommonLayer: {missing}"
+
+
+@pytest.mark.slow
 def test_common_layer_native_code_is_built_for_arm64_python312(sam_build: Build) -> None:
     """Given the functions run on arm64 with python3.12
     When the layer carries compiled extensions (pydantic-core, PyYAML, ...)
@@ -130,18 +155,19 @@ def test_common_layer_ships_bytecode_that_needs_no_source_check(sam_build: Build
 
 
 @pytest.mark.slow
-def test_chat_artifact_has_an_executable_run_sh_and_the_app(sam_build: Build) -> None:
-    """Given the built ChatFunction
-    When the Lambda Web Adapter starts its handler `run.sh`
+@pytest.mark.parametrize("name", STREAMING_FUNCTIONS)
+def test_streaming_artifacts_have_an_executable_run_sh_and_the_app(sam_build: Build, name: str) -> None:
+    """Given the built chat, images and audio functions
+    When the Lambda Web Adapter starts their handler `run.sh`
     Then run.sh is there and executable (else the function cannot start) next to app.py."""
-    chat = sam_build.directory / "ChatFunction"
-    run_sh = chat / "run.sh"
+    folder = sam_build.directory / logical_id(name)
+    run_sh = folder / "run.sh"
 
     assert run_sh.is_file()
     assert run_sh.stat().st_mode & stat.S_IXUSR, f"run.sh is not executable: {oct(run_sh.stat().st_mode)}"
     assert os.access(run_sh, os.X_OK)
     assert run_sh.read_text(encoding="utf-8").startswith("#!"), "run.sh needs a shebang to be exec'd"
-    assert (chat / "app.py").is_file()
+    assert (folder / "app.py").is_file()
 
 
 @pytest.mark.slow

@@ -3,8 +3,10 @@ and the function resources of template.yaml."""
 
 from __future__ import annotations
 
+import ast
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +17,9 @@ from devtools.devserver import FUNCTIONS
 from devtools.template import ROOT, TEMPLATE, resources
 
 API_FUNCTIONS = FUNCTIONS  # every function behind API Gateway: chat, keys, images, audio, usage
-STREAMING_FUNCTION = "chat"
+# Served by uvicorn behind the Lambda Web Adapter (run.sh) and streamed by API Gateway; the rest buffered.
+STREAMING_FUNCTIONS = ("chat", "images", "audio")
+BUFFERED_FUNCTIONS = tuple(name for name in API_FUNCTIONS if name not in STREAMING_FUNCTIONS)
 
 
 def logical_id(name: str) -> str:
@@ -49,6 +53,32 @@ def app_routes(app: Any) -> set[tuple[str, str]]:
         if path and methods:  # mounts and websockets have no methods; API Gateway proxies neither
             routes.update((method.upper(), path) for method in methods)
     return routes
+
+
+def third_party_imports() -> dict[str, set[str]]:
+    """Top-level modules the deployed code imports (the gateway package, every function, and what
+    run.sh starts with `python -m`), by the files importing them; stdlib and the project's own
+    modules aside, and imports under `if TYPE_CHECKING:` (they never run)."""
+    sources = [*(ROOT / "layers" / "common" / "gateway").rglob("*.py"), *(ROOT / "functions").rglob("*.py")]
+    own = {"gateway"} | {path.stem for path in (ROOT / "functions").rglob("*.py")}
+    found: dict[str, set[str]] = {}
+    for path in sources:
+        for module in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            found.setdefault(module, set()).add(str(path.relative_to(ROOT)))
+    for script in (ROOT / "functions").glob("*/run.sh"):
+        for module in re.findall(r"python3? -m ([A-Za-z_][\w.]*)", script.read_text(encoding="utf-8")):
+            found.setdefault(module.split(".")[0], set()).add(str(script.relative_to(ROOT)))
+    return {name: files for name, files in found.items() if name not in sys.stdlib_module_names | own}
+
+
+def _runtime_imports(node: ast.AST) -> set[str]:
+    if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        return set().union(*(_runtime_imports(child) for child in node.orelse))
+    if isinstance(node, ast.Import):
+        return {alias.name.split(".")[0] for alias in node.names}
+    if isinstance(node, ast.ImportFrom):
+        return {node.module.split(".")[0]} if node.module and node.level == 0 else set()
+    return set().union(*(_runtime_imports(child) for child in ast.iter_child_nodes(node)))
 
 
 def venv_tool(name: str) -> str:
@@ -126,3 +156,43 @@ def python312_bin_dir() -> Path | None:
             if _is_python312(str(Path(directory) / "python3.12")):
                 return Path(directory)
     return None
+
+
+def function_environment(function: str, parameters: dict[str, str]) -> dict[str, str]:
+    """A function's environment as CloudFormation would set it (Globals merged) for the given parameter
+    values (`AWS::Region` among them); a resource's Ref stands for its logical id."""
+    from devtools.template import load_template
+
+    template = load_template()
+    values = {**{name: str(body.get("Default", "")) for name, body in template["Parameters"].items()}, **parameters}
+    conditions: dict[str, bool] = {}
+
+    def resolve(value: Any) -> Any:
+        if not (isinstance(value, dict) and len(value) == 1):
+            return value
+        ((function_name, argument),) = value.items()
+        if function_name == "Ref":
+            return values.get(argument, argument)
+        if function_name == "Sub":
+            return re.sub(r"\$\{([^}]+)\}", lambda found: str(values.get(found.group(1), found.group(1))), argument)
+        if function_name == "If":
+            condition, when_true, when_false = argument
+            return resolve(when_true if condition_holds(condition) else when_false)
+        if function_name == "Equals":
+            return resolve(argument[0]) == resolve(argument[1])
+        if function_name == "Not":
+            return not resolve(argument[0])
+        if function_name == "Condition":
+            return condition_holds(argument)
+        raise NotImplementedError(function_name)
+
+    def condition_holds(name: str) -> bool:
+        if name not in conditions:
+            conditions[name] = bool(resolve(template["Conditions"][name]))
+        return conditions[name]
+
+    variables = {
+        **template["Globals"]["Function"].get("Environment", {}).get("Variables", {}),
+        **(properties(function).get("Environment") or {}).get("Variables", {}),
+    }
+    return {name: str(resolve(value)) for name, value in variables.items()}

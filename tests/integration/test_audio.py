@@ -5,12 +5,8 @@ in the OpenAI envelope before any credit or upstream is touched."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import io
-import json
 import math
-import threading
 import wave
 from decimal import Decimal
 
@@ -18,10 +14,9 @@ import httpx
 import openai
 import pytest
 
-from devtools.devserver import function_module
 from tests.conftest import balance_of, ledger_entry
 from tests.support.fake_openai import SPEECH_AUDIO
-from tests.support.lambda_events import LambdaContext, rest_event
+from tests.support.servers import start_function, stop_function
 
 GRANT = 10_000_000
 CHARACTER_PRICE = Decimal("15")  # test/tts: credits per 1M characters = micro-credits per character
@@ -343,55 +338,33 @@ def test_transcription_needs_a_key(gateway_url, upstream):
     assert upstream.requests == []
 
 
-# --- through API Gateway -----------------------------------------------------------------------
+# --- as Lambda runs it -------------------------------------------------------------------------
 
 
-def invoke(handler, event: dict) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    """As the Lambda runtime does: Mangum runs the app on the thread's event loop. A thread of its own
-    leaves the test process's loop state as it was."""
-    answers: list[dict] = []  # type: ignore[type-arg]
-
-    def run() -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            answers.append(handler(event, LambdaContext()))
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(60)
-    return answers[0]
-
-
-def test_the_lambda_handler_takes_a_base64_upload_and_returns_base64_audio(gateway_env, upstream, tenant):
-    """Behind API Gateway (binary media types) the upload arrives base64-encoded and the audio leaves
-    base64-encoded; Mangum decodes and encodes."""
-    handler = function_module("audio").handler
-    auth = {"Authorization": f"Bearer {tenant.key}", "Host": "x"}
-    speech = rest_event(
-        "POST",
-        "/v1/audio/speech",
-        {**auth, "Content-Type": "application/json", "Accept": "application/octet-stream"},
-        json.dumps({"model": "test/tts", "voice": "alloy", "input": "Hi", "response_format": "wav"}),
-    )
-    answer = invoke(handler, speech)
-    assert answer["statusCode"] == 200, answer
-    assert answer["isBase64Encoded"] is True
-    assert base64.b64decode(answer["body"]) == SPEECH_AUDIO["wav"]
-    assert answer["headers"]["content-type"] == "audio/wav"
-
-    form = httpx.Request(
-        "POST",
-        "http://x",
-        files={"file": ("s.wav", silent_wav(1.0), "audio/wav")},
-        data={"model": "test/whisper", "response_format": "vtt"},
-    )
-    headers = {**auth, "Content-Type": form.headers["content-type"]}
-    upload = rest_event("POST", "/v1/audio/transcriptions", headers, base64.b64encode(form.read()).decode())
-    upload["isBase64Encoded"] = True
-    answer = invoke(handler, upload)
-    assert answer["statusCode"] == 200, answer
-    assert answer["body"].startswith("WEBVTT")
+def test_the_function_entry_takes_an_upload_and_returns_audio_bytes(gateway_env, upstream, tenant):
+    """Lambda runs the audio function as it runs chat: run.sh starts uvicorn behind the Web Adapter,
+    which hands API Gateway's base64 bodies over as bytes and streams the answer back (no 29 s or
+    6 MB buffered limit on it)."""
+    process, url = start_function("audio", gateway_env)
+    auth = {"Authorization": f"Bearer {tenant.key}"}
+    try:
+        speech = httpx.post(
+            f"{url}/v1/audio/speech",
+            json={"model": "test/tts", "voice": "alloy", "input": "Hi", "response_format": "wav"},
+            headers=auth,
+            timeout=20,
+        )
+        upload = httpx.post(
+            f"{url}/v1/audio/transcriptions",
+            files={"file": ("s.wav", silent_wav(1.0), "audio/wav")},
+            data={"model": "test/whisper", "response_format": "vtt"},
+            headers=auth,
+            timeout=20,
+        )
+    finally:
+        stop_function(process)
+    assert speech.status_code == 200, speech.text
+    assert (speech.content, speech.headers["content-type"]) == (SPEECH_AUDIO["wav"], "audio/wav")
+    assert upload.status_code == 200, upload.text
+    assert upload.text.startswith("WEBVTT")
     assert balance_of(tenant.account_id) == GRANT - speech_micro(2) - transcription_micro("1")

@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import balance_of, ledger_entry
 from tests.support.fake_images import PNG
 from tests.support.lambda_events import LambdaContext
+from tests.support.servers import start_function, stop_function
 
 GRANT = 10_000_000
 
@@ -31,6 +32,25 @@ def test_images_are_generated_and_charged_per_image_by_size_and_quality(gateway_
     entry = ledger_entry(raw.headers["x-trace-id"])
     assert entry is not None
     assert (entry["endpoint"], entry["units"]["images"], entry["credits"]) == ("images.generations", 2, 160_000)
+
+
+def test_the_function_entry_answers_images_as_lambda_runs_it(gateway_env, upstream, make_tenant):
+    """Lambda runs the images function as it runs chat: run.sh starts uvicorn behind the Web Adapter,
+    whose streamed answer no 29 s or 6 MB buffered limit cuts after the charge."""
+    tenant = make_tenant("10")
+    process, url = start_function("images", gateway_env)
+    try:
+        answer = httpx.post(
+            f"{url}/v1/images/generations",
+            json={"model": "test/image", "prompt": "an otter", "n": 2, "response_format": "b64_json"},
+            headers={"Authorization": f"Bearer {tenant.key}"},
+            timeout=20,
+        )
+    finally:
+        stop_function(process)
+    assert answer.status_code == 200, answer.text
+    assert [base64.b64decode(image["b64_json"]) for image in answer.json()["data"]] == [PNG, PNG]
+    assert balance_of(tenant.account_id) == GRANT - 2 * 40_000  # 0.04 credits per standard image
 
 
 def test_url_images_at_the_default_quality_price(gateway_url, upstream, make_tenant):

@@ -1,20 +1,17 @@
-"""The chat function's Lambda entry (run.sh -> uvicorn) serves the app over real HTTP and streams."""
+"""The streaming functions' Lambda entry (run.sh -> uvicorn) serves their app over real HTTP: chat
+streams chunk by chunk, images and audio answer whole bodies that no buffered integration limits."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
-from devtools.dynamodb_local import free_port
 from devtools.template import ROOT
 from gateway.billing.sweeper import sweep_expired
 from gateway.clock import now_epoch
@@ -22,41 +19,14 @@ from gateway.config import get_settings
 from gateway.storage.credits import CreditRepository
 from tests.conftest import balance_of, ledger_entry
 from tests.support.lambda_events import LambdaContext
-
-RUN_SH = ROOT / "functions" / "chat" / "run.sh"
-
-
-def start_run_sh(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process_env = {
-        **os.environ,
-        **env,
-        "PORT": str(port),
-        "PYTHONPATH": str(ROOT / "layers" / "common"),
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-    }
-    process = subprocess.Popen([str(RUN_SH)], env=process_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(process.stderr.read().decode() if process.stderr else "run.sh exited")
-        try:
-            if httpx.get(f"{url}/health", timeout=0.5).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise TimeoutError("run.sh did not answer /health")
+from tests.support.servers import start_function, stop_function
 
 
 @pytest.fixture
 def chat_function(gateway_env) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    process, url = start_run_sh(gateway_env)
+    process, url = start_function("chat", gateway_env)
     yield process, url
-    if process.poll() is None:
-        process.terminate()
-        process.wait(timeout=10)
+    stop_function(process)
 
 
 def test_run_sh_streams_the_first_chunk_before_the_upstream_finishes(chat_function, upstream, make_tenant):

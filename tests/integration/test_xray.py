@@ -86,3 +86,60 @@ def test_the_upstream_call_is_an_annotated_subsegment_of_the_invocation(gateway_
     assert all(s["aws"]["table_name"] == gateway_env["GATEWAY_TABLE"] for s in reads)
     assert "a secret prompt" not in "".join(documents)
     assert tenant.key not in "".join(documents)
+
+
+KEYS_INVOCATION = r"""
+import json, sys
+from devtools.devserver import function_module
+from tests.support.lambda_events import LambdaContext, rest_event
+
+headers = {"Authorization": f"Bearer {sys.argv[1]}", "Content-Type": "application/json", "Host": "x",
+           "Idempotency-Key": "xray-traced-key"}
+event = rest_event("POST", "/api/v1/keys", headers, json.dumps({"name": "traced"}))
+print(json.dumps(function_module("keys").handler(event, LambdaContext())))
+"""
+
+
+def test_a_sampled_buffered_invocation_never_sends_its_response_to_x_ray(gateway_env, make_tenant):
+    """Given a buffered function (keys) in Lambda with active tracing, and X-Ray sampling this invocation
+    When a management key creates a key (the answer holds the new key's full text, once)
+    Then X-Ray gets the handler's subsegment but neither the new key nor the caller's: Powertools'
+    default would record the whole response as subsegment metadata."""
+    management = make_tenant("1", kind="management")
+    daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    daemon.bind(("127.0.0.1", 0))
+    daemon.settimeout(0.5)
+    env = {
+        **os.environ,
+        **gateway_env,
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'layers' / 'common'}",
+        # what Lambda sets for a sampled invocation of a function with active tracing
+        "LAMBDA_TASK_ROOT": str(ROOT / "functions" / "keys"),
+        "AWS_LAMBDA_FUNCTION_NAME": "KeysFunction",
+        "_X_AMZN_TRACE_ID": f"Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=1",
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", KEYS_INVOCATION, management.key],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+        documents = []
+        while True:
+            try:
+                documents.append(daemon.recv(65536).decode())
+            except TimeoutError:
+                break
+    finally:
+        daemon.close()
+
+    assert answer["statusCode"] == 201, answer
+    new_key = json.loads(answer["body"])["key"]
+    segments = [json.loads(document.split("\n", 1)[1]) for document in documents]
+    assert any(s.get("name", "").startswith("## ") and s["trace_id"] == TRACE_ROOT for s in segments), segments
+    sent = "".join(documents)
+    assert new_key not in sent
+    assert management.key not in sent

@@ -35,10 +35,16 @@ MODELS = [
 
 def ledger_of(account_id: str) -> list[dict]:
     today = datetime.now(UTC).date().isoformat()
-    page = TraceRepository(get_settings().table_name).scan_range(
-        account_id=account_id, key_hash=None, since_iso=today, until_iso=today
-    )
-    return page.items
+    items: list[dict] = []
+    cursor = None
+    while True:  # every page of the account's traces (a listing reads a bounded number per call)
+        page = TraceRepository(get_settings().table_name).page(
+            account_id=account_id, key_hash=None, since_iso=today, until_iso=today, filters={}, size=100, cursor=cursor
+        )
+        items.extend(page.items)
+        if page.cursor is None:
+            return items
+        cursor = page.cursor
 
 
 def test_two_hundred_concurrent_requests_lose_and_duplicate_nothing(gateway_url, upstream):

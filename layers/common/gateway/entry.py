@@ -30,7 +30,8 @@ def observed(handler: Handler) -> Handler:
         wrapped = logged
         if traced():
             if traced_handler is None:
-                traced_handler = tracer().capture_lambda_handler(logged)
+                # never the response: a new key's full text, usage, traces are no metadata for X-Ray
+                traced_handler = tracer().capture_lambda_handler(logged, capture_response=False)
             wrapped = traced_handler
         token = _invocation.set(context)
         try:

@@ -111,9 +111,9 @@ def trace_id_of(request: Request) -> str:
     return str(request.state.trace_id)
 
 
-async def _principal(request: Request, require: Requirement) -> Principal:
+async def _principal(request: Request, require: Requirement, *, query_key: bool = False) -> Principal:
     """On the event loop when the key cache answers; a worker thread only for a table read."""
-    credential = credential_from(request.headers, request.query_params)
+    credential = credential_from(request.headers, request.query_params if query_key else None)
     cached = authenticate_from_cache(credential, require=require)
     if cached is not None:
         return cached
@@ -122,6 +122,11 @@ async def _principal(request: Request, require: Requirement) -> Principal:
 
 async def inference_principal(request: Request) -> Principal:
     return await _principal(request, "inference")
+
+
+async def gemini_principal(request: Request) -> Principal:
+    """Gemini's routes also take `?key=`, as Google's API does; no other route reads the query string."""
+    return await _principal(request, "inference", query_key=True)
 
 
 async def any_principal(request: Request) -> Principal:
@@ -134,10 +139,11 @@ async def management_principal(request: Request) -> Principal:
 
 def credential_of(request: Request) -> str:
     """The caller's key as presented (already authenticated by the route's dependency)."""
-    return credential_from(request.headers, request.query_params) or ""
+    return credential_from(request.headers) or ""
 
 
 InferenceKey = Annotated[Principal, Depends(inference_principal)]
+GeminiKey = Annotated[Principal, Depends(gemini_principal)]
 AnyKey = Annotated[Principal, Depends(any_principal)]
 ManagementKey = Annotated[Principal, Depends(management_principal)]
 

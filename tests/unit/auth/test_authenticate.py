@@ -100,6 +100,7 @@ def test_the_cache_alone_answers_only_what_needs_no_read(monkeypatch: pytest.Mon
     assert principal is not None
     assert principal.account_id == "acct_1"
     assert authenticate.authenticate_from_cache(KEY, require="management") is None  # always read afresh
+    assert authenticate.authenticate_from_cache(KEY, require="any") is None  # no reserve transaction re-checks it
     # A cached disabled key is refused from memory too
     authenticate._cache[record.key_hash] = (time.monotonic() + 30, replace(record, disabled=True))
     with pytest.raises(ApiDisabled):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from gateway.catalog.registry import ProviderConfig
 from gateway.config import get_settings
@@ -16,11 +15,12 @@ from gateway.providers import credentials
 OPENAI = ProviderConfig(
     kind="openai", api_key_env="OPENAI_API_KEY", base_url_env="OPENAI_BASE_URL", default_base_url="https://api/v1"
 )
+BEDROCK = ProviderConfig(kind="bedrock", region_env="BEDROCK_REGION", base_url_env="BEDROCK_ENDPOINT_URL")
 
 
 @pytest.fixture(autouse=True)
 def clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "PROVIDER_SECRET_ARN"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "PROVIDER_SECRET_ARN", "BEDROCK_REGION", "BEDROCK_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     yield
@@ -46,14 +46,12 @@ def test_without_key_or_url_the_provider_is_not_configured() -> None:
     assert credentials.endpoint_for(OPENAI) is None
 
 
-@mock_aws
-def test_in_aws_the_secret_configures_providers_and_the_environment_is_ignored(
-    monkeypatch: pytest.MonkeyPatch,
+def test_in_aws_the_secret_configures_providers_and_wins_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch, secrets_manager: Any
 ) -> None:
-    # Given the stack's secret holds the provider credentials (and a stray variable is in the environment)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # Given the stack's secret holds the provider credentials (and a stray key is in the environment)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env-must-not-be-used")
-    secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+    secret = secrets_manager.create_secret(
         Name="ai-gateway/providers",
         SecretString=json.dumps({"OPENAI_API_KEY": "sk-from-secret", "OPENAI_BASE_URL": "https://proxy.example/v1"}),
     )
@@ -64,3 +62,19 @@ def test_in_aws_the_secret_configures_providers_and_the_environment_is_ignored(
     # Then it comes from the secret
     assert endpoint is not None
     assert (endpoint.base_url, endpoint.api_key) == ("https://proxy.example/v1", "sk-from-secret")
+
+
+def test_with_a_secret_the_environment_still_configures_what_the_secret_does_not_name(
+    monkeypatch: pytest.MonkeyPatch, secrets_manager: Any
+) -> None:
+    # Given the template sets BEDROCK_REGION in the function's environment and the secret holds API keys
+    monkeypatch.setenv("BEDROCK_REGION", "eu-central-1")
+    secret = secrets_manager.create_secret(Name="ai-gateway/keys-only", SecretString='{"OPENAI_API_KEY": "sk-1"}')
+    monkeypatch.setenv("PROVIDER_SECRET_ARN", secret["ARN"])
+    get_settings.cache_clear()
+    # When Bedrock's endpoint is resolved
+    endpoint = credentials.endpoint_for(BEDROCK)
+    # Then Bedrock is configured, in the environment's region, next to the secret's provider
+    assert endpoint is not None
+    assert (endpoint.region, endpoint.api_key) == ("eu-central-1", None)
+    assert credentials.endpoint_for(OPENAI) is not None

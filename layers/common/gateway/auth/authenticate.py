@@ -1,7 +1,8 @@
 """From a request's credentials to a Principal, with a short in-memory cache of key records.
 
-The cache only saves a read: every inference request re-checks the key item (and its version) inside
-the reserve transaction, so revocation and changes take effect on the very next request.
+The cache serves inference calls only, and only saves a read: each re-checks the key item (and its
+version) inside its reserve transaction. Every other call reads the key afresh. So revocation and
+changes take effect on the very next request, whichever function serves it.
 """
 
 from __future__ import annotations
@@ -49,13 +50,15 @@ class Principal:
         return self.key.name
 
 
-def credential_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
-    """The key from `Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or `?key=`."""
+def credential_from(headers: Mapping[str, str], query: Mapping[str, str] | None = None) -> str | None:
+    """The key from `Authorization: Bearer`, `x-api-key`, `x-goog-api-key`, or `?key=` when a `query`
+    is given (Gemini's routes only: a key in a URL ends up in access logs)."""
     authorization = headers.get("authorization", "")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return headers.get("x-api-key") or headers.get("x-goog-api-key") or query.get("key") or None
+    found = headers.get("x-api-key") or headers.get("x-goog-api-key")
+    return found or (query.get("key") if query is not None else None) or None
 
 
 def authenticate(credential: str | None, *, require: Requirement) -> Principal:
@@ -103,9 +106,9 @@ def _admit(record: ApiKeyRecord | None, require: Requirement) -> Principal:
 
 
 def _cached(key_hash: str, require: Requirement) -> ApiKeyRecord | None:
-    """The record read less than `key_cache_seconds` ago. Management calls change keys and money:
-    they always read the key afresh."""
-    hit = _cache.get(key_hash) if require != "management" else None
+    """The record read less than `key_cache_seconds` ago, for an inference call (its reserve transaction
+    checks the key again). Other calls (models, usage, traces, tasks, management) have no such check."""
+    hit = _cache.get(key_hash) if require == "inference" else None
     return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
 

@@ -1,12 +1,14 @@
 """Where each provider instance is and how to authenticate to it.
 
-In AWS the values come from one Secrets Manager secret (a JSON object), read through Powertools
-Parameters with caching; locally, from the environment. Keys are the catalog's `*_env` names.
+Values are the catalog's `*_env` names, read from the environment; in AWS, one Secrets Manager secret
+(a JSON object, read through Powertools Parameters with caching) overlays it: the template sets
+BEDROCK_REGION in the environment, the secret holds the credentials, and wins where both name one.
 """
 
 from __future__ import annotations
 
 import os
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -49,4 +51,4 @@ def _values() -> Mapping[str, str]:
     secret = parameters.get_secret(
         settings.provider_secret_arn, transform="json", max_age=settings.provider_secret_max_age
     )
-    return {str(name): str(value) for name, value in dict(secret).items()}
+    return ChainMap({str(name): str(value) for name, value in dict(secret).items()}, os.environ)

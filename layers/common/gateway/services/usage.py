@@ -21,6 +21,7 @@ from gateway.storage.usage import TraceRepository, UsageRepository
 
 MAX_SPAN_DAYS = 366
 DEFAULT_SPAN_DAYS = 30
+LATENCY_SAMPLE = 1_000  # the newest requests of a range whose latencies stats report
 TRACE_FIELDS = (
     "trace_id", "model", "provider", "endpoint", "status", "http_status", "error_code", "prompt_tokens",
     "completion_tokens", "credits", "latency_ms", "upstream_latency_ms", "ttft_ms", "key_prefix", "stream",
@@ -46,13 +47,7 @@ class DateRange:
 
 
 def usage(principal: Principal, dates: DateRange, *, model: str | None, key: str | None) -> dict[str, Any]:
-    key_hash = _scoped_key(principal, key)
-    page = UsageRepository(get_settings().table_name).daily(principal.account_id, dates.start, dates.end)
-    rows = [
-        row
-        for row in page.items
-        if (model is None or row["model"] == model) and (key_hash is None or row["key_hash"] == key_hash)
-    ]
+    rows = _daily_rows(principal, dates, model=model, key_hash=_scoped_key(principal, key))
     by_model: dict[str, dict[str, int]] = defaultdict(_zero)
     by_day: dict[str, dict[str, int]] = defaultdict(_zero)
     for row in rows:
@@ -115,29 +110,38 @@ def trace(principal: Principal, trace_id: str) -> dict[str, Any]:
 
 
 def stats(principal: Principal, dates: DateRange, *, key: str | None) -> dict[str, Any]:
-    page = TraceRepository(get_settings().table_name).scan_range(
+    """Counts, tokens and credits from the daily aggregates (cost grows with days x models x keys, not
+    with traffic); latencies from the newest `LATENCY_SAMPLE` requests of the range (one bounded read)."""
+    key_hash = _scoped_key(principal, key)
+    totals = _zero()
+    for row in _daily_rows(principal, dates, model=None, key_hash=key_hash):
+        for name in totals:
+            totals[name] += int(row.get(name, 0))
+    newest = TraceRepository(get_settings().table_name).page(
         account_id=principal.account_id,
-        key_hash=_scoped_key(principal, key),
+        key_hash=key_hash,
         since_iso=dates.start,
         until_iso=dates.end,
+        filters={},
+        size=LATENCY_SAMPLE,
+        cursor=None,
+        read_limit=LATENCY_SAMPLE,
     )
-    items = page.items
-    latencies = sorted(int(item["latency_ms"]) for item in items)
-    credits = sum(int(item["credits"]) for item in items)
-    successes = sum(1 for item in items if item["status"] == "success")
-    count = len(items)
+    latencies = sorted(int(item["latency_ms"]) for item in newest.items)
+    count, credits = totals["requests"], totals["credits"]
     return {
         "date_from": dates.start,
         "date_to": dates.end,
         "total_requests": count,
-        "success_count": successes,
-        "error_count": count - successes,
-        "total_tokens": sum(int(i["prompt_tokens"]) + int(i["completion_tokens"]) for i in items),
+        "success_count": count - totals["errors"],
+        "error_count": totals["errors"],
+        "total_tokens": totals["prompt_tokens"] + totals["completion_tokens"],
         "total_credits": display(credits),
         "total_cost_usd": _usd(credits),
-        "avg_latency_ms": round(sum(latencies) / count, 1) if count else 0,
+        "avg_latency_ms": round(sum(latencies) / len(latencies), 1) if latencies else 0,
         "p50_latency_ms": _percentile(latencies, 50),
         "p95_latency_ms": _percentile(latencies, 95),
+        "latency_sample_size": len(latencies),
         "avg_credits_per_request": display(credits // count) if count else 0,
     }
 
@@ -147,6 +151,17 @@ def trace_view(item: dict[str, Any]) -> dict[str, Any]:
     view["credits"] = display(int(item["credits"]))
     view["cost_usd"] = _usd(int(item["credits"]))
     return view
+
+
+def _daily_rows(
+    principal: Principal, dates: DateRange, *, model: str | None, key_hash: str | None
+) -> list[dict[str, Any]]:
+    page = UsageRepository(get_settings().table_name).daily(principal.account_id, dates.start, dates.end)
+    return [
+        row
+        for row in page.items
+        if (model is None or row["model"] == model) and (key_hash is None or row["key_hash"] == key_hash)
+    ]
 
 
 def _scoped_key(principal: Principal, key: str | None) -> str | None:

@@ -9,6 +9,10 @@ from typing import Any
 
 from gateway.storage import dynamo, layout
 
+# Trace items one listing call may read, matching or not: a filter that rarely matches answers fewer
+# than a page (even none) and a cursor, instead of reading the whole range in one request.
+PAGE_READ_LIMIT = 1_000
+
 
 @dataclass(frozen=True)
 class Page:
@@ -63,9 +67,11 @@ class TraceRepository:
         filters: dict[str, Any],
         size: int,
         cursor: str | None,
+        read_limit: int = PAGE_READ_LIMIT,
     ) -> Page:
         """Traces newest first, by account (GSI1) or by key (GSI2), matching `filters` (attribute =
-        value). The cursor resumes right after the last trace returned, whatever the filter skipped."""
+        value), reading at most `read_limit` items. The cursor resumes right after the last trace
+        returned, or after the last one read when the limit came first."""
         index, pk_name, sk_name, pk = (
             (layout.GSI2, "gsi2pk", "gsi2sk", layout.key_traces_pk(key_hash))
             if key_hash
@@ -102,7 +108,7 @@ class TraceRepository:
         last_raw: dict[str, Any] = {}
         read = 0
         while len(items) < size:
-            kwargs["Limit"] = max(size - len(items), 25)
+            kwargs["Limit"] = min(max(size - len(items), 25), read_limit - read)
             page = dynamo.client().query(**kwargs)
             read += page.get("ScannedCount", 0)
             for raw in page.get("Items", []):
@@ -112,29 +118,10 @@ class TraceRepository:
                 last_raw = raw
             if "LastEvaluatedKey" not in page:
                 return Page(items, None, read)
+            if read >= read_limit and len(items) < size:  # read enough: resume after the last one read
+                return Page(items, _encode(page["LastEvaluatedKey"], pk_name, sk_name), read)
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return Page(items, _encode(last_raw, pk_name, sk_name), read)
-
-    def scan_range(self, *, account_id: str, key_hash: str | None, since_iso: str, until_iso: str) -> Page:
-        """Every trace in a time range (for statistics), only the fields they need."""
-        items: list[dict[str, Any]] = []
-        cursor: str | None = None
-        read = 0
-        while True:
-            page = self.page(
-                account_id=account_id,
-                key_hash=key_hash,
-                since_iso=since_iso,
-                until_iso=until_iso,
-                filters={},
-                size=1_000,
-                cursor=cursor,
-            )
-            items.extend(page.items)
-            read += page.read
-            if page.cursor is None:
-                return Page(items, None, read)
-            cursor = page.cursor
 
 
 def _encode(raw: dict[str, Any], pk_name: str, sk_name: str) -> str:
