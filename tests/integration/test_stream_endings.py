@@ -143,3 +143,25 @@ def test_an_idle_stream_sends_heartbeats_that_every_client_skips(gateway_url, up
         model="test/gated-stream", messages=[{"role": "user", "content": "one two"}], stream=True
     )
     assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == "echo: one two "
+
+
+def test_a_buffered_call_ends_before_api_gateway_would_drop_its_silent_response(
+    gateway_url, upstream, make_tenant, monkeypatch
+):
+    # Given API Gateway's idle limit for a response (5 minutes; 1 s here), and no Lambda deadline
+    from gateway.config import get_settings
+    from gateway.services import inference
+
+    quick = get_settings().model_copy(update={"buffered_answer_seconds": 1.0})
+    monkeypatch.setattr(inference, "get_settings", lambda: quick)
+    tenant = make_tenant("10")
+    response = httpx.post(
+        f"{gateway_url}/v1/chat/completions",
+        json={"model": "test/hold", "messages": [{"role": "user", "content": "wait"}]},
+        headers={"Authorization": f"Bearer {tenant.key}"},
+        timeout=20,
+    )
+    # Then the client hears a 504 it can act on, rather than a dropped connection after a charge
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "deadline_exceeded"
+    assert balance_of(tenant.account_id) == GRANT

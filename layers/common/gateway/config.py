@@ -32,6 +32,9 @@ class Settings(BaseModel):
     upstream_timeout_seconds: float = Field(600.0, alias="UPSTREAM_TIMEOUT_SECONDS", gt=0)
     # Streams: an SSE comment after this many idle seconds (API Gateway cuts streams idle for 5 min);
     # after a client disconnects, how long the upstream is read on for the usage it owes.
+    # A non-streamed answer sends nothing until it is whole, and API Gateway drops a response idle for
+    # 5 minutes: such calls end (504, nothing charged that the provider did not report) before that.
+    buffered_answer_seconds: float = Field(280.0, alias="BUFFERED_ANSWER_SECONDS", gt=0)
     heartbeat_seconds: float = Field(15.0, alias="HEARTBEAT_SECONDS", gt=0)
     disconnect_drain_seconds: float = Field(3.0, alias="DISCONNECT_DRAIN_SECONDS", ge=0)
     upstream_connect_timeout_seconds: float = Field(10.0, alias="UPSTREAM_CONNECT_TIMEOUT_SECONDS", gt=0)

@@ -18,6 +18,7 @@ from gateway.auth.authenticate import Principal
 from gateway.billing import credits, estimate
 from gateway.billing.credits import Outcome
 from gateway.catalog.registry import ModelEntry
+from gateway.config import get_settings
 from gateway.errors import (
     DeadlineExceeded,
     GatewayError,
@@ -56,8 +57,12 @@ async def infer(
     vendor: str | None = None,
     deadline: float | None = None,
 ) -> Answer:
-    """`deadline` (a `time.monotonic()`) is when the answer must be settled: the Lambda's end."""
+    """`deadline` (a `time.monotonic()`) is when the answer must be settled: the Lambda's end. A
+    non-streamed answer must also come before API Gateway gives up on a silent response."""
     started = time.monotonic()
+    if not exchange.stream:
+        limit = started + get_settings().buffered_answer_seconds
+        deadline = limit if deadline is None else min(deadline, limit)
     preferences = Preferences.parse(exchange.provider_preferences, vendor)
     canonical = exchange.canonical
     requested = canonical.get("max_completion_tokens") or canonical.get("max_tokens")
