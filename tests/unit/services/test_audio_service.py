@@ -61,7 +61,9 @@ class Harness:
         health.reset()
         monkeypatch.setattr(audio, "get_catalog", lambda: SimpleNamespace(providers=PROVIDERS))
         monkeypatch.setattr(audio, "admit", self.admit)
-        monkeypatch.setattr(inference.credits, "settle", lambda reservation, outcome: self.settled.append(outcome))
+        monkeypatch.setattr(
+            inference.credits, "settle", lambda reservation, outcome, also=(): self.settled.append(outcome)
+        )
 
     async def admit(
         self, principal: Any, model: str, cost_bound: Callable[[ModelEntry], int], trace_id: str
