@@ -1,7 +1,7 @@
 """The single-table layout: every partition and sort key is built here.
 
 account       pk ACCOUNT#{id}         sk ACCOUNT
-top-up        pk ACCOUNT#{id}         sk TOPUP#{iso}#{id}
+grant         pk ACCOUNT#{id}         sk TOPUP#{iso}#{id}     (credits added: initial grant, top-up; `source`)
 api key       pk KEY#{sha256}         sk KEY          gsi1 ACCOUNT#{id}#KEYS / {iso}#{sha256}
 key limit     pk KEY#{sha256}         sk LIMIT#{period}       (credits held+charged in a limit period)
 key rate      pk KEY#{sha256}         sk RATE#{minute}        (requests in a one-minute window)
@@ -17,6 +17,7 @@ from __future__ import annotations
 RESERVATION_SHARDS = 8
 GSI1 = "GSI1"
 GSI2 = "GSI2"
+GRANT_PREFIX = "TOPUP#"
 
 
 def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
@@ -24,11 +25,15 @@ def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
 
 
 def account_key(account_id: str) -> dict[str, dict[str, str]]:
-    return key(f"ACCOUNT#{account_id}", "ACCOUNT")
+    return key(account_pk(account_id), "ACCOUNT")
 
 
-def topup_key(account_id: str, iso: str, topup_id: str) -> dict[str, dict[str, str]]:
-    return key(f"ACCOUNT#{account_id}", f"TOPUP#{iso}#{topup_id}")
+def account_pk(account_id: str) -> str:
+    return f"ACCOUNT#{account_id}"
+
+
+def grant_key(account_id: str, iso: str, grant_id: str) -> dict[str, dict[str, str]]:
+    return key(account_pk(account_id), f"{GRANT_PREFIX}{iso}#{grant_id}")
 
 
 def api_key_key(key_hash: str) -> dict[str, dict[str, str]]:
