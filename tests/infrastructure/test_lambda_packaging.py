@@ -102,14 +102,18 @@ def test_buffered_functions_do_not_start_the_web_adapter(name: str) -> None:
 
 
 def test_sweeper_runs_on_a_schedule_one_at_a_time() -> None:
-    """Given expired reservations must be refunded even when no request comes in
+    """Given expired reservations must be refunded even when no request comes in, and the ledger
+    audited
     When the template wires the sweeper
-    Then EventBridge invokes `app.handler` on a schedule and only one sweep runs at a time."""
+    Then EventBridge invokes `app.handler` on two schedules, one that sweeps (no input) and one that
+    audits ({"task": "audit"}), and only one invocation runs at a time."""
     sweeper = properties("SweeperFunction")
     events = list((sweeper.get("Events") or {}).values())
 
     assert sweeper["Handler"] == "app.handler"
-    assert [event["Type"] for event in events] == ["Schedule"]
-    assert str(events[0]["Properties"]["Schedule"]).startswith(("rate(", "cron("))
+    assert [event["Type"] for event in events] == ["Schedule", "Schedule"]
+    assert all(str(event["Properties"]["Schedule"]).startswith(("rate(", "cron(")) for event in events)
+    inputs = [json.loads(event["Properties"].get("Input", "{}")) for event in events]
+    assert inputs == [{}, {"task": function_module("sweeper").AUDIT_TASK}]
     assert sweeper.get("ReservedConcurrentExecutions") == 1
     assert callable(function_module("sweeper").handler)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from devtools.devserver import function_module
 from gateway.billing import audit
 from gateway.billing.sweeper import sweep_expired
 from gateway.config import get_settings
@@ -22,6 +23,7 @@ from gateway.storage.credits import CreditRepository
 from gateway.storage.ledger import Hold, LedgerReader
 from tests.conftest import TEST_TABLE, balance_of
 from tests.integration.test_admin_cli import admin
+from tests.support.lambda_events import LambdaContext
 
 CHAT = [
     ("test/echo", False),
@@ -313,3 +315,64 @@ def test_retained_days_are_those_whose_traces_are_all_still_kept(monkeypatch, re
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+class LongContext(LambdaContext):
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def run_sweeper_audit() -> dict:
+    """The sweeper function's own handler, as its hourly schedule invokes it."""
+    module = function_module("sweeper")
+    return module.handler({"task": module.AUDIT_TASK}, LongContext(function_name="SweeperFunction"))
+
+
+def emf(output: str) -> dict[str, float]:
+    """Each metric's value in the EMF lines of `output`."""
+    values = {}
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            blob = json.loads(line)
+            for directive in blob["_aws"]["CloudWatchMetrics"]:
+                for metric in directive["Metrics"]:
+                    value = blob[metric["Name"]]
+                    values[metric["Name"]] = sum(value) if isinstance(value, list) else value
+    return values
+
+
+def test_the_hourly_audit_checks_active_accounts_and_counts_drift_in_its_metrics(
+    gateway_url, upstream, make_tenant, capfd, caplog, monkeypatch
+):
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    # Given an account active today whose balance was raised behind the ledger's back, and an idle
+    # account (not active, so not audited by the schedule) with the same fault
+    active, idle = make_tenant("3"), make_tenant("3")
+    assert chat(gateway_url, active.key, "test/echo").status_code == 200
+    reader = LedgerReader(TEST_TABLE)
+    assert active.account_id in reader.active_accounts(today())
+    assert idle.account_id not in reader.active_accounts(today())
+    for tenant, amount in ((active, 4321), (idle, 1)):
+        change(layout.account_key(tenant.account_id), "ADD balance :n", {":n": {"N": str(amount)}})
+    try:
+        # When the sweeper's hourly schedule runs
+        capfd.readouterr()
+        result = run_sweeper_audit()
+        output = capfd.readouterr().out
+    finally:
+        for tenant, amount in ((active, 4321), (idle, 1)):
+            change(layout.account_key(tenant.account_id), "ADD balance :n", {":n": {"N": str(-amount)}})
+    # Then it audited today's active accounts and counts exactly the one drifting, by its exact drift
+    metrics = emf(output)
+    assert result["audited"] == metrics["AuditedAccounts"] >= 1
+    assert result["skipped"] == 0
+    assert (metrics["LedgerDrift"], metrics["LedgerDriftMicro"]) == (1, 4321)
+    assert (result["drifting"], result["balance_drift_micro"]) == (1, 4321)
+    # And its log names the account and the drift, per component
+    (logged,) = [record.audit for record in caplog.records if record.getMessage() == "ledger drift"]
+    assert logged["account_id"] == active.account_id
+    assert (logged["drifting"], logged["balance_drift_micro"]) == (["balance"], 4321)
+    # And once the balance is put back, the next run finds no drift
+    capfd.readouterr()
+    assert run_sweeper_audit()["drifting"] == 0
+    assert emf(capfd.readouterr().out)["LedgerDrift"] == 0
