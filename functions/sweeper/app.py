@@ -15,7 +15,7 @@ AUDIT_TASK = "audit"
 AUDIT_MARGIN_SECONDS = 20  # stop starting account audits this long before the function's timeout
 
 
-def sweep(event: dict[str, Any], context: Any) -> dict[str, int]:
+def sweep(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("task") == AUDIT_TASK:
         return audit(context)
     result = sweep_expired()
@@ -25,20 +25,15 @@ def sweep(event: dict[str, Any], context: Any) -> dict[str, int]:
     return {"settled": result.settled, "refunded_micro": result.refunded}
 
 
-def audit(context: Any) -> dict[str, int]:
+def audit(context: Any) -> dict[str, Any]:
     deadline = now() + context.get_remaining_time_in_millis() / 1000 - AUDIT_MARGIN_SECONDS
     summary = audit_recent(deadline)
     emit_count("AuditedAccounts", len(summary.reports))
     emit_count("LedgerDrift", len(summary.drifting))
-    emit_count("LedgerDriftMicro", summary.drift_micro)
+    emit_count("LedgerDriftMicro", summary.abs_balance_drift)
     for report in summary.drifting:
         logger().error("ledger drift", extra={"audit": report.view()})
-    result = {
-        "audited": len(summary.reports),
-        "drifting": len(summary.drifting),
-        "balance_drift_micro": summary.drift_micro,
-        "skipped": summary.skipped,
-    }
+    result = {name: value for name, value in summary.view().items() if name != "accounts"}
     logger().info("ledger audit finished", extra=result)
     return result
 

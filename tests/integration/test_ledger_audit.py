@@ -157,6 +157,7 @@ def test_a_balance_changed_behind_the_ledgers_back_is_reported_exactly(gateway_e
         summary = json.loads(everything.stdout)
         assert summary["balanced"] is False
         assert summary["audited"] >= 1
+        assert summary["abs_balance_drift_micro"] >= 1234
         drifting = {account["account_id"]: account for account in summary["accounts"]}
         assert drifting[tenant.account_id]["balance_drift_micro"] == 1234
     finally:
@@ -345,14 +346,14 @@ def test_the_hourly_audit_checks_active_accounts_and_counts_drift_in_its_metrics
     gateway_url, upstream, make_tenant, capfd, caplog, monkeypatch
 ):
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
-    # Given an account active today whose balance was raised behind the ledger's back, and an idle
+    # Given an account active today whose balance was lowered behind the ledger's back, and an idle
     # account (not active, so not audited by the schedule) with the same fault
     active, idle = make_tenant("3"), make_tenant("3")
     assert chat(gateway_url, active.key, "test/echo").status_code == 200
     reader = LedgerReader(TEST_TABLE)
     assert active.account_id in reader.active_accounts(today())
     assert idle.account_id not in reader.active_accounts(today())
-    for tenant, amount in ((active, 4321), (idle, 1)):
+    for tenant, amount in ((active, -4321), (idle, 1)):
         change(layout.account_key(tenant.account_id), "ADD balance :n", {":n": {"N": str(amount)}})
     try:
         # When the sweeper's hourly schedule runs
@@ -360,18 +361,18 @@ def test_the_hourly_audit_checks_active_accounts_and_counts_drift_in_its_metrics
         result = run_sweeper_audit()
         output = capfd.readouterr().out
     finally:
-        for tenant, amount in ((active, 4321), (idle, 1)):
+        for tenant, amount in ((active, -4321), (idle, 1)):
             change(layout.account_key(tenant.account_id), "ADD balance :n", {":n": {"N": str(-amount)}})
     # Then it audited today's active accounts and counts exactly the one drifting, by its exact drift
     metrics = emf(output)
     assert result["audited"] == metrics["AuditedAccounts"] >= 1
     assert result["skipped"] == 0
     assert (metrics["LedgerDrift"], metrics["LedgerDriftMicro"]) == (1, 4321)
-    assert (result["drifting"], result["balance_drift_micro"]) == (1, 4321)
+    assert (result["balanced"], result["drifting"], result["abs_balance_drift_micro"]) == (False, 1, 4321)
     # And its log names the account and the drift, per component
     (logged,) = [record.audit for record in caplog.records if record.getMessage() == "ledger drift"]
     assert logged["account_id"] == active.account_id
-    assert (logged["drifting"], logged["balance_drift_micro"]) == (["balance"], 4321)
+    assert (logged["drifting"], logged["balance_drift_micro"]) == (["balance"], -4321)
     # And once the balance is put back, the next run finds no drift
     capfd.readouterr()
     assert run_sweeper_audit()["drifting"] == 0

@@ -133,8 +133,8 @@ class AuditSummary:
         return [report for report in self.reports if not report.balanced]
 
     @property
-    def drift_micro(self) -> int:
-        """Micro-credits by which balances differ from their entries, in absolute value."""
+    def abs_balance_drift(self) -> int:
+        """Micro-credits by which balances differ from their entries, summed in absolute value."""
         return sum(abs(report.balance_drift) for report in self.reports)
 
     def view(self) -> dict[str, Any]:
@@ -142,7 +142,7 @@ class AuditSummary:
             "balanced": not self.drifting,
             "audited": len(self.reports),
             "drifting": len(self.drifting),
-            "balance_drift_micro": self.drift_micro,
+            "abs_balance_drift_micro": self.abs_balance_drift,
             "skipped": self.skipped,
             "accounts": [report.view() for report in self.drifting],
         }
