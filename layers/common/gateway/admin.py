@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--account", help="one account (default: every account, by scanning the table)")
 
+    opening = commands.add_parser(
+        "record-opening-grants",
+        help="once, after upgrading: record the initial credits of accounts created before grants had entries",
+    )
+    opening.add_argument("--account", help="one account (default: every account, by scanning the table)")
+
     for name, disabled in (("disable-key", True), ("enable-key", False)):
         toggle = commands.add_parser(name, help=f"{name.split('-')[0]} a key by its hash")
         toggle.add_argument("--hash", required=True, dest="key_hash")
@@ -79,6 +85,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from gateway.billing import audit
 
         return audit.audit_account(args.account).view() if args.account else audit.audit_all().view()
+    if args.command == "record-opening-grants":
+        from gateway.billing import audit
+
+        return audit.record_opening_grants(args.account)
     keys.set_key_disabled(args.key_hash, args.disabled)
     return {"hash": args.key_hash, "disabled": args.disabled}
 

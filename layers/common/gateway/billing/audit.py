@@ -18,16 +18,17 @@ reading that is off is confirmed by reading again before it is reported.
 from __future__ import annotations
 
 import random
+import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from gateway.clock import day_from_epoch, now
+from gateway.clock import day_from_epoch, now, now_iso
 from gateway.config import get_settings
 from gateway.errors import NotFound
-from gateway.storage.accounts import Account, AccountRepository
+from gateway.storage.accounts import INITIAL_GRANT, OPENING_GRANT, Account, AccountRepository
 from gateway.storage.ledger import LedgerReader
 
 STABLE_READ_ATTEMPTS = 5  # readings whose account item changed meanwhile are read again
@@ -182,6 +183,38 @@ def audit_recent(deadline: float | None = None) -> AuditSummary:
     return _audit(active, trace_days=(yesterday, yesterday), deadline=deadline)
 
 
+def record_opening_grant(account_id: str) -> dict[str, Any]:
+    """For an account created before grants had entries: record its initial credits as an `opening`
+    grant entry, when that alone explains its drift (no initial or opening entry; the balance and the
+    granted total above their entries by the same amount; nothing else off). Meant to run once, after
+    upgrading; an account that does not fit is left alone and its report returned."""
+    accounts = AccountRepository(get_settings().table_name)
+    report = audit_account(account_id)
+    missing = report.granted_drift
+    if report.balanced:
+        return {"account_id": account_id, "recorded_micro": 0, "reason": "balanced"}
+    sources = {grant.source for grant in _reader().grants(account_id)}
+    explained = missing > 0 and report.drifting == ["balance", "granted"] and report.balance_drift == missing
+    if not explained or sources & {INITIAL_GRANT, OPENING_GRANT}:
+        return {"account_id": account_id, "recorded_micro": 0, "reason": "not a missing initial grant", **report.view()}
+    account = _account(accounts, account_id)
+    if account.granted != report.granted or not accounts.record_opening_grant(
+        account, missing, grant_id=secrets.token_hex(6), recorded_at=now_iso()
+    ):
+        return {"account_id": account_id, "recorded_micro": 0, "reason": "the account changed meanwhile; run again"}
+    return {"account_id": account_id, "recorded_micro": missing, "reason": "recorded"}
+
+
+def record_opening_grants(account_id: str | None = None) -> dict[str, Any]:
+    """record_opening_grant for one account, or for every account (scanning the table)."""
+    outcomes = [record_opening_grant(target) for target in ([account_id] if account_id else _reader().account_ids())]
+    return {
+        "recorded": [outcome for outcome in outcomes if outcome["reason"] == "recorded"],
+        "left": [outcome for outcome in outcomes if outcome["reason"] not in ("recorded", "balanced")],
+        "balanced": sum(outcome["reason"] == "balanced" for outcome in outcomes),
+    }
+
+
 def retained_days(today: str) -> tuple[str, str]:
     """The days all of whose traces are still kept: a trace lives TraceRetentionDays after its settlement."""
     return _shift(today, 1 - get_settings().trace_retention_days), today
@@ -224,7 +257,7 @@ def _reading(account_id: str, trace_days: tuple[str, str]) -> AuditReport:
         account_id=account_id,
         balance=account.balance,
         granted=account.granted,
-        grants=sum(grants),
+        grants=sum(grant.amount for grant in grants),
         charges=sum(charges_by_day.values()),
         holds=sum(hold.amount for hold in holds),
         grant_entries=len(grants),

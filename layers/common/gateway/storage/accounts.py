@@ -9,6 +9,7 @@ from gateway.storage import dynamo, layout
 
 INITIAL_GRANT = "initial"  # the credits an account was created with
 TOP_UP = "top_up"
+OPENING_GRANT = "opening"  # recorded afterwards for credits granted before grants had entries
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,31 @@ class AccountRepository:
         account = self.get(account_id)
         assert account is not None
         return account
+
+    def record_opening_grant(self, account: Account, amount: int, *, grant_id: str, recorded_at: str) -> bool:
+        """Record an entry for credits the account was granted without one (the balance is unchanged),
+        dated at its creation; False when its granted total is no longer `account.granted`."""
+        entry = self._grant_entry(account.account_id, amount, grant_id, account.created_at, OPENING_GRANT)
+        entry["Put"]["Item"]["recorded_at"] = {"S": recorded_at}
+        try:
+            dynamo.client().transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table,
+                            "Key": layout.account_key(account.account_id),
+                            "ConditionExpression": "granted = :granted",
+                            "ExpressionAttributeValues": {":granted": {"N": str(account.granted)}},
+                        }
+                    },
+                    entry,
+                ]
+            )
+        except dynamo.DynamoError as error:
+            if "ConditionalCheckFailed" in dynamo.cancellation_codes(error):
+                return False
+            raise
+        return True
 
     def _grant_entry(self, account_id: str, amount: int, grant_id: str, at_iso: str, source: str) -> dict[str, Any]:
         values = {"account_id": account_id, "amount": amount, "created_at": at_iso, "source": source}

@@ -12,6 +12,12 @@ from gateway.storage import dynamo, layout
 
 
 @dataclass(frozen=True)
+class Grant:
+    amount: int
+    source: str  # initial | top_up | opening (top-ups recorded before grants had a source: top_up)
+
+
+@dataclass(frozen=True)
 class Hold:
     """An open reservation: credits taken from the balance for a request not settled yet."""
 
@@ -23,8 +29,8 @@ class LedgerReader:
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def grants(self, account_id: str) -> list[int]:
-        """The amount of every grant entry (initial credits, top-ups) of the account."""
+    def grants(self, account_id: str) -> list[Grant]:
+        """Every grant entry (initial credits, top-ups) of the account."""
         items = self._all(
             "query",
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
@@ -32,10 +38,11 @@ class LedgerReader:
                 ":pk": {"S": layout.account_pk(account_id)},
                 ":prefix": {"S": layout.GRANT_PREFIX},
             },
-            ProjectionExpression="amount",
+            ProjectionExpression="amount, #source",
+            ExpressionAttributeNames={"#source": "source"},
             ConsistentRead=True,
         )
-        return [int(item["amount"]) for item in items]
+        return [Grant(int(item["amount"]), item.get("source", "top_up")) for item in items]
 
     def daily_charges(self, account_id: str) -> tuple[dict[str, int], int]:
         """Credits charged per day, from the daily usage aggregates (kept for good), and how many
