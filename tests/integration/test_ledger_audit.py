@@ -378,12 +378,17 @@ def test_an_unknown_account_is_a_clear_error(gateway_env):
     assert "acct_nope" in result.stderr
 
 
-@pytest.mark.parametrize(("retention", "first"), [(1, "2026-11-22"), (90, "2026-08-25")])
-def test_retained_days_are_those_whose_traces_are_all_still_kept(monkeypatch, retention, first):
+@pytest.mark.parametrize(
+    ("retention", "first", "hourly"),
+    [(1, "2026-11-22", "2026-11-22"), (2, "2026-11-21", "2026-11-21"), (90, "2026-08-25", "2026-11-21")],
+)
+def test_retained_days_are_those_whose_traces_are_all_still_kept(monkeypatch, retention, first, hourly):
     monkeypatch.setenv("TRACE_RETENTION_DAYS", str(retention))
     get_settings.cache_clear()
     try:
         assert audit.retained_days("2026-11-22") == (first, "2026-11-22")
+        # the hourly audit checks yesterday's traces, unless they may be gone already
+        assert audit.recent_trace_day("2026-11-22") == hourly
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()

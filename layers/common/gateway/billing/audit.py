@@ -174,13 +174,19 @@ def audit_all() -> AuditSummary:
 
 def audit_recent(deadline: float | None = None) -> AuditSummary:
     """Accounts active today or yesterday (UTC), in random order until `deadline` (epoch seconds);
-    traces are checked for yesterday, a whole day."""
+    traces are checked for one day (recent_trace_day)."""
     today = day_from_epoch(now())
-    yesterday = _shift(today, -1)
     reader = _reader()
-    active = sorted(reader.active_accounts(today) | reader.active_accounts(yesterday))
+    active = sorted(reader.active_accounts(today) | reader.active_accounts(_shift(today, -1)))
     random.shuffle(active)  # accounts cut off by the deadline are not always the same ones
-    return _audit(active, trace_days=(yesterday, yesterday), deadline=deadline)
+    checked = recent_trace_day(today)
+    return _audit(active, trace_days=(checked, checked), deadline=deadline)
+
+
+def recent_trace_day(today: str) -> str:
+    """Yesterday, a whole day, while its traces are all kept (TraceRetentionDays > 1); else today."""
+    yesterday = _shift(today, -1)
+    return yesterday if retained_days(today)[0] <= yesterday else today
 
 
 def record_opening_grant(account_id: str) -> dict[str, Any]:
