@@ -143,7 +143,9 @@ def _assert_every_balance_matches_its_ledger() -> None:
 
     summary = audit_all()
     assert summary.reports, "the suite's traffic left no account to audit"
-    assert not summary.drifting, json.dumps(summary.view(), indent=1)[:5000]
+    assert not summary.drifting, (
+        "the ledger audit after the suite found drift:\n" + json.dumps(summary.view(), indent=1)[:5000]
+    )
 
 
 def _reset_caches() -> None:
