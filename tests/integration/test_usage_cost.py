@@ -12,6 +12,7 @@ from gateway.config import get_settings
 from gateway.services import accounts, keys
 from gateway.storage import dynamo, layout
 from gateway.storage.usage import UsageRepository
+from tests.support.ledger import charge_as_settlements_would
 
 REQUESTS = 10_000
 DAYS = [f"2026-10-{day:02d}" for day in range(1, 11)]
@@ -78,7 +79,7 @@ def test_usage_over_ten_thousand_requests_reads_only_the_aggregates(gateway_url,
     ]
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda batch: _write(table, batch), batches))
-    _charge_as_settlements_would(account.account_id, sum(int(item["credits"]["N"]) for item in ledger))
+    charge_as_settlements_would(account.account_id, sum(int(item["credits"]["N"]) for item in ledger))
 
     # When the usage of the whole range is read
     page = UsageRepository(table).daily(account.account_id, DAYS[0], DAYS[-1])
@@ -97,18 +98,6 @@ def test_usage_over_ten_thousand_requests_reads_only_the_aggregates(gateway_url,
     assert answer["total_prompt_tokens"] == sum(int(item["prompt_tokens"]["N"]) for item in ledger)
     assert [row["date"] for row in answer["by_day"]] == DAYS
     assert {row["model"] for row in answer["by_model"]} == set(MODELS)
-
-
-def _charge_as_settlements_would(account_id: str, charged: int) -> None:
-    """The written entries stand for settled requests: grant their credits and take them from the
-    balance, so the account's ledger stays balanced (the suite ends with `gateway-admin audit`)."""
-    accounts.top_up(account_id, charged)
-    dynamo.client().update_item(
-        TableName=get_settings().table_name,
-        Key=layout.account_key(account_id),
-        UpdateExpression="ADD balance :charged",
-        ExpressionAttributeValues={":charged": {"N": str(-charged)}},
-    )
 
 
 def _write(table: str, batch: list[dict]) -> None:
