@@ -5,6 +5,7 @@ the sweeper has run past every hold."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -127,7 +128,7 @@ class Example:
 
 def run(
     rig: Rig,
-    make: Any,  # (marker) -> Request
+    make: Callable[[str], Request],  # the request, given the marker to put in its prompt
     *,
     behaviour: Behaviour | None = None,
     fault: Fault | None = None,
@@ -137,7 +138,7 @@ def run(
     account = accounts.create_account("props", granted)
     key = keys.issue_key(account.account_id, "props", "inference").key
     marker = SCRIPT.plan(behaviour or Behaviour())
-    request: Request = make(marker)
+    request = make(marker)
     for fake in rig.fakes.values():
         fake.reset()
     health.reset()
