@@ -8,16 +8,18 @@ import os
 from hypothesis import HealthCheck, settings
 
 # ci: fixed examples (derandomized, no example database) so `make test` is repeatable and bounded;
-# soak: fresh random examples, many more of them.
+# each failing test shrinks and shows its first failure only (every distinct one costs up to a minute).
+# soak: fresh random examples, many more of them; every distinct failure shrunk and shown.
 settings.register_profile(
     "ci",
     deadline=None,
     derandomize=True,
     database=None,
     print_blob=False,
+    report_multiple_bugs=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-settings.register_profile("soak", settings.get_profile("ci"), derandomize=False)
+settings.register_profile("soak", settings.get_profile("ci"), derandomize=False, report_multiple_bugs=True)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 SCALE = {"ci": 1, "soak": 20}.get(PROFILE, 1)
 

@@ -121,6 +121,14 @@ def values(spec: NumericField) -> st.SearchStrategy[tuple[Any, Verdict]]:
     return st.one_of(*cases)  # type: ignore[return-value]
 
 
+def dangerous(spec: NumericField) -> st.SearchStrategy[Any]:
+    """Values of an output cap that a careless estimate turns into a negative, zero or unbounded hold,
+    then anything else that is not an honest value."""
+    known = [int(spec.low) - 1, 0, -1, -2_000_000_000, int(spec.high) + 1, 2**63, True, 1.5, "7", None]
+    others = values(spec).filter(lambda drawn: drawn[1] != "honest").map(lambda drawn: drawn[0])
+    return st.one_of(st.sampled_from(known), others)
+
+
 def place(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     """A copy of `body` with `value` at the dotted `path` (objects created on the way)."""
     head, _, rest = path.partition(".")
