@@ -28,10 +28,7 @@ class Account:
         )
 
 
-class AccountRepository:
-    def __init__(self, table: str) -> None:
-        self.table = table
-
+class AccountRepository(dynamo.TableRepository):
     def create(self, account: Account) -> None:
         item = {
             "account_id": account.account_id,
@@ -40,21 +37,21 @@ class AccountRepository:
             "granted": account.granted,
             "created_at": account.created_at,
         }
-        dynamo.client().put_item(
+        self.db.put_item(
             TableName=self.table,
             Item={**layout.account_key(account.account_id), **dynamo.to_attributes(item)},
             ConditionExpression="attribute_not_exists(pk)",
         )
 
     def get(self, account_id: str) -> Account | None:
-        answer = dynamo.client().get_item(TableName=self.table, Key=layout.account_key(account_id), ConsistentRead=True)
+        answer = self.db.get_item(TableName=self.table, Key=layout.account_key(account_id), ConsistentRead=True)
         item = answer.get("Item")
         return Account.from_item(dynamo.from_item(item)) if item else None
 
     def top_up(self, account_id: str, amount: int, *, topup_id: str, at_iso: str) -> Account:
         """Add credits and record the grant, in one transaction."""
         checked_amount(amount, "a top-up", low=1, high=MAX_CREDITS_MICRO)
-        dynamo.client().transact_write_items(
+        self.db.transact_write_items(
             TransactItems=[
                 {
                     "Update": {
