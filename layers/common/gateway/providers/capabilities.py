@@ -20,11 +20,11 @@ Events = AbstractAsyncContextManager[AsyncIterator[StreamEvent]]
 
 @runtime_checkable
 class Chat(Protocol):
-    async def complete(self, request: ChatRequest, model: str) -> ChatCompletion:
+    async def complete(self, body: ChatRequest, model: str) -> ChatCompletion:
         """A canonical request in, a canonical chat.completion out."""
         ...
 
-    def stream(self, request: ChatRequest, model: str) -> Events:
+    def stream(self, body: ChatRequest, model: str) -> Events:
         """Opens the stream (raising before any event if the upstream refuses); yields its events."""
         ...
 
@@ -47,14 +47,14 @@ class NativeChat(Protocol):
 
 @runtime_checkable
 class Embeddings(Protocol):
-    async def embed(self, request: Body, model: str) -> Body:
+    async def embed(self, body: Body, model: str) -> Body:
         """An OpenAI embeddings request in, its answer (with `usage`) out."""
         ...
 
 
 @runtime_checkable
 class ImageGeneration(Protocol):
-    async def generate_images(self, request: Body, model: str) -> ImagesResponse:
+    async def generate_images(self, body: Body, model: str) -> ImagesResponse:
         """An OpenAI images request in; the images as `b64_json` or `url`, as `response_format` asks
         (an upstream that cannot give URLs answers `b64_json`)."""
         ...
@@ -62,7 +62,7 @@ class ImageGeneration(Protocol):
 
 @runtime_checkable
 class Speech(Protocol):
-    async def speak(self, request: Body, model: str) -> bytes:
+    async def speak(self, body: Body, model: str) -> bytes:
         """An OpenAI speech request in, the audio bytes out."""
         ...
 
