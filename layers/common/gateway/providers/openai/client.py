@@ -27,7 +27,8 @@ class OpenAIClient:
         self.endpoint = endpoint
 
     async def complete(self, body: ChatRequest, model: str) -> ChatCompletion:
-        return await self._chat(request.chat_request(request.from_canonical(body), model))
+        answer = await self._post(request.chat_request(request.from_canonical(body), model), "/chat/completions")
+        return cast(ChatCompletion, answer)  # OpenAI's answer is the canonical one
 
     def stream(self, body: ChatRequest, model: str) -> Events:
         return self._stream(request.from_canonical(body), model)
@@ -61,9 +62,6 @@ class OpenAIClient:
         except ValueError as error:
             raise UpstreamFailure("the provider sent a transcription that is not JSON", status=502) from error
         return response.transcription(payload)
-
-    async def _chat(self, body: Body) -> ChatCompletion:
-        return cast(ChatCompletion, await self._post(body, "/chat/completions"))
 
     @asynccontextmanager
     async def _stream(self, body: Body, model: str) -> AsyncIterator[AsyncIterator[StreamEvent]]:
