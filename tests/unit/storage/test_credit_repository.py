@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.storage import layout
+from gateway.storage.channel_windows import ChannelGuard
 from gateway.storage.credits import CONFLICT_RETRIES, CreditRepository, KeyGuard, LedgerEntry, Reservation
 from gateway.storage.dynamo import to_attributes
 from gateway.storage.dynamo_client import DynamoError
@@ -79,7 +80,9 @@ def test_a_hold_checks_the_key_takes_the_balance_and_writes_the_reservation_in_o
     assert key["ConditionCheck"]["Key"] == layout.api_key_key(HOLD.key_hash)
     assert key["ConditionCheck"]["ExpressionAttributeValues"][":version"] == {"N": "3"}
     assert account["Update"]["Key"] == layout.account_key("acct")
-    assert account["Update"]["ConditionExpression"] == "attribute_exists(pk) AND balance >= :amount"
+    assert account["Update"]["ConditionExpression"] == (
+        "attribute_exists(pk) AND balance >= :amount AND attribute_not_exists(profile_version)"
+    )
     assert account["Update"]["ExpressionAttributeValues"] == {":amount": {"N": "5000"}}
     assert reservation["Put"]["ConditionExpression"] == "attribute_not_exists(pk)"
     assert reservation["Put"]["Item"]["amount"] == {"N": "5000"}
@@ -97,6 +100,43 @@ def test_a_key_limit_and_a_rate_limit_are_counters_in_the_same_transaction() -> 
     assert limit["Update"]["ExpressionAttributeValues"][":ceiling"] == {"N": "15000"}
     assert rate["Update"]["Key"] == layout.key_rate_key(HOLD.key_hash, 30_000)
     assert rate["Update"]["ConditionExpression"] == "attribute_not_exists(#counter) OR #counter < :ceiling"
+
+
+def test_a_hold_priced_for_an_account_profile_checks_that_profile_is_still_the_accounts() -> None:
+    """Given a hold priced for version 4 of the account's profile (its price group, its own keys)
+    Then the account's update is conditioned on that version, and a different one is `profile_changed`
+    with the account as it stands (for the caller to price the request again)."""
+    client = ScriptedDynamo()
+    repository(client).reserve(replace(HOLD, profile_version=4), KeyGuard(version=3), NOW)
+    account = client.items[1]["Update"]
+    assert account["ConditionExpression"].endswith("AND profile_version = :profile")
+    assert account["ExpressionAttributeValues"][":profile"] == {"N": "4"}
+    moved = {"balance": 10**9, "profile_version": 5, "price_group": "vip"}
+    with pytest.raises(ReservationRefused) as refused:
+        repository(ScriptedDynamo(cancelled("None", ("ConditionalCheckFailed", moved), "None"))).reserve(
+            replace(HOLD, profile_version=4), KeyGuard(version=3), NOW
+        )
+    assert (refused.value.reason, refused.value.key_item) == ("profile_changed", moved)
+
+
+def test_a_capped_channel_is_one_more_counter_of_the_same_transaction() -> None:
+    guard = ChannelGuard("ch-a", window=30_000, rpm=10, tpm=5_000)
+    client = ScriptedDynamo()
+    repository(client).reserve(replace(HOLD, channel="ch-a"), KeyGuard(version=1), NOW, channel=guard)
+    _, _, counter, reservation = client.items
+    assert counter["Update"]["Key"] == layout.channel_rate_key("ch-a", 30_000)
+    assert counter["Update"]["ConditionExpression"] == (
+        "(attribute_not_exists(requests) OR requests < :rpm) AND (attribute_not_exists(tokens) OR tokens < :tpm)"
+    )
+    assert reservation["Put"]["Item"]["channel"] == {"S": "ch-a"}
+    uncapped = ScriptedDynamo()
+    repository(uncapped).reserve(HOLD, KeyGuard(version=1), NOW, channel=ChannelGuard("ch-b", window=1))
+    assert len(uncapped.items) == 3  # no caps, no counter
+    with pytest.raises(ReservationRefused) as refused:
+        repository(ScriptedDynamo(cancelled("None", "None", "ConditionalCheckFailed", "None"))).reserve(
+            HOLD, KeyGuard(version=1), NOW, channel=guard
+        )
+    assert refused.value.reason == "channel_full"
 
 
 @pytest.mark.parametrize("amount", [0, -1, 10**12 + 1, 1.5, True])

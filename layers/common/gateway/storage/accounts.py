@@ -108,6 +108,14 @@ class AccountRepository(dynamo.TableRepository):
             raise
         return True
 
+    def grant_entry(
+        self, account_id: str, amount: int, grant_id: str, at_iso: str, source: str, **extra: str
+    ) -> dict[str, Any]:
+        """The Put of a grant entry, for a transaction that changes the balance itself (a redeemed code)."""
+        entry = self._grant_entry(account_id, amount, grant_id, at_iso, source)
+        entry["Put"]["Item"].update(dynamo.to_attributes(extra))
+        return entry
+
     def _grant_entry(self, account_id: str, amount: int, grant_id: str, at_iso: str, source: str) -> dict[str, Any]:
         values = {"account_id": account_id, "amount": amount, "created_at": at_iso, "source": source}
         return {

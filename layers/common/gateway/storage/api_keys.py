@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from gateway.storage import dynamo, layout
 
-KeyKind = Literal["inference", "management"]
+KeyKind = Literal["inference", "management", "operator"]  # operator: the admin API (gateway-admin makes them)
 LimitReset = Literal["daily", "weekly", "monthly"]
 REVOKED_RETENTION_SECONDS = 30 * 86_400
 

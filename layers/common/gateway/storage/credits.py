@@ -9,9 +9,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gateway.storage import dynamo, layout
+from gateway.storage.channel_windows import ChannelGuard, count_request
 from gateway.storage.errors import MAX_HOLD, ReservationRefused, StorageUnavailable, checked_amount
 
 CONFLICT_RETRIES = 12
+# The account's profile (price group, own provider keys) as the hold was priced: unchanged since.
+_PROFILE = {False: "attribute_not_exists(profile_version)", True: "profile_version = :profile"}
 _KEY_USABLE = (
     "attribute_exists(kind) AND (attribute_not_exists(revoked) OR revoked = :false) AND disabled = :false"
     " AND kind = :inference"
@@ -41,6 +44,12 @@ class Reservation:
     created_at: str
     expires_at: int  # epoch seconds; the sweeper settles it after this
     limit_period: str | None = None  # the key-limit period the amount also counts against
+    # The terms the hold was priced on (recorded, and settled on by the same process: see services/pricing.py)
+    catalog_version: int | None = None  # the runtime catalog's version the prices came from
+    price_ratio: str | None = None  # the account's price group ratio (times the own-key fee), as a decimal
+    byok: bool = False  # routed to the account's own provider key
+    profile_version: int = 0  # the account profile (price group, own keys) it was priced for: checked
+    channel: str | None = None  # the capped channel whose per-minute window counts this request
     # The ledger entry of an answer whose settlement could not be written: the sweeper charges it.
     pending: dict[str, Any] | None = None
 
@@ -76,12 +85,24 @@ class LedgerEntry:
     day: str
     attempts: tuple[dict[str, Any], ...] = ()  # each upstream attempt: provider, http_status, latency_ms, error_code
     units: dict[str, Any] | None = None  # media billed in their own units: images, characters, audio_seconds
+    channel: str | None = None  # the upstream channel that answered
+    catalog_version: int | None = None
+    price_ratio: str | None = None
+    byok: bool = False
 
 
 class CreditRepository(dynamo.TableRepository):
-    def reserve(self, reservation: Reservation, guard: KeyGuard, now: int, also: Sequence[dict[str, Any]] = ()) -> None:
+    def reserve(
+        self,
+        reservation: Reservation,
+        guard: KeyGuard,
+        now: int,
+        also: Sequence[dict[str, Any]] = (),
+        channel: ChannelGuard | None = None,
+    ) -> None:
         """Check the key, take the credits (and the key's limit and rate), write the reservation and
-        any `also` items (an image task, say): all or nothing, in one transaction."""
+        any `also` items (an image task, say): all or nothing, in one transaction. The account must
+        still have the profile the hold was priced for; a capped `channel` counts the request."""
         checked_amount(reservation.amount, "a hold", low=1, high=MAX_HOLD)
         if guard.limit_headroom is not None and guard.limit_headroom < 0:
             raise ReservationRefused("key_limit")
@@ -114,8 +135,16 @@ class CreditRepository(dynamo.TableRepository):
                         "TableName": self.table,
                         "Key": layout.account_key(reservation.account_id),
                         "UpdateExpression": "SET balance = balance - :amount",
-                        "ConditionExpression": "attribute_exists(pk) AND balance >= :amount",
-                        "ExpressionAttributeValues": {":amount": {"N": str(reservation.amount)}},
+                        "ConditionExpression": "attribute_exists(pk) AND balance >= :amount AND "
+                        + _PROFILE[bool(reservation.profile_version)],
+                        "ExpressionAttributeValues": {
+                            ":amount": {"N": str(reservation.amount)},
+                            **(
+                                {":profile": {"N": str(reservation.profile_version)}}
+                                if reservation.profile_version
+                                else {}
+                            ),
+                        },
                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     }
                 },
@@ -151,6 +180,8 @@ class CreditRepository(dynamo.TableRepository):
                     ),
                 )
             )
+        if channel is not None and channel.capped:
+            items.append(("channel", count_request(self.table, channel)))
         items.append(
             (
                 "reservation",
@@ -177,7 +208,12 @@ class CreditRepository(dynamo.TableRepository):
         if "key" in failed:
             raise ReservationRefused(_key_refusal(failed["key"], now, guard.version), failed["key"])
         if "account" in failed:
-            raise ReservationRefused("insufficient_credits" if failed["account"] else "account_missing")
+            account = failed["account"]
+            if account and int(account.get("profile_version", 0)) != reservation.profile_version:
+                raise ReservationRefused("profile_changed", account)
+            raise ReservationRefused("insufficient_credits" if account else "account_missing")
+        if "channel" in failed:
+            raise ReservationRefused("channel_full")
         if "limit" in failed:
             raise ReservationRefused("key_limit")
         if "rate" in failed:

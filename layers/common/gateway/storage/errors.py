@@ -14,6 +14,8 @@ RefusalReason = Literal[
     "rate_limited",
     "account_missing",
     "insufficient_credits",
+    "profile_changed",  # the account's price group or own keys changed since it was read: read it again
+    "channel_full",  # the channel the request was routed to is at its per-minute cap
 ]
 
 

@@ -11,6 +11,10 @@ ledger/trace  pk TRACE#{trace}        sk TRACE        gsi1 ACCOUNT#{id}#TRACES /
 daily usage   pk USAGE#{account}      sk {day}#{model}#{key sha256}
                                                       gsi3 ACTIVE#{day}#{shard} / {account}   (keys only)
 image task    pk TASK#{task_id}       sk TASK
+catalog       pk CATALOG              sk VERSION | MODEL#{id} | PROVIDER#{name} | CHANNEL#{id} | GROUP#{name} | SETTINGS
+channel rate  pk CHANNEL#{id}         sk RATE#{minute}        (requests and tokens in a one-minute window)
+provider key  pk ACCOUNT#{id}         sk BYOK#{provider}      (an account's own upstream key, KMS-encrypted)
+top-up code   pk CODE#{sha256}        sk CODE         gsi1 CODES / {iso}#{sha256}
 """
 
 from __future__ import annotations
@@ -117,3 +121,29 @@ def active_pk(day: str, shard: int) -> str:
 
 def task_key(task_id: str) -> dict[str, dict[str, str]]:
     return key(f"TASK#{task_id}", "TASK")
+
+
+CATALOG_PK = "CATALOG"  # the runtime catalog: one partition, read whole by a Query
+CATALOG_VERSION_SK = "VERSION"
+PROVIDER_KEY_PREFIX = "BYOK#"
+CODES_PK = "CODES"
+
+
+def catalog_key(sk: str) -> dict[str, dict[str, str]]:
+    return key(CATALOG_PK, sk)
+
+
+def channel_rate_key(channel_id: str, window: int) -> dict[str, dict[str, str]]:
+    return key(f"CHANNEL#{channel_id}", f"RATE#{window}")
+
+
+def provider_key_key(account_id: str, provider: str) -> dict[str, dict[str, str]]:
+    return key(account_pk(account_id), f"{PROVIDER_KEY_PREFIX}{provider}")
+
+
+def code_key(code_hash: str) -> dict[str, dict[str, str]]:
+    return key(f"CODE#{code_hash}", "CODE")
+
+
+def code_index(created_iso: str, code_hash: str) -> dict[str, str]:
+    return {"gsi1pk": CODES_PK, "gsi1sk": f"{created_iso}#{code_hash}"}
