@@ -61,7 +61,8 @@ def fake_servers():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def aws_local() -> Iterator[dict[str, str]]:
-    """S3 and SQS stand-ins (moto's server on loopback): the images bucket and the task queue."""
+    """S3, SQS, KMS and Secrets Manager stand-ins (moto's server on loopback): the images bucket, the
+    task queue, the key that encrypts accounts' own provider keys, and channel secrets."""
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -74,11 +75,16 @@ def aws_local() -> Iterator[dict[str, str]]:
     credentials = {"region_name": "us-east-1", "aws_access_key_id": "test", "aws_secret_access_key": "test"}
     boto3.client("s3", endpoint_url=endpoint, **credentials).create_bucket(Bucket="gateway-test-images")
     queue = boto3.client("sqs", endpoint_url=endpoint, **credentials).create_queue(QueueName="image-tasks")
+    own_keys = boto3.client("kms", endpoint_url=endpoint, **credentials).create_key(Description="own provider keys")
     yield {
         "AWS_ENDPOINT_URL_S3": endpoint,
         "AWS_ENDPOINT_URL_SQS": endpoint,
+        "AWS_ENDPOINT_URL_KMS": endpoint,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
         "IMAGES_BUCKET": "gateway-test-images",
         "IMAGE_TASKS_QUEUE_URL": queue["QueueUrl"],
+        "BYOK_KMS_KEY_ID": own_keys["KeyMetadata"]["KeyId"],
+        "CHANNEL_SECRET_PREFIX": "ai-gateway/test/channels/",
     }
     server.stop()
 
@@ -137,6 +143,9 @@ def gateway_env(dynamodb_endpoint: str, fake_upstream, fake_servers, aws_local) 
         "DOWN_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",  # nothing listens there
         "FAKE_IMAGES_BASE_URL": f"{fake_servers['images'].url}/v1",
         **aws_local,
+        "RUNTIME_CATALOG": "true",  # the catalog from the table (models.yaml until an operator changes it)
+        "CATALOG_CHECK_SECONDS": "0.3",
+        "CATALOG_MAX_STALE_SECONDS": "10",
         "UPSTREAM_TIMEOUT_SECONDS": "3",
         "HEARTBEAT_SECONDS": "1",
         "POWERTOOLS_METRICS_NAMESPACE": "AIGateway",

@@ -9,6 +9,8 @@ from typing import Any
 
 from gateway.auth.authenticate import Principal
 from gateway.storage.api_keys import ApiKeyRecord
+from gateway.storage.profiles import AccountProfile
+from gateway.storage.channel_windows import ChannelGuard
 from gateway.storage.credits import KeyGuard, LedgerEntry, Reservation
 from gateway.storage.errors import ReservationRefused
 from gateway.storage.stores import Stores
@@ -23,7 +25,14 @@ class RecordingCredits:
     settled: list[tuple[LedgerEntry, list[dict[str, Any]]]] = field(default_factory=list)
     pending: list[LedgerEntry] = field(default_factory=list)
 
-    def reserve(self, reservation: Reservation, guard: KeyGuard, now: int, also: Sequence[dict[str, Any]] = ()) -> None:
+    def reserve(
+        self,
+        reservation: Reservation,
+        guard: KeyGuard,
+        now: int,
+        also: Sequence[dict[str, Any]] = (),
+        channel: ChannelGuard | None = None,
+    ) -> None:
         if self.refusals:
             raise ReservationRefused(self.refusals.pop(0))  # type: ignore[arg-type]
         self.reserved.append((reservation, guard, list(also)))
@@ -58,9 +67,29 @@ class RecordingKeys:
         return self.window_requests
 
 
-def recording_stores(credits: RecordingCredits, keys: RecordingKeys) -> Stores:
-    """The process's stores with the credit and key repositories replaced (the others are never used)."""
-    return replace(Stores.on("unit-tests"), credits=credits, keys=keys)  # type: ignore[arg-type]
+@dataclass
+class RecordingProfiles:
+    """Accounts' profiles (price group, own keys): the default one unless given; reads counted."""
+
+    profiles: dict[str, AccountProfile] = field(default_factory=dict)
+    reads: int = 0
+
+    def get(self, account_id: str) -> AccountProfile | None:
+        self.reads += 1
+        return self.profiles.get(account_id, AccountProfile())
+
+
+def recording_stores(
+    credits: RecordingCredits, keys: RecordingKeys, profiles: RecordingProfiles | None = None
+) -> Stores:
+    """The process's stores with the credit, key and profile repositories replaced (the others are
+    never used)."""
+    return replace(
+        Stores.on("unit-tests"),
+        credits=credits,  # type: ignore[arg-type]
+        keys=keys,  # type: ignore[arg-type]
+        profiles=profiles or RecordingProfiles(),  # type: ignore[arg-type]
+    )
 
 
 def key_record(**fields: Any) -> ApiKeyRecord:

@@ -48,6 +48,17 @@ class Settings(BaseModel):
     # its deadline is ended unworked, so the provider is never paid for images nobody is charged for.
     image_task_work_seconds: int = Field(300, alias="IMAGE_TASK_WORK_SECONDS", ge=0)
     max_body_bytes: int = Field(10 * 1024 * 1024, alias="MAX_BODY_BYTES", gt=0)
+    # The runtime catalog (catalog/live.py): models, prices and channels from the table, models.yaml
+    # its seed; how often a warm process compares its version stamp, and how stale it may ever serve.
+    runtime_catalog: bool = Field(False, alias="RUNTIME_CATALOG")
+    catalog_check_seconds: float = Field(5.0, alias="CATALOG_CHECK_SECONDS", ge=0)
+    catalog_max_stale_seconds: float = Field(60.0, alias="CATALOG_MAX_STALE_SECONDS", ge=0)
+    # Channel keys live in Secrets Manager under this prefix (the functions may read only there).
+    channel_secret_prefix: str = Field("ai-gateway/channels/", alias="CHANNEL_SECRET_PREFIX", min_length=1)
+    channel_secret_max_age: float = Field(300.0, alias="CHANNEL_SECRET_MAX_AGE", ge=0)
+    # The KMS key customers' own provider keys are encrypted with (unset: bring-your-own-key is off).
+    byok_kms_key_id: str | None = Field(None, alias="BYOK_KMS_KEY_ID")
+    byok_key_cache_seconds: float = Field(300.0, alias="BYOK_KEY_CACHE_SECONDS", ge=0)
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ from typing import Any
 from gateway import clock
 from gateway.auth.authenticate import Principal, forget
 from gateway.billing import periods
+from gateway.catalog.runtime import PriceBasis
 from gateway.clock import day_from_epoch, iso_from_epoch, now_epoch
 from gateway.config import get_settings
 from gateway.errors import (
@@ -23,6 +24,7 @@ from gateway.errors import (
 )
 from gateway.money import display
 from gateway.observability import logger
+from gateway.storage.channel_windows import ChannelGuard
 from gateway.storage.credits import CreditRepository, KeyGuard, LedgerEntry, Reservation
 from gateway.storage.errors import ReservationRefused, StorageUnavailable
 from gateway.storage.stores import stores
@@ -35,6 +37,24 @@ class KeyChanged(Exception):
     """The key changed since it was read (PATCH, disable, revoke): read it again."""
 
 
+class ProfileChanged(Exception):
+    """The account's price group or own keys changed since they were read: `account` is the account
+    item as it stands; price and route the request again."""
+
+    def __init__(self, account: dict[str, Any]) -> None:
+        super().__init__("profile_changed")
+        self.account = account
+
+
+class ChannelAtCap(Exception):
+    """The channel the request was routed to first is at its per-minute cap: route it again without."""
+
+    def __init__(self, channel: str, window_ends: int) -> None:
+        super().__init__(channel)
+        self.channel = channel
+        self.window_ends = window_ends  # epoch seconds
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One call to an upstream, as the request's trace lists it."""
@@ -44,6 +64,7 @@ class Attempt:
     http_status: int
     error_code: str | None
     latency_ms: int
+    channel: str | None = None  # the provider's upstream channel (never its secret)
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,7 @@ class Outcome:
     usage_estimated: bool = False
     attempts: tuple[Attempt, ...] = ()
     units: dict[str, Any] | None = None  # images, characters, audio_seconds: what media was billed on
+    channel: str | None = None  # the channel that answered
 
     @property
     def succeeded(self) -> bool:
@@ -75,13 +97,22 @@ def _repository() -> CreditRepository:
 
 
 def reserve(
-    principal: Principal, model: str, amount: int, trace_id: str, also: Sequence[dict[str, Any]] = ()
+    principal: Principal,
+    model: str,
+    amount: int,
+    trace_id: str,
+    also: Sequence[dict[str, Any]] = (),
+    *,
+    basis: PriceBasis | None = None,
+    channel: ChannelGuard | None = None,
 ) -> Reservation:
     """Hold `amount` for this request, within the account's balance and the key's limit and rate;
-    `also` items are written in the same transaction.
+    `also` items are written in the same transaction. `basis` (what the amount was priced on) is
+    recorded, its account profile checked; a capped `channel` counts the request in its window.
 
-    Raises KeyChanged when the key was changed since `principal` was read; the caller reads it
-    again (its allow-lists may have changed too) and retries.
+    Raises KeyChanged when the key was changed since `principal` was read, ProfileChanged when the
+    account's profile was, ChannelAtCap when the channel is full; the caller routes and prices the
+    request again and retries.
     """
     key = principal.key
     moment = clock.now()
@@ -98,6 +129,11 @@ def reserve(
         created_at=iso_from_epoch(moment),
         expires_at=now + get_settings().reservation_ttl_seconds,
         limit_period=limit_period,
+        catalog_version=basis.catalog_version if basis is not None else None,
+        price_ratio=format(basis.ratio.normalize(), "f") if basis is not None else None,
+        byok=basis.own_key if basis is not None else False,
+        profile_version=basis.profile_version if basis is not None else 0,
+        channel=channel.channel if channel is not None and channel.capped else None,
     )
     guard = KeyGuard(
         version=key.version,
@@ -107,8 +143,12 @@ def reserve(
         rate_window=periods.rate_window(moment) if key.rate_limit is not None else None,
     )
     try:
-        _repository().reserve(reservation, guard, now, also)
+        _repository().reserve(reservation, guard, now, also, channel)
     except ReservationRefused as refusal:
+        if refusal.reason == "profile_changed":
+            raise ProfileChanged(refusal.key_item or {}) from refusal
+        if refusal.reason == "channel_full" and channel is not None:
+            raise ChannelAtCap(channel.channel, (channel.window + 1) * periods.RATE_WINDOW_SECONDS) from refusal
         forget(key.key_hash)
         if refusal.reason == "key_changed":
             raise KeyChanged(key.key_hash) from refusal
@@ -148,8 +188,12 @@ def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
         usage_estimated=outcome.usage_estimated,
         created_at=reservation.created_at,
         day=day_from_epoch(now_epoch()),
-        attempts=tuple(asdict(attempt) for attempt in outcome.attempts),
+        attempts=tuple(_attempt(attempt) for attempt in outcome.attempts),
         units=outcome.units,
+        channel=outcome.channel,
+        catalog_version=reservation.catalog_version,
+        price_ratio=reservation.price_ratio,
+        byok=reservation.byok,
     )
 
 
@@ -198,6 +242,11 @@ def record_pending(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
     entry = ledger_entry(reservation, outcome)
     _repository().record_pending(reservation, entry)
     return entry
+
+
+def _attempt(attempt: Attempt) -> dict[str, Any]:
+    """An attempt as the trace keeps it (`channel` only where there was one)."""
+    return {name: value for name, value in asdict(attempt).items() if name != "channel" or value is not None}
 
 
 def _status(outcome: Outcome) -> str:

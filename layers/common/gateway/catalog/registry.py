@@ -223,6 +223,7 @@ def load_catalog(path: Path) -> Catalog:
 
 
 def get_catalog() -> Catalog:
-    from gateway.config import get_settings
+    """The catalog to serve now: the runtime one (catalog/live.py), or the shipped file."""
+    from gateway.catalog import live
 
-    return load_catalog(get_settings().catalog_path)
+    return live.snapshot().catalog

@@ -1,12 +1,15 @@
-"""Admission of a priced request: route the model for this key and the endpoint's capability, then
-reserve its upper-bound cost in one transaction (balance, key limit, rate limit). Shared by every
-priced endpoint."""
+"""Admission of a priced request: route the model for this key and the endpoint's capability, price it
+for the account (its price group's ratio; the own-key fee when routed to its own key) on one catalog
+snapshot, then reserve its upper-bound cost in one transaction (balance, key limit, rate limit, the
+account's profile, the first channel's per-minute cap). Shared by every priced endpoint."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -14,15 +17,20 @@ import anyio
 from gateway import clock
 from gateway.auth.authenticate import Principal, refresh
 from gateway.billing import credits, periods
+from gateway.catalog import live
 from gateway.catalog.registry import ModelEntry
+from gateway.catalog.runtime import PriceBasis, Snapshot, priced
 from gateway.errors import ServiceUnavailable
 from gateway.observability import logger
+from gateway.providers import capacity
 from gateway.providers.capabilities import Capability
+from gateway.services import channels, profiles
 from gateway.services.routing import Preferences, Route, route_for
 from gateway.storage.credits import Reservation
+from gateway.storage.profiles import AccountProfile
 from gateway.storage.stores import stores
 
-ATTEMPTS = 3
+ATTEMPTS = 6  # the key, the account's profile or a channel's cap may each send it round again
 MIN_HOLD = 1  # micro-credits
 
 
@@ -48,21 +56,47 @@ async def admit(
 ) -> Admission:
     """Raises the API error that refuses the request; otherwise the credits are held. `cost_bound`
     prices the routed model (and refuses what it cannot serve); `also` names items to write with the
-    reservation, given the route (an image task, say)."""
+    reservation, given the route (an image task, say). The route's entry carries the prices the hold
+    was made with: the request is charged on them too."""
     for _ in range(ATTEMPTS):
-        route = route_for(model, principal.key, capability, preferences)
-        amount = cost_bound(route.entry) or MIN_HOLD  # a free model still holds something: holds are positive
-        items = also(route) if also is not None else ()
+        if live.must_wait():  # a cold or long-idle process reads the catalog's stamp first
+            await anyio.to_thread.run_sync(live.snapshot)
+        profile = profiles.known(principal.account_id)
+        if profile is None:
+            profile = await anyio.to_thread.run_sync(profiles.current, principal.account_id)
+        with live.pinned() as snapshot:
+            route = route_for(model, principal.key, capability, preferences, profile=profile)
+            route = priced_route(route, snapshot, profile)
+            amount = cost_bound(route.entry) or MIN_HOLD  # a free model still holds something: holds are positive
+            items = also(route) if also is not None else ()
+        reserve = functools.partial(
+            credits.reserve,
+            basis=route.basis,
+            channel=channels.guard_for(route.first, clock.now()),
+        )
         try:
-            reservation = await anyio.to_thread.run_sync(
-                credits.reserve, principal, route.entry.id, amount, trace_id, items
-            )
+            reservation = await anyio.to_thread.run_sync(reserve, principal, route.entry.id, amount, trace_id, items)
         except credits.KeyChanged:
             principal = await anyio.to_thread.run_sync(refresh, principal)
             continue
+        except credits.ProfileChanged as changed:
+            profiles.learn(principal.account_id, changed.account)
+            continue
+        except credits.ChannelAtCap as full:
+            capacity.mark_full(full.channel, full.window_ends)
+            continue
         task = asyncio.create_task(_rate_headers(principal)) if principal.key.rate_limit is not None else None
         return Admission(principal, route, reservation, task)
-    raise ServiceUnavailable("The API key kept changing while the request was admitted; retry.")
+    raise ServiceUnavailable("The API key, the account or its channels kept changing while admitted; retry.")
+
+
+def priced_route(route: Route, snapshot: Snapshot, profile: AccountProfile) -> Route:
+    """The route's model at this account's prices: its price group's ratio, times the own-key fee
+    when the route goes to the account's own key (then every candidate does)."""
+    own_key = route.first.own_key
+    ratio = snapshot.group_ratio(profile.group) * (snapshot.byok_ratio() if own_key else Decimal(1))
+    basis = PriceBasis(snapshot.version, ratio, own_key, profile.version)
+    return replace(route, entry=priced(route.entry, ratio), basis=basis)
 
 
 async def _rate_headers(principal: Principal) -> dict[str, str]:

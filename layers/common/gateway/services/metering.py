@@ -17,20 +17,24 @@ from typing import Any, Generic, NoReturn, TypeVar
 
 import anyio
 
+from gateway import clock
 from gateway import deadline as deadlines
 from gateway.auth.authenticate import Principal
-from gateway.billing import credits
+from gateway.billing import credits, periods
 from gateway.billing.charges import Charge
 from gateway.billing.credits import Attempt, Outcome
 from gateway.catalog.registry import ModelEntry
 from gateway.errors import DeadlineExceeded, GatewayError
 from gateway.observability import emit_request_metrics, upstream_subsegment
-from gateway.providers import health
+from gateway.providers import capacity, health
 from gateway.providers.capabilities import Capability
 from gateway.providers.errors import api_error, may_fall_back
 from gateway.services.admission import Admission, admit
+from gateway.services.channels import guard_for
 from gateway.services.routing import Candidate, Route
+from gateway.storage.channel_windows import count_tokens
 from gateway.storage.credits import Reservation
+from gateway.storage.stores import stores
 
 T = TypeVar("T")
 
@@ -61,6 +65,7 @@ class Meter:
     stream: bool = False
     also_when_failed: Sequence[dict[str, Any]] = ()  # written with a failed settlement (a task's end)
     attempts: list[Attempt] = field(default_factory=list)
+    answered_by: Candidate | None = None  # set by `served`
 
     async def first_answer(self, route: Route, send: Callable[[Candidate], Awaitable[T]]) -> Answered[T]:
         """`send` to the route's first candidate, then to the next while the failure is the
@@ -73,6 +78,7 @@ class Meter:
                 async with upstream_subsegment(candidate.provider, route.entry.id, stream=self.stream):
                     try:
                         with anyio.fail_after(deadlines.seconds_left(self.deadline)):
+                            await self._claim(candidate)
                             answer = await send(candidate)
                     except TimeoutError as timeout:
                         raise DeadlineExceeded(
@@ -118,6 +124,7 @@ class Meter:
         first_at: float | None = None,
     ) -> Outcome:
         """The upstream answered: `charge` it (a stream cut midway carries its `error_code`)."""
+        self.answered_by = candidate
         return Outcome(
             endpoint=self.endpoint,
             provider=candidate.provider,
@@ -133,20 +140,42 @@ class Meter:
             usage_estimated=charge.estimated,
             attempts=tuple(self.attempts),
             units=charge.units,
+            channel=candidate.channel or candidate.provider,
         )
 
     async def settle(self, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> None:
-        """Settle even if the request is being cancelled (client gone): money first."""
+        """Settle even if the request is being cancelled (client gone): money first. The tokens of a
+        channel with a tokens-per-minute cap count in its window, in the same transaction."""
+        answered = self.answered_by
+        tokens = outcome.prompt_tokens + outcome.completion_tokens
+        if answered is not None and answered.tpm is not None and tokens > 0 and outcome.channel == answered.channel:
+            window = periods.rate_window(clock.now())
+            also = [*also, count_tokens(stores().channel_windows.table, answered.channel, window, tokens)]
         with anyio.CancelScope(shield=True):
             entry = await anyio.to_thread.run_sync(credits.settle_durably, self.reservation, outcome, also)
         if entry is not None:
             emit_request_metrics(entry)
 
+    async def _claim(self, candidate: Candidate) -> None:
+        """A capped channel the reservation did not count (a fallback) counts this request on its own
+        (one conditional write), or is skipped as full."""
+        guard = guard_for(candidate, clock.now())
+        if guard is None or candidate.channel == self.reservation.channel:
+            return
+        taken = not capacity.full(candidate.channel) and await anyio.to_thread.run_sync(
+            stores().channel_windows.take, guard
+        )
+        if not taken:
+            window_ends = (guard.window + 1) * periods.RATE_WINDOW_SECONDS
+            capacity.mark_full(candidate.channel, window_ends)
+            raise capacity.ChannelFull(candidate.channel, max(window_ends - clock.now_epoch(), 1))
+
     def _record(self, candidate: Candidate, error: BaseException | None, started: float) -> None:
+        channel = candidate.channel or candidate.provider
         if error is None:
-            health.succeeded(candidate.provider)
-        elif may_fall_back(error):
-            health.failed(candidate.provider)
+            health.succeeded(channel)
+        elif may_fall_back(error) and not isinstance(error, capacity.ChannelFull):
+            health.failed(channel)
         refusal = api_error(error) if error is not None else None
         self.attempts.append(
             Attempt(
@@ -155,6 +184,7 @@ class Meter:
                 http_status=refusal.status if refusal else 200,
                 error_code=refusal.code if refusal else None,
                 latency_ms=_ms(started),
+                channel=channel,
             )
         )
 

@@ -3,7 +3,8 @@
 Only providers whose client has the endpoint's capability are candidates. The catalog's order is
 refined by the `vendor` header (pins one provider), the body's OpenRouter-style `provider`
 preferences (order / only / ignore / allow_fallbacks), the key's provider allow-list, and each
-provider's health (one that keeps failing is tried last during its cool-down).
+provider's health (one that keeps failing is tried last during its cool-down). Each provider is then
+expanded into its upstream channels (services/channels.py), or the account's own keys.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from gateway.catalog.registry import ModelEntry, ProviderConfig, get_catalog
+from gateway.catalog.runtime import PriceBasis
 from gateway.errors import InvalidRequest, ModelNotAllowed, ModelNotFound, NotFound, ProviderNotConfigured
 from gateway.providers import health, registry
 from gateway.providers.capabilities import Capability
-from gateway.providers.credentials import Endpoint, endpoint_for
+from gateway.providers.credentials import Endpoint
+from gateway.services import channels
 from gateway.storage.api_keys import ApiKeyRecord
+from gateway.storage.profiles import AccountProfile
 
 C = TypeVar("C")
 
@@ -27,6 +31,10 @@ class Candidate:
     config: ProviderConfig
     model: str  # the upstream's name for the model
     endpoint: Endpoint
+    channel: str = ""  # the upstream channel: the provider's name for its built-in one, byok:<provider>
+    rpm: int | None = None  # the channel's per-minute caps
+    tpm: int | None = None
+    own_key: bool = False  # the account's own provider key (bring your own key)
 
     @property
     def kind(self) -> str:
@@ -38,8 +46,9 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Route:
-    entry: ModelEntry
+    entry: ModelEntry  # as this request pays for it (services/admission.py prices it)
     candidates: tuple[Candidate, ...]  # at least one
+    basis: PriceBasis | None = None  # what the prices were made of, once priced
 
     @property
     def first(self) -> Candidate:
@@ -94,19 +103,32 @@ def model_allowed(entry: ModelEntry, key: ApiKeyRecord) -> bool:
 
 
 def route_for(
-    name: str, key: ApiKeyRecord, capability: Capability[Any], preferences: Preferences | None = None
+    name: str,
+    key: ApiKeyRecord,
+    capability: Capability[Any],
+    preferences: Preferences | None = None,
+    *,
+    profile: AccountProfile | None = None,
 ) -> Route:
     entry = resolve_model(name)
     if not model_allowed(entry, key):
         raise ModelNotAllowed(f"This API key may not use `{entry.id}`.", param="model")
-    return Route(entry, candidates_for(entry, key, capability, preferences))
+    return Route(entry, candidates_for(entry, key, capability, preferences, profile=profile))
 
 
 def candidates_for(
-    entry: ModelEntry, key: ApiKeyRecord, capability: Capability[Any], preferences: Preferences | None = None
+    entry: ModelEntry,
+    key: ApiKeyRecord,
+    capability: Capability[Any],
+    preferences: Preferences | None = None,
+    *,
+    profile: AccountProfile | None = None,
+    own_keys: bool | None = None,
 ) -> tuple[Candidate, ...]:
-    """The providers to try for `entry`, in order: those with the capability, as the preferences and the
-    key allow, configured in this deployment; healthy ones first. Raises the API error when none is."""
+    """The channels to try for `entry`, in order: of the providers with the capability, as the
+    preferences and the key allow, configured in this deployment; healthy ones first. With the
+    account's `profile`, its own keys where it has them (`own_keys`: see channels.candidates).
+    Raises the API error when there is none."""
     prefs = preferences or Preferences()
     catalog = get_catalog()
     known = {c.provider for c in entry.providers}
@@ -130,18 +152,13 @@ def candidates_for(
     ]
     if not allowed:
         raise ModelNotAllowed(f"No provider this API key and request allow serves `{entry.id}`.", param="provider")
-    candidates = []
-    for candidate in allowed:
-        config = catalog.providers[candidate.provider]
-        endpoint = endpoint_for(config)
-        if endpoint is not None:
-            candidates.append(Candidate(candidate.provider, config, candidate.model, endpoint))
+    candidates = channels.candidates(entry, allowed, account_id=key.account_id, profile=profile, own_keys=own_keys)
     if not candidates:
         raise ProviderNotConfigured(f"No provider is configured to serve `{entry.id}`.")
-    if not prefs.allow_fallbacks:
-        candidates = candidates[:1]
-    # providers in their cool-down go last, in their order
-    candidates.sort(key=lambda c: health.cooling(c.provider))
+    if not prefs.allow_fallbacks:  # one provider; its channels still stand in for each other
+        candidates = [c for c in candidates if c.provider == candidates[0].provider]
+    # channels in their cool-down go last, in their order
+    candidates.sort(key=lambda c: health.cooling(c.channel or c.provider))
     return tuple(candidates)
 
 
