@@ -1,5 +1,6 @@
 """`make dev`: DynamoDB Local, the tables of template.yaml, and every function's routes served by
-one uvicorn process on 127.0.0.1, through the same code paths as in Lambda."""
+one uvicorn process on 127.0.0.1, through the same code paths as in Lambda. The runtime catalog is
+seeded from models.yaml on first start; S3, KMS and Secrets Manager are moto's, in memory."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from devtools.template import ROOT
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-FUNCTIONS = ("chat", "keys", "images", "audio", "usage")
+FUNCTIONS = ("chat", "keys", "images", "audio", "usage", "admin")
 DEMO_ACCOUNT = "demo"
 DEMO_CREDITS = "100"
 
@@ -53,10 +54,22 @@ def ensure_demo_account() -> str | None:
     return keys.issue_key(DEMO_ACCOUNT, "demo", "inference").key
 
 
-def _local_images_bucket() -> Any:
-    """Image tasks keep their images in S3: locally, moto's S3 on loopback (in memory). Without a
-    queue (IMAGE_TASKS_QUEUE_URL unset) the task worker runs inside the dev server."""
-    if os.environ.get("IMAGES_BUCKET"):
+def ensure_operator_key() -> str | None:
+    """An operator key (the admin API's) on first start; returns it then, else None."""
+    from gateway.services import operator_keys
+
+    if operator_keys.list_operator_keys():
+        return None
+    return operator_keys.issue_operator_key("dev").key
+
+
+def _local_aws() -> Any:
+    """Image tasks keep their images in S3; own provider keys are encrypted with KMS; channel keys are
+    Secrets Manager secrets: locally, moto's server on loopback (in memory: a restart forgets the KMS
+    key and the secrets, so own keys and channel keys are registered again). Without a queue
+    (IMAGE_TASKS_QUEUE_URL unset) the task worker runs inside the dev server."""
+    needed = [name for name in ("IMAGES_BUCKET", "BYOK_KMS_KEY_ID") if not os.environ.get(name)]
+    if not needed:
         return None
     import boto3
     from moto.server import ThreadedMotoServer
@@ -66,15 +79,20 @@ def _local_images_bucket() -> Any:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    os.environ["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{port}"
-    os.environ["IMAGES_BUCKET"] = "ai-gateway-images-dev"
-    boto3.client(
-        "s3",
-        endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"],
+    endpoint = f"http://127.0.0.1:{port}"
+    session = boto3.session.Session(
         region_name="us-east-1",
         aws_access_key_id="local",
         aws_secret_access_key="local",  # noqa: S106 - moto's stand-in
-    ).create_bucket(Bucket=os.environ["IMAGES_BUCKET"])
+    )
+    if "IMAGES_BUCKET" in needed:
+        os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
+        os.environ["IMAGES_BUCKET"] = "ai-gateway-images-dev"
+        session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=os.environ["IMAGES_BUCKET"])
+    if "BYOK_KMS_KEY_ID" in needed:
+        os.environ["AWS_ENDPOINT_URL_KMS"] = os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = endpoint
+        key = session.client("kms", endpoint_url=endpoint).create_key(Description="own provider keys")
+        os.environ["BYOK_KMS_KEY_ID"] = key["KeyMetadata"]["KeyId"]
     return server
 
 
@@ -91,9 +109,11 @@ def main() -> None:
     os.environ.setdefault("IDEMPOTENCY_TABLE", "ai-gateway-idempotency")
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{dynamodb_port}"
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("RUNTIME_CATALOG", "true")
+    os.environ.setdefault("CHANNEL_SECRET_PREFIX", "ai-gateway/dev/channels/")
 
     database = DynamoDBLocal(dynamodb_port, data_dir / "dynamodb").start()
-    images = _local_images_bucket()
+    images = _local_aws()
     # uvicorn re-raises SIGTERM once it has shut down; exit through `finally` to stop the database too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
@@ -103,6 +123,9 @@ def main() -> None:
             dynamo.boto3_client(),
             {"GatewayTable": os.environ["GATEWAY_TABLE"], "IdempotencyTable": os.environ["IDEMPOTENCY_TABLE"]},
         )
+        from gateway.services import catalog_admin
+
+        catalog = catalog_admin.seed()
         key = ensure_demo_account()
         if key:
             print(
@@ -110,6 +133,13 @@ def main() -> None:
                 f"    {key}\n",
                 flush=True,
             )
+        operator = ensure_operator_key()
+        if operator:
+            print(f"An operator key for the admin API (/api/admin), shown once:\n\n    {operator}\n", flush=True)
+        print(
+            f"Catalog version {catalog['version']}: {catalog['models']} models, {catalog['channels']} channels",
+            flush=True,
+        )
         print(f"DynamoDB Local on {database.endpoint}, data in {data_dir / 'dynamodb'}", flush=True)
         print(f"Gateway on http://127.0.0.1:{port} (OpenAI base URL: http://127.0.0.1:{port}/v1)", flush=True)
         uvicorn.run(build_app(), host="127.0.0.1", port=port, log_level="info")

@@ -1,5 +1,6 @@
-"""Keys and account routes (management keys manage their account's keys; any key reads its own).
-Buffered: Mangum adapts API Gateway events to the FastAPI app (gateway.entry)."""
+"""Keys and account routes (management keys manage their account's keys and own provider keys; any
+key reads its own and redeems top-up codes). Buffered: Mangum adapts API Gateway events to the
+FastAPI app (gateway.entry)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 
 from gateway.entry import asgi_handler
+from gateway.formats.control import ProviderKeyInput, TopUp
 from gateway.formats.keys import ApiKeyCreate, KeyCreate, KeyUpdate, TokenCreate
 from gateway.http import AnyKey, ManagementKey, create_app, credential_of
-from gateway.services import accounts, key_aliases, keys
+from gateway.services import accounts, byok, key_aliases, keys, topup_codes
 
 router = APIRouter()
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -62,6 +64,30 @@ def current_account(principal: AnyKey) -> dict[str, Any]:
 @router.get("/api/user/self/quota")
 def current_quota(principal: AnyKey) -> dict[str, Any]:
     return accounts.quota(principal)
+
+
+@router.post("/api/user/topup")
+def redeem_code(body: TopUp, principal: AnyKey) -> dict[str, Any]:
+    """new-api's redemption: `data` is the credits the code added."""
+    redeemed = topup_codes.redeem(principal.account_id, body.key)
+    return {"success": True, "message": "", "data": redeemed["credited"], "account": redeemed["account"]}
+
+
+# Own provider keys (bring your own key): stored encrypted, never shown again
+@router.get("/api/v1/provider-keys")
+def list_provider_keys(principal: ManagementKey) -> dict[str, Any]:
+    return {"data": byok.list_keys(principal)}
+
+
+@router.put("/api/v1/provider-keys/{provider}")
+def set_provider_key(provider: str, body: ProviderKeyInput, principal: ManagementKey) -> dict[str, Any]:
+    return {"data": byok.set_key(principal, provider, body.key)}
+
+
+@router.delete("/api/v1/provider-keys/{provider}")
+def delete_provider_key(provider: str, principal: ManagementKey) -> dict[str, Any]:
+    byok.delete_key(principal, provider)
+    return {"data": {"provider": provider, "deleted": True}}
 
 
 # PotatoRouter / one-api shapes

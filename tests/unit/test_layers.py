@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     # the edge: what functions and tools are built from
     "http": 5,
     "admin": 5,
+    "operator_cli": 5,
     "caches": 5,
     # use cases
     "services": 4,

@@ -20,8 +20,12 @@ from gateway.storage.api_keys import ApiKeyRecord, KeyKind
 from gateway.storage.stores import stores
 
 _cache: dict[str, tuple[float, ApiKeyRecord]] = {}
+_WRONG_KIND = {
+    "inference": "Management keys cannot call models.",
+    "operator": "This endpoint needs an operator key (gateway-admin create-operator-key).",
+}
 _CACHE_LIMIT = 10_000
-Requirement = Literal["inference", "management", "any"]
+Requirement = Literal["inference", "management", "operator", "any"]  # any: inference or management
 
 
 @dataclass(frozen=True)
@@ -103,10 +107,10 @@ def _admit(record: ApiKeyRecord | None, require: Requirement) -> Principal:
         raise ApiDisabled("This API key is disabled.")
     if record.expires_at is not None and record.expires_at <= clock.now():
         raise ApiDisabled("This API key has expired.")
+    if require == "any" and record.kind == "operator":
+        raise Forbidden("Operator keys serve the admin API only.")
     if require != "any" and record.kind != require:
-        raise Forbidden(
-            "Management keys cannot call models." if require == "inference" else "This endpoint needs a management key."
-        )
+        raise Forbidden(_WRONG_KIND.get(require, "This endpoint needs a management key."))
     return Principal(record)
 
 
