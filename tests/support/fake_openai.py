@@ -48,7 +48,9 @@ def words(text: str) -> int:
 
 
 class FakeOpenAI:
-    def __init__(self) -> None:
+    def __init__(self, *keys: str) -> None:
+        """`keys`: the API keys it accepts (PROVIDER_KEY when none are given)."""
+        self.accepted = {f"Bearer {key}" for key in keys or (PROVIDER_KEY,)}
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.released = threading.Event()
@@ -96,7 +98,7 @@ class FakeOpenAI:
     async def speech(self, request: Request) -> Response:
         body = await request.json()
         self._record(body, request)
-        if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
+        if request.headers.get("authorization") not in self.accepted:
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
         response_format = body.get("response_format", "mp3")
         if response_format not in SPEECH_AUDIO:
@@ -115,7 +117,7 @@ class FakeOpenAI:
                 fields["_audio"] = content
         audio = fields.pop("_audio", b"")
         self._record(fields, request)
-        if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
+        if request.headers.get("authorization") not in self.accepted:
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
         if "file" not in fields or "model" not in fields:
             return _error(400, "file and model are required.", "invalid_value", "file")
@@ -143,7 +145,7 @@ class FakeOpenAI:
     async def chat(self, request: Request) -> Response:
         body = await request.json()
         self._record(body, request)
-        if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
+        if request.headers.get("authorization") not in self.accepted:
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
         scripted = SCRIPT.find(body.get("messages"))
         if scripted is not None:

@@ -9,10 +9,10 @@ from typing import Any
 
 from gateway.auth.authenticate import Principal
 from gateway.storage.api_keys import ApiKeyRecord
-from gateway.storage.profiles import AccountProfile
 from gateway.storage.channel_windows import ChannelGuard
 from gateway.storage.credits import KeyGuard, LedgerEntry, Reservation
 from gateway.storage.errors import ReservationRefused
+from gateway.storage.profiles import AccountProfile
 from gateway.storage.stores import Stores
 
 
