@@ -52,7 +52,7 @@ class Settings(BaseModel):
     # its seed; how often a warm process compares its version stamp, and how stale it may ever serve.
     runtime_catalog: bool = Field(False, alias="RUNTIME_CATALOG")
     catalog_check_seconds: float = Field(5.0, alias="CATALOG_CHECK_SECONDS", ge=0)
-    catalog_max_stale_seconds: float = Field(60.0, alias="CATALOG_MAX_STALE_SECONDS", ge=0)
+    catalog_max_stale_seconds: float = Field(15.0, alias="CATALOG_MAX_STALE_SECONDS", ge=0)
     # Channel keys live in Secrets Manager under this prefix (the functions may read only there).
     channel_secret_prefix: str = Field("ai-gateway/channels/", alias="CHANNEL_SECRET_PREFIX", min_length=1)
     channel_secret_max_age: float = Field(300.0, alias="CHANNEL_SECRET_MAX_AGE", ge=0)

@@ -45,6 +45,7 @@ class _State:
 
 _state = _State()
 _lock = threading.Lock()  # one reader of the table at a time (a cold start's burst reads once)
+_starting = threading.Lock()  # guards `refreshing`: one background check at a time
 
 
 def snapshot() -> Snapshot:
@@ -73,9 +74,10 @@ def must_wait() -> bool:
 
 
 @contextmanager
-def pinned() -> Iterator[Snapshot]:
-    """Every `snapshot()` (and `get_catalog()`) inside answers this same snapshot."""
-    current = snapshot()
+def pinned(given: Snapshot | None = None) -> Iterator[Snapshot]:
+    """Every `snapshot()` (and `get_catalog()`) inside answers this same snapshot (`given`, or the
+    current one)."""
+    current = given or snapshot()
     token = _pin.set(current)
     try:
         yield current
@@ -144,7 +146,7 @@ def _read(current: Snapshot | None) -> Snapshot:
 
 
 def _check_in_background() -> None:
-    with _lock:
+    with _starting:  # never `_lock`: a check in progress holds it, and a request must not wait for one
         if _state.refreshing:
             return
         _state.refreshing = True
