@@ -76,7 +76,7 @@ def _local_aws() -> Any:
 
     from devtools.dynamodb_local import free_port
 
-    port = free_port()
+    port = int(os.environ.get("MOTO_PORT") or free_port())
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
@@ -93,6 +93,7 @@ def _local_aws() -> Any:
         os.environ["AWS_ENDPOINT_URL_KMS"] = os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = endpoint
         key = session.client("kms", endpoint_url=endpoint).create_key(Description="own provider keys")
         os.environ["BYOK_KMS_KEY_ID"] = key["KeyMetadata"]["KeyId"]
+        print(f"KMS and Secrets Manager (moto, in memory) on {endpoint}", flush=True)
     return server
 
 
@@ -104,13 +105,13 @@ def main() -> None:
 
     port = int(os.environ.get("PORT", "8000"))
     dynamodb_port = int(os.environ.get("DYNAMODB_PORT", "8001"))
+    os.environ.setdefault("MOTO_PORT", "8002")
     data_dir = Path(os.environ.get("DATA_DIR", ROOT / ".local")).resolve()
     os.environ.setdefault("GATEWAY_TABLE", "ai-gateway")
     os.environ.setdefault("IDEMPOTENCY_TABLE", "ai-gateway-idempotency")
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{dynamodb_port}"
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("RUNTIME_CATALOG", "true")
-    os.environ.setdefault("CHANNEL_SECRET_PREFIX", "ai-gateway/dev/channels/")
 
     database = DynamoDBLocal(dynamodb_port, data_dir / "dynamodb").start()
     images = _local_aws()
