@@ -28,6 +28,7 @@ class Channel(BaseModel):
     provider: str = Field(min_length=1, max_length=64)
     base_url: str | None = Field(None, max_length=2048)  # None: the provider's
     secret_ref: str | None = Field(None, max_length=2048)
+    key_version: int = Field(0, ge=0)  # bumped when its key is replaced: processes read the secret again
     models: tuple[str, ...] = Field((), max_length=1000)  # catalog ids it serves (none: all of its provider's)
     model_map: dict[str, str] = Field(default_factory=dict, max_length=1000)  # catalog id -> upstream name
     priority: int = Field(0, ge=-1000, le=1000)  # higher first

@@ -49,7 +49,6 @@ class Draft:
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # "" -> the settings, once set
-    touched: set[tuple[Kind, str]] = field(default_factory=set)  # written even if unchanged
 
     def section(self, kind: Kind) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = getattr(self, SECTIONS[kind])
@@ -89,7 +88,7 @@ def change(edit: Callable[[Draft], T]) -> tuple[T, int]:
         validate(after)
         old, new = before.specs(), after.specs()
         unseeded = before.version == 0
-        puts = [spec for key, spec in new.items() if unseeded or old.get(key) != spec or key in after.touched]
+        puts = [spec for key, spec in new.items() if unseeded or old.get(key) != spec]
         deletes = [key for key in old if key not in new and not unseeded]
         if not puts and not deletes:
             return result, before.version

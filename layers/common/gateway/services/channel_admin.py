@@ -1,8 +1,9 @@
 """Operators manage upstream channels, price groups, settings and which group an account is in.
 
 A channel's key goes to Secrets Manager (under the stack's channel prefix) when it is given here; the
-channel keeps only the secret's reference, which is all any view shows. A channel given a new key is
-written again, so every warm process reads the secret anew at its next catalog check."""
+channel keeps only the secret's reference, which is all any view shows. A channel given a new key gets
+a new `key_version`, so every warm process reads the secret anew with its next catalog; other changes
+leave the processes' cached secrets alone."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def update_channel(channel_id: str, patch: Mapping[str, Any], api_key: str | Non
         merged = merge_patch(current, patch)
         if secret_ref is not None:
             merged["secret_ref"] = secret_ref
-            candidate.touched.add(("CHANNEL", channel_id))  # a new key: written even if the ref is the same
+            merged["key_version"] = int(current.get("key_version", 0)) + 1
         channel = parsed(Channel, merged, "")
         if channel.id != channel_id:
             raise InvalidRequest("A channel's `id` cannot change; create a new channel instead.", param="id")

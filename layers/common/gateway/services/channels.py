@@ -110,7 +110,7 @@ def _lanes(entry: ModelEntry, provider: ProviderCandidate) -> list[Lane]:
     builtin = endpoint_for(config)
     lanes = [Lane(provider, config, provider.provider, builtin, provider.model)] if builtin is not None else []
     for channel in snapshot.channels_of(provider.provider, entry.id):
-        endpoint = _endpoint(channel, config, builtin, snapshot.version)
+        endpoint = _endpoint(channel, config, builtin)
         if endpoint is not None:
             lanes.append(
                 Lane(
@@ -128,7 +128,7 @@ def _lanes(entry: ModelEntry, provider: ProviderCandidate) -> list[Lane]:
     return lanes
 
 
-def _endpoint(channel: Channel, config: ProviderConfig, builtin: Endpoint | None, stamp: int) -> Endpoint | None:
+def _endpoint(channel: Channel, config: ProviderConfig, builtin: Endpoint | None) -> Endpoint | None:
     """Where the channel is and its key (read from Secrets Manager, cached); None when it cannot be used."""
     if config.kind not in byok.OWN_KEY_KINDS:
         return None
@@ -138,6 +138,7 @@ def _endpoint(channel: Channel, config: ProviderConfig, builtin: Endpoint | None
     api_key = None
     if channel.secret_ref:
         try:
+            stamp = (channel.id, channel.key_version)  # a new key (or secret) is read at once; the rest cached
             api_key = vault.channel_secrets.get(channel.secret_ref, stamp, get_settings().channel_secret_max_age)
         except vault.VaultError as error:
             logger().warning(

@@ -91,8 +91,8 @@ def read_secret(ref: str) -> str:
 
 
 class SecretCache:
-    """Values by (reference, stamp) for `max_age` seconds: a new stamp (the catalog's version when
-    the channel changed) reads the secret again, as does age (a rotation made in Secrets Manager)."""
+    """Values by reference for `max_age` seconds, and while their stamp stays the same: a new stamp (a
+    channel's new key) reads the secret again, as does age (a rotation made in Secrets Manager)."""
 
     def __init__(self) -> None:
         self._values: dict[str, tuple[Any, float, str]] = {}
