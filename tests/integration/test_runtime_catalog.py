@@ -203,3 +203,39 @@ def _auth(key: str) -> dict[str, str]:
 
 def _listed(gateway_url: str, key: str) -> set[str]:
     return {m["id"] for m in httpx.get(f"{gateway_url}/v1/models", headers=_auth(key)).json()["data"]}
+
+
+def test_an_image_task_is_charged_at_the_price_it_was_held_at(gateway_url, operator, upstream, aws_local, make_tenant):
+    """Given an async image task held at 0.05 credits an image
+    When the operator raises the price tenfold before the worker works it (in another process, later)
+    Then the worker charges the task at the price its hold was made with."""
+    from gateway.catalog import live
+    from tests.integration.test_images import deliver, run_worker
+
+    model_id = unique("ops/image")
+    operator.post(
+        "/models",
+        {
+            "id": model_id, "display_name": "Image", "owned_by": "ops", "category": "image",
+            "pricing": {"image": {"*": "0.05"}}, "media": {"sizes": ["1024x1024"], "async_tasks": True},
+            "providers": [{"provider": "fake-images", "model": "image-fake"}],
+        },
+    )  # fmt: skip
+    tenant = make_tenant("10")
+
+    def start() -> httpx.Response | None:
+        created = httpx.post(
+            f"{gateway_url}/v1/images/generations",
+            json={"model": model_id, "prompt": "an otter"},
+            headers=_auth(tenant.key),
+        )
+        return created if created.status_code == 202 else None
+
+    task_id = eventually(start).json()["task_id"]
+    operator.patch(f"/models/{model_id}", {"pricing": {"image": {"*": "0.5"}}})
+    eventually(lambda: str(live.snapshot().catalog.resolve(model_id).pricing.image["*"]) == "0.5")  # type: ignore[union-attr, index]
+    assert run_worker(deliver(aws_local)) == {"batchItemFailures": []}
+    entry = ledger_entry(task_id)
+    assert entry is not None
+    assert (entry["status"], entry["credits"]) == ("success", 50_000)
+    operator.delete(f"/models/{model_id}")

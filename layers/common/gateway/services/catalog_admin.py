@@ -49,16 +49,25 @@ class Draft:
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # "" -> the settings, once set
+    positions: dict[str, int] = field(default_factory=dict)  # models' places in listings, as stored
 
     def section(self, kind: Kind) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = getattr(self, SECTIONS[kind])
         return found
 
     def specs(self) -> dict[tuple[Kind, str], Spec]:
+        """Every spec as stored; a new model goes after the others (no other model moves)."""
         found = {}
+        last = max(self.positions.values(), default=-1)
         for kind in SECTIONS:
-            for position, (name, spec) in enumerate(self.section(kind).items()):
-                found[(kind, name)] = Spec(kind, name, spec, position if kind == "MODEL" else 0)
+            for name, spec in self.section(kind).items():
+                position = 0
+                if kind == "MODEL":
+                    if name not in self.positions:
+                        last += 1
+                        self.positions[name] = last
+                    position = self.positions[name]
+                found[(kind, name)] = Spec(kind, name, spec, position)
         return found
 
 
@@ -75,6 +84,7 @@ def draft() -> Draft:
     loaded = Draft(version=items.version)
     for kind in SECTIONS:
         loaded.section(kind).update((spec.name, spec.spec) for spec in items.of(kind))
+    loaded.positions = {spec.name: spec.position for spec in items.of("MODEL")}
     return loaded
 
 
