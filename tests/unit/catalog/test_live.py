@@ -178,3 +178,13 @@ def test_without_the_runtime_catalog_the_shipped_file_is_the_catalog(table, monk
     get_settings.cache_clear()
     assert live.snapshot().version == 0
     assert (control.version_reads, control.loads) == (0, 0)
+
+
+def test_a_write_that_must_not_act_on_a_stale_catalog_checks_the_stamp_at_once(table):
+    control, clock = table
+    live.snapshot()
+    control.current = items(7, echo_input="3")
+    clock.now += 1  # well within the check interval: requests are served the old catalog
+    assert live.snapshot().version == 3
+    assert live.checked().version == 7
+    assert (control.version_reads, control.loads) == (1, 2)

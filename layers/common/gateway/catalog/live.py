@@ -64,6 +64,14 @@ def snapshot() -> Snapshot:
     return current
 
 
+def checked() -> Snapshot:
+    """The catalog as of now, for writes that must not act on a stale one (an own key registered for a
+    provider added a second ago): the stamp is compared at once (one GetItem), whatever its age."""
+    if not get_settings().runtime_catalog:
+        return snapshot()
+    return _check(force=True)
+
+
 def must_wait() -> bool:
     """Whether `snapshot()` would read the table before answering (cold, or idle too long): async
     callers do that in a worker thread."""
@@ -116,13 +124,13 @@ def reset() -> None:
     shipped.cache_clear()
 
 
-def _check() -> Snapshot:
+def _check(*, force: bool = False) -> Snapshot:
     """Compare the stamp, reload on a change; under the lock, so a burst reads once. A failure keeps
     the last snapshot (and is retried at the next check); with none yet, it is the request's."""
     with _lock:
         settings = get_settings()
         current = _state.snapshot
-        if current is not None and _clock() - _state.checked_at < settings.catalog_check_seconds:
+        if not force and current is not None and _clock() - _state.checked_at < settings.catalog_check_seconds:
             return current  # another thread just did it
         try:
             fresh = _read(current)

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from gateway.auth.authenticate import Principal
-from gateway.catalog.live import snapshot
+from gateway.catalog import live
 from gateway.catalog.registry import ProviderConfig
 from gateway.clock import now_iso
 from gateway.config import get_settings
@@ -94,7 +94,7 @@ def reset() -> None:
 
 
 def _usable_provider(provider: str) -> ProviderConfig:
-    config = snapshot().catalog.providers.get(provider)
+    config = live.checked().catalog.providers.get(provider)
     if config is None:
         raise InvalidRequest(f"No provider `{provider[:64]}`.", param="provider")
     if config.kind not in OWN_KEY_KINDS:
