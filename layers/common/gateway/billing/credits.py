@@ -218,6 +218,8 @@ def _refusal_error(refusal: ReservationRefused, principal: Principal, amount: in
             )
         case "key_disabled":
             return ApiDisabled("This API key is disabled.")
+        case "account_disabled":
+            return ApiDisabled("This account is disabled; contact the operator.")
         case "key_expired":
             return ApiDisabled("This API key has expired.")
         case "key_wrong_kind":

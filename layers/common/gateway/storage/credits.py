@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gateway.storage import dynamo, layout
-from gateway.storage.errors import MAX_HOLD, ReservationRefused, StorageUnavailable, checked_amount
+from gateway.storage.errors import MAX_HOLD, RefusalReason, ReservationRefused, StorageUnavailable, checked_amount
 
 CONFLICT_RETRIES = 12
 _KEY_USABLE = (
@@ -117,7 +117,9 @@ class CreditRepository:
                         "TableName": self.table,
                         "Key": layout.account_key(reservation.account_id),
                         "UpdateExpression": "SET balance = balance - :amount",
-                        "ConditionExpression": "attribute_exists(pk) AND balance >= :amount",
+                        "ConditionExpression": (
+                            "attribute_exists(pk) AND balance >= :amount AND attribute_not_exists(disabled)"
+                        ),
                         "ExpressionAttributeValues": {":amount": {"N": str(reservation.amount)}},
                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     }
@@ -180,7 +182,7 @@ class CreditRepository:
         if "key" in failed:
             raise ReservationRefused(_key_refusal(failed["key"], now, guard.version), failed["key"])
         if "account" in failed:
-            raise ReservationRefused("insufficient_credits" if failed["account"] else "account_missing")
+            raise ReservationRefused(_account_refusal(failed["account"]))
         if "limit" in failed:
             raise ReservationRefused("key_limit")
         if "rate" in failed:
@@ -338,6 +340,12 @@ def _key_refusal(key_item: dict[str, Any] | None, now: int, version: int) -> Any
     if int(key_item.get("version", 0)) != version:
         return "key_changed"
     return "key_missing"
+
+
+def _account_refusal(old: dict[str, Any] | None) -> RefusalReason:
+    if not old:
+        return "account_missing"
+    return "account_disabled" if "disabled" in old else "insufficient_credits"
 
 
 def _counter(

@@ -13,6 +13,7 @@ RefusalReason = Literal[
     "key_limit",
     "rate_limited",
     "account_missing",
+    "account_disabled",  # by an operator
     "insufficient_credits",
 ]
 
