@@ -242,6 +242,13 @@ def test_invalid_patches_are_400(api):
         assert response.status_code == 400, (body, response.text)
 
 
+def test_a_key_created_with_its_kind_named_is_that_kind(api):
+    for kind in ("inference", "management"):
+        created = api.create(name=f"explicit {kind}", kind=kind)
+        assert created["data"]["kind"] == kind
+        assert created["key"].startswith("sk-gwm-" if kind == "management" else "sk-gw-")
+
+
 def test_inference_keys_cannot_manage_keys(gateway_url, account):
     inference = keys.issue_key(account.account_id, "app", "inference").key
     client = KeysApi(gateway_url, inference)

@@ -54,7 +54,8 @@ def issue_key(account_id: str, name: str, kind: KeyKind, **settings: Any) -> Iss
 def create_key(principal: Principal, spec: KeyCreate) -> IssuedKey:
     changes = spec.changes()
     _check_allow_lists(changes)
-    return issue_key(principal.account_id, spec.name, spec.kind, **{k: v for k, v in changes.items() if k != "name"})
+    settings = {name: value for name, value in changes.items() if name not in ("name", "kind")}
+    return issue_key(principal.account_id, spec.name, spec.kind, **settings)
 
 
 def list_keys(principal: Principal) -> list[ApiKeyRecord]:
