@@ -199,3 +199,28 @@ def test_customers_and_strangers_cannot_use_operator_routes(gateway_url: str, co
         assert as_customer.status_code == 403, (path, as_customer.text)
         assert as_stranger.status_code == 401, (path, as_stranger.text)
     assert api.ok(api.get("/me"))["account"]["disabled"] is False
+
+
+def test_accounts_from_before_the_directory_are_listed_by_index_accounts(
+    gateway_env: dict[str, str], operator: ConsoleApi
+) -> None:
+    from gateway.services import accounts
+    from tests.integration.test_admin_cli import admin, ok
+
+    # Given an account created before the directory existed (its item has no directory entry)
+    name = f"Legacy {secrets.token_hex(4)}"
+    legacy = accounts.create_account(name, 0).account_id
+    dynamo.client().update_item(
+        TableName=TEST_TABLE, Key=layout.account_key(legacy), UpdateExpression="REMOVE gsi3pk, gsi3sk"
+    )
+    assert operator.ok(operator.get("/admin/accounts", q=name))["data"] == []
+
+    # When the operator runs `gateway-admin index-accounts`, twice
+    first = ok(admin(gateway_env, "--table", TEST_TABLE, "index-accounts"))
+    second = ok(admin(gateway_env, "--table", TEST_TABLE, "index-accounts"))
+
+    # Then the account is found by its name, and nothing is listed twice
+    assert first["listed"] >= 1
+    assert second["listed"] == 0
+    assert second["accounts"] >= first["listed"]
+    assert [a["account_id"] for a in operator.ok(operator.get("/admin/accounts", q=name.lower()))["data"]] == [legacy]

@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     opening.add_argument("--account", help="one account (default: every account, by scanning the table)")
 
+    commands.add_parser(
+        "index-accounts",
+        help="once, after upgrading: list accounts created before the console in its operators' search",
+    )
+
     for name, disabled in (("disable-key", True), ("enable-key", False)):
         toggle = commands.add_parser(name, help=f"{name.split('-')[0]} a key by its hash")
         toggle.add_argument("--hash", required=True, dest="key_hash")
@@ -89,6 +94,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from gateway.billing import audit
 
         return audit.record_opening_grants(args.account)
+    if args.command == "index-accounts":
+        from gateway.services import operators
+
+        return operators.index_accounts()
     keys.set_key_disabled(args.key_hash, args.disabled)
     return {"hash": args.key_hash, "disabled": args.disabled}
 

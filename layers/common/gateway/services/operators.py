@@ -60,6 +60,16 @@ def search_accounts(query: str, cursor: str | None) -> dict[str, Any]:
     return {"data": views, "next_cursor": page.cursor}
 
 
+def index_accounts() -> dict[str, Any]:
+    """Once, after upgrading: list every account created before the directory in it (scans the table)."""
+    repository, listed, total = _repository(), 0, 0
+    for account_id in LedgerReader(get_settings().table_name).account_ids():
+        total += 1
+        found = _account_or_none(account_id)
+        listed += bool(found and repository.list_in_directory(found))
+    return {"accounts": total, "listed": listed}
+
+
 def account_detail(account_id: str) -> dict[str, Any]:
     """An account, what it spent this month, and the operator actions on it."""
     account = accounts.get_account(account_id)

@@ -60,6 +60,23 @@ class OperatorRepository:
         last = page.get("LastEvaluatedKey")
         return DirectoryPage(ids, _encode(last) if last else None)
 
+    def list_in_directory(self, account: Account) -> bool:
+        """List an account created before the directory existed; False when it is listed already."""
+        index = layout.account_directory_index(account.account_id, account.name)
+        try:
+            dynamo.client().update_item(
+                TableName=self.table,
+                Key=layout.account_key(account.account_id),
+                UpdateExpression="SET gsi3pk = :pk, gsi3sk = :sk",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(gsi3pk)",
+                ExpressionAttributeValues={":pk": {"S": index["gsi3pk"]}, ":sk": {"S": index["gsi3sk"]}},
+            )
+        except dynamo.DynamoError as error:
+            if error.code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     # Disabling an account
 
     def set_disabled(self, account: Account, disabled: bool, log_entry: dict[str, Any]) -> None:
