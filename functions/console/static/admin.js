@@ -4,7 +4,7 @@
 "use strict";
 (function () {
   const { t } = window.GW.i18n;
-  const { h, add, field, number, credits, dateTime, day, isoDay, table, badge, card, toast } = window.GW.dom;
+  const { h, add, amount, field, number, credits, dateTime, day, isoDay, table, badge, card, toast } = window.GW.dom;
   const api = window.GW.api;
   const charts = window.GW.charts;
   const app = () => window.GW.app;
@@ -59,7 +59,7 @@
       { label: t("admin.action"), cell: (e) => t(`admin.action.${e.action}`) },
       withAccount ? { label: t("admin.id"), cell: (e) => accountLink(e.account_id) } : null,
       { label: t("usage.credits"), cell: (e) => (e.credits == null ? "—" : credits(e.credits)), numeric: true },
-      { label: t("admin.note"), cell: (e) => e.note || "—" },
+      { label: t("admin.noteShort"), cell: (e) => e.note || "—" },
       { label: t("traces.traceId"), cell: (e) => h("code", null, e.trace_id || "—") },
     ].filter(Boolean);
   }
@@ -70,7 +70,7 @@
     const error = h("div", { class: "form-error", role: "alert" });
     const submit = h("button", { type: "submit", class: "primary" }, t("admin.topUp"));
     const form = h("form", { class: "form panel", id: "top-up" }, h("h2", null, t("admin.topUp")),
-      h("div", { class: "row" }, field(t("admin.topUpAmount"), amount), field(t("admin.note"), note)), error, h("div", { class: "actions" }, submit));
+      h("div", { class: "row" }, field(t("admin.topUpAmount"), amount), field(t("admin.note"), note, t("admin.noteHint"))), error, h("div", { class: "actions" }, submit));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       error.textContent = "";
@@ -99,7 +99,7 @@
     const error = h("div", { class: "form-error", role: "alert" });
     const submit = h("button", { type: "submit", class: disabling ? "danger" : "primary" }, disabling ? t("admin.disable") : t("admin.enable"));
     const form = h("form", { class: "form panel", id: "account-status" }, h("h2", null, disabling ? t("admin.disable") : t("admin.enable")),
-      h("p", null, disabling ? t("admin.disableText") : t("admin.enableText")), field(t("admin.note"), note), error, h("div", { class: "actions" }, submit));
+      h("p", null, disabling ? t("admin.disableText") : t("admin.enableText")), field(t("admin.note"), note, t("admin.noteHint")), error, h("div", { class: "actions" }, submit));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const sure = await window.GW.dom.confirmDialog(submit.textContent, disabling ? t("admin.disableText") : t("admin.enableText"), t("admin.confirm"), disabling);
@@ -123,9 +123,9 @@
     add(main, 
       app().header(a.name, h("a", { href: "#/admin/accounts", class: "button secondary" }, t("common.back"))),
       h("div", { class: "cards" },
-        card(t("admin.balance"), `${credits(a.balance)} ${t("common.credits")}`),
-        card(t("admin.month"), `${credits(detail.month.total_credits)} ${t("common.credits")}`, t("overview.monthRequests", { count: number(detail.month.total_requests, 0), date: detail.month.date_from })),
-        card(t("overview.granted"), `${credits(a.granted)} ${t("common.credits")}`),
+        card(t("admin.balance"), amount(a.balance)),
+        card(t("admin.month"), amount(detail.month.total_credits), t("overview.monthRequests", { count: number(detail.month.total_requests, 0), date: detail.month.date_from })),
+        card(t("overview.granted"), amount(a.granted)),
         card(t("admin.status"), statusBadge(a), h("code", null, a.account_id))),
       h("div", { class: "two" }, topUpForm(detail), switchForm(detail)),
       h("h2", null, t("admin.history")),

@@ -143,9 +143,11 @@
     return new Promise((resolve) => {
       const titleId = uid("dialog");
       const dialog = h("dialog", { class: "modal", "aria-labelledby": titleId });
+      const opener = document.activeElement;
       const close = (value) => {
         dialog.close();
         dialog.remove();
+        if (opener && opener.isConnected && opener.focus) opener.focus();
         resolve(value);
       };
       dialog.addEventListener("cancel", (event) => {
@@ -178,10 +180,15 @@
     return h("span", { class: ["badge", kind ? `badge-${kind}` : null] }, text);
   }
 
+  /** An amount of credits with its unit, the unit set smaller. */
+  function amount(value) {
+    return [credits(value), h("span", { class: "unit" }, ` ${t("common.credits")}`)];
+  }
+
   function card(label, value, detail) {
     return h("div", { class: "card" }, h("p", { class: "card-label" }, label), h("p", { class: "card-value" }, value), detail ? h("p", { class: "card-detail" }, detail) : null);
   }
 
   window.GW.pages = window.GW.pages || {};
-  window.GW.dom = { h, add, svg, clear, uid, field, number, credits, dateTime, day, isoDay, table, toast, alertBox, copy, modal, confirmDialog, badge, card };
+  window.GW.dom = { h, add, amount, svg, clear, uid, field, number, credits, dateTime, day, isoDay, table, toast, alertBox, copy, modal, confirmDialog, badge, card };
 })();

@@ -13,8 +13,9 @@
 
   function limitText(key) {
     if (key.limit === null) return t("common.none");
-    const reset = key.limit_reset ? ` · ${t(`keys.reset.${key.limit_reset}`)}` : "";
-    return t("keys.remaining", { remaining: credits(key.limit_remaining), limit: credits(key.limit) }) + reset;
+    return h("div", { class: "stack" },
+      t("keys.remaining", { remaining: credits(key.limit_remaining), limit: credits(key.limit) }),
+      h("span", { class: "sub" }, t(`keys.reset.${key.limit_reset || "none"}`)));
   }
 
   function allowText(list) {
@@ -129,17 +130,26 @@
     const act = (label, handler, kind) =>
       h("button", { type: "button", class: ["small", kind], onclick: () => handler().catch(window.GW.app.fail) }, label);
     const columns = [
-      { label: t("keys.name"), cell: (k) => k.name },
-      { label: t("keys.key"), cell: (k) => h("code", null, `${k.key_prefix}…`) },
-      { label: t("keys.kind"), cell: (k) => t(`keys.kind.${k.kind}`).split(" ")[0] },
+      {
+        label: t("keys.name"),
+        cell: (k) => h("div", { class: "stack" }, h("strong", null, k.name),
+          h("span", { class: "sub" }, h("code", null, k.key_prefix), ` · ${t(`keys.kind.${k.kind}`).split(/[ （(]/)[0]}`)),
+      },
       { label: t("keys.status"), cell: status },
-      { label: t("keys.limit"), cell: limitText },
-      { label: t("keys.rate"), cell: (k) => (k.rate_limit ? t("keys.perMinute", { rate: k.rate_limit }) : t("common.none")) },
-      { label: t("keys.models"), cell: (k) => allowText(k.allowed_models) },
-      { label: t("keys.providers"), cell: (k) => allowText(k.allowed_providers) },
-      { label: t("keys.expires"), cell: (k) => (k.expires_at ? dateTime(k.expires_at) : t("common.never")) },
-      { label: t("keys.used"), cell: (k) => `${credits(k.usage.total_credits)} · ${k.usage.total_requests}`, numeric: true },
-      { label: t("keys.created"), cell: (k) => dateTime(k.created_at) },
+      { label: t("keys.col.limit"), cell: limitText },
+      { label: t("keys.col.rate"), cell: (k) => (k.rate_limit ? t("keys.perMinute", { rate: k.rate_limit }) : t("common.none")) },
+      {
+        label: t("keys.col.allowed"),
+        cell: (k) => h("div", { class: "stack" },
+          h("span", null, `${t("keys.col.models")}: ${allowText(k.allowed_models)}`),
+          h("span", null, `${t("keys.col.providers")}: ${allowText(k.allowed_providers)}`)),
+      },
+      { label: t("keys.col.expires"), cell: (k) => (k.expires_at ? dateTime(k.expires_at) : t("common.never")) },
+      {
+        label: t("keys.used"),
+        cell: (k) => h("div", { class: "stack" }, credits(k.usage.total_credits), h("span", { class: "sub" }, t("keys.requests", { count: k.usage.total_requests }))),
+        numeric: true,
+      },
       {
         label: t("keys.actions"),
         cell: (k) => h("div", { class: "row-actions" },

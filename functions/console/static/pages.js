@@ -3,7 +3,7 @@
 "use strict";
 (function () {
   const { t } = window.GW.i18n;
-  const { h, add, field, number, credits, dateTime, day, isoDay, table, badge, card, copy, clear } = window.GW.dom;
+  const { h, add, amount, field, number, credits, dateTime, day, isoDay, table, badge, card, copy, clear } = window.GW.dom;
   const api = window.GW.api;
   const charts = window.GW.charts;
   const app = () => window.GW.app;
@@ -17,10 +17,10 @@
       h(
         "div",
         { class: "cards" },
-        card(t("overview.balance"), `${credits(account.balance)} ${t("common.credits")}`),
-        card(t("overview.month"), `${credits(month.total_credits)} ${t("common.credits")}`,
+        card(t("overview.balance"), amount(account.balance)),
+        card(t("overview.month"), amount(month.total_credits),
           t("overview.monthRequests", { count: number(month.total_requests), date: month.date_from })),
-        card(t("overview.granted"), `${credits(account.granted)} ${t("common.credits")}`),
+        card(t("overview.granted"), amount(account.granted)),
         card(t("overview.account"), h("code", null, account.account_id), me.user.email)
       ),
       h("section", { class: "panel" }, h("h2", null, t("overview.next")),
@@ -190,7 +190,7 @@
       [t("usage.model"), data.model],
       [t("traces.provider"), data.provider || "—"],
       [t("traces.endpoint"), data.endpoint || "—"],
-      [t("traces.keyPrefix"), h("code", null, `${data.key_prefix}…`)],
+      [t("traces.keyPrefix"), h("code", null, data.key_prefix)],
       [t("traces.tokensInOut"), `${number(data.prompt_tokens, 0)} / ${number(data.completion_tokens, 0)}`],
       [t("usage.credits"), credits(data.credits)],
       [t("traces.latency"), `${number(data.latency_ms, 0)} ms`],
