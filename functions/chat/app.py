@@ -9,16 +9,19 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from gateway.deadline import CONTEXT_HEADER, from_lambda_context
+from gateway.formats import anthropic, gemini, openai
 from gateway.formats.anthropic import MessagesRequest
 from gateway.formats.gemini import GenerateContentRequest
-from gateway.formats.inbound import Exchange, anthropic_exchange, gemini_exchange, openai_exchange
+from gateway.formats.inbound import Exchange
 from gateway.formats.openai import ChatCompletionRequest, EmbeddingsRequest
-from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, trace_id_of
+from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, format_router, trace_id_of
 from gateway.services import embeddings, models
-from gateway.services.inference import infer
+from gateway.services.chat import infer
 from gateway.services.routing import parse_gemini_target
 
-router = APIRouter()
+router = APIRouter()  # OpenAI's format: its error envelope
+anthropic_routes = format_router("anthropic")
+gemini_routes = format_router("gemini")
 Vendor = Annotated[str | None, Header(max_length=64)]
 # Anthropic beta names, comma-separated (Claude Code sends several); passed on to Anthropic upstreams only
 AnthropicBeta = Annotated[str | None, Header(max_length=1024, pattern=r"^[A-Za-z0-9._-]+( ?, ?[A-Za-z0-9._-]+)*$")]
@@ -36,10 +39,10 @@ async def _answer(principal: Any, exchange: Exchange, request: Request, vendor: 
 async def chat_completions(
     payload: ChatCompletionRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
 ) -> Response:
-    return await _answer(principal, openai_exchange(payload), request, vendor)
+    return await _answer(principal, openai.exchange(payload), request, vendor)
 
 
-@router.post("/v1/messages")
+@anthropic_routes.post("/v1/messages")
 async def messages(
     payload: MessagesRequest,
     request: Request,
@@ -47,16 +50,22 @@ async def messages(
     vendor: Vendor = None,
     anthropic_beta: AnthropicBeta = None,
 ) -> Response:
-    return await _answer(principal, anthropic_exchange(payload, anthropic_beta), request, vendor)
+    return await _answer(principal, anthropic.exchange(payload, anthropic_beta), request, vendor)
 
 
-@router.post("/v1beta/models/{target:path}")
-@router.post("/v1/models/{target:path}")  # google-genai's default API version
+router.include_router(anthropic_routes)
+
+
+@gemini_routes.post("/v1beta/models/{target:path}")
+@gemini_routes.post("/v1/models/{target:path}")  # google-genai's default API version
 async def generate_content(
     target: str, payload: GenerateContentRequest, request: Request, principal: GeminiKey, vendor: Vendor = None
 ) -> Response:
     model, stream = parse_gemini_target(target)
-    return await _answer(principal, gemini_exchange(payload, model, stream), request, vendor)
+    return await _answer(principal, gemini.exchange(payload, model, stream), request, vendor)
+
+
+router.include_router(gemini_routes)
 
 
 @router.post("/v1/embeddings")

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.formats.images import ImageGenerationRequest
 from gateway.http import AnyKey, InferenceKey, create_app, trace_id_of
-from gateway.services import images
+from gateway.services import image_tasks, images
 
 router = APIRouter()
 
@@ -23,7 +23,7 @@ async def generate_images(payload: ImageGenerationRequest, request: Request, pri
 
 @router.get("/v1/images/tasks/{task_id}")
 def image_task(task_id: str, principal: AnyKey) -> dict[str, Any]:
-    return images.task_view(principal, task_id)
+    return image_tasks.task_view(principal, task_id)
 
 
 app = create_app(router, title="AI Gateway: images")

@@ -3,11 +3,30 @@ happened (with trace ids and account ids), never an ID token, a refresh token, a
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from devtools.devserver import function_module
+from gateway.observability import logger
 from tests.support.console import PASSWORD, CognitoPool
 from tests.support.lambda_events import LambdaContext, rest_event
+
+
+@contextmanager
+def log_lines() -> Iterator[io.StringIO]:
+    """What the gateway's logger writes meanwhile (its handler may hold a stream of an earlier test)."""
+    handlers = [h for h in logging.getLogger(logger().name).handlers if isinstance(h, logging.StreamHandler)]
+    assert handlers, "the gateway's logger writes nowhere"
+    lines = io.StringIO()
+    previous = [handler.setStream(lines) for handler in handlers]
+    try:
+        yield lines
+    finally:
+        for handler, stream in zip(handlers, previous, strict=True):
+            handler.setStream(stream)
 
 
 def test_the_console_logs_no_token_password_or_key(gateway_env, cognito: CognitoPool, capfd, monkeypatch):  # type: ignore[no-untyped-def]
@@ -28,15 +47,16 @@ def test_the_console_logs_no_token_password_or_key(gateway_env, cognito: Cognito
 
     # When the customer signs in for the first time, creates a key and lists them, a forged token is
     # refused, and the operator tops the customer up with a note
-    me = call("GET", "/console/api/me", user.id_token)
-    created = call("POST", "/console/api/keys", user.id_token, {"name": "logged?"})
-    listed = call("GET", "/console/api/keys", user.id_token)
-    forged = call("GET", "/console/api/me", user.id_token[:-6] + "AAAAAA")
-    account_id = me["body"]["account"]["account_id"]
-    top_up = call(
-        "POST", f"/console/api/admin/accounts/{account_id}/top-up", operator.id_token, {"credits": 1, "note": "n"}
-    )
-    output = "".join(capfd.readouterr())
+    with log_lines() as logged:
+        me = call("GET", "/console/api/me", user.id_token)
+        created = call("POST", "/console/api/keys", user.id_token, {"name": "logged?"})
+        listed = call("GET", "/console/api/keys", user.id_token)
+        forged = call("GET", "/console/api/me", user.id_token[:-6] + "AAAAAA")
+        account_id = me["body"]["account"]["account_id"]
+        top_up = call(
+            "POST", f"/console/api/admin/accounts/{account_id}/top-up", operator.id_token, {"credits": 1, "note": "n"}
+        )
+    output = "".join(capfd.readouterr()) + logged.getvalue()  # metrics are printed; log lines go to the logger
 
     # Then each answered as it should, and the log holds what happened but none of the secrets
     assert [me["status"], created["status"], listed["status"], forged["status"], top_up["status"]] == [

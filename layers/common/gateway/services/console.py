@@ -22,6 +22,7 @@ from gateway.services.usage import DateRange
 from gateway.storage import dynamo
 from gateway.storage.accounts import Account
 from gateway.storage.api_keys import ApiKeyRecord
+from gateway.storage.stores import stores
 from gateway.storage.users import ConsoleUser, UserRepository
 
 SESSION_KEY_PREFIX = "console"  # what a console session's principal shows where a key prefix would be
@@ -41,7 +42,7 @@ class ConsoleSession:
 def open_session(token: str | None) -> ConsoleSession:
     """The session an ID token opens: its user's account (created on first sign-in)."""
     identity = verify_id_token(token)
-    users = UserRepository(get_settings().table_name)
+    users = stores().users
     user = users.get(identity.sub) or _first_sign_in(identity, users)
     account = accounts.get_account(user.account_id)
     return ConsoleSession(identity, account, acting_for(account.account_id, identity))

@@ -32,7 +32,7 @@ from gateway.storage.operators import (
     OperatorRepository,
     log_entry_refused,
 )
-from gateway.storage.usage import UsageRepository
+from gateway.storage.stores import stores
 
 PAGE_SIZE = 25
 TOTALS_MAX_DAYS = 93  # a quarter; finished days are cached, so only the first look at a range reads them all
@@ -42,7 +42,7 @@ COUNTED = ("requests", "errors", "prompt_tokens", "completion_tokens", "credits"
 
 
 def _repository() -> OperatorRepository:
-    return OperatorRepository(get_settings().table_name)
+    return stores().operators
 
 
 def search_accounts(query: str, cursor: str | None) -> dict[str, Any]:
@@ -156,8 +156,7 @@ def platform_totals(dates: DateRange) -> dict[str, Any]:
 
 
 def _compute_days(days: list[str]) -> dict[str, dict[str, int]]:
-    table = get_settings().table_name
-    reader, aggregates = LedgerReader(table), UsageRepository(table)
+    reader, aggregates = LedgerReader(get_settings().table_name), stores().usage
     with ThreadPoolExecutor(READERS) as pool:
         active = dict(zip(days, pool.map(reader.active_accounts, days), strict=True))
         everyone = sorted(set().union(*active.values()))

@@ -78,10 +78,7 @@ class LedgerEntry:
     units: dict[str, Any] | None = None  # media billed in their own units: images, characters, audio_seconds
 
 
-class CreditRepository:
-    def __init__(self, table: str) -> None:
-        self.table = table
-
+class CreditRepository(dynamo.TableRepository):
     def reserve(self, reservation: Reservation, guard: KeyGuard, now: int, also: Sequence[dict[str, Any]] = ()) -> None:
         """Check the key, take the credits (and the key's limit and rate), write the reservation and
         any `also` items (an image task, say): all or nothing, in one transaction."""
@@ -268,7 +265,7 @@ class CreditRepository:
         checked_amount(entry.credits, "a charge", low=0, high=reservation.amount)
         pending = {**asdict(entry), "attempts": [dict(attempt) for attempt in entry.attempts]}
         try:
-            dynamo.client().update_item(
+            self.db.update_item(
                 TableName=self.table,
                 Key=layout.reservation_key(reservation.trace_id),
                 UpdateExpression="SET pending = :pending",
@@ -283,7 +280,7 @@ class CreditRepository:
         """Reservations whose holder must have died, oldest first, across every shard."""
         found: list[Reservation] = []
         for shard in range(layout.RESERVATION_SHARDS):
-            answer = dynamo.client().query(
+            answer = self.db.query(
                 TableName=self.table,
                 IndexName=layout.GSI1,
                 KeyConditionExpression="gsi1pk = :pk AND gsi1sk < :until",
@@ -297,14 +294,12 @@ class CreditRepository:
         return sorted(found, key=lambda r: r.expires_at)[:limit]
 
     def get_entry(self, trace_id: str) -> dict[str, Any] | None:
-        answer = dynamo.client().get_item(TableName=self.table, Key=layout.trace_key(trace_id), ConsistentRead=True)
+        answer = self.db.get_item(TableName=self.table, Key=layout.trace_key(trace_id), ConsistentRead=True)
         item = answer.get("Item")
         return dynamo.from_item(item) if item else None
 
     def get_reservation(self, trace_id: str) -> Reservation | None:
-        answer = dynamo.client().get_item(
-            TableName=self.table, Key=layout.reservation_key(trace_id), ConsistentRead=True
-        )
+        answer = self.db.get_item(TableName=self.table, Key=layout.reservation_key(trace_id), ConsistentRead=True)
         item = answer.get("Item")
         return Reservation.from_item(dynamo.from_item(item)) if item else None
 
@@ -312,7 +307,7 @@ class CreditRepository:
         """Run a transaction; retry write conflicts. Returns the cancellation codes ([] on success)."""
         for attempt in range(CONFLICT_RETRIES):
             try:
-                dynamo.client().transact_write_items(TransactItems=items)
+                self.db.transact_write_items(TransactItems=items)
             except dynamo.DynamoError as error:
                 if error.code != "TransactionCanceledException":
                     raise StorageUnavailable(str(error)) from error

@@ -33,10 +33,7 @@ class DirectoryPage:
     cursor: str | None
 
 
-class OperatorRepository:
-    def __init__(self, table: str) -> None:
-        self.table = table
-
+class OperatorRepository(dynamo.TableRepository):
     # The account directory (GSI3, keys only)
 
     def search(self, prefix: str, *, size: int, cursor: str | None) -> DirectoryPage:
@@ -55,7 +52,7 @@ class OperatorRepository:
         }
         if cursor:
             kwargs["ExclusiveStartKey"] = _decode(cursor, {"pk", "sk", "gsi3pk", "gsi3sk"}, layout.ACCOUNTS_PK)
-        page = dynamo.client().query(**kwargs)
+        page = self.db.query(**kwargs)
         ids = [item["gsi3sk"]["S"].rpartition("#")[2] for item in page.get("Items", [])]
         last = page.get("LastEvaluatedKey")
         return DirectoryPage(ids, _encode(last) if last else None)
@@ -64,7 +61,7 @@ class OperatorRepository:
         """List an account created before the directory existed; False when it is listed already."""
         index = layout.account_directory_index(account.account_id, account.name)
         try:
-            dynamo.client().update_item(
+            self.db.update_item(
                 TableName=self.table,
                 Key=layout.account_key(account.account_id),
                 UpdateExpression="SET gsi3pk = :pk, gsi3sk = :sk",
@@ -96,7 +93,7 @@ class OperatorRepository:
 
     def transact(self, writes: list[dict[str, Any]], log_entry: dict[str, Any]) -> None:
         try:
-            dynamo.client().transact_write_items(TransactItems=[*writes, log_entry])
+            self.db.transact_write_items(TransactItems=[*writes, log_entry])
         except dynamo.DynamoError as error:
             if log_entry_refused(error):
                 raise ActionReplayed from error
@@ -115,9 +112,7 @@ class OperatorRepository:
         return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
 
     def get_action(self, action_id: str) -> dict[str, Any] | None:
-        answer = dynamo.client().get_item(
-            TableName=self.table, Key=layout.operator_log_key(action_id), ConsistentRead=True
-        )
+        answer = self.db.get_item(TableName=self.table, Key=layout.operator_log_key(action_id), ConsistentRead=True)
         item = answer.get("Item")
         return _log_values(dynamo.from_item(item)) if item else None
 
@@ -139,7 +134,7 @@ class OperatorRepository:
         }
         if cursor:
             kwargs["ExclusiveStartKey"] = _decode(cursor, {"pk", "sk", pk_name, sk_name}, pk)
-        page = dynamo.client().query(**kwargs)
+        page = self.db.query(**kwargs)
         last = page.get("LastEvaluatedKey")
         entries = [_log_values(dynamo.from_item(item)) for item in page.get("Items", [])]
         return LogPage(entries, _encode(last) if last else None)
@@ -147,7 +142,7 @@ class OperatorRepository:
     # Totals of finished days over every account
 
     def platform_days(self, day_from: str, day_to: str) -> dict[str, dict[str, int]]:
-        answer = dynamo.client().query(
+        answer = self.db.query(
             TableName=self.table,
             KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :end",
             ExpressionAttributeValues={
@@ -163,7 +158,7 @@ class OperatorRepository:
         return days
 
     def save_platform_day(self, day: str, totals: dict[str, int]) -> None:
-        dynamo.client().put_item(
+        self.db.put_item(
             TableName=self.table,
             Item={**layout.platform_day_key(day), **dynamo.to_attributes({"totals": totals})},
         )

@@ -20,12 +20,9 @@ class ConsoleUser:
         return cls(sub=item["sub"], account_id=item["account_id"], email=item["email"], created_at=item["created_at"])
 
 
-class UserRepository:
-    def __init__(self, table: str) -> None:
-        self.table = table
-
+class UserRepository(dynamo.TableRepository):
     def get(self, sub: str) -> ConsoleUser | None:
-        answer = dynamo.client().get_item(TableName=self.table, Key=layout.user_key(sub), ConsistentRead=True)
+        answer = self.db.get_item(TableName=self.table, Key=layout.user_key(sub), ConsistentRead=True)
         item = answer.get("Item")
         return ConsoleUser.from_item(dynamo.from_item(item)) if item else None
 
@@ -33,7 +30,7 @@ class UserRepository:
         """Record the user unless it is recorded already; returns the record that stands."""
         values = {"sub": user.sub, "account_id": user.account_id, "email": user.email, "created_at": user.created_at}
         try:
-            dynamo.client().put_item(
+            self.db.put_item(
                 TableName=self.table,
                 Item={**layout.user_key(user.sub), **dynamo.to_attributes(values)},
                 ConditionExpression="attribute_not_exists(pk)",

@@ -1,8 +1,6 @@
-"""Pure translation between the gateway's OpenAI-format chat and Anthropic's Messages API as an upstream.
-
-Requests are built in `request.py` (re-exported here); this module turns Anthropic's answers, its
-stream events and its errors back into OpenAI's wire format. Anthropic's signed thinking comes back
-as `reasoning_content` (the text) plus `thinking_blocks` (the blocks with their signatures, which a
+"""Anthropic's answers as canonical ones: a message as a chat.completion, its stream events as chunks,
+its errors as (message, code, param). Pure. Anthropic's signed thinking comes back as
+`reasoning_content` (the text) plus `thinking_blocks` (the blocks with their signatures, which a
 client must send back on its next turn when thinking is combined with tools).
 """
 
@@ -11,28 +9,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway.providers.anthropic.request import DEFAULT_MAX_TOKENS, THINKING_BUDGETS, chat_request
-from gateway.providers.anthropic.wire import ERROR_STATUS, FINISH_REASONS
+from gateway.canonical import (
+    ChatChunk,
+    ChatCompletion,
+    ChunkChoice,
+    CompletionUsage,
+    Delta,
+    Message,
+    PromptTokensDetails,
+    ToolCall,
+    Usage,
+    usage_from,
+)
+from gateway.dialects.anthropic import ERROR_STATUS, FINISH_REASONS
 from gateway.providers.errors import UpstreamFailure, error_member
-from gateway.providers.openai.transform import Usage, usage_from
-
-__all__ = [
-    "ANTHROPIC_VERSION",
-    "DEFAULT_MAX_TOKENS",
-    "THINKING_BUDGETS",
-    "StreamTranslator",
-    "chat_request",
-    "chat_response",
-    "error_from",
-    "headers",
-    "usage_dict",
-]
-
-ANTHROPIC_VERSION = "2023-06-01"
-
-
-def headers(api_key: str) -> dict[str, str]:
-    return {"x-api-key": api_key, "anthropic-version": ANTHROPIC_VERSION, "content-type": "application/json"}
 
 
 def _count(usage: dict[str, Any], name: str) -> int:
@@ -40,16 +30,21 @@ def _count(usage: dict[str, Any], name: str) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def usage_dict(usage: Any) -> dict[str, Any] | None:
+def usage_dict(usage: Any) -> CompletionUsage | None:
     """OpenAI usage from Anthropic's: input_tokens excludes cache reads and writes, prompt_tokens includes them."""
     if not isinstance(usage, dict):
         return None
     written, read = _count(usage, "cache_creation_input_tokens"), _count(usage, "cache_read_input_tokens")
     prompt = _count(usage, "input_tokens") + written + read
     completion = _count(usage, "output_tokens")
-    details: dict[str, int] = {"cached_tokens": read}
+    details: PromptTokensDetails = {"cached_tokens": read}
     if written:
         details["cache_write_tokens"] = written
+        # writes with the 1-hour TTL cost more than the default 5-minute ones (2x input, not 1.25x)
+        by_ttl = usage.get("cache_creation")
+        long_lived = min(_count(by_ttl, "ephemeral_1h_input_tokens"), written) if isinstance(by_ttl, dict) else 0
+        if long_lived:
+            details["cache_write_1h_tokens"] = long_lived
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -58,12 +53,12 @@ def usage_dict(usage: Any) -> dict[str, Any] | None:
     }
 
 
-def chat_response(payload: dict[str, Any], model: str, *, created: int = 0) -> dict[str, Any]:
+def chat_response(payload: dict[str, Any], model: str, *, created: int = 0) -> ChatCompletion:
     """An OpenAI chat.completion from an Anthropic message (`created`: the caller's clock, seconds)."""
     texts: list[str] = []
     reasoning: list[str] = []
     thinking_blocks: list[dict[str, Any]] = []
-    calls: list[dict[str, Any]] = []
+    calls: list[ToolCall] = []
     for block in payload.get("content") or []:
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
@@ -84,7 +79,7 @@ def chat_response(payload: dict[str, Any], model: str, *, created: int = 0) -> d
                     "function": {"name": block.get("name"), "arguments": arguments},
                 }
             )
-    message: dict[str, Any] = {
+    message: Message = {
         "role": "assistant",
         "content": "".join(texts) if texts or not calls else None,
         "refusal": None,
@@ -95,7 +90,7 @@ def chat_response(payload: dict[str, Any], model: str, *, created: int = 0) -> d
         message["reasoning_content"] = "".join(reasoning)
     if thinking_blocks:
         message["thinking_blocks"] = thinking_blocks
-    completion: dict[str, Any] = {
+    completion: ChatCompletion = {
         "id": payload.get("id"),
         "object": "chat.completion",
         "created": created,
@@ -135,7 +130,7 @@ class StreamTranslator:
     def usage(self) -> Usage | None:
         return usage_from({"usage": usage_dict(self._usage)})
 
-    def feed(self, event: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+    def feed(self, event: str, data: dict[str, Any]) -> list[ChatChunk]:
         kind = data.get("type") or event
         if kind == "message_start":
             message = data.get("message") or {}
@@ -161,11 +156,11 @@ class StreamTranslator:
             raise UpstreamFailure(str(message), status=ERROR_STATUS.get(str(error.get("type")), 500))
         return []  # ping, content_block_stop and event types added later carry nothing to relay
 
-    def _block_start(self, index: Any, block: dict[str, Any]) -> list[dict[str, Any]]:
+    def _block_start(self, index: Any, block: dict[str, Any]) -> list[ChatChunk]:
         kind = block.get("type")
         if kind == "tool_use" and isinstance(index, int):
             position = self._tool_index[index] = len(self._tool_index)
-            call = {
+            call: ToolCall = {
                 "index": position,
                 "id": block.get("id"),
                 "type": "function",
@@ -180,7 +175,7 @@ class StreamTranslator:
             return [self._chunk({"thinking_blocks": [{"type": "redacted_thinking", "data": block.get("data") or ""}]})]
         return []
 
-    def _block_delta(self, index: Any, delta: dict[str, Any]) -> list[dict[str, Any]]:
+    def _block_delta(self, index: Any, delta: dict[str, Any]) -> list[ChatChunk]:
         kind = delta.get("type")
         if kind == "text_delta" and delta.get("text"):
             return [self._chunk({"content": delta["text"]})]
@@ -190,11 +185,11 @@ class StreamTranslator:
             block = {"type": "thinking", "thinking": "", "signature": delta["signature"]}
             return [self._chunk({"thinking_blocks": [block]})]
         if kind == "input_json_delta" and delta.get("partial_json") and index in self._tool_index:
-            call = {"index": self._tool_index[index], "function": {"arguments": delta["partial_json"]}}
-            return [self._chunk({"tool_calls": [call]})]
+            fragment: ToolCall = {"index": self._tool_index[index], "function": {"arguments": delta["partial_json"]}}
+            return [self._chunk({"tool_calls": [fragment]})]
         return []  # empty fragments, citations
 
-    def _chunk_base(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
+    def _chunk_base(self, choices: list[ChunkChoice]) -> ChatChunk:
         return {
             "id": self.id,
             "object": "chat.completion.chunk",
@@ -203,7 +198,7 @@ class StreamTranslator:
             "choices": choices,
         }
 
-    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    def _chunk(self, delta: Delta, finish_reason: str | None = None) -> ChatChunk:
         return self._chunk_base([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
 
 

@@ -1,13 +1,11 @@
-"""Pure translation between our OpenAI-format requests and the Gemini API (generateContent).
+"""The canonical chat request as a Gemini GenerateContentRequest, and where to send it. Pure.
 
-Requests: `chat_request` maps what Gemini can honour and raises InvalidRequest(param=...) for what it
-cannot and would change the answer (UNSUPPORTED, and any field it does not know, since it cannot tell
-that it changes nothing); fields that change nothing are dropped (IGNORED). Consecutive turns of one
-role are merged (tool results join the user turn); `top_k` (an OpenRouter-style extension) is topK;
+`chat_request` maps what Gemini can honour and raises InvalidRequest(param=...) for what it cannot and
+would change the answer (UNSUPPORTED, and any field it does not know, since it cannot tell that it
+changes nothing); fields that change nothing are dropped (IGNORED). Consecutive turns of one role are
+merged (tool results join the user turn); `top_k` (an OpenRouter-style extension) is topK;
 reasoning_effort / reasoning.max_tokens are a thinkingBudget (see THINKING_BUDGETS), and a
 `reasoning` object not `exclude`d asks for thought summaries (includeThoughts).
-Answers: `chat_response` and `StreamTranslator` (in `responses`) give OpenAI `chat.completion` /
-`chat.completion.chunk` dicts; thought parts are `reasoning_content`.
 
 Thought signatures: a Gemini functionCall's `thoughtSignature` travels on the OpenAI tool call as
 `extra_content.google.thought_signature` (Google's own OpenAI-compatible convention) and is put back
@@ -19,13 +17,11 @@ Tool call ids are not sent to Gemini: responses are matched to calls by name, in
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from gateway.dialects.gemini import SKIP_SIGNATURE, call_signature, guess_mime, is_web_url, parse_data_url
 from gateway.errors import InvalidRequest
-from gateway.providers.gemini.responses import StreamTranslator, chat_response, usage_from
-from gateway.providers.gemini.wire import SKIP_SIGNATURE, call_signature, guess_mime, is_web_url, parse_data_url
-
-__all__ = ["StreamTranslator", "chat_request", "chat_response", "endpoint", "error_from", "headers", "usage_from"]
 
 # OpenAI fields that change nothing Gemini produces (routing, bookkeeping, transport).
 IGNORED = frozenset(
@@ -81,10 +77,18 @@ def headers(api_key: str) -> dict[str, str]:
     return {"x-goog-api-key": api_key, "content-type": "application/json"}
 
 
-# ---------------------------------------------------------------- request
+def image_request(prompt: str) -> dict[str, Any]:
+    """One image from a Gemini image model: generateContent asking for the IMAGE modality."""
+    return {
+        "contents": [{"role": "user", "parts": [{"text": prompt}]}],
+        "generationConfig": {"responseModalities": ["IMAGE", "TEXT"]},
+    }
 
 
-def chat_request(body: dict[str, Any]) -> dict[str, Any]:
+# ---------------------------------------------------------------- chat
+
+
+def chat_request(body: Mapping[str, Any]) -> dict[str, Any]:
     """The GenerateContentRequest body for an OpenAI chat request (the model goes in the URL)."""
     _refuse_unsupported(body)
     system, contents = _contents(body.get("messages") or [])
@@ -98,7 +102,7 @@ def chat_request(body: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
-def _refuse_unsupported(body: dict[str, Any]) -> None:
+def _refuse_unsupported(body: Mapping[str, Any]) -> None:
     for name, value in body.items():
         if name in IGNORED or name in _MAPPED or value is None:
             continue
@@ -227,7 +231,7 @@ def _function_response(message: dict[str, Any], param: str, call_names: dict[str
     return {"functionResponse": {"name": name, "response": response}}
 
 
-def _tools(body: dict[str, Any]) -> dict[str, Any]:
+def _tools(body: Mapping[str, Any]) -> dict[str, Any]:
     declarations: list[dict[str, Any]] = []
     for i, tool in enumerate(body.get("tools") or []):
         function = tool.get("function") if isinstance(tool, dict) and tool.get("type") == "function" else None
@@ -263,7 +267,7 @@ def _tools(body: dict[str, Any]) -> dict[str, Any]:
     return {"tools": [{"functionDeclarations": declarations}], "toolConfig": {"functionCallingConfig": config}}
 
 
-def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
+def _generation_config(body: Mapping[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {
         ours: body[theirs] for theirs, ours in _GENERATION.items() if body.get(theirs) is not None
     }
@@ -296,7 +300,7 @@ def _response_format(response_format: Any) -> dict[str, Any]:
     raise InvalidRequest(f"response_format `{kind}` is not supported by Gemini.", param="response_format")
 
 
-def _thinking_config(body: dict[str, Any]) -> dict[str, Any]:
+def _thinking_config(body: Mapping[str, Any]) -> dict[str, Any]:
     reasoning = body.get("reasoning")
     if reasoning is not None and not isinstance(reasoning, dict):
         raise InvalidRequest("reasoning must be an object.", param="reasoning")
@@ -314,27 +318,3 @@ def _thinking_config(body: dict[str, Any]) -> dict[str, Any]:
     if body.get("reasoning") is not None and budget != 0 and not reasoning.get("exclude"):
         config["includeThoughts"] = True
     return config
-
-
-# ---------------------------------------------------------------- errors
-
-
-def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:
-    """(message, code = google.rpc status name, param = first field violation) of a Gemini error body."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        payload = None
-    if isinstance(payload, list) and payload:  # streamGenerateContent without alt=sse answers a list
-        payload = payload[0]
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
-        return f"upstream answered HTTP {status}", None, None
-    code = error.get("status")
-    param = None
-    for detail in error.get("details") or []:
-        violations = detail.get("fieldViolations") if isinstance(detail, dict) else None
-        if isinstance(violations, list) and violations and isinstance(violations[0], dict):
-            param = violations[0].get("field")
-            break
-    return error["message"], str(code) if code else None, str(param) if param else None

@@ -1,6 +1,6 @@
-"""Anthropic wire-format facts shared by both directions: the gateway calling Anthropic
-(providers.anthropic.transform) and clients calling the gateway in Anthropic's format
-(formats.anthropic). Pure data and framing, no I/O."""
+"""Anthropic's wire vocabulary, shared by both directions: the gateway calling Anthropic
+(providers.anthropic) and clients calling the gateway in Anthropic's format (formats.anthropic).
+Pure data and framing, no I/O."""
 
 from __future__ import annotations
 
@@ -74,3 +74,11 @@ def message(
 def sse(event: str, data: dict[str, Any]) -> bytes:
     """One server-sent event as Anthropic frames it: `event: X\\ndata: {...}\\n\\n`."""
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def thinking_block(block: dict[str, Any]) -> dict[str, Any]:
+    """A thinking block with only the fields Anthropic takes back (signed thinking, or redacted)."""
+    if block.get("type") == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": str(block.get("data") or "")}
+    thinking, signature = str(block.get("thinking") or ""), str(block.get("signature") or "")
+    return {"type": "thinking", "thinking": thinking, "signature": signature}

@@ -1,15 +1,16 @@
-"""OpenAI answers re-encoded as Gemini answers, for clients of the inbound Gemini format.
-
-Re-exported by `gateway.formats.gemini`: `from_openai_response`, `StreamEncoder`, `sse`, `error_body`.
-"""
+"""Canonical answers as Gemini answers, for clients of the Gemini format: a whole
+GenerateContentResponse, the stream's chunks (and their SSE bytes), and Google's error envelope. Pure."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from gateway.providers.gemini.wire import call_signature, finish_from_openai, status_name, usage_from_openai
-from gateway.providers.openai.transform import Usage
+from gateway.canonical import Body, ChatChunk, StreamEvent, Usage
+from gateway.dialects.gemini import call_signature, finish_from_openai, status_name, usage_from_openai
+from gateway.errors import GatewayError
+from gateway.formats.inbound import Encoder, Exchange, InboundFormat
 
 
 def _parts(message: dict[str, Any], with_calls: bool = True) -> list[dict[str, Any]]:
@@ -39,7 +40,7 @@ def _call_part(call: dict[str, Any]) -> dict[str, Any]:
     return part
 
 
-def from_openai_response(payload: dict[str, Any], model: str) -> dict[str, Any]:
+def from_openai_response(payload: Mapping[str, Any], model: str) -> dict[str, Any]:
     """An OpenAI chat.completion as a GenerateContentResponse."""
     candidates: list[dict[str, Any]] = []
     for position, choice in enumerate(payload.get("choices") or []):
@@ -61,7 +62,7 @@ def from_openai_response(payload: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
-    """Google's error envelope; the status name follows google.rpc (see providers.gemini.wire)."""
+    """Google's error envelope; the status name follows google.rpc (see dialects.gemini)."""
     return {"error": {"code": status, "message": message, "status": status_name(status)}}
 
 
@@ -96,7 +97,7 @@ class StreamEncoder:
             response["responseId"] = self._id
         return response
 
-    def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+    def feed(self, chunk: Mapping[str, Any]) -> list[dict[str, Any]]:
         if self._id is None and chunk.get("id"):
             self._id = str(chunk["id"])
         if isinstance(chunk.get("usage"), dict):
@@ -150,3 +151,38 @@ class StreamEncoder:
     def error_event(self, status: int, message: str) -> dict[str, Any]:
         """The error envelope to send as the stream's last `data:` event (the SDK raises APIError)."""
         return error_body(status, message)
+
+
+class GeminiEncoder:
+    """The stream as SSE bytes; a Gemini upstream's own events pass through."""
+
+    def __init__(self, model: str) -> None:
+        self.chunks = StreamEncoder(model)
+
+    def feed(self, chunk: ChatChunk) -> bytes:
+        return b"".join(sse(payload) for payload in self.chunks.feed(chunk))
+
+    def passthrough(self, event: StreamEvent) -> bytes:
+        return event.raw or b""
+
+    def finish(self, usage: Usage | None, *, native: bool) -> bytes:
+        return b"" if native else b"".join(sse(payload) for payload in self.chunks.finish(usage))
+
+    def error(self, error: GatewayError) -> bytes:
+        return sse(self.chunks.error_event(error.status, error.message))
+
+
+def _encoder(exchange: Exchange) -> Encoder:
+    return GeminiEncoder(exchange.model)
+
+
+def _error_body(error: GatewayError) -> Body:
+    return error_body(error.status, error.message)
+
+
+def _capped(body: Body, tokens: int) -> Body:
+    config = body.get("generationConfig")
+    return {**body, "generationConfig": {**(config or {}), "maxOutputTokens": tokens}}
+
+
+FORMAT = InboundFormat("gemini", from_openai_response, _encoder, _error_body, _capped)

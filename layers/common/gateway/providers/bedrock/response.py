@@ -1,15 +1,10 @@
-"""Pure translation between our OpenAI-format chat requests and Bedrock's Converse API (as boto3 speaks it).
-
-Requests become the keyword arguments of `bedrock-runtime` `converse` / `converse_stream`; answers and
-ConverseStream events become OpenAI `chat.completion` / `chat.completion.chunk` dicts. Nothing here
-touches the network. Parameters Converse cannot honour and that would change the answer raise
-`InvalidRequest` naming the parameter; harmless ones (user, metadata, store, ...) and unknown ones
-are dropped.
+"""Bedrock's Converse answers (as boto3 returns them) as canonical ones: a response as a
+chat.completion, ConverseStream events as chunks, boto3's errors as upstream failures. Pure.
 
 Reasoning text round-trips as LiteLLM does it: answers carry `reasoning_content` plus `thinking_blocks`
-(`{"type": "thinking", "thinking", "signature"}` / `{"type": "redacted_thinking", "data"}`), and an
-assistant message sent back with its `thinking_blocks` becomes `reasoningContent` again (Claude needs
-the signed block back when thinking is combined with tools).
+(`{"type": "thinking", "thinking", "signature"}` / `{"type": "redacted_thinking", "data"}`); the
+request side (request.py) turns them back into `reasoningContent` (Claude needs the signed block back
+when thinking is combined with tools).
 """
 
 from __future__ import annotations
@@ -20,17 +15,19 @@ import secrets
 import time
 from typing import Any
 
-from gateway.providers.bedrock.request import converse_request
+from gateway.canonical import (
+    ChatChunk,
+    ChatCompletion,
+    ChunkChoice,
+    CompletionUsage,
+    Delta,
+    Message,
+    PromptTokensDetails,
+    ToolCall,
+    Usage,
+    usage_from,
+)
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
-from gateway.providers.openai.transform import Usage, usage_from
-
-__all__ = [
-    "StreamTranslator",
-    "converse_request",
-    "converse_response",
-    "failure_from",
-    "stream_failure",
-]
 
 STOP_REASONS = {
     "end_turn": "stop",
@@ -59,7 +56,7 @@ def completion_id(request_id: str | None = None) -> str:
     return f"chatcmpl-{request_id or secrets.token_hex(12)}"
 
 
-def openai_usage(usage: Any) -> dict[str, Any] | None:
+def openai_usage(usage: Any) -> CompletionUsage | None:
     """OpenAI usage from Converse's. Converse counts cache reads and writes apart from inputTokens;
     OpenAI's prompt_tokens include them, and the details say how many of each."""
     if not isinstance(usage, dict):
@@ -70,7 +67,9 @@ def openai_usage(usage: Any) -> dict[str, Any] | None:
     read = _tokens(usage, "cacheReadInputTokens") or 0
     written = _tokens(usage, "cacheWriteInputTokens") or 0
     prompt = fresh + read + written
-    details = {"cached_tokens": read, **({"cache_write_tokens": written} if written else {})}
+    details: PromptTokensDetails = {"cached_tokens": read}
+    if written:
+        details["cache_write_tokens"] = written
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -84,7 +83,7 @@ def _tokens(usage: dict[str, Any], key: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def usage_of(usage: dict[str, Any] | None) -> Usage | None:
+def usage_of(usage: CompletionUsage | None) -> Usage | None:
     return usage_from({"usage": usage})
 
 
@@ -94,7 +93,7 @@ def finish_reason(stop_reason: Any) -> str:
 
 def converse_response(
     payload: dict[str, Any], model: str, *, request_id: str | None = None, created: int | None = None
-) -> dict[str, Any]:
+) -> ChatCompletion:
     """An OpenAI `chat.completion` from a Converse answer (boto3's parsed dict)."""
     output = payload.get("output")
     message = output.get("message") if isinstance(output, dict) else None
@@ -104,7 +103,7 @@ def converse_response(
     texts: list[str] = []
     reasoning: list[str] = []
     thinking_blocks: list[dict[str, Any]] = []
-    tool_calls: list[dict[str, Any]] = []
+    tool_calls: list[ToolCall] = []
     for block in content:
         if not isinstance(block, dict):
             continue
@@ -119,7 +118,7 @@ def converse_response(
                 thinking_blocks.append(thinking)
                 if thinking["type"] == "thinking":
                     reasoning.append(thinking["thinking"])
-    answer: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
+    answer: Message = {"role": "assistant", "content": "".join(texts) if texts else None}
     if reasoning:
         answer["reasoning_content"] = "".join(reasoning)
     if thinking_blocks:
@@ -128,7 +127,7 @@ def converse_response(
         answer["tool_calls"] = tool_calls
     metadata = payload.get("ResponseMetadata")
     request_id = request_id or (metadata.get("RequestId") if isinstance(metadata, dict) else None)
-    completion: dict[str, Any] = {
+    completion: ChatCompletion = {
         "id": completion_id(request_id),
         "object": "chat.completion",
         "created": int(time.time()) if created is None else created,
@@ -143,7 +142,7 @@ def converse_response(
     return completion
 
 
-def _tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+def _tool_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
     return {
         "id": call_id,
         "type": "function",
@@ -225,8 +224,8 @@ class StreamTranslator:
     def usage(self) -> Usage | None:
         return self._usage
 
-    def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        chunks: list[dict[str, Any]] = []
+    def feed(self, event: dict[str, Any]) -> list[ChatChunk]:
+        chunks: list[ChatChunk] = []
         for kind, body in event.items():
             if kind.lower() in STREAM_EXCEPTIONS:
                 raise stream_failure(kind, body.get("message") if isinstance(body, dict) else None)
@@ -246,16 +245,25 @@ class StreamTranslator:
                 usage = openai_usage(body.get("usage"))
                 if usage is not None:
                     self._usage = usage_of(usage)
-                    chunks.append({**self._base(), "choices": [], "usage": usage})
+                    chunks.append(self._base([], usage))
         return chunks
 
-    def _base(self) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model}
+    def _base(self, choices: list[ChunkChoice], usage: CompletionUsage | None = None) -> ChatChunk:
+        chunk: ChatChunk = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        }
+        if usage is not None:
+            chunk["usage"] = usage
+        return chunk
 
-    def _chunk(self, delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
-        return {**self._base(), "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}]}
+    def _chunk(self, delta: Delta, reason: str | None = None) -> ChatChunk:
+        return self._base([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}])
 
-    def _role(self, chunks: list[dict[str, Any]]) -> None:
+    def _role(self, chunks: list[ChatChunk]) -> None:
         if not self._role_sent:
             self._role_sent = True
             chunks.append(self._chunk({"role": "assistant", "content": ""}))
@@ -265,7 +273,7 @@ class StreamTranslator:
             self._tools[block] = len(self._tools)
         return self._tools[block]
 
-    def _block_start(self, body: dict[str, Any], chunks: list[dict[str, Any]]) -> None:
+    def _block_start(self, body: dict[str, Any], chunks: list[ChatChunk]) -> None:
         self._role(chunks)
         start = body.get("start")
         use = start.get("toolUse") if isinstance(start, dict) else None
@@ -276,7 +284,7 @@ class StreamTranslator:
         call["function"]["arguments"] = ""
         chunks.append(self._chunk({"tool_calls": [{"index": index, **call}]}))
 
-    def _block_delta(self, body: dict[str, Any], chunks: list[dict[str, Any]]) -> None:
+    def _block_delta(self, body: dict[str, Any], chunks: list[ChatChunk]) -> None:
         self._role(chunks)
         delta = body.get("delta")
         if not isinstance(delta, dict):
@@ -288,7 +296,7 @@ class StreamTranslator:
         elif isinstance(delta.get("toolUse"), dict):
             fragment = delta["toolUse"].get("input")
             if isinstance(fragment, str) and fragment:
-                tool = {"index": self._tool_index(block), "function": {"arguments": fragment}}
+                tool: ToolCall = {"index": self._tool_index(block), "function": {"arguments": fragment}}
                 chunks.append(self._chunk({"tool_calls": [tool]}))
         elif isinstance(delta.get("reasoningContent"), dict):
             reasoning = delta["reasoningContent"]

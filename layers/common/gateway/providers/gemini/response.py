@@ -1,6 +1,7 @@
-"""Gemini answers (GenerateContentResponse, whole or streamed) as OpenAI chat completions.
+"""Gemini answers (GenerateContentResponse, whole or streamed) as canonical chat completions, its
+inline images as OpenAI image data, and its errors as (message, code, param). Pure.
 
-Re-exported by `transform`. Tool call ids: Gemini's own functionCall.id when it sends one, else
+Tool call ids: Gemini's own functionCall.id when it sends one, else
 `call_` + a hash of (responseId, call number), so the same answer always gets the same ids.
 """
 
@@ -12,9 +13,20 @@ import time
 import uuid
 from typing import Any
 
-from gateway.providers.gemini.wire import finish_to_openai, signed, usage_to_openai
-from gateway.providers.openai.transform import Usage
-from gateway.providers.openai.transform import usage_from as openai_usage_from
+from gateway.canonical import (
+    ChatChunk,
+    ChatCompletion,
+    Choice,
+    ChunkChoice,
+    CompletionUsage,
+    Delta,
+    ImageData,
+    Message,
+    ToolCall,
+    Usage,
+)
+from gateway.canonical import usage_from as openai_usage_from
+from gateway.dialects.gemini import finish_to_openai, signed, usage_to_openai
 
 
 def usage_from(payload: dict[str, Any]) -> Usage | None:
@@ -32,11 +44,11 @@ def _call_id(completion_id: str, n: int) -> str:
     return "call_" + hashlib.sha256(f"{completion_id}:{n}".encode()).hexdigest()[:24]
 
 
-def _split_parts(parts: Any, completion_id: str, first_call: int) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+def _split_parts(parts: Any, completion_id: str, first_call: int) -> tuple[list[str], list[str], list[ToolCall]]:
     """(texts, thoughts, OpenAI tool calls) of a candidate's parts, in order."""
     texts: list[str] = []
     thoughts: list[str] = []
-    calls: list[dict[str, Any]] = []
+    calls: list[ToolCall] = []
     for part in parts if isinstance(parts, list) else []:
         if not isinstance(part, dict):
             continue
@@ -44,25 +56,27 @@ def _split_parts(parts: Any, completion_id: str, first_call: int) -> tuple[list[
         if isinstance(call, dict):
             call_id = call.get("id") or _call_id(completion_id, first_call + len(calls))
             arguments = json.dumps(call.get("args") or {}, ensure_ascii=False, separators=(",", ":"))
-            function = {"name": call.get("name"), "arguments": arguments}
-            calls.append(
-                signed({"id": call_id, "type": "function", "function": function}, part.get("thoughtSignature"))
-            )
+            tool_call: ToolCall = {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": call.get("name"), "arguments": arguments},
+            }
+            calls.append(signed(tool_call, part.get("thoughtSignature")))
         elif isinstance(part.get("text"), str) and part["text"]:
             (thoughts if part.get("thought") else texts).append(part["text"])
     return texts, thoughts, calls
 
 
-def chat_response(payload: dict[str, Any], model: str, *, created: int | None = None) -> dict[str, Any]:
+def chat_response(payload: dict[str, Any], model: str, *, created: int | None = None) -> ChatCompletion:
     """A GenerateContentResponse as an OpenAI `chat.completion`."""
     completion_id = _completion_id(payload)
-    choices: list[dict[str, Any]] = []
+    choices: list[Choice] = []
     calls_so_far = 0
     for position, candidate in enumerate(payload.get("candidates") or []):
         content = candidate.get("content") or {}
         texts, thoughts, calls = _split_parts(content.get("parts"), completion_id, calls_so_far)
         calls_so_far += len(calls)
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+        message: Message = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
         if thoughts:
             message["reasoning_content"] = "".join(thoughts)
         if calls:
@@ -85,7 +99,7 @@ def chat_response(payload: dict[str, Any], model: str, *, created: int | None = 
                 "finish_reason": "content_filter" if blocked else "stop",
             }
         )
-    completion: dict[str, Any] = {
+    completion: ChatCompletion = {
         "id": completion_id,
         "object": "chat.completion",
         "created": int(time.time()) if created is None else created,
@@ -115,14 +129,14 @@ class StreamTranslator:
         self._calls: dict[int, int] = {}
         self._finish: dict[int, str] = {}
         self._call_total = 0
-        self._usage: dict[str, Any] | None = None
+        self._usage: CompletionUsage | None = None
 
     @property
     def usage(self) -> Usage | None:
         return None if self._usage is None else openai_usage_from({"usage": self._usage})
 
-    def _chunk(self, index: int, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    def _chunk(self, index: int, delta: Delta, finish_reason: str | None = None) -> ChatChunk:
+        choice: ChunkChoice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         return {
             "id": self._id,
             "object": "chat.completion.chunk",
@@ -131,13 +145,13 @@ class StreamTranslator:
             "choices": [choice],
         }
 
-    def _start(self, index: int) -> list[dict[str, Any]]:
+    def _start(self, index: int) -> list[ChatChunk]:
         if index in self._started:
             return []
         self._started.add(index)
         return [self._chunk(index, {"role": "assistant", "content": ""})]
 
-    def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+    def feed(self, chunk: dict[str, Any]) -> list[ChatChunk]:
         error = chunk.get("error")
         if isinstance(error, dict):
             message = error.get("message") or "the provider reported an error"
@@ -147,7 +161,7 @@ class StreamTranslator:
         usage = usage_to_openai(chunk.get("usageMetadata"))
         if usage is not None:
             self._usage = usage
-        out: list[dict[str, Any]] = []
+        out: list[ChatChunk] = []
         candidates = chunk.get("candidates") or []
         for position, candidate in enumerate(candidates):
             index = candidate.get("index", position)
@@ -172,7 +186,7 @@ class StreamTranslator:
             self._finish[0] = "SAFETY"
         return out
 
-    def finish(self) -> list[dict[str, Any]]:
+    def finish(self) -> list[ChatChunk]:
         """Each finished candidate's finish chunk, then the usage-only chunk (`choices: []`) from the
         last usageMetadata seen, if any was."""
         out = [
@@ -193,3 +207,38 @@ class StreamTranslator:
                 "usage": self._usage,
             },
         ]
+
+
+def inline_images(payload: dict[str, Any]) -> list[ImageData]:
+    """The inline images of a GenerateContentResponse, as OpenAI image data."""
+    found: list[ImageData] = []
+    for candidate in payload.get("candidates") or []:
+        for part in (candidate.get("content") or {}).get("parts") or []:
+            inline = part.get("inlineData") or part.get("inline_data")
+            if isinstance(inline, dict) and str(inline.get("mimeType", "")).startswith("image/"):
+                found.append({"b64_json": str(inline.get("data", ""))})
+    return found
+
+
+# ---------------------------------------------------------------- errors
+
+
+def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:
+    """(message, code = google.rpc status name, param = first field violation) of a Gemini error body."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if isinstance(payload, list) and payload:  # streamGenerateContent without alt=sse answers a list
+        payload = payload[0]
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+        return f"upstream answered HTTP {status}", None, None
+    code = error.get("status")
+    param = None
+    for detail in error.get("details") or []:
+        violations = detail.get("fieldViolations") if isinstance(detail, dict) else None
+        if isinstance(violations, list) and violations and isinstance(violations[0], dict):
+            param = violations[0].get("field")
+            break
+    return error["message"], str(code) if code else None, str(param) if param else None

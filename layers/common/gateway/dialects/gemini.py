@@ -1,4 +1,5 @@
-"""The Gemini API's wire vocabulary, shared by the upstream transform and the inbound `formats.gemini`.
+"""The Gemini API's wire vocabulary, shared by the upstream (providers.gemini) and the inbound
+format (formats.gemini).
 
 Google's JSON mapping of its protos accepts each field under its lowerCamelCase name and its
 original snake_case name (the REST samples send `system_instruction`, `inline_data`, the SDK sends
@@ -14,6 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
+
+from gateway.canonical import CompletionUsage, ToolCall
 
 # google.rpc.Code names for the HTTP statuses the gateway answers with (Google's own mapping where
 # it has one; 402 and 413 have none, see `status_name`).
@@ -92,7 +95,7 @@ def _count(meta: Mapping[str, Any], camel: str) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
 
-def usage_to_openai(meta: Any) -> dict[str, Any] | None:
+def usage_to_openai(meta: Any) -> CompletionUsage | None:
     """usageMetadata as OpenAI usage: thoughts are completion tokens (billed as output), tool-use
     prompt tokens are prompt tokens, cached content is part of promptTokenCount as in OpenAI."""
     if not isinstance(meta, Mapping) or not isinstance(field(meta, "promptTokenCount"), int):
@@ -156,7 +159,7 @@ def call_signature(call: Mapping[str, Any]) -> str | None:
     return signature if isinstance(signature, str) and signature else None
 
 
-def signed(call: dict[str, Any], signature: Any) -> dict[str, Any]:
+def signed(call: ToolCall, signature: Any) -> ToolCall:
     if isinstance(signature, str) and signature:
         call["extra_content"] = {"google": {"thought_signature": signature}}
     return call
