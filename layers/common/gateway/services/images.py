@@ -1,5 +1,6 @@
-"""Image generation, priced per image. Fast models answer at once; slow ones (the catalog's
-`async_tasks`, or `async: true`) answer a task that a worker does off the request path."""
+"""Image generation, priced per image. The answer holds the images (OpenAI's contract), unless the
+request asks for a task (`async: true`; the credits platform's `/api/v1` route always does), which a
+worker does off the request path. A request without a model gets the catalog's default."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import anyio
 
 from gateway import clock
 from gateway.auth.authenticate import Principal
-from gateway.catalog.registry import ModelEntry
+from gateway.catalog.registry import ModelEntry, get_catalog
 from gateway.config import get_settings
-from gateway.errors import InvalidRequest, NotFound
+from gateway.errors import InvalidRequest, ModelRequired, NotFound
 from gateway.formats.images import ImageGenerationRequest
 from gateway.formats.inbound import Exchange
 from gateway.services.admission import admit
@@ -56,17 +57,19 @@ def image_price(entry: ModelEntry, request: ImageGenerationRequest) -> int:
 async def generate(principal: Principal, request: ImageGenerationRequest, trace_id: str) -> tuple[Answer, int]:
     """(the answer, its HTTP status): 200 with the images, or 202 with a pending task."""
     started = time.monotonic()
+    request = _with_model(request)
+    model = request.model or ""
     task = _new_task(principal, request, trace_id)
 
     def task_item(route: Route) -> list[dict[str, Any]]:  # an async request's task, written with its reservation
         return [TaskRepository(get_settings().table_name).create_item(task)] if _runs_async(route, request) else []
 
-    admission = await admit(principal, request.model, lambda e: image_price(e, request), trace_id, also=task_item)
+    admission = await admit(principal, model, lambda e: image_price(e, request), trace_id, also=task_item)
     entry = admission.route.entry
     if _runs_async(admission.route, request):
         return await _start_task(task), 202
     body = request.upstream_body()
-    call = Call(Exchange("openai", ENDPOINT, request.model, body, body, stream=False), admission, started)
+    call = Call(Exchange("openai", ENDPOINT, model, body, body, stream=False), admission, started)
     candidate, payload, asked = await call.first_answer(
         lambda c: _call_upstream(c, body, trace_id), kinds=("openai", "gemini")
     )
@@ -106,8 +109,16 @@ def task_view(principal: Principal, task_id: str) -> dict[str, Any]:
 
 
 def _runs_async(route: Route, request: ImageGenerationRequest) -> bool:
-    media = route.entry.media
-    return bool(media and media.async_tasks) or request.run_async
+    return request.run_async
+
+
+def _with_model(request: ImageGenerationRequest) -> ImageGenerationRequest:
+    if request.model:
+        return request
+    default = get_catalog().default_model("image")
+    if default is None:
+        raise ModelRequired("`model` is required: this gateway has no default image model.", param="model")
+    return request.naming(default)
 
 
 def _new_task(principal: Principal, request: ImageGenerationRequest, trace_id: str) -> Task:
@@ -115,7 +126,7 @@ def _new_task(principal: Principal, request: ImageGenerationRequest, trace_id: s
         task_id=trace_id,
         account_id=principal.account_id,
         key_hash=principal.key_hash,
-        model=request.model,
+        model=request.model or "",
         request=request.model_dump(mode="json", exclude_unset=True, by_alias=True),
         status="pending",
         created=clock.now_epoch(),
