@@ -14,6 +14,7 @@ from gateway.formats.gemini import GenerateContentRequest
 from gateway.formats.inbound import Exchange, anthropic_exchange, gemini_exchange, openai_exchange
 from gateway.formats.openai import ChatCompletionRequest, EmbeddingsRequest
 from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, trace_id_of
+from gateway.platforms.vendor import pinned_provider
 from gateway.services import embeddings, models
 from gateway.services.inference import infer
 from gateway.services.routing import parse_gemini_target
@@ -26,7 +27,8 @@ AnthropicBeta = Annotated[str | None, Header(max_length=1024, pattern=r"^[A-Za-z
 
 async def _answer(principal: Any, exchange: Exchange, request: Request, vendor: str | None) -> Response:
     deadline = from_lambda_context(request.headers.getlist(CONTEXT_HEADER))
-    answer = await infer(principal, exchange, trace_id_of(request), vendor=vendor, deadline=deadline)
+    pinned = pinned_provider(vendor)
+    answer = await infer(principal, exchange, trace_id_of(request), vendor=pinned, deadline=deadline)
     if isinstance(answer.content, dict):
         return JSONResponse(answer.content, headers=answer.headers)
     return EventStreamResponse(answer.content, headers=answer.headers)
