@@ -351,11 +351,11 @@ def test_a_provider_alias_that_is_another_providers_name_is_refused() -> None:
 
 
 def test_a_default_image_model_must_be_an_enabled_image_model() -> None:
-    with pytest.raises(ValidationError, match="defaults.image"):
+    with pytest.raises(ValidationError, match=r"defaults\.image"):
         Catalog.model_validate(
             {"providers": PROVIDERS, "models": [model("openai/chat")], "defaults": {"image": "openai/chat"}}
         )
-    with pytest.raises(ValidationError, match="defaults.image"):
+    with pytest.raises(ValidationError, match=r"defaults\.image"):
         Catalog.model_validate({"providers": PROVIDERS, "models": [], "defaults": {"image": "openai/none"}})
 
 

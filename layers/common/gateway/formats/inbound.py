@@ -93,9 +93,9 @@ def error_envelope(path: str, error: GatewayError) -> dict[str, Any]:
         from gateway.providers.gemini.encoder import error_body as gemini_error
 
         return gemini_error(error.status, error.message)
-    from gateway.platforms.errors import error_body
+    from gateway.platforms.errors import error_body as openai_shaped
 
-    return error_body(path, error)
+    return openai_shaped(path, error)
 
 
 class _OpenAIEncoder:
