@@ -1,5 +1,6 @@
 """Inference routes in the three formats clients speak (OpenAI, Anthropic, Gemini), embeddings and
-the model list. Served by uvicorn behind the Lambda Web Adapter (run.sh) so responses stream."""
+the model list; the credits platform's `/api/v1` chat and model list. Served by uvicorn behind the
+Lambda Web Adapter (run.sh) so responses stream."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from gateway.formats.gemini import GenerateContentRequest
 from gateway.formats.inbound import Exchange, anthropic_exchange, gemini_exchange, openai_exchange
 from gateway.formats.openai import ChatCompletionRequest, EmbeddingsRequest
 from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, trace_id_of
+from gateway.platforms import credits as credits_platform
 from gateway.platforms.vendor import pinned_provider
 from gateway.services import embeddings, models
 from gateway.services.inference import infer
@@ -38,6 +40,15 @@ async def _answer(principal: Any, exchange: Exchange, request: Request, vendor: 
 async def chat_completions(
     payload: ChatCompletionRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
 ) -> Response:
+    return await _answer(principal, openai_exchange(payload), request, vendor)
+
+
+@router.post("/api/v1/chat/completions")
+async def platform_chat_completions(
+    payload: ChatCompletionRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
+) -> Response:
+    """The credits platform (base URL /api/v1): models its registry lists, errors in its envelope."""
+    credits_platform.require_listed(payload.model)
     return await _answer(principal, openai_exchange(payload), request, vendor)
 
 
@@ -70,6 +81,11 @@ async def create_embeddings(payload: EmbeddingsRequest, request: Request, princi
 @router.get("/v1/models")
 def list_models(principal: AnyKey) -> dict[str, Any]:
     return models.list_models(principal.key)
+
+
+@router.get("/api/v1/models")
+def platform_list_models(principal: AnyKey) -> dict[str, Any]:
+    return credits_platform.list_models(principal.key)
 
 
 @router.get("/v1/models/{model_id:path}")
