@@ -1,4 +1,5 @@
-"""Usage totals and request traces (any key: its own traffic; a management key: its account's).
+"""Usage totals and request traces (any key: its own traffic; a management key: its account's);
+`/api/v1/usage` and `/api/v1/request-traces` in poeti's envelope (gateway.platforms.poeti).
 Buffered: Mangum adapts API Gateway events to the FastAPI app (gateway.entry)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from gateway.entry import asgi_handler
 from gateway.http import AnyKey, create_app
+from gateway.platforms import poeti
 from gateway.services import usage
 from gateway.services.usage import DateRange
 
@@ -21,7 +23,7 @@ Filter = Annotated[str | None, Query(max_length=256)]
 def get_usage(
     principal: AnyKey, date_from: Day = None, date_to: Day = None, model: Filter = None, key: Filter = None
 ) -> dict[str, Any]:
-    return usage.usage(principal, DateRange.parse(date_from, date_to), model=model, key=key)
+    return poeti.envelope(usage.usage(principal, DateRange.parse(date_from, date_to), model=model, key=key))
 
 
 @router.get("/api/usage")
@@ -42,9 +44,13 @@ def list_traces(
     date_to: Day = None,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    page: Annotated[int | None, Query(ge=1, le=poeti.MAX_PAGE)] = None,
 ) -> dict[str, Any]:
     dates = DateRange.parse(date_from, date_to)
-    return usage.traces(principal, dates, status=status, model=model, key=key, page_size=page_size, cursor=cursor)
+    position, number = poeti.page_cursor(cursor, page)
+    listing = usage.traces(principal, dates, status=status, model=model, key=key, page_size=page_size, cursor=position)
+    total = usage.trace_total(principal, dates, status=status, model=model, key=key)
+    return poeti.trace_page(listing, page=number, page_size=page_size, total=total)
 
 
 @router.get("/api/v1/request-traces/stats")

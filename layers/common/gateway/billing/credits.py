@@ -52,6 +52,7 @@ class Outcome:
     usage_estimated: bool = False
     attempts: tuple[dict[str, Any], ...] = ()
     units: dict[str, Any] | None = None  # images, characters, audio_seconds: what media was billed on
+    routing_strategy: str = "auto"  # what ordered the providers: auto, vendor, provider_preferences
 
     @property
     def succeeded(self) -> bool:
@@ -138,6 +139,7 @@ def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
         day=day_from_epoch(now_epoch()),
         attempts=outcome.attempts,
         units=outcome.units,
+        routing_strategy=outcome.routing_strategy,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn, TypeVar
 
 import anyio
@@ -253,6 +253,7 @@ class Call:
 
     async def settle(self, outcome: Outcome) -> None:
         """Settle even if the request is being cancelled (client gone): money first."""
+        outcome = replace(outcome, routing_strategy=self.admission.route.strategy)
         with anyio.CancelScope(shield=True):
             entry = await anyio.to_thread.run_sync(credits.settle_durably, self.admission.reservation, outcome)
         if entry is not None:

@@ -33,6 +33,7 @@ class Candidate:
 class Route:
     entry: ModelEntry
     candidates: tuple[Candidate, ...]  # at least one
+    strategy: str = "auto"  # what ordered them: auto (the catalog), vendor, provider_preferences
 
     @property
     def first(self) -> Candidate:
@@ -47,6 +48,7 @@ class Preferences:
     only: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
     allow_fallbacks: bool = True
+    source: str = "auto"  # auto, vendor (the header) or provider_preferences (the body's object)
 
     @classmethod
     def parse(cls, body_field: Any, vendor: str | None) -> Preferences:
@@ -63,13 +65,8 @@ class Preferences:
         if not isinstance(allow, bool):
             raise InvalidRequest("`provider.allow_fallbacks` must be true or false.", param="provider.allow_fallbacks")
         if vendor is not None:  # the header pins one provider
-            return cls(order=(vendor,), only=(vendor,), ignore=names["ignore"] or (), allow_fallbacks=False)
-        return cls(
-            order=names["order"] or (),
-            only=names["only"],
-            ignore=names["ignore"] or (),
-            allow_fallbacks=allow,
-        )
+            return cls((vendor,), (vendor,), names["ignore"] or (), False, "vendor")
+        return cls(names["order"] or (), names["only"], names["ignore"] or (), allow, "provider_preferences")
 
 
 def resolve_model(name: str) -> ModelEntry:
@@ -122,7 +119,7 @@ def route_for(name: str, key: ApiKeyRecord, preferences: Preferences | None = No
         candidates = candidates[:1]
     # providers in their cool-down go last, in their order
     candidates.sort(key=lambda c: health.cooling(c.provider))
-    return Route(entry, tuple(candidates))
+    return Route(entry, tuple(candidates), prefs.source)
 
 
 def _names(value: Any, field: str) -> tuple[str, ...] | None:

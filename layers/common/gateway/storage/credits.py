@@ -76,6 +76,7 @@ class LedgerEntry:
     day: str
     attempts: tuple[dict[str, Any], ...] = ()  # each upstream attempt: provider, http_status, latency_ms, error_code
     units: dict[str, Any] | None = None  # media billed in their own units: images, characters, audio_seconds
+    routing_strategy: str | None = None  # auto, vendor or provider_preferences (None: not recorded)
 
 
 class CreditRepository:
