@@ -9,6 +9,10 @@ from gateway.formats.keys import ApiKeyCreate, KeyCreate, TokenCreate
 from gateway.money import display
 from gateway.storage.api_keys import ApiKeyRecord
 
+# the aliases' names of the native fields, for errors to name the field the client sent
+TOKEN_FIELDS = {"limit": "remain_quota", "expires_at": "expired_time"}
+API_KEY_FIELDS = {"limit": "monthly_budget"}
+
 
 def from_token(body: TokenCreate) -> KeyCreate:
     fields: dict[str, Any] = {"name": body.name}

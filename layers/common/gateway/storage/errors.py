@@ -14,6 +14,13 @@ RefusalReason = Literal[
     "rate_limited",
     "account_missing",
     "insufficient_credits",
+    # the key that created the calling key (its parent), checked in the same transaction
+    "parent_missing",
+    "parent_disabled",
+    "parent_expired",
+    "parent_changed",
+    "parent_limit",
+    "parent_rate_limited",
 ]
 
 
