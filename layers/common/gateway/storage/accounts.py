@@ -16,6 +16,7 @@ class Account:
     balance: int  # micro-credits
     granted: int  # micro-credits ever added
     created_at: str
+    email: str | None = None  # the account holder's, if the operator gave one
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Account:
@@ -25,6 +26,7 @@ class Account:
             balance=int(item["balance"]),
             granted=int(item["granted"]),
             created_at=item["created_at"],
+            email=item.get("email"),
         )
 
 
@@ -39,6 +41,7 @@ class AccountRepository:
             "balance": account.balance,
             "granted": account.granted,
             "created_at": account.created_at,
+            **({"email": account.email} if account.email else {}),
         }
         dynamo.client().put_item(
             TableName=self.table,
