@@ -1,6 +1,7 @@
 """A fake Gemini API on loopback, speaking its wire format (generateContent JSON and
-streamGenerateContent?alt=sse). Model `gemini-echo` answers "echo: <last user text>", or calls the
-first function declared with {"city": "Paris"}. Usage counts words as tokens."""
+streamGenerateContent?alt=sse). Model `gemini-echo` (any model without "image" in its name) answers
+"echo: <last user text>", or calls the first function declared with {"city": "Paris"}; a model with
+"image" in its name answers an inline PNG. Usage counts words as tokens."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ class FakeGemini:
             return _error(403, "PERMISSION_DENIED", "API key not valid.")
         model, _, method = target.partition(":")
         contents = body.get("contents") or []
-        if model == "gemini-image":
+        if "image" in model:  # gemini-image, gemini-3-pro-image-preview (Nano Banana Pro), ...
             from tests.support.fake_images import PNG
 
             image = {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(PNG).decode()}}
