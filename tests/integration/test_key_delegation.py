@@ -191,3 +191,11 @@ def test_a_created_key_stops_with_its_creator(gateway_url, upstream, management)
     assert chat(gateway_url, child).status_code == 403
     assert management.delete(mine_hash).status_code == 200
     assert chat(gateway_url, child).status_code == 401
+
+
+@pytest.mark.parametrize("expired_time", [0, 1_000_000_000, 10**12, 10**30])
+def test_a_token_expiring_in_the_past_or_never_representable_is_a_400(gateway_url, management, expired_time):
+    mine = own_key(management)
+    refused = call(gateway_url, mine, "POST", "/api/token", {"name": "x", "expired_time": expired_time})
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["param"] == "expired_time"
