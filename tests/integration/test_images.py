@@ -268,3 +268,39 @@ def test_a_refused_async_request_leaves_no_task(gateway_url, upstream, aws_local
 
     assert TaskRepository(get_settings().table_name).get(trace_id) is None
     assert balance_of(tenant.account_id) == 10_000
+
+
+def test_a_task_keeps_whatever_json_its_request_had(gateway_url, upstream, fake_servers, aws_local, make_tenant):
+    """A client's extra fields go on to the upstream as sent, floats included (DynamoDB's number type
+    takes no float: the task keeps its request as JSON text)."""
+    tenant = make_tenant("10")
+    body = {"model": "test/image", "prompt": "an otter", "async": True, "style_strength": 0.25, "tags": ["a", 1.5]}
+    created = httpx.post(
+        f"{gateway_url}/v1/images/generations", json=body, headers={"Authorization": f"Bearer {tenant.key}"}
+    )
+    assert created.status_code == 202, created.text
+    run_worker(deliver(aws_local))
+    kept = upstream_images_request(created.json()["task_id"])
+    assert (kept["style_strength"], kept["tags"]) == (0.25, ["a", 1.5])
+    sent = fake_servers["images"].requests[-1]
+    assert (sent["style_strength"], sent["tags"]) == (0.25, ["a", 1.5])
+
+
+def upstream_images_request(task_id: str) -> dict:  # type: ignore[type-arg]
+    from gateway.config import get_settings
+    from gateway.storage.tasks import TaskRepository
+
+    task = TaskRepository(get_settings().table_name).get(task_id)
+    assert task is not None
+    assert task.status == "succeeded"
+    return task.request
+
+
+def test_a_task_too_big_to_keep_is_a_400_and_free(gateway_url, upstream, aws_local, make_tenant):
+    tenant = make_tenant("10")
+    body = {"model": "test/image", "prompt": "an otter", "async": True, "padding": "x" * 400_000}
+    refused = httpx.post(
+        f"{gateway_url}/v1/images/generations", json=body, headers={"Authorization": f"Bearer {tenant.key}"}
+    )
+    assert refused.status_code == 400, refused.text
+    assert balance_of(tenant.account_id) == GRANT

@@ -93,9 +93,10 @@ def reserve(
         parent_hash=parent.key_hash if parent is not None else None,
         parent_limit_period=parent_period,
     )
+    guard = _guard(key, amount, moment)
+    parent_guard = _guard(parent, amount, moment) if parent is not None else None
     try:
-        guards = _guard(key, amount, moment), _guard(parent, amount, moment) if parent is not None else None
-        _repository().reserve(reservation, guards[0], now, also, parent=guards[1])
+        _repository().reserve(reservation, guard, now, also, parent=parent_guard)
     except ReservationRefused as refusal:
         forget(key.key_hash)
         if parent is not None:

@@ -21,7 +21,7 @@ from gateway.formats.inbound import Exchange
 from gateway.services.admission import admit
 from gateway.services.inference import Answer, Call
 from gateway.services.routing import Candidate, Route
-from gateway.storage.tasks import Task, TaskRepository
+from gateway.storage.tasks import MAX_REQUEST_BYTES, Task, TaskRepository, request_text
 
 ENDPOINT = "images.generations"
 
@@ -122,12 +122,15 @@ def _with_model(request: ImageGenerationRequest) -> ImageGenerationRequest:
 
 
 def _new_task(principal: Principal, request: ImageGenerationRequest, trace_id: str) -> Task:
+    asked = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    if request.run_async and len(request_text(asked).encode()) > MAX_REQUEST_BYTES:
+        raise InvalidRequest(f"A task's request is at most {MAX_REQUEST_BYTES} bytes of JSON.")
     return Task(
         task_id=trace_id,
         account_id=principal.account_id,
         key_hash=principal.key_hash,
         model=request.model or "",
-        request=request.model_dump(mode="json", exclude_unset=True, by_alias=True),
+        request=asked,
         status="pending",
         created=clock.now_epoch(),
     )
