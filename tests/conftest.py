@@ -152,13 +152,29 @@ def gateway_env(dynamodb_endpoint: str, fake_upstream, fake_servers, aws_local) 
     from gateway.storage import dynamo
 
     create_tables(dynamo.boto3_client(), {"GatewayTable": TEST_TABLE, "IdempotencyTable": TEST_IDEMPOTENCY_TABLE})
-    yield env
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    _reset_caches()
+    try:
+        yield env
+        _assert_every_balance_matches_its_ledger()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        _reset_caches()
+
+
+def _assert_every_balance_matches_its_ledger() -> None:
+    """After every test that used the table: `gateway-admin audit` of every account finds no drift."""
+    import json
+
+    from gateway.billing.audit import audit_all
+
+    summary = audit_all()
+    assert summary.reports, "the suite's traffic left no account to audit"
+    assert not summary.drifting, (
+        "the ledger audit after the suite found drift:\n" + json.dumps(summary.view(), indent=1)[:5000]
+    )
 
 
 def _reset_caches() -> None:

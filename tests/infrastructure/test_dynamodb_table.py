@@ -111,6 +111,19 @@ def test_the_index_the_code_queries_exists_in_the_template() -> None:
     assert key_names == list(layout.reservation_index("ab" * 16, 1).keys())
 
 
+def test_the_active_accounts_index_projects_keys_only() -> None:
+    """Given the settle transaction updates a day's usage aggregate on every request
+    When that aggregate also lists its account in the audit's index of active accounts (GSI3)
+    Then the index is keyed on the attributes the layout writes and projects keys only, so an update
+    that changes neither key writes nothing to it (no extra write per request)."""
+    indexes = {index["IndexName"]: index for index in _template_table()["GlobalSecondaryIndexes"]}
+
+    assert layout.GSI3 in indexes
+    key_names = [key["AttributeName"] for key in indexes[layout.GSI3]["KeySchema"]]
+    assert key_names == list(layout.active_index("acct_1", "2026-11-22").keys())
+    assert indexes[layout.GSI3]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+
+
 def _python_sources() -> Iterator[Path]:
     here = Path(__file__).resolve().parent
     for folder in ("devtools", "functions", "layers", "tests"):

@@ -147,22 +147,28 @@ def test_buffered_functions_do_not_start_the_web_adapter(name: str) -> None:
     assert "AWS_LAMBDA_EXEC_WRAPPER" not in env
 
 
-def test_sweeper_runs_on_a_schedule_and_each_sweep_ends_before_the_next() -> None:
-    """Given expired reservations must be refunded even when no request comes in
+def test_sweeper_runs_on_two_schedules_and_each_run_ends_before_the_next() -> None:
+    """Given expired reservations must be refunded even when no request comes in, and the ledger
+    audited
     When the template wires the sweeper
-    Then EventBridge invokes `app.handler` on a schedule, and a sweep times out before the next one
-    starts (no reserved concurrency needed for that; overlapping sweeps would still settle each
-    reservation once, by the settle transaction's condition)."""
+    Then EventBridge invokes `app.handler` on two schedules, one that sweeps (no input) and one that
+    audits ({"task": "audit"}), and a run times out before the next sweep starts (no reserved
+    concurrency needed for that; overlapping sweeps would still settle each reservation once, by the
+    settle transaction's condition)."""
     sweeper = properties("SweeperFunction")
     events = list((sweeper.get("Events") or {}).values())
-    (schedule,) = [str(event["Properties"]["Schedule"]) for event in events if event["Type"] == "Schedule"]
-    every = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", schedule)
+    schedules = [str(event["Properties"]["Schedule"]) for event in events if event["Type"] == "Schedule"]
+    intervals = []
+    for schedule in schedules:
+        every = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", schedule)
+        assert every, f"expected rate(N minutes|hours): {schedule}"
+        intervals.append(int(every.group(1)) * (60 if every.group(2).startswith("minute") else 3600))
 
     assert sweeper["Handler"] == "app.handler"
-    assert [event["Type"] for event in events] == ["Schedule"]
-    assert every, f"expected rate(N minutes): {schedule}"
-    interval = int(every.group(1)) * (60 if every.group(2).startswith("minute") else 3600)
-    assert int(sweeper["Timeout"]) < interval, f"a sweep may run {sweeper['Timeout']}s, past the next at {interval}s"
+    assert [event["Type"] for event in events] == ["Schedule", "Schedule"]
+    inputs = [json.loads(event["Properties"].get("Input", "{}")) for event in events]
+    assert inputs == [{}, {"task": function_module("sweeper").AUDIT_TASK}]
+    assert int(sweeper["Timeout"]) < min(intervals), f"a run may take {sweeper['Timeout']}s, past the next sweep"
     assert callable(function_module("sweeper").handler)
 
 

@@ -72,6 +72,7 @@ def test_the_dashboard_charts_what_an_operator_needs():
         "throttles",
         "cold starts",
         "dynamodb",
+        "ledger",
     ):
         assert topic in titles
 
@@ -81,14 +82,36 @@ def test_every_dashboard_metric_is_one_the_code_emits(reference):
     assert declared(*reference), f"the dashboard charts {reference}, which the code never emits"
 
 
-def test_alarms_cover_5xx_upstream_errors_throttling_and_the_sweeper():
+def test_alarms_cover_5xx_upstream_errors_throttling_the_sweeper_and_ledger_drift():
     alarms = resources("AWS::CloudWatch::Alarm")
-    assert {"Api5xxAlarm", "UpstreamErrorRateAlarm", "ThrottlingAlarm", "SweeperFailureAlarm"} <= set(alarms)
+    expected = {"Api5xxAlarm", "UpstreamErrorRateAlarm", "ThrottlingAlarm", "SweeperFailureAlarm", "LedgerDriftAlarm"}
+    assert expected <= set(alarms)
     for alarm in alarms.values():
         assert "If" in alarm["Properties"]["AlarmActions"], "alarms notify the topic given as a parameter"
     assert alarm_references(), "the upstream error rate alarm reads the gateway's own metrics"
     for reference in alarm_references():
         assert declared(*reference), f"an alarm reads {reference}, which the code never emits"
+
+
+def test_any_ledger_drift_the_hourly_audit_finds_raises_the_alarm():
+    """Given the sweeper's hourly audit emits LedgerDrift (drifting accounts) under `service`
+    When the alarm reads it
+    Then one drifting account in an hour is enough, and no data (no audit yet) is not an alarm."""
+    props = resources("AWS::CloudWatch::Alarm")["LedgerDriftAlarm"]["Properties"]
+    (schedule,) = [
+        event["Properties"]["Schedule"]
+        for event in resources("AWS::Serverless::Function")["SweeperFunction"]["Properties"]["Events"].values()
+        if "audit" in event["Properties"].get("Input", "")
+    ]
+
+    assert (props["Namespace"], props["MetricName"]) == (NAMESPACE, "LedgerDrift")
+    assert [d["Name"] for d in props["Dimensions"]] == ["service"]
+    assert props["Statistic"] in ("Maximum", "Sum")
+    assert (props["Threshold"], props["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert props["EvaluationPeriods"] == 1
+    assert props["Period"] >= {"rate(1 hour)": 3600}[schedule]  # every audit falls in a period
+    assert props["TreatMissingData"] == "notBreaching"
+    assert props["AlarmActions"] == {"If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
 
 
 def emitted(action) -> set[tuple[str, tuple[str, ...]]]:  # type: ignore[no-untyped-def]
@@ -137,6 +160,8 @@ def test_the_code_emits_exactly_its_catalog(monkeypatch):
     seen |= emitted(observability.emit_cold_start)
     seen |= emitted(lambda: observability.emit_count("SweptReservations", 1))
     seen |= emitted(lambda: observability.emit_count("SweptCreditsMicro", 1))
+    for name in ("AuditedAccounts", "LedgerDrift", "LedgerDriftMicro"):
+        seen |= emitted(lambda name=name: observability.emit_count(name, 0))
     seen |= emitted(
         lambda: observability.emit_request_metrics(
             LedgerEntry(**{**entry.__dict__, "status": "success", "error_code": None, "http_status": 200})

@@ -60,7 +60,7 @@ def test_a_charge_outside_its_hold_is_refused_and_the_hold_stays(gateway_env, up
 def test_a_top_up_that_is_not_a_positive_whole_amount_is_refused(gateway_env, make_tenant, amount):
     tenant = make_tenant("10")
     with pytest.raises(InvalidAmount):
-        AccountRepository(get_settings().table_name).top_up(
-            tenant.account_id, amount, topup_id="wall", at_iso="2026-11-30T00:00:00Z"
+        AccountRepository(get_settings().table_name).grant(
+            tenant.account_id, amount, grant_id="wall", at_iso="2026-11-30T00:00:00Z", source="top_up"
         )
     assert balance_of(tenant.account_id) == 10_000_000

@@ -17,6 +17,7 @@ from gateway.services.usage import LATENCY_SAMPLE
 from gateway.storage import dynamo, layout
 from gateway.storage.dynamo_client import DynamoClient
 from gateway.storage.usage import PAGE_READ_LIMIT
+from tests.support.ledger import charge_as_settlements_would
 
 SUCCESSES = PAGE_READ_LIMIT + 150  # more than one bounded read holds
 
@@ -71,6 +72,7 @@ def crowded(gateway_env) -> Crowded:  # type: ignore[no-untyped-def]
     client = dynamo.boto3_client()
     for start in range(0, len(writes), 25):
         client.batch_write_item(RequestItems={table: writes[start : start + 25]})
+    charge_as_settlements_would(account, SUCCESSES + 1)
     return Crowded(management, day, items[0]["trace_id"]["S"], list(range(SUCCESSES, -1, -1)))
 
 

@@ -12,6 +12,7 @@ from gateway.config import get_settings
 from gateway.services import accounts, keys
 from gateway.storage import dynamo, layout
 from gateway.storage.usage import UsageRepository
+from tests.support.ledger import charge_as_settlements_would
 
 REQUESTS = 10_000
 DAYS = [f"2026-10-{day:02d}" for day in range(1, 11)]
@@ -78,6 +79,7 @@ def test_usage_over_ten_thousand_requests_reads_only_the_aggregates(gateway_url,
     ]
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda batch: _write(table, batch), batches))
+    charge_as_settlements_would(account.account_id, sum(int(item["credits"]["N"]) for item in ledger))
 
     # When the usage of the whole range is read
     page = UsageRepository(table).daily(account.account_id, DAYS[0], DAYS[-1])

@@ -1,7 +1,8 @@
 """`gateway-admin`: bootstrap accounts, keys and credits, against AWS or DynamoDB Local.
 
 Uses boto3's standard configuration (profile, region, AWS_ENDPOINT_URL_DYNAMODB) and the table
-named by --table or GATEWAY_TABLE. Every command prints one JSON object.
+named by --table or GATEWAY_TABLE. Every command prints one JSON object; `audit` exits with
+DRIFT_EXIT_CODE when a balance disagrees with its ledger entries.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.money import credits_to_micro
+
+DRIFT_EXIT_CODE = 3
 
 
 def _credits(value: str) -> int:
@@ -49,6 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show-account", help="balance and grant of an account")
     show.add_argument("--account", required=True)
 
+    audit = commands.add_parser(
+        "audit", help="recompute balances from their ledger entries and report any drift (exit 3 on drift)"
+    )
+    audit.add_argument("--account", help="one account (default: every account, by scanning the table)")
+
+    opening = commands.add_parser(
+        "record-opening-grants",
+        help="once, after upgrading: record the initial credits of accounts created before grants had entries",
+    )
+    opening.add_argument("--account", help="one account (default: every account, by scanning the table)")
+
     for name, disabled in (("disable-key", True), ("enable-key", False)):
         toggle = commands.add_parser(name, help=f"{name.split('-')[0]} a key by its hash")
         toggle.add_argument("--hash", required=True, dest="key_hash")
@@ -68,6 +82,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return accounts.top_up_once(args.account, args.credits, args.idempotency_key)
     if args.command == "show-account":
         return accounts.account_view(accounts.get_account(args.account))
+    if args.command == "audit":
+        from gateway.billing import audit
+
+        return audit.audit_account(args.account).view() if args.account else audit.audit_all().view()
+    if args.command == "record-opening-grants":
+        from gateway.billing import audit
+
+        return audit.record_opening_grants(args.account)
     keys.set_key_disabled(args.key_hash, args.disabled)
     return {"hash": args.key_hash, "disabled": args.disabled}
 
@@ -92,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"error": f"DynamoDB: {error}"}), file=sys.stderr)
         return 2
     print(json.dumps(result, indent=2))
-    return 0
+    return DRIFT_EXIT_CODE if args.command == "audit" and not result["balanced"] else 0
 
 
 if __name__ == "__main__":

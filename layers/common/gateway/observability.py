@@ -40,6 +40,9 @@ METRICS: dict[str, tuple[tuple[str, ...], ...]] = {
     "ColdStart": (BY_SERVICE,),
     "SweptReservations": (BY_SERVICE,),
     "SweptCreditsMicro": (BY_SERVICE,),
+    "AuditedAccounts": (BY_SERVICE,),
+    "LedgerDrift": (BY_SERVICE,),  # accounts whose balance or ledger entries disagree
+    "LedgerDriftMicro": (BY_SERVICE,),
 }
 UPSTREAM_ERROR_CODES = frozenset({"provider_error", "provider_timeout", "provider_rate_limited"})
 _cold = True

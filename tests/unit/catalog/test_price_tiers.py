@@ -19,9 +19,10 @@ SONNET = Pricing.model_validate(
         "output": "15.00",
         "cached_input": "0.30",
         "cache_write_input": "3.75",
+        "cache_write_1h_input": "6.00",
         "tiers": [
             {"above_prompt_tokens": 200_000, "input": "6.00", "output": "22.50", "cached_input": "0.60",
-             "cache_write_input": "7.50"},
+             "cache_write_input": "7.50", "cache_write_1h_input": "12.00"},
         ],
     }
 )  # fmt: skip
@@ -69,7 +70,7 @@ counts = st.integers(min_value=0, max_value=2_000_000)
 @given(
     prompt_bound=counts,
     completion_bound=counts,
-    used=st.tuples(*[st.floats(min_value=0, max_value=1)] * 5),
+    used=st.tuples(*[st.floats(min_value=0, max_value=1)] * 6),
     pricing=st.sampled_from([SONNET, FLASH]),
 )
 def test_no_charge_ever_exceeds_the_hold_priced_at_the_reachable_tier(
@@ -100,3 +101,29 @@ def test_the_shipped_long_context_models_carry_their_tiers() -> None:
     assert [(t.above_prompt_tokens, t.input, t.output) for t in pro.pricing.tiers] == [
         (200_000, Decimal("2.50"), Decimal("15.00"))
     ]
+
+
+def test_cache_writes_kept_for_an_hour_pay_their_own_price() -> None:
+    pricing = Pricing.model_validate(
+        {"input": "3.00", "output": "15.00", "cache_write_input": "3.75", "cache_write_1h_input": "6.00"}
+    )
+    # 1,000 prompt tokens: 400 written to the cache, 300 of them for an hour
+    assert pricing.cost(1_000, 0, cache_written=400, cache_written_1h=300) == int(600 * 3 + 100 * 3.75 + 300 * 6)
+    # the hold prices every prompt token at the dearest: the 1-hour write
+    assert pricing.cost_bound(1_000, 0) == 6_000
+
+
+def test_anthropic_usage_reports_its_one_hour_cache_writes() -> None:
+    from gateway.providers.anthropic.transform import usage_dict
+    from gateway.providers.openai.transform import usage_from
+
+    usage = usage_dict(
+        {
+            "input_tokens": 100, "output_tokens": 5, "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 400,
+            "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 300},
+        }
+    )  # fmt: skip
+    counted = usage_from({"usage": usage})
+    assert counted is not None
+    assert (counted.prompt_tokens, counted.cache_write_tokens, counted.cache_write_1h_tokens) == (500, 400, 300)

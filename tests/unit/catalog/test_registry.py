@@ -411,3 +411,12 @@ def test_a_disabled_model_does_not_pass_through_under_its_own_id() -> None:
     }
     models = Catalog.model_validate({"providers": providers, "models": [model("openai/old", enabled=False)]})
     assert models.resolve("openai/old") is None
+
+
+def test_every_shipped_model_with_a_cache_write_price_has_its_one_hour_price(shipped: Catalog) -> None:
+    """Anthropic bills one-hour cache writes at 2x input: a model without that price would bill them
+    at the 5-minute price, below cost."""
+    for entry in shipped.models:
+        for prices in (entry.pricing, *entry.pricing.tiers):
+            if prices.cache_write_input is not None:
+                assert prices.cache_write_1h_input == 2 * prices.input, entry.id

@@ -24,10 +24,13 @@ class TokenPrices(BaseModel):
     output: Decimal = Field(Decimal(0), ge=0)
     cached_input: Decimal | None = Field(None, ge=0)  # prompt tokens read from a cache (None: input)
     cache_write_input: Decimal | None = Field(None, ge=0)  # prompt tokens written to a cache (None: input)
+    # written to a cache kept for an hour (Anthropic's `ttl: "1h"`; None: cache_write_input)
+    cache_write_1h_input: Decimal | None = Field(None, ge=0)
     audio_input: Decimal | None = Field(None, ge=0)  # prompt tokens of audio (None: input)
 
     def dearest_input(self) -> Decimal:
-        return max(self.input, self.cache_write_input or Decimal(0), self.audio_input or Decimal(0))
+        optional = (self.cache_write_input, self.cache_write_1h_input, self.audio_input)
+        return max(self.input, *(price or Decimal(0) for price in optional))
 
     def at_least(self, other: TokenPrices) -> bool:
         pairs = [
@@ -95,18 +98,21 @@ class Pricing(TokenPrices):
         cached_tokens: int = 0,
         cache_written: int = 0,
         audio_tokens: int = 0,
+        cache_written_1h: int = 0,
     ) -> int:
         """Micro-credits for one request, rounded up once at the end, at the tier of its prompt.
-        `cached_tokens` (cache reads), `cache_written` and `audio_tokens` are parts of `prompt_tokens`,
-        each at its own price when the catalog has one."""
+        `cached_tokens` (cache reads), `cache_written` (of which `cache_written_1h` for an hour) and
+        `audio_tokens` are parts of `prompt_tokens`, each at its own price when the catalog has one."""
         prices = self.tier_for(prompt_tokens)
         cached = min(cached_tokens, prompt_tokens) if prices.cached_input is not None else 0
         written = min(cache_written, prompt_tokens - cached) if prices.cache_write_input is not None else 0
+        long_lived = min(cache_written_1h, written) if prices.cache_write_1h_input is not None else 0
         audio = min(audio_tokens, prompt_tokens - cached - written) if prices.audio_input is not None else 0
         total = (
             (prompt_tokens - cached - written - audio) * prices.input
             + cached * (prices.cached_input or Decimal(0))
-            + written * (prices.cache_write_input or Decimal(0))
+            + (written - long_lived) * (prices.cache_write_input or Decimal(0))
+            + long_lived * (prices.cache_write_1h_input or Decimal(0))
             + audio * (prices.audio_input or Decimal(0))
             + completion_tokens * prices.output
             + self.request * 1_000_000

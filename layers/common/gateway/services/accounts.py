@@ -11,7 +11,7 @@ from gateway.config import get_settings
 from gateway.errors import InvalidRequest, NotFound
 from gateway.ids import new_account_id
 from gateway.money import display
-from gateway.storage.accounts import Account, AccountRepository
+from gateway.storage.accounts import TOP_UP, Account, AccountRepository
 
 
 def _accounts() -> AccountRepository:
@@ -19,6 +19,7 @@ def _accounts() -> AccountRepository:
 
 
 def create_account(name: str, credits_micro: int, account_id: str | None = None, email: str | None = None) -> Account:
+    """A new account; its initial credits are a grant entry of the ledger, written with it."""
     account = Account(
         account_id=account_id or new_account_id(),
         name=name,
@@ -27,7 +28,7 @@ def create_account(name: str, credits_micro: int, account_id: str | None = None,
         created_at=now_iso(),
         email=email,
     )
-    _accounts().create(account)
+    _accounts().create(account, grant_id=secrets.token_hex(6))
     return account
 
 
@@ -42,7 +43,7 @@ def top_up(account_id: str, credits_micro: int) -> Account:
     if credits_micro <= 0:
         raise InvalidRequest("A top-up adds a positive number of credits.", param="credits")
     get_account(account_id)
-    return _accounts().top_up(account_id, credits_micro, topup_id=secrets.token_hex(6), at_iso=now_iso())
+    return _accounts().grant(account_id, credits_micro, grant_id=secrets.token_hex(6), at_iso=now_iso(), source=TOP_UP)
 
 
 def top_up_once(account_id: str, credits_micro: int, idempotency_key: str | None) -> dict[str, Any]:

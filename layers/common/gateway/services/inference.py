@@ -242,6 +242,7 @@ class Call:
                 usage.cached_tokens,
                 usage.cache_write_tokens,
                 usage.audio_tokens,
+                usage.cache_write_1h_tokens,
             ),
             latency_ms=_ms(self.started),
             upstream_latency_ms=_ms(upstream_started),

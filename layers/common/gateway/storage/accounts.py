@@ -8,6 +8,10 @@ from typing import Any
 from gateway.storage import dynamo, layout
 from gateway.storage.errors import MAX_CREDITS_MICRO, checked_amount
 
+INITIAL_GRANT = "initial"  # the credits an account was created with
+TOP_UP = "top_up"
+OPENING_GRANT = "opening"  # recorded afterwards for credits granted before grants had entries
+
 
 @dataclass(frozen=True)
 class Account:
@@ -34,7 +38,8 @@ class AccountRepository:
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def create(self, account: Account) -> None:
+    def create(self, account: Account, *, grant_id: str) -> None:
+        """Write the account and, when it starts with credits, their grant entry: one transaction."""
         item = {
             "account_id": account.account_id,
             "name": account.name,
@@ -43,19 +48,28 @@ class AccountRepository:
             "created_at": account.created_at,
             **({"email": account.email} if account.email else {}),
         }
-        dynamo.client().put_item(
-            TableName=self.table,
-            Item={**layout.account_key(account.account_id), **dynamo.to_attributes(item)},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        writes: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {**layout.account_key(account.account_id), **dynamo.to_attributes(item)},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        if account.granted:
+            writes.append(
+                self._grant_entry(account.account_id, account.granted, grant_id, account.created_at, INITIAL_GRANT)
+            )
+        dynamo.client().transact_write_items(TransactItems=writes)
 
     def get(self, account_id: str) -> Account | None:
         answer = dynamo.client().get_item(TableName=self.table, Key=layout.account_key(account_id), ConsistentRead=True)
         item = answer.get("Item")
         return Account.from_item(dynamo.from_item(item)) if item else None
 
-    def top_up(self, account_id: str, amount: int, *, topup_id: str, at_iso: str) -> Account:
-        """Add credits and record the grant, in one transaction."""
+    def grant(self, account_id: str, amount: int, *, grant_id: str, at_iso: str, source: str) -> Account:
+        """Add credits and record the grant entry, in one transaction."""
         checked_amount(amount, "a top-up", low=1, high=MAX_CREDITS_MICRO)
         dynamo.client().transact_write_items(
             TransactItems=[
@@ -68,18 +82,44 @@ class AccountRepository:
                         "ExpressionAttributeValues": {":amount": {"N": str(amount)}},
                     }
                 },
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": {
-                            **layout.topup_key(account_id, at_iso, topup_id),
-                            **dynamo.to_attributes({"account_id": account_id, "amount": amount, "created_at": at_iso}),
-                        },
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
+                self._grant_entry(account_id, amount, grant_id, at_iso, source),
             ]
         )
         account = self.get(account_id)
         assert account is not None
         return account
+
+    def record_opening_grant(self, account: Account, amount: int, *, grant_id: str, recorded_at: str) -> bool:
+        """Record an entry for credits the account was granted without one (the balance is unchanged),
+        dated at its creation; False when its granted total is no longer `account.granted`."""
+        entry = self._grant_entry(account.account_id, amount, grant_id, account.created_at, OPENING_GRANT)
+        entry["Put"]["Item"]["recorded_at"] = {"S": recorded_at}
+        try:
+            dynamo.client().transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table,
+                            "Key": layout.account_key(account.account_id),
+                            "ConditionExpression": "granted = :granted",
+                            "ExpressionAttributeValues": {":granted": {"N": str(account.granted)}},
+                        }
+                    },
+                    entry,
+                ]
+            )
+        except dynamo.DynamoError as error:
+            if "ConditionalCheckFailed" in dynamo.cancellation_codes(error):
+                return False
+            raise
+        return True
+
+    def _grant_entry(self, account_id: str, amount: int, grant_id: str, at_iso: str, source: str) -> dict[str, Any]:
+        values = {"account_id": account_id, "amount": amount, "created_at": at_iso, "source": source}
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": {**layout.grant_key(account_id, at_iso, grant_id), **dynamo.to_attributes(values)},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }

@@ -299,13 +299,15 @@ class CreditRepository:
 
 def _usage_update(table: str, entry: LedgerEntry) -> dict[str, Any]:
     failed = 0 if entry.status == "success" else 1
+    active = layout.active_index(entry.account_id, entry.day)
     return {
         "Update": {
             "TableName": table,
             "Key": layout.usage_key(entry.account_id, entry.day, entry.model, entry.key_hash),
             "UpdateExpression": (
                 "ADD #requests :one, #errors :failed, #prompt :prompt, #completion :completion, #credits :credits"
-                " SET #account = :account, #day = :day, #model = :model, #key = :key, #prefix = :prefix"
+                " SET #account = :account, #day = :day, #model = :model, #key = :key, #prefix = :prefix,"
+                " gsi3pk = :active_pk, gsi3sk = :active_sk"
             ),
             "ExpressionAttributeNames": {
                 "#requests": "requests",
@@ -330,6 +332,8 @@ def _usage_update(table: str, entry: LedgerEntry) -> dict[str, Any]:
                 ":model": {"S": entry.model},
                 ":key": {"S": entry.key_hash},
                 ":prefix": {"S": entry.key_prefix},
+                ":active_pk": {"S": active["gsi3pk"]},
+                ":active_sk": {"S": active["gsi3sk"]},
             },
         }
     }

@@ -1,7 +1,7 @@
 """The single-table layout: every partition and sort key is built here.
 
 account       pk ACCOUNT#{id}         sk ACCOUNT
-top-up        pk ACCOUNT#{id}         sk TOPUP#{iso}#{id}
+grant         pk ACCOUNT#{id}         sk TOPUP#{iso}#{id}     (credits added: initial grant, top-up; `source`)
 api key       pk KEY#{sha256}         sk KEY          gsi1 ACCOUNT#{id}#KEYS / {iso}#{sha256}
 key limit     pk KEY#{sha256}         sk LIMIT#{period}       (credits held+charged in a limit period)
 key rate      pk KEY#{sha256}         sk RATE#{minute}        (requests in a one-minute window)
@@ -9,14 +9,20 @@ reservation   pk RESERVATION#{trace}  sk RESERVATION  gsi1 RESERVATIONS#{shard} 
 ledger/trace  pk TRACE#{trace}        sk TRACE        gsi1 ACCOUNT#{id}#TRACES / {iso}#{trace}
                                                       gsi2 KEY#{sha256}#TRACES / {iso}#{trace}
 daily usage   pk USAGE#{account}      sk {day}#{model}#{key sha256}
+                                                      gsi3 ACTIVE#{day}#{shard} / {account}   (keys only)
 image task    pk TASK#{task_id}       sk TASK
 """
 
 from __future__ import annotations
 
+import zlib
+
 RESERVATION_SHARDS = 8
+ACTIVE_SHARDS = 8
 GSI1 = "GSI1"
 GSI2 = "GSI2"
+GSI3 = "GSI3"
+GRANT_PREFIX = "TOPUP#"
 
 
 def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
@@ -24,11 +30,15 @@ def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
 
 
 def account_key(account_id: str) -> dict[str, dict[str, str]]:
-    return key(f"ACCOUNT#{account_id}", "ACCOUNT")
+    return key(account_pk(account_id), "ACCOUNT")
 
 
-def topup_key(account_id: str, iso: str, topup_id: str) -> dict[str, dict[str, str]]:
-    return key(f"ACCOUNT#{account_id}", f"TOPUP#{iso}#{topup_id}")
+def account_pk(account_id: str) -> str:
+    return f"ACCOUNT#{account_id}"
+
+
+def grant_key(account_id: str, iso: str, grant_id: str) -> dict[str, dict[str, str]]:
+    return key(account_pk(account_id), f"{GRANT_PREFIX}{iso}#{grant_id}")
 
 
 def api_key_key(key_hash: str) -> dict[str, dict[str, str]]:
@@ -93,6 +103,16 @@ def usage_pk(account_id: str) -> str:
 
 def usage_key(account_id: str, day: str, model: str, key_hash: str) -> dict[str, dict[str, str]]:
     return key(usage_pk(account_id), f"{day}#{model}#{key_hash}")
+
+
+def active_index(account_id: str, day: str) -> dict[str, str]:
+    """Where a daily usage item lists its account among the day's active ones. GSI3 projects keys only,
+    so the settle transaction's later updates of the same item (same values here) never write to it."""
+    return {"gsi3pk": active_pk(day, zlib.crc32(account_id.encode()) % ACTIVE_SHARDS), "gsi3sk": account_id}
+
+
+def active_pk(day: str, shard: int) -> str:
+    return f"ACTIVE#{day}#{shard}"
 
 
 def task_key(task_id: str) -> dict[str, dict[str, str]]:

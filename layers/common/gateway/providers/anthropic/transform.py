@@ -50,6 +50,11 @@ def usage_dict(usage: Any) -> dict[str, Any] | None:
     details: dict[str, int] = {"cached_tokens": read}
     if written:
         details["cache_write_tokens"] = written
+        # writes with the 1-hour TTL cost more than the default 5-minute ones (2x input, not 1.25x)
+        by_ttl = usage.get("cache_creation")
+        long_lived = min(_count(by_ttl, "ephemeral_1h_input_tokens"), written) if isinstance(by_ttl, dict) else 0
+        if long_lived:
+            details["cache_write_1h_tokens"] = long_lived
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,

@@ -16,6 +16,7 @@ class Usage:
     cached_tokens: int = 0  # read from a prompt cache (part of prompt_tokens)
     cache_write_tokens: int = 0  # written to a prompt cache (part of prompt_tokens; Anthropic, Bedrock)
     audio_tokens: int = 0  # prompt tokens of audio (part of prompt_tokens), dearer on some models
+    cache_write_1h_tokens: int = 0  # of cache_write_tokens, those kept for an hour (Anthropic: dearer)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def usage_from(payload: dict[str, Any]) -> Usage | None:
         _positive(details.get("cached_tokens")),
         _positive(details.get("cache_write_tokens")),
         _positive(details.get("audio_tokens")),
+        _positive(details.get("cache_write_1h_tokens")),
     )
 
 
