@@ -8,7 +8,7 @@ PY312_BIN := $(shell d=$$(ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin 2>
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(if $(PY312_BIN),$(PY312_BIN):,)$(PATH)
 
-.PHONY: install dynamodb-local dev test lint typecheck check build validate clean bench
+.PHONY: install dynamodb-local dev test soak lint typecheck check build validate clean bench
 
 $(VENV)/.installed: pyproject.toml layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ dynamodb-local:
 
 dev: install
 	$(PY) -m devtools.devserver
+
+# The property suite (tests/properties) with twenty times the examples `make test` gives it, fresh
+# random ones each run (make test's are fixed). Tens of minutes.
+soak: install
+	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest tests/properties --timeout=0
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

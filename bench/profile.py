@@ -20,8 +20,8 @@ STEPS = [
     ("reserve: TransactWriteItems (lean DynamoDB client)", "reserve (gateway/billing/credits.py"),
     ("key lookup: GetItem (cached 30 s)", "_read (gateway/auth/authenticate.py"),
     ("upstream call (httpx, buffered)", "complete_native (gateway/providers/openai/client.py"),
-    ("upstream stream (httpx-sse)", "stream_native (gateway/providers/openai/client.py"),
-    ("stream relay (per event)", "relay (gateway/services/inference.py"),
+    ("upstream stream (httpx-sse)", "_stream (gateway/providers/openai/client.py"),
+    ("stream relay (per event)", "relay (gateway/services/relay.py"),
     ("request body: JSON + pydantic validation", "solve_dependencies (fastapi/"),
     ("thread hand-off (anyio.to_thread)", "run_sync_in_worker_thread (anyio/"),
 ]

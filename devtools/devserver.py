@@ -43,12 +43,11 @@ def build_app() -> FastAPI:
 
 def ensure_demo_account() -> str | None:
     """Create the demo account and an inference key on first start; returns the key then, else None."""
-    from gateway.config import get_settings
     from gateway.money import credits_to_micro
     from gateway.services import accounts, keys
-    from gateway.storage.accounts import AccountRepository
+    from gateway.storage.stores import stores
 
-    if AccountRepository(get_settings().table_name).get(DEMO_ACCOUNT) is not None:
+    if stores().accounts.get(DEMO_ACCOUNT) is not None:
         return None
     accounts.create_account("Demo", credits_to_micro(DEMO_CREDITS), account_id=DEMO_ACCOUNT)
     return keys.issue_key(DEMO_ACCOUNT, "demo", "inference").key

@@ -178,16 +178,9 @@ def _assert_every_balance_matches_its_ledger() -> None:
 
 
 def _reset_caches() -> None:
-    from gateway.auth import authenticate
-    from gateway.config import get_settings
-    from gateway.storage import dynamo, objects
+    from gateway import caches
 
-    get_settings.cache_clear()
-    dynamo.client.cache_clear()
-    dynamo.boto3_client.cache_clear()
-    objects.s3.cache_clear()
-    objects.sqs.cache_clear()
-    authenticate._cache.clear()
+    caches.reset()
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Inference routes in the three formats clients speak (OpenAI, Anthropic, Gemini), embeddings and
-the model list; the credits platform's `/api/v1` chat and model list. Served by uvicorn behind the
-Lambda Web Adapter (run.sh) so responses stream."""
+the model list; the credits platform's `/api/v1` chat and model list (its error envelope). Served by
+uvicorn behind the Lambda Web Adapter (run.sh) so responses stream."""
 
 from __future__ import annotations
 
@@ -10,18 +10,20 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from gateway.deadline import CONTEXT_HEADER, from_lambda_context
+from gateway.formats import anthropic, gemini, openai
 from gateway.formats.anthropic import MessagesRequest
 from gateway.formats.gemini import GenerateContentRequest
-from gateway.formats.inbound import Exchange, anthropic_exchange, gemini_exchange, openai_exchange
+from gateway.formats.inbound import Exchange
 from gateway.formats.openai import ChatCompletionRequest, EmbeddingsRequest
-from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, trace_id_of
-from gateway.platforms import credits as credits_platform
-from gateway.platforms.vendor import pinned_provider
-from gateway.services import embeddings, models
-from gateway.services.inference import infer
+from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, format_router, trace_id_of
+from gateway.services import embeddings, models, platform_views
+from gateway.services.chat import infer
 from gateway.services.routing import parse_gemini_target
 
-router = APIRouter()
+router = APIRouter()  # OpenAI's format: its error envelope
+anthropic_routes = format_router("anthropic")
+gemini_routes = format_router("gemini")
+api_v1_routes = format_router("api_v1")
 Vendor = Annotated[str | None, Header(max_length=64)]
 # Anthropic beta names, comma-separated (Claude Code sends several); passed on to Anthropic upstreams only
 AnthropicBeta = Annotated[str | None, Header(max_length=1024, pattern=r"^[A-Za-z0-9._-]+( ?, ?[A-Za-z0-9._-]+)*$")]
@@ -29,7 +31,7 @@ AnthropicBeta = Annotated[str | None, Header(max_length=1024, pattern=r"^[A-Za-z
 
 async def _answer(principal: Any, exchange: Exchange, request: Request, vendor: str | None) -> Response:
     deadline = from_lambda_context(request.headers.getlist(CONTEXT_HEADER))
-    pinned = pinned_provider(vendor)
+    pinned = platform_views.pinned_provider(vendor)  # YouRouter's `vendor: auto`, `vendor: google`
     answer = await infer(principal, exchange, trace_id_of(request), vendor=pinned, deadline=deadline)
     if isinstance(answer.content, dict):
         return JSONResponse(answer.content, headers=answer.headers)
@@ -40,19 +42,27 @@ async def _answer(principal: Any, exchange: Exchange, request: Request, vendor: 
 async def chat_completions(
     payload: ChatCompletionRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
 ) -> Response:
-    return await _answer(principal, openai_exchange(payload), request, vendor)
+    return await _answer(principal, openai.exchange(payload), request, vendor)
 
 
-@router.post("/api/v1/chat/completions")
+@api_v1_routes.post("/api/v1/chat/completions")
 async def platform_chat_completions(
     payload: ChatCompletionRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
 ) -> Response:
-    """The credits platform (base URL /api/v1): models its registry lists, errors in its envelope."""
-    credits_platform.require_listed(payload.model)
-    return await _answer(principal, openai_exchange(payload), request, vendor)
+    """The credits platform (base URL /api/v1): only models its registry enables and lists."""
+    platform_views.require_listed(payload.model)
+    return await _answer(principal, openai.exchange(payload), request, vendor)
 
 
-@router.post("/v1/messages")
+@api_v1_routes.get("/api/v1/models")
+def platform_list_models(principal: AnyKey) -> dict[str, Any]:
+    return platform_views.list_models(principal.key)
+
+
+router.include_router(api_v1_routes)
+
+
+@anthropic_routes.post("/v1/messages")
 async def messages(
     payload: MessagesRequest,
     request: Request,
@@ -60,16 +70,22 @@ async def messages(
     vendor: Vendor = None,
     anthropic_beta: AnthropicBeta = None,
 ) -> Response:
-    return await _answer(principal, anthropic_exchange(payload, anthropic_beta), request, vendor)
+    return await _answer(principal, anthropic.exchange(payload, anthropic_beta), request, vendor)
 
 
-@router.post("/v1beta/models/{target:path}")
-@router.post("/v1/models/{target:path}")  # google-genai's default API version
+router.include_router(anthropic_routes)
+
+
+@gemini_routes.post("/v1beta/models/{target:path}")
+@gemini_routes.post("/v1/models/{target:path}")  # google-genai's default API version
 async def generate_content(
     target: str, payload: GenerateContentRequest, request: Request, principal: GeminiKey, vendor: Vendor = None
 ) -> Response:
     model, stream = parse_gemini_target(target)
-    return await _answer(principal, gemini_exchange(payload, model, stream), request, vendor)
+    return await _answer(principal, gemini.exchange(payload, model, stream), request, vendor)
+
+
+router.include_router(gemini_routes)
 
 
 @router.post("/v1/embeddings")
@@ -81,11 +97,6 @@ async def create_embeddings(payload: EmbeddingsRequest, request: Request, princi
 @router.get("/v1/models")
 def list_models(principal: AnyKey) -> dict[str, Any]:
     return models.list_models(principal.key)
-
-
-@router.get("/api/v1/models")
-def platform_list_models(principal: AnyKey) -> dict[str, Any]:
-    return credits_platform.list_models(principal.key)
 
 
 @router.get("/v1/models/{model_id:path}")

@@ -11,10 +11,11 @@ from fastapi import APIRouter, Header, Request
 
 from gateway.entry import asgi_handler
 from gateway.formats.keys import ApiKeyCreate, KeyCreate, KeyUpdate, TokenCreate
-from gateway.http import AnyKey, ManagementKey, create_app, credential_of
+from gateway.http import AnyKey, ManagementKey, create_app, credential_of, format_router
 from gateway.services import accounts, delegation, key_aliases, keys
 
-router = APIRouter()
+router = APIRouter()  # OpenAI's error envelope (PotatoRouter's paths)
+api_v1_routes = format_router("api_v1")  # the /api/v1 envelope: type equal to code
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
@@ -22,7 +23,7 @@ def _create(principal: Any, spec: KeyCreate, request: Request, idempotency_key: 
     return keys.create_key_once(principal, spec, credential=credential_of(request), idempotency_key=idempotency_key)
 
 
-@router.post("/api/v1/keys", status_code=201)
+@api_v1_routes.post("/api/v1/keys", status_code=201)
 def create_key(
     spec: KeyCreate, principal: ManagementKey, request: Request, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
@@ -30,28 +31,28 @@ def create_key(
     return {"key": issued.key, "data": keys.key_view(issued.record)}
 
 
-@router.get("/api/v1/keys")
+@api_v1_routes.get("/api/v1/keys")
 def list_keys(principal: ManagementKey) -> dict[str, Any]:
     return {"data": [keys.key_view(record) for record in keys.list_keys(principal)]}
 
 
-@router.get("/api/v1/keys/{key_hash}")
+@api_v1_routes.get("/api/v1/keys/{key_hash}")
 def get_key(key_hash: str, principal: ManagementKey) -> dict[str, Any]:
     return {"data": keys.key_view(keys.get_key(principal, key_hash))}
 
 
-@router.patch("/api/v1/keys/{key_hash}")
+@api_v1_routes.patch("/api/v1/keys/{key_hash}")
 def update_key(key_hash: str, patch: KeyUpdate, principal: ManagementKey) -> dict[str, Any]:
     return {"data": keys.key_view(keys.update_key(principal, key_hash, patch))}
 
 
-@router.delete("/api/v1/keys/{key_hash}")
+@api_v1_routes.delete("/api/v1/keys/{key_hash}")
 def delete_key(key_hash: str, principal: ManagementKey) -> dict[str, Any]:
     keys.revoke_key(principal, key_hash)
     return {"data": {"hash": key_hash, "deleted": True}}
 
 
-@router.get("/api/v1/key")
+@api_v1_routes.get("/api/v1/key")
 def current_key(principal: AnyKey) -> dict[str, Any]:
     return keys.own_key(principal)
 
@@ -96,13 +97,13 @@ def delete_token(token_id: str, principal: AnyKey) -> dict[str, Any]:
 
 
 # poeti shapes: the user's own key, or a management key
-@router.get("/api/v1/api-keys")
+@api_v1_routes.get("/api/v1/api-keys")
 def list_api_keys(principal: AnyKey) -> dict[str, Any]:
     records = delegation.visible_keys(principal)
     return {"code": 200, "data": [key_aliases.api_key_view(keys.key_view(r), r) for r in records]}
 
 
-@router.post("/api/v1/api-keys")
+@api_v1_routes.post("/api/v1/api-keys")
 def create_api_key(
     body: ApiKeyCreate, principal: AnyKey, request: Request, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
@@ -112,5 +113,6 @@ def create_api_key(
     return {"code": 200, "data": {**view, "key": issued.key}}
 
 
+router.include_router(api_v1_routes)
 app = create_app(router, title="AI Gateway: keys")
 handler = asgi_handler(app)

@@ -150,10 +150,10 @@ def test_a_buffered_call_ends_before_api_gateway_would_drop_its_silent_response(
 ):
     # Given API Gateway's idle limit for a response (5 minutes; 1 s here), and no Lambda deadline
     from gateway.config import get_settings
-    from gateway.services import inference
+    from gateway.services import chat
 
     quick = get_settings().model_copy(update={"buffered_answer_seconds": 1.0})
-    monkeypatch.setattr(inference, "get_settings", lambda: quick)
+    monkeypatch.setattr(chat, "get_settings", lambda: quick)
     tenant = make_tenant("10")
     response = httpx.post(
         f"{gateway_url}/v1/chat/completions",

@@ -2,7 +2,8 @@
 
 Model `claude-echo` answers "echo: <last user text>", or calls the first tool it is given with
 {"city": "Paris"}; `claude-overloaded` answers 529 overloaded_error. Usage counts words as tokens.
-Requests and headers are recorded, so tests can check what the gateway forwarded.
+Requests and headers are recorded, so tests can check what the gateway forwarded. A prompt holding a
+marker of tests.support.scripted plays that marker's Behaviour instead, whatever the model.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.support.scripted import SCRIPT, Behaviour, Plan
 
 PROVIDER_KEY = "sk-ant-upstream-test-credential"
 CACHE_WRITTEN, CACHE_READ = 4_000, 10_000  # what `claude-cache` reports beside the uncached input
@@ -40,6 +43,9 @@ class FakeAnthropic:
             self.headers.append(dict(request.headers))
         if request.headers.get("x-api-key") != PROVIDER_KEY or not request.headers.get("anthropic-version"):
             return _error(401, "authentication_error", "invalid x-api-key")
+        scripted = SCRIPT.find([body.get("system"), body.get("messages")])
+        if scripted is not None:
+            return await _scripted(body, *scripted)
         if body["model"] == "claude-overloaded":
             return _error(529, "overloaded_error", "Overloaded")
         input_tokens = sum(len(_text(m.get("content")).split()) for m in body["messages"])
@@ -66,6 +72,72 @@ class FakeAnthropic:
         if not body.get("stream"):
             return JSONResponse(message)
         return StreamingResponse(_events(message), media_type="text/event-stream")
+
+
+async def _scripted(body: dict[str, Any], marker: str, behaviour: Behaviour) -> Response:
+    produced = SCRIPT.start(marker, "anthropic", body, {"max_tokens": body.get("max_tokens")}, 1)
+    if behaviour.ending == "timeout":
+        await SCRIPT.held(marker)
+    if behaviour.ending in ("timeout", "status"):
+        produced.status = behaviour.status
+        kind = {429: "rate_limit_error", 529: "overloaded_error"}.get(behaviour.status, "api_error")
+        return _error(behaviour.status, kind, "Scripted failure.")
+    plan = Plan(produced, behaviour)
+    text = "".join(produced.word(index) + " " for index in range(plan.rounds))
+    usage = plan.usage()
+    message: dict[str, Any] = {
+        "id": "msg_scripted", "type": "message", "role": "assistant", "model": body["model"],
+        "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+    }  # fmt: skip
+    if usage is not None:
+        message["usage"] = {"input_tokens": usage[0], "output_tokens": usage[1]}
+    if body.get("stream"):
+        return StreamingResponse(_scripted_events(message, marker, plan), media_type="text/event-stream")
+    encoded = json.dumps(message).encode()
+    if plan.stop_at is None:
+        produced.sent = plan.rounds
+        plan.finish(usage)
+        return Response(encoded, media_type="application/json")
+
+    async def halves() -> AsyncIterator[bytes]:
+        yield encoded[: len(encoded) // 2]
+        if behaviour.ending == "cut":
+            raise ConnectionResetError("scripted cut")
+        await SCRIPT.held(marker)
+
+    return StreamingResponse(halves(), media_type="application/json")
+
+
+async def _scripted_events(message: dict[str, Any], marker: str, plan: Plan) -> AsyncIterator[bytes]:
+    """As Anthropic streams: message_start carries the input tokens (and output 1), message_delta the output."""
+    usage = plan.usage()
+    opening = {"input_tokens": plan.produced.prompt_tokens, "output_tokens": 1}
+    start = {**message, "content": [], "stop_reason": None, "usage": opening}
+    yield _sse("message_start", {"type": "message_start", "message": start})
+    block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+    yield _sse("content_block_start", block)
+    for index in range(plan.rounds + 1):
+        if index == plan.stop_at:
+            if plan.behaviour.ending == "cut":
+                raise ConnectionResetError("scripted cut")
+            if plan.behaviour.ending == "error_event":
+                failure = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+                yield _sse("error", failure)
+                return
+            await SCRIPT.held(marker)
+            return
+        if index == plan.rounds:
+            break
+        delta = {"type": "text_delta", "text": plan.produced.word(index) + " "}
+        yield _sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+        plan.sent_round()
+    yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+    ending: dict[str, Any] = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}}
+    if usage is not None:
+        ending["usage"] = {"output_tokens": usage[1]}
+    plan.finish(usage)
+    yield _sse("message_delta", ending)
+    yield _sse("message_stop", {"type": "message_stop"})
 
 
 async def _events(message: dict[str, Any]) -> AsyncIterator[bytes]:

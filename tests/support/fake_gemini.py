@@ -1,7 +1,8 @@
 """A fake Gemini API on loopback, speaking its wire format (generateContent JSON and
 streamGenerateContent?alt=sse). Model `gemini-echo` (any model without "image" in its name) answers
 "echo: <last user text>", or calls the first function declared with {"city": "Paris"}; a model with
-"image" in its name answers an inline PNG. Usage counts words as tokens."""
+"image" in its name answers an inline PNG. Usage counts words as tokens. A prompt holding a marker of
+tests.support.scripted plays that marker's Behaviour instead, whatever the model."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.support.scripted import SCRIPT, Behaviour, Plan
 
 PROVIDER_KEY = "gemini-upstream-test-credential"
 
@@ -37,6 +40,9 @@ class FakeGemini:
         if request.headers.get("x-goog-api-key") != PROVIDER_KEY:
             return _error(403, "PERMISSION_DENIED", "API key not valid.")
         model, _, method = target.partition(":")
+        scripted = SCRIPT.find([body.get("contents"), body.get("systemInstruction")])
+        if scripted is not None:
+            return await _scripted(body, method == "streamGenerateContent", *scripted)
         contents = body.get("contents") or []
         if "image" in model:  # gemini-image, gemini-3-pro-image-preview (Nano Banana Pro), ...
             from tests.support.fake_images import PNG
@@ -81,6 +87,86 @@ async def _chunks(model: str, parts: list[dict[str, Any]], usage: dict[str, Any]
             candidate["finishReason"] = "STOP"
             chunk["usageMetadata"] = usage
         yield f"data: {json.dumps(chunk)}\r\n\r\n".encode()
+
+
+async def _scripted(body: dict[str, Any], stream: bool, marker: str, behaviour: Behaviour) -> Response:
+    config = body.get("generationConfig") or body.get("generation_config") or {}
+    caps = {name: config[name] for name in ("maxOutputTokens", "max_output_tokens") if name in config}
+    count = config.get("candidateCount", config.get("candidate_count", 1))
+    produced = SCRIPT.start(marker, "gemini", body, caps, count)
+    if behaviour.ending == "timeout":
+        await SCRIPT.held(marker)
+    if behaviour.ending in ("timeout", "status"):
+        produced.status = behaviour.status
+        status = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}.get(behaviour.status, "INTERNAL")
+        return _error(behaviour.status, status, "Scripted failure.")
+    plan = Plan(produced, behaviour)
+    usage = plan.usage()
+    metadata: dict[str, Any] | None = None
+    if usage is not None:
+        thoughts = plan.hidden()
+        metadata = {"promptTokenCount": usage[0], "candidatesTokenCount": usage[1] - thoughts,
+                    "totalTokenCount": usage[0] + usage[1]}  # fmt: skip
+        if thoughts:
+            metadata["thoughtsTokenCount"] = thoughts
+    if stream:
+        return StreamingResponse(_scripted_chunks(body, marker, plan, metadata), media_type="text/event-stream")
+    text = "".join(produced.word(index) + " " for index in range(plan.rounds))
+    candidates = [
+        {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": index}
+        for index in range(produced.candidates)
+    ]
+    answer: dict[str, Any] = {"candidates": candidates, "modelVersion": "scripted", "responseId": "resp-scripted"}
+    if metadata is not None:
+        answer["usageMetadata"] = metadata
+    encoded = json.dumps(answer).encode()
+    if plan.stop_at is None:
+        produced.sent = plan.rounds * produced.candidates
+        plan.finish(usage)
+        return Response(encoded, media_type="application/json")
+
+    async def halves() -> AsyncIterator[bytes]:
+        yield encoded[: len(encoded) // 2]
+        if behaviour.ending == "cut":
+            raise ConnectionResetError("scripted cut")
+        await SCRIPT.held(marker)
+
+    return StreamingResponse(halves(), media_type="application/json")
+
+
+async def _scripted_chunks(
+    body: dict[str, Any], marker: str, plan: Plan, metadata: dict[str, Any] | None
+) -> AsyncIterator[bytes]:
+    """A chunk per round (a token for each candidate), then one with finishReason and the usage."""
+    produced = plan.produced
+
+    def chunk(text: str, last: bool) -> bytes:
+        candidates = [
+            {"content": {"role": "model", "parts": [{"text": text}]}, "index": number}
+            | ({"finishReason": "STOP"} if last else {})
+            for number in range(produced.candidates)
+        ]
+        payload: dict[str, Any] = {"candidates": candidates, "modelVersion": "scripted", "responseId": "resp-scripted"}
+        if last and metadata is not None:
+            payload["usageMetadata"] = metadata
+        return f"data: {json.dumps(payload)}\r\n\r\n".encode()
+
+    for index in range(plan.rounds + 1):
+        if index == plan.stop_at:
+            if plan.behaviour.ending == "cut":
+                raise ConnectionResetError("scripted cut")
+            if plan.behaviour.ending == "error_event":
+                failure = {"error": {"code": 500, "message": "Scripted failure mid-stream.", "status": "INTERNAL"}}
+                yield f"data: {json.dumps(failure)}\r\n\r\n".encode()
+                return
+            await SCRIPT.held(marker)
+            return
+        if index == plan.rounds:
+            break
+        yield chunk(produced.word(index) + " ", last=False)
+        plan.sent_round()
+    plan.finish(plan.usage())
+    yield chunk("", last=True)
 
 
 def _text(content: Any) -> str:

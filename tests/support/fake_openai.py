@@ -13,6 +13,7 @@ Its behaviour is chosen by the upstream model name, so one server serves every t
   big-usage    like echo, but reports using every output token it was allowed (max_tokens)
   drip         streams like echo, a piece every DRIP_SECONDS (drip-no-usage: and never reports usage)
 Any model given tools calls the first one with {"city": "Paris"} instead of answering.
+A prompt holding a marker of tests.support.scripted plays that marker's Behaviour instead, whatever the model.
 POST /v1/embeddings answers three-dimensional embeddings, one per input.
 POST /v1/audio/speech answers a few deterministic bytes of the asked format (a real WAV for wav).
 POST /v1/audio/transcriptions answers verbose_json: "hello from <filename>" in two segments, lasting
@@ -35,6 +36,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.support.scripted import SCRIPT, Behaviour, Plan
 
 PROVIDER_KEY = "sk-upstream-test-credential"
 DRIP_SECONDS = 0.3
@@ -142,6 +145,9 @@ class FakeOpenAI:
         self._record(body, request)
         if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
+        scripted = SCRIPT.find(body.get("messages"))
+        if scripted is not None:
+            return await self._scripted(body, *scripted)
         model = body["model"]
         if model == "fail-500":
             return _error(500, "The server had an error while processing your request.", "server_error")
@@ -173,6 +179,36 @@ class FakeOpenAI:
         elif model != "no-usage":
             payload["usage"] = _usage(prompt_tokens, words(reply))
         return JSONResponse(payload)
+
+    async def _scripted(self, body: dict[str, Any], marker: str, behaviour: Behaviour) -> Response:
+        caps = {name: body[name] for name in ("max_tokens", "max_completion_tokens") if name in body}
+        produced = SCRIPT.start(marker, "openai", body, caps, body.get("n", 1))
+        if behaviour.ending == "timeout":
+            await SCRIPT.held(marker)
+        if behaviour.ending in ("timeout", "status"):
+            produced.status = behaviour.status
+            return _error(behaviour.status, "Scripted failure.", "server_error", headers={"retry-after": "1"})
+        plan = Plan(produced, behaviour)
+        if body.get("stream"):
+            return StreamingResponse(_scripted_stream(body, marker, plan), media_type="text/event-stream")
+        choices = [
+            {"index": index, "message": {"role": "assistant", "content": _words(plan)}, "finish_reason": "stop"}
+            for index in range(produced.candidates)
+        ]
+        payload: dict[str, Any] = {
+            "id": "chatcmpl-scripted", "object": "chat.completion", "created": int(time.time()),
+            "model": body["model"], "choices": choices,
+        }  # fmt: skip
+        usage = plan.usage()
+        if usage is not None:
+            payload["usage"] = _usage(*usage)
+            payload["usage"]["completion_tokens_details"] = {"reasoning_tokens": plan.hidden()}
+        encoded = json.dumps(payload).encode()
+        if plan.stop_at is None:
+            produced.sent = plan.rounds * produced.candidates
+            plan.finish(usage)
+            return Response(encoded, media_type="application/json")
+        return StreamingResponse(_cut_body(encoded, marker, behaviour), media_type="application/json")
 
     def _tool_call(self, body: dict[str, Any], prompt_tokens: int) -> Response:
         name = body["tools"][0]["function"]["name"]
@@ -220,6 +256,49 @@ class FakeOpenAI:
             usage_chunk = {**_chunk(model, {}), "choices": [], "usage": _usage(prompt_tokens, len(pieces))}
             yield _event(usage_chunk)
         yield b"data: [DONE]\n\n"
+
+
+def _words(plan: Plan) -> str:
+    return "".join(plan.produced.word(index) + " " for index in range(plan.rounds))
+
+
+async def _cut_body(encoded: bytes, marker: str, behaviour: Behaviour) -> AsyncIterator[bytes]:
+    """A JSON answer that stops halfway: the connection drops, or it stalls until released."""
+    yield encoded[: len(encoded) // 2]
+    if behaviour.ending == "cut":
+        raise ConnectionResetError("scripted cut")
+    await SCRIPT.held(marker)
+
+
+async def _scripted_stream(body: dict[str, Any], marker: str, plan: Plan) -> AsyncIterator[bytes]:
+    model, produced = body["model"], plan.produced
+    yield _event(_chunk(model, {"role": "assistant", "content": ""}))
+    for index in range(plan.rounds + 1):
+        if index == plan.stop_at:
+            ending = plan.behaviour.ending
+            if ending == "cut":
+                raise ConnectionResetError("scripted cut")
+            if ending == "error_event":
+                yield _event({"error": {"message": "Scripted failure mid-stream.", "type": "server_error"}})
+                return
+            await SCRIPT.held(marker)  # stall, client_gone: nothing more until released, then nothing
+            return
+        if index == plan.rounds:
+            break
+        for candidate in range(produced.candidates):
+            chunk = _chunk(model, {"content": produced.word(index) + " "})
+            chunk["choices"][0]["index"] = candidate
+            yield _event(chunk)
+        plan.sent_round()
+    for candidate in range(produced.candidates):
+        chunk = _chunk(model, {}, finish_reason="stop")
+        chunk["choices"][0]["index"] = candidate
+        yield _event(chunk)
+    usage = plan.usage() if (body.get("stream_options") or {}).get("include_usage") else None
+    plan.finish(usage)
+    if usage is not None:
+        yield _event({**_chunk(model, {}), "choices": [], "usage": _usage(*usage)})
+    yield b"data: [DONE]\n\n"
 
 
 def _tiny_wav() -> bytes:

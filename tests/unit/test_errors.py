@@ -1,4 +1,4 @@
-"""Every domain error answers with the HTTP status and code of API.md's Errors table."""
+"""Every domain error answers with the HTTP status and code of docs/API.md's Errors table."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from gateway import errors
 from gateway.errors import GatewayError
 
-# API.md, "Errors": HTTP status and code of each error the gateway raises.
+# docs/API.md, "Errors": HTTP status and code of each error the gateway raises.
 ERROR_TABLE = [
     (errors.InvalidRequest, 400, "invalid_request"),
     (errors.ModelRequired, 400, "model_required"),

@@ -1,8 +1,10 @@
-"""Request validation errors become one actionable 400 that never echoes the client's input."""
+"""Request validation errors become one actionable 400 that never echoes the client's input; every error
+is answered in the envelope of the format its route speaks."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -169,3 +171,46 @@ def test_the_app_passes_a_valid_body_through(client: TestClient) -> None:
     response = client.post("/v1/chat/completions", json=body)
     assert response.status_code == 200
     assert response.json() == body
+
+
+@pytest.fixture
+def chat_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The chat function's app, with a 1 KiB body limit."""
+    from devtools.devserver import function_module
+    from gateway import caches
+
+    monkeypatch.setenv("MAX_BODY_BYTES", "1024")
+    caches.reset()
+    yield TestClient(function_module("chat").app)
+    monkeypatch.undo()
+    caches.reset()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "envelope"),
+    [
+        ("POST", "/v1/messages", "x" * 2048, 413, {"type": "error", "error": {"type": "request_too_large"}}),
+        ("GET", "/v1/messages", None, 405, {"type": "error", "error": {"type": "invalid_request_error"}}),
+        ("POST", "/v1/messages", "{}", 401, {"type": "error", "error": {"type": "authentication_error"}}),
+        ("POST", "/v1beta/models/m:generateContent", "x" * 2048, 413, {"error": {"status": "INVALID_ARGUMENT"}}),
+        ("POST", "/v1/models/m:streamGenerateContent", "{}", 401, {"error": {"status": "UNAUTHENTICATED"}}),
+        ("POST", "/v1/chat/completions", "x" * 2048, 413, {"error": {"code": "request_too_large"}}),
+        ("GET", "/v1/models", None, 401, {"error": {"code": "invalid_api_key"}}),
+        ("POST", "/v1/nothing-here", "{}", 404, {"error": {"code": "not_found"}}),
+    ],
+)
+def test_each_route_answers_errors_in_its_formats_envelope(
+    chat_app: TestClient, method: str, path: str, body: str | None, status: int, envelope: dict[str, Any]
+) -> None:
+    """Given the chat function's routes (OpenAI's, Anthropic's, Gemini's)
+    When a request is refused before anything else (too large, wrong method, no key, no such route)
+    Then the answer is in the envelope of the format the route speaks, whatever its path looks like."""
+    response = chat_app.request(method, path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status
+    assert contains(response.json(), envelope)
+
+
+def contains(answer: Any, expected: Any) -> bool:
+    if isinstance(expected, dict):
+        return isinstance(answer, dict) and all(contains(answer.get(key), value) for key, value in expected.items())
+    return bool(answer == expected)

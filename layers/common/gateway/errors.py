@@ -1,4 +1,4 @@
-"""Domain errors. Each maps to one HTTP status and one error code of API.md."""
+"""Domain errors. Each maps to one HTTP status and one error code of docs/API.md."""
 
 from __future__ import annotations
 

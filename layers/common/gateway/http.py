@@ -1,4 +1,5 @@
-"""FastAPI app factory shared by every function: trace ids, body limits, one error envelope."""
+"""FastAPI app factory shared by every function: trace ids, body limits, and errors answered in the
+envelope of the format the route speaks (`format_router`; OpenAI's by default)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,7 +40,14 @@ INTERNAL_PATHS = frozenset({"/health"})  # served by every app, not exposed thro
 
 
 def create_app(*routers: APIRouter, title: str = "AI Gateway") -> FastAPI:
-    app = FastAPI(title=title, version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title=title,
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(_refuse_oversized)],
+    )
     for router in routers:
         app.include_router(router)
     app.add_exception_handler(GatewayError, _gateway_error)
@@ -51,8 +60,19 @@ def create_app(*routers: APIRouter, title: str = "AI Gateway") -> FastAPI:
     return app
 
 
+def format_router(format_name: str) -> APIRouter:
+    """A router whose routes speak an inbound format (`anthropic`, `gemini`): their errors are
+    answered in its envelope."""
+
+    class FormatRoute(APIRoute):
+        format = format_name
+
+    return APIRouter(route_class=FormatRoute)
+
+
 class RequestContextMiddleware:
-    """Gives each request a trace id (state, logs, `X-Trace-ID`) and refuses oversized bodies."""
+    """Gives each request a trace id (state, logs, `X-Trace-ID`) and reads its body, up to the limit:
+    an oversized body is dropped, and refused (413) once its route is known."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -74,9 +94,8 @@ class RequestContextMiddleware:
 
         body = await _read_body(receive, get_settings().max_body_bytes)
         if body is None:
-            error = RequestTooLarge(f"Request body is larger than {get_settings().max_body_bytes} bytes.")
-            await _error_response(error, scope.get("path", ""))(scope, receive, send_with_trace)
-            return
+            scope["state"]["oversized"] = True
+            body = b""
         replayed = False
 
         async def replay() -> Message:
@@ -105,6 +124,12 @@ class EventStreamResponse(StreamingResponse):
             if close is not None:
                 with anyio.CancelScope(shield=True):
                     await close()
+
+
+def _refuse_oversized(request: Request) -> None:
+    """Every route's first dependency: before its key is read or its body checked."""
+    if getattr(request.state, "oversized", False):
+        raise RequestTooLarge(f"Request body is larger than {get_settings().max_body_bytes} bytes.")
 
 
 def trace_id_of(request: Request) -> str:
@@ -172,10 +197,10 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _error_response(error: GatewayError, path: str = "") -> JSONResponse:
-    """The error in the envelope of the endpoint's own format (OpenAI, Anthropic or Gemini)."""
+def _error_response(error: GatewayError, request: Request) -> JSONResponse:
+    """The error in the envelope of the route's format (OpenAI's where no route matched)."""
     emit_count("ErrorResponses", code=error.code)
-    body = error_envelope(path, error)
+    body = error_envelope(getattr(request.scope.get("route"), "format", "openai"), error)
     return JSONResponse(body, status_code=error.status, headers=error.headers or None)
 
 
@@ -185,12 +210,12 @@ async def _health(request: Request) -> dict[str, str]:
 
 async def _gateway_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, GatewayError)
-    return _error_response(error, request.url.path)
+    return _error_response(error, request)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    return _error_response(_explain(error.errors()), request.url.path)
+    return _error_response(_explain(error.errors()), request)
 
 
 def _explain(errors: Sequence[Any]) -> GatewayError:
@@ -217,26 +242,26 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     path = request.url.path
     if error.status_code == 404:
-        return _error_response(NotFound(f"No route for {request.method} {path}."), path)
+        return _error_response(NotFound(f"No route for {request.method} {path}."), request)
     if error.status_code == 405:
-        return _error_response(MethodNotAllowed(f"{request.method} is not allowed on {path}."), path)
+        return _error_response(MethodNotAllowed(f"{request.method} is not allowed on {path}."), request)
     if 400 <= error.status_code < 500:
-        return _error_response(InvalidRequest(f"The request could not be read: {error.detail}"), path)
-    return _unexpected(error, path)
+        return _error_response(InvalidRequest(f"The request could not be read: {error.detail}"), request)
+    return _unexpected(error, request)
 
 
 async def _storage_error(request: Request, error: Exception) -> JSONResponse:
     """DynamoDB throttled or unreachable after the client's retries (a key lookup, say): retry later."""
     logger().warning("storage unavailable", extra={"code": getattr(error, "code", "")})
     busy = ServiceUnavailable("The gateway's store is busy; retry shortly.", headers={"Retry-After": "1"})
-    return _error_response(busy, request.url.path)
+    return _error_response(busy, request)
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    return _unexpected(error, request.url.path)
+    return _unexpected(error, request)
 
 
-def _unexpected(error: Exception, path: str) -> JSONResponse:
+def _unexpected(error: Exception, request: Request) -> JSONResponse:
     logger().exception("unhandled error", extra={"error_type": type(error).__name__})
     message = "The gateway failed unexpectedly. Quote the X-Trace-ID header when reporting it."
-    return _error_response(GatewayError(message), path)
+    return _error_response(GatewayError(message), request)

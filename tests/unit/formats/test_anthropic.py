@@ -13,17 +13,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from gateway.canonical import Usage
+from gateway.dialects.anthropic import error_body, sse
 from gateway.errors import InvalidRequest, ProviderError
-from gateway.formats.anthropic import (
-    MessagesRequest,
-    StreamEncoder,
-    error_body,
-    from_openai_response,
-    sse,
-    to_openai,
-)
-from gateway.providers.anthropic.transform import chat_request
-from gateway.providers.openai.transform import Usage
+from gateway.formats.anthropic import MessagesRequest, to_openai
+from gateway.formats.anthropic_answers import StreamEncoder, from_openai_response
+from gateway.providers.anthropic.request import chat_request
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "anthropic"
 USER = [{"role": "user", "content": "Hello, Claude"}]

@@ -12,18 +12,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from gateway.canonical import Usage
+from gateway.dialects.gemini import SKIP_SIGNATURE, json_schema
 from gateway.errors import InvalidRequest
-from gateway.formats.gemini import (
-    GenerateContentRequest,
-    StreamEncoder,
-    error_body,
-    from_openai_response,
-    sse,
-    to_openai,
-)
-from gateway.providers.gemini.transform import chat_request, chat_response
-from gateway.providers.gemini.wire import SKIP_SIGNATURE, json_schema
-from gateway.providers.openai.transform import Usage
+from gateway.formats.gemini import GenerateContentRequest, to_openai
+from gateway.formats.gemini_answers import StreamEncoder, error_body, from_openai_response, sse
+from gateway.providers.gemini.request import chat_request
+from gateway.providers.gemini.response import chat_response
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "gemini"
 

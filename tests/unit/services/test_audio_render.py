@@ -149,11 +149,6 @@ def test_a_full_form_is_read() -> None:
         "timestamp_granularities[]": ["word", "segment"],
     }
     assert request.response_format == "srt"
-    assert request.ledger_body() == {
-        "model": "test/whisper",
-        "response_format": "srt",
-        "file": {"filename": "voice.wav", "bytes": 8},
-    }
 
 
 def test_defaults() -> None:

@@ -18,7 +18,8 @@ from gateway.auth.delegation import bound_by
 from gateway.auth.keys import hash_key, looks_like_key
 from gateway.config import get_settings
 from gateway.errors import ApiDisabled, Forbidden, InvalidApiKey
-from gateway.storage.api_keys import ApiKeyRecord, ApiKeyRepository, KeyKind
+from gateway.storage.api_keys import ApiKeyRecord, KeyKind
+from gateway.storage.stores import stores
 
 _cache: dict[str, tuple[float, ApiKeyRecord]] = {}
 _CACHE_LIMIT = 10_000
@@ -93,18 +94,21 @@ def _key_hash(credential: str | None) -> str:
 
 def refresh(principal: Principal, *, require: Requirement = "inference") -> Principal:
     """The same key read again from the table (after the reservation saw it had changed)."""
-    keys = ApiKeyRepository(get_settings().table_name)
     forget(principal.key_hash)
-    record = keys.get(principal.key_hash, consistent=True)
+    record = stores().keys.get(principal.key_hash, consistent=True)
     parent = None
     if record is not None and record.parent:
         forget(record.parent)
-        parent = keys.get(record.parent, consistent=True)
+        parent = stores().keys.get(record.parent, consistent=True)
     return _admit(record, require, parent)
 
 
 def forget(key_hash: str) -> None:
     _cache.pop(key_hash, None)
+
+
+def forget_all() -> None:
+    _cache.clear()
 
 
 def _admit(record: ApiKeyRecord | None, require: Requirement, parent: ApiKeyRecord | None = None) -> Principal:
@@ -139,7 +143,7 @@ def _cached(key_hash: str, require: Requirement) -> ApiKeyRecord | None:
 def _read(key_hash: str) -> ApiKeyRecord | None:
     settings = get_settings()
     now = time.monotonic()
-    record = ApiKeyRepository(settings.table_name).get(key_hash, consistent=True)
+    record = stores().keys.get(key_hash, consistent=True)
     if record is not None and settings.key_cache_seconds > 0:
         if len(_cache) >= _CACHE_LIMIT:
             _cache.clear()

@@ -1,1 +1,2 @@
-"""Credits: estimate, reserve before the upstream call, settle after it, sweep the orphans."""
+"""Credits: bound a request's cost, reserve it before the upstream call, charge the answer in its
+endpoint's units and settle after it, sweep the orphans."""

@@ -30,6 +30,7 @@ from gateway.config import get_settings
 from gateway.errors import NotFound
 from gateway.storage.accounts import INITIAL_GRANT, OPENING_GRANT, Account, AccountRepository
 from gateway.storage.ledger import LedgerReader
+from gateway.storage.stores import stores
 
 STABLE_READ_ATTEMPTS = 5  # readings whose account item changed meanwhile are read again
 CONFIRMATIONS = 2  # an off reading is read again this many times, until two agree
@@ -194,7 +195,7 @@ def record_opening_grant(account_id: str) -> dict[str, Any]:
     grant entry, when that alone explains its drift (no initial or opening entry; the balance and the
     granted total above their entries by the same amount; nothing else off). Meant to run once, after
     upgrading; an account that does not fit is left alone and its report returned."""
-    accounts = AccountRepository(get_settings().table_name)
+    accounts = stores().accounts
     report = audit_account(account_id)
     missing = report.granted_drift
     if report.balanced:
@@ -242,7 +243,7 @@ def _audit(
 def _reading(account_id: str, trace_days: tuple[str, str]) -> AuditReport:
     """One reading of the account and its entries, between two reads of the account item that agree
     (or the last of STABLE_READ_ATTEMPTS)."""
-    accounts = AccountRepository(get_settings().table_name)
+    accounts = stores().accounts
     reader = _reader()
     first, last = trace_days
     for _ in range(STABLE_READ_ATTEMPTS):

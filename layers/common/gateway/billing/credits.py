@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from gateway import clock
@@ -26,6 +26,7 @@ from gateway.observability import logger
 from gateway.storage.api_keys import ApiKeyRecord
 from gateway.storage.credits import CreditRepository, KeyGuard, LedgerEntry, Reservation
 from gateway.storage.errors import ReservationRefused, StorageUnavailable
+from gateway.storage.stores import stores
 
 EXPIRED = "reservation_expired"
 LIMIT_USAGE_RETENTION = 35 * 86_400  # a period's usage item outlives it, for reading
@@ -33,6 +34,17 @@ LIMIT_USAGE_RETENTION = 35 * 86_400  # a period's usage item outlives it, for re
 
 class KeyChanged(Exception):
     """The key changed since it was read (PATCH, disable, revoke): read it again."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One call to an upstream, as the request's trace lists it."""
+
+    provider: str
+    upstream_model: str
+    http_status: int
+    error_code: str | None
+    latency_ms: int
 
 
 @dataclass(frozen=True)
@@ -51,7 +63,7 @@ class Outcome:
     ttft_ms: int | None = None
     stream: bool = False
     usage_estimated: bool = False
-    attempts: tuple[dict[str, Any], ...] = ()
+    attempts: tuple[Attempt, ...] = ()
     units: dict[str, Any] | None = None  # images, characters, audio_seconds: what media was billed on
     routing_strategy: str = "auto"  # what ordered the providers: auto, vendor, provider_preferences
 
@@ -61,7 +73,7 @@ class Outcome:
 
 
 def _repository() -> CreditRepository:
-    return CreditRepository(get_settings().table_name)
+    return stores().credits
 
 
 def reserve(
@@ -151,7 +163,7 @@ def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
         usage_estimated=outcome.usage_estimated,
         created_at=reservation.created_at,
         day=day_from_epoch(now_epoch()),
-        attempts=outcome.attempts,
+        attempts=tuple(asdict(attempt) for attempt in outcome.attempts),
         units=outcome.units,
         routing_strategy=outcome.routing_strategy,
     )

@@ -4,7 +4,7 @@ covering estimate charged when an upstream reports no usage."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from gateway.catalog.registry import ModelEntry
@@ -18,11 +18,11 @@ _TEXT_PARTS = frozenset({"text", "input_text", "output_text", "refusal", "thinki
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
 
 
-def request_bytes(body: dict[str, Any]) -> int:
+def request_bytes(body: Mapping[str, Any]) -> int:
     return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
-def prompt_token_bound(body: dict[str, Any], context_tokens: int) -> int:
+def prompt_token_bound(body: Mapping[str, Any], context_tokens: int) -> int:
     """At most one token per byte of the serialised request (byte-level BPE never does worse), plus
     an allowance per image, plus `context_tokens` when any document, audio, video or other file part
     is present: a 30-page PDF is a few kilobytes and tens of thousands of tokens, and only the

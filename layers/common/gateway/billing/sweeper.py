@@ -11,9 +11,9 @@ from typing import Any
 
 from gateway.billing.credits import EXPIRED, Outcome, settle, settle_entry
 from gateway.clock import now_epoch
-from gateway.config import get_settings
-from gateway.storage.credits import CreditRepository, LedgerEntry, Reservation
-from gateway.storage.tasks import TaskRepository, image_key
+from gateway.storage.credits import LedgerEntry, Reservation
+from gateway.storage.stores import stores
+from gateway.storage.tasks import image_key
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class SweepResult:
 def sweep_expired(now: int | None = None, batch: int = 100) -> SweepResult:
     """Settle every reservation past its expiry. The index is eventually consistent, so a
     reservation seen twice is settled once: the settle transaction's condition decides."""
-    repository = CreditRepository(get_settings().table_name)
+    repository = stores().credits
     moment = now_epoch() if now is None else now
     seen: set[str] = set()
     settled = refunded = charged = 0
@@ -48,7 +48,7 @@ EXPIRED_TASK = "The image task did not finish in time; it was not charged."
 
 def settle_expired(reservation: Reservation) -> LedgerEntry | None:
     """Settle one reservation whose request never did (None: it was settled meanwhile)."""
-    tasks = TaskRepository(get_settings().table_name)
+    tasks = stores().tasks
     task = tasks.get(reservation.trace_id)  # one read, for the rare reservation that outlived its request
     pending_task = task is not None and task.status == "pending"
     if reservation.pending is not None:

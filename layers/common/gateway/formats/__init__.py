@@ -1,1 +1,3 @@
-"""Wire schemas of the API formats the gateway speaks."""
+"""The API formats clients speak: request schemas (every number bounded), each chat format's
+translation to the canonical request (`openai`, `anthropic`, `gemini`) and of canonical answers back
+(`*_answers`, registered by name in `inbound.FORMATS`), and the images, audio and keys schemas."""

@@ -1,7 +1,7 @@
 """Anthropic Messages as an inbound format (POST /v1/messages: the anthropic SDK, Claude Code).
 
-The request is checked here and turned into the gateway's canonical OpenAI chat body; answers and
-stream chunks go back from OpenAI's shape into Anthropic's wire format. Pure functions. Anthropic
+The request is checked here and turned into the gateway's canonical OpenAI chat body; answers go
+back in Anthropic's shape in `anthropic_answers`. Pure functions. Anthropic
 features with an OpenAI-side convention travel as gateway extensions: `reasoning` (thinking),
 `thinking_blocks` (signed thinking on assistant turns) and `cache_control` on content parts.
 """
@@ -9,32 +9,18 @@ features with an OpenAI-side convention travel as gateway extensions: `reasoning
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.errors import InvalidRequest, ProviderError
+from gateway.canonical import ChatRequest
+from gateway.dialects.anthropic import thinking_block
+from gateway.errors import InvalidRequest
+from gateway.formats.inbound import Exchange
 from gateway.formats.wire import MAX_OUTPUT_TOKENS, OutputTokens, TopK, UnitInterval, WireModel
-from gateway.providers.anthropic import wire
-from gateway.providers.anthropic.wire import ERROR_TYPES, STOP_REASONS, error_body, error_type_for, sse
-from gateway.providers.openai.transform import Usage, usage_from
-
-__all__ = [
-    "ERROR_TYPES",
-    "MessageParam",
-    "MessagesRequest",
-    "StreamEncoder",
-    "error_body",
-    "error_type_for",
-    "from_openai_response",
-    "sse",
-    "to_openai",
-]
 
 # Anthropic-only request fields whose effect the canonical body cannot carry.
 UNSUPPORTED_FIELDS = ("mcp_servers", "container", "context_management")
-
-Event = tuple[str, dict[str, Any]]
 
 
 class MessageParam(BaseModel):
@@ -85,7 +71,7 @@ def _obj(value: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- request -> OpenAI
 
 
-def to_openai(body: dict[str, Any], *, allow_top_k: bool = False) -> dict[str, Any]:
+def to_openai(body: dict[str, Any], *, allow_top_k: bool = False) -> ChatRequest:
     """The canonical OpenAI chat body for an Anthropic Messages request; Anthropic-only fields stay out."""
     for name in UNSUPPORTED_FIELDS:
         if body.get(name):
@@ -121,7 +107,7 @@ def to_openai(body: dict[str, Any], *, allow_top_k: bool = False) -> dict[str, A
     user = _obj(body.get("metadata")).get("user_id")
     if isinstance(user, str) and user:
         request["user"] = user
-    return request
+    return cast(ChatRequest, request)
 
 
 def _message(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
@@ -188,7 +174,7 @@ def _assistant(content: list[Any], where: str) -> dict[str, Any]:
             }
             calls.append({"id": block.get("id"), "type": "function", "function": function})
         elif kind in ("thinking", "redacted_thinking"):
-            thinking.append(_thinking_block(block))
+            thinking.append(thinking_block(block))
         else:
             raise InvalidRequest(f"assistant blocks of type {kind!r} are not supported", param=f"{where}.content[{j}]")
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
@@ -197,13 +183,6 @@ def _assistant(content: list[Any], where: str) -> dict[str, Any]:
     if thinking:
         message["thinking_blocks"] = thinking
     return message
-
-
-def _thinking_block(block: dict[str, Any]) -> dict[str, Any]:
-    if block.get("type") == "redacted_thinking":
-        return {"type": "redacted_thinking", "data": str(block.get("data") or "")}
-    thinking, signature = str(block.get("thinking") or ""), str(block.get("signature") or "")
-    return {"type": "thinking", "thinking": thinking, "signature": signature}
 
 
 def _tool(tool: dict[str, Any], where: str) -> dict[str, Any]:
@@ -250,154 +229,16 @@ def _reasoning(thinking: dict[str, Any], output: dict[str, Any], request: dict[s
         request["response_format"] = {"type": "json_schema", "json_schema": schema}
 
 
-# ---------------------------------------------------------------- OpenAI answer -> Anthropic
-
-
-def message_id(openai_id: Any) -> str:
-    text = str(openai_id or "unknown")
-    return text if text.startswith("msg_") else "msg_" + text.removeprefix("chatcmpl-")
-
-
-def _usage(usage: Any) -> dict[str, int]:
-    """Anthropic's input_tokens excludes cache reads and writes; OpenAI's prompt_tokens includes them."""
-    counted = usage_from({"usage": usage}) or Usage(0, 0)
-    written = _obj(_obj(usage).get("prompt_tokens_details")).get("cache_write_tokens")
-    written = written if isinstance(written, int) and written > 0 else 0
-    return {
-        "input_tokens": max(counted.prompt_tokens - counted.cached_tokens - written, 0),
-        "output_tokens": counted.completion_tokens,
-        "cache_creation_input_tokens": written,
-        "cache_read_input_tokens": counted.cached_tokens,
-    }
-
-
-def _input(arguments: Any) -> dict[str, Any]:
-    try:
-        parsed = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else {}
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise ProviderError("the provider returned tool call arguments that are not a JSON object")
-    return parsed
-
-
-def from_openai_response(payload: dict[str, Any], model: str) -> dict[str, Any]:
-    """An Anthropic message from an OpenAI chat.completion (its first choice)."""
-    choice = _obj((payload.get("choices") or [None])[0])
-    message = _obj(choice.get("message"))
-    content = [_thinking_block(block) for block in message.get("thinking_blocks") or [] if isinstance(block, dict)]
-    reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if not content and isinstance(reasoning, str) and reasoning:
-        content.append({"type": "thinking", "thinking": reasoning, "signature": ""})
-    text = message.get("content")
-    if isinstance(text, list):
-        text = "".join(str(_obj(part).get("text") or _obj(part).get("refusal") or "") for part in text)
-    text = text or message.get("refusal")
-    if isinstance(text, str) and text:
-        content.append({"type": "text", "text": text})
-    for call in message.get("tool_calls") or []:
-        function = _obj(_obj(call).get("function"))
-        block = {"id": call.get("id"), "name": function.get("name"), "input": _input(function.get("arguments"))}
-        content.append({"type": "tool_use", **block})
-    stop_reason = STOP_REASONS.get(str(choice.get("finish_reason")), "end_turn")
-    return wire.message(message_id(payload.get("id")), model, content, stop_reason, _usage(payload.get("usage")))
-
-
-class StreamEncoder:
-    """OpenAI chat.completion.chunk dicts -> Anthropic SSE events (name, data), in Anthropic's order:
-    message_start, per block content_block_start / _delta... / _stop, then message_delta and
-    message_stop from `finish()` once the upstream is done (its usage chunk comes after the finish)."""
-
-    def __init__(self, model: str, *, message_id: str | None = None, input_tokens: int | None = None) -> None:
-        self.model = model
-        self.message_id = message_id
-        self.input_tokens = input_tokens or 0
-        self._started = False
-        self._next_index = 0
-        self._open: str | None = None  # "text", "thinking", "tool" or "redacted"
-        self._tool_index: Any = None
-        self._stop_reason: str | None = None
-        self._usage: Usage | None = None
-
-    def feed(self, chunk: dict[str, Any]) -> list[Event]:
-        events = self._start(chunk.get("id"))
-        self._usage = usage_from(chunk) or self._usage
-        choice = _obj((chunk.get("choices") or [None])[0])
-        delta = _obj(choice.get("delta"))
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if isinstance(reasoning, str) and reasoning:
-            events += self._block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-            events.append(self._delta({"type": "thinking_delta", "thinking": reasoning}))
-        for block in map(_obj, delta.get("thinking_blocks") or []):
-            if block.get("type") == "thinking" and block.get("signature"):
-                events += self._block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-                events.append(self._delta({"type": "signature_delta", "signature": block["signature"]}))
-            elif block.get("type") == "redacted_thinking":
-                events += self._block("redacted", _thinking_block(block)) + self._close()
-        text = delta.get("content") or delta.get("refusal")
-        if isinstance(text, str) and text:
-            events += self._block("text", {"type": "text", "text": ""})
-            events.append(self._delta({"type": "text_delta", "text": text}))
-        for call in map(_obj, delta.get("tool_calls") or []):
-            function = _obj(call.get("function"))
-            if self._open != "tool" or self._tool_index != call.get("index", 0):
-                events += self._close()
-                tool_id = call.get("id") or f"toolu_{self._next_index}_{self.message_id}"
-                block = {"type": "tool_use", "id": tool_id, "name": function.get("name") or "", "input": {}}
-                events += self._block("tool", block)
-                self._tool_index = call.get("index", 0)
-            if function.get("arguments"):
-                events.append(self._delta({"type": "input_json_delta", "partial_json": function["arguments"]}))
-        if choice.get("finish_reason"):
-            self._stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
-            events += self._close()
-        return events
-
-    def finish(self, usage: Usage | None = None) -> list[Event]:
-        """Closes the message; `usage` (else the stream's own usage chunk) gives the final token counts."""
-        events = self._start(None) + self._close()
-        usage = usage or self._usage
-        counts: dict[str, int] = {"output_tokens": usage.completion_tokens if usage else 0}
-        if usage is not None:  # cumulative: corrects message_start's input count, which may have been unknown
-            counts = {
-                "input_tokens": usage.prompt_tokens - usage.cached_tokens,
-                "cache_read_input_tokens": usage.cached_tokens,
-                **counts,
-            }
-        delta = {"stop_reason": self._stop_reason or "end_turn", "stop_sequence": None}
-        events.append(("message_delta", {"type": "message_delta", "delta": delta, "usage": counts}))
-        events.append(("message_stop", {"type": "message_stop"}))
-        return events
-
-    def error(self, message: str, error_type: str = "api_error") -> Event:
-        """A terminal error event; the anthropic SDK raises it as an APIStatusError."""
-        return "error", {"type": "error", "error": {"type": error_type, "message": message}}
-
-    def _start(self, openai_id: Any) -> list[Event]:
-        if self._started:
-            return []
-        self._started = True
-        self.message_id = self.message_id or message_id(openai_id)
-        usage = {"input_tokens": self.input_tokens, "output_tokens": 0}
-        start = wire.message(self.message_id, self.model, [], None, usage)
-        return [("message_start", {"type": "message_start", "message": start})]
-
-    def _block(self, kind: str, block: dict[str, Any]) -> list[Event]:
-        if self._open == kind:
-            return []
-        events = self._close()
-        self._open = kind
-        events.append(
-            ("content_block_start", {"type": "content_block_start", "index": self._next_index, "content_block": block})
-        )
-        return events
-
-    def _delta(self, delta: dict[str, Any]) -> Event:
-        return "content_block_delta", {"type": "content_block_delta", "index": self._next_index, "delta": delta}
-
-    def _close(self) -> list[Event]:
-        if self._open is None:
-            return []
-        self._open, self._tool_index = None, None
-        index, self._next_index = self._next_index, self._next_index + 1
-        return [("content_block_stop", {"type": "content_block_stop", "index": index})]
+def exchange(request: MessagesRequest, beta: str | None = None) -> Exchange:
+    """The pipeline's view of a validated Messages request and its `anthropic-beta` header, if any."""
+    native = request.wire_body()
+    canonical: ChatRequest = {**to_openai(native), "stream": request.stream}
+    return Exchange(
+        format="anthropic",
+        endpoint="messages",
+        model=request.model,
+        native=native,
+        canonical=canonical,
+        stream=request.stream,
+        native_headers={"anthropic-beta": beta} if beta else {},
+    )

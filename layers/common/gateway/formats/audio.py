@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
+from gateway.canonical import AudioUpload
 from gateway.errors import InvalidRequest, ModelRequired
 from gateway.formats.wire import WireModel
 
@@ -86,13 +87,6 @@ class SpeechRequest(WireModel):
 
 
 @dataclass(frozen=True)
-class AudioUpload:
-    filename: str
-    content: bytes
-    content_type: str
-
-
-@dataclass(frozen=True)
 class TranscriptionRequest:
     """POST /v1/audio/transcriptions, read from its multipart form."""
 
@@ -116,12 +110,6 @@ class TranscriptionRequest:
         if self.timestamp_granularities:
             fields["timestamp_granularities[]"] = list(self.timestamp_granularities)
         return fields
-
-    def ledger_body(self) -> dict[str, Any]:
-        """What the request was, without the audio."""
-        body: dict[str, Any] = {"model": self.model, "response_format": self.response_format}
-        body["file"] = {"filename": self.file.filename, "bytes": len(self.file.content)}
-        return body
 
 
 async def read_transcription(request: Request) -> TranscriptionRequest:

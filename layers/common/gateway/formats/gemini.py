@@ -1,8 +1,8 @@
 """Gemini as an inbound format: POST /v1beta/models/{model}:generateContent (and
 :streamGenerateContent?alt=sse), as the google-genai SDKs and the REST samples send it.
 
-The request becomes our OpenAI canonical request (`to_openai`); the answer comes back through
-`from_openai_response` or a `StreamEncoder`. Both camelCase and snake_case field names are read.
+The request becomes our OpenAI canonical request (`to_openai`); the answer goes back in Gemini's
+shape in `gemini_answers`. Both camelCase and snake_case field names are read.
 What has no OpenAI equivalent and would change the answer raises InvalidRequest naming it:
 `cachedContent` (the cached prompt lives at Google), safety thresholds stricter than the default
 (BLOCK_NONE / OFF are the defaults of current models, so those are dropped), built-in tools
@@ -13,11 +13,14 @@ form cannot carry (video, Gemini Files API URIs). `labels`, `serviceTier` and `m
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from gateway.canonical import ChatRequest, ToolCall
+from gateway.dialects.gemini import data_url, field, is_web_url, json_schema, signed, snake
 from gateway.errors import InvalidRequest
+from gateway.formats.inbound import Exchange
 from gateway.formats.wire import (
     MAX_OUTPUT_TOKENS,
     OutputTokens,
@@ -28,10 +31,6 @@ from gateway.formats.wire import (
     UnitInterval,
     WireModel,
 )
-from gateway.providers.gemini.encoder import StreamEncoder, error_body, from_openai_response, sse
-from gateway.providers.gemini.wire import data_url, field, is_web_url, json_schema, signed, snake
-
-__all__ = ["GenerateContentRequest", "StreamEncoder", "error_body", "from_openai_response", "sse", "to_openai"]
 
 
 def _alias(camel: str) -> Any:
@@ -139,7 +138,7 @@ def _camel(key: str) -> str:
     return head + "".join(word.title() for word in rest)
 
 
-def to_openai(body: dict[str, Any], model: str, stream: bool) -> dict[str, Any]:
+def to_openai(body: dict[str, Any], model: str, stream: bool) -> ChatRequest:
     """The OpenAI canonical chat request for a GenerateContentRequest body."""
     for key in body:
         if _camel(key) not in _TOP_LEVEL | _DROPPED:
@@ -159,7 +158,7 @@ def to_openai(body: dict[str, Any], model: str, stream: bool) -> dict[str, Any]:
         request["stream_options"] = {"include_usage": True}
     request.update(_tools(body))
     request.update(_generation(field(body, "generationConfig") or {}))
-    return request
+    return cast(ChatRequest, request)
 
 
 def _system_text(system: Any) -> str:
@@ -179,19 +178,20 @@ def _messages(contents: list[Any]) -> list[dict[str, Any]]:
         parts = field(content, "parts") or []
         if role == "model":
             texts: list[str] = []
-            calls: list[dict[str, Any]] = []
+            calls: list[ToolCall] = []
             for j, part in enumerate(parts):
                 call = field(part, "functionCall")
                 if isinstance(call, dict):
                     call_id = str(field(call, "id") or f"call_{i}_{j}")
                     arguments = json.dumps(field(call, "args") or {}, ensure_ascii=False)
-                    function = {"name": field(call, "name"), "arguments": arguments}
-                    calls.append(
-                        signed(
-                            {"id": call_id, "type": "function", "function": function}, field(part, "thoughtSignature")
-                        )
-                    )
-                    pending.append((call_id, str(function["name"])))
+                    name = field(call, "name")
+                    tool_call: ToolCall = {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": name, "arguments": arguments},
+                    }
+                    calls.append(signed(tool_call, field(part, "thoughtSignature")))
+                    pending.append((call_id, str(name)))
                 elif field(part, "thought") is True:
                     continue  # a thought summary: nothing for the model to read back
                 elif isinstance(field(part, "text"), str):
@@ -219,7 +219,7 @@ def _messages(contents: list[Any]) -> list[dict[str, Any]]:
     return messages
 
 
-def _add_model_turn(messages: list[dict[str, Any]], text: str, calls: list[dict[str, Any]]) -> None:
+def _add_model_turn(messages: list[dict[str, Any]], text: str, calls: list[ToolCall]) -> None:
     """Consecutive model contents are one assistant message: a streamed answer comes back from the
     google-genai chat history as one content per chunk, and tool results must follow their calls."""
     if not text and not calls:
@@ -361,3 +361,16 @@ def _reasoning(thinking: Any) -> dict[str, Any]:
     if reasoning or include:
         out["reasoning"] = {**reasoning, "exclude": not include}
     return out
+
+
+def exchange(request: GenerateContentRequest, model: str, stream: bool) -> Exchange:
+    """The pipeline's view of a validated request, with the model and method of its path."""
+    native = request.wire_body()
+    return Exchange(
+        format="gemini",
+        endpoint="streamGenerateContent" if stream else "generateContent",
+        model=model,
+        native=native,
+        canonical=to_openai(native, model, stream),
+        stream=stream,
+    )

@@ -34,3 +34,13 @@ class ImageGenerationRequest(WireModel):
         if run_async is not None:
             fields["async"] = run_async
         return type(self).model_validate(fields)
+
+
+class TaskImageRequest(ImageGenerationRequest):
+    """The credits platform's `POST /api/v1/images/generations`: `model` is required (`model_required`),
+    and the answer is always a task."""
+
+    model: str = Field(min_length=1, max_length=256)
+
+    def as_task(self) -> ImageGenerationRequest:
+        return self.naming(self.model, run_async=True)

@@ -5,10 +5,12 @@ Unknown fields pass through to the upstream untouched (extra="allow").
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.canonical import ChatRequest
+from gateway.formats.inbound import Exchange
 from gateway.formats.wire import (
     Choices,
     LogitBias,
@@ -88,3 +90,20 @@ class EmbeddingsRequest(WireModel):
 
     def wire_body(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)
+
+
+def exchange(request: ChatCompletionRequest) -> Exchange:
+    """The pipeline's view of a validated chat request; OpenRouter's `provider` preferences come off
+    the body (they are the gateway's, never an upstream's)."""
+    native = request.wire_body()
+    preferences = native.pop("provider", None)
+    return Exchange(
+        format="openai",
+        endpoint="chat.completions",
+        model=request.model,
+        native=native,
+        canonical=cast(ChatRequest, native),
+        stream=request.stream,
+        wants_usage=bool(request.stream_options and request.stream_options.include_usage),
+        provider_preferences=preferences,
+    )

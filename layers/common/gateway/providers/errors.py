@@ -1,9 +1,12 @@
-"""What can go wrong talking to an upstream, independent of its wire format."""
+"""What can go wrong talking to an upstream, independent of its wire format, and what each failure
+means for the client: worth another candidate, and which API error it is."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from gateway.errors import GatewayError, ProviderError, ProviderTimeout, RateLimited, UpstreamRejected
 
 
 class UpstreamFailure(Exception):
@@ -37,3 +40,26 @@ def error_member(body: bytes) -> Any:
     except ValueError:
         return None
     return payload.get("error") if isinstance(payload, dict) else None
+
+
+def may_fall_back(error: BaseException) -> bool:
+    """Connection errors, timeouts, 429 and 5xx: the upstream's trouble, worth another candidate."""
+    return isinstance(error, UpstreamFailure)
+
+
+def api_error(error: BaseException) -> GatewayError:
+    """The API error a failure is answered with (a GatewayError already is one)."""
+    if isinstance(error, GatewayError):
+        return error
+    if isinstance(error, UpstreamRefusal):
+        return UpstreamRejected(error.status, error.message, code=error.code, param=error.param)
+    if isinstance(error, UpstreamTimeout):
+        return ProviderTimeout("The provider did not answer in time.")
+    if isinstance(error, UpstreamFailure):
+        if error.status == 429:
+            headers = {"Retry-After": error.retry_after} if error.retry_after else None
+            return RateLimited(
+                "The provider is rate limiting requests; retry shortly.", headers=headers, code="provider_rate_limited"
+            )
+        return ProviderError(f"The provider failed to answer: {error}")
+    return ProviderError("The request was interrupted.", code="interrupted")

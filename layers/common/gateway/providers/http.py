@@ -41,6 +41,19 @@ async def send_streaming(client: httpx.AsyncClient, request: httpx.Request) -> h
         raise UpstreamFailure(f"could not reach the provider ({type(error).__name__})") from error
 
 
+async def fetch(url: str) -> bytes:
+    """A file an upstream answered with a URL (an image), as an upstream call: failures are its own."""
+    try:
+        response = await shared_client().get(url)
+    except httpx.TimeoutException as error:
+        raise UpstreamTimeout("the provider's file did not arrive in time") from error
+    except httpx.HTTPError as error:
+        raise UpstreamFailure(f"could not fetch the provider's file ({type(error).__name__})") from error
+    if not 200 <= response.status_code < 300:
+        raise UpstreamFailure(f"the provider's file could not be fetched (HTTP {response.status_code})", status=502)
+    return response.content
+
+
 ErrorReader = Callable[[int, bytes], tuple[str, str | None, str | None]]
 
 

@@ -7,15 +7,15 @@ from typing import Any
 
 from gateway.auth.authenticate import Principal
 from gateway.clock import now_iso
-from gateway.config import get_settings
 from gateway.errors import InvalidRequest, NotFound
 from gateway.ids import new_account_id
 from gateway.money import display
 from gateway.storage.accounts import TOP_UP, Account, AccountRepository
+from gateway.storage.stores import stores
 
 
 def _accounts() -> AccountRepository:
-    return AccountRepository(get_settings().table_name)
+    return stores().accounts
 
 
 def create_account(name: str, credits_micro: int, account_id: str | None = None, email: str | None = None) -> Account:

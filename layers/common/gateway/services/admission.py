@@ -1,5 +1,6 @@
-"""Admission of an inference request: route the model for this key, then reserve its upper-bound cost
-in one transaction (balance, key limit, rate limit). Shared by every inference endpoint."""
+"""Admission of a priced request: route the model for this key and the endpoint's capability, then
+reserve its upper-bound cost in one transaction (balance, key limit, rate limit). Shared by every
+priced endpoint."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from gateway import clock
 from gateway.auth.authenticate import Principal, refresh
 from gateway.billing import credits, periods
 from gateway.catalog.registry import ModelEntry
-from gateway.config import get_settings
 from gateway.errors import ServiceUnavailable
 from gateway.observability import logger
+from gateway.providers.capabilities import Capability
 from gateway.services.routing import Preferences, Route, route_for
-from gateway.storage.api_keys import ApiKeyRepository
 from gateway.storage.credits import Reservation
+from gateway.storage.stores import stores
 
 ATTEMPTS = 3
 MIN_HOLD = 1  # micro-credits
@@ -39,15 +40,17 @@ class Admission:
 async def admit(
     principal: Principal,
     model: str,
+    capability: Capability[Any],
     cost_bound: Callable[[ModelEntry], int],
     trace_id: str,
     preferences: Preferences | None = None,
     also: Callable[[Route], Sequence[dict[str, Any]]] | None = None,
 ) -> Admission:
-    """Raises the API error that refuses the request; otherwise the credits are held. `also` names
-    items to write with the reservation, given the route (an image task, say)."""
+    """Raises the API error that refuses the request; otherwise the credits are held. `cost_bound`
+    prices the routed model (and refuses what it cannot serve); `also` names items to write with the
+    reservation, given the route (an image task, say)."""
     for _ in range(ATTEMPTS):
-        route = route_for(model, principal.key, preferences)
+        route = route_for(model, principal.key, capability, preferences)
         amount = cost_bound(route.entry) or MIN_HOLD  # a free model still holds something: holds are positive
         items = also(route) if also is not None else ()
         try:
@@ -66,10 +69,9 @@ async def _rate_headers(principal: Principal) -> dict[str, str]:
     """Read (not write) the key's current window, while the upstream works."""
     limit = principal.key.rate_limit or 0
     moment = clock.now()
-    repository = ApiKeyRepository(get_settings().table_name)
     try:
         used = await anyio.to_thread.run_sync(
-            repository.requests_in_window, principal.key_hash, periods.rate_window(moment)
+            stores().keys.requests_in_window, principal.key_hash, periods.rate_window(moment)
         )
     except Exception:  # headers are informative; never fail a paid request over them
         logger().warning("could not read the rate-limit window")

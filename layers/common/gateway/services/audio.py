@@ -1,32 +1,22 @@
-"""Speech and transcription: check the request, reserve its cost (known up front for speech, the
-file's duration or its size bound for transcription), call the OpenAI-compatible candidates in order
-(falling back on their failures), settle in the media's own units."""
+"""Speech and transcription: metered calls holding their cost (known up front for speech; the file's
+duration, or its size bound, for transcription) and charged in the media's own units."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from decimal import Decimal
 
 from gateway.auth.authenticate import Principal
-from gateway.billing.credits import Outcome
-from gateway.catalog.registry import ModelEntry, get_catalog
+from gateway.billing import charges
+from gateway.billing.charges import Charge
+from gateway.canonical import Body
+from gateway.catalog.registry import ModelEntry
 from gateway.errors import InvalidRequest
-from gateway.formats.audio import (
-    SPEECH_CONTENT_TYPES,
-    SpeechRequest,
-    TranscriptionRequest,
-    render_transcription,
-)
-from gateway.formats.inbound import Exchange
-from gateway.providers.openai import audio as upstream
-from gateway.providers.openai.transform import Usage
-from gateway.services.admission import admit
-from gateway.services.audio_files import inspect, reported_seconds
-from gateway.services.inference import Call
+from gateway.formats.audio import SPEECH_CONTENT_TYPES, SpeechRequest, TranscriptionRequest, render_transcription
+from gateway.providers.capabilities import SPEECH, TRANSCRIPTION
+from gateway.services.audio_files import AudioInfo, inspect, reported_seconds
+from gateway.services.metering import metered_call
 from gateway.services.routing import Candidate
-
-SERVING_KIND = "openai"  # audio goes to OpenAI-compatible upstreams only
 
 
 @dataclass(frozen=True)
@@ -38,7 +28,6 @@ class AudioAnswer:
 
 async def speak(principal: Principal, request: SpeechRequest, trace_id: str) -> AudioAnswer:
     body = request.wire_body()
-    characters = request.characters
 
     def cost_bound(entry: ModelEntry) -> int:
         _require(entry, "speech", "text-to-speech")
@@ -53,17 +42,25 @@ async def speak(principal: Principal, request: SpeechRequest, trace_id: str) -> 
                 f"`{entry.id}` does not speak in `{request.response_format}`; its formats: {', '.join(media.formats)}.",
                 param="response_format",
             )
-        return entry.pricing.speech_cost(characters)
+        return entry.pricing.speech_cost(request.characters)
 
-    started = time.monotonic()
-    admission = await admit(principal, request.model, cost_bound, trace_id)
-    call = Call(Exchange("openai", "audio.speech", request.model, body, body, stream=False), admission, started)
-    candidate, audio, upstream_started = await call.first_answer(
-        lambda candidate: upstream.speech(candidate.endpoint, body, candidate.model), kinds=(SERVING_KIND,)
+    async def send(candidate: Candidate) -> bytes:
+        return await candidate.client(SPEECH).speak(body, candidate.model)
+
+    def charge(entry: ModelEntry, audio: bytes) -> Charge:
+        return charges.for_speech(entry.pricing, request.characters)
+
+    answer = await metered_call(
+        principal,
+        request.model,
+        trace_id,
+        endpoint="audio.speech",
+        capability=SPEECH,
+        cost_bound=cost_bound,
+        send=send,
+        charge=charge,
     )
-    cost = call.entry.pricing.speech_cost(characters)
-    await call.settle(_served(call, candidate, upstream_started, cost, {"characters": characters}, estimated=False))
-    return AudioAnswer(audio, SPEECH_CONTENT_TYPES[request.response_format], await admission.headers())
+    return AudioAnswer(answer.content, SPEECH_CONTENT_TYPES[request.response_format], answer.headers)
 
 
 async def transcribe(principal: Principal, request: TranscriptionRequest, trace_id: str) -> AudioAnswer:
@@ -73,38 +70,37 @@ async def transcribe(principal: Principal, request: TranscriptionRequest, trace_
         _require(entry, "transcription", "transcription")
         return entry.pricing.transcription_cost(info.bound_seconds)
 
-    started = time.monotonic()
-    admission = await admit(principal, request.model, cost_bound, trace_id)
-    body = request.ledger_body()
-    exchange = Exchange("openai", "audio.transcriptions", request.model, body, body, stream=False)
-    call = Call(exchange, admission, started)
-    candidate, answer, upstream_started = await call.first_answer(
-        lambda candidate: upstream.transcription(
-            candidate.endpoint, request.upstream_fields(candidate.model), request.file
-        ),
-        kinds=(SERVING_KIND,),
+    async def send(candidate: Candidate) -> Body:
+        return await candidate.client(TRANSCRIPTION).transcribe(request.upstream_fields(candidate.model), request.file)
+
+    def charge(entry: ModelEntry, answer: Body) -> Charge:
+        seconds, estimated = _duration(answer, info)
+        return charges.for_transcription(entry.pricing, seconds, estimated=estimated)
+
+    answer = await metered_call(
+        principal,
+        request.model,
+        trace_id,
+        endpoint="audio.transcriptions",
+        capability=TRANSCRIPTION,
+        cost_bound=cost_bound,
+        send=send,
+        charge=charge,
     )
+    seconds, _ = _duration(answer.content, info)
+    rendered = render_transcription(answer.content, request.response_format, float(seconds))
+    return AudioAnswer(rendered.body, rendered.media_type, {**rendered.headers, **answer.headers})
+
+
+def _duration(answer: Body, info: AudioInfo) -> tuple[Decimal, bool]:
+    """The seconds to charge: the upstream's report, else the file's (estimated when a size bound)."""
     reported = reported_seconds(answer)
-    seconds = reported if reported is not None else info.bound_seconds
-    rendered = render_transcription(answer, request.response_format, float(seconds))
-    cost = call.entry.pricing.transcription_cost(seconds)
-    estimated = reported is None and info.estimated
-    await call.settle(_served(call, candidate, upstream_started, cost, {"audio_seconds": seconds}, estimated))
-    return AudioAnswer(rendered.body, rendered.media_type, {**rendered.headers, **await admission.headers()})
+    if reported is not None:
+        return reported, False
+    return info.bound_seconds, info.estimated
 
 
 def _require(entry: ModelEntry, category: str, what: str) -> None:
-    """The model is of the endpoint's category and has an upstream that serves audio (before credits)."""
+    """The model is of the endpoint's category (before credits)."""
     if entry.category != category:
         raise InvalidRequest(f"`{entry.id}` is not a {what} model.", param="model")
-    providers = get_catalog().providers
-    if not any(providers[choice.provider].kind == SERVING_KIND for choice in entry.providers):
-        raise InvalidRequest(f"No provider of `{entry.id}` serves audio.", param="model")
-
-
-def _served(
-    call: Call, candidate: Candidate, upstream_started: float, cost: int, units: dict[str, Any], estimated: bool
-) -> Outcome:
-    """The answer reached the client: charge its media units (no tokens)."""
-    outcome = call.served(candidate, Usage(prompt_tokens=0, completion_tokens=0), 0, upstream_started)
-    return replace(outcome, cost=cost, units=units, usage_estimated=estimated)

@@ -1,6 +1,10 @@
-"""The image-task worker: generate, store in the bucket, and settle the task's reservation together
-with the task's new state, in one transaction. A redelivered or retried task is charged once: the
-second settlement finds the task no longer pending and writes nothing."""
+"""Image tasks: the worker, and the task as its key sees it.
+
+The worker routes the task as every request is routed (the key's allow-lists, provider health),
+takes the first answer as every metered call does, keeps the images in the bucket, and settles the
+task's reservation together with the task's new state, in one transaction. A redelivered or retried
+task is charged once: the second settlement finds the task no longer pending and writes nothing.
+"""
 
 from __future__ import annotations
 
@@ -12,69 +16,93 @@ from typing import Any
 import anyio
 
 from gateway import clock
-from gateway.billing import credits
-from gateway.billing.credits import Outcome
+from gateway.auth.authenticate import Principal
 from gateway.billing.sweeper import settle_expired
-from gateway.catalog.registry import get_catalog
+from gateway.canonical import ImageData, ImagesResponse
 from gateway.config import get_settings
-from gateway.errors import InvalidRequest
+from gateway.errors import GatewayError, InvalidApiKey, NotFound
 from gateway.formats.images import ImageGenerationRequest
 from gateway.observability import logger
-from gateway.providers.credentials import endpoint_for
-from gateway.providers.errors import UpstreamFailure, UpstreamRefusal
-from gateway.services.images import ENDPOINT, _call_upstream, size_and_quality
-from gateway.services.routing import Candidate
-from gateway.storage.credits import CreditRepository
-from gateway.storage.tasks import Task, TaskRepository, image_key
+from gateway.providers.capabilities import IMAGE_GENERATION
+from gateway.providers.errors import UpstreamFailure
+from gateway.providers.http import fetch
+from gateway.services.images import ENDPOINT, images_charge
+from gateway.services.metering import Meter
+from gateway.services.routing import Candidate, Route, candidates_for, resolve_model
+from gateway.storage.stores import stores
+from gateway.storage.tasks import Task, image_key
 
+FAILED = "The image provider failed; the task was not charged."
 _running: set[asyncio.Task[str]] = set()
 
 
 async def work(task_id: str) -> str:
-    """Work one task; returns what became of it: succeeded, failed or skipped (not pending)."""
+    """Work one task; returns what became of it: succeeded, failed, expired or skipped (not pending)."""
     settings = get_settings()
-    tasks = TaskRepository(settings.table_name)
+    tasks = stores().tasks
     task = await anyio.to_thread.run_sync(tasks.get, task_id)
     if task is None or task.status != "pending":
         return "skipped"
-    reservation = await anyio.to_thread.run_sync(CreditRepository(settings.table_name).get_reservation, task_id)
+    reservation = await anyio.to_thread.run_sync(stores().credits.get_reservation, task_id)
     if reservation is None:  # settled already (a parallel delivery) or refunded by the sweeper
         return "skipped"
     if reservation.expires_at - clock.now_epoch() < settings.image_task_work_seconds:
         # it could not finish before the sweeper ends it: end it now, failed and refunded, unworked
         await anyio.to_thread.run_sync(settle_expired, reservation)
         return "expired"
-    started = time.monotonic()
     request = ImageGenerationRequest.model_validate(task.request)
     body = {**request.upstream_body(), "response_format": "b64_json"}
-    attempts: list[dict[str, Any]] = []
-    error: Exception | None = None
-    for candidate in _candidates(task):
-        attempt_started = time.monotonic()
-        try:
-            payload = await _call_upstream(candidate, body, task.task_id)
-            images = [await _image_bytes(item) for item in payload.get("data") or []]
-        except (UpstreamFailure, UpstreamRefusal, InvalidRequest) as failure:
-            attempts.append(_attempt(candidate, 502, "provider_error", attempt_started))
-            error = failure
-            if isinstance(failure, UpstreamFailure):
-                continue
-            break
-        attempts.append(_attempt(candidate, 200, None, attempt_started))
-        keys = [image_key(task.task_id, number) for number in range(len(images))]
-        for key, data in zip(keys, images, strict=True):
-            await anyio.to_thread.run_sync(_put, key, data)
-        cost = _cost(task, request, len(images))
-        outcome = _outcome(candidate.provider, started, cost, attempts, {"images": len(images)})
-        done = tasks.finish_item(task.task_id, images=keys)
-        await anyio.to_thread.run_sync(credits.settle_durably, reservation, outcome, [done])
-        return "succeeded"
-    message = "The image provider failed; the task was not charged."
-    outcome = _outcome(attempts[-1]["provider"] if attempts else None, started, 0, attempts, None, failed=True)
-    failed = tasks.finish_item(task.task_id, error=message)
-    await anyio.to_thread.run_sync(credits.settle_durably, reservation, outcome, [failed])
-    logger().warning("image task failed", extra={"task_id": task.task_id, "error_type": type(error).__name__})
-    return "failed"
+    meter = Meter(ENDPOINT, reservation, time.monotonic(), also_when_failed=[tasks.finish_item(task_id, error=FAILED)])
+
+    async def send(candidate: Candidate) -> list[bytes]:
+        answer: ImagesResponse = await candidate.client(IMAGE_GENERATION).generate_images(body, candidate.model)
+        return [await _image_bytes(item) for item in answer.get("data") or []]
+
+    try:
+        route = await anyio.to_thread.run_sync(_route, task)
+    except GatewayError as refusal:  # the model, its providers or the key changed since the task began
+        await meter.fail(refusal)
+        return _failed(task, refusal)
+    try:
+        answered = await meter.first_answer(route, send)
+    except GatewayError as error:  # settled as failed: refunded, the task failed
+        return _failed(task, error)
+    images = answered.answer
+    keys = [image_key(task_id, number) for number in range(len(images))]
+    for key, data in zip(keys, images, strict=True):
+        await anyio.to_thread.run_sync(_put, key, data)
+    outcome = meter.served(answered.candidate, answered.asked_at, images_charge(route.entry, request, len(images)))
+    await meter.settle(outcome, [tasks.finish_item(task_id, images=keys)])
+    return "succeeded"
+
+
+def task_view(principal: Principal, task_id: str) -> dict[str, Any]:
+    """GET /v1/images/tasks/{id}: its key's (or its account's management keys') view of a task."""
+    task = stores().tasks.get(task_id) if task_id.isascii() else None
+    visible = (
+        task is not None
+        and task.account_id == principal.account_id
+        and (principal.kind == "management" or task.key_hash == principal.key_hash)
+    )
+    if task is None or not visible:
+        raise NotFound(f"No image task `{task_id[:80]}`.")
+    task = ended_if_overdue(task)
+    view: dict[str, Any] = {
+        "task_id": task.task_id,
+        "status": task.status,
+        "model": task.model,
+        "created": task.created,
+    }
+    if task.status == "succeeded":
+        view["data"] = [_image_view(key, task.request.get("response_format", "url")) for key in task.images]
+    else:
+        view["data"] = []
+    if task.status == "failed":
+        view["error"] = {
+            "message": task.error or "The image task failed; it was not charged.",
+            "code": "provider_error",
+        }
+    return view
 
 
 def ended_if_overdue(task: Task) -> Task:
@@ -83,11 +111,10 @@ def ended_if_overdue(task: Task) -> Task:
     settlement's conditions make this and the sweeper end it once between them."""
     if task.status != "pending" or clock.now_epoch() < task.created + get_settings().reservation_ttl_seconds:
         return task
-    settings = get_settings()
-    reservation = CreditRepository(settings.table_name).get_reservation(task.task_id)
+    reservation = stores().credits.get_reservation(task.task_id)
     if reservation is not None:
         settle_expired(reservation)
-    return TaskRepository(settings.table_name).get(task.task_id) or task
+    return stores().tasks.get(task.task_id) or task
 
 
 def work_soon(task_id: str) -> None:
@@ -97,29 +124,26 @@ def work_soon(task_id: str) -> None:
     job.add_done_callback(_running.discard)
 
 
-def _candidates(task: Task) -> list[Candidate]:
-    catalog = get_catalog()
-    entry = catalog.resolve(task.model)
-    if entry is None:
-        return []
-    found = []
-    for candidate in entry.providers:
-        config = catalog.providers[candidate.provider]
-        endpoint = endpoint_for(config)
-        if endpoint is not None:
-            found.append(Candidate(candidate.provider, config, candidate.model, endpoint))
-    return found
+def _route(task: Task) -> Route:
+    """The task's candidates, as its key allows them now."""
+    entry = resolve_model(task.model)
+    key = stores().keys.get(task.key_hash, consistent=True)
+    if key is None:
+        raise InvalidApiKey("The task's API key no longer exists.")
+    return Route(entry, candidates_for(entry, key, IMAGE_GENERATION))
 
 
-async def _image_bytes(item: dict[str, Any]) -> bytes:
-    if isinstance(item.get("b64_json"), str):
-        return base64.b64decode(item["b64_json"])
-    if isinstance(item.get("url"), str):  # an upstream that ignores response_format
-        from gateway.providers.http import shared_client
+def _failed(task: Task, error: GatewayError) -> str:
+    logger().warning("image task failed", extra={"task_id": task.task_id, "error_code": error.code})
+    return "failed"
 
-        response = await shared_client().get(item["url"])
-        response.raise_for_status()
-        return response.content
+
+async def _image_bytes(item: ImageData) -> bytes:
+    inline, url = item.get("b64_json"), item.get("url")
+    if isinstance(inline, str):
+        return base64.b64decode(inline)
+    if isinstance(url, str):  # an upstream that ignores response_format
+        return await fetch(url)
     raise UpstreamFailure("the provider answered an image without data")
 
 
@@ -129,31 +153,10 @@ def _put(key: str, data: bytes) -> None:
     put_image(get_settings().images_bucket or "", key, data, "image/png")
 
 
-def _cost(task: Task, request: ImageGenerationRequest, images: int) -> int:
-    entry = get_catalog().resolve(task.model)
-    if entry is None or not images:
-        return 0
-    size, quality = size_and_quality(entry, request)
-    return entry.pricing.image_cost(size, quality, images) or 0
+def _image_view(key: str, response_format: str) -> dict[str, str]:
+    from gateway.storage.objects import presigned_url, read_image
 
-
-def _attempt(candidate: Candidate, status: int, code: str | None, started: float) -> dict[str, Any]:
-    latency = int((time.monotonic() - started) * 1000)
-    return {"provider": candidate.provider, "upstream_model": candidate.model, "http_status": status,
-            "error_code": code, "latency_ms": latency}  # fmt: skip
-
-
-def _outcome(provider: str | None, started: float, cost: int, attempts: list[dict[str, Any]],
-             units: dict[str, Any] | None, *, failed: bool = False) -> Outcome:  # fmt: skip
-    return Outcome(
-        endpoint=ENDPOINT,
-        provider=provider,
-        http_status=502 if failed else 200,
-        error_code="provider_error" if failed else None,
-        prompt_tokens=0,
-        completion_tokens=0,
-        cost=cost,
-        latency_ms=int((time.monotonic() - started) * 1000),
-        attempts=tuple(attempts),
-        units=units,
-    )
+    bucket = get_settings().images_bucket or ""
+    if response_format == "b64_json":
+        return {"b64_json": base64.b64encode(read_image(bucket, key)).decode()}
+    return {"url": presigned_url(bucket, key)}

@@ -1,6 +1,7 @@
-"""Image generation, priced per image. The answer holds the images (OpenAI's contract), unless the
-request asks for a task (`async: true`; the credits platform's `/api/v1` route always does), which a
-worker does off the request path. A request without a model gets the catalog's default."""
+"""Image generation, priced per image by size and quality. The answer holds the images (a metered
+call: OpenAI's contract), unless the request asks for a task (`async: true`; the credits platform's
+`/api/v1` route always does), written with the reservation that pays for it, which a worker does off
+the request path (services/image_tasks.py). A request without a model gets the catalog's default."""
 
 from __future__ import annotations
 
@@ -13,15 +14,19 @@ import anyio
 
 from gateway import clock
 from gateway.auth.authenticate import Principal
+from gateway.billing import charges
+from gateway.billing.charges import Charge
+from gateway.canonical import Body, ImageData, ImagesResponse
 from gateway.catalog.registry import ModelEntry, get_catalog
 from gateway.config import get_settings
-from gateway.errors import InvalidRequest, ModelRequired, NotFound
+from gateway.errors import InvalidRequest, ModelRequired
 from gateway.formats.images import ImageGenerationRequest
-from gateway.formats.inbound import Exchange
+from gateway.providers.capabilities import IMAGE_GENERATION
 from gateway.services.admission import admit
-from gateway.services.inference import Answer, Call
+from gateway.services.metering import Answer, serve
 from gateway.services.routing import Candidate, Route
-from gateway.storage.tasks import MAX_REQUEST_BYTES, Task, TaskRepository, request_text
+from gateway.storage.stores import stores
+from gateway.storage.tasks import MAX_REQUEST_BYTES, Task, request_text
 
 ENDPOINT = "images.generations"
 
@@ -54,7 +59,11 @@ def image_price(entry: ModelEntry, request: ImageGenerationRequest) -> int:
     return price
 
 
-async def generate(principal: Principal, request: ImageGenerationRequest, trace_id: str) -> tuple[Answer, int]:
+def images_charge(entry: ModelEntry, request: ImageGenerationRequest, images: int) -> Charge:
+    return charges.for_images(entry.pricing, *size_and_quality(entry, request), images)
+
+
+async def generate(principal: Principal, request: ImageGenerationRequest, trace_id: str) -> tuple[Answer[Body], int]:
     """(the answer, its HTTP status): 200 with the images, or 202 with a pending task."""
     started = time.monotonic()
     request = _with_model(request)
@@ -62,50 +71,28 @@ async def generate(principal: Principal, request: ImageGenerationRequest, trace_
     task = _new_task(principal, request, trace_id)
 
     def task_item(route: Route) -> list[dict[str, Any]]:  # an async request's task, written with its reservation
-        return [TaskRepository(get_settings().table_name).create_item(task)] if _runs_async(route, request) else []
+        return [stores().tasks.create_item(task)] if _runs_async(route, request) else []
 
-    admission = await admit(principal, model, lambda e: image_price(e, request), trace_id, also=task_item)
-    entry = admission.route.entry
+    def cost_bound(entry: ModelEntry) -> int:
+        return image_price(entry, request)
+
+    admission = await admit(principal, model, IMAGE_GENERATION, cost_bound, trace_id, also=task_item)
     if _runs_async(admission.route, request):
         return await _start_task(task), 202
     body = request.upstream_body()
-    call = Call(Exchange("openai", ENDPOINT, model, body, body, stream=False), admission, started)
-    candidate, payload, asked = await call.first_answer(
-        lambda c: _call_upstream(c, body, trace_id), kinds=("openai", "gemini")
-    )
-    images = len(payload.get("data") or [])
-    await call.settle(_images_outcome(call, entry, request, images, candidate, asked))
-    return Answer(payload, await admission.headers()), 200
+    wants_urls = body.get("response_format", "url") == "url"
 
+    async def send(candidate: Candidate) -> ImagesResponse:
+        answer = await candidate.client(IMAGE_GENERATION).generate_images(body, candidate.model)
+        if wants_urls:  # an upstream that answers inline (Gemini): keep the images, answer URLs
+            answer["data"] = [await _as_url(trace_id, number, item) for number, item in enumerate(answer["data"])]
+        return answer
 
-def task_view(principal: Principal, task_id: str) -> dict[str, Any]:
-    task = TaskRepository(get_settings().table_name).get(task_id) if task_id.isascii() else None
-    visible = (
-        task is not None
-        and task.account_id == principal.account_id
-        and (principal.kind == "management" or task.key_hash == principal.key_hash)
-    )
-    if task is None or not visible:
-        raise NotFound(f"No image task `{task_id[:80]}`.")
-    from gateway.services.image_tasks import ended_if_overdue
+    def charge(entry: ModelEntry, answer: ImagesResponse) -> Charge:
+        return images_charge(entry, request, len(answer.get("data") or []))
 
-    task = ended_if_overdue(task)
-    view: dict[str, Any] = {
-        "task_id": task.task_id,
-        "status": task.status,
-        "model": task.model,
-        "created": task.created,
-    }
-    if task.status == "succeeded":
-        view["data"] = [_image_view(key, task.request.get("response_format", "url")) for key in task.images]
-    else:
-        view["data"] = []
-    if task.status == "failed":
-        view["error"] = {
-            "message": task.error or "The image task failed; it was not charged.",
-            "code": "provider_error",
-        }
-    return view
+    answer = await serve(admission, started, endpoint=ENDPOINT, send=send, charge=charge)
+    return Answer(dict(answer.content), answer.headers), 200
 
 
 def _runs_async(route: Route, request: ImageGenerationRequest) -> bool:
@@ -136,7 +123,7 @@ def _new_task(principal: Principal, request: ImageGenerationRequest, trace_id: s
     )
 
 
-async def _start_task(task: Task) -> Answer:
+async def _start_task(task: Task) -> Answer[Body]:
     """The task and its reservation are written (one transaction): hand it to the worker."""
     settings = get_settings()
     message = json.dumps({"task_id": task.task_id})
@@ -152,46 +139,12 @@ async def _start_task(task: Task) -> Answer:
     return Answer(body, {})
 
 
-async def _call_upstream(candidate: Candidate, body: dict[str, Any], trace_id: str) -> dict[str, Any]:
-    if candidate.kind == "gemini":
-        from gateway.providers.gemini.images import generate_images as gemini_images
-
-        payload = await gemini_images(candidate.endpoint, body["prompt"], body.get("n", 1), candidate.model)
-        if body.get("response_format", "url") == "url":  # Gemini answers inline: keep them, answer URLs
-            payload["data"] = [await _stored(trace_id, number, item) for number, item in enumerate(payload["data"])]
-        return payload
-    if candidate.kind != "openai":
-        raise InvalidRequest(f"`{candidate.provider}` does not serve image generation here.", param="model")
-    from gateway.providers.openai.client import generate_images
-
-    return await generate_images(candidate.endpoint, body, candidate.model)
-
-
-async def _stored(trace_id: str, number: int, item: dict[str, str]) -> dict[str, str]:
+async def _as_url(trace_id: str, number: int, item: ImageData) -> ImageData:
+    """An inline image kept in the images bucket and answered as its presigned URL."""
+    if "b64_json" not in item:
+        return item
     from gateway.storage.objects import presigned_url, put_image
 
     bucket, key = get_settings().images_bucket or "", f"generations/{trace_id}/{number}.png"
     await anyio.to_thread.run_sync(put_image, bucket, key, base64.b64decode(item["b64_json"]), "image/png")
     return {"url": await anyio.to_thread.run_sync(presigned_url, bucket, key)}
-
-
-def _images_outcome(call: Call, entry: ModelEntry, request: ImageGenerationRequest, images: int,
-                    candidate: Candidate, started: float) -> Any:  # fmt: skip
-    size, quality = size_and_quality(entry, request)
-    outcome = call.served(candidate, None, 0, started)
-    cost = entry.pricing.image_cost(size, quality, images) if images else 0
-    from dataclasses import replace
-
-    return replace(
-        outcome, cost=cost or 0, prompt_tokens=0, completion_tokens=0, usage_estimated=False,
-        units={"images": images, "size": size, "quality": quality},
-    )  # fmt: skip
-
-
-def _image_view(key: str, response_format: str) -> dict[str, str]:
-    from gateway.storage.objects import presigned_url, read_image
-
-    bucket = get_settings().images_bucket or ""
-    if response_format == "b64_json":
-        return {"b64_json": base64.b64encode(read_image(bucket, key)).decode()}
-    return {"url": presigned_url(bucket, key)}

@@ -12,13 +12,13 @@ from gateway.auth.sealing import seal, unseal
 from gateway.billing import periods
 from gateway.catalog.registry import get_catalog
 from gateway.clock import iso_from_epoch, now_iso
-from gateway.config import get_settings
 from gateway.errors import InvalidRequest, NotFound
 from gateway.formats.keys import KeyCreate, KeyUpdate
 from gateway.money import display
 from gateway.services.accounts import get_account
 from gateway.services.idempotency import run_once
 from gateway.storage.api_keys import ApiKeyRecord, ApiKeyRepository, KeyKind
+from gateway.storage.stores import stores
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class IssuedKey:
 
 
 def _keys() -> ApiKeyRepository:
-    return ApiKeyRepository(get_settings().table_name)
+    return stores().keys
 
 
 def issue_key(account_id: str, name: str, kind: KeyKind, **settings: Any) -> IssuedKey:

@@ -20,19 +20,20 @@ from dataclasses import dataclass
 import anyio
 
 from gateway import deadline as deadlines
+from gateway.canonical import StreamEvent, Usage, completion_text_bytes, usage_from
 from gateway.config import get_settings
 from gateway.errors import DeadlineExceeded, ProviderError
 from gateway.observability import logger
-from gateway.providers.clients import StreamEvent
-from gateway.providers.errors import UpstreamFailure
-from gateway.providers.openai.transform import Usage, completion_text_bytes, usage_from
-from gateway.services.inference import Call, UpstreamStream, as_gateway_error
+from gateway.providers.errors import UpstreamFailure, api_error
+from gateway.services.chat import ChatCall, UpstreamStream
 
 HEARTBEAT = b": keep-alive\n\n"  # an SSE comment: every client's parser skips it
 
 
 @dataclass
-class _Meter:
+class _Tally:
+    """What the upstream has produced so far, for the charge."""
+
     usage: Usage | None = None
     produced_bytes: int = 0  # output text the upstream sent, forwarded or not
     first_at: float | None = None  # when the first bytes went to the client
@@ -69,11 +70,12 @@ class _Upstream:
             self.pending = None
 
 
-async def relay(call: Call, stream: UpstreamStream) -> AsyncIterator[bytes]:
+async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
     settings = get_settings()
     encoder = call.exchange.encoder()
-    meter = _Meter()
+    tally = _Tally()
     upstream = _Upstream(stream.events)
+    deadline = call.meter.deadline
     settled = False
 
     async def settle(error_code: str | None) -> None:
@@ -81,21 +83,23 @@ async def relay(call: Call, stream: UpstreamStream) -> AsyncIterator[bytes]:
         if settled:
             return
         settled = True
-        if meter.first_at is None and meter.usage is None and meter.produced_bytes == 0:
-            await call.settle(call.failed(ProviderError("The stream ended before any output.", code=error_code)))
+        if tally.first_at is None and tally.usage is None and tally.produced_bytes == 0:
+            failure = ProviderError("The stream ended before any output.", code=error_code)
+            await call.meter.settle(call.meter.failed(failure))
         else:
-            outcome = call.served(
-                stream.candidate, meter.usage, meter.produced_bytes, stream.started, error_code, meter.first_at
+            charge = call.charge(tally.usage, tally.produced_bytes)
+            outcome = call.meter.served(
+                stream.candidate, stream.started, charge, error_code=error_code, first_at=tally.first_at
             )
-            await call.settle(outcome)
+            await call.meter.settle(outcome)
 
     try:
         while True:
-            left = deadlines.seconds_left(call.deadline)
+            left = deadlines.seconds_left(deadline)
             wait = settings.heartbeat_seconds if left is None else min(settings.heartbeat_seconds, left)
             arrived, event = await upstream.next(wait)
             if not arrived:
-                if deadlines.seconds_left(call.deadline) == 0:
+                if deadlines.seconds_left(deadline) == 0:
                     raise DeadlineExceeded(
                         "The answer was cut at this request's time limit; charged for what was sent."
                     )
@@ -103,31 +107,31 @@ async def relay(call: Call, stream: UpstreamStream) -> AsyncIterator[bytes]:
                 continue
             if event is None:
                 break
-            meter.observe(event)
+            tally.observe(event)
             out = encoder.passthrough(event) if stream.native else b"".join(map(encoder.feed, event.chunks))
             if out:
-                meter.first_at = meter.first_at or time.monotonic()
+                tally.first_at = tally.first_at or time.monotonic()
                 yield out
         await settle(None)
-        yield encoder.finish(meter.usage, native=stream.native)
+        yield encoder.finish(tally.usage, native=stream.native)
     except (UpstreamFailure, DeadlineExceeded) as error:
-        gateway_error = as_gateway_error(error)
+        gateway_error = api_error(error)
         logger().warning("stream ended early", extra={"error_code": gateway_error.code})
         await settle(gateway_error.code)
         yield encoder.error(gateway_error)
     finally:
         with anyio.CancelScope(shield=True):
             if not settled:  # the client went away: what the upstream produced is still owed
-                await _drain_for_usage(upstream, meter, settings.disconnect_drain_seconds, call.deadline)
+                await _drain_for_usage(upstream, tally, settings.disconnect_drain_seconds, deadline)
             await upstream.cancel()
             await stream.stack.aclose()
             await settle("client_disconnected")
 
 
-async def _drain_for_usage(upstream: _Upstream, meter: _Meter, grace: float, deadline: float | None) -> None:
+async def _drain_for_usage(upstream: _Upstream, tally: _Tally, grace: float, deadline: float | None) -> None:
     """Read on (sending nothing) until the upstream reports its usage, ends, or `grace` passes."""
     until = time.monotonic() + grace
-    while meter.usage is None:
+    while tally.usage is None:
         left = until - time.monotonic()
         limit = deadlines.seconds_left(deadline)
         left = left if limit is None else min(left, limit)
@@ -139,4 +143,4 @@ async def _drain_for_usage(upstream: _Upstream, meter: _Meter, grace: float, dea
             return
         if not arrived or event is None:
             return
-        meter.observe(event)
+        tally.observe(event)

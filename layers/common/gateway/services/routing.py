@@ -1,20 +1,24 @@
-"""Model name -> catalog entry -> the provider candidates to try, in order.
+"""Model name -> catalog entry -> the provider candidates to try, in order, for every endpoint.
 
-The catalog's order is refined by the `vendor` header (pins one provider), the body's OpenRouter-style
-`provider` preferences (order / only / ignore / allow_fallbacks), the key's provider allow-list, and
-each provider's health (one that keeps failing is tried last during its cool-down).
+Only providers whose client has the endpoint's capability are candidates. The catalog's order is
+refined by the `vendor` header (pins one provider), the body's OpenRouter-style `provider`
+preferences (order / only / ignore / allow_fallbacks), the key's provider allow-list, and each
+provider's health (one that keeps failing is tried last during its cool-down).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.catalog.registry import ModelEntry, ProviderConfig, get_catalog
 from gateway.errors import InvalidRequest, ModelNotAllowed, ModelNotFound, NotFound, ProviderNotConfigured
-from gateway.providers import health
+from gateway.providers import health, registry
+from gateway.providers.capabilities import Capability
 from gateway.providers.credentials import Endpoint, endpoint_for
 from gateway.storage.api_keys import ApiKeyRecord
+
+C = TypeVar("C")
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,9 @@ class Candidate:
     @property
     def kind(self) -> str:
         return self.config.kind
+
+    def client(self, capability: Capability[C]) -> C:
+        return registry.client(self.kind, self.endpoint, capability)
 
 
 @dataclass(frozen=True)
@@ -83,11 +90,23 @@ def model_allowed(entry: ModelEntry, key: ApiKeyRecord) -> bool:
     return key.allowed_providers is None or any(c.provider in key.allowed_providers for c in entry.providers)
 
 
-def route_for(name: str, key: ApiKeyRecord, preferences: Preferences | None = None) -> Route:
+def route_for(
+    name: str, key: ApiKeyRecord, capability: Capability[Any], preferences: Preferences | None = None
+) -> Route:
     entry = resolve_model(name)
     if not model_allowed(entry, key):
         raise ModelNotAllowed(f"This API key may not use `{entry.id}`.", param="model")
+    strategy = preferences.source if preferences is not None else "auto"
+    return Route(entry, candidates_for(entry, key, capability, preferences), strategy)
+
+
+def candidates_for(
+    entry: ModelEntry, key: ApiKeyRecord, capability: Capability[Any], preferences: Preferences | None = None
+) -> tuple[Candidate, ...]:
+    """The providers to try for `entry`, in order: those with the capability, as the preferences and the
+    key allow, configured in this deployment; healthy ones first. Raises the API error when none is."""
     prefs = preferences or Preferences()
+    catalog = get_catalog()
     known = {c.provider for c in entry.providers}
     for requested in (*prefs.order, *(prefs.only or ())):
         if requested not in known:
@@ -95,9 +114,11 @@ def route_for(name: str, key: ApiKeyRecord, preferences: Preferences | None = No
                 f"`{entry.id}` is not served by `{requested}`; it is served by: {', '.join(sorted(known))}.",
                 param="provider",
             )
-    catalog = get_catalog()
+    capable = [c for c in entry.providers if registry.serves(catalog.providers[c.provider].kind, capability)]
+    if not capable:
+        raise InvalidRequest(f"No provider of `{entry.id}` serves {capability.name}.", param="model")
     ranked = sorted(
-        (c for c in entry.providers if prefs.only is None or c.provider in prefs.only),
+        (c for c in capable if prefs.only is None or c.provider in prefs.only),
         key=lambda c: prefs.order.index(c.provider) if c.provider in prefs.order else len(prefs.order),
     )
     allowed = [
@@ -119,7 +140,7 @@ def route_for(name: str, key: ApiKeyRecord, preferences: Preferences | None = No
         candidates = candidates[:1]
     # providers in their cool-down go last, in their order
     candidates.sort(key=lambda c: health.cooling(c.provider))
-    return Route(entry, tuple(candidates), prefs.source)
+    return tuple(candidates)
 
 
 def _names(value: Any, field: str) -> tuple[str, ...] | None:

@@ -18,8 +18,7 @@ from gateway.catalog.registry import get_catalog
 from gateway.config import get_settings
 from gateway.errors import InvalidRequest, NotFound
 from gateway.money import display, micro_to_credits
-from gateway.storage.api_keys import ApiKeyRepository
-from gateway.storage.usage import TraceRepository, UsageRepository
+from gateway.storage.stores import stores
 
 MAX_SPAN_DAYS = 366
 DEFAULT_SPAN_DAYS = 30
@@ -81,7 +80,7 @@ def traces(
 ) -> dict[str, Any]:
     filters = {name: value for name, value in (("status", status), ("model", model_id(model))) if value is not None}
     try:
-        page = TraceRepository(get_settings().table_name).page(
+        page = stores().traces.page(
             account_id=principal.account_id,
             key_hash=_scoped_key(principal, key),
             since_iso=dates.start,
@@ -100,7 +99,7 @@ def traces(
 
 
 def trace(principal: Principal, trace_id: str) -> dict[str, Any]:
-    item = TraceRepository(get_settings().table_name).get(trace_id) if trace_id.isascii() else None
+    item = stores().traces.get(trace_id) if trace_id.isascii() else None
     visible = (
         item is not None
         and item["account_id"] == principal.account_id
@@ -119,7 +118,7 @@ def stats(principal: Principal, dates: DateRange, *, key: str | None) -> dict[st
     for row in _daily_rows(principal, dates, model=None, key_hash=key_hash):
         for name in totals:
             totals[name] += int(row.get(name, 0))
-    newest = TraceRepository(get_settings().table_name).page(
+    newest = stores().traces.page(
         account_id=principal.account_id,
         key_hash=key_hash,
         since_iso=dates.start,
@@ -180,7 +179,7 @@ def trace_view(item: dict[str, Any]) -> dict[str, Any]:
 def _daily_rows(
     principal: Principal, dates: DateRange, *, model: str | None, key_hash: str | None
 ) -> list[dict[str, Any]]:
-    page = UsageRepository(get_settings().table_name).daily(principal.account_id, dates.start, dates.end)
+    page = stores().usage.daily(principal.account_id, dates.start, dates.end)
     return [
         row
         for row in page.items
@@ -196,7 +195,7 @@ def _scoped_key(principal: Principal, key: str | None) -> str | None:
         return principal.key_hash
     if key is None:
         return None
-    record = ApiKeyRepository(get_settings().table_name).get(key) if looks_like_hash(key) else None
+    record = stores().keys.get(key) if looks_like_hash(key) else None
     if record is None or record.account_id != principal.account_id:
         raise NotFound(f"No key `{key[:64]}` in this account.")
     return key

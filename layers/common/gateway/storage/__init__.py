@@ -1,1 +1,2 @@
-"""DynamoDB repositories. The table layout lives in `layout`; nothing else builds keys."""
+"""DynamoDB repositories, built in one place (`stores`). The table layout lives in `layout`; nothing
+else builds keys."""

@@ -34,10 +34,7 @@ class Account:
         )
 
 
-class AccountRepository:
-    def __init__(self, table: str) -> None:
-        self.table = table
-
+class AccountRepository(dynamo.TableRepository):
     def create(self, account: Account, *, grant_id: str) -> None:
         """Write the account and, when it starts with credits, their grant entry: one transaction."""
         item = {
@@ -61,17 +58,17 @@ class AccountRepository:
             writes.append(
                 self._grant_entry(account.account_id, account.granted, grant_id, account.created_at, INITIAL_GRANT)
             )
-        dynamo.client().transact_write_items(TransactItems=writes)
+        self.db.transact_write_items(TransactItems=writes)
 
     def get(self, account_id: str) -> Account | None:
-        answer = dynamo.client().get_item(TableName=self.table, Key=layout.account_key(account_id), ConsistentRead=True)
+        answer = self.db.get_item(TableName=self.table, Key=layout.account_key(account_id), ConsistentRead=True)
         item = answer.get("Item")
         return Account.from_item(dynamo.from_item(item)) if item else None
 
     def grant(self, account_id: str, amount: int, *, grant_id: str, at_iso: str, source: str) -> Account:
         """Add credits and record the grant entry, in one transaction."""
         checked_amount(amount, "a top-up", low=1, high=MAX_CREDITS_MICRO)
-        dynamo.client().transact_write_items(
+        self.db.transact_write_items(
             TransactItems=[
                 {
                     "Update": {
@@ -95,7 +92,7 @@ class AccountRepository:
         entry = self._grant_entry(account.account_id, amount, grant_id, account.created_at, OPENING_GRANT)
         entry["Put"]["Item"]["recorded_at"] = {"S": recorded_at}
         try:
-            dynamo.client().transact_write_items(
+            self.db.transact_write_items(
                 TransactItems=[
                     {
                         "ConditionCheck": {

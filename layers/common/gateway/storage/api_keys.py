@@ -69,16 +69,13 @@ class ApiKeyRecord:
         return values
 
 
-class ApiKeyRepository:
-    def __init__(self, table: str) -> None:
-        self.table = table
-
+class ApiKeyRepository(dynamo.TableRepository):
     def create(self, record: ApiKeyRecord) -> None:
         values = {
             **record.values(),
             **layout.api_key_index(record.account_id, record.created_at, record.key_hash),
         }
-        dynamo.client().put_item(
+        self.db.put_item(
             TableName=self.table,
             Item={**layout.api_key_key(record.key_hash), **dynamo.to_attributes(values)},
             ConditionExpression="attribute_not_exists(pk)",
@@ -86,9 +83,7 @@ class ApiKeyRepository:
 
     def get(self, key_hash: str, *, consistent: bool = False) -> ApiKeyRecord | None:
         """The key's record; None for unknown keys and for stray items that are not keys."""
-        answer = dynamo.client().get_item(
-            TableName=self.table, Key=layout.api_key_key(key_hash), ConsistentRead=consistent
-        )
+        answer = self.db.get_item(TableName=self.table, Key=layout.api_key_key(key_hash), ConsistentRead=consistent)
         item = answer.get("Item")
         if not item or "kind" not in item:
             return None
@@ -104,7 +99,7 @@ class ApiKeyRepository:
             "ExpressionAttributeValues": {":pk": {"S": layout.api_key_index(account_id, "", "")["gsi1pk"]}},
         }
         while True:
-            page = dynamo.client().query(**kwargs)
+            page = self.db.query(**kwargs)
             records.extend(ApiKeyRecord.from_item(dynamo.from_item(item)) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return records
@@ -152,7 +147,7 @@ class ApiKeyRepository:
         )
 
     def set_disabled(self, key_hash: str, disabled: bool) -> None:
-        dynamo.client().update_item(
+        self.db.update_item(
             TableName=self.table,
             Key=layout.api_key_key(key_hash),
             UpdateExpression="SET disabled = :disabled ADD #version :one",
@@ -163,16 +158,12 @@ class ApiKeyRepository:
 
     def period_usage(self, key_hash: str, period: str) -> int:
         """Micro-credits held or charged against the key's limit in a period."""
-        answer = dynamo.client().get_item(
-            TableName=self.table, Key=layout.key_limit_key(key_hash, period), ConsistentRead=True
-        )
+        answer = self.db.get_item(TableName=self.table, Key=layout.key_limit_key(key_hash, period), ConsistentRead=True)
         item = answer.get("Item")
         return int(dynamo.from_item(item).get("used", 0)) if item else 0
 
     def requests_in_window(self, key_hash: str, window: int) -> int:
-        answer = dynamo.client().get_item(
-            TableName=self.table, Key=layout.key_rate_key(key_hash, window), ConsistentRead=True
-        )
+        answer = self.db.get_item(TableName=self.table, Key=layout.key_rate_key(key_hash, window), ConsistentRead=True)
         item = answer.get("Item")
         return int(dynamo.from_item(item).get("count", 0)) if item else 0
 
@@ -183,7 +174,7 @@ class ApiKeyRepository:
         names.setdefault("#revoked", "revoked")
         values[":not_revoked"] = False
         try:
-            answer = dynamo.client().update_item(
+            answer = self.db.update_item(
                 TableName=self.table,
                 Key=layout.api_key_key(key_hash),
                 UpdateExpression=expression,

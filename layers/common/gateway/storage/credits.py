@@ -68,10 +68,7 @@ class LedgerEntry:
     routing_strategy: str | None = None  # auto, vendor or provider_preferences (None: not recorded)
 
 
-class CreditRepository:
-    def __init__(self, table: str) -> None:
-        self.table = table
-
+class CreditRepository(dynamo.TableRepository):
     def reserve(
         self,
         reservation: Reservation,
@@ -93,7 +90,10 @@ class CreditRepository:
             **{name: value for name, value in asdict(reservation).items() if name != "pending"},
             **layout.reservation_index(reservation.trace_id, reservation.expires_at),
         }
-        items = key_items(self.table, reservation.key_hash, guard, reservation.amount, reservation.limit_period, now)
+        key_check, *key_counters = key_items(
+            self.table, reservation.key_hash, guard, reservation.amount, reservation.limit_period, now
+        )
+        items = [key_check]
         items.append(
             (
                 "account",
@@ -109,6 +109,7 @@ class CreditRepository:
                 },
             )
         )
+        items += key_counters
         if parent is not None and reservation.parent_hash is not None:
             period = reservation.parent_limit_period
             items += key_items(
@@ -237,7 +238,7 @@ class CreditRepository:
         checked_amount(entry.credits, "a charge", low=0, high=reservation.amount)
         pending = {**asdict(entry), "attempts": [dict(attempt) for attempt in entry.attempts]}
         try:
-            dynamo.client().update_item(
+            self.db.update_item(
                 TableName=self.table,
                 Key=layout.reservation_key(reservation.trace_id),
                 UpdateExpression="SET pending = :pending",
@@ -252,7 +253,7 @@ class CreditRepository:
         """Reservations whose holder must have died, oldest first, across every shard."""
         found: list[Reservation] = []
         for shard in range(layout.RESERVATION_SHARDS):
-            answer = dynamo.client().query(
+            answer = self.db.query(
                 TableName=self.table,
                 IndexName=layout.GSI1,
                 KeyConditionExpression="gsi1pk = :pk AND gsi1sk < :until",
@@ -266,14 +267,12 @@ class CreditRepository:
         return sorted(found, key=lambda r: r.expires_at)[:limit]
 
     def get_entry(self, trace_id: str) -> dict[str, Any] | None:
-        answer = dynamo.client().get_item(TableName=self.table, Key=layout.trace_key(trace_id), ConsistentRead=True)
+        answer = self.db.get_item(TableName=self.table, Key=layout.trace_key(trace_id), ConsistentRead=True)
         item = answer.get("Item")
         return dynamo.from_item(item) if item else None
 
     def get_reservation(self, trace_id: str) -> Reservation | None:
-        answer = dynamo.client().get_item(
-            TableName=self.table, Key=layout.reservation_key(trace_id), ConsistentRead=True
-        )
+        answer = self.db.get_item(TableName=self.table, Key=layout.reservation_key(trace_id), ConsistentRead=True)
         item = answer.get("Item")
         return Reservation.from_item(dynamo.from_item(item)) if item else None
 
@@ -281,7 +280,7 @@ class CreditRepository:
         """Run a transaction; retry write conflicts. Returns the cancellation codes ([] on success)."""
         for attempt in range(CONFLICT_RETRIES):
             try:
-                dynamo.client().transact_write_items(TransactItems=items)
+                self.db.transact_write_items(TransactItems=items)
             except dynamo.DynamoError as error:
                 if error.code != "TransactionCanceledException":
                     raise StorageUnavailable(str(error)) from error

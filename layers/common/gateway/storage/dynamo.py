@@ -17,7 +17,7 @@ from gateway.storage.endpoints import configured_endpoint, is_loopback
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-__all__ = ["DynamoError", "boto3_client", "client", "from_item", "to_attributes"]
+__all__ = ["DynamoError", "TableRepository", "boto3_client", "client", "from_item", "to_attributes"]
 
 
 @lru_cache(maxsize=1)
@@ -34,6 +34,19 @@ def boto3_client() -> DynamoDBClient:
     config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5)
     session = boto3.session.Session()
     return session.client("dynamodb", config=config, **local_stand_in(session, "DYNAMODB"))
+
+
+class TableRepository:
+    """Base of the repositories of the gateway's table. `db` is the process's client, unless one was
+    given (a test's recording client, say)."""
+
+    def __init__(self, table: str, client: DynamoClient | None = None) -> None:
+        self.table = table
+        self._client = client
+
+    @property
+    def db(self) -> DynamoClient:
+        return self._client if self._client is not None else client()
 
 
 def local_stand_in(session: Any, service: str) -> dict[str, Any]:

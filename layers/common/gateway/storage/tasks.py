@@ -51,10 +51,7 @@ def request_text(request: dict[str, Any]) -> str:
     return json.dumps(request, separators=(",", ":"), ensure_ascii=False)
 
 
-class TaskRepository:
-    def __init__(self, table: str) -> None:
-        self.table = table
-
+class TaskRepository(dynamo.TableRepository):
     def create_item(self, task: Task) -> dict[str, Any]:
         """The transaction item that writes a new pending task (with the reservation that pays for it)."""
         values = {
@@ -76,7 +73,7 @@ class TaskRepository:
         }
 
     def get(self, task_id: str) -> Task | None:
-        answer = dynamo.client().get_item(TableName=self.table, Key=layout.task_key(task_id), ConsistentRead=True)
+        answer = self.db.get_item(TableName=self.table, Key=layout.task_key(task_id), ConsistentRead=True)
         item = answer.get("Item")
         return Task.from_item(dynamo.from_item(item)) if item else None
 

@@ -21,10 +21,7 @@ class Page:
     read: int  # items DynamoDB read to answer (for cost checks)
 
 
-class UsageRepository:
-    def __init__(self, table: str) -> None:
-        self.table = table
-
+class UsageRepository(dynamo.TableRepository):
     def daily(self, account_id: str, day_from: str, day_to: str) -> Page:
         """Every aggregate (day x model x key) of the account in [day_from, day_to]: cost grows with
         days x models x keys, never with the number of requests."""
@@ -40,7 +37,7 @@ class UsageRepository:
             },
         }
         while True:
-            page = dynamo.client().query(**kwargs)
+            page = self.db.query(**kwargs)
             read += page.get("ScannedCount", 0)
             items.extend(dynamo.from_item(item) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
@@ -48,12 +45,9 @@ class UsageRepository:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-class TraceRepository:
-    def __init__(self, table: str) -> None:
-        self.table = table
-
+class TraceRepository(dynamo.TableRepository):
     def get(self, trace_id: str) -> dict[str, Any] | None:
-        answer = dynamo.client().get_item(TableName=self.table, Key=layout.trace_key(trace_id))
+        answer = self.db.get_item(TableName=self.table, Key=layout.trace_key(trace_id))
         item = answer.get("Item")
         return dynamo.from_item(item) if item else None
 
@@ -109,7 +103,7 @@ class TraceRepository:
         read = 0
         while len(items) < size:
             kwargs["Limit"] = min(max(size - len(items), 25), read_limit - read)
-            page = dynamo.client().query(**kwargs)
+            page = self.db.query(**kwargs)
             read += page.get("ScannedCount", 0)
             for raw in page.get("Items", []):
                 if len(items) == size:  # more matched than fit: resume after the last one returned

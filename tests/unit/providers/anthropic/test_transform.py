@@ -11,17 +11,11 @@ from typing import Any
 
 import pytest
 
+from gateway.canonical import Usage, chunk_info
 from gateway.errors import InvalidRequest
-from gateway.providers.anthropic.transform import (
-    ANTHROPIC_VERSION,
-    StreamTranslator,
-    chat_request,
-    chat_response,
-    error_from,
-    headers,
-)
+from gateway.providers.anthropic.request import ANTHROPIC_VERSION, chat_request, headers
+from gateway.providers.anthropic.response import StreamTranslator, chat_response, error_from
 from gateway.providers.errors import UpstreamFailure
-from gateway.providers.openai.transform import Usage, chunk_info
 
 GOLDEN = Path(__file__).resolve().parents[3] / "golden" / "anthropic"
 MODEL = "claude-sonnet-4-5-20250929"

@@ -8,7 +8,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -18,8 +19,8 @@ from botocore.stub import Stubber
 
 from gateway.config import get_settings
 from gateway.errors import InvalidRequest
-from gateway.providers.bedrock import client as client_module
-from gateway.providers.bedrock.client import BedrockClient
+from gateway.providers.bedrock.client import BedrockClient, forget_runtime_clients
+from gateway.providers.credentials import Endpoint
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
 from tests.support.fake_bedrock import FakeBedrock
 from tests.support.servers import ServerThread
@@ -27,6 +28,11 @@ from tests.unit.providers.bedrock.golden import golden, on_the_wire, with_bytes
 
 REGION = "us-east-1"
 KINDS = {"UpstreamRefusal": UpstreamRefusal, "UpstreamFailure": UpstreamFailure, "UpstreamTimeout": UpstreamTimeout}
+
+
+def client_for(endpoint_url: str = "", runtime: Any = None) -> BedrockClient:
+    """A client for the region, at `endpoint_url` (a local endpoint), or over `runtime` (a boto3 client)."""
+    return BedrockClient(Endpoint(endpoint_url, None, REGION), runtime=runtime)
 
 
 def case(file: str, name: str, key: str = "cases") -> dict[str, Any]:
@@ -48,9 +54,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_BEARER_TOKEN_BEDROCK", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
-    client_module._clients.clear()
+    forget_runtime_clients()
     yield
-    client_module._clients.clear()
+    forget_runtime_clients()
     get_settings.cache_clear()
 
 
@@ -73,7 +79,7 @@ def bedrock(server: tuple[FakeBedrock, str]) -> Iterator[FakeBedrock]:
 
 @pytest.fixture
 def over_http(server: tuple[FakeBedrock, str]) -> BedrockClient:
-    return BedrockClient(REGION, endpoint_url=server[1])
+    return client_for(server[1])
 
 
 def short_timeout(monkeypatch: pytest.MonkeyPatch, seconds: str) -> None:
@@ -81,8 +87,23 @@ def short_timeout(monkeypatch: pytest.MonkeyPatch, seconds: str) -> None:
     get_settings.cache_clear()
 
 
+@asynccontextmanager
+async def stream_chat(
+    client: BedrockClient, body: dict[str, Any], model_id: str
+) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    """The client's stream, read chunk by chunk."""
+    async with client.stream(body, model_id) as events:
+
+        async def chunks() -> AsyncIterator[dict[str, Any]]:
+            async for event in events:
+                for chunk in event.chunks:
+                    yield dict(chunk)
+
+        yield chunks()
+
+
 async def read_stream(client: BedrockClient, body: dict[str, Any], model_id: str, into: list[dict[str, Any]]) -> None:
-    async with client.stream_chat(body, model_id) as chunks:
+    async with stream_chat(client, body, model_id) as chunks:
         async for chunk in chunks:
             into.append(chunk)
 
@@ -101,13 +122,13 @@ def test_the_boto3_client_retries_once_in_standard_mode_and_reads_for_the_upstre
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     short_timeout(monkeypatch, "42")
-    runtime = BedrockClient(REGION)._runtime()
+    runtime = client_for()._runtime()
     assert runtime.meta.service_model.service_name == "bedrock-runtime"
     assert runtime.meta.region_name == REGION
     assert runtime.meta.config.retries == {"mode": "standard", "total_max_attempts": 2}  # one retry
     assert runtime.meta.config.read_timeout == 42
     # one boto3 client per region and settings, shared by every BedrockClient (clients are costly to make)
-    assert BedrockClient(REGION)._runtime() is runtime
+    assert client_for()._runtime() is runtime
 
 
 # ---------------------------------------------------------------- Converse with botocore's Stubber
@@ -138,7 +159,7 @@ def test_chat_sends_the_golden_converse_call_and_answers_in_openai_format(
         # (the stub also checks that the call's arguments are exactly the golden ones)
         stubber.add_response("converse", with_bytes(response["response"]), with_bytes(request["expected"]))
         # When the gateway asks for a completion
-        completion = anyio.run(BedrockClient(REGION, client=runtime).chat, request["client"], request["model_id"])
+        completion = anyio.run(client_for(runtime=runtime).complete, request["client"], request["model_id"])
         stubber.assert_no_pending_responses()
     # Then it gets the golden OpenAI completion, named after the Bedrock model
     expected = {**response["expected"], "model": request["model_id"]}
@@ -153,7 +174,7 @@ def test_a_converse_client_error_has_its_golden_meaning(error: dict[str, Any]) -
     with Stubber(runtime) as stubber:
         stubber.add_client_error("converse", error["code"], error["message"], http_status_code=error["http_status"])
         with pytest.raises((UpstreamFailure, UpstreamRefusal)) as raised:
-            anyio.run(BedrockClient(REGION, client=runtime).chat, body, "anthropic.claude-3-haiku-20240307-v1:0")
+            anyio.run(client_for(runtime=runtime).complete, body, "anthropic.claude-3-haiku-20240307-v1:0")
     assert type(raised.value) is KINDS[error["kind"]]
     assert getattr(raised.value, "status", None) == error["status"]
 
@@ -162,7 +183,7 @@ def test_a_request_converse_cannot_honour_never_reaches_bedrock() -> None:
     runtime = stubbed_runtime()
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "n": 3}
     with Stubber(runtime), pytest.raises(InvalidRequest) as raised:  # no stubbed answer: a call would fail the test
-        anyio.run(BedrockClient(REGION, client=runtime).chat, body, "anthropic.claude-3-haiku-20240307-v1:0")
+        anyio.run(client_for(runtime=runtime).complete, body, "anthropic.claude-3-haiku-20240307-v1:0")
     assert raised.value.param == "n"
 
 
@@ -178,7 +199,7 @@ def test_chat_over_http_signs_with_the_roles_credentials_and_sends_bedrocks_json
     wire = on_the_wire({k: v for k, v in response["response"].items() if k != "ResponseMetadata"})
     bedrock.answer_json(wire, request_id=response["response"]["ResponseMetadata"]["RequestId"])
     # When the gateway asks for a completion with images
-    completion = anyio.run(over_http.chat, request["client"], request["model_id"])
+    completion = anyio.run(over_http.complete, request["client"], request["model_id"])
     # Then Bedrock got a SigV4-signed Converse call for the model, images base64 in its JSON
     (seen,) = bedrock.seen
     assert seen.path == f"/model/{request['model_id']}/converse"
@@ -228,7 +249,7 @@ def test_chunks_arrive_as_bedrock_sends_them(bedrock: FakeBedrock, over_http: Be
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
 
     async def scenario() -> tuple[list[str], int]:
-        async with over_http.stream_chat(body, stream["model"]) as chunks:
+        async with stream_chat(over_http, body, stream["model"]) as chunks:
             # When the gateway reads while Bedrock holds back
             first = [await chunks.__anext__(), await chunks.__anext__()]
             # Then the first chunks are already there
@@ -248,7 +269,7 @@ def test_leaving_the_stream_early_closes_it(bedrock: FakeBedrock, over_http: Bed
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
 
     async def scenario() -> None:
-        async with over_http.stream_chat(body, stream["model"]) as chunks:
+        async with stream_chat(over_http, body, stream["model"]) as chunks:
             await chunks.__anext__()
         # the client went away: the connection to Bedrock is closed, not left streaming
 
@@ -260,7 +281,7 @@ def test_throttling_is_retried_once_then_reported_as_429(bedrock: FakeBedrock, o
     bedrock.answer_error(429, "ThrottlingException", "Too many requests, please wait before trying again.", times=2)
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     with pytest.raises(UpstreamFailure) as raised:
-        anyio.run(over_http.chat, body, "anthropic.claude-3-haiku-20240307-v1:0")
+        anyio.run(over_http.complete, body, "anthropic.claude-3-haiku-20240307-v1:0")
     assert raised.value.status == 429
     assert len(bedrock.seen) == 2  # standard retry mode, two attempts in all
 
@@ -272,7 +293,7 @@ def test_a_validation_error_is_the_clients_with_bedrocks_message(
     bedrock.answer_error(400, "ValidationException", message)
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     with pytest.raises(UpstreamRefusal) as raised:
-        anyio.run(over_http.chat, body, "anthropic.claude-3-haiku-20240307-v1:0")
+        anyio.run(over_http.complete, body, "anthropic.claude-3-haiku-20240307-v1:0")
     assert (raised.value.status, raised.value.message) == (400, message)
     assert len(bedrock.seen) == 1
 
@@ -295,7 +316,7 @@ def test_a_slow_answer_is_an_upstream_timeout(
         bedrock.answer_json({}, request_id="r-slow", delay=1.5)
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     with pytest.raises(UpstreamTimeout):
-        anyio.run(BedrockClient(REGION, endpoint_url=server[1]).chat, body, "anthropic.claude-3-haiku-20240307-v1:0")
+        anyio.run(client_for(server[1]).complete, body, "anthropic.claude-3-haiku-20240307-v1:0")
 
 
 def test_a_stream_that_stalls_is_an_upstream_timeout(
@@ -307,7 +328,7 @@ def test_a_stream_that_stalls_is_an_upstream_timeout(
     chunks: list[dict[str, Any]] = []
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
     with pytest.raises(UpstreamTimeout):
-        anyio.run(read_stream, BedrockClient(REGION, endpoint_url=server[1]), body, stream["model"], chunks)
+        anyio.run(read_stream, client_for(server[1]), body, stream["model"], chunks)
     assert len(chunks) == 2
 
 
@@ -317,7 +338,7 @@ def test_an_unreachable_endpoint_is_an_upstream_failure() -> None:
         port = probe.getsockname()[1]
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     with pytest.raises(UpstreamFailure) as raised:
-        anyio.run(BedrockClient(REGION, endpoint_url=f"http://127.0.0.1:{port}").chat, body, "m")
+        anyio.run(client_for(f"http://127.0.0.1:{port}").complete, body, "m")
     assert not isinstance(raised.value, UpstreamRefusal)
 
 
@@ -358,9 +379,7 @@ def test_an_exception_event_from_the_sdk_fails_the_stream_and_closes_it(error: d
     chunks: list[dict[str, Any]] = []
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
     with pytest.raises(UpstreamFailure) as raised:
-        anyio.run(
-            read_stream, BedrockClient(REGION, client=runtime), body, "anthropic.claude-3-haiku-20240307-v1:0", chunks
-        )
+        anyio.run(read_stream, client_for(runtime=runtime), body, "anthropic.claude-3-haiku-20240307-v1:0", chunks)
     assert raised.value.status == error["status"]
     assert [chunk["choices"][0]["delta"] for chunk in chunks] == [
         {"role": "assistant", "content": ""},

@@ -11,16 +11,11 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
+from gateway.canonical import Usage, usage_from
 from gateway.errors import InvalidRequest
-from gateway.providers.bedrock import transform
-from gateway.providers.bedrock.transform import (
-    StreamTranslator,
-    converse_request,
-    converse_response,
-    failure_from,
-)
+from gateway.providers.bedrock.request import converse_request
+from gateway.providers.bedrock.response import StreamTranslator, converse_response, failure_from, stream_failure
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
-from gateway.providers.openai.transform import Usage, usage_from
 from tests.unit.providers.bedrock.golden import case_ids, golden, with_bytes
 
 DEFAULT_MODEL = "anthropic.claude-3-7-sonnet-20250219-v1:0"
@@ -279,4 +274,4 @@ def test_an_exception_event_fails_the_stream(case: dict[str, Any]) -> None:
     assert raised.value.status == case["status"]
     assert case["message"] in str(raised.value)
     # botocore's EventStreamError carries the same event name as its code
-    assert transform.stream_failure(case["event"], case["message"]).status == case["status"]
+    assert stream_failure(case["event"], case["message"]).status == case["status"]

@@ -14,14 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.formats.gemini import (
-    GenerateContentRequest,
-    StreamEncoder,
-    error_body,
-    from_openai_response,
-    sse,
-    to_openai,
-)
+from gateway.formats.gemini import GenerateContentRequest, to_openai
+from gateway.formats.gemini_answers import StreamEncoder, error_body, from_openai_response, sse
 
 genai = pytest.importorskip("google.genai")
 from google.genai import errors, types  # noqa: E402

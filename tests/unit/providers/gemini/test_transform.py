@@ -10,18 +10,11 @@ from typing import Any
 
 import pytest
 
+from gateway.canonical import Usage, chunk_info
+from gateway.dialects.gemini import SKIP_SIGNATURE
 from gateway.errors import InvalidRequest
-from gateway.providers.gemini.transform import (
-    StreamTranslator,
-    chat_request,
-    chat_response,
-    endpoint,
-    error_from,
-    headers,
-    usage_from,
-)
-from gateway.providers.gemini.wire import SKIP_SIGNATURE
-from gateway.providers.openai.transform import Usage, chunk_info
+from gateway.providers.gemini.request import chat_request, endpoint, headers
+from gateway.providers.gemini.response import StreamTranslator, chat_response, error_from, usage_from
 
 GOLDEN = Path(__file__).resolve().parents[3] / "golden" / "gemini"
 

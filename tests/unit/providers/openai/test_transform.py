@@ -10,17 +10,10 @@ from typing import Any
 
 import pytest
 
+from gateway.canonical import ChunkInfo, Usage, chunk_info, completion_text_bytes, error_chunk, usage_from
 from gateway.catalog.registry import Pricing
-from gateway.providers.openai.transform import (
-    ChunkInfo,
-    Usage,
-    chat_request,
-    chunk_info,
-    completion_text_bytes,
-    error_chunk,
-    error_from,
-    usage_from,
-)
+from gateway.providers.openai.request import chat_request
+from gateway.providers.openai.response import error_from
 
 GOLDEN = Path(__file__).resolve().parents[3] / "golden" / "openai"
 

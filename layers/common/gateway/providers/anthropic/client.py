@@ -3,41 +3,45 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import ClassVar
 
-from gateway.providers.anthropic import transform
-from gateway.providers.clients import StreamEvent
+from gateway.canonical import Body, ChatCompletion, ChatRequest, StreamEvent
+from gateway.providers.anthropic import request, response
+from gateway.providers.capabilities import Events
 from gateway.providers.credentials import Endpoint
 from gateway.providers.sse import open_events, parse, post_json
 
 
 class AnthropicClient:
-    kind = "anthropic"
+    """Chat, canonical and native (clients of the Anthropic format pass through, `anthropic-beta` too)."""
 
-    def __init__(self, endpoint: Endpoint, native_headers: dict[str, str] | None = None) -> None:
+    native_format: ClassVar[str] = "anthropic"
+
+    def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self.native_headers = native_headers or {}  # the client's `anthropic-beta`, for native requests
 
-    async def complete(self, body: dict[str, Any], model: str) -> dict[str, Any]:
-        payload = await self._post(transform.chat_request({**body, "stream": False}, model))
-        return transform.chat_response(payload, model, created=int(time.time()))
+    async def complete(self, body: ChatRequest, model: str) -> ChatCompletion:
+        payload = await self._post(request.chat_request({**body, "stream": False}, model), {})
+        return response.chat_response(payload, model, created=int(time.time()))
 
-    async def complete_native(self, body: dict[str, Any], model: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        payload = await self._post(body)
-        return payload, transform.chat_response(payload, model, created=int(time.time()))
+    def stream(self, body: ChatRequest, model: str) -> Events:
+        return self._stream(request.chat_request({**body, "stream": True}, model), model, {})
 
-    def stream(self, body: dict[str, Any], model: str) -> Any:
-        return self._stream(transform.chat_request({**body, "stream": True}, model), model)
+    async def complete_native(self, body: Body, model: str, headers: Mapping[str, str]) -> tuple[Body, ChatCompletion]:
+        payload = await self._post(body, headers)
+        return payload, response.chat_response(payload, model, created=int(time.time()))
 
-    def stream_native(self, body: dict[str, Any], model: str) -> Any:
-        return self._stream({**body, "stream": True}, model)
+    def stream_native(self, body: Body, model: str, headers: Mapping[str, str]) -> Events:
+        return self._stream({**body, "stream": True}, model, headers)
 
     @asynccontextmanager
-    async def _stream(self, body: dict[str, Any], model: str) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-        translator = transform.StreamTranslator(model, created=int(time.time()))
-        async with open_events(self._url(), body, self._headers(), transform.error_from) as raw_events:
+    async def _stream(
+        self, body: Body, model: str, headers: Mapping[str, str]
+    ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        translator = response.StreamTranslator(model, created=int(time.time()))
+        async with open_events(self._url(), body, self._headers(headers), response.error_from) as raw_events:
 
             async def events() -> AsyncIterator[StreamEvent]:
                 async for name, data in raw_events:
@@ -46,11 +50,12 @@ class AnthropicClient:
 
             yield events()
 
-    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await post_json(self._url(), body, self._headers(), transform.error_from)
+    async def _post(self, body: Body, headers: Mapping[str, str]) -> Body:
+        return await post_json(self._url(), body, self._headers(headers), response.error_from)
 
     def _url(self) -> str:
         return f"{self.endpoint.base_url}/messages"
 
-    def _headers(self) -> dict[str, str]:
-        return {**self.native_headers, **transform.headers(self.endpoint.api_key or "")}
+    def _headers(self, passed_on: Mapping[str, str]) -> dict[str, str]:
+        """The client's own headers (`anthropic-beta`, native calls only) under the gateway's."""
+        return {**passed_on, **request.headers(self.endpoint.api_key or "")}

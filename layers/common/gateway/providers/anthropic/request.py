@@ -19,6 +19,7 @@ from typing import Any
 from gateway.errors import InvalidRequest
 
 PROVIDER = "Anthropic"
+ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 MIN_THINKING_BUDGET = 1024
 # reasoning_effort -> Anthropic thinking budget_tokens (Anthropic's minimum budget is 1024).
@@ -41,6 +42,10 @@ _UNSUPPORTED: dict[str, Callable[[Any], bool]] = {
     "function_call": lambda value: value is None,
 }
 _DATA_URL = re.compile(r"data:(?P<media>[\w.+-]+/[\w.+-]+)(?:;[^;,]*)*;base64,(?P<data>.*)", re.DOTALL)
+
+
+def headers(api_key: str) -> dict[str, str]:
+    return {"x-api-key": api_key, "anthropic-version": ANTHROPIC_VERSION, "content-type": "application/json"}
 
 
 def unsupported(name: str, detail: str = "") -> InvalidRequest:

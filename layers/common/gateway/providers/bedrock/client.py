@@ -2,7 +2,8 @@
 
 Credentials are the Lambda role's (boto3's default chain); there is no provider key. boto3 blocks,
 so each call, and each read of a ConverseStream event stream, runs in a worker thread. boto3 is
-imported on first use, never at import time.
+imported on first use, never at import time. No inbound format is Bedrock's own, so every call is
+canonical (Chat only).
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from typing import Any, NoReturn
 
 import anyio
 
+from gateway.canonical import ChatCompletion, ChatRequest, StreamEvent
 from gateway.config import get_settings
-from gateway.providers.bedrock import transform
+from gateway.providers.bedrock import request, response
+from gateway.providers.capabilities import Events
+from gateway.providers.credentials import Endpoint
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
 
 _clients: dict[tuple[str, str | None, float, float], Any] = {}
@@ -47,40 +51,44 @@ def runtime_client(region: str, endpoint_url: str | None = None) -> Any:
     return client
 
 
+def forget_runtime_clients() -> None:
+    with _clients_lock:
+        _clients.clear()
+
+
 class BedrockClient:
-    """`chat` and `stream_chat` in the OpenAI wire format (dicts), through Converse.
+    """Chat through Converse. The endpoint gives the region (and an endpoint override, in tests);
+    `runtime` replaces the boto3 client (tests), otherwise made on first use. Answers and chunks
+    name the model id they were asked for."""
 
-    `client` replaces the boto3 client (tests); otherwise it is made on first use.
-    Answers and chunks name `model_id` as their model.
-    """
+    def __init__(self, endpoint: Endpoint, *, runtime: Any = None) -> None:
+        self.region = endpoint.region or "us-east-1"
+        self.endpoint_url = endpoint.base_url or None
+        self._client = runtime
 
-    def __init__(self, region: str, endpoint_url: str | None = None, *, client: Any = None) -> None:
-        self.region = region
-        self.endpoint_url = endpoint_url
-        self._client = client
+    async def complete(self, body: ChatRequest, model: str) -> ChatCompletion:
+        payload = await anyio.to_thread.run_sync(self._call, "converse", request.converse_request(body, model))
+        return response.converse_response(payload, model)
 
-    async def chat(self, body: dict[str, Any], model_id: str) -> dict[str, Any]:
-        request = transform.converse_request(body, model_id)
-        payload = await anyio.to_thread.run_sync(self._call, "converse", request)
-        return transform.converse_response(payload, model_id)
+    def stream(self, body: ChatRequest, model: str) -> Events:
+        return self._stream(body, model)
 
     @asynccontextmanager
-    async def stream_chat(self, body: dict[str, Any], model_id: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-        """Opens the stream; yields an iterator of OpenAI chunk dicts once Bedrock accepted the request.
+    async def _stream(self, body: ChatRequest, model: str) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        """Opens the stream; yields its events once Bedrock accepted the request.
 
         The iterator raises UpstreamFailure (UpstreamTimeout) when the stream breaks; closing it, or
         leaving the context, closes the HTTP stream.
         """
-        request = transform.converse_request(body, model_id)
-        response = await anyio.to_thread.run_sync(self._call, "converse_stream", request)
-        stream = response.get("stream")
+        answer = await anyio.to_thread.run_sync(self._call, "converse_stream", request.converse_request(body, model))
+        stream = answer.get("stream")
         if stream is None:
             raise UpstreamFailure("Amazon Bedrock answered without an event stream", status=502)
-        metadata = response.get("ResponseMetadata")
+        metadata = answer.get("ResponseMetadata")
         request_id = metadata.get("RequestId") if isinstance(metadata, dict) else None
-        translator = transform.StreamTranslator(model_id, request_id=request_id)
+        translator = response.StreamTranslator(model, request_id=request_id)
         try:
-            yield _chunks(stream, translator)
+            yield _events(stream, translator)
         finally:
             _close(stream)
 
@@ -89,15 +97,15 @@ class BedrockClient:
             self._client = runtime_client(self.region, self.endpoint_url)
         return self._client
 
-    def _call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
         try:
-            response: dict[str, Any] = getattr(self._runtime(), operation)(**request)
+            answer: dict[str, Any] = getattr(self._runtime(), operation)(**arguments)
         except Exception as error:
             _raise_failure(error)
-        return response
+        return answer
 
 
-async def _chunks(stream: Any, translator: transform.StreamTranslator) -> AsyncIterator[dict[str, Any]]:
+async def _events(stream: Any, translator: response.StreamTranslator) -> AsyncIterator[StreamEvent]:
     events = iter(stream)
     try:
         while True:
@@ -107,7 +115,7 @@ async def _chunks(stream: Any, translator: transform.StreamTranslator) -> AsyncI
             if event is None:
                 return
             for chunk in translator.feed(event):
-                yield chunk
+                yield StreamEvent(chunks=[chunk])
     finally:
         _close(stream)
 
@@ -150,12 +158,12 @@ def _failure(error: Exception) -> Exception:
 
     if isinstance(error, EventStreamError):  # an exception event in the middle of a ConverseStream
         details = error.response.get("Error", {})
-        return transform.stream_failure(str(details.get("Code") or "exception"), details.get("Message"))
+        return response.stream_failure(str(details.get("Code") or "exception"), details.get("Message"))
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
         metadata = error.response.get("ResponseMetadata", {})
         headers = metadata.get("HTTPHeaders") or {}
-        return transform.failure_from(
+        return response.failure_from(
             str(details.get("Code") or ""),
             str(details.get("Message") or ""),
             metadata.get("HTTPStatusCode"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from gateway.errors import InvalidRequest
@@ -45,7 +46,7 @@ _UNSUPPORTED: dict[str, tuple[Any, ...]] = {
 }
 
 
-def converse_request(body: dict[str, Any], model_id: str) -> dict[str, Any]:
+def converse_request(body: Mapping[str, Any], model_id: str) -> dict[str, Any]:
     """Keyword arguments for `converse` / `converse_stream` from an OpenAI chat request."""
     for name, defaults in _UNSUPPORTED.items():
         if body.get(name) not in defaults:
@@ -241,7 +242,7 @@ def _tool_result(message: dict[str, Any], i: int) -> dict[str, Any]:
     return {"toolResult": {"toolUseId": tool_call_id, "content": blocks}}
 
 
-def _inference_config(body: dict[str, Any]) -> dict[str, Any]:
+def _inference_config(body: Mapping[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {}
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     if limit is not None:
@@ -262,7 +263,7 @@ def _is_anthropic(model_id: str) -> bool:
     return "anthropic." in model_id or "claude" in model_id.lower()
 
 
-def _thinking(body: dict[str, Any], model_id: str) -> dict[str, Any] | None:
+def _thinking(body: Mapping[str, Any], model_id: str) -> dict[str, Any] | None:
     """Anthropic extended thinking from `reasoning_effort` or `reasoning` (OpenRouter-style)."""
     effort, reasoning = body.get("reasoning_effort"), body.get("reasoning")
     param = "reasoning" if reasoning is not None else "reasoning_effort"
@@ -289,7 +290,7 @@ def _thinking(body: dict[str, Any], model_id: str) -> dict[str, Any] | None:
     return {"type": "enabled", "budget_tokens": budget}
 
 
-def _tool_config(body: dict[str, Any], has_tool_blocks: bool) -> dict[str, Any] | None:
+def _tool_config(body: Mapping[str, Any], has_tool_blocks: bool) -> dict[str, Any] | None:
     """Converse has auto (its default, so left out), any and tool; `none` means sending no tools,
     which Converse refuses when the conversation already holds tool calls: that case raises."""
     tools, choice = body.get("tools"), body.get("tool_choice")

@@ -3,42 +3,63 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import ClassVar
 
-from gateway.providers.clients import StreamEvent
+import anyio
+
+from gateway.canonical import Body, ChatCompletion, ChatRequest, ImageData, ImagesResponse, StreamEvent
+from gateway.providers.capabilities import Events
 from gateway.providers.credentials import Endpoint
 from gateway.providers.errors import UpstreamFailure
-from gateway.providers.gemini import responses, transform
+from gateway.providers.gemini import request, response
 from gateway.providers.sse import open_events, parse, post_json
 
 
 class GeminiClient:
-    kind = "gemini"
+    """Chat (canonical and native) and image generation (Gemini image models)."""
+
+    native_format: ClassVar[str] = "gemini"
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
 
-    async def complete(self, body: dict[str, Any], model: str) -> dict[str, Any]:
-        payload = await self._post(transform.chat_request(body), model)
-        return responses.chat_response(payload, model, created=int(time.time()))
+    async def complete(self, body: ChatRequest, model: str) -> ChatCompletion:
+        payload = await self._post(request.chat_request(body), model)
+        return response.chat_response(payload, model, created=int(time.time()))
 
-    async def complete_native(self, body: dict[str, Any], model: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def stream(self, body: ChatRequest, model: str) -> Events:
+        return self._stream(request.chat_request(body), model)
+
+    async def complete_native(self, body: Body, model: str, headers: Mapping[str, str]) -> tuple[Body, ChatCompletion]:
         payload = await self._post(body, model)
-        return payload, responses.chat_response(payload, model, created=int(time.time()))
+        return payload, response.chat_response(payload, model, created=int(time.time()))
 
-    def stream(self, body: dict[str, Any], model: str) -> Any:
-        return self._stream(transform.chat_request(body), model)
-
-    def stream_native(self, body: dict[str, Any], model: str) -> Any:
+    def stream_native(self, body: Body, model: str, headers: Mapping[str, str]) -> Events:
         return self._stream(body, model)
 
+    async def generate_images(self, body: Body, model: str) -> ImagesResponse:
+        """One generateContent per image, asking for the IMAGE modality; always `b64_json` (Gemini
+        answers images inline)."""
+        data: list[ImageData] = []
+
+        async def one() -> None:
+            images = response.inline_images(await self._post(request.image_request(body["prompt"]), model))
+            if not images:
+                raise UpstreamFailure("the provider answered without an image")
+            data.append(images[0])
+
+        async with anyio.create_task_group() as group:
+            for _ in range(body.get("n", 1)):
+                group.start_soon(one)
+        return {"created": int(time.time()), "data": data}
+
     @asynccontextmanager
-    async def _stream(self, body: dict[str, Any], model: str) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-        translator = responses.StreamTranslator(model, created=int(time.time()))
-        url = transform.endpoint(self.endpoint.base_url, model, stream=True)
-        async with open_events(url, body, self._headers(), transform.error_from) as raw_events:
+    async def _stream(self, body: Body, model: str) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        translator = response.StreamTranslator(model, created=int(time.time()))
+        url = request.endpoint(self.endpoint.base_url, model, stream=True)
+        async with open_events(url, body, self._headers(), response.error_from) as raw_events:
 
             async def events() -> AsyncIterator[StreamEvent]:
                 async for _, data in raw_events:
@@ -52,9 +73,9 @@ class GeminiClient:
 
             yield events()
 
-    async def _post(self, body: dict[str, Any], model: str) -> dict[str, Any]:
-        url = transform.endpoint(self.endpoint.base_url, model, stream=False)
-        return await post_json(url, body, self._headers(), transform.error_from)
+    async def _post(self, body: Body, model: str) -> Body:
+        url = request.endpoint(self.endpoint.base_url, model, stream=False)
+        return await post_json(url, body, self._headers(), response.error_from)
 
     def _headers(self) -> dict[str, str]:
-        return transform.headers(self.endpoint.api_key or "")
+        return request.headers(self.endpoint.api_key or "")

@@ -3,56 +3,92 @@ format is OpenAI's own, so canonical and native calls are the same call."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, ClassVar, cast
 
-from gateway.providers.clients import StreamEvent
+import httpx
+
+from gateway.canonical import AudioUpload, Body, ChatCompletion, ChatRequest, ImagesResponse, StreamEvent
+from gateway.providers.capabilities import Events
 from gateway.providers.credentials import Endpoint
-from gateway.providers.errors import UpstreamFailure
-from gateway.providers.openai import transform
+from gateway.providers.errors import UpstreamFailure, UpstreamTimeout
+from gateway.providers.http import raise_for_status, shared_client
+from gateway.providers.openai import request, response
 from gateway.providers.sse import open_events, post_json
 
-DONE = StreamEvent(chunks=[], raw=b"data: [DONE]\n\n")
 
+class OpenAIClient:
+    """Chat (canonical and native), embeddings, image generation, speech and transcription."""
 
-class OpenAICompatibleClient:
-    kind = "openai"
+    native_format: ClassVar[str] = "openai"
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
 
-    async def complete(self, body: dict[str, Any], model: str) -> dict[str, Any]:
-        return await self._post(transform.chat_request(transform.from_canonical(body), model))
+    async def complete(self, body: ChatRequest, model: str) -> ChatCompletion:
+        answer = await self._post(request.chat_request(request.from_canonical(body), model), "/chat/completions")
+        return cast(ChatCompletion, answer)  # OpenAI's answer is the canonical one
 
-    async def complete_native(self, body: dict[str, Any], model: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        payload = await self._post(transform.chat_request(body, model))
-        return payload, payload
+    def stream(self, body: ChatRequest, model: str) -> Events:
+        return self._stream(request.from_canonical(body), model)
 
-    def stream(self, body: dict[str, Any], model: str) -> Any:
-        return self.stream_native(transform.from_canonical(body), model)
+    async def complete_native(self, body: Body, model: str, headers: Mapping[str, str]) -> tuple[Body, ChatCompletion]:
+        answer = await self._post(request.chat_request(body, model), "/chat/completions")
+        return answer, cast(ChatCompletion, answer)
+
+    def stream_native(self, body: Body, model: str, headers: Mapping[str, str]) -> Events:
+        return self._stream(body, model)
+
+    async def embed(self, body: Body, model: str) -> Body:
+        return await self._post(request.with_model(body, model), "/embeddings")
+
+    async def generate_images(self, body: Body, model: str) -> ImagesResponse:
+        answer = await self._post(request.with_model(body, model), "/images/generations")
+        return cast(ImagesResponse, answer)
+
+    async def speak(self, body: Body, model: str) -> bytes:
+        """The audio; the body is the client's, with the upstream's model name."""
+        answer = await self._send("/audio/speech", accept="*/*", json=request.with_model(body, model))
+        if not answer.content:
+            raise UpstreamFailure("the provider answered without audio", status=502)
+        return answer.content
+
+    async def transcribe(self, fields: Mapping[str, str | list[str]], upload: AudioUpload) -> Body:
+        files = {"file": (upload.filename, upload.content, upload.content_type)}
+        answer = await self._send("/audio/transcriptions", accept="application/json", data=fields, files=files)
+        try:
+            payload = answer.json()
+        except ValueError as error:
+            raise UpstreamFailure("the provider sent a transcription that is not JSON", status=502) from error
+        return response.transcription(payload)
 
     @asynccontextmanager
-    async def stream_native(self, body: dict[str, Any], model: str) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+    async def _stream(self, body: Body, model: str) -> AsyncIterator[AsyncIterator[StreamEvent]]:
         """Opens the stream; yields its events once the upstream said 200. Usage is always asked for."""
-        url, request = self._url("/chat/completions"), transform.chat_request(body, model)
-        async with open_events(url, request, self._headers(), transform.error_from) as raw_events:
+        url, upstream_body = self._url("/chat/completions"), request.chat_request(body, model)
+        async with open_events(url, upstream_body, self._headers(), response.error_from) as raw_events:
 
             async def events() -> AsyncIterator[StreamEvent]:
                 async for _, data in raw_events:
-                    if data == "[DONE]":
-                        yield DONE
-                    else:
-                        yield StreamEvent(chunks=_chunks(data), raw=f"data: {data}\n\n".encode())
+                    yield response.stream_event(data)
 
             yield events()
 
-    async def embeddings(self, body: dict[str, Any], model: str) -> dict[str, Any]:
-        return await self._post({**body, "model": model}, "/embeddings")
+    async def _post(self, body: Body, path: str) -> Body:
+        return await post_json(self._url(path), body, self._headers(), response.error_from)
 
-    async def _post(self, body: dict[str, Any], path: str = "/chat/completions") -> dict[str, Any]:
-        return await post_json(self._url(path), body, self._headers(), transform.error_from)
+    async def _send(self, path: str, *, accept: str, **content: Any) -> httpx.Response:
+        """POST a body that is not a JSON chat (audio in or out) and check its status."""
+        headers = {**self._headers(), "Accept": accept}
+        try:
+            answer = await shared_client().post(self._url(path), headers=headers, **content)
+        except httpx.TimeoutException as error:
+            raise UpstreamTimeout("the provider did not answer in time") from error
+        except httpx.HTTPError as error:
+            raise UpstreamFailure(f"could not reach the provider ({type(error).__name__})") from error
+        raise_for_status(answer.status_code, answer.content, answer.headers, response.error_from)
+        return answer
 
     def _url(self, path: str) -> str:
         return self.endpoint.base_url + path
@@ -62,20 +98,3 @@ class OpenAICompatibleClient:
         if self.endpoint.api_key:
             headers["Authorization"] = f"Bearer {self.endpoint.api_key}"
         return headers
-
-
-def _chunks(data: str) -> list[dict[str, Any]]:
-    try:
-        chunk = json.loads(data)
-    except ValueError:
-        return []
-    if not isinstance(chunk, dict):
-        return []
-    if isinstance(chunk.get("error"), dict):
-        raise UpstreamFailure(f"the provider failed mid-stream: {chunk['error'].get('message', 'error')}")
-    return [chunk]
-
-
-async def generate_images(endpoint: Endpoint, body: dict[str, Any], model: str) -> dict[str, Any]:
-    """POST /images/generations on an OpenAI-compatible upstream."""
-    return await OpenAICompatibleClient(endpoint)._post({**body, "model": model}, "/images/generations")

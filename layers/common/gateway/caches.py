@@ -1,0 +1,25 @@
+"""What a warm process keeps between requests, and `reset()` to forget all of it: for tests that change
+the environment, and anything else that must start as a cold process would."""
+
+from __future__ import annotations
+
+
+def reset() -> None:
+    """Settings, the catalog, the AWS clients, the stores, the key cache and provider health."""
+    from gateway.auth import authenticate
+    from gateway.catalog.registry import load_catalog
+    from gateway.config import get_settings
+    from gateway.providers import health
+    from gateway.providers.bedrock.client import forget_runtime_clients
+    from gateway.storage import dynamo, objects, stores
+
+    get_settings.cache_clear()
+    load_catalog.cache_clear()
+    dynamo.client.cache_clear()
+    dynamo.boto3_client.cache_clear()
+    objects.s3.cache_clear()
+    objects.sqs.cache_clear()
+    stores.reset()
+    authenticate.forget_all()
+    health.reset()
+    forget_runtime_clients()

@@ -1,0 +1,213 @@
+"""Anthropic's answers as canonical ones: a message as a chat.completion, its stream events as chunks,
+its errors as (message, code, param). Pure. Anthropic's signed thinking comes back as
+`reasoning_content` (the text) plus `thinking_blocks` (the blocks with their signatures, which a
+client must send back on its next turn when thinking is combined with tools).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gateway.canonical import (
+    ChatChunk,
+    ChatCompletion,
+    ChunkChoice,
+    CompletionUsage,
+    Delta,
+    Message,
+    PromptTokensDetails,
+    ToolCall,
+    Usage,
+    usage_from,
+)
+from gateway.dialects.anthropic import ERROR_STATUS, FINISH_REASONS
+from gateway.providers.errors import UpstreamFailure, error_member
+
+
+def _count(usage: dict[str, Any], name: str) -> int:
+    value = usage.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def usage_dict(usage: Any) -> CompletionUsage | None:
+    """OpenAI usage from Anthropic's: input_tokens excludes cache reads and writes, prompt_tokens includes them."""
+    if not isinstance(usage, dict):
+        return None
+    written, read = _count(usage, "cache_creation_input_tokens"), _count(usage, "cache_read_input_tokens")
+    prompt = _count(usage, "input_tokens") + written + read
+    completion = _count(usage, "output_tokens")
+    details: PromptTokensDetails = {"cached_tokens": read}
+    if written:
+        details["cache_write_tokens"] = written
+        # writes with the 1-hour TTL cost more than the default 5-minute ones (2x input, not 1.25x)
+        by_ttl = usage.get("cache_creation")
+        long_lived = min(_count(by_ttl, "ephemeral_1h_input_tokens"), written) if isinstance(by_ttl, dict) else 0
+        if long_lived:
+            details["cache_write_1h_tokens"] = long_lived
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": details,
+    }
+
+
+def chat_response(payload: dict[str, Any], model: str, *, created: int = 0) -> ChatCompletion:
+    """An OpenAI chat.completion from an Anthropic message (`created`: the caller's clock, seconds)."""
+    texts: list[str] = []
+    reasoning: list[str] = []
+    thinking_blocks: list[dict[str, Any]] = []
+    calls: list[ToolCall] = []
+    for block in payload.get("content") or []:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            texts.append(str(block.get("text") or ""))
+        elif kind == "thinking":
+            reasoning.append(str(block.get("thinking") or ""))
+            thinking_blocks.append(
+                {"type": "thinking", "thinking": block.get("thinking") or "", "signature": block.get("signature") or ""}
+            )
+        elif kind == "redacted_thinking":
+            thinking_blocks.append({"type": "redacted_thinking", "data": block.get("data") or ""})
+        elif kind == "tool_use":
+            arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
+            calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {"name": block.get("name"), "arguments": arguments},
+                }
+            )
+    message: Message = {
+        "role": "assistant",
+        "content": "".join(texts) if texts or not calls else None,
+        "refusal": None,
+    }
+    if calls:
+        message["tool_calls"] = calls
+    if reasoning:
+        message["reasoning_content"] = "".join(reasoning)
+    if thinking_blocks:
+        message["thinking_blocks"] = thinking_blocks
+    completion: ChatCompletion = {
+        "id": payload.get("id"),
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": FINISH_REASONS.get(str(payload.get("stop_reason")), "stop"),
+            }
+        ],
+    }
+    usage = usage_dict(payload.get("usage"))
+    if usage is not None:
+        completion["usage"] = usage
+    return completion
+
+
+class StreamTranslator:
+    """Anthropic stream events -> OpenAI chat.completion.chunk dicts, one event at a time.
+
+    The first chunk carries the role; a tool call starts with its index, id and name and then
+    streams argument fragments; thinking streams as `reasoning_content`, its signature as a
+    `thinking_blocks` entry with empty text. message_delta gives the finish chunk; message_stop a
+    final usage-only chunk (choices: []), as OpenAI sends with stream_options.include_usage.
+    """
+
+    def __init__(self, model: str, *, created: int = 0) -> None:
+        self.model = model
+        self.created = created
+        self.id = "msg_unknown"
+        self._usage: dict[str, Any] | None = None
+        self._tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool call index
+
+    @property
+    def usage(self) -> Usage | None:
+        return usage_from({"usage": usage_dict(self._usage)})
+
+    def feed(self, event: str, data: dict[str, Any]) -> list[ChatChunk]:
+        kind = data.get("type") or event
+        if kind == "message_start":
+            message = data.get("message") or {}
+            self.id = str(message.get("id") or self.id)
+            self._usage = dict(message.get("usage") or {})
+            return [self._chunk({"role": "assistant", "content": ""})]
+        if kind == "content_block_start":
+            return self._block_start(data.get("index"), data.get("content_block") or {})
+        if kind == "content_block_delta":
+            return self._block_delta(data.get("index"), data.get("delta") or {})
+        if kind == "message_delta":
+            usage = {k: v for k, v in (data.get("usage") or {}).items() if v is not None}
+            self._usage = {**(self._usage or {}), **usage}  # counts on message_delta are cumulative
+            reason = (data.get("delta") or {}).get("stop_reason")
+            return [self._chunk({}, finish_reason=FINISH_REASONS.get(str(reason), "stop"))]
+        if kind == "message_stop":
+            final = self._chunk_base([])
+            final["usage"] = usage_dict(self._usage or {})
+            return [final]
+        if kind == "error":
+            error: dict[str, Any] = data["error"] if isinstance(data.get("error"), dict) else {}
+            message = error.get("message") or "the provider reported an error mid-stream"
+            raise UpstreamFailure(str(message), status=ERROR_STATUS.get(str(error.get("type")), 500))
+        return []  # ping, content_block_stop and event types added later carry nothing to relay
+
+    def _block_start(self, index: Any, block: dict[str, Any]) -> list[ChatChunk]:
+        kind = block.get("type")
+        if kind == "tool_use" and isinstance(index, int):
+            position = self._tool_index[index] = len(self._tool_index)
+            call: ToolCall = {
+                "index": position,
+                "id": block.get("id"),
+                "type": "function",
+                "function": {"name": block.get("name"), "arguments": ""},
+            }
+            return [self._chunk({"tool_calls": [call]})]
+        if kind == "text" and block.get("text"):
+            return [self._chunk({"content": block["text"]})]
+        if kind == "thinking" and block.get("thinking"):
+            return [self._chunk({"reasoning_content": block["thinking"]})]
+        if kind == "redacted_thinking":
+            return [self._chunk({"thinking_blocks": [{"type": "redacted_thinking", "data": block.get("data") or ""}]})]
+        return []
+
+    def _block_delta(self, index: Any, delta: dict[str, Any]) -> list[ChatChunk]:
+        kind = delta.get("type")
+        if kind == "text_delta" and delta.get("text"):
+            return [self._chunk({"content": delta["text"]})]
+        if kind == "thinking_delta" and delta.get("thinking"):
+            return [self._chunk({"reasoning_content": delta["thinking"]})]
+        if kind == "signature_delta" and delta.get("signature"):
+            block = {"type": "thinking", "thinking": "", "signature": delta["signature"]}
+            return [self._chunk({"thinking_blocks": [block]})]
+        if kind == "input_json_delta" and delta.get("partial_json") and index in self._tool_index:
+            fragment: ToolCall = {"index": self._tool_index[index], "function": {"arguments": delta["partial_json"]}}
+            return [self._chunk({"tool_calls": [fragment]})]
+        return []  # empty fragments, citations
+
+    def _chunk_base(self, choices: list[ChunkChoice]) -> ChatChunk:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        }
+
+    def _chunk(self, delta: Delta, finish_reason: str | None = None) -> ChatChunk:
+        return self._chunk_base([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
+
+
+def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:
+    """(message, code, param) from Anthropic's {"type":"error","error":{"type","message"}}; code = error.type."""
+    error = error_member(body)
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        code = error.get("type")
+        return error["message"], str(code) if code else None, None
+    if isinstance(error, str):
+        return error, None, None
+    return f"upstream answered HTTP {status}", None, None

@@ -1,0 +1,244 @@
+"""Gemini answers (GenerateContentResponse, whole or streamed) as canonical chat completions, its
+inline images as OpenAI image data, and its errors as (message, code, param). Pure.
+
+Tool call ids: Gemini's own functionCall.id when it sends one, else
+`call_` + a hash of (responseId, call number), so the same answer always gets the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from typing import Any
+
+from gateway.canonical import (
+    ChatChunk,
+    ChatCompletion,
+    Choice,
+    ChunkChoice,
+    CompletionUsage,
+    Delta,
+    ImageData,
+    Message,
+    ToolCall,
+    Usage,
+)
+from gateway.canonical import usage_from as openai_usage_from
+from gateway.dialects.gemini import finish_to_openai, signed, usage_to_openai
+
+
+def usage_from(payload: dict[str, Any]) -> Usage | None:
+    usage = usage_to_openai(payload.get("usageMetadata"))
+    return None if usage is None else openai_usage_from({"usage": usage})
+
+
+def _completion_id(payload: dict[str, Any]) -> str:
+    response_id = payload.get("responseId")
+    return f"chatcmpl-{response_id}" if isinstance(response_id, str) and response_id else f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def _call_id(completion_id: str, n: int) -> str:
+    """Stable per answer and call: `call_` + 24 hex digits of (answer id, call number)."""
+    return "call_" + hashlib.sha256(f"{completion_id}:{n}".encode()).hexdigest()[:24]
+
+
+def _split_parts(parts: Any, completion_id: str, first_call: int) -> tuple[list[str], list[str], list[ToolCall]]:
+    """(texts, thoughts, OpenAI tool calls) of a candidate's parts, in order."""
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[ToolCall] = []
+    for part in parts if isinstance(parts, list) else []:
+        if not isinstance(part, dict):
+            continue
+        call = part.get("functionCall")
+        if isinstance(call, dict):
+            call_id = call.get("id") or _call_id(completion_id, first_call + len(calls))
+            arguments = json.dumps(call.get("args") or {}, ensure_ascii=False, separators=(",", ":"))
+            tool_call: ToolCall = {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": call.get("name"), "arguments": arguments},
+            }
+            calls.append(signed(tool_call, part.get("thoughtSignature")))
+        elif isinstance(part.get("text"), str) and part["text"]:
+            (thoughts if part.get("thought") else texts).append(part["text"])
+    return texts, thoughts, calls
+
+
+def chat_response(payload: dict[str, Any], model: str, *, created: int | None = None) -> ChatCompletion:
+    """A GenerateContentResponse as an OpenAI `chat.completion`."""
+    completion_id = _completion_id(payload)
+    choices: list[Choice] = []
+    calls_so_far = 0
+    for position, candidate in enumerate(payload.get("candidates") or []):
+        content = candidate.get("content") or {}
+        texts, thoughts, calls = _split_parts(content.get("parts"), completion_id, calls_so_far)
+        calls_so_far += len(calls)
+        message: Message = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+        if thoughts:
+            message["reasoning_content"] = "".join(thoughts)
+        if calls:
+            message["tool_calls"] = calls
+        choices.append(
+            {
+                "index": candidate.get("index", position),
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_to_openai(candidate.get("finishReason"), bool(calls)),
+            }
+        )
+    if not choices:  # the prompt itself was blocked (promptFeedback.blockReason)
+        blocked = bool((payload.get("promptFeedback") or {}).get("blockReason"))
+        choices.append(
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": ""},
+                "logprobs": None,
+                "finish_reason": "content_filter" if blocked else "stop",
+            }
+        )
+    completion: ChatCompletion = {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()) if created is None else created,
+        "model": model,
+        "choices": choices,
+    }
+    usage = usage_to_openai(payload.get("usageMetadata"))
+    if usage is not None:
+        completion["usage"] = usage
+    return completion
+
+
+class StreamTranslator:
+    """Each streamed GenerateContentResponse as OpenAI `chat.completion.chunk` dicts.
+
+    A candidate's first output is preceded by a role chunk; Gemini sends function calls whole, so
+    each becomes one complete tool-call delta. `finish()` ends the stream: each candidate's finish
+    chunk (held back until then, as some Gemini versions put finishReason on every chunk), then
+    OpenAI's usage-only chunk. An error payload becomes an OpenAI-shaped `{"error": ...}`.
+    """
+
+    def __init__(self, model: str, *, created: int | None = None) -> None:
+        self.model = model
+        self.created = int(time.time()) if created is None else created
+        self._id: str | None = None
+        self._started: set[int] = set()
+        self._calls: dict[int, int] = {}
+        self._finish: dict[int, str] = {}
+        self._call_total = 0
+        self._usage: CompletionUsage | None = None
+
+    @property
+    def usage(self) -> Usage | None:
+        return None if self._usage is None else openai_usage_from({"usage": self._usage})
+
+    def _chunk(self, index: int, delta: Delta, finish_reason: str | None = None) -> ChatChunk:
+        choice: ChunkChoice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [choice],
+        }
+
+    def _start(self, index: int) -> list[ChatChunk]:
+        if index in self._started:
+            return []
+        self._started.add(index)
+        return [self._chunk(index, {"role": "assistant", "content": ""})]
+
+    def feed(self, chunk: dict[str, Any]) -> list[ChatChunk]:
+        error = chunk.get("error")
+        if isinstance(error, dict):
+            message = error.get("message") or "the provider reported an error"
+            return [{"error": {"message": message, "type": "api_error", "code": error.get("status"), "param": None}}]
+        if self._id is None:
+            self._id = _completion_id(chunk)
+        usage = usage_to_openai(chunk.get("usageMetadata"))
+        if usage is not None:
+            self._usage = usage
+        out: list[ChatChunk] = []
+        candidates = chunk.get("candidates") or []
+        for position, candidate in enumerate(candidates):
+            index = candidate.get("index", position)
+            texts, thoughts, calls = _split_parts(
+                (candidate.get("content") or {}).get("parts"), self._id, self._call_total
+            )
+            self._call_total += len(calls)
+            if texts or thoughts or calls or candidate.get("finishReason"):
+                out.extend(self._start(index))
+            if thoughts:
+                out.append(self._chunk(index, {"reasoning_content": "".join(thoughts)}))
+            if texts:
+                out.append(self._chunk(index, {"content": "".join(texts)}))
+            for call in calls:
+                number = self._calls.get(index, 0)
+                self._calls[index] = number + 1
+                out.append(self._chunk(index, {"tool_calls": [{"index": number, **call}]}))
+            if candidate.get("finishReason"):
+                self._finish[index] = candidate["finishReason"]
+        if not candidates and (chunk.get("promptFeedback") or {}).get("blockReason"):
+            out.extend(self._start(0))
+            self._finish[0] = "SAFETY"
+        return out
+
+    def finish(self) -> list[ChatChunk]:
+        """Each finished candidate's finish chunk, then the usage-only chunk (`choices: []`) from the
+        last usageMetadata seen, if any was."""
+        out = [
+            self._chunk(index, {}, finish_to_openai(reason, self._calls.get(index, 0) > 0))
+            for index, reason in sorted(self._finish.items())
+        ]
+        self._finish.clear()
+        if self._usage is None:
+            return out
+        return [
+            *out,
+            {
+                "id": self._id or f"chatcmpl-{uuid.uuid4().hex}",
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": [],
+                "usage": self._usage,
+            },
+        ]
+
+
+def inline_images(payload: dict[str, Any]) -> list[ImageData]:
+    """The inline images of a GenerateContentResponse, as OpenAI image data."""
+    found: list[ImageData] = []
+    for candidate in payload.get("candidates") or []:
+        for part in (candidate.get("content") or {}).get("parts") or []:
+            inline = part.get("inlineData") or part.get("inline_data")
+            if isinstance(inline, dict) and str(inline.get("mimeType", "")).startswith("image/"):
+                found.append({"b64_json": str(inline.get("data", ""))})
+    return found
+
+
+# ---------------------------------------------------------------- errors
+
+
+def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:
+    """(message, code = google.rpc status name, param = first field violation) of a Gemini error body."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if isinstance(payload, list) and payload:  # streamGenerateContent without alt=sse answers a list
+        payload = payload[0]
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+        return f"upstream answered HTTP {status}", None, None
+    code = error.get("status")
+    param = None
+    for detail in error.get("details") or []:
+        violations = detail.get("fieldViolations") if isinstance(detail, dict) else None
+        if isinstance(violations, list) and violations and isinstance(violations[0], dict):
+            param = violations[0].get("field")
+            break
+    return error["message"], str(code) if code else None, str(param) if param else None

@@ -1,0 +1,207 @@
+"""One metered call, for every priced endpoint: admitted (routed for the endpoint's capability and its
+cost bound held), sent to the first candidate that answers (falling back on the upstream's failures
+while nothing has reached the client, each attempt recorded and fed to provider health), then charged
+in the endpoint's own units; or, when no candidate answers, settled as failed with nothing charged.
+
+`metered_call` is the whole of it for one-shot endpoints (embeddings, images, speech, transcription);
+chat and the image-task worker drive a `Meter` themselves (a stream is charged when it ends; a task's
+reservation was made when it was created).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, NoReturn, TypeVar
+
+import anyio
+
+from gateway import deadline as deadlines
+from gateway.auth.authenticate import Principal
+from gateway.billing import credits
+from gateway.billing.charges import Charge
+from gateway.billing.credits import Attempt, Outcome
+from gateway.catalog.registry import ModelEntry
+from gateway.errors import DeadlineExceeded, GatewayError
+from gateway.observability import emit_request_metrics, upstream_subsegment
+from gateway.providers import health
+from gateway.providers.capabilities import Capability
+from gateway.providers.errors import api_error, may_fall_back
+from gateway.services.admission import Admission, admit
+from gateway.services.routing import Candidate, Route
+from gateway.storage.credits import Reservation
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Answer(Generic[T]):
+    """What a service answers: the content, and the response headers (x-ratelimit-* ...)."""
+
+    content: T
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Answered(Generic[T]):
+    candidate: Candidate  # who answered
+    answer: T
+    asked_at: float  # when it was asked (time.monotonic())
+
+
+@dataclass
+class Meter:
+    """The upstream calls of one request whose cost is held by `reservation`, and its settlement."""
+
+    endpoint: str  # for the ledger: chat.completions, embeddings, images.generations, ...
+    reservation: Reservation
+    started: float  # time.monotonic() when the request arrived
+    deadline: float | None = None  # time.monotonic() by which it must be settled
+    stream: bool = False
+    also_when_failed: Sequence[dict[str, Any]] = ()  # written with a failed settlement (a task's end)
+    attempts: list[Attempt] = field(default_factory=list)
+    routing_strategy: str = "auto"  # what ordered the providers (the route's), for the ledger
+
+    async def first_answer(self, route: Route, send: Callable[[Candidate], Awaitable[T]]) -> Answered[T]:
+        """`send` to the route's first candidate, then to the next while the failure is the
+        upstream's (connection, timeout, 429, 5xx). Settles the request as failed when none answers,
+        or when the deadline comes first (the provider reported nothing, so nothing is charged)."""
+        candidates = route.candidates
+        self.routing_strategy = route.strategy
+        for position, candidate in enumerate(candidates):
+            asked_at = time.monotonic()
+            try:
+                async with upstream_subsegment(candidate.provider, route.entry.id, stream=self.stream):
+                    try:
+                        with anyio.fail_after(deadlines.seconds_left(self.deadline)):
+                            answer = await send(candidate)
+                    except TimeoutError as timeout:
+                        raise DeadlineExceeded(
+                            "The provider did not answer before this request's time limit; nothing was charged."
+                        ) from timeout
+            except BaseException as error:
+                self._record(candidate, error, asked_at)
+                if may_fall_back(error) and position < len(candidates) - 1:
+                    continue
+                await self.fail(error)
+                _reraise(error)
+            self._record(candidate, None, asked_at)
+            return Answered(candidate, answer, asked_at)
+        raise AssertionError("a route has at least one candidate")
+
+    def failed(self, error: BaseException) -> Outcome:
+        """Nothing reached the client: nothing is charged."""
+        refusal = api_error(error)
+        return Outcome(
+            endpoint=self.endpoint,
+            provider=self.attempts[-1].provider if self.attempts else None,
+            http_status=refusal.status,
+            error_code=refusal.code,
+            prompt_tokens=0,
+            completion_tokens=0,
+            cost=0,
+            latency_ms=_ms(self.started),
+            stream=self.stream,
+            attempts=tuple(self.attempts),
+        )
+
+    async def fail(self, error: BaseException) -> None:
+        """Settle as failed: the hold comes back whole."""
+        await self.settle(self.failed(error), self.also_when_failed)
+
+    def served(
+        self,
+        candidate: Candidate,
+        asked_at: float,
+        charge: Charge,
+        *,
+        error_code: str | None = None,
+        first_at: float | None = None,
+    ) -> Outcome:
+        """The upstream answered: `charge` it (a stream cut midway carries its `error_code`)."""
+        return Outcome(
+            endpoint=self.endpoint,
+            provider=candidate.provider,
+            http_status=200,
+            error_code=error_code,
+            prompt_tokens=charge.prompt_tokens,
+            completion_tokens=charge.completion_tokens,
+            cost=charge.cost,
+            latency_ms=_ms(self.started),
+            upstream_latency_ms=_ms(asked_at),
+            ttft_ms=int((first_at - self.started) * 1000) if first_at else None,
+            stream=self.stream,
+            usage_estimated=charge.estimated,
+            attempts=tuple(self.attempts),
+            units=charge.units,
+        )
+
+    async def settle(self, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> None:
+        """Settle even if the request is being cancelled (client gone): money first."""
+        outcome = replace(outcome, routing_strategy=self.routing_strategy)
+        with anyio.CancelScope(shield=True):
+            entry = await anyio.to_thread.run_sync(credits.settle_durably, self.reservation, outcome, also)
+        if entry is not None:
+            emit_request_metrics(entry)
+
+    def _record(self, candidate: Candidate, error: BaseException | None, started: float) -> None:
+        if error is None:
+            health.succeeded(candidate.provider)
+        elif may_fall_back(error):
+            health.failed(candidate.provider)
+        refusal = api_error(error) if error is not None else None
+        self.attempts.append(
+            Attempt(
+                provider=candidate.provider,
+                upstream_model=candidate.model,
+                http_status=refusal.status if refusal else 200,
+                error_code=refusal.code if refusal else None,
+                latency_ms=_ms(started),
+            )
+        )
+
+
+async def metered_call(
+    principal: Principal,
+    model: str,
+    trace_id: str,
+    *,
+    endpoint: str,
+    capability: Capability[Any],
+    cost_bound: Callable[[ModelEntry], int],
+    send: Callable[[Candidate], Awaitable[T]],
+    charge: Callable[[ModelEntry, T], Charge],
+) -> Answer[T]:
+    """Admit, take the first answer, charge it: the whole of a one-shot priced request. `cost_bound`
+    prices the routed model before anything is held (and refuses what it cannot serve); `charge`
+    prices the answer, in the endpoint's units."""
+    started = time.monotonic()
+    admission = await admit(principal, model, capability, cost_bound, trace_id)
+    return await serve(admission, started, endpoint=endpoint, send=send, charge=charge)
+
+
+async def serve(
+    admission: Admission,
+    started: float,
+    *,
+    endpoint: str,
+    send: Callable[[Candidate], Awaitable[T]],
+    charge: Callable[[ModelEntry, T], Charge],
+) -> Answer[T]:
+    """An admitted request's first answer, charged."""
+    meter = Meter(endpoint, admission.reservation, started)
+    answered = await meter.first_answer(admission.route, send)
+    priced = charge(admission.route.entry, answered.answer)
+    await meter.settle(meter.served(answered.candidate, answered.asked_at, priced))
+    return Answer(answered.answer, await admission.headers())
+
+
+def _ms(since: float) -> int:
+    return int((time.monotonic() - since) * 1000)
+
+
+def _reraise(error: BaseException) -> NoReturn:
+    if isinstance(error, GatewayError) or not isinstance(error, Exception):
+        raise error  # ours already, or cancellation and exit: travel on untouched
+    raise api_error(error) from error

@@ -1,0 +1,59 @@
+"""The repositories of the gateway's table, built in one place: `stores()` is the process's set, on
+the table the settings name (made on first use); `use()` puts another set in its place (a test's
+fakes) until `use(None)` or `reset()`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from gateway.config import get_settings
+from gateway.storage.accounts import AccountRepository
+from gateway.storage.api_keys import ApiKeyRepository
+from gateway.storage.credits import CreditRepository
+from gateway.storage.dynamo_client import DynamoClient
+from gateway.storage.tasks import TaskRepository
+from gateway.storage.usage import TraceRepository, UsageRepository
+
+
+@dataclass(frozen=True)
+class Stores:
+    accounts: AccountRepository
+    keys: ApiKeyRepository
+    credits: CreditRepository  # reservations, settlements and the ledger entries they write
+    usage: UsageRepository  # daily aggregates
+    traces: TraceRepository  # the ledger, as listings read it
+    tasks: TaskRepository  # image tasks
+
+    @classmethod
+    def on(cls, table: str, client: DynamoClient | None = None) -> Stores:
+        return cls(
+            accounts=AccountRepository(table, client),
+            keys=ApiKeyRepository(table, client),
+            credits=CreditRepository(table, client),
+            usage=UsageRepository(table, client),
+            traces=TraceRepository(table, client),
+            tasks=TaskRepository(table, client),
+        )
+
+
+_replacement: Stores | None = None
+
+
+@lru_cache(maxsize=4)
+def _on(table: str) -> Stores:
+    return Stores.on(table)
+
+
+def stores() -> Stores:
+    return _replacement if _replacement is not None else _on(get_settings().table_name)
+
+
+def use(replacement: Stores | None) -> None:
+    global _replacement
+    _replacement = replacement
+
+
+def reset() -> None:
+    use(None)
+    _on.cache_clear()

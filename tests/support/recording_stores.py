@@ -1,0 +1,88 @@
+"""In-memory stand-ins for the repositories a service unit test touches, put in place through
+`gateway.storage.stores.use`: they record what the code under test asked for and answer as scripted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gateway.auth.authenticate import Principal
+from gateway.storage.api_keys import ApiKeyRecord
+from gateway.storage.credits import KeyGuard, LedgerEntry, Reservation
+from gateway.storage.errors import ReservationRefused
+from gateway.storage.stores import Stores
+
+
+@dataclass
+class RecordingCredits:
+    """Holds and settlements, recorded; `refusals` are raised by the next reserve calls, in order."""
+
+    refusals: list[str] = field(default_factory=list)
+    reserved: list[tuple[Reservation, KeyGuard, list[dict[str, Any]]]] = field(default_factory=list)
+    settled: list[tuple[LedgerEntry, list[dict[str, Any]]]] = field(default_factory=list)
+    pending: list[LedgerEntry] = field(default_factory=list)
+
+    def reserve(
+        self,
+        reservation: Reservation,
+        guard: KeyGuard,
+        now: int,
+        also: Sequence[dict[str, Any]] = (),
+        parent: KeyGuard | None = None,
+    ) -> None:
+        if self.refusals:
+            raise ReservationRefused(self.refusals.pop(0))  # type: ignore[arg-type]
+        self.reserved.append((reservation, guard, list(also)))
+
+    def settle(
+        self, reservation: Reservation, entry: LedgerEntry, retention_until: int, also: Sequence[dict[str, Any]] = ()
+    ) -> bool:
+        self.settled.append((entry, list(also)))
+        return True
+
+    def record_pending(self, reservation: Reservation, entry: LedgerEntry) -> None:
+        self.pending.append(entry)
+
+    @property
+    def entries(self) -> list[LedgerEntry]:
+        return [entry for entry, _ in self.settled]
+
+
+@dataclass
+class RecordingKeys:
+    """Key records by hash; `reads` counts consistent reads (a refresh after the key changed)."""
+
+    records: dict[str, ApiKeyRecord] = field(default_factory=dict)
+    reads: int = 0
+    window_requests: int = 0
+
+    def get(self, key_hash: str, *, consistent: bool = False) -> ApiKeyRecord | None:
+        self.reads += 1
+        return self.records.get(key_hash)
+
+    def requests_in_window(self, key_hash: str, window: int) -> int:
+        return self.window_requests
+
+
+def recording_stores(credits: RecordingCredits, keys: RecordingKeys) -> Stores:
+    """The process's stores with the credit and key repositories replaced (the others are never used)."""
+    return replace(Stores.on("unit-tests"), credits=credits, keys=keys)  # type: ignore[arg-type]
+
+
+def key_record(**fields: Any) -> ApiKeyRecord:
+    values: dict[str, Any] = {
+        "key_hash": "a" * 64,
+        "key_prefix": "sk-gw-aaaa",
+        "account_id": "acct_unit",
+        "name": "unit",
+        "kind": "inference",
+        "disabled": False,
+        "created_at": "2026-11-01T00:00:00Z",
+        **fields,
+    }
+    return ApiKeyRecord(**values)
+
+
+def principal(**fields: Any) -> Principal:
+    return Principal(key_record(**fields))
