@@ -114,8 +114,8 @@ def test_cache_writes_kept_for_an_hour_pay_their_own_price() -> None:
 
 
 def test_anthropic_usage_reports_its_one_hour_cache_writes() -> None:
-    from gateway.providers.anthropic.transform import usage_dict
-    from gateway.providers.openai.transform import usage_from
+    from gateway.canonical import usage_from
+    from gateway.providers.anthropic.response import usage_dict
 
     usage = usage_dict(
         {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.canonical import ChatRequest
 from gateway.dialects.anthropic import thinking_block
@@ -35,6 +35,12 @@ class ThinkingConfig(BaseModel):
 
     type: Literal["enabled", "disabled", "adaptive"]
     budget_tokens: Annotated[int, Field(strict=True, ge=1024, le=MAX_OUTPUT_TOKENS)] | None = None
+
+    @model_validator(mode="after")
+    def _enabled_has_a_budget(self) -> ThinkingConfig:
+        if self.type == "enabled" and self.budget_tokens is None:
+            raise ValueError("thinking of type `enabled` needs `budget_tokens`")
+        return self
 
 
 class MessagesRequest(WireModel):
@@ -232,7 +238,9 @@ def _reasoning(thinking: dict[str, Any], output: dict[str, Any], request: dict[s
 def exchange(request: MessagesRequest, beta: str | None = None) -> Exchange:
     """The pipeline's view of a validated Messages request and its `anthropic-beta` header, if any."""
     native = request.wire_body()
-    canonical: ChatRequest = {**to_openai(native), "stream": request.stream}
+    # top_k travels on: Anthropic upstreams take it, OpenAI-compatible ones get it (vLLM honours it,
+    # OpenAI refuses it with a 400), Bedrock refuses it by name
+    canonical: ChatRequest = {**to_openai(native, allow_top_k=True), "stream": request.stream}
     return Exchange(
         format="anthropic",
         endpoint="messages",

@@ -25,7 +25,7 @@ from gateway.formats.wire import (
     MAX_OUTPUT_TOKENS,
     OutputTokens,
     Penalty,
-    Seed,
+    Seed32,
     Temperature,
     TopLogprobs,
     UnitInterval,
@@ -81,7 +81,7 @@ class GenerationConfig(_OneSpelling):
     top_k: Annotated[float, Field(strict=True, ge=0, le=1_000_000, allow_inf_nan=False)] | None = _alias(
         "topK"
     )  # google-genai sends it as a float
-    seed: Seed | None = None
+    seed: Seed32 | None = None
     presence_penalty: Penalty | None = _alias("presencePenalty")
     frequency_penalty: Penalty | None = _alias("frequencyPenalty")
     response_logprobs: bool | None = _alias("responseLogprobs")

@@ -18,6 +18,7 @@ MAX_SEED = 2**63 - 1
 OutputTokens = Annotated[int, Field(strict=True, ge=1, le=MAX_OUTPUT_TOKENS)]
 Choices = Annotated[int, Field(strict=True, ge=1, le=MAX_CHOICES)]
 Seed = Annotated[int, Field(strict=True, ge=-MAX_SEED - 1, le=MAX_SEED)]
+Seed32 = Annotated[int, Field(strict=True, ge=-(2**31), le=2**31 - 1)]  # Gemini's seed is an int32
 TopLogprobs = Annotated[int, Field(strict=True, ge=0, le=20)]
 TopK = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
 Temperature = Annotated[float, Field(strict=True, ge=0, le=2, allow_inf_nan=False)]

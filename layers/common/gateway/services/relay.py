@@ -83,7 +83,8 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
         if settled:
             return
         settled = True
-        if tally.first_at is None and tally.usage is None and tally.produced_bytes == 0:
+        produced_nothing = tally.first_at is None and tally.usage is None and tally.produced_bytes == 0
+        if produced_nothing and error_code is not None:  # it failed before any output: refunded
             failure = ProviderError("The stream ended before any output.", code=error_code)
             await call.meter.settle(call.meter.failed(failure))
         else:

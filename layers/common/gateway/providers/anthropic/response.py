@@ -124,11 +124,13 @@ class StreamTranslator:
         self.created = created
         self.id = "msg_unknown"
         self._usage: dict[str, Any] | None = None
+        # message_start's output_tokens is a placeholder; the count is final once message_delta has it
+        self._final = False
         self._tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool call index
 
     @property
     def usage(self) -> Usage | None:
-        return usage_from({"usage": usage_dict(self._usage)})
+        return usage_from({"usage": usage_dict(self._usage)}) if self._final else None
 
     def feed(self, event: str, data: dict[str, Any]) -> list[ChatChunk]:
         kind = data.get("type") or event
@@ -144,9 +146,12 @@ class StreamTranslator:
         if kind == "message_delta":
             usage = {k: v for k, v in (data.get("usage") or {}).items() if v is not None}
             self._usage = {**(self._usage or {}), **usage}  # counts on message_delta are cumulative
+            self._final = self._final or "output_tokens" in usage
             reason = (data.get("delta") or {}).get("stop_reason")
             return [self._chunk({}, finish_reason=FINISH_REASONS.get(str(reason), "stop"))]
         if kind == "message_stop":
+            if not self._final:  # no final count came: the gateway charges what it saw produced
+                return []
             final = self._chunk_base([])
             final["usage"] = usage_dict(self._usage or {})
             return [final]

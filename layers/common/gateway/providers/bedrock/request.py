@@ -43,6 +43,7 @@ _UNSUPPORTED: dict[str, tuple[Any, ...]] = {
     "functions": (None, []),
     "function_call": (None,),
     "parallel_tool_calls": (None, True),  # Converse cannot forbid several calls in one turn
+    "top_k": (None,),
 }
 
 

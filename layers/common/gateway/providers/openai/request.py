@@ -25,7 +25,7 @@ def with_model(body: Mapping[str, Any], upstream_model: str) -> Body:
 
 
 # Fields other formats' requests carry in the canonical body that OpenAI itself would refuse.
-_EXTENSIONS = ("reasoning", "top_k")
+_EXTENSIONS = ("reasoning",)  # top_k goes on: vLLM and others honour it, OpenAI answers a 400 naming it
 
 
 def from_canonical(body: Mapping[str, Any]) -> Body:
