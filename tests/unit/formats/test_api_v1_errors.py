@@ -1,15 +1,12 @@
 """Error envelopes of the OpenAI-shaped routes: OpenAI's plus the HTTP `status` (poeti's envelope
 has it); on the `/api/v1` routes (the credits platform's base URL) `type` equal to `code`, and an
-unknown model `model_not_available`, in answers and in a stream's error event alike."""
+unknown model `model_not_available`."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
 from gateway import errors
-from gateway.formats.api_v1_answers import ApiV1Encoder
 from gateway.formats.inbound import error_envelope
 
 
@@ -43,7 +40,3 @@ def test_openai_routes_answer_openais_envelope_with_the_http_status() -> None:
 def test_every_api_v1_error_has_type_equal_to_code(error: errors.GatewayError, code: str, status: int) -> None:
     fields = error_envelope("api_v1", error)["error"]
     assert (fields["type"], fields["code"], fields["status"], fields["message"]) == (code, code, status, error.message)
-    event = ApiV1Encoder(wants_usage=False).error(error)
-    assert event.startswith(b"data: ")
-    streamed = json.loads(event[len(b"data: ") :])["error"]
-    assert (streamed["type"], streamed["code"]) == (code, code)
