@@ -160,6 +160,7 @@ def test_a_users_account_is_derived_from_its_cognito_identity(gateway_url: str, 
     attributes = {a["Name"]: a["Value"] for a in sub["UserAttributes"]}
     assert me["account"]["account_id"] == console_account_id(attributes["sub"])
     assert me["account"]["name"] == user.email
+    assert me["account"]["email"] == user.email
 
 
 def test_requests_without_a_valid_session_are_refused_with_a_clear_error(gateway_url: str, cognito: CognitoPool):

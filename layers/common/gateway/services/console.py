@@ -86,7 +86,7 @@ def _first_sign_in(identity: Identity, users: UserRepository) -> ConsoleUser:
     account_id = console_account_id(identity.sub)
     starting = credits_to_micro(get_settings().console_starting_credits)
     try:
-        accounts.create_account(identity.email, starting, account_id=account_id)
+        accounts.create_account(identity.email, starting, account_id=account_id, email=identity.email)
     except dynamo.DynamoError as error:
         if "ConditionalCheckFailed" not in dynamo.cancellation_codes(error):
             raise

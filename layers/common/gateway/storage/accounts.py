@@ -21,6 +21,7 @@ class Account:
     balance: int  # micro-credits
     granted: int  # micro-credits ever added
     created_at: str
+    email: str | None = None  # the account holder's, if the operator gave one
     disabled: bool = False  # by an operator: no request of the account is admitted
 
     @classmethod
@@ -31,6 +32,7 @@ class Account:
             balance=int(item["balance"]),
             granted=int(item["granted"]),
             created_at=item["created_at"],
+            email=item.get("email"),
             disabled=bool(item.get("disabled")),
         )
 
@@ -44,6 +46,7 @@ class AccountRepository(dynamo.TableRepository):
             "balance": account.balance,
             "granted": account.granted,
             "created_at": account.created_at,
+            **({"email": account.email} if account.email else {}),
             **layout.account_directory_index(account.account_id, account.name),
         }
         writes: list[dict[str, Any]] = [
