@@ -8,7 +8,7 @@ PY312_BIN := $(shell d=$$(ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin 2>
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(if $(PY312_BIN),$(PY312_BIN):,)$(PATH)
 
-.PHONY: install dynamodb-local dev test soak lint typecheck check build validate clean bench
+.PHONY: install dynamodb-local browser dev test soak lint typecheck check build validate clean bench screenshots
 
 $(VENV)/.installed: pyproject.toml layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,16 @@ $(VENV)/.installed: pyproject.toml layers/common/requirements.txt
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed dynamodb-local
+install: $(VENV)/.installed dynamodb-local browser
 
 dynamodb-local:
 	scripts/install-dynamodb-local.sh
 
-dev: install
+# Debian's chromium and chromedriver for the console's browser tests (apt-get, only when missing)
+browser:
+	scripts/install-browser.sh
+
+dev: $(VENV)/.installed dynamodb-local
 	$(PY) -m devtools.devserver
 
 # The property suite (tests/properties) with twenty times the examples `make test` gives it, fresh
@@ -45,6 +49,10 @@ validate: $(VENV)/.installed
 
 build: $(VENV)/.installed
 	$(VENV)/bin/sam build
+
+# The console's browser tests, keeping their screenshots in docs/console/ (linked from the README)
+screenshots: install
+	CONSOLE_SCREENSHOTS=docs/console $(VENV)/bin/pytest tests/e2e -q
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """`make dev`: DynamoDB Local, the tables of template.yaml, and every function's routes served by
 one uvicorn process on 127.0.0.1, through the same code paths as in Lambda. The runtime catalog is
-seeded from models.yaml on first start; S3, KMS and Secrets Manager are moto's, in memory."""
+seeded from models.yaml on first start; S3, Cognito, KMS and Secrets Manager are moto's, in memory."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from devtools.template import ROOT
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-FUNCTIONS = ("chat", "keys", "images", "audio", "usage", "admin")
+FUNCTIONS = ("chat", "keys", "images", "audio", "usage", "console", "admin")
 DEMO_ACCOUNT = "demo"
 DEMO_CREDITS = "100"
+DEV_OPERATOR = "operator@example.com"
 
 
 @cache
@@ -63,38 +64,56 @@ def ensure_operator_key() -> str | None:
     return operator_keys.issue_operator_key("dev").key
 
 
-def _local_aws() -> Any:
-    """Image tasks keep their images in S3; own provider keys are encrypted with KMS; channel keys are
-    Secrets Manager secrets: locally, moto's server on loopback (in memory: a restart forgets the KMS
-    key and the secrets, so own keys and channel keys are registered again). Without a queue
-    (IMAGE_TASKS_QUEUE_URL unset) the task worker runs inside the dev server."""
-    needed = [name for name in ("IMAGES_BUCKET", "BYOK_KMS_KEY_ID") if not os.environ.get(name)]
-    if not needed:
-        return None
+def _local_aws() -> tuple[Any, str | None]:
+    """moto's server on loopback (in memory), for what is not set already: the S3 bucket image tasks
+    keep their images in (without a queue, IMAGE_TASKS_QUEUE_URL unset, the task worker runs inside
+    the dev server), the console's Cognito user pool with a dev operator, the KMS key of own provider
+    keys and Secrets Manager for channel keys (in memory: after a restart, own keys and channel keys
+    are registered again). Returns the server and the operator's sign-in line, shown once."""
+    need_bucket = not os.environ.get("IMAGES_BUCKET")
+    need_pool = not os.environ.get("COGNITO_USER_POOL_ID")
+    need_kms = not os.environ.get("BYOK_KMS_KEY_ID")
+    if not (need_bucket or need_pool or need_kms):
+        return None, None
     import boto3
     from moto.server import ThreadedMotoServer
 
+    from devtools.cognito_local import create_pool
     from devtools.dynamodb_local import free_port
 
     port = int(os.environ.get("MOTO_PORT") or free_port())
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    session = boto3.session.Session(
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - moto's stand-in
-    )
-    if "IMAGES_BUCKET" in needed:
+    signin = None
+    if need_bucket:
         os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
         os.environ["IMAGES_BUCKET"] = "ai-gateway-images-dev"
-        session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=os.environ["IMAGES_BUCKET"])
-    if "BYOK_KMS_KEY_ID" in needed:
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto's stand-in
+        ).create_bucket(Bucket=os.environ["IMAGES_BUCKET"])
+    if need_pool:
+        pool = create_pool(endpoint)
+        starting = os.environ.get("CONSOLE_STARTING_CREDITS", "0")
+        for name, value in pool.environment(starting_credits=starting).items():
+            os.environ.setdefault(name, value)
+        signin = f"{DEV_OPERATOR} / {pool.add_operator(DEV_OPERATOR)}"
+    if need_kms:
         os.environ["AWS_ENDPOINT_URL_KMS"] = os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = endpoint
-        key = session.client("kms", endpoint_url=endpoint).create_key(Description="own provider keys")
+        key = boto3.client(
+            "kms",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto's stand-in
+        ).create_key(Description="own provider keys")
         os.environ["BYOK_KMS_KEY_ID"] = key["KeyMetadata"]["KeyId"]
         print(f"KMS and Secrets Manager (moto, in memory) on {endpoint}", flush=True)
-    return server
+    return server, signin
 
 
 def main() -> None:
@@ -114,7 +133,7 @@ def main() -> None:
     os.environ.setdefault("RUNTIME_CATALOG", "true")
 
     database = DynamoDBLocal(dynamodb_port, data_dir / "dynamodb").start()
-    images = _local_aws()
+    local_aws, operator_signin = _local_aws()
     # uvicorn re-raises SIGTERM once it has shut down; exit through `finally` to stop the database too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
@@ -143,11 +162,14 @@ def main() -> None:
         )
         print(f"DynamoDB Local on {database.endpoint}, data in {data_dir / 'dynamodb'}", flush=True)
         print(f"Gateway on http://127.0.0.1:{port} (OpenAI base URL: http://127.0.0.1:{port}/v1)", flush=True)
+        print(f"Console on http://127.0.0.1:{port}/console (Cognito: moto on loopback, in memory)", flush=True)
+        if operator_signin:
+            print(f"Operator sign-in for this run, shown once: {operator_signin}", flush=True)
         uvicorn.run(build_app(), host="127.0.0.1", port=port, log_level="info")
     finally:
         database.stop()
-        if images is not None:
-            images.stop()
+        if local_aws is not None:
+            local_aws.stop()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Inference routes in the three formats clients speak (OpenAI, Anthropic, Gemini), embeddings and
-the model list. Served by uvicorn behind the Lambda Web Adapter (run.sh) so responses stream."""
+the model list; the credits platform's `/api/v1` chat and model list (its error envelope). Served by
+uvicorn behind the Lambda Web Adapter (run.sh) so responses stream."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from gateway.formats.gemini import GenerateContentRequest
 from gateway.formats.inbound import Exchange
 from gateway.formats.openai import ChatCompletionRequest, EmbeddingsRequest
 from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, format_router, trace_id_of
-from gateway.services import embeddings, models
+from gateway.services import embeddings, models, platform_views
 from gateway.services.chat import infer
 from gateway.services.routing import parse_gemini_target
 
 router = APIRouter()  # OpenAI's format: its error envelope
 anthropic_routes = format_router("anthropic")
 gemini_routes = format_router("gemini")
+api_v1_routes = format_router("api_v1")
 Vendor = Annotated[str | None, Header(max_length=64)]
 # Anthropic beta names, comma-separated (Claude Code sends several); passed on to Anthropic upstreams only
 AnthropicBeta = Annotated[str | None, Header(max_length=1024, pattern=r"^[A-Za-z0-9._-]+( ?, ?[A-Za-z0-9._-]+)*$")]
@@ -29,7 +31,8 @@ AnthropicBeta = Annotated[str | None, Header(max_length=1024, pattern=r"^[A-Za-z
 
 async def _answer(principal: Any, exchange: Exchange, request: Request, vendor: str | None) -> Response:
     deadline = from_lambda_context(request.headers.getlist(CONTEXT_HEADER))
-    answer = await infer(principal, exchange, trace_id_of(request), vendor=vendor, deadline=deadline)
+    pinned = platform_views.pinned_provider(vendor)  # YouRouter's `vendor: auto`, `vendor: google`
+    answer = await infer(principal, exchange, trace_id_of(request), vendor=pinned, deadline=deadline)
     if isinstance(answer.content, dict):
         return JSONResponse(answer.content, headers=answer.headers)
     return EventStreamResponse(answer.content, headers=answer.headers)
@@ -40,6 +43,23 @@ async def chat_completions(
     payload: ChatCompletionRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
 ) -> Response:
     return await _answer(principal, openai.exchange(payload), request, vendor)
+
+
+@api_v1_routes.post("/api/v1/chat/completions")
+async def platform_chat_completions(
+    payload: ChatCompletionRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
+) -> Response:
+    """The credits platform (base URL /api/v1): only models its registry enables and lists."""
+    platform_views.require_listed(payload.model)
+    return await _answer(principal, openai.exchange(payload), request, vendor)
+
+
+@api_v1_routes.get("/api/v1/models")
+def platform_list_models(principal: AnyKey) -> dict[str, Any]:
+    return platform_views.list_models(principal.key)
+
+
+router.include_router(api_v1_routes)
 
 
 @anthropic_routes.post("/v1/messages")

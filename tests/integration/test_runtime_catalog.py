@@ -217,7 +217,7 @@ def test_an_image_task_is_charged_at_the_price_it_was_held_at(gateway_url, opera
         "/models",
         {
             "id": model_id, "display_name": "Image", "owned_by": "ops", "category": "image",
-            "pricing": {"image": {"*": "0.05"}}, "media": {"sizes": ["1024x1024"], "async_tasks": True},
+            "pricing": {"image": {"*": "0.05"}}, "media": {"sizes": ["1024x1024"]},
             "providers": [{"provider": "fake-images", "model": "image-fake"}],
         },
     )  # fmt: skip
@@ -226,7 +226,7 @@ def test_an_image_task_is_charged_at_the_price_it_was_held_at(gateway_url, opera
     def start() -> httpx.Response | None:
         created = httpx.post(
             f"{gateway_url}/v1/images/generations",
-            json={"model": model_id, "prompt": "an otter"},
+            json={"model": model_id, "prompt": "an otter", "async": True},
             headers=_auth(tenant.key),
         )
         return created if created.status_code == 202 else None

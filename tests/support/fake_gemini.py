@@ -1,7 +1,8 @@
 """A fake Gemini API on loopback, speaking its wire format (generateContent JSON and
-streamGenerateContent?alt=sse). Model `gemini-echo` answers "echo: <last user text>", or calls the
-first function declared with {"city": "Paris"}. Usage counts words as tokens. A prompt holding a marker
-of tests.support.scripted plays that marker's Behaviour instead, whatever the model."""
+streamGenerateContent?alt=sse). Model `gemini-echo` (any model without "image" in its name) answers
+"echo: <last user text>", or calls the first function declared with {"city": "Paris"}; a model with
+"image" in its name answers an inline PNG. Usage counts words as tokens. A prompt holding a marker of
+tests.support.scripted plays that marker's Behaviour instead, whatever the model."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class FakeGemini:
         if scripted is not None:
             return await _scripted(body, method == "streamGenerateContent", *scripted)
         contents = body.get("contents") or []
-        if model == "gemini-image":
+        if "image" in model:  # gemini-image, gemini-3-pro-image-preview (Nano Banana Pro), ...
             from tests.support.fake_images import PNG
 
             image = {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(PNG).decode()}}

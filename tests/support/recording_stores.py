@@ -31,6 +31,7 @@ class RecordingCredits:
         guard: KeyGuard,
         now: int,
         also: Sequence[dict[str, Any]] = (),
+        parent: KeyGuard | None = None,
         channel: ChannelGuard | None = None,
     ) -> None:
         if self.refusals:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 
 def reset() -> None:
-    """Settings, the catalog, the AWS clients, the stores, the key cache, provider health, and the
-    control plane's caches (the live catalog, account profiles, own keys, channel secrets and caps)."""
-    from gateway.auth import authenticate
+    """Settings, the catalog, the AWS clients, the stores, the key cache, the sign-in keys, provider
+    health, and the control plane's caches (the live catalog, account profiles, own keys, channel
+    secrets and caps)."""
+    from gateway.auth import authenticate, cognito
     from gateway.catalog import live
     from gateway.catalog.registry import load_catalog
     from gateway.config import get_settings
@@ -24,6 +25,7 @@ def reset() -> None:
     objects.sqs.cache_clear()
     stores.reset()
     authenticate.forget_all()
+    cognito.forget_keys()
     health.reset()
     forget_runtime_clients()
     live.reset()

@@ -48,6 +48,13 @@ class Settings(BaseModel):
     # its deadline is ended unworked, so the provider is never paid for images nobody is charged for.
     image_task_work_seconds: int = Field(300, alias="IMAGE_TASK_WORK_SECONDS", ge=0)
     max_body_bytes: int = Field(10 * 1024 * 1024, alias="MAX_BODY_BYTES", gt=0)
+    # The console: the Cognito user pool and app client whose ID tokens it accepts, whether anyone may
+    # sign up, the credits a new user's account starts with, and the group whose members are operators.
+    cognito_user_pool_id: str | None = Field(None, alias="COGNITO_USER_POOL_ID", pattern=r"^[\w-]+_[0-9A-Za-z]+$")
+    cognito_client_id: str | None = Field(None, alias="COGNITO_CLIENT_ID", pattern=r"^[\w+]+$")
+    console_self_sign_up: bool = Field(True, alias="CONSOLE_SELF_SIGN_UP")
+    console_starting_credits: str = Field("0", alias="CONSOLE_STARTING_CREDITS", pattern=r"^\d{1,12}(\.\d{1,6})?$")
+    console_operator_group: str = Field("operators", alias="CONSOLE_OPERATOR_GROUP", min_length=1)
     # The runtime catalog (catalog/live.py): models, prices and channels from the table, models.yaml
     # its seed; how often a warm process compares its version stamp, and how stale it may ever serve.
     runtime_catalog: bool = Field(False, alias="RUNTIME_CATALOG")

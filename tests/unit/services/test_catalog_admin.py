@@ -125,3 +125,18 @@ def test_a_stored_spec_round_trips_through_the_catalog_model(control):
     )
     stored = next(spec for spec in control.items.specs if spec.name == "ops/exact")
     assert stored.spec["pricing"] == {"input": "0.000123", "output": "12.5", "request": "0.01"}
+
+
+def test_the_catalogs_defaults_are_seeded_kept_and_guarded(control):
+    """The shipped catalog's `defaults` (the default image model) go into the table with the rest, the
+    functions load them back, and a change that would leave the default pointing nowhere is refused."""
+    from gateway.catalog import live
+    from gateway.config import get_settings
+
+    catalog_admin.seed()
+    (defaults,) = control.items.of("DEFAULTS")
+    assert defaults.spec == {"image": "test/image"}
+    assert live.build(control.items, get_settings().catalog_path).catalog.defaults.image == "test/image"
+    with pytest.raises(InvalidRequest):
+        catalog_admin.update_model("test/image", {"enabled": False})
+    assert catalog_admin.export()["defaults"] == {"image": "test/image"}

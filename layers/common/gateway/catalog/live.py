@@ -106,6 +106,7 @@ def build(items: ControlItems, seed: Path) -> Snapshot:
         {
             "providers": {spec.name: spec.spec for spec in items.of("PROVIDER")},
             "models": [spec.spec for spec in items.of("MODEL")],
+            "defaults": next((spec.spec for spec in items.of("DEFAULTS")), {}),
         }
     )
     settings = next((ControlSettings.model_validate(s.spec) for s in items.of("SETTINGS")), ControlSettings())

@@ -60,7 +60,18 @@ def _gemini() -> InboundFormat:
     return FORMAT
 
 
-FORMATS: dict[str, Callable[[], InboundFormat]] = {"openai": _openai, "anthropic": _anthropic, "gemini": _gemini}
+def _api_v1() -> InboundFormat:
+    from gateway.formats.api_v1_answers import FORMAT
+
+    return FORMAT
+
+
+FORMATS: dict[str, Callable[[], InboundFormat]] = {
+    "openai": _openai,
+    "anthropic": _anthropic,
+    "gemini": _gemini,
+    "api_v1": _api_v1,  # OpenAI's, but for the error envelope of the `/api/v1` routes
+}
 
 
 def inbound_format(name: str) -> InboundFormat:

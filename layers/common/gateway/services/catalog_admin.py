@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from gateway.catalog import live
-from gateway.catalog.registry import Catalog, ModelEntry, ProviderConfig, load_catalog
+from gateway.catalog.registry import Catalog, Defaults, ModelEntry, ProviderConfig, load_catalog
 from gateway.catalog.runtime import Channel, ControlSettings, PriceGroup
 from gateway.clock import now_iso
 from gateway.config import get_settings
@@ -36,6 +36,7 @@ SECTIONS: dict[Kind, str] = {
     "CHANNEL": "channels",
     "GROUP": "groups",
     "SETTINGS": "settings",
+    "DEFAULTS": "defaults",
 }
 
 
@@ -49,6 +50,7 @@ class Draft:
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # "" -> the settings, once set
+    defaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # "" -> the catalog's defaults
     positions: dict[str, int] = field(default_factory=dict)  # models' places in listings, as stored
 
     def section(self, kind: Kind) -> dict[str, dict[str, Any]]:
@@ -80,6 +82,7 @@ def draft() -> Draft:
             version=0,
             models={entry.id: _dump(entry) for entry in shipped.models},
             providers={name: _dump(config) for name, config in shipped.providers.items()},
+            defaults={"": _dump(shipped.defaults)},
         )
     loaded = Draft(version=items.version)
     for kind in SECTIONS:
@@ -112,7 +115,15 @@ def change(edit: Callable[[Draft], T]) -> tuple[T, int]:
 
 def validate(candidate: Draft) -> None:
     """The catalog the functions would load from these specs, or a 400 saying what is wrong with it."""
-    catalog = parsed(Catalog, {"providers": candidate.providers, "models": list(candidate.models.values())}, "")
+    catalog = parsed(
+        Catalog,
+        {
+            "providers": candidate.providers,
+            "models": list(candidate.models.values()),
+            "defaults": candidate.defaults.get("", {}),
+        },
+        "",
+    )
     for name, spec in candidate.channels.items():
         channel = parsed(Channel, spec, f"channels.{name}")
         _check_channel(channel, catalog.providers, catalog.models)
@@ -184,6 +195,7 @@ def export() -> dict[str, Any]:
         "channels": list(current.channels.values()),
         "groups": list(current.groups.values()),
         "settings": current.settings.get("", {}),
+        "defaults": current.defaults.get("", {}),
     }
 
 
@@ -200,6 +212,7 @@ def import_document(document: Mapping[str, Any], *, replace: bool = False) -> di
             "CHANNEL": {str(spec.get("id")): spec for spec in document.get("channels") or []},
             "GROUP": {str(spec.get("name")): spec for spec in document.get("groups") or []},
             "SETTINGS": {"": document["settings"]} if document.get("settings") else {},
+            "DEFAULTS": {"": document["defaults"]} if document.get("defaults") else {},
         }
         for kind, specs in sections.items():
             target = candidate.section(kind)
@@ -339,6 +352,7 @@ SCHEMAS: dict[Kind, type[BaseModel]] = {
     "CHANNEL": Channel,
     "GROUP": PriceGroup,
     "SETTINGS": ControlSettings,
+    "DEFAULTS": Defaults,
 }
 
 

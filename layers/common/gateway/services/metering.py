@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, NoReturn, TypeVar
 
 import anyio
@@ -66,12 +66,14 @@ class Meter:
     also_when_failed: Sequence[dict[str, Any]] = ()  # written with a failed settlement (a task's end)
     attempts: list[Attempt] = field(default_factory=list)
     answered_by: Candidate | None = None  # set by `served`
+    routing_strategy: str = "auto"  # what ordered the providers (the route's), for the ledger
 
     async def first_answer(self, route: Route, send: Callable[[Candidate], Awaitable[T]]) -> Answered[T]:
         """`send` to the route's first candidate, then to the next while the failure is the
         upstream's (connection, timeout, 429, 5xx). Settles the request as failed when none answers,
         or when the deadline comes first (the provider reported nothing, so nothing is charged)."""
         candidates = route.candidates
+        self.routing_strategy = route.strategy
         for position, candidate in enumerate(candidates):
             asked_at = time.monotonic()
             try:
@@ -146,6 +148,7 @@ class Meter:
     async def settle(self, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> None:
         """Settle even if the request is being cancelled (client gone): money first. The tokens of a
         channel with a tokens-per-minute cap count in its window, in the same transaction."""
+        outcome = replace(outcome, routing_strategy=self.routing_strategy)
         answered = self.answered_by
         tokens = outcome.prompt_tokens + outcome.completion_tokens
         if answered is not None and answered.tpm is not None and tokens > 0 and outcome.channel == answered.channel:

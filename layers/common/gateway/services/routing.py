@@ -48,6 +48,7 @@ class Candidate:
 class Route:
     entry: ModelEntry  # as this request pays for it (services/admission.py prices it)
     candidates: tuple[Candidate, ...]  # at least one
+    strategy: str = "auto"  # what ordered them: auto (the catalog), vendor, provider_preferences
     basis: PriceBasis | None = None  # what the prices were made of, once priced
 
     @property
@@ -63,6 +64,7 @@ class Preferences:
     only: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
     allow_fallbacks: bool = True
+    source: str = "auto"  # auto, vendor (the header) or provider_preferences (the body's object)
 
     @classmethod
     def parse(cls, body_field: Any, vendor: str | None) -> Preferences:
@@ -79,13 +81,8 @@ class Preferences:
         if not isinstance(allow, bool):
             raise InvalidRequest("`provider.allow_fallbacks` must be true or false.", param="provider.allow_fallbacks")
         if vendor is not None:  # the header pins one provider
-            return cls(order=(vendor,), only=(vendor,), ignore=names["ignore"] or (), allow_fallbacks=False)
-        return cls(
-            order=names["order"] or (),
-            only=names["only"],
-            ignore=names["ignore"] or (),
-            allow_fallbacks=allow,
-        )
+            return cls((vendor,), (vendor,), names["ignore"] or (), False, "vendor")
+        return cls(names["order"] or (), names["only"], names["ignore"] or (), allow, "provider_preferences")
 
 
 def resolve_model(name: str) -> ModelEntry:
@@ -113,7 +110,8 @@ def route_for(
     entry = resolve_model(name)
     if not model_allowed(entry, key):
         raise ModelNotAllowed(f"This API key may not use `{entry.id}`.", param="model")
-    return Route(entry, candidates_for(entry, key, capability, preferences, profile=profile))
+    strategy = preferences.source if preferences is not None else "auto"
+    return Route(entry, candidates_for(entry, key, capability, preferences, profile=profile), strategy)
 
 
 def candidates_for(

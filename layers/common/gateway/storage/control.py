@@ -14,8 +14,9 @@ from typing import Any, Literal
 from gateway.storage import dynamo, layout
 from gateway.storage.transactions import ConditionsFailed, transact
 
-Kind = Literal["MODEL", "PROVIDER", "CHANNEL", "GROUP", "SETTINGS"]
-KINDS: tuple[Kind, ...] = ("MODEL", "PROVIDER", "CHANNEL", "GROUP", "SETTINGS")
+Kind = Literal["MODEL", "PROVIDER", "CHANNEL", "GROUP", "SETTINGS", "DEFAULTS"]
+KINDS: tuple[Kind, ...] = ("MODEL", "PROVIDER", "CHANNEL", "GROUP", "SETTINGS", "DEFAULTS")
+SINGLE: frozenset[Kind] = frozenset({"SETTINGS", "DEFAULTS"})  # one item each, named ""
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 LOAD_ATTEMPTS = 5
 
@@ -27,7 +28,7 @@ class VersionMoved(Exception):
 @dataclass(frozen=True)
 class Spec:
     kind: Kind
-    name: str  # model id, provider name, channel id, group name; "" for SETTINGS
+    name: str  # model id, provider name, channel id, group name; "" for SETTINGS and DEFAULTS
     spec: dict[str, Any]
     position: int = 0  # models: their order in listings
 
@@ -58,7 +59,7 @@ class Change:
 
 
 def sort_key(kind: Kind, name: str) -> str:
-    return kind if kind == "SETTINGS" else f"{kind}#{name}"
+    return kind if kind in SINGLE else f"{kind}#{name}"
 
 
 class ControlRepository(dynamo.TableRepository):

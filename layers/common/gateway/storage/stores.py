@@ -15,9 +15,11 @@ from gateway.storage.codes import CodeRepository
 from gateway.storage.control import ControlRepository
 from gateway.storage.credits import CreditRepository
 from gateway.storage.dynamo_client import DynamoClient
+from gateway.storage.operators import OperatorRepository
 from gateway.storage.profiles import ProfileRepository
 from gateway.storage.tasks import TaskRepository
 from gateway.storage.usage import TraceRepository, UsageRepository
+from gateway.storage.users import UserRepository
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class Stores:
     usage: UsageRepository  # daily aggregates
     traces: TraceRepository  # the ledger, as listings read it
     tasks: TaskRepository  # image tasks
+    users: UserRepository  # the console's users: the account each acts for
+    operators: OperatorRepository  # the account directory, the operator log, platform totals
     control: ControlRepository  # the runtime catalog: models, providers, channels, price groups
     profiles: ProfileRepository  # accounts' price groups and own provider keys
     codes: CodeRepository  # top-up codes
@@ -42,6 +46,8 @@ class Stores:
             usage=UsageRepository(table, client),
             traces=TraceRepository(table, client),
             tasks=TaskRepository(table, client),
+            users=UserRepository(table, client),
+            operators=OperatorRepository(table, client),
             control=ControlRepository(table, client),
             profiles=ProfileRepository(table, client),
             codes=CodeRepository(table, client),
