@@ -53,9 +53,10 @@ def ensure_demo_account() -> str | None:
     return keys.issue_key(DEMO_ACCOUNT, "demo", "inference").key
 
 
-def _local_images_bucket() -> Any:
-    """Image tasks keep their images in S3: locally, moto's S3 on loopback (in memory). Without a
-    queue (IMAGE_TASKS_QUEUE_URL unset) the task worker runs inside the dev server."""
+def _local_buckets() -> Any:
+    """Image tasks keep their images in S3, and large stored responses their bodies: locally, moto's S3
+    on loopback (in memory). Without a queue (IMAGE_TASKS_QUEUE_URL unset) the task worker runs inside
+    the dev server."""
     if os.environ.get("IMAGES_BUCKET"):
         return None
     import boto3
@@ -68,13 +69,16 @@ def _local_images_bucket() -> Any:
     server.start()
     os.environ["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{port}"
     os.environ["IMAGES_BUCKET"] = "ai-gateway-images-dev"
-    boto3.client(
+    os.environ.setdefault("RESPONSES_BUCKET", "ai-gateway-responses-dev")
+    s3 = boto3.client(
         "s3",
         endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"],
         region_name="us-east-1",
         aws_access_key_id="local",
         aws_secret_access_key="local",  # noqa: S106 - moto's stand-in
-    ).create_bucket(Bucket=os.environ["IMAGES_BUCKET"])
+    )
+    s3.create_bucket(Bucket=os.environ["IMAGES_BUCKET"])
+    s3.create_bucket(Bucket=os.environ["RESPONSES_BUCKET"])
     return server
 
 
@@ -93,7 +97,7 @@ def main() -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
     database = DynamoDBLocal(dynamodb_port, data_dir / "dynamodb").start()
-    images = _local_images_bucket()
+    images = _local_buckets()
     # uvicorn re-raises SIGTERM once it has shut down; exit through `finally` to stop the database too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

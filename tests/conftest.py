@@ -61,7 +61,7 @@ def fake_servers():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def aws_local() -> Iterator[dict[str, str]]:
-    """S3 and SQS stand-ins (moto's server on loopback): the images bucket and the task queue."""
+    """S3 and SQS stand-ins (moto's server on loopback): the images and responses buckets, the task queue."""
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -72,12 +72,15 @@ def aws_local() -> Iterator[dict[str, str]]:
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     credentials = {"region_name": "us-east-1", "aws_access_key_id": "test", "aws_secret_access_key": "test"}
-    boto3.client("s3", endpoint_url=endpoint, **credentials).create_bucket(Bucket="gateway-test-images")
+    s3 = boto3.client("s3", endpoint_url=endpoint, **credentials)
+    s3.create_bucket(Bucket="gateway-test-images")
+    s3.create_bucket(Bucket="gateway-test-responses")
     queue = boto3.client("sqs", endpoint_url=endpoint, **credentials).create_queue(QueueName="image-tasks")
     yield {
         "AWS_ENDPOINT_URL_S3": endpoint,
         "AWS_ENDPOINT_URL_SQS": endpoint,
         "IMAGES_BUCKET": "gateway-test-images",
+        "RESPONSES_BUCKET": "gateway-test-responses",
         "IMAGE_TASKS_QUEUE_URL": queue["QueueUrl"],
     }
     server.stop()

@@ -1,7 +1,8 @@
 """A fake Anthropic Messages API on loopback, speaking its wire format (JSON and SSE events).
 
 Model `claude-echo` answers "echo: <last user text>", or calls the first tool it is given with
-{"city": "Paris"}; `claude-overloaded` answers 529 overloaded_error. Usage counts words as tokens.
+{"city": "Paris"}, or, when the last turn returns a tool's result, answers "result: <its text>";
+`claude-overloaded` answers 529 overloaded_error. Usage counts words as tokens.
 Requests and headers are recorded, so tests can check what the gateway forwarded. A prompt holding a
 marker of tests.support.scripted plays that marker's Behaviour instead, whatever the model.
 """
@@ -50,7 +51,11 @@ class FakeAnthropic:
             return _error(529, "overloaded_error", "Overloaded")
         input_tokens = sum(len(_text(m.get("content")).split()) for m in body["messages"])
         tools = body.get("tools") or []
-        if tools:
+        result = _tool_result(body["messages"][-1].get("content"))
+        if result is not None:
+            block = {"type": "text", "text": "result: " + result}
+            stop = "end_turn"
+        elif tools:
             block: dict[str, Any] = {
                 "type": "tool_use",
                 "id": "toolu_01",
@@ -61,7 +66,7 @@ class FakeAnthropic:
         else:
             block = {"type": "text", "text": "echo: " + _text(body["messages"][-1].get("content"))}
             stop = "end_turn"
-        output_tokens = len(json.dumps(block["input"]).split()) if tools else len(block["text"].split())
+        output_tokens = len(json.dumps(block["input"]).split()) if "input" in block else len(block["text"].split())
         usage = {"input_tokens": input_tokens, "output_tokens": output_tokens}
         if body["model"] == "claude-cache":  # a prompt cache at work: Anthropic counts its parts apart
             usage.update(cache_creation_input_tokens=CACHE_WRITTEN, cache_read_input_tokens=CACHE_READ)
@@ -201,3 +206,12 @@ def _text(content: Any) -> str:
             part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"
         )
     return ""
+
+
+def _tool_result(content: Any) -> str | None:
+    """The text of the tool result a user turn returns, if it returns one."""
+    for block in content if isinstance(content, list) else []:
+        if isinstance(block, dict) and block.get("type") == "tool_result":
+            inner = block.get("content")
+            return inner if isinstance(inner, str) else _text(inner)
+    return None

@@ -1,6 +1,7 @@
 """A fake Gemini API on loopback, speaking its wire format (generateContent JSON and
 streamGenerateContent?alt=sse). Model `gemini-echo` answers "echo: <last user text>", or calls the
-first function declared with {"city": "Paris"}. Usage counts words as tokens. A prompt holding a marker
+first function declared with {"city": "Paris"}, or, when the last content returns a function's response,
+answers "result: <its response>". Usage counts words as tokens. A prompt holding a marker
 of tests.support.scripted plays that marker's Behaviour instead, whatever the model."""
 
 from __future__ import annotations
@@ -52,7 +53,16 @@ class FakeGemini:
             return JSONResponse({"candidates": [candidate], "modelVersion": model})
         prompt = sum(len(_text(c).split()) for c in contents)
         declarations = [d for tool in body.get("tools") or [] for d in tool.get("functionDeclarations") or []]
-        if declarations:
+        returned = [
+            part["functionResponse"]
+            for part in (contents[-1].get("parts") if contents else None) or []
+            if isinstance(part, dict) and isinstance(part.get("functionResponse"), dict)
+        ]
+        if returned:
+            reply = "result: " + json.dumps(returned[0].get("response"))
+            parts = [{"text": reply}]
+            output = len(reply.split())
+        elif declarations:
             parts: list[dict[str, Any]] = [
                 {"functionCall": {"name": declarations[0]["name"], "args": {"city": "Paris"}}}
             ]

@@ -14,6 +14,7 @@ Its behaviour is chosen by the upstream model name, so one server serves every t
   drip         streams like echo, a piece every DRIP_SECONDS (drip-no-usage: and never reports usage)
 Any model given tools calls the first one with {"city": "Paris"} instead of answering.
 A prompt holding a marker of tests.support.scripted plays that marker's Behaviour instead, whatever the model.
+POST /v1/responses and POST /v1/completions: see tests.support.fake_openai_responses.
 POST /v1/embeddings answers three-dimensional embeddings, one per input.
 POST /v1/audio/speech answers a few deterministic bytes of the asked format (a real WAV for wav).
 POST /v1/audio/transcriptions answers verbose_json: "hello from <filename>" in two segments, lasting
@@ -37,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.support.fake_openai_responses import ResponsesAPI
 from tests.support.scripted import SCRIPT, Behaviour, Plan
 
 PROVIDER_KEY = "sk-upstream-test-credential"
@@ -55,9 +57,14 @@ class FakeOpenAI:
         self.gate = threading.Event()
         self.held = 0
         self.lock = threading.Lock()
+        api = ResponsesAPI(
+            self._record, lambda request: request.headers.get("authorization") == f"Bearer {PROVIDER_KEY}"
+        )
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/v1/responses", api.responses, methods=["POST"]),
+                Route("/v1/completions", api.completions, methods=["POST"]),
                 Route("/v1/embeddings", self.embeddings, methods=["POST"]),
                 Route("/v1/audio/speech", self.speech, methods=["POST"]),
                 Route("/v1/audio/transcriptions", self.transcriptions, methods=["POST"]),

@@ -48,6 +48,10 @@ class Settings(BaseModel):
     # its deadline is ended unworked, so the provider is never paid for images nobody is charged for.
     image_task_work_seconds: int = Field(300, alias="IMAGE_TASK_WORK_SECONDS", ge=0)
     max_body_bytes: int = Field(10 * 1024 * 1024, alias="MAX_BODY_BYTES", gt=0)
+    # Stored responses (POST /v1/responses with `store`): how long they are kept, and the bucket that
+    # holds those too large for a table item (unset: such responses are answered but not stored)
+    response_retention_days: int = Field(30, alias="RESPONSE_RETENTION_DAYS", ge=1, le=3650)
+    responses_bucket: str | None = Field(None, alias="RESPONSES_BUCKET")
 
 
 @lru_cache(maxsize=1)

@@ -64,6 +64,8 @@ class Outcome:
     usage_estimated: bool = False
     attempts: tuple[Attempt, ...] = ()
     units: dict[str, Any] | None = None  # images, characters, audio_seconds: what media was billed on
+    user: str | None = None  # the end user the client named, kept on the trace
+    metadata: dict[str, str] | None = None  # the client's tags, kept on the trace
 
     @property
     def succeeded(self) -> bool:
@@ -120,7 +122,7 @@ def reserve(
 
 def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
     """The request's ledger entry: what its usage is worth, never more than was held."""
-    charged = min(outcome.cost, reservation.amount)
+    amount = charged(reservation, outcome)
     if outcome.cost > reservation.amount:
         logger().warning(
             "usage exceeded reservation; charge capped",
@@ -139,7 +141,7 @@ def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
         error_code=outcome.error_code,
         prompt_tokens=outcome.prompt_tokens,
         completion_tokens=outcome.completion_tokens,
-        credits=charged,
+        credits=amount,
         reserved=reservation.amount,
         latency_ms=outcome.latency_ms,
         upstream_latency_ms=outcome.upstream_latency_ms,
@@ -150,7 +152,14 @@ def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
         day=day_from_epoch(now_epoch()),
         attempts=tuple(asdict(attempt) for attempt in outcome.attempts),
         units=outcome.units,
+        user=outcome.user,
+        metadata=outcome.metadata,
     )
+
+
+def charged(reservation: Reservation, outcome: Outcome) -> int:
+    """What the ledger charges for `outcome`: its cost, never more than was held."""
+    return min(outcome.cost, reservation.amount)
 
 
 def settle(reservation: Reservation, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> LedgerEntry | None:

@@ -25,6 +25,13 @@ Temperature = Annotated[float, Field(strict=True, ge=0, le=2, allow_inf_nan=Fals
 UnitInterval = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 Penalty = Annotated[float, Field(strict=True, ge=-2, le=2, allow_inf_nan=False)]
 LogitBias = Annotated[float, Field(strict=True, ge=-100, le=100, allow_inf_nan=False)]
+# OpenAI's `metadata` (also OpenRouter's): at most 16 pairs, keys up to 64 characters, values up to 512
+Metadata = Annotated[
+    dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]], Field(max_length=16)
+]
+# OpenRouter's `models`: the models to fall back on, in order
+ModelNames = Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=8)]
+User = Annotated[str, Field(max_length=512)]  # who the end user is, as the client names them
 
 
 class WireModel(BaseModel):

@@ -19,6 +19,7 @@ from gateway.errors import ServiceUnavailable
 from gateway.observability import logger
 from gateway.providers.capabilities import Capability
 from gateway.services.routing import Preferences, Route, route_for
+from gateway.storage.api_keys import ApiKeyRecord
 from gateway.storage.credits import Reservation
 from gateway.storage.stores import stores
 
@@ -45,12 +46,16 @@ async def admit(
     trace_id: str,
     preferences: Preferences | None = None,
     also: Callable[[Route], Sequence[dict[str, Any]]] | None = None,
+    router: Callable[[ApiKeyRecord], Route] | None = None,
 ) -> Admission:
     """Raises the API error that refuses the request; otherwise the credits are held. `cost_bound`
     prices the routed model (and refuses what it cannot serve); `also` names items to write with the
-    reservation, given the route (an image task, say)."""
+    reservation, given the route (an image task, say); `router` routes the request for the key instead
+    of `model` alone (chat's fallback models)."""
     for _ in range(ATTEMPTS):
-        route = route_for(model, principal.key, capability, preferences)
+        route = (
+            router(principal.key) if router is not None else route_for(model, principal.key, capability, preferences)
+        )
         amount = cost_bound(route.entry) or MIN_HOLD  # a free model still holds something: holds are positive
         items = also(route) if also is not None else ()
         try:

@@ -10,6 +10,7 @@ reservation was made when it was created).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +62,16 @@ class Meter:
     stream: bool = False
     also_when_failed: Sequence[dict[str, Any]] = ()  # written with a failed settlement (a task's end)
     attempts: list[Attempt] = field(default_factory=list)
+    user: str | None = None  # kept on the trace
+    metadata: dict[str, str] | None = None  # kept on the trace
+    # Failures besides the upstream's own after which the next candidate is tried (OpenRouter's
+    # `require_parameters`: a provider that cannot honour a parameter hands over to the next)
+    also_falls_back: Callable[[BaseException], bool] | None = None
+
+    def answered_as(self, model: str) -> None:
+        """The request is answered by another model than the one it was held for (OpenRouter's
+        `models` fallbacks): its ledger entry and usage name that model."""
+        self.reservation = dataclasses.replace(self.reservation, model=model)
 
     async def first_answer(self, route: Route, send: Callable[[Candidate], Awaitable[T]]) -> Answered[T]:
         """`send` to the route's first candidate, then to the next while the failure is the
@@ -80,7 +91,7 @@ class Meter:
                         ) from timeout
             except BaseException as error:
                 self._record(candidate, error, asked_at)
-                if may_fall_back(error) and position < len(candidates) - 1:
+                if self._falls_back(error) and position < len(candidates) - 1:
                     continue
                 await self.fail(error)
                 _reraise(error)
@@ -102,6 +113,8 @@ class Meter:
             latency_ms=_ms(self.started),
             stream=self.stream,
             attempts=tuple(self.attempts),
+            user=self.user,
+            metadata=self.metadata,
         )
 
     async def fail(self, error: BaseException) -> None:
@@ -133,18 +146,26 @@ class Meter:
             usage_estimated=charge.estimated,
             attempts=tuple(self.attempts),
             units=charge.units,
+            user=self.user,
+            metadata=self.metadata,
         )
 
-    async def settle(self, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> None:
-        """Settle even if the request is being cancelled (client gone): money first."""
+    async def settle(self, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> int:
+        """Settle even if the request is being cancelled (client gone): money first. Returns what the
+        ledger charged (micro-credits): the outcome's cost, up to the hold."""
         with anyio.CancelScope(shield=True):
             entry = await anyio.to_thread.run_sync(credits.settle_durably, self.reservation, outcome, also)
         if entry is not None:
             emit_request_metrics(entry)
+        return credits.charged(self.reservation, outcome)
+
+    def _falls_back(self, error: BaseException) -> bool:
+        return may_fall_back(error) or (self.also_falls_back is not None and self.also_falls_back(error))
 
     def _record(self, candidate: Candidate, error: BaseException | None, started: float) -> None:
         if error is None:
             health.succeeded(candidate.provider)
+            health.answered_in(candidate.provider, time.monotonic() - started)
         elif may_fall_back(error):
             health.failed(candidate.provider)
         refusal = api_error(error) if error is not None else None

@@ -48,35 +48,47 @@ class Route:
 
 @dataclass(frozen=True)
 class Preferences:
-    """OpenRouter's `provider` object, and the `vendor` header."""
+    """OpenRouter's `provider` object, and the `vendor` header. `sort`, `max_price` and
+    `require_parameters` are applied by chat (services/preferences.py)."""
 
     order: tuple[str, ...] = ()
     only: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
     allow_fallbacks: bool = True
+    sort: str | None = None  # price | throughput | latency
+    max_price: dict[str, Any] | None = None  # USD: prompt / completion per 1M tokens, request per request
+    require_parameters: bool = False
 
     @classmethod
     def parse(cls, body_field: Any, vendor: str | None) -> Preferences:
         if body_field is None and vendor is None:
             return cls()
         fields = body_field if body_field is not None else {}
-        if not isinstance(fields, dict) or set(fields) - {"order", "only", "ignore", "allow_fallbacks"}:
+        if not isinstance(fields, dict) or set(fields) - PREFERENCE_FIELDS:
             raise InvalidRequest(
-                "`provider` takes `order`, `only`, `ignore` (lists of provider names) and `allow_fallbacks`.",
+                "`provider` takes `order`, `only`, `ignore` (lists of provider names), `allow_fallbacks`, "
+                "`sort`, `max_price` and `require_parameters`.",
                 param="provider",
             )
+        from gateway.services.preferences import checked_extras
+
+        extras = checked_extras(fields)
         names = {name: _names(fields.get(name), name) for name in ("order", "only", "ignore")}
         allow = fields.get("allow_fallbacks", True)
         if not isinstance(allow, bool):
             raise InvalidRequest("`provider.allow_fallbacks` must be true or false.", param="provider.allow_fallbacks")
         if vendor is not None:  # the header pins one provider
-            return cls(order=(vendor,), only=(vendor,), ignore=names["ignore"] or (), allow_fallbacks=False)
+            return cls(order=(vendor,), only=(vendor,), ignore=names["ignore"] or (), allow_fallbacks=False, **extras)
         return cls(
             order=names["order"] or (),
             only=names["only"],
             ignore=names["ignore"] or (),
             allow_fallbacks=allow,
+            **extras,
         )
+
+
+PREFERENCE_FIELDS = {"order", "only", "ignore", "allow_fallbacks", "sort", "max_price", "require_parameters"}
 
 
 def resolve_model(name: str) -> ModelEntry:

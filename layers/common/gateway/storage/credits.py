@@ -76,6 +76,8 @@ class LedgerEntry:
     day: str
     attempts: tuple[dict[str, Any], ...] = ()  # each upstream attempt: provider, http_status, latency_ms, error_code
     units: dict[str, Any] | None = None  # media billed in their own units: images, characters, audio_seconds
+    user: str | None = None  # the end user the client named (OpenAI `user`, Anthropic `metadata.user_id`)
+    metadata: dict[str, str] | None = None  # the client's tags (OpenAI / OpenRouter `metadata`)
 
 
 class CreditRepository(dynamo.TableRepository):

@@ -11,6 +11,7 @@ ledger/trace  pk TRACE#{trace}        sk TRACE        gsi1 ACCOUNT#{id}#TRACES /
 daily usage   pk USAGE#{account}      sk {day}#{model}#{key sha256}
                                                       gsi3 ACTIVE#{day}#{shard} / {account}   (keys only)
 image task    pk TASK#{task_id}       sk TASK
+response      pk RESPONSE#{id}        sk RESPONSE     (a stored Responses API answer; its body in S3 when large)
 """
 
 from __future__ import annotations
@@ -117,3 +118,7 @@ def active_pk(day: str, shard: int) -> str:
 
 def task_key(task_id: str) -> dict[str, dict[str, str]]:
     return key(f"TASK#{task_id}", "TASK")
+
+
+def response_key(response_id: str) -> dict[str, dict[str, str]]:
+    return key(f"RESPONSE#{response_id}", "RESPONSE")

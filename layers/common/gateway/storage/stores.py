@@ -12,6 +12,7 @@ from gateway.storage.accounts import AccountRepository
 from gateway.storage.api_keys import ApiKeyRepository
 from gateway.storage.credits import CreditRepository
 from gateway.storage.dynamo_client import DynamoClient
+from gateway.storage.responses import ResponseRepository
 from gateway.storage.tasks import TaskRepository
 from gateway.storage.usage import TraceRepository, UsageRepository
 
@@ -24,6 +25,7 @@ class Stores:
     usage: UsageRepository  # daily aggregates
     traces: TraceRepository  # the ledger, as listings read it
     tasks: TaskRepository  # image tasks
+    responses: ResponseRepository  # stored Responses API answers
 
     @classmethod
     def on(cls, table: str, client: DynamoClient | None = None) -> Stores:
@@ -34,6 +36,7 @@ class Stores:
             usage=UsageRepository(table, client),
             traces=TraceRepository(table, client),
             tasks=TaskRepository(table, client),
+            responses=ResponseRepository(table, client),
         )
 
 

@@ -207,6 +207,14 @@ class StreamTranslator:
         return self._chunk_base([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
 
 
+def counted_tokens(payload: dict[str, Any]) -> int:
+    """`input_tokens` of a count_tokens answer."""
+    total = payload.get("input_tokens")
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise UpstreamFailure("the provider sent an unexpected token count", status=502)
+    return total
+
+
 def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:
     """(message, code, param) from Anthropic's {"type":"error","error":{"type","message"}}; code = error.type."""
     error = error_member(body)

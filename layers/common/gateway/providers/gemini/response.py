@@ -27,6 +27,7 @@ from gateway.canonical import (
 )
 from gateway.canonical import usage_from as openai_usage_from
 from gateway.dialects.gemini import finish_to_openai, signed, usage_to_openai
+from gateway.providers.errors import UpstreamFailure
 
 
 def usage_from(payload: dict[str, Any]) -> Usage | None:
@@ -221,6 +222,14 @@ def inline_images(payload: dict[str, Any]) -> list[ImageData]:
 
 
 # ---------------------------------------------------------------- errors
+
+
+def counted_tokens(payload: dict[str, Any]) -> int:
+    """`totalTokens` of a countTokens answer."""
+    total = payload.get("totalTokens")
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise UpstreamFailure("the provider sent an unexpected token count", status=502)
+    return total
 
 
 def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:
