@@ -2,7 +2,9 @@
 
 Model `claude-echo` answers "echo: <last user text>", or calls the first tool it is given with
 {"city": "Paris"}, or, when the last turn returns a tool's result, answers "result: <its text>";
-`claude-overloaded` answers 529 overloaded_error. Usage counts words as tokens.
+`claude-overloaded` answers 529 overloaded_error; `claude-agent` (a coding agent's model) answers
+"Hi from the fake Claude." whatever tools it is given. The usage of each answer is kept in `usages`.
+POST /v1/messages/count_tokens counts words as tokens. Usage counts words as tokens.
 Requests and headers are recorded, so tests can check what the gateway forwarded. A prompt holding a
 marker of tests.support.scripted plays that marker's Behaviour instead, whatever the model.
 """
@@ -29,13 +31,34 @@ class FakeAnthropic:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.usages: list[dict[str, Any]] = []
         self.lock = threading.Lock()
-        self.app = Starlette(routes=[Route("/v1/messages", self.messages, methods=["POST"])])
+        self.app = Starlette(
+            routes=[
+                Route("/v1/messages", self.messages, methods=["POST"]),
+                Route("/v1/messages/count_tokens", self.count_tokens, methods=["POST"]),
+            ]
+        )
 
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
             self.headers.clear()
+            self.usages.clear()
+
+    async def count_tokens(self, request: Request) -> Response:
+        body = await request.json()
+        with self.lock:
+            self.requests.append(body)
+            self.headers.append(dict(request.headers))
+        if request.headers.get("x-api-key") != PROVIDER_KEY or not request.headers.get("anthropic-version"):
+            return _error(401, "authentication_error", "invalid x-api-key")
+        if "max_tokens" in body or "stream" in body:
+            return _error(400, "invalid_request_error", "max_tokens: Extra inputs are not permitted")
+        system = body.get("system")
+        words = len(_text(system).split()) if isinstance(system, list) else len(str(system or "").split())
+        words += sum(len(_text(m.get("content")).split()) for m in body["messages"])
+        return JSONResponse({"input_tokens": words})
 
     async def messages(self, request: Request) -> Response:
         body = await request.json()
@@ -52,7 +75,9 @@ class FakeAnthropic:
         input_tokens = sum(len(_text(m.get("content")).split()) for m in body["messages"])
         tools = body.get("tools") or []
         result = _tool_result(body["messages"][-1].get("content"))
-        if result is not None:
+        if body["model"] == "claude-agent":
+            block, stop = {"type": "text", "text": "Hi from the fake Claude."}, "end_turn"
+        elif result is not None:
             block = {"type": "text", "text": "result: " + result}
             stop = "end_turn"
         elif tools:
@@ -70,6 +95,8 @@ class FakeAnthropic:
         usage = {"input_tokens": input_tokens, "output_tokens": output_tokens}
         if body["model"] == "claude-cache":  # a prompt cache at work: Anthropic counts its parts apart
             usage.update(cache_creation_input_tokens=CACHE_WRITTEN, cache_read_input_tokens=CACHE_READ)
+        with self.lock:
+            self.usages.append(dict(usage))
         message = {
             "id": "msg_fake01", "type": "message", "role": "assistant", "model": body["model"],
             "content": [block], "stop_reason": stop, "stop_sequence": None, "usage": usage,

@@ -1,7 +1,9 @@
 """A fake Gemini API on loopback, speaking its wire format (generateContent JSON and
 streamGenerateContent?alt=sse). Model `gemini-echo` answers "echo: <last user text>", or calls the
 first function declared with {"city": "Paris"}, or, when the last content returns a function's response,
-answers "result: <its response>". Usage counts words as tokens. A prompt holding a marker
+answers "result: <its response>"; `gemini-agent` (a coding agent's model) answers "Hi from the fake Gemini."
+whatever tools it is given. Usage counts words as tokens; each answer's is kept in `usages`.
+`:countTokens` counts the words of `contents` (or of `generateContentRequest.contents`). A prompt holding a marker
 of tests.support.scripted plays that marker's Behaviour instead, whatever the model."""
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ PROVIDER_KEY = "gemini-upstream-test-credential"
 class FakeGemini:
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.usages: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.app = Starlette(routes=[Route("/v1beta/models/{target}", self.generate, methods=["POST"])])
 
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
+            self.usages.clear()
 
     async def generate(self, request: Request) -> Response:
         target = request.path_params["target"]
@@ -40,6 +44,11 @@ class FakeGemini:
         if request.headers.get("x-goog-api-key") != PROVIDER_KEY:
             return _error(403, "PERMISSION_DENIED", "API key not valid.")
         model, _, method = target.partition(":")
+        if method == "countTokens":
+            inner = body.get("generateContentRequest") or body
+            if set(body) - {"contents", "generateContentRequest"}:
+                return _error(400, "INVALID_ARGUMENT", "Unknown name in countTokens.")
+            return JSONResponse({"totalTokens": sum(len(_text(c).split()) for c in inner.get("contents") or [])})
         scripted = SCRIPT.find([body.get("contents"), body.get("systemInstruction")])
         if scripted is not None:
             return await _scripted(body, method == "streamGenerateContent", *scripted)
@@ -58,7 +67,11 @@ class FakeGemini:
             for part in (contents[-1].get("parts") if contents else None) or []
             if isinstance(part, dict) and isinstance(part.get("functionResponse"), dict)
         ]
-        if returned:
+        if model == "gemini-agent":
+            reply = "Hi from the fake Gemini."
+            parts = [{"text": reply}]
+            output = len(reply.split())
+        elif returned:
             reply = "result: " + json.dumps(returned[0].get("response"))
             parts = [{"text": reply}]
             output = len(reply.split())
@@ -72,6 +85,8 @@ class FakeGemini:
             parts = [{"text": reply}]
             output = len(reply.split())
         usage = {"promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output}
+        with self.lock:
+            self.usages.append(usage)
         if method == "generateContent":
             return JSONResponse(
                 {

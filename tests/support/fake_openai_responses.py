@@ -4,9 +4,11 @@ their `data:` chunks).
 
 POST /v1/responses: the last input item decides the answer. A function call's output is answered
 "result: <output>"; a request with function tools calls the first with {"city": "Paris"}; anything else
-is answered "echo: <last user text>". Model `responses-reasoning` thinks first (a reasoning item with a
+is answered "echo: <last user text>"; model `agent` (a coding agent's) answers "Hi from the fake OpenAI."
+whatever tools it is given. Model `responses-reasoning` thinks first (a reasoning item with a
 summary, and `encrypted_content` when `include` asks for it); model `responses-search` runs one web
-search first. Usage counts words as tokens (the instructions and every input text for the input).
+search first. Usage counts words as tokens (the instructions and every input text for the input);
+each answer's is kept in the upstream's `usages`.
 POST /v1/completions answers "echo: <prompt>", its usage counting words.
 """
 
@@ -49,9 +51,15 @@ def _last_user_text(items: list[Any]) -> str:
 class ResponsesAPI:
     """Mounted on the fake OpenAI upstream; `record(body, request)` keeps what the gateway sent."""
 
-    def __init__(self, record: Callable[[dict[str, Any], Request], None], authorized: Callable[[Request], bool]):
+    def __init__(
+        self,
+        record: Callable[[dict[str, Any], Request], None],
+        authorized: Callable[[Request], bool],
+        usages: list[dict[str, Any]],
+    ) -> None:
         self.record = record
         self.authorized = authorized
+        self.usages = usages
 
     async def responses(self, request: Request) -> Response:
         body = await request.json()
@@ -70,6 +78,7 @@ class ResponsesAPI:
             "output_tokens_details": {"reasoning_tokens": 2 if body["model"] == "responses-reasoning" else 0},
             "total_tokens": input_tokens + reply_words,
         }
+        self.usages.append(usage)
         response = {
             "id": "resp_upstream0001",
             "object": "response",
@@ -112,7 +121,9 @@ class ResponsesAPI:
             output.append({"type": "web_search_call", "id": "ws_upstream0001", "status": "completed", "action": action})
         last = items[-1] if items else {}
         functions = [tool for tool in body.get("tools") or [] if tool.get("type") == "function"]
-        if isinstance(last, dict) and last.get("type") == "function_call_output":
+        if body["model"] == "agent":
+            text = "Hi from the fake OpenAI."
+        elif isinstance(last, dict) and last.get("type") == "function_call_output":
             text = "result: " + " ".join(_texts(last.get("output")))
         elif functions:
             call = {
