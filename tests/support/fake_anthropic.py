@@ -2,7 +2,9 @@
 
 Model `claude-echo` answers "echo: <last user text>", or calls the first tool it is given with
 {"city": "Paris"}, or, when the last turn returns a tool's result, answers "result: <its text>";
-`claude-overloaded` answers 529 overloaded_error; `claude-agent` (a coding agent's model) answers
+`claude-overloaded` answers 529 overloaded_error. A request with a web search tool searches once (a
+server_tool_use and its web_search_tool_result, then "searched: <last user text>"; its usage counts the
+search in server_tool_use). `claude-agent` (a coding agent's model) answers
 "Hi from the fake Claude." whatever tools it is given. The usage of each answer is kept in `usages`.
 POST /v1/messages/count_tokens counts words as tokens. Usage counts words as tokens.
 Requests and headers are recorded, so tests can check what the gateway forwarded. A prompt holding a
@@ -75,8 +77,14 @@ class FakeAnthropic:
         input_tokens = sum(len(_text(m.get("content")).split()) for m in body["messages"])
         tools = body.get("tools") or []
         result = _tool_result(body["messages"][-1].get("content"))
+        searched = any(str(tool.get("type", "")).startswith("web_search_") for tool in tools)
         if body["model"] == "claude-agent":
             block, stop = {"type": "text", "text": "Hi from the fake Claude."}, "end_turn"
+        elif searched:
+            block, stop = (
+                {"type": "text", "text": "searched: " + _text(body["messages"][-1].get("content"))},
+                "end_turn",
+            )
         elif result is not None:
             block = {"type": "text", "text": "result: " + result}
             stop = "end_turn"
@@ -95,11 +103,22 @@ class FakeAnthropic:
         usage = {"input_tokens": input_tokens, "output_tokens": output_tokens}
         if body["model"] == "claude-cache":  # a prompt cache at work: Anthropic counts its parts apart
             usage.update(cache_creation_input_tokens=CACHE_WRITTEN, cache_read_input_tokens=CACHE_READ)
+        content = [block]
+        if searched:
+            usage["server_tool_use"] = {"web_search_requests": 1}
+            query = {"type": "server_tool_use", "id": "srvtoolu_01", "name": "web_search", "input": {"query": "q"}}
+            found = {"type": "web_search_result", "url": "https://example.com/", "title": "Example",
+                     "encrypted_content": "opaque", "page_age": None}  # fmt: skip
+            content = [
+                query,
+                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01", "content": [found]},
+                block,
+            ]
         with self.lock:
             self.usages.append(dict(usage))
         message = {
             "id": "msg_fake01", "type": "message", "role": "assistant", "model": body["model"],
-            "content": [block], "stop_reason": stop, "stop_sequence": None, "usage": usage,
+            "content": content, "stop_reason": stop, "stop_sequence": None, "usage": usage,
         }  # fmt: skip
         if not body.get("stream"):
             return JSONResponse(message)
@@ -173,40 +192,40 @@ async def _scripted_events(message: dict[str, Any], marker: str, plan: Plan) -> 
 
 
 async def _events(message: dict[str, Any]) -> AsyncIterator[bytes]:
-    block = message["content"][0]
-    start = {**message, "content": [], "stop_reason": None, "usage": {**message["usage"], "output_tokens": 1}}
+    start = {
+        **message,
+        "content": [],
+        "stop_reason": None,
+        "usage": {"input_tokens": message["usage"]["input_tokens"], "output_tokens": 1},
+    }
     yield _sse("message_start", {"type": "message_start", "message": start})
     yield _sse("ping", {"type": "ping"})
-    if block["type"] == "text":
-        yield _sse(
-            "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        )
-        for piece in _pieces(block["text"]):
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "text":
             yield _sse(
-                "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
             )
-    else:
-        empty = {**block, "input": {}}
-        yield _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": empty})
-        arguments = json.dumps(block["input"])
-        for piece in (arguments[:5], arguments[5:]):
-            yield _sse(
-                "content_block_delta",
-                {
-                    "type": "content_block_delta",
-                    "index": 0,
-                    "delta": {"type": "input_json_delta", "partial_json": piece},
-                },
-            )
-    yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+            for piece in _pieces(block["text"]):
+                delta = {"type": "text_delta", "text": piece}
+                yield _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+        elif block["type"] in ("tool_use", "server_tool_use"):
+            empty = {**block, "input": {}}
+            yield _sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": empty})
+            arguments = json.dumps(block["input"])
+            for piece in (arguments[:5], arguments[5:]):
+                delta = {"type": "input_json_delta", "partial_json": piece}
+                yield _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+        else:  # results of server tools come whole
+            yield _sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
+        yield _sse("content_block_stop", {"type": "content_block_stop", "index": index})
+    final = {name: value for name, value in message["usage"].items() if name != "input_tokens"}
     yield _sse(
         "message_delta",
         {
             "type": "message_delta",
             "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-            "usage": {"output_tokens": message["usage"]["output_tokens"]},
+            "usage": final,
         },
     )
     yield _sse("message_stop", {"type": "message_stop"})

@@ -71,11 +71,11 @@ def test_a_body_anthropic_would_refuse_is_refused_before_credits(fields: dict[st
 
 def test_a_system_turn_mid_conversation_is_a_system_message_in_its_place() -> None:
     # Given Claude Code's mid-conversation system turn (with the request's own output_config)
-    turns = [
+    environment = {"type": "text", "text": "# Environment", "cache_control": {"type": "ephemeral"}}
+    turns: list[dict[str, Any]] = [
         {"role": "user", "content": "Say hi"},
-        {"role": "system", "content": [{"type": "text", "text": "# Environment", "cache_control": {"type": "ephemeral"}}],
-         "output_config": {"effort": "medium"}},
-    ]  # fmt: skip
+        {"role": "system", "content": [environment], "output_config": {"effort": "medium"}},
+    ]
     request = MessagesRequest.model_validate(body(messages=turns, output_config={"effort": "medium"}))
     # When it is translated, Then the system turn stays where it was, its cache marker with it
     canonical, native_only, _ = translated(request.wire_body())

@@ -201,7 +201,15 @@ def _encoder(exchange: Exchange) -> Encoder:
 
 
 def _error_body(error: GatewayError) -> Body:
-    return wire.error_body(error.status, error.message)
+    """Anthropic's envelope has no `param`: the message names the field."""
+    return wire.error_body(error.status, named(error))
+
+
+def named(error: GatewayError) -> str:
+    """The error's message, naming its field when the message does not already."""
+    if error.param and f"`{error.param}`" not in error.message and f"'{error.param}'" not in error.message:
+        return f"{error.message.rstrip('.')} (`{error.param}`)."
+    return error.message
 
 
 def _capped(body: Body, tokens: int) -> Body:

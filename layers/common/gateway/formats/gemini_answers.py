@@ -181,7 +181,14 @@ def _encoder(exchange: Exchange) -> Encoder:
 
 
 def _error_body(error: GatewayError) -> Body:
-    return error_body(error.status, error.message)
+    """Google's envelope names the field in a BadRequest detail, as Google's API does."""
+    body = error_body(error.status, error.message)
+    if error.param:
+        violation = {"field": error.param, "description": error.message}
+        body["error"]["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [violation]}
+        ]
+    return body
 
 
 def _capped(body: Body, tokens: int) -> Body:

@@ -109,8 +109,20 @@ def chat_response(payload: dict[str, Any], model: str, *, created: int | None = 
     }
     usage = usage_to_openai(payload.get("usageMetadata"))
     if usage is not None:
-        completion["usage"] = usage
+        completion["usage"] = grounded(usage, payload)
     return completion
+
+
+def grounded(usage: CompletionUsage, payload: dict[str, Any]) -> CompletionUsage:
+    """The usage, counting the answer as grounded with Google Search (billed per grounded answer)
+    when the payload shows grounding."""
+    return {**usage, "server_tool_use": {"grounded_requests": 1}} if has_grounding(payload) else usage
+
+
+def has_grounding(payload: dict[str, Any]) -> bool:
+    """Whether any candidate carries grounding metadata: Google Search was used for it."""
+    candidates = payload.get("candidates")
+    return any(isinstance(c, dict) and bool(c.get("groundingMetadata")) for c in candidates or [])
 
 
 class StreamTranslator:
@@ -131,6 +143,7 @@ class StreamTranslator:
         self._finish: dict[int, str] = {}
         self._call_total = 0
         self._usage: CompletionUsage | None = None
+        self._grounded = False
 
     @property
     def usage(self) -> Usage | None:
@@ -162,6 +175,7 @@ class StreamTranslator:
         usage = usage_to_openai(chunk.get("usageMetadata"))
         if usage is not None:
             self._usage = usage
+        self._grounded = self._grounded or has_grounding(chunk)
         out: list[ChatChunk] = []
         candidates = chunk.get("candidates") or []
         for position, candidate in enumerate(candidates):
@@ -205,7 +219,9 @@ class StreamTranslator:
                 "created": self.created,
                 "model": self.model,
                 "choices": [],
-                "usage": self._usage,
+                "usage": {**self._usage, "server_tool_use": {"grounded_requests": 1}}
+                if self._grounded
+                else self._usage,
             },
         ]
 
