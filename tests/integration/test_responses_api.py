@@ -306,3 +306,72 @@ def test_a_hostile_max_output_tokens_is_a_400_that_moves_no_credit(gateway_url, 
     assert caught.value.body["param"] == "max_output_tokens"  # type: ignore[index]
     assert balance_of(tenant.account_id) == GRANT
     assert upstream.requests == []
+
+
+MALFORMED = [
+    {"input": [{"type": "function_call_output", "call_id": 5, "output": {"x": 1}}]},
+    {"input": [{"type": "message", "role": "robot", "content": "hi"}]},
+    {"input": [{"role": "user", "content": 7}]},
+    {"input": [{"role": "user", "content": [{"type": "input_image"}]}]},
+    {"input": [{"role": "assistant", "content": [{"type": "input_image", "image_url": "x"}]}]},
+    {"input": [{"type": "reasoning", "encrypted_content": "gw1.!!not-base64!!"}, {"role": "user", "content": "hi"}]},
+    {"input": [{"type": "reasoning", "encrypted_content": "gw1.e30="}, {"role": "user", "content": "hi"}]},
+    {"input": [{"type": "item_reference", "id": "msg_nowhere"}]},
+    {"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "file-123"}]}]},
+    {"input": "hi", "tools": [{"type": "function"}]},
+    {"input": "hi", "tools": [{"type": "function", "name": "f", "parameters": "not a schema"}]},
+    {"input": "hi", "tool_choice": {"type": "function"}},
+    {"input": "hi", "text": {"format": "json"}},
+    {"input": "hi", "reasoning": {"effort": "enormous"}},
+    {"input": "hi", "background": True},
+    {"input": "hi", "conversation": "conv_1"},
+    {"input": "hi", "previous_response_id": "resp_does_not_exist"},
+    {"input": [{"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{not json"}]},
+]
+
+
+@pytest.mark.parametrize("model", ["test/responses", "test/claude", "test/gemini"])
+@pytest.mark.parametrize("fields", MALFORMED, ids=[json.dumps(case)[:60] for case in MALFORMED])
+def test_malformed_input_is_a_4xx_in_openais_envelope_never_a_5xx(gateway_url, upstream, make_tenant, model, fields):
+    import httpx
+
+    tenant = make_tenant("10")
+    response = httpx.post(
+        f"{gateway_url}/v1/responses",
+        json={"model": model, **fields},
+        headers={"Authorization": f"Bearer {tenant.key}"},
+        timeout=20,
+    )
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        error = response.json()["error"]
+        assert error["message"]
+        assert error["type"] in ("invalid_request_error", "not_found_error")
+        assert balance_of(tenant.account_id) == GRANT
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_conversation_moves_between_vendors_with_claudes_thinking_kept(
+    gateway_url, upstream, fake_servers, make_tenant, stream
+):
+    # Given a response from Claude that thought first (its signed thinking as a reasoning item)
+    tenant = make_tenant("10")
+    client = sdk(gateway_url, tenant.key)
+    if stream:
+        with client.responses.stream(model="test/claude-thinker", input="think about it") as events:
+            first = events.get_final_response()
+    else:
+        first = client.responses.create(model="test/claude-thinker", input="think about it")
+    (reasoning,) = [item for item in first.output if item.type == "reasoning"]
+    assert reasoning.summary[0].text == "Let me think."
+    assert reasoning.encrypted_content.startswith("gw1.")  # type: ignore[union-attr]
+    # When an OpenAI model continues it: Claude's thinking, which OpenAI cannot read, is left out
+    client.responses.create(model="test/responses", input="and then?", previous_response_id=first.id)
+    sent = upstream.requests[-1]["input"]
+    assert [item.get("type") for item in sent if item.get("type") == "reasoning"] == []
+    assert "think about it" in json.dumps(sent)
+    # And when Claude continues it, its thinking goes back to it signed, as Anthropic requires
+    client.responses.create(model="test/claude-thinker", input="and then?", previous_response_id=first.id)
+    assistant = fake_servers["anthropic"].requests[-1]["messages"][1]
+    assert assistant["role"] == "assistant"
+    assert assistant["content"][0] == {"type": "thinking", "thinking": "Let me think.", "signature": "sig-fake-01"}

@@ -4,9 +4,10 @@ Model `claude-echo` answers "echo: <last user text>", or calls the first tool it
 {"city": "Paris"}, or, when the last turn returns a tool's result, answers "result: <its text>";
 `claude-overloaded` answers 529 overloaded_error. A request with a web search tool searches once (a
 server_tool_use and its web_search_tool_result, then "searched: <last user text>"; its usage counts the
-search in server_tool_use). `claude-agent` (a coding agent's model) answers
-"Hi from the fake Claude." whatever tools it is given. The usage of each answer is kept in `usages`.
-POST /v1/messages/count_tokens counts words as tokens. Usage counts words as tokens.
+search in server_tool_use). `claude-thinker` thinks first (a signed thinking block), then echoes.
+`claude-agent` (a coding agent's model) answers "Hi from the fake Claude." whatever tools it is given.
+Usage counts words as tokens; each answer's is kept in `usages`. POST /v1/messages/count_tokens counts
+words as tokens.
 Requests and headers are recorded, so tests can check what the gateway forwarded. A prompt holding a
 marker of tests.support.scripted plays that marker's Behaviour instead, whatever the model.
 """
@@ -104,6 +105,9 @@ class FakeAnthropic:
         if body["model"] == "claude-cache":  # a prompt cache at work: Anthropic counts its parts apart
             usage.update(cache_creation_input_tokens=CACHE_WRITTEN, cache_read_input_tokens=CACHE_READ)
         content = [block]
+        if body["model"] == "claude-thinker":
+            content = [{"type": "thinking", "thinking": "Let me think.", "signature": "sig-fake-01"}, block]
+            usage["output_tokens"] += 3
         if searched:
             usage["server_tool_use"] = {"web_search_requests": 1}
             query = {"type": "server_tool_use", "id": "srvtoolu_01", "name": "web_search", "input": {"query": "q"}}
@@ -208,6 +212,14 @@ async def _events(message: dict[str, Any]) -> AsyncIterator[bytes]:
             )
             for piece in _pieces(block["text"]):
                 delta = {"type": "text_delta", "text": piece}
+                yield _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+        elif block["type"] == "thinking":
+            opening = {"type": "thinking", "thinking": "", "signature": ""}
+            yield _sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": opening})
+            for delta in (
+                {"type": "thinking_delta", "thinking": block["thinking"]},
+                {"type": "signature_delta", "signature": block["signature"]},
+            ):
                 yield _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
         elif block["type"] in ("tool_use", "server_tool_use"):
             empty = {**block, "input": {}}

@@ -299,6 +299,12 @@ def _text(text: dict[str, Any], request: dict[str, Any], native_only: Skipped) -
         request["verbosity"] = text["verbosity"]
 
 
+def _gateway_reasoning(item: dict[str, Any]) -> bool:
+    """A reasoning item the gateway encoded from another vendor's thinking: OpenAI cannot read it."""
+    content = item.get("encrypted_content")
+    return item_type(item) == "reasoning" and isinstance(content, str) and content.startswith(GATEWAY_REASONING)
+
+
 def _names_a_file(value: Any) -> bool:
     """Whether any part names an uploaded file (OpenAI's Files API, which is the operator's account)."""
     if isinstance(value, dict):
@@ -369,7 +375,7 @@ def exchange(request: ResponsesRequest, context: ResponseContext, *, reasoning_m
     items = [*context.history, *context.input_items]
     canonical, native_only = to_openai(sent, items)
     tools, calls = server_tools(sent)
-    native = {**sent, "input": items, "store": False}
+    native = {**sent, "input": [item for item in items if not _gateway_reasoning(item)], "store": False}
     native.pop("previous_response_id", None)
     if calls is not None:
         native["max_tool_calls"] = calls
