@@ -21,7 +21,7 @@ from gateway.config import get_settings
 from gateway.errors import InvalidRequest, NotFound
 from gateway.formats import responses as wire
 from gateway.formats.responses import ResponseContext, ResponsesRequest
-from gateway.formats.responses_answers import new_id
+from gateway.formats.responses_objects import new_id
 from gateway.observability import logger
 from gateway.services.chat import ChatAnswer, infer
 from gateway.services.metering import Answer
