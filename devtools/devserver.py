@@ -17,9 +17,10 @@ from devtools.template import ROOT
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-FUNCTIONS = ("chat", "keys", "images", "audio", "usage")
+FUNCTIONS = ("chat", "keys", "images", "audio", "usage", "console")
 DEMO_ACCOUNT = "demo"
 DEMO_CREDITS = "100"
+DEV_OPERATOR = "operator@example.com"
 
 
 @cache
@@ -53,33 +54,46 @@ def ensure_demo_account() -> str | None:
     return keys.issue_key(DEMO_ACCOUNT, "demo", "inference").key
 
 
-def _local_buckets() -> Any:
-    """Image tasks keep their images in S3, and large stored responses their bodies: locally, moto's S3
-    on loopback (in memory). Without a queue (IMAGE_TASKS_QUEUE_URL unset) the task worker runs inside
-    the dev server."""
-    if os.environ.get("IMAGES_BUCKET"):
-        return None
+def _local_aws() -> tuple[Any, str | None]:
+    """moto's server on loopback (in memory), for what is not set already: the S3 buckets image tasks
+    keep their images in (without a queue, IMAGE_TASKS_QUEUE_URL unset, the task worker runs inside
+    the dev server) and large stored responses their bodies, and the console's Cognito user pool with
+    a dev operator. Returns the server and the operator's sign-in line, shown once."""
+    need_bucket = not os.environ.get("IMAGES_BUCKET")
+    need_pool = not os.environ.get("COGNITO_USER_POOL_ID")
+    if not (need_bucket or need_pool):
+        return None, None
     import boto3
     from moto.server import ThreadedMotoServer
 
+    from devtools.cognito_local import create_pool
     from devtools.dynamodb_local import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    os.environ["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{port}"
-    os.environ["IMAGES_BUCKET"] = "ai-gateway-images-dev"
-    os.environ.setdefault("RESPONSES_BUCKET", "ai-gateway-responses-dev")
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"],
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - moto's stand-in
-    )
-    s3.create_bucket(Bucket=os.environ["IMAGES_BUCKET"])
-    s3.create_bucket(Bucket=os.environ["RESPONSES_BUCKET"])
-    return server
+    endpoint = f"http://127.0.0.1:{port}"
+    signin = None
+    if need_bucket:
+        os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
+        os.environ["IMAGES_BUCKET"] = "ai-gateway-images-dev"
+        os.environ.setdefault("RESPONSES_BUCKET", "ai-gateway-responses-dev")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto's stand-in
+        )
+        s3.create_bucket(Bucket=os.environ["IMAGES_BUCKET"])
+        s3.create_bucket(Bucket=os.environ["RESPONSES_BUCKET"])
+    if need_pool:
+        pool = create_pool(endpoint)
+        starting = os.environ.get("CONSOLE_STARTING_CREDITS", "0")
+        for name, value in pool.environment(starting_credits=starting).items():
+            os.environ.setdefault(name, value)
+        signin = f"{DEV_OPERATOR} / {pool.add_operator(DEV_OPERATOR)}"
+    return server, signin
 
 
 def main() -> None:
@@ -97,7 +111,7 @@ def main() -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
     database = DynamoDBLocal(dynamodb_port, data_dir / "dynamodb").start()
-    images = _local_buckets()
+    local_aws, operator_signin = _local_aws()
     # uvicorn re-raises SIGTERM once it has shut down; exit through `finally` to stop the database too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
@@ -116,11 +130,14 @@ def main() -> None:
             )
         print(f"DynamoDB Local on {database.endpoint}, data in {data_dir / 'dynamodb'}", flush=True)
         print(f"Gateway on http://127.0.0.1:{port} (OpenAI base URL: http://127.0.0.1:{port}/v1)", flush=True)
+        print(f"Console on http://127.0.0.1:{port}/console (Cognito: moto on loopback, in memory)", flush=True)
+        if operator_signin:
+            print(f"Operator sign-in for this run, shown once: {operator_signin}", flush=True)
         uvicorn.run(build_app(), host="127.0.0.1", port=port, log_level="info")
     finally:
         database.stop()
-        if images is not None:
-            images.stop()
+        if local_aws is not None:
+            local_aws.stop()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from devtools.template import ROOT
 TEST_TABLE = "gateway-test"
 TEST_IDEMPOTENCY_TABLE = "gateway-test-idempotency"
 TEST_CATALOG = ROOT / "tests" / "fixtures" / "catalog.yaml"
+CONSOLE_STARTING_CREDITS = "2.5"
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +63,8 @@ def fake_servers():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def aws_local() -> Iterator[dict[str, str]]:
-    """S3 and SQS stand-ins (moto's server on loopback): the images and responses buckets, the task queue."""
+    """S3, SQS and Cognito stand-ins (moto's server on loopback): the images and responses buckets, the
+    task queue and the console's user pool."""
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -82,8 +85,17 @@ def aws_local() -> Iterator[dict[str, str]]:
         "IMAGES_BUCKET": "gateway-test-images",
         "RESPONSES_BUCKET": "gateway-test-responses",
         "IMAGE_TASKS_QUEUE_URL": queue["QueueUrl"],
+        **console_pool(endpoint).environment(starting_credits=CONSOLE_STARTING_CREDITS),
     }
     server.stop()
+
+
+@lru_cache(maxsize=4)
+def console_pool(endpoint: str):  # type: ignore[no-untyped-def]
+    """The console's user pool (as template.yaml declares it) on the session's moto server."""
+    from devtools.cognito_local import create_pool
+
+    return create_pool(endpoint)
 
 
 @pytest.fixture
@@ -246,3 +258,11 @@ def ledger_entry(trace_id: str) -> dict | None:  # type: ignore[type-arg]
 
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def cognito(gateway_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """The console's user pool: users signed up, confirmed and signed in as the page does it."""
+    from tests.support.console import CognitoPool
+
+    return CognitoPool(gateway_env)

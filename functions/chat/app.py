@@ -1,6 +1,7 @@
 """Inference routes in the formats clients speak (OpenAI chat, Responses and legacy completions,
-Anthropic, Gemini), stored responses, embeddings and the model list. Served by uvicorn behind the
-Lambda Web Adapter (run.sh) so responses stream."""
+Anthropic, Gemini), stored responses, token counting, embeddings and the model list; the credits
+platform's `/api/v1` chat and model list (its error envelope). Served by uvicorn behind the Lambda
+Web Adapter (run.sh) so responses stream."""
 
 from __future__ import annotations
 
@@ -21,24 +22,24 @@ from gateway.formats.responses import ResponsesRequest
 from gateway.formats.token_counts import GeminiCountRequest, MessagesCountRequest
 from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, format_router, trace_id_of
 from gateway.providers.capabilities import TEXT_COMPLETIONS
-from gateway.services import embeddings, models, responses, token_counts
+from gateway.services import embeddings, models, platform_views, responses, token_counts
 from gateway.services.chat import ChatAnswer, infer
 from gateway.services.routing import parse_gemini_target
 
 router = APIRouter()  # OpenAI's format: its error envelope
 anthropic_routes = format_router("anthropic")
 gemini_routes = format_router("gemini")
+api_v1_routes = format_router("api_v1")
 Vendor = Annotated[str | None, Header(max_length=64)]
 # Anthropic beta names, comma-separated (Claude Code sends several); passed on to Anthropic upstreams only
 AnthropicBeta = Annotated[str | None, Header(max_length=1024, pattern=r"^[A-Za-z0-9._-]+( ?, ?[A-Za-z0-9._-]+)*$")]
-
-
 ResponseId = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 async def _answer(principal: Any, exchange: Exchange, request: Request, vendor: str | None) -> Response:
     deadline = from_lambda_context(request.headers.getlist(CONTEXT_HEADER))
-    return _sent(await infer(principal, exchange, trace_id_of(request), vendor=vendor, deadline=deadline))
+    pinned = platform_views.pinned_provider(vendor)  # YouRouter's `vendor: auto`, `vendor: google`
+    return _sent(await infer(principal, exchange, trace_id_of(request), vendor=pinned, deadline=deadline))
 
 
 def _sent(answer: ChatAnswer) -> Response:
@@ -59,7 +60,8 @@ async def create_response(
     payload: ResponsesRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
 ) -> Response:
     deadline = from_lambda_context(request.headers.getlist(CONTEXT_HEADER))
-    return _sent(await responses.create(principal, payload, trace_id_of(request), vendor=vendor, deadline=deadline))
+    pinned = platform_views.pinned_provider(vendor)
+    return _sent(await responses.create(principal, payload, trace_id_of(request), vendor=pinned, deadline=deadline))
 
 
 @router.get("/v1/responses/{response_id}")
@@ -88,11 +90,29 @@ async def create_completion(
     payload: CompletionRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
 ) -> Response:
     deadline = from_lambda_context(request.headers.getlist(CONTEXT_HEADER))
+    pinned = platform_views.pinned_provider(vendor)
     exchange = completions.exchange(payload)
     answer = await infer(
-        principal, exchange, trace_id_of(request), vendor=vendor, deadline=deadline, capability=TEXT_COMPLETIONS
+        principal, exchange, trace_id_of(request), vendor=pinned, deadline=deadline, capability=TEXT_COMPLETIONS
     )
     return _sent(answer)
+
+
+@api_v1_routes.post("/api/v1/chat/completions")
+async def platform_chat_completions(
+    payload: ChatCompletionRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
+) -> Response:
+    """The credits platform (base URL /api/v1): only models its registry enables and lists."""
+    platform_views.require_listed(payload.model)
+    return await _answer(principal, openai.exchange(payload), request, vendor)
+
+
+@api_v1_routes.get("/api/v1/models")
+def platform_list_models(principal: AnyKey) -> dict[str, Any]:
+    return platform_views.list_models(principal.key)
+
+
+router.include_router(api_v1_routes)
 
 
 @anthropic_routes.post("/v1/messages/count_tokens")

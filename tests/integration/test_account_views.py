@@ -36,3 +36,29 @@ def test_account_views_need_a_valid_key(gateway_url):
     response = httpx.get(f"{gateway_url}/api/user/self/quota", headers={"Authorization": "Bearer sk-gw-nope"})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_the_account_view_has_potatorouters_username_email_and_role(gateway_url, gateway_env):
+    """PotatoRouter: /api/user/self gives the user name, email and role (the operator sets the email
+    with `gateway-admin create-account --email`)."""
+    from gateway.services import keys
+    from tests.conftest import TEST_TABLE
+    from tests.integration.test_admin_cli import admin, ok
+
+    created = ok(
+        admin(gateway_env, "--table", TEST_TABLE, "create-account", "--name", "Acme", "--email", "ops@acme.example")
+    )
+    assert created["email"] == "ops@acme.example"
+    key = keys.issue_key(created["account_id"], "app", "inference").key
+    me = httpx.get(f"{gateway_url}/api/user/self", headers={"Authorization": f"Bearer {key}"}).json()
+    assert (me["username"], me["display_name"], me["email"], me["role"]) == (
+        "Acme",
+        "Acme",
+        "ops@acme.example",
+        "inference",
+    )
+    # an account without an email says so
+    bare = accounts.create_account("Bare", 0)
+    bare_key = keys.issue_key(bare.account_id, "ops", "management").key
+    mine = httpx.get(f"{gateway_url}/api/user/self", headers={"Authorization": f"Bearer {bare_key}"}).json()
+    assert (mine["username"], mine["email"], mine["role"]) == ("Bare", None, "management")

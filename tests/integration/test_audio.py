@@ -61,7 +61,7 @@ def tenant(make_tenant):  # type: ignore[no-untyped-def]
 def assert_error(response: httpx.Response, status: int, code: str, param: str | None) -> dict:
     assert response.status_code == status, response.text
     error = response.json()["error"]
-    assert set(error) == {"message", "type", "code", "param"}
+    assert set(error) == {"message", "type", "code", "param", "status"}
     assert error["code"] == code
     assert error["param"] == param
     assert error["message"]

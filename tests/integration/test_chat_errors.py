@@ -28,7 +28,8 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict:
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert error["code"] == code
-    assert set(error) == {"message", "type", "code", "param"}
+    assert set(error) == {"message", "type", "code", "param", "status"}
+    assert error["status"] == status  # poeti's envelope: the HTTP status in the body too
     assert error["message"]
     assert response.headers["x-trace-id"].startswith("gen-")
     return error

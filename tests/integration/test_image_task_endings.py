@@ -22,7 +22,7 @@ HOLD = 100_000  # two images of test/image-async
 def start_task(gateway_url: str, key: str) -> dict:  # type: ignore[type-arg]
     created = httpx.post(
         f"{gateway_url}/v1/images/generations",
-        json={"model": "test/image-async", "prompt": "an otter", "n": 2},
+        json={"model": "test/image-async", "prompt": "an otter", "n": 2, "async": True},
         headers={"Authorization": f"Bearer {key}"},
     )
     assert created.status_code == 202

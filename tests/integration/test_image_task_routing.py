@@ -17,7 +17,7 @@ GRANT = 10_000_000
 def start_task(gateway_url: str, key: str, model: str) -> str:
     created = httpx.post(
         f"{gateway_url}/v1/images/generations",
-        json={"model": model, "prompt": "an otter", "n": 1},
+        json={"model": model, "prompt": "an otter", "n": 1, "async": True},
         headers={"Authorization": f"Bearer {key}"},
     )
     assert created.status_code == 202

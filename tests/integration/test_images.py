@@ -1,5 +1,6 @@
-"""Image generation through the official openai SDK, priced per image; slow models as tasks worked
-by the worker function (SQS and S3 as moto's stand-ins on loopback), charged once."""
+"""Image generation through the official openai SDK, priced per image, answered with the images
+(OpenAI's contract); as tasks when the client asks (`async: true`), worked by the worker function (SQS
+and S3 as moto's stand-ins on loopback), charged once."""
 
 from __future__ import annotations
 
@@ -51,6 +52,35 @@ def test_the_function_entry_answers_images_as_lambda_runs_it(gateway_env, upstre
     assert answer.status_code == 200, answer.text
     assert [base64.b64decode(image["b64_json"]) for image in answer.json()["data"]] == [PNG, PNG]
     assert balance_of(tenant.account_id) == GRANT - 2 * 40_000  # 0.04 credits per standard image
+
+
+def test_the_openai_sdk_gets_its_images_in_the_answer_not_a_task(gateway_url, upstream, make_tenant):
+    """Given a model an operator might think slow (gpt-image-1 was one)
+    When the openai SDK's images.generate asks for it without `async`
+    Then the answer holds the images, synchronously: OpenAI's contract (no task, no `data: []`)."""
+    tenant = make_tenant("10")
+    raw = sdk(gateway_url, tenant.key).images.with_raw_response.generate(
+        model="test/image-async", prompt="an otter", n=2, response_format="b64_json"
+    )
+    assert raw.status_code == 200
+    assert [base64.b64decode(image.b64_json) for image in raw.parse().data] == [PNG, PNG]
+    assert "task_id" not in raw.http_response.json()
+    assert balance_of(tenant.account_id) == GRANT - 2 * 50_000
+
+
+def test_a_request_without_a_model_gets_the_catalogs_default_image_model(gateway_url, upstream, make_tenant):
+    """PotatoRouter's example names no model: the catalog's `defaults.image` (test/image here) answers."""
+    tenant = make_tenant("10")
+    answer = httpx.post(
+        f"{gateway_url}/v1/images/generations",
+        json={"prompt": "an otter", "n": 1, "size": "1024x1024"},
+        headers={"Authorization": f"Bearer {tenant.key}"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert httpx.get(answer.json()["data"][0]["url"]).content == PNG
+    entry = ledger_entry(answer.headers["x-trace-id"])
+    assert entry is not None
+    assert (entry["model"], entry["credits"]) == ("test/image", 40_000)
 
 
 def test_url_images_at_the_default_quality_price(gateway_url, upstream, make_tenant):
@@ -124,14 +154,14 @@ def run_worker(records: list[dict]) -> dict:
     return module.handler({"Records": records}, LambdaContext(function_name="ImagesWorkerFunction"))
 
 
-def test_a_slow_model_answers_a_task_that_the_worker_completes_and_charges_once(
+def test_a_request_for_a_task_answers_one_that_the_worker_completes_and_charges_once(
     gateway_url, upstream, aws_local, make_tenant
 ):
     tenant = make_tenant("10")
     headers = {"Authorization": f"Bearer {tenant.key}"}
     created = httpx.post(
         f"{gateway_url}/v1/images/generations",
-        json={"model": "test/image-async", "prompt": "a slow otter", "n": 2},
+        json={"model": "test/image-async", "prompt": "a slow otter", "n": 2, "async": True},
         headers=headers,
     )
     assert created.status_code == 202
@@ -161,7 +191,7 @@ def test_a_failed_task_is_refunded_and_reports_its_error(gateway_url, upstream, 
     headers = {"Authorization": f"Bearer {tenant.key}"}
     task = httpx.post(
         f"{gateway_url}/v1/images/generations",
-        json={"model": "test/image-broken", "prompt": "nothing"},
+        json={"model": "test/image-broken", "prompt": "nothing", "async": True},
         headers=headers,
     ).json()
     run_worker(deliver(aws_local))
@@ -214,7 +244,7 @@ def test_a_task_is_written_with_its_reservation_in_one_transaction(gateway_url, 
         patch.setattr(DynamoClient, "call", recording)
         created = httpx.post(
             f"{gateway_url}/v1/images/generations",
-            json={"model": "test/image-async", "prompt": "one write"},
+            json={"model": "test/image-async", "prompt": "one write", "async": True},
             headers=headers,
         )
 
@@ -228,7 +258,7 @@ def test_a_refused_async_request_leaves_no_task(gateway_url, upstream, aws_local
     tenant = make_tenant("0.01")  # less than one image costs
     refused = httpx.post(
         f"{gateway_url}/v1/images/generations",
-        json={"model": "test/image-async", "prompt": "unpaid"},
+        json={"model": "test/image-async", "prompt": "unpaid", "async": True},
         headers={"Authorization": f"Bearer {tenant.key}"},
     )
     assert refused.status_code == 402
@@ -238,3 +268,39 @@ def test_a_refused_async_request_leaves_no_task(gateway_url, upstream, aws_local
 
     assert TaskRepository(get_settings().table_name).get(trace_id) is None
     assert balance_of(tenant.account_id) == 10_000
+
+
+def test_a_task_keeps_whatever_json_its_request_had(gateway_url, upstream, fake_servers, aws_local, make_tenant):
+    """A client's extra fields go on to the upstream as sent, floats included (DynamoDB's number type
+    takes no float: the task keeps its request as JSON text)."""
+    tenant = make_tenant("10")
+    body = {"model": "test/image", "prompt": "an otter", "async": True, "style_strength": 0.25, "tags": ["a", 1.5]}
+    created = httpx.post(
+        f"{gateway_url}/v1/images/generations", json=body, headers={"Authorization": f"Bearer {tenant.key}"}
+    )
+    assert created.status_code == 202, created.text
+    run_worker(deliver(aws_local))
+    kept = upstream_images_request(created.json()["task_id"])
+    assert (kept["style_strength"], kept["tags"]) == (0.25, ["a", 1.5])
+    sent = fake_servers["images"].requests[-1]
+    assert (sent["style_strength"], sent["tags"]) == (0.25, ["a", 1.5])
+
+
+def upstream_images_request(task_id: str) -> dict:  # type: ignore[type-arg]
+    from gateway.config import get_settings
+    from gateway.storage.tasks import TaskRepository
+
+    task = TaskRepository(get_settings().table_name).get(task_id)
+    assert task is not None
+    assert task.status == "succeeded"
+    return task.request
+
+
+def test_a_task_too_big_to_keep_is_a_400_and_free(gateway_url, upstream, aws_local, make_tenant):
+    tenant = make_tenant("10")
+    body = {"model": "test/image", "prompt": "an otter", "async": True, "padding": "x" * 400_000}
+    refused = httpx.post(
+        f"{gateway_url}/v1/images/generations", json=body, headers={"Authorization": f"Bearer {tenant.key}"}
+    )
+    assert refused.status_code == 400, refused.text
+    assert balance_of(tenant.account_id) == GRANT

@@ -242,14 +242,23 @@ def test_invalid_patches_are_400(api):
         assert response.status_code == 400, (body, response.text)
 
 
-def test_inference_keys_cannot_manage_keys(gateway_url, account):
+def test_a_key_created_with_its_kind_named_is_that_kind(api):
+    for kind in ("inference", "management"):
+        created = api.create(name=f"explicit {kind}", kind=kind)
+        assert created["data"]["kind"] == kind
+        assert created["key"].startswith("sk-gwm-" if kind == "management" else "sk-gw-")
+
+
+def test_inference_keys_cannot_manage_keys_on_the_keys_api(gateway_url, account):
+    """/api/v1/keys is for management keys; PotatoRouter's and poeti's routes take the user's own key,
+    within its limits (tests/integration/test_key_delegation.py)."""
     inference = keys.issue_key(account.account_id, "app", "inference").key
     client = KeysApi(gateway_url, inference)
     for response in (
         client.http.get("/api/v1/keys"),
         client.http.post("/api/v1/keys", json={"name": "x"}),
-        client.http.get("/api/token"),
-        client.http.get("/api/v1/api-keys"),
+        client.http.patch(f"/api/v1/keys/{'0' * 64}", json={"disabled": True}),
+        client.http.delete(f"/api/v1/keys/{'0' * 64}"),
     ):
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "forbidden"

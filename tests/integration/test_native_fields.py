@@ -185,7 +185,7 @@ def test_gemini_grounding_is_charged_its_tokens_and_its_fee(gateway_url, upstrea
 
 def client_traces(url: str, key: str) -> list[str]:
     response = httpx.get(f"{url}/api/v1/request-traces", headers={"Authorization": f"Bearer {key}"}, timeout=20)
-    return [trace["trace_id"] for trace in response.json()["data"]]
+    return [trace["trace_id"] for trace in response.json()["data"]["items"]]
 
 
 def test_gemini_code_execution_runs_at_google_for_its_tokens(gateway_url, upstream, fake_servers, make_tenant):

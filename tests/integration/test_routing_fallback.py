@@ -85,6 +85,31 @@ def test_the_vendor_header_pins_a_provider_without_fallback(gateway_url, upstrea
     assert unknown.json()["error"]["param"] == "provider"
 
 
+@pytest.mark.parametrize("vendor", ["auto", "AUTO", "Auto"])
+def test_vendor_auto_routes_automatically(gateway_url, upstream, make_tenant, vendor):
+    """YouRouter documents `vendor: auto` as automatic routing, the same as no header: the catalog's
+    order, with fallback."""
+    tenant = make_tenant("10")
+    routed = chat(gateway_url, tenant.key, "test/fallback-5xx", headers={"vendor": vendor})
+    assert routed.status_code == 200, routed.text
+    entry = ledger_entry(routed.headers["x-trace-id"])
+    assert entry is not None
+    assert [a["provider"] for a in entry["attempts"]] == ["fake", "fake-anthropic"]
+
+
+def test_vendor_names_a_provider_by_its_alias(gateway_url, upstream, make_tenant):
+    """`vendor: google` pins the provider whose alias is `google` (the shipped `gemini`), any case."""
+    tenant = make_tenant("10")
+    pinned = chat(gateway_url, tenant.key, "test/gemini", headers={"vendor": "Google"})
+    assert pinned.status_code == 200, pinned.text
+    assert ledger_entry(pinned.headers["x-trace-id"])["provider"] == "fake-gemini"  # type: ignore[index]
+    by_alias = chat(gateway_url, tenant.key, "test/multi", headers={"vendor": "anthropic"})
+    assert ledger_entry(by_alias.headers["x-trace-id"])["provider"] == "fake-anthropic"  # type: ignore[index]
+    elsewhere = chat(gateway_url, tenant.key, "test/echo", headers={"vendor": "google"})
+    assert elsewhere.status_code == 400
+    assert "not served by `fake-gemini`" in elsewhere.json()["error"]["message"]
+
+
 def test_provider_preferences_order_ignore_and_allow_fallbacks(gateway_url, upstream, make_tenant):
     tenant = make_tenant("10")
     ordered = chat(gateway_url, tenant.key, "test/multi", provider={"order": ["fake-anthropic", "fake"]})

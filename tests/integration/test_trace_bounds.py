@@ -109,7 +109,7 @@ def test_a_rarely_matching_filter_pages_through_the_range_in_bounded_reads(gatew
         reads.clear()
         page = get(
             gateway_url, crowded, "/api/v1/request-traces", status="error", **({"cursor": cursor} if cursor else {})
-        )
+        )["data"]
         per_call.append(sum(reads))
         pages.append(page)
         cursor = page["next_cursor"]
@@ -118,8 +118,11 @@ def test_a_rarely_matching_filter_pages_through_the_range_in_bounded_reads(gatew
     # Then no call read more than the bound: the first answers nothing yet and a cursor, and
     # following the cursors finds the one error exactly once
     assert max(per_call) <= PAGE_READ_LIMIT, per_call
-    assert (pages[0]["data"], pages[0]["has_more"]) == ([], True)
-    assert [trace["trace_id"] for page in pages for trace in page["data"]] == [crowded.error_trace]
+    assert (pages[0]["items"], pages[0]["has_more"]) == ([], True)
+    assert [trace["trace_id"] for page in pages for trace in page["items"]] == [crowded.error_trace]
+    # each page knows how many match in all (from the daily aggregates) and its number
+    assert {page["total"] for page in pages} == {1}
+    assert [page["page"] for page in pages] == list(range(1, len(pages) + 1))
     assert sum(per_call) >= SUCCESSES
 
 

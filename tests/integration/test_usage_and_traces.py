@@ -11,6 +11,7 @@ import pytest
 
 from gateway.services import accounts, keys
 from tests.conftest import ledger_entry
+from tests.integration.test_routing_fallback import chat as pinned_chat
 from tests.support.keys_api import chat
 
 
@@ -79,7 +80,7 @@ def test_the_mixed_run_left_what_it_should_in_the_ledger(mixed):
 
 def test_usage_totals_equal_the_ledger_to_the_micro_credit(gateway_url, mixed):
     first, _ = mixed
-    answer = get(gateway_url, first.management, "/api/v1/usage").json()
+    answer = get(gateway_url, first.management, "/api/v1/usage").json()["data"]
     entries = first.all_entries()
     assert answer["total_requests"] == len(entries)
     assert answer["total_errors"] == sum(e["status"] != "success" for e in entries)
@@ -100,9 +101,9 @@ def test_usage_totals_equal_the_ledger_to_the_micro_credit(gateway_url, mixed):
 
 def test_usage_filters_by_model_and_key_and_the_alias_agrees(gateway_url, mixed):
     first, _ = mixed
-    by_key = get(gateway_url, first.management, "/api/v1/usage", key=first.hashes["beta"]).json()
+    by_key = get(gateway_url, first.management, "/api/v1/usage", key=first.hashes["beta"]).json()["data"]
     assert by_key["total_credits_micro"] == sum(e["credits"] for e in first.entries["beta"])
-    by_model = get(gateway_url, first.management, "/api/v1/usage", model="test/echo").json()
+    by_model = get(gateway_url, first.management, "/api/v1/usage", model="test/echo").json()["data"]
     echo = [e for e in first.all_entries() if e["model"] == "test/echo"]
     assert by_model["total_requests"] == len(echo)
     alias = get(gateway_url, first.management, "/api/usage", model="test/echo").json()
@@ -111,7 +112,7 @@ def test_usage_filters_by_model_and_key_and_the_alias_agrees(gateway_url, mixed)
 
 def test_an_inference_key_sees_only_its_own_usage(gateway_url, mixed):
     first, _ = mixed
-    own = get(gateway_url, first.inference["alpha"], "/api/v1/usage").json()
+    own = get(gateway_url, first.inference["alpha"], "/api/v1/usage").json()["data"]
     assert own["total_requests"] == len(first.entries["alpha"])
     assert own["total_credits_micro"] == sum(e["credits"] for e in first.entries["alpha"])
     other = get(gateway_url, first.inference["alpha"], "/api/v1/usage", key=first.hashes["beta"])
@@ -124,9 +125,9 @@ def test_traces_page_through_every_request_exactly_once_newest_first(gateway_url
     cursor = None
     while True:
         params = {"page_size": 2, **({"cursor": cursor} if cursor else {})}
-        page = get(gateway_url, first.management, "/api/v1/request-traces", **params).json()
-        assert len(page["data"]) <= 2
-        seen.extend(page["data"])
+        page = get(gateway_url, first.management, "/api/v1/request-traces", **params).json()["data"]
+        assert len(page["items"]) <= 2
+        seen.extend(page["items"])
         cursor = page["next_cursor"]
         if cursor is None:
             break
@@ -160,7 +161,7 @@ def test_trace_filters(gateway_url, mixed):
             t["trace_id"]
             for t in get(gateway_url, first.management, "/api/v1/request-traces", page_size=100, **params).json()[
                 "data"
-            ]
+            ]["items"]
         }
 
     entries = first.all_entries()
@@ -170,7 +171,8 @@ def test_trace_filters(gateway_url, mixed):
     assert ids(key=first.hashes["beta"], status="success") == {
         e["trace_id"] for e in first.entries["beta"] if e["status"] == "success"
     }
-    own = {t["trace_id"] for t in get(gateway_url, first.inference["beta"], "/api/v1/request-traces").json()["data"]}
+    listing = get(gateway_url, first.inference["beta"], "/api/v1/request-traces").json()["data"]
+    own = {t["trace_id"] for t in listing["items"]}
     assert own == {e["trace_id"] for e in first.entries["beta"]}
 
 
@@ -211,13 +213,13 @@ def test_no_account_sees_another_accounts_usage_or_traces(gateway_url, mixed):
     assert get(gateway_url, first.management, "/api/v1/request-traces", key=second.hashes["gamma"]).status_code == 404
     listed = {
         t["trace_id"]
-        for t in get(gateway_url, second.management, "/api/v1/request-traces", page_size=100).json()["data"]
+        for t in get(gateway_url, second.management, "/api/v1/request-traces", page_size=100).json()["data"]["items"]
     }
     assert listed == {e["trace_id"] for e in second.all_entries()}
-    usage = get(gateway_url, second.management, "/api/v1/usage").json()
+    usage = get(gateway_url, second.management, "/api/v1/usage").json()["data"]
     assert usage["total_requests"] == 2
     # a cursor made for one account is refused for another
-    cursor = get(gateway_url, first.management, "/api/v1/request-traces", page_size=1).json()["next_cursor"]
+    cursor = get(gateway_url, first.management, "/api/v1/request-traces", page_size=1).json()["data"]["next_cursor"]
     stolen = get(gateway_url, second.management, "/api/v1/request-traces", cursor=cursor)
     assert stolen.status_code == 400
     assert stolen.json()["error"]["param"] == "cursor"
@@ -241,3 +243,64 @@ def test_bad_ranges_and_parameters_are_400(gateway_url, mixed, params, param):
     response = get(gateway_url, first.management, "/api/v1/request-traces", **params)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == param
+
+
+def test_usage_and_traces_answer_in_poetis_envelope(gateway_url, mixed):
+    """poeti: `{"code": 200, "data": ...}` around usage and the listing, whose page has items, total,
+    page and page_size, and items their routing_strategy; stats have avg_cost_per_request."""
+    first, _ = mixed
+    entries = first.all_entries()
+    usage = get(gateway_url, first.management, "/api/v1/usage").json()
+    assert usage["code"] == 200
+    assert set(usage["data"]) >= {
+        "total_requests", "total_prompt_tokens", "total_completion_tokens", "total_tokens", "total_cost_usd", "by_model"
+    }  # fmt: skip
+    for row in usage["data"]["by_model"]:
+        assert set(row) >= {"model", "requests", "tokens", "cost_usd"}
+    listing = get(gateway_url, first.management, "/api/v1/request-traces", page_size=3).json()
+    assert listing["code"] == 200
+    page = listing["data"]
+    assert (page["total"], page["page"], page["page_size"], len(page["items"])) == (len(entries), 1, 3, 3)
+    assert {item["routing_strategy"] for item in page["items"]} == {"auto"}
+    following = get(gateway_url, first.management, "/api/v1/request-traces", page_size=3, cursor=page["next_cursor"])
+    assert (following.json()["data"]["page"], following.json()["data"]["total"]) == (2, len(entries))
+    errors = get(gateway_url, first.management, "/api/v1/request-traces", status="error").json()["data"]
+    assert errors["total"] == sum(e["status"] == "error" for e in entries)
+    stats = get(gateway_url, first.management, "/api/v1/request-traces/stats").json()
+    assert stats["avg_cost_per_request"] == pytest.approx(stats["total_cost_usd"] / stats["total_requests"])
+
+
+def test_a_page_after_the_first_is_reached_by_its_cursor(gateway_url, mixed):
+    first, _ = mixed
+    cursor = get(gateway_url, first.management, "/api/v1/request-traces", page_size=1).json()["data"]["next_cursor"]
+    assert get(gateway_url, first.management, "/api/v1/request-traces", page=1).status_code == 200
+    assert get(gateway_url, first.management, "/api/v1/request-traces", cursor=cursor, page=2).status_code == 200
+    for params in ({"page": 2}, {"cursor": cursor, "page": 3}, {"cursor": "1." + cursor.partition(".")[2]}):
+        refused = get(gateway_url, first.management, "/api/v1/request-traces", **params)
+        assert refused.status_code == 400, params
+        assert refused.json()["error"]["param"] in ("page", "cursor")
+
+
+def test_a_model_filter_counts_the_model_by_any_of_its_names(gateway_url, mixed):
+    """`model=gpt-4o` counts `openai/gpt-4o`: here `echo` is test/echo's alias."""
+    first, _ = mixed
+    echo = [e for e in first.all_entries() if e["model"] == "test/echo"]
+    for path in ("/api/usage", "/api/v1/usage"):
+        answer = get(gateway_url, first.management, path, model="echo").json()
+        totals = answer.get("data", answer)
+        assert (totals["total_requests"], totals["total_credits_micro"]) == (len(echo), sum(e["credits"] for e in echo))
+    traced = get(gateway_url, first.management, "/api/v1/request-traces", model="echo", page_size=100).json()["data"]
+    assert {t["trace_id"] for t in traced["items"]} == {e["trace_id"] for e in echo}
+    assert traced["total"] == len(echo)
+
+
+def test_each_trace_says_what_ordered_its_providers(gateway_url, upstream, make_tenant):
+    tenant = make_tenant("10")
+    ordered = {
+        "auto": chat(gateway_url, tenant.key, "test/multi"),
+        "vendor": pinned_chat(gateway_url, tenant.key, "test/multi", headers={"vendor": "fake"}),
+        "provider_preferences": chat(gateway_url, tenant.key, "test/multi", provider={"order": ["fake-anthropic"]}),
+    }
+    for strategy, response in ordered.items():
+        trace = get(gateway_url, tenant.key, f"/api/v1/request-traces/{response.headers['x-trace-id']}").json()
+        assert trace["data"]["routing_strategy"] == strategy

@@ -88,7 +88,7 @@ def test_usage_over_ten_thousand_requests_reads_only_the_aggregates(gateway_url,
         params={"date_from": DAYS[0], "date_to": DAYS[-1]},
         headers={"Authorization": f"Bearer {management.key}"},
         timeout=30,
-    ).json()
+    ).json()["data"]
 
     # Then DynamoDB read one item per day x model x key, not one per request
     assert page.read == len(usage_items) == len(DAYS) * len(MODELS) * len(key_hashes)

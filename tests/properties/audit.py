@@ -1,9 +1,10 @@
 """The ledger audit the property suite ends every example with, behind one function.
 
-`audit_account` recomputes an account from its ledger entries and open holds and fails on any drift.
-It is the test side's stand-in for the gateway's own audit (`audit_account` / `gateway-admin audit`,
-issue 11, written on another branch): when that lands, make `audit_account` call it and keep the
-assertions here that it does not cover.
+`audit_account` recomputes an account from its ledger entries and open holds and fails on any drift;
+once the sweeper has run, it also runs the gateway's own audit (`gateway.billing.audit`, what
+`gateway-admin audit` prints), which recomputes the balance from the grant entries, the daily usage
+aggregates and the open holds. The assertions here cover what that audit does not: no balance above
+its grant, no negative or oversized entry, no trace charged twice.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.billing import audit as gateway_audit
 from gateway.config import get_settings
 from gateway.storage import dynamo, layout
 from gateway.storage.accounts import AccountRepository
@@ -61,6 +63,8 @@ def audit_account(account_id: str, granted: int, *, swept: bool) -> Books:
     )
     if swept:
         assert not holds, f"holds left after the sweeper ran past them: {holds}"
+        report = gateway_audit.audit_account(account_id)
+        assert report.balanced, f"gateway-admin audit found drift: {report.view()}"
     return books
 
 

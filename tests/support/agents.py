@@ -106,7 +106,7 @@ def traces(gateway_url: str, key: str) -> list[dict[str, Any]]:
         timeout=20,
     )
     response.raise_for_status()
-    return list(reversed(response.json()["data"]))
+    return list(reversed(response.json()["data"]["items"]))  # poeti's envelope: {code, data: {items, ...}}
 
 
 def claude_code(gateway_url: str, key: str, model: str, prompt: str) -> Run:

@@ -1,12 +1,13 @@
 """A fake Gemini API on loopback, speaking its wire format (generateContent JSON and
-streamGenerateContent?alt=sse). Model `gemini-echo` answers "echo: <last user text>", or calls the
-first function declared with {"city": "Paris"}, or, when the last content returns a function's response,
-answers "result: <its response>"; `gemini-agent` (a coding agent's model) answers "Hi from the fake Gemini."
-whatever tools it is given. With the googleSearch tool, any model answers "grounded: <last user text>" with
-grounding metadata; with codeExecution, it runs code first (executableCode, codeExecutionResult parts).
-Usage counts words as tokens; each answer's is kept in `usages`.
-`:countTokens` counts the words of `contents` (or of `generateContentRequest.contents`). A prompt holding a marker
-of tests.support.scripted plays that marker's Behaviour instead, whatever the model."""
+streamGenerateContent?alt=sse). Model `gemini-echo` (any model without "image" in its name) answers
+"echo: <last user text>", or calls the first function declared with {"city": "Paris"}, or, when the last
+content returns a function's response, answers "result: <its response>"; a model with "image" in its
+name answers an inline PNG; `gemini-agent` (a coding agent's model) answers "Hi from the fake Gemini."
+whatever tools it is given. With the googleSearch tool, any model answers "grounded: <last user text>"
+with grounding metadata; with codeExecution, it runs code first (executableCode, codeExecutionResult
+parts). Usage counts words as tokens; each answer's is kept in `usages`. `:countTokens` counts the
+words of `contents` (or of `generateContentRequest.contents`). A prompt holding a marker of
+tests.support.scripted plays that marker's Behaviour instead, whatever the model."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ class FakeGemini:
         if scripted is not None:
             return await _scripted(body, method == "streamGenerateContent", *scripted)
         contents = body.get("contents") or []
-        if model == "gemini-image":
+        if "image" in model:  # gemini-image, gemini-3-pro-image-preview (Nano Banana Pro), ...
             from tests.support.fake_images import PNG
 
             image = {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(PNG).decode()}}

@@ -23,7 +23,14 @@ class RecordingCredits:
     settled: list[tuple[LedgerEntry, list[dict[str, Any]]]] = field(default_factory=list)
     pending: list[LedgerEntry] = field(default_factory=list)
 
-    def reserve(self, reservation: Reservation, guard: KeyGuard, now: int, also: Sequence[dict[str, Any]] = ()) -> None:
+    def reserve(
+        self,
+        reservation: Reservation,
+        guard: KeyGuard,
+        now: int,
+        also: Sequence[dict[str, Any]] = (),
+        parent: KeyGuard | None = None,
+    ) -> None:
         if self.refusals:
             raise ReservationRefused(self.refusals.pop(0))  # type: ignore[arg-type]
         self.reserved.append((reservation, guard, list(also)))

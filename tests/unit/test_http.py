@@ -162,7 +162,7 @@ def test_the_app_answers_bad_bodies_with_the_openai_error_envelope(client: TestC
     response = client.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == code
-    assert set(response.json()["error"]) == {"message", "type", "code", "param"}
+    assert set(response.json()["error"]) == {"message", "type", "code", "param", "status"}
     assert response.headers["X-Trace-ID"]
 
 

@@ -1,5 +1,6 @@
 """The README lists every endpoint the gateway serves, each with the call that reaches it, and no
-endpoint it does not serve."""
+endpoint it does not serve. The console's routes (its page, and the API that page calls with a
+Cognito session) are the console section's."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def served() -> set[tuple[str, str]]:
         (method, _normal(path))
         for name in API_FUNCTIONS
         for method, path in app_routes(function_module(name).app)
-        if path not in INTERNAL_PATHS and method not in ("HEAD", "OPTIONS")
+        if path not in INTERNAL_PATHS and method not in ("HEAD", "OPTIONS") and not path.startswith("/console")
     }
 
 

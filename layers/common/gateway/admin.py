@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     create = commands.add_parser("create-account", help="create an account with an initial grant")
     create.add_argument("--name", required=True)
     create.add_argument("--credits", type=_credits, default=0, help="decimal credits, up to 6 places")
+    create.add_argument("--email", help="the account holder's address (shown by /api/user/self)")
 
     key = commands.add_parser("create-key", help="issue an API key (printed once)")
     key.add_argument("--account", required=True)
@@ -62,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     opening.add_argument("--account", help="one account (default: every account, by scanning the table)")
 
+    commands.add_parser(
+        "index-accounts",
+        help="once, after upgrading: list accounts created before the console in its operators' search",
+    )
+
     for name, disabled in (("disable-key", True), ("enable-key", False)):
         toggle = commands.add_parser(name, help=f"{name.split('-')[0]} a key by its hash")
         toggle.add_argument("--hash", required=True, dest="key_hash")
@@ -73,7 +79,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from gateway.services import accounts, keys
 
     if args.command == "create-account":
-        return accounts.account_view(accounts.create_account(args.name, args.credits))
+        return accounts.account_view(accounts.create_account(args.name, args.credits, email=args.email))
     if args.command == "create-key":
         issued = keys.issue_key(args.account, args.name, "management" if args.management else "inference")
         return {"key": issued.key, **keys.key_view(issued.record)}
@@ -89,6 +95,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from gateway.billing import audit
 
         return audit.record_opening_grants(args.account)
+    if args.command == "index-accounts":
+        from gateway.services import operators
+
+        return operators.index_accounts()
     keys.set_key_disabled(args.key_hash, args.disabled)
     return {"hash": args.key_hash, "disabled": args.disabled}
 

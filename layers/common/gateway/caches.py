@@ -5,8 +5,9 @@ from __future__ import annotations
 
 
 def reset() -> None:
-    """Settings, the catalog, the AWS clients, the stores, the key cache and provider health."""
-    from gateway.auth import authenticate
+    """Settings, the catalog, the AWS clients, the stores, the key cache, the sign-in keys and provider
+    health."""
+    from gateway.auth import authenticate, cognito
     from gateway.catalog.registry import load_catalog
     from gateway.config import get_settings
     from gateway.providers import health
@@ -21,5 +22,6 @@ def reset() -> None:
     objects.sqs.cache_clear()
     stores.reset()
     authenticate.forget_all()
+    cognito.forget_keys()
     health.reset()
     forget_runtime_clients()

@@ -48,6 +48,13 @@ class Settings(BaseModel):
     # its deadline is ended unworked, so the provider is never paid for images nobody is charged for.
     image_task_work_seconds: int = Field(300, alias="IMAGE_TASK_WORK_SECONDS", ge=0)
     max_body_bytes: int = Field(10 * 1024 * 1024, alias="MAX_BODY_BYTES", gt=0)
+    # The console: the Cognito user pool and app client whose ID tokens it accepts, whether anyone may
+    # sign up, the credits a new user's account starts with, and the group whose members are operators.
+    cognito_user_pool_id: str | None = Field(None, alias="COGNITO_USER_POOL_ID", pattern=r"^[\w-]+_[0-9A-Za-z]+$")
+    cognito_client_id: str | None = Field(None, alias="COGNITO_CLIENT_ID", pattern=r"^[\w+]+$")
+    console_self_sign_up: bool = Field(True, alias="CONSOLE_SELF_SIGN_UP")
+    console_starting_credits: str = Field("0", alias="CONSOLE_STARTING_CREDITS", pattern=r"^\d{1,12}(\.\d{1,6})?$")
+    console_operator_group: str = Field("operators", alias="CONSOLE_OPERATOR_GROUP", min_length=1)
     # Stored responses (POST /v1/responses with `store`): how long they are kept, and the bucket that
     # holds those too large for a table item (unset: such responses are answered but not stored)
     response_retention_days: int = Field(30, alias="RESPONSE_RETENTION_DAYS", ge=1, le=3650)

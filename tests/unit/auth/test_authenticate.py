@@ -108,3 +108,31 @@ def test_the_cache_alone_answers_only_what_needs_no_read(monkeypatch: pytest.Mon
     # Expired entries are not trusted
     authenticate._cache[record.key_hash] = (time.monotonic() - 1, record)
     assert authenticate.authenticate_from_cache(KEY, require="inference") is None
+
+
+def test_a_created_key_is_answered_from_memory_only_with_its_creator(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A key created by another key is admitted with that key: both from the cache, or neither."""
+    import time
+    from dataclasses import replace
+
+    from gateway.auth import authenticate
+    from gateway.auth.keys import hash_key
+    from gateway.errors import ApiDisabled
+    from gateway.storage.api_keys import ApiKeyRecord
+
+    monkeypatch.setattr(authenticate, "_cache", {})
+    creator = ApiKeyRecord(
+        key_hash="a" * 64, key_prefix="sk-gw-aaaa...", account_id="acct_1", name="mine", kind="inference",
+        disabled=False, created_at="t", allowed_providers=("openai",),
+    )  # fmt: skip
+    child = replace(creator, key_hash=hash_key(KEY), name="child", allowed_providers=None, parent=creator.key_hash)
+    authenticate._cache[child.key_hash] = (time.monotonic() + 30, child)
+    assert authenticate.authenticate_from_cache(KEY, require="inference") is None  # the creator needs a read
+    authenticate._cache[creator.key_hash] = (time.monotonic() + 30, creator)
+    principal = authenticate.authenticate_from_cache(KEY, require="inference")
+    assert principal is not None
+    assert principal.parent == creator
+    assert principal.key.allowed_providers == ("openai",)  # within its creator
+    authenticate._cache[creator.key_hash] = (time.monotonic() + 30, replace(creator, disabled=True))
+    with pytest.raises(ApiDisabled, match="created this API key"):
+        authenticate.authenticate_from_cache(KEY, require="inference")

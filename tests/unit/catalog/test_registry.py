@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from math import ceil
 from typing import Any
@@ -271,3 +272,151 @@ def test_every_shipped_image_size_and_quality_has_a_price(shipped: Catalog) -> N
             for size in entry.media.sizes:
                 for quality in entry.media.qualities or (None,):
                     assert entry.pricing.image_cost(size, quality, 1), (entry.id, size, quality)
+
+
+def test_every_shipped_model_names_the_price_list_it_was_priced_from(shipped: Catalog) -> None:
+    """Given prices copied from providers' public price lists
+    When the shipped catalog is read
+    Then each model says which list, and as of when (or that its price is an estimate, and why)."""
+    for entry in shipped.models:
+        assert entry.price_source, f"{entry.id} has no price_source"
+        assert re.search(r"as of 20\d\d-\d\d", entry.price_source), entry.id
+
+
+SEED_MODEL_NAMES = {
+    # YouRouter
+    "gpt-4o": "openai/gpt-4o",
+    "claude-sonnet-4-20250514": "anthropic/claude-sonnet-4",
+    "gemini-2.5-flash": "google/gemini-2.5-flash",
+    # PotatoRouter
+    "claude-3.5-sonnet": "anthropic/claude-3.5-sonnet",
+    "deepseek-chat": "deepseek/deepseek-chat",
+    "whisper-1": "openai/whisper-1",
+    "tts-1": "openai/tts-1",
+    # the credits platform
+    "openai/gpt-5": "openai/gpt-5",
+    "google/nano-banana-pro": "google/nano-banana-pro",
+    # ARouter
+    "openai/gpt-5.4": "openai/gpt-5.4",
+    "anthropic/claude-sonnet-4.6": "anthropic/claude-sonnet-4.6",
+    "claude-sonnet-4.6": "anthropic/claude-sonnet-4.6",
+    "openai/text-embedding-3-small": "openai/text-embedding-3-small",
+    # poeti
+    "claude-3-5-sonnet-20241022": "anthropic/claude-3.5-sonnet",
+}
+
+
+@pytest.mark.parametrize(("name", "model_id"), sorted(SEED_MODEL_NAMES.items()))
+def test_the_shipped_catalog_resolves_every_model_name_the_seed_platforms_use(
+    shipped: Catalog, name: str, model_id: str
+) -> None:
+    entry = shipped.resolve(name)
+    assert entry is not None, name
+    assert entry.id == model_id
+    assert entry.public
+
+
+def test_the_shipped_catalog_answers_an_image_request_without_a_model_with_dall_e_3(shipped: Catalog) -> None:
+    default = shipped.default_model("image")
+    assert default == "openai/dall-e-3"
+    entry = shipped.resolve(default)
+    assert entry is not None
+    assert entry.category == "image"
+
+
+def test_the_shipped_catalog_passes_nothing_through(shipped: Catalog) -> None:
+    """Passthrough is the operator's choice: off in the shipped catalog."""
+    assert all(config.passthrough is None for config in shipped.providers.values())
+    assert shipped.resolve("openai/gpt-unlisted") is None
+
+
+# ---------------------------------------------------------------- provider names, defaults, passthrough
+
+
+def test_a_provider_is_found_by_its_name_or_an_alias_in_any_case() -> None:
+    models = Catalog.model_validate({"providers": {"gemini": {"kind": "gemini", "aliases": ["google"]}}, "models": []})
+    assert [models.provider_named(name) for name in ("gemini", "Google", " GOOGLE ", "openai")] == [
+        "gemini",
+        "gemini",
+        "gemini",
+        None,
+    ]
+
+
+def test_a_provider_alias_that_is_another_providers_name_is_refused() -> None:
+    with pytest.raises(ValidationError, match="declared twice"):
+        Catalog.model_validate(
+            {"providers": {**PROVIDERS, "gemini": {"kind": "gemini", "aliases": ["OpenAI"]}}, "models": []}
+        )
+
+
+def test_a_default_image_model_must_be_an_enabled_image_model() -> None:
+    with pytest.raises(ValidationError, match=r"defaults\.image"):
+        Catalog.model_validate(
+            {"providers": PROVIDERS, "models": [model("openai/chat")], "defaults": {"image": "openai/chat"}}
+        )
+    with pytest.raises(ValidationError, match=r"defaults\.image"):
+        Catalog.model_validate({"providers": PROVIDERS, "models": [], "defaults": {"image": "openai/none"}})
+
+
+def passing(**passthrough: Any) -> Catalog:
+    providers = {
+        **PROVIDERS,
+        "openai": {**PROVIDERS["openai"], "passthrough": passthrough},
+        "gemini": {"kind": "gemini", "api_key_env": "GEMINI_API_KEY", "aliases": ["google"]},
+    }
+    return Catalog.model_validate({"providers": providers, "models": [model("openai/gpt-4o", "gpt-4o")]})
+
+
+def test_an_unlisted_provider_model_id_passes_through_at_the_operators_price() -> None:
+    models = passing(pricing={"input": "5", "output": "20"}, context_length=32_000, max_output_tokens=4_000)
+    entry = models.resolve("openai/gpt-next")
+    assert entry is not None
+    assert (entry.id, entry.category, entry.public) == ("openai/gpt-next", "chat", False)
+    assert [(c.provider, c.model) for c in entry.providers] == [("openai", "gpt-next")]
+    assert (entry.pricing.input, entry.pricing.output) == (Decimal(5), Decimal(20))
+    assert (entry.context_length, entry.max_output_tokens) == (32_000, 4_000)
+    # listed models keep their own price; passthrough ids are never listed
+    assert models.resolve("openai/gpt-4o").pricing.input == Decimal("2.50")  # type: ignore[union-attr]
+    assert [e.id for e in models.listed()] == ["openai/gpt-4o"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gpt-next",
+        "gemini/gemini-next",
+        "google/gemini-next",
+        "openai/",
+        "openai/-x",
+        "openai/a b",
+        "openai/" + "x" * 200,
+    ],
+)
+def test_only_well_formed_ids_of_a_passing_provider_pass_through(name: str) -> None:
+    """A bare name, a provider that passes nothing, an empty or malformed model part: unknown."""
+    assert passing(pricing={"input": "5", "output": "20"}).resolve(name) is None
+
+
+@pytest.mark.parametrize("prices", [{"input": "0", "output": "20"}, {"input": "5", "output": "0"}, {}])
+def test_a_passthrough_is_never_free(prices: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match="above 0"):
+        passing(pricing=prices)
+
+
+def test_a_disabled_model_does_not_pass_through_under_its_own_id() -> None:
+    providers = {
+        **PROVIDERS,
+        "openai": {**PROVIDERS["openai"], "passthrough": {"pricing": {"input": "5", "output": "20"}}},
+    }
+    models = Catalog.model_validate({"providers": providers, "models": [model("openai/old", enabled=False)]})
+    assert models.resolve("openai/old") is None
+
+
+def test_every_shipped_model_with_a_cache_write_price_has_its_one_hour_price(shipped: Catalog) -> None:
+    """Anthropic bills one-hour cache writes at 2x input: a model without that price would bill them
+    at the 5-minute price, below cost."""
+    for entry in shipped.models:
+        for prices in (entry.pricing, *entry.pricing.tiers):
+            if prices.cache_write_input is not None:
+                assert prices.cache_write_1h_input == 2 * prices.input, entry.id

@@ -79,7 +79,9 @@ def test_a_hold_checks_the_key_takes_the_balance_and_writes_the_reservation_in_o
     assert key["ConditionCheck"]["Key"] == layout.api_key_key(HOLD.key_hash)
     assert key["ConditionCheck"]["ExpressionAttributeValues"][":version"] == {"N": "3"}
     assert account["Update"]["Key"] == layout.account_key("acct")
-    assert account["Update"]["ConditionExpression"] == "attribute_exists(pk) AND balance >= :amount"
+    assert account["Update"]["ConditionExpression"] == (
+        "attribute_exists(pk) AND balance >= :amount AND attribute_not_exists(disabled)"  # an operator's switch
+    )
     assert account["Update"]["ExpressionAttributeValues"] == {":amount": {"N": "5000"}}
     assert reservation["Put"]["ConditionExpression"] == "attribute_not_exists(pk)"
     assert reservation["Put"]["Item"]["amount"] == {"N": "5000"}

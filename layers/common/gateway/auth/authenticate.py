@@ -2,7 +2,8 @@
 
 The cache serves inference calls only, and only saves a read: each re-checks the key item (and its
 version) inside its reserve transaction. Every other call reads the key afresh. So revocation and
-changes take effect on the very next request, whichever function serves it.
+changes take effect on the very next request, whichever function serves it. A key created by another
+key is read with that key (its parent), and works only within it (auth.delegation).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gateway import clock
+from gateway.auth.delegation import bound_by
 from gateway.auth.keys import hash_key, looks_like_key
 from gateway.config import get_settings
 from gateway.errors import ApiDisabled, Forbidden, InvalidApiKey
@@ -26,9 +28,11 @@ Requirement = Literal["inference", "management", "any"]
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller: the key it presented, as last read."""
+    """The caller: the key it presented, as last read (for a key created by another key, as it
+    applies: within that key's allow-lists and expiry); and that other key, whose limits bind it too."""
 
     key: ApiKeyRecord
+    parent: ApiKeyRecord | None = None
 
     @property
     def key_hash(self) -> str:
@@ -64,13 +68,20 @@ def credential_from(headers: Mapping[str, str], query: Mapping[str, str] | None 
 
 def authenticate(credential: str | None, *, require: Requirement) -> Principal:
     key_hash = _key_hash(credential)
-    return _admit(_cached(key_hash, require) or _read(key_hash), require)
+    record = _cached(key_hash, require) or _read(key_hash)
+    parent = (_cached(record.parent, require) or _read(record.parent)) if record and record.parent else None
+    return _admit(record, require, parent)
 
 
 def authenticate_from_cache(credential: str | None, *, require: Requirement) -> Principal | None:
     """What `authenticate` answers when that needs no read (a malformed key, a cached record), else None."""
     record = _cached(_key_hash(credential), require)
-    return _admit(record, require) if record is not None else None
+    if record is None:
+        return None
+    parent = _cached(record.parent, require) if record.parent else None
+    if record.parent and parent is None:
+        return None
+    return _admit(record, require, parent)
 
 
 def _key_hash(credential: str | None) -> str:
@@ -85,7 +96,11 @@ def refresh(principal: Principal, *, require: Requirement = "inference") -> Prin
     """The same key read again from the table (after the reservation saw it had changed)."""
     forget(principal.key_hash)
     record = stores().keys.get(principal.key_hash, consistent=True)
-    return _admit(record, require)
+    parent = None
+    if record is not None and record.parent:
+        forget(record.parent)
+        parent = stores().keys.get(record.parent, consistent=True)
+    return _admit(record, require, parent)
 
 
 def forget(key_hash: str) -> None:
@@ -96,7 +111,7 @@ def forget_all() -> None:
     _cache.clear()
 
 
-def _admit(record: ApiKeyRecord | None, require: Requirement) -> Principal:
+def _admit(record: ApiKeyRecord | None, require: Requirement, parent: ApiKeyRecord | None = None) -> Principal:
     if record is None or record.revoked:
         raise InvalidApiKey("Invalid API key.")
     if record.disabled:
@@ -107,7 +122,15 @@ def _admit(record: ApiKeyRecord | None, require: Requirement) -> Principal:
         raise Forbidden(
             "Management keys cannot call models." if require == "inference" else "This endpoint needs a management key."
         )
-    return Principal(record)
+    if not record.parent:
+        return Principal(record)
+    if parent is None or parent.revoked or parent.account_id != record.account_id:
+        raise InvalidApiKey("Invalid API key: the key that created it was revoked.")
+    if parent.disabled:
+        raise ApiDisabled("The key that created this API key is disabled.")
+    if parent.expires_at is not None and parent.expires_at <= clock.now():
+        raise ApiDisabled("The key that created this API key has expired.")
+    return Principal(bound_by(record, parent), parent)
 
 
 def _cached(key_hash: str, require: Requirement) -> ApiKeyRecord | None:

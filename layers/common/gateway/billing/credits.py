@@ -23,6 +23,7 @@ from gateway.errors import (
 )
 from gateway.money import display
 from gateway.observability import logger
+from gateway.storage.api_keys import ApiKeyRecord
 from gateway.storage.credits import CreditRepository, KeyGuard, LedgerEntry, Reservation
 from gateway.storage.errors import ReservationRefused, StorageUnavailable
 from gateway.storage.stores import stores
@@ -64,6 +65,7 @@ class Outcome:
     usage_estimated: bool = False
     attempts: tuple[Attempt, ...] = ()
     units: dict[str, Any] | None = None  # images, characters, audio_seconds: what media was billed on
+    routing_strategy: str = "auto"  # what ordered the providers: auto, vendor, provider_preferences
     user: str | None = None  # the end user the client named, kept on the trace
     metadata: dict[str, str] | None = None  # the client's tags, kept on the trace
 
@@ -85,11 +87,13 @@ def reserve(
     Raises KeyChanged when the key was changed since `principal` was read; the caller reads it
     again (its allow-lists may have changed too) and retries.
     """
-    key = principal.key
+    key, parent = principal.key, principal.parent
     moment = clock.now()
     now = int(moment)
     limit_period = periods.period_of(key.limit_reset, moment) if key.limit is not None else None
-    limit_end = periods.period_end(key.limit_reset, moment)
+    parent_period = (
+        periods.period_of(parent.limit_reset, moment) if parent is not None and parent.limit is not None else None
+    )
     reservation = Reservation(
         trace_id=trace_id,
         account_id=key.account_id,
@@ -100,24 +104,35 @@ def reserve(
         created_at=iso_from_epoch(moment),
         expires_at=now + get_settings().reservation_ttl_seconds,
         limit_period=limit_period,
+        parent_hash=parent.key_hash if parent is not None else None,
+        parent_limit_period=parent_period,
     )
-    guard = KeyGuard(
+    guard = _guard(key, amount, moment)
+    parent_guard = _guard(parent, amount, moment) if parent is not None else None
+    try:
+        _repository().reserve(reservation, guard, now, also, parent=parent_guard)
+    except ReservationRefused as refusal:
+        forget(key.key_hash)
+        if parent is not None:
+            forget(parent.key_hash)
+        if refusal.reason in ("key_changed", "parent_changed"):
+            raise KeyChanged(key.key_hash) from refusal
+        raise _refusal_error(refusal, principal, amount, moment) from refusal
+    except StorageUnavailable as error:
+        raise ServiceUnavailable("The credit store is busy; retry shortly.", headers={"Retry-After": "1"}) from error
+    return reservation
+
+
+def _guard(key: ApiKeyRecord, amount: int, moment: float) -> KeyGuard:
+    """What the reservation checks and takes on this key, as last read."""
+    limit_end = periods.period_end(key.limit_reset, moment)
+    return KeyGuard(
         version=key.version,
         limit_headroom=key.limit - amount if key.limit is not None else None,
         limit_until=limit_end + LIMIT_USAGE_RETENTION if limit_end is not None else None,
         rate_limit=key.rate_limit,
         rate_window=periods.rate_window(moment) if key.rate_limit is not None else None,
     )
-    try:
-        _repository().reserve(reservation, guard, now, also)
-    except ReservationRefused as refusal:
-        forget(key.key_hash)
-        if refusal.reason == "key_changed":
-            raise KeyChanged(key.key_hash) from refusal
-        raise _refusal_error(refusal, principal, amount, moment) from refusal
-    except StorageUnavailable as error:
-        raise ServiceUnavailable("The credit store is busy; retry shortly.", headers={"Retry-After": "1"}) from error
-    return reservation
 
 
 def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
@@ -152,6 +167,7 @@ def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
         day=day_from_epoch(now_epoch()),
         attempts=tuple(asdict(attempt) for attempt in outcome.attempts),
         units=outcome.units,
+        routing_strategy=outcome.routing_strategy,
         user=outcome.user,
         metadata=outcome.metadata,
     )
@@ -217,7 +233,23 @@ def _status(outcome: Outcome) -> str:
 
 def _refusal_error(refusal: ReservationRefused, principal: Principal, amount: int, moment: float) -> GatewayError:
     key = principal.key
+    parent = principal.parent
     match refusal.reason:
+        case "parent_limit" if parent is not None:
+            return InsufficientCredits(
+                f"The credit limit of the key that created this API key ({display(parent.limit or 0)} credits) "
+                f"cannot cover this request (up to {display(amount)} credits)."
+            )
+        case "parent_rate_limited" if parent is not None:
+            wait = periods.seconds_to_next_window(moment)
+            return RateLimited(
+                f"The key that created this API key allows {parent.rate_limit} requests per minute; retry in {wait}s.",
+                headers={"Retry-After": str(wait), **rate_limit_headers(parent.rate_limit or 0, 0, wait)},
+            )
+        case "parent_disabled":
+            return ApiDisabled("The key that created this API key is disabled.")
+        case "parent_expired":
+            return ApiDisabled("The key that created this API key has expired.")
         case "insufficient_credits":
             return InsufficientCredits(
                 f"Insufficient credits: this request may cost up to {display(amount)} credits. "
@@ -239,6 +271,8 @@ def _refusal_error(refusal: ReservationRefused, principal: Principal, amount: in
             )
         case "key_disabled":
             return ApiDisabled("This API key is disabled.")
+        case "account_disabled":
+            return ApiDisabled("This account is disabled; contact the operator.")
         case "key_expired":
             return ApiDisabled("This API key has expired.")
         case "key_wrong_kind":

@@ -1,7 +1,10 @@
-"""Loads models.yaml once (on first use) and resolves ids and aliases."""
+"""Loads models.yaml once (on first use) and resolves ids and aliases; provider names and their
+aliases (`google` for `gemini`); a default model per category; and, where the operator allows it,
+`provider/model` ids the catalog does not list, passed through at the operator's price."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -149,6 +152,24 @@ class ProviderCandidate(BaseModel):
     model: str
 
 
+class Passthrough(BaseModel):
+    """Chat models of this provider that the catalog does not list, called by `provider/model`, at
+    the operator's price (never free) and within these bounds (the hold prices a prompt up to the
+    context length and the output up to `max_output_tokens`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pricing: Pricing
+    context_length: int = Field(128_000, gt=0, le=10_000_000)
+    max_output_tokens: int = Field(16_384, gt=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _priced(self) -> Passthrough:
+        if self.pricing.input <= 0 or self.pricing.output <= 0:
+            raise ValueError("a passthrough price needs input and output prices above 0")
+        return self
+
+
 class ProviderConfig(BaseModel):
     """An upstream instance. `*_env` name environment variables (or keys of the provider secret)."""
 
@@ -159,6 +180,8 @@ class ProviderConfig(BaseModel):
     base_url_env: str | None = None
     default_base_url: str | None = None
     region_env: str | None = None  # Bedrock: the region to call; unset means not configured
+    aliases: tuple[str, ...] = ()  # other names clients use for it (the `vendor` header: `google`)
+    passthrough: Passthrough | None = None  # off unless the operator sets it
 
 
 class MediaSpec(BaseModel):
@@ -171,7 +194,6 @@ class MediaSpec(BaseModel):
     max_images: int = Field(10, ge=1, le=128)
     voices: tuple[str, ...] = ()
     formats: tuple[str, ...] = ()  # response formats (speech: mp3, wav, ...)
-    async_tasks: bool = False  # image generation answers a task, worked off the request path
 
 
 class ModelEntry(BaseModel):
@@ -193,6 +215,19 @@ class ModelEntry(BaseModel):
     enabled: bool = True
     public: bool = True
     media: MediaSpec | None = None
+    price_source: str | None = Field(None, max_length=500)  # where the prices come from, and when
+
+
+class Defaults(BaseModel):
+    """The model a request that names none gets, per endpoint (PotatoRouter's image example)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    image: str | None = None
+
+
+PASSTHROUGH_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
+_PASSTHROUGH_CACHE = 1_000
 
 
 class Catalog(BaseModel):
@@ -200,7 +235,10 @@ class Catalog(BaseModel):
 
     providers: dict[str, ProviderConfig]
     models: tuple[ModelEntry, ...]
+    defaults: Defaults = Defaults()
     _by_name: dict[str, ModelEntry] = PrivateAttr(default_factory=dict)
+    _provider_names: dict[str, str] = PrivateAttr(default_factory=dict)
+    _passed: dict[str, ModelEntry] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -220,12 +258,57 @@ class Catalog(BaseModel):
             for candidate in entry.providers:
                 if candidate.provider not in self.providers:
                     raise ValueError(f"{entry.id}: unknown provider {candidate.provider!r}")
+        for provider, config in self.providers.items():
+            for name in (provider, *config.aliases):
+                if name.lower() in self._provider_names:
+                    raise ValueError(f"provider name {name!r} is declared twice")
+                self._provider_names[name.lower()] = provider
+        image = self.defaults.image
+        if image is not None and (self.resolve(image) is None or self._by_name[image].category != "image"):
+            raise ValueError(f"defaults.image: {image!r} is not an enabled image model of this catalog")
         return self
 
     def resolve(self, name: str) -> ModelEntry | None:
-        """An enabled model by id or alias."""
+        """An enabled model by id or alias; else a `provider/model` its provider passes through."""
         entry = self._by_name.get(name)
-        return entry if entry is not None and entry.enabled else None
+        if entry is not None:
+            return entry if entry.enabled else None
+        return self._passthrough(name)
+
+    def provider_named(self, name: str) -> str | None:
+        """The provider a client means by `name` (its own name or an alias, any case), if any."""
+        return self._provider_names.get(name.strip().lower())
+
+    def default_model(self, category: Literal["image"]) -> str | None:
+        return self.defaults.image if category == "image" else None
+
+    def _passthrough(self, name: str) -> ModelEntry | None:
+        """`provider/model` for a provider whose `passthrough` the operator set: a chat model priced
+        as the operator said, served by that provider only, unlisted."""
+        prefix, _, model = name.partition("/")
+        provider = self.provider_named(prefix) if model else None
+        config = self.providers[provider].passthrough if provider is not None else None
+        if provider is None or config is None or not PASSTHROUGH_MODEL.match(model):
+            return None
+        model_id = f"{provider}/{model}"
+        entry = self._passed.get(model_id)
+        if entry is None:
+            if len(self._passed) >= _PASSTHROUGH_CACHE:
+                self._passed.clear()
+            entry = ModelEntry(
+                id=model_id,
+                display_name=model_id,
+                owned_by=provider,
+                capabilities=("chat", "streaming"),
+                context_length=config.context_length,
+                max_output_tokens=config.max_output_tokens,
+                pricing=config.pricing,
+                providers=(ProviderCandidate(provider=provider, model=model),),
+                public=False,
+                price_source="the operator's passthrough price for this provider",
+            )
+            self._passed[model_id] = entry
+        return entry
 
     def listed(self) -> list[ModelEntry]:
         return [entry for entry in self.models if entry.enabled and entry.public]

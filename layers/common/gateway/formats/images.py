@@ -1,4 +1,5 @@
-"""OpenAI images request (`POST /v1/images/generations`); `async: true` asks for a task."""
+"""OpenAI images request (`POST /v1/images/generations`); `async: true` asks for a task. A request
+without `model` gets the catalog's default image model (PotatoRouter's example names none)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from gateway.formats.wire import WireModel
 class ImageGenerationRequest(WireModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    model: str = Field(min_length=1, max_length=256)
+    model: str | None = Field(None, min_length=1, max_length=256)
     prompt: str = Field(min_length=1, max_length=32_000)
     n: Annotated[int, Field(strict=True, ge=1, le=128)] = 1
     size: str | None = Field(None, max_length=32)
@@ -25,3 +26,21 @@ class ImageGenerationRequest(WireModel):
         body = self.model_dump(mode="json", exclude_unset=True, by_alias=True)
         body.pop("async", None)
         return body
+
+    def naming(self, model: str, *, run_async: bool | None = None) -> ImageGenerationRequest:
+        """The same request for `model` (and as a task, or not), every field the client set kept set."""
+        fields = self.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        fields["model"] = model
+        if run_async is not None:
+            fields["async"] = run_async
+        return type(self).model_validate(fields)
+
+
+class TaskImageRequest(ImageGenerationRequest):
+    """The credits platform's `POST /api/v1/images/generations`: `model` is required (`model_required`),
+    and the answer is always a task."""
+
+    model: str = Field(min_length=1, max_length=256)
+
+    def as_task(self) -> ImageGenerationRequest:
+        return self.naming(self.model, run_async=True)

@@ -107,12 +107,19 @@ def _completions() -> InboundFormat:
     return FORMAT
 
 
+def _api_v1() -> InboundFormat:
+    from gateway.formats.api_v1_answers import FORMAT
+
+    return FORMAT
+
+
 FORMATS: dict[str, Callable[[], InboundFormat]] = {
     "openai": _openai,
     "anthropic": _anthropic,
     "gemini": _gemini,
     "responses": _responses,
     "completions": _completions,
+    "api_v1": _api_v1,  # OpenAI's, but for the error envelope of the `/api/v1` routes
 }
 
 

@@ -84,7 +84,7 @@ class TokenCreate(WireModel):
     name: Name
     remain_quota: Credits | None = None
     unlimited_quota: bool = True
-    expired_time: int = Field(-1, ge=-1)
+    expired_time: int = Field(-1, ge=-1, le=253_402_300_799)  # unix seconds (-1: never), at most year 9999
 
 
 class ApiKeyCreate(WireModel):

@@ -92,7 +92,8 @@ def _encoder(exchange: Exchange) -> Encoder:
 
 
 def _error_body(error: GatewayError) -> Body:
-    return error.openai_body()
+    """OpenAI's envelope, with the HTTP `status` in it too (poeti's envelope has it)."""
+    return {"error": {**error.openai_body()["error"], "status": error.status}}
 
 
 def _capped(body: Body, tokens: int) -> Body:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.auth.authenticate import Principal
@@ -18,7 +19,7 @@ def _accounts() -> AccountRepository:
     return stores().accounts
 
 
-def create_account(name: str, credits_micro: int, account_id: str | None = None) -> Account:
+def create_account(name: str, credits_micro: int, account_id: str | None = None, email: str | None = None) -> Account:
     """A new account; its initial credits are a grant entry of the ledger, written with it."""
     account = Account(
         account_id=account_id or new_account_id(),
@@ -26,6 +27,7 @@ def create_account(name: str, credits_micro: int, account_id: str | None = None)
         balance=credits_micro,
         granted=credits_micro,
         created_at=now_iso(),
+        email=email,
     )
     _accounts().create(account, grant_id=secrets.token_hex(6))
     return account
@@ -38,11 +40,14 @@ def get_account(account_id: str) -> Account:
     return account
 
 
-def top_up(account_id: str, credits_micro: int) -> Account:
+def top_up(account_id: str, credits_micro: int, *, also: Sequence[dict[str, Any]] = ()) -> Account:
+    """Add credits; `also`: items written in the same transaction (the operator log's entry)."""
     if credits_micro <= 0:
         raise InvalidRequest("A top-up adds a positive number of credits.", param="credits")
     get_account(account_id)
-    return _accounts().grant(account_id, credits_micro, grant_id=secrets.token_hex(6), at_iso=now_iso(), source=TOP_UP)
+    return _accounts().grant(
+        account_id, credits_micro, grant_id=secrets.token_hex(6), at_iso=now_iso(), source=TOP_UP, also=also
+    )
 
 
 def top_up_once(account_id: str, credits_micro: int, idempotency_key: str | None) -> dict[str, Any]:
@@ -71,15 +76,22 @@ def account_view(account: Account) -> dict[str, Any]:
         "granted": display(account.granted),
         "granted_micro": account.granted,
         "used": display(account.granted - account.balance),
+        "email": account.email,
         "created_at": account.created_at,
+        "disabled": account.disabled,
     }
 
 
 def self_view(principal: Principal) -> dict[str, Any]:
+    """The account, with PotatoRouter's fields (username, email, role): the username is the account's
+    name, the role the calling key's kind."""
     account = get_account(principal.account_id)
     return {
         "id": account.account_id,
         "name": account.name,
+        "username": account.name,
+        "display_name": account.name,
+        "email": account.email,
         "role": principal.kind,
         "created_at": account.created_at,
     }

@@ -89,4 +89,4 @@ def plan(
     if first is None:
         assert refusal is not None
         raise refusal
-    return Plan(Route(first, tuple(candidates)), legs)
+    return Plan(Route(first, tuple(candidates), preferences.source), legs)

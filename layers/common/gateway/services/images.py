@@ -1,6 +1,7 @@
-"""Image generation, priced per image by size and quality. Fast models answer at once (a metered
-call); slow ones (the catalog's `async_tasks`, or `async: true`) answer a task, written with the
-reservation that pays for it, which a worker does off the request path (services/image_tasks.py)."""
+"""Image generation, priced per image by size and quality. The answer holds the images (a metered
+call: OpenAI's contract), unless the request asks for a task (`async: true`; the credits platform's
+`/api/v1` route always does), written with the reservation that pays for it, which a worker does off
+the request path (services/image_tasks.py). A request without a model gets the catalog's default."""
 
 from __future__ import annotations
 
@@ -16,16 +17,16 @@ from gateway.auth.authenticate import Principal
 from gateway.billing import charges
 from gateway.billing.charges import Charge
 from gateway.canonical import Body, ImageData, ImagesResponse
-from gateway.catalog.registry import ModelEntry
+from gateway.catalog.registry import ModelEntry, get_catalog
 from gateway.config import get_settings
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, ModelRequired
 from gateway.formats.images import ImageGenerationRequest
 from gateway.providers.capabilities import IMAGE_GENERATION
 from gateway.services.admission import admit
 from gateway.services.metering import Answer, serve
 from gateway.services.routing import Candidate, Route
 from gateway.storage.stores import stores
-from gateway.storage.tasks import Task
+from gateway.storage.tasks import MAX_REQUEST_BYTES, Task, request_text
 
 ENDPOINT = "images.generations"
 
@@ -65,6 +66,8 @@ def images_charge(entry: ModelEntry, request: ImageGenerationRequest, images: in
 async def generate(principal: Principal, request: ImageGenerationRequest, trace_id: str) -> tuple[Answer[Body], int]:
     """(the answer, its HTTP status): 200 with the images, or 202 with a pending task."""
     started = time.monotonic()
+    request = _with_model(request)
+    model = request.model or ""
     task = _new_task(principal, request, trace_id)
 
     def task_item(route: Route) -> list[dict[str, Any]]:  # an async request's task, written with its reservation
@@ -73,7 +76,7 @@ async def generate(principal: Principal, request: ImageGenerationRequest, trace_
     def cost_bound(entry: ModelEntry) -> int:
         return image_price(entry, request)
 
-    admission = await admit(principal, request.model, IMAGE_GENERATION, cost_bound, trace_id, also=task_item)
+    admission = await admit(principal, model, IMAGE_GENERATION, cost_bound, trace_id, also=task_item)
     if _runs_async(admission.route, request):
         return await _start_task(task), 202
     body = request.upstream_body()
@@ -93,17 +96,28 @@ async def generate(principal: Principal, request: ImageGenerationRequest, trace_
 
 
 def _runs_async(route: Route, request: ImageGenerationRequest) -> bool:
-    media = route.entry.media
-    return bool(media and media.async_tasks) or request.run_async
+    return request.run_async
+
+
+def _with_model(request: ImageGenerationRequest) -> ImageGenerationRequest:
+    if request.model:
+        return request
+    default = get_catalog().default_model("image")
+    if default is None:
+        raise ModelRequired("`model` is required: this gateway has no default image model.", param="model")
+    return request.naming(default)
 
 
 def _new_task(principal: Principal, request: ImageGenerationRequest, trace_id: str) -> Task:
+    asked = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    if request.run_async and len(request_text(asked).encode()) > MAX_REQUEST_BYTES:
+        raise InvalidRequest(f"A task's request is at most {MAX_REQUEST_BYTES} bytes of JSON.")
     return Task(
         task_id=trace_id,
         account_id=principal.account_id,
         key_hash=principal.key_hash,
-        model=request.model,
-        request=request.model_dump(mode="json", exclude_unset=True, by_alias=True),
+        model=request.model or "",
+        request=asked,
         status="pending",
         created=clock.now_epoch(),
     )

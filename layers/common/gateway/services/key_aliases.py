@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from gateway.errors import InvalidRequest
 from gateway.formats.keys import ApiKeyCreate, KeyCreate, TokenCreate
 from gateway.money import display
 from gateway.storage.api_keys import ApiKeyRecord
+
+# the aliases' names of the native fields, for errors to name the field the client sent
+TOKEN_FIELDS = {"limit": "remain_quota", "expires_at": "expired_time"}
+API_KEY_FIELDS = {"limit": "monthly_budget"}
 
 
 def from_token(body: TokenCreate) -> KeyCreate:
@@ -16,14 +23,25 @@ def from_token(body: TokenCreate) -> KeyCreate:
         fields["limit"] = body.remain_quota
     if body.expired_time != -1:
         fields["expires_at"] = datetime.fromtimestamp(body.expired_time, UTC)
-    return KeyCreate.model_validate(fields)
+    return _key_create(fields, TOKEN_FIELDS)
 
 
 def from_api_key(body: ApiKeyCreate) -> KeyCreate:
     fields: dict[str, Any] = {"name": body.name, "rate_limit": body.rate_limit}
     if body.monthly_budget is not None:
         fields.update(limit=body.monthly_budget, limit_reset="monthly")
-    return KeyCreate.model_validate(fields)
+    return _key_create(fields, API_KEY_FIELDS)
+
+
+def _key_create(fields: dict[str, Any], names: dict[str, str]) -> KeyCreate:
+    """The native request; what it refuses (an expiry in the past, say) is a 400 naming the alias's field."""
+    try:
+        return KeyCreate.model_validate(fields)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first.get("loc") else "body"
+        reason = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+        raise InvalidRequest(f"Invalid `{names.get(field, field)}`: {reason}.", param=names.get(field, field)) from None
 
 
 def token_view(view: dict[str, Any], record: ApiKeyRecord) -> dict[str, Any]:

@@ -51,10 +51,12 @@ def issue_key(account_id: str, name: str, kind: KeyKind, **settings: Any) -> Iss
     return IssuedKey(key=key, record=record)
 
 
-def create_key(principal: Principal, spec: KeyCreate) -> IssuedKey:
+def create_key(principal: Principal, spec: KeyCreate, parent: str | None = None) -> IssuedKey:
+    """`parent`: the inference key creating it (gateway.services.delegation checked `spec` is within it)."""
     changes = spec.changes()
     _check_allow_lists(changes)
-    return issue_key(principal.account_id, spec.name, spec.kind, **{k: v for k, v in changes.items() if k != "name"})
+    settings = {name: value for name, value in changes.items() if name not in ("name", "kind")}
+    return issue_key(principal.account_id, spec.name, spec.kind, **settings, **({"parent": parent} if parent else {}))
 
 
 def list_keys(principal: Principal) -> list[ApiKeyRecord]:
@@ -119,6 +121,7 @@ def key_view(record: ApiKeyRecord) -> dict[str, Any]:
         "expires_at": iso_from_epoch(record.expires_at) if record.expires_at is not None else None,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
+        "created_by": record.parent,  # the key whose limits bind it, when a key created it
         "usage": {"total_requests": record.total_requests, "total_credits": display(record.total_credits)},
     }
 
@@ -152,18 +155,18 @@ def _not_found(key_hash: str) -> NotFound:
 
 
 def create_key_once(
-    principal: Principal, spec: KeyCreate, *, credential: str, idempotency_key: str | None
+    principal: Principal, spec: KeyCreate, *, credential: str, idempotency_key: str | None, parent: str | None = None
 ) -> IssuedKey:
     """create_key, at most once per Idempotency-Key: a retry gets the same key back.
 
     The new key is kept for the replay only sealed under the caller's own key (auth.sealing), so the
     table never holds it readable."""
     if idempotency_key is None:
-        return create_key(principal, spec)
+        return create_key(principal, spec, parent)
     context = f"create-key:{principal.key_hash}:{idempotency_key}"
 
     def work() -> dict[str, Any]:
-        issued = create_key(principal, spec)
+        issued = create_key(principal, spec, parent)
         return {"key_hash": issued.record.key_hash, "sealed_key": seal(issued.key, credential, context)}
 
     body = spec.model_dump(mode="json", exclude_unset=True)

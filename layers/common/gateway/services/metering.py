@@ -10,10 +10,9 @@ reservation was made when it was created).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, NoReturn, TypeVar
 
 import anyio
@@ -62,6 +61,7 @@ class Meter:
     stream: bool = False
     also_when_failed: Sequence[dict[str, Any]] = ()  # written with a failed settlement (a task's end)
     attempts: list[Attempt] = field(default_factory=list)
+    routing_strategy: str = "auto"  # what ordered the providers (the route's), for the ledger
     user: str | None = None  # kept on the trace
     metadata: dict[str, str] | None = None  # kept on the trace
     # Failures besides the upstream's own after which the next candidate is tried (OpenRouter's
@@ -71,13 +71,14 @@ class Meter:
     def answered_as(self, model: str) -> None:
         """The request is answered by another model than the one it was held for (OpenRouter's
         `models` fallbacks): its ledger entry and usage name that model."""
-        self.reservation = dataclasses.replace(self.reservation, model=model)
+        self.reservation = replace(self.reservation, model=model)
 
     async def first_answer(self, route: Route, send: Callable[[Candidate], Awaitable[T]]) -> Answered[T]:
         """`send` to the route's first candidate, then to the next while the failure is the
         upstream's (connection, timeout, 429, 5xx). Settles the request as failed when none answers,
         or when the deadline comes first (the provider reported nothing, so nothing is charged)."""
         candidates = route.candidates
+        self.routing_strategy = route.strategy
         for position, candidate in enumerate(candidates):
             asked_at = time.monotonic()
             try:
@@ -153,6 +154,7 @@ class Meter:
     async def settle(self, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> int:
         """Settle even if the request is being cancelled (client gone): money first. Returns what the
         ledger charged (micro-credits): the outcome's cost, up to the hold."""
+        outcome = replace(outcome, routing_strategy=self.routing_strategy)
         with anyio.CancelScope(shield=True):
             entry = await anyio.to_thread.run_sync(credits.settle_durably, self.reservation, outcome, also)
         if entry is not None:

@@ -40,6 +40,7 @@ class Candidate:
 class Route:
     entry: ModelEntry
     candidates: tuple[Candidate, ...]  # at least one
+    strategy: str = "auto"  # what ordered them: auto (the catalog), vendor, provider_preferences
 
     @property
     def first(self) -> Candidate:
@@ -55,6 +56,7 @@ class Preferences:
     only: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
     allow_fallbacks: bool = True
+    source: str = "auto"  # auto, vendor (the header) or provider_preferences (the body's object)
     sort: str | None = None  # price | throughput | latency
     max_price: dict[str, Any] | None = None  # USD: prompt / completion per 1M tokens, request per request
     require_parameters: bool = False
@@ -78,14 +80,8 @@ class Preferences:
         if not isinstance(allow, bool):
             raise InvalidRequest("`provider.allow_fallbacks` must be true or false.", param="provider.allow_fallbacks")
         if vendor is not None:  # the header pins one provider
-            return cls(order=(vendor,), only=(vendor,), ignore=names["ignore"] or (), allow_fallbacks=False, **extras)
-        return cls(
-            order=names["order"] or (),
-            only=names["only"],
-            ignore=names["ignore"] or (),
-            allow_fallbacks=allow,
-            **extras,
-        )
+            return cls((vendor,), (vendor,), names["ignore"] or (), False, "vendor", **extras)
+        return cls(names["order"] or (), names["only"], names["ignore"] or (), allow, "provider_preferences", **extras)
 
 
 PREFERENCE_FIELDS = {"order", "only", "ignore", "allow_fallbacks", "sort", "max_price", "require_parameters"}
@@ -111,7 +107,8 @@ def route_for(
     entry = resolve_model(name)
     if not model_allowed(entry, key):
         raise ModelNotAllowed(f"This API key may not use `{entry.id}`.", param="model")
-    return Route(entry, candidates_for(entry, key, capability, preferences))
+    strategy = preferences.source if preferences is not None else "auto"
+    return Route(entry, candidates_for(entry, key, capability, preferences), strategy)
 
 
 def candidates_for(

@@ -1,5 +1,6 @@
 """Usage totals and request traces, as a key sees them: an inference key its own traffic, a
-management key its account's, nobody another account's."""
+management key its account's, nobody another account's. A model filter names a model as requests
+do: by id or by any alias (`gpt-4o` counts `openai/gpt-4o`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from gateway import clock
 from gateway.auth.authenticate import Principal
 from gateway.auth.keys import looks_like_hash
+from gateway.catalog.registry import get_catalog
 from gateway.config import get_settings
 from gateway.errors import InvalidRequest, NotFound
 from gateway.money import display, micro_to_credits
@@ -24,7 +26,7 @@ LATENCY_SAMPLE = 1_000  # the newest requests of a range whose latencies stats r
 TRACE_FIELDS = (
     "trace_id", "model", "provider", "endpoint", "status", "http_status", "error_code", "prompt_tokens",
     "completion_tokens", "credits", "latency_ms", "upstream_latency_ms", "ttft_ms", "key_prefix", "stream",
-    "usage_estimated", "created_at", "user", "metadata",
+    "usage_estimated", "routing_strategy", "created_at", "user", "metadata",
 )  # fmt: skip
 
 
@@ -46,7 +48,7 @@ class DateRange:
 
 
 def usage(principal: Principal, dates: DateRange, *, model: str | None, key: str | None) -> dict[str, Any]:
-    rows = _daily_rows(principal, dates, model=model, key_hash=_scoped_key(principal, key))
+    rows = _daily_rows(principal, dates, model=model_id(model), key_hash=_scoped_key(principal, key))
     by_model: dict[str, dict[str, int]] = defaultdict(_zero)
     by_day: dict[str, dict[str, int]] = defaultdict(_zero)
     for row in rows:
@@ -76,7 +78,7 @@ def traces(
     page_size: int,
     cursor: str | None,
 ) -> dict[str, Any]:
-    filters = {name: value for name, value in (("status", status), ("model", model)) if value is not None}
+    filters = {name: value for name, value in (("status", status), ("model", model_id(model))) if value is not None}
     try:
         page = stores().traces.page(
             account_id=principal.account_id,
@@ -142,7 +144,29 @@ def stats(principal: Principal, dates: DateRange, *, key: str | None) -> dict[st
         "p95_latency_ms": _percentile(latencies, 95),
         "latency_sample_size": len(latencies),
         "avg_credits_per_request": display(credits // count) if count else 0,
+        "avg_cost_per_request": round(_usd(credits) / count, 8) if count else 0,
     }
+
+
+def trace_total(
+    principal: Principal, dates: DateRange, *, status: str | None, model: str | None, key: str | None
+) -> int | None:
+    """How many traces a listing's filters match over its whole range, from the daily aggregates (one
+    bounded read, not a count of the traces). None for `expired`, which the aggregates count as errors."""
+    if status == "expired":
+        return None
+    rows = _daily_rows(principal, dates, model=model_id(model), key_hash=_scoped_key(principal, key))
+    requests = sum(int(row.get("requests", 0)) for row in rows)
+    errors = sum(int(row.get("errors", 0)) for row in rows)
+    return {"error": errors, "success": requests - errors}.get(status or "", requests)
+
+
+def model_id(name: str | None) -> str | None:
+    """The catalog id a filter's name resolves to (aliases included); other names as given."""
+    if name is None:
+        return None
+    entry = get_catalog().resolve(name)
+    return entry.id if entry is not None else name
 
 
 def trace_view(item: dict[str, Any]) -> dict[str, Any]:

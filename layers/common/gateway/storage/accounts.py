@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ class Account:
     balance: int  # micro-credits
     granted: int  # micro-credits ever added
     created_at: str
+    email: str | None = None  # the account holder's, if the operator gave one
+    disabled: bool = False  # by an operator: no request of the account is admitted
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Account:
@@ -29,6 +32,8 @@ class Account:
             balance=int(item["balance"]),
             granted=int(item["granted"]),
             created_at=item["created_at"],
+            email=item.get("email"),
+            disabled=bool(item.get("disabled")),
         )
 
 
@@ -41,6 +46,8 @@ class AccountRepository(dynamo.TableRepository):
             "balance": account.balance,
             "granted": account.granted,
             "created_at": account.created_at,
+            **({"email": account.email} if account.email else {}),
+            **layout.account_directory_index(account.account_id, account.name),
         }
         writes: list[dict[str, Any]] = [
             {
@@ -62,8 +69,18 @@ class AccountRepository(dynamo.TableRepository):
         item = answer.get("Item")
         return Account.from_item(dynamo.from_item(item)) if item else None
 
-    def grant(self, account_id: str, amount: int, *, grant_id: str, at_iso: str, source: str) -> Account:
-        """Add credits and record the grant entry, in one transaction."""
+    def grant(
+        self,
+        account_id: str,
+        amount: int,
+        *,
+        grant_id: str,
+        at_iso: str,
+        source: str,
+        also: Sequence[dict[str, Any]] = (),
+    ) -> Account:
+        """Add credits and record the grant entry (and any `also` items: the operator log's entry), in one
+        transaction."""
         checked_amount(amount, "a top-up", low=1, high=MAX_CREDITS_MICRO)
         self.db.transact_write_items(
             TransactItems=[
@@ -77,6 +94,7 @@ class AccountRepository(dynamo.TableRepository):
                     }
                 },
                 self._grant_entry(account_id, amount, grant_id, at_iso, source),
+                *also,
             ]
         )
         account = self.get(account_id)

@@ -48,6 +48,9 @@ class ApiKeyRecord:
     revoked: bool = False
     total_requests: int = 0
     total_credits: int = 0  # micro-credits
+    # The inference key that created this one (PotatoRouter's and poeti's "own key" routes): its
+    # limits, allow-lists and expiry bind this key too, checked on every request
+    parent: str | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> ApiKeyRecord:

@@ -9,25 +9,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gateway.storage import dynamo, layout
-from gateway.storage.errors import MAX_HOLD, ReservationRefused, StorageUnavailable, checked_amount
+from gateway.storage.errors import MAX_HOLD, RefusalReason, ReservationRefused, StorageUnavailable, checked_amount
+from gateway.storage.key_checks import PARENT_REFUSALS, PARENT_TAGS, KeyGuard, key_items, key_refusal
+
+__all__ = ["CreditRepository", "KeyGuard", "LedgerEntry", "Reservation"]
 
 CONFLICT_RETRIES = 12
-_KEY_USABLE = (
-    "attribute_exists(kind) AND (attribute_not_exists(revoked) OR revoked = :false) AND disabled = :false"
-    " AND kind = :inference"
-    " AND (attribute_not_exists(expires_at) OR expires_at > :now) AND version = :version"
-)
-
-
-@dataclass(frozen=True)
-class KeyGuard:
-    """What the reservation checks on the key, as last read: its version, limit and rate limit."""
-
-    version: int
-    limit_headroom: int | None = None  # the key's limit minus this reservation (None: no limit)
-    limit_until: int | None = None  # when the limit period ends (TTL of its usage item)
-    rate_limit: int | None = None  # requests per minute
-    rate_window: int | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +28,8 @@ class Reservation:
     created_at: str
     expires_at: int  # epoch seconds; the sweeper settles it after this
     limit_period: str | None = None  # the key-limit period the amount also counts against
+    parent_hash: str | None = None  # the key that created the calling key: its limit counts the amount too
+    parent_limit_period: str | None = None
     # The ledger entry of an answer whose settlement could not be written: the sweeper charges it.
     pending: dict[str, Any] | None = None
 
@@ -76,39 +65,38 @@ class LedgerEntry:
     day: str
     attempts: tuple[dict[str, Any], ...] = ()  # each upstream attempt: provider, http_status, latency_ms, error_code
     units: dict[str, Any] | None = None  # media billed in their own units: images, characters, audio_seconds
+    routing_strategy: str | None = None  # auto, vendor or provider_preferences (None: not recorded)
     user: str | None = None  # the end user the client named (OpenAI `user`, Anthropic `metadata.user_id`)
     metadata: dict[str, str] | None = None  # the client's tags (OpenAI / OpenRouter `metadata`)
 
 
 class CreditRepository(dynamo.TableRepository):
-    def reserve(self, reservation: Reservation, guard: KeyGuard, now: int, also: Sequence[dict[str, Any]] = ()) -> None:
+    def reserve(
+        self,
+        reservation: Reservation,
+        guard: KeyGuard,
+        now: int,
+        also: Sequence[dict[str, Any]] = (),
+        parent: KeyGuard | None = None,
+    ) -> None:
         """Check the key, take the credits (and the key's limit and rate), write the reservation and
-        any `also` items (an image task, say): all or nothing, in one transaction."""
+        any `also` items (an image task, say): all or nothing, in one transaction. A key created by
+        another key (`parent`, as last read) also needs that key usable, and takes from its limit and
+        rate too."""
         checked_amount(reservation.amount, "a hold", low=1, high=MAX_HOLD)
         if guard.limit_headroom is not None and guard.limit_headroom < 0:
             raise ReservationRefused("key_limit")
+        if parent is not None and parent.limit_headroom is not None and parent.limit_headroom < 0:
+            raise ReservationRefused("parent_limit")
         values = {
             **{name: value for name, value in asdict(reservation).items() if name != "pending"},
             **layout.reservation_index(reservation.trace_id, reservation.expires_at),
         }
-        items: list[tuple[str, dict[str, Any]]] = [
-            (
-                "key",
-                {
-                    "ConditionCheck": {
-                        "TableName": self.table,
-                        "Key": layout.api_key_key(reservation.key_hash),
-                        "ConditionExpression": _KEY_USABLE,
-                        "ExpressionAttributeValues": {
-                            ":false": {"BOOL": False},
-                            ":inference": {"S": "inference"},
-                            ":now": {"N": str(now)},
-                            ":version": {"N": str(guard.version)},
-                        },
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
-                },
-            ),
+        key_check, *key_counters = key_items(
+            self.table, reservation.key_hash, guard, reservation.amount, reservation.limit_period, now
+        )
+        items = [key_check]
+        items.append(
             (
                 "account",
                 {
@@ -116,42 +104,20 @@ class CreditRepository(dynamo.TableRepository):
                         "TableName": self.table,
                         "Key": layout.account_key(reservation.account_id),
                         "UpdateExpression": "SET balance = balance - :amount",
-                        "ConditionExpression": "attribute_exists(pk) AND balance >= :amount",
+                        "ConditionExpression": (
+                            "attribute_exists(pk) AND balance >= :amount AND attribute_not_exists(disabled)"
+                        ),
                         "ExpressionAttributeValues": {":amount": {"N": str(reservation.amount)}},
                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     }
                 },
-            ),
-        ]
-        if reservation.limit_period is not None and guard.limit_headroom is not None:
-            items.append(
-                (
-                    "limit",
-                    _counter(
-                        self.table,
-                        layout.key_limit_key(reservation.key_hash, reservation.limit_period),
-                        "used",
-                        reservation.amount,
-                        ceiling=guard.limit_headroom,
-                        inclusive=True,
-                        ttl=guard.limit_until,
-                    ),
-                )
             )
-        if guard.rate_limit is not None and guard.rate_window is not None:
-            items.append(
-                (
-                    "rate",
-                    _counter(
-                        self.table,
-                        layout.key_rate_key(reservation.key_hash, guard.rate_window),
-                        "count",
-                        1,
-                        ceiling=guard.rate_limit,
-                        inclusive=False,
-                        ttl=(guard.rate_window + 2) * 60,
-                    ),
-                )
+        )
+        items += key_counters
+        if parent is not None and reservation.parent_hash is not None:
+            period = reservation.parent_limit_period
+            items += key_items(
+                self.table, reservation.parent_hash, parent, reservation.amount, period, now, PARENT_TAGS
             )
         items.append(
             (
@@ -177,13 +143,19 @@ class CreditRepository(dynamo.TableRepository):
         if "reservation" in failed and set(failed) <= {"reservation", "also"}:
             return  # an earlier attempt of ours went through; its answer was lost
         if "key" in failed:
-            raise ReservationRefused(_key_refusal(failed["key"], now, guard.version), failed["key"])
+            raise ReservationRefused(key_refusal(failed["key"], now, guard.version), failed["key"])
+        if "parent" in failed and parent is not None:
+            raise ReservationRefused(PARENT_REFUSALS[key_refusal(failed["parent"], now, parent.version)])
         if "account" in failed:
-            raise ReservationRefused("insufficient_credits" if failed["account"] else "account_missing")
+            raise ReservationRefused(_account_refusal(failed["account"]))
         if "limit" in failed:
             raise ReservationRefused("key_limit")
+        if "parent_limit" in failed:
+            raise ReservationRefused("parent_limit")
         if "rate" in failed:
             raise ReservationRefused("rate_limited")
+        if "parent_rate" in failed:
+            raise ReservationRefused("parent_rate_limited")
         raise StorageUnavailable(f"reservation cancelled: {codes}")
 
     def settle(
@@ -229,17 +201,22 @@ class CreditRepository(dynamo.TableRepository):
                 }
             },
         ]
-        if refund and reservation.limit_period is not None:
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": layout.key_limit_key(reservation.key_hash, reservation.limit_period),
-                        "UpdateExpression": "ADD used :release",
-                        "ExpressionAttributeValues": {":release": {"N": str(-refund)}},
+        limits = [
+            (reservation.key_hash, reservation.limit_period),
+            (reservation.parent_hash, reservation.parent_limit_period),
+        ]
+        for limited_key, period in limits:
+            if refund and limited_key is not None and period is not None:
+                items.append(
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": layout.key_limit_key(limited_key, period),
+                            "UpdateExpression": "ADD used :release",
+                            "ExpressionAttributeValues": {":release": {"N": str(-refund)}},
+                        }
                     }
-                }
-            )
+                )
         if refund:
             items.append(
                 {
@@ -323,38 +300,10 @@ class CreditRepository(dynamo.TableRepository):
         raise StorageUnavailable("too many write conflicts")
 
 
-def _key_refusal(key_item: dict[str, Any] | None, now: int, version: int) -> Any:
-    if key_item is None or "kind" not in key_item or key_item.get("revoked"):
-        return "key_missing"
-    if key_item.get("kind") != "inference":
-        return "key_wrong_kind"
-    if key_item.get("disabled"):
-        return "key_disabled"
-    if key_item.get("expires_at") is not None and int(key_item["expires_at"]) <= now:
-        return "key_expired"
-    if int(key_item.get("version", 0)) != version:
-        return "key_changed"
-    return "key_missing"
-
-
-def _counter(
-    table: str, key: dict[str, Any], name: str, amount: int, *, ceiling: int, inclusive: bool, ttl: int | None
-) -> dict[str, Any]:
-    """ADD `amount` to a counter item unless it already stands above `ceiling` (or at it, if not inclusive)."""
-    comparison = "<=" if inclusive else "<"
-    update: dict[str, Any] = {
-        "TableName": table,
-        "Key": key,
-        "UpdateExpression": "ADD #counter :amount" + (" SET #ttl = :ttl" if ttl is not None else ""),
-        "ConditionExpression": f"attribute_not_exists(#counter) OR #counter {comparison} :ceiling",
-        "ExpressionAttributeNames": {"#counter": name, **({"#ttl": "ttl"} if ttl is not None else {})},
-        "ExpressionAttributeValues": {
-            ":amount": {"N": str(amount)},
-            ":ceiling": {"N": str(ceiling)},
-            **({":ttl": {"N": str(ttl)}} if ttl is not None else {}),
-        },
-    }
-    return {"Update": update}
+def _account_refusal(old: dict[str, Any] | None) -> RefusalReason:
+    if not old:
+        return "account_missing"
+    return "account_disabled" if "disabled" in old else "insufficient_credits"
 
 
 def _usage_update(table: str, entry: LedgerEntry) -> dict[str, Any]:

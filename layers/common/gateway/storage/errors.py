@@ -13,7 +13,15 @@ RefusalReason = Literal[
     "key_limit",
     "rate_limited",
     "account_missing",
+    "account_disabled",  # by an operator
     "insufficient_credits",
+    # the key that created the calling key (its parent), checked in the same transaction
+    "parent_missing",
+    "parent_disabled",
+    "parent_expired",
+    "parent_changed",
+    "parent_limit",
+    "parent_rate_limited",
 ]
 
 

@@ -11,6 +11,11 @@ ledger/trace  pk TRACE#{trace}        sk TRACE        gsi1 ACCOUNT#{id}#TRACES /
 daily usage   pk USAGE#{account}      sk {day}#{model}#{key sha256}
                                                       gsi3 ACTIVE#{day}#{shard} / {account}   (keys only)
 image task    pk TASK#{task_id}       sk TASK
+account (directory entry, on the account item)          gsi3 ACCOUNTS / {name, lower case}#{id}  (keys only)
+console user  pk USER#{cognito sub}   sk USER                 (the account a console user acts for)
+operator log  pk OPLOG#{action id}    sk OPLOG        gsi1 OPERATOR_LOG / {iso}#{action id}
+                                                      gsi2 ACCOUNT#{id}#OPLOG / {iso}#{action id}
+platform day  pk PLATFORM#DAYS        sk {day}                (a finished day's totals over every account)
 response      pk RESPONSE#{id}        sk RESPONSE     (a stored Responses API answer; its body in S3 when large)
 """
 
@@ -118,6 +123,43 @@ def active_pk(day: str, shard: int) -> str:
 
 def task_key(task_id: str) -> dict[str, dict[str, str]]:
     return key(f"TASK#{task_id}", "TASK")
+
+
+ACCOUNTS_PK = "ACCOUNTS"
+OPERATOR_LOG_PK = "OPERATOR_LOG"
+PLATFORM_DAYS_PK = "PLATFORM#DAYS"
+NAME_INDEX_CHARS = 200
+
+
+def account_directory_index(account_id: str, name: str) -> dict[str, str]:
+    """Where an account is listed for operators: by its name (lower case, so a prefix finds it) in GSI3,
+    which projects keys only, so the balance updates of the hot path never write to it."""
+    return {"gsi3pk": ACCOUNTS_PK, "gsi3sk": f"{name.lower()[:NAME_INDEX_CHARS]}#{account_id}"}
+
+
+def user_key(sub: str) -> dict[str, dict[str, str]]:
+    return key(f"USER#{sub}", "USER")
+
+
+def operator_log_key(action_id: str) -> dict[str, dict[str, str]]:
+    return key(f"OPLOG#{action_id}", "OPLOG")
+
+
+def operator_log_index(account_id: str, at_iso: str, action_id: str) -> dict[str, str]:
+    return {
+        "gsi1pk": OPERATOR_LOG_PK,
+        "gsi1sk": f"{at_iso}#{action_id}",
+        "gsi2pk": account_operator_log_pk(account_id),
+        "gsi2sk": f"{at_iso}#{action_id}",
+    }
+
+
+def account_operator_log_pk(account_id: str) -> str:
+    return f"ACCOUNT#{account_id}#OPLOG"
+
+
+def platform_day_key(day: str) -> dict[str, dict[str, str]]:
+    return key(PLATFORM_DAYS_PK, day)
 
 
 def response_key(response_id: str) -> dict[str, dict[str, str]]:

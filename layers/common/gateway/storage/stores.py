@@ -12,9 +12,11 @@ from gateway.storage.accounts import AccountRepository
 from gateway.storage.api_keys import ApiKeyRepository
 from gateway.storage.credits import CreditRepository
 from gateway.storage.dynamo_client import DynamoClient
+from gateway.storage.operators import OperatorRepository
 from gateway.storage.responses import ResponseRepository
 from gateway.storage.tasks import TaskRepository
 from gateway.storage.usage import TraceRepository, UsageRepository
+from gateway.storage.users import UserRepository
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Stores:
     usage: UsageRepository  # daily aggregates
     traces: TraceRepository  # the ledger, as listings read it
     tasks: TaskRepository  # image tasks
+    users: UserRepository  # the console's users: the account each acts for
+    operators: OperatorRepository  # the account directory, the operator log, platform totals
     responses: ResponseRepository  # stored Responses API answers
 
     @classmethod
@@ -36,6 +40,8 @@ class Stores:
             usage=UsageRepository(table, client),
             traces=TraceRepository(table, client),
             tasks=TaskRepository(table, client),
+            users=UserRepository(table, client),
+            operators=OperatorRepository(table, client),
             responses=ResponseRepository(table, client),
         )
 

@@ -3,12 +3,16 @@ inside the settlement of its reservation, so its outcome and its charge are one 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.storage import dynamo, layout
 
 TASK_RETENTION_SECONDS = 7 * 86_400
+# The request is kept as its JSON text (a client's extra fields may hold numbers DynamoDB's number
+# type refuses, such as floats), within what one item holds beside the task's other attributes.
+MAX_REQUEST_BYTES = 300_000
 
 
 def image_key(task_id: str, number: int) -> str:
@@ -35,12 +39,16 @@ class Task:
             account_id=item["account_id"],
             key_hash=item["key_hash"],
             model=item["model"],
-            request=item["request"],
+            request=json.loads(item["request"]) if isinstance(item["request"], str) else item["request"],
             status=item["status"],
             created=int(item["created"]),
             images=tuple(item.get("images") or ()),
             error=item.get("error"),
         )
+
+
+def request_text(request: dict[str, Any]) -> str:
+    return json.dumps(request, separators=(",", ":"), ensure_ascii=False)
 
 
 class TaskRepository(dynamo.TableRepository):
@@ -51,7 +59,7 @@ class TaskRepository(dynamo.TableRepository):
             "account_id": task.account_id,
             "key_hash": task.key_hash,
             "model": task.model,
-            "request": task.request,
+            "request": request_text(task.request),
             "status": task.status,
             "created": task.created,
             "ttl": task.created + TASK_RETENTION_SECONDS,
