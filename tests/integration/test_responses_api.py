@@ -375,3 +375,21 @@ def test_a_conversation_moves_between_vendors_with_claudes_thinking_kept(
     assistant = fake_servers["anthropic"].requests[-1]["messages"][1]
     assert assistant["role"] == "assistant"
     assert assistant["content"][0] == {"type": "thinking", "thinking": "Let me think.", "signature": "sig-fake-01"}
+
+
+@pytest.mark.parametrize("path", ["/v1/responses", "/v1/chat/completions"])
+def test_a_service_tier_billed_above_list_prices_is_refused(gateway_url, upstream, make_tenant, path):
+    # OpenAI bills `priority` above its list prices, which the catalog's prices are: it cannot be held for
+    import httpx
+
+    tenant = make_tenant("10")
+    body = {"model": "test/responses", "service_tier": "priority"}
+    body |= {"input": "hi"} if path == "/v1/responses" else {"messages": [{"role": "user", "content": "hi"}]}
+    response = httpx.post(f"{gateway_url}{path}", json=body, headers={"Authorization": f"Bearer {tenant.key}"})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "service_tier"
+    assert balance_of(tenant.account_id) == GRANT
+    flex = httpx.post(
+        f"{gateway_url}{path}", json={**body, "service_tier": "flex"}, headers={"Authorization": f"Bearer {tenant.key}"}
+    )
+    assert flex.status_code == 200, flex.text

@@ -22,6 +22,7 @@ from gateway.formats.wire import (
     Temperature,
     TopLogprobs,
     UnitInterval,
+    ServiceTier,
     User,
     WireModel,
 )
@@ -77,6 +78,7 @@ class ChatCompletionRequest(WireModel):
     user: User | None = None
     metadata: Metadata | None = None
     models: ModelNames | None = None  # OpenRouter: the models to fall back on, in order
+    service_tier: ServiceTier | None = None
 
     def requested_output_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens

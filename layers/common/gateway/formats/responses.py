@@ -28,6 +28,7 @@ from gateway.formats.wire import (
     Temperature,
     TopLogprobs,
     UnitInterval,
+    ServiceTier,
     User,
     WireModel,
 )
@@ -76,6 +77,7 @@ class ResponsesRequest(WireModel):
     prompt_cache_key: str | None = Field(None, max_length=1024)
     truncation: Literal["auto", "disabled"] | None = None
     background: bool | None = None
+    service_tier: ServiceTier | None = None
     models: ModelNames | None = None
 
     def wire_body(self) -> dict[str, Any]:

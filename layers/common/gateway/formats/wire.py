@@ -6,7 +6,7 @@ are not token counts) before any credit is touched, so no field can make a hold 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -32,6 +32,9 @@ Metadata = Annotated[
 # OpenRouter's `models`: the models to fall back on, in order
 ModelNames = Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=8)]
 User = Annotated[str, Field(max_length=512)]  # who the end user is, as the client names them
+# OpenAI's processing tiers the catalog's prices cover: `priority` (and `scale`) are billed above list
+# prices, which nothing in the catalog prices, so a request naming them is refused
+ServiceTier = Literal["auto", "default", "flex"]
 
 
 class WireModel(BaseModel):
