@@ -19,10 +19,10 @@ from gateway.formats.wire import (
     OutputTokens,
     Penalty,
     Seed,
+    ServiceTier,
     Temperature,
     TopLogprobs,
     UnitInterval,
-    ServiceTier,
     User,
     WireModel,
 )

@@ -25,10 +25,10 @@ from gateway.formats.wire import (
     Metadata,
     ModelNames,
     OutputTokens,
+    ServiceTier,
     Temperature,
     TopLogprobs,
     UnitInterval,
-    ServiceTier,
     User,
     WireModel,
 )
@@ -173,8 +173,12 @@ def _messages(items: list[dict[str, Any]], native_only: Skipped) -> list[dict[st
         if kind == "message":
             role = item.get("role")
             if role == "assistant":
+                try:
+                    text = _assistant_text(item.get("content"), where)
+                except InvalidRequest as error:
+                    native_only.add(error)
+                    continue
                 message = assistant()
-                text = _assistant_text(item.get("content"), where)
                 message["content"] = (message["content"] or "") + text if text else message["content"]
             elif role in ("user", "system", "developer"):
                 try:
