@@ -30,7 +30,8 @@ from gateway.services import server_tools
 from gateway.services.admission import admit
 from gateway.services.fallbacks import Leg, Plan, plan
 from gateway.services.metering import Answer, Meter
-from gateway.services.routing import Candidate, Preferences
+from gateway.services.routing import Candidate, Preferences, Route
+from gateway.storage.api_keys import ApiKeyRecord
 
 ChatAnswer = Answer[Body | AsyncIterator[bytes]]  # a whole answer, or a stream's bytes as they come
 
@@ -67,9 +68,9 @@ async def infer(
         cost = estimate.reservation_amount(entry, prompt, completion) + server_tools.fee_bound(exchange, entry)
         return Leg(entry, prompt, estimate.output_cap(entry, requested), cost)
 
-    plans: list[Plan] = []
+    plans: list[Plan] = []  # the plan of the route admission chose (routed again if the key changed)
 
-    def router(key: Any) -> Any:
+    def router(key: ApiKeyRecord) -> Route:
         chosen = plan(
             key,
             (exchange.model, *exchange.models),
