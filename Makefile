@@ -8,7 +8,7 @@ PY312_BIN := $(shell d=$$(ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin 2>
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(if $(PY312_BIN),$(PY312_BIN):,)$(PATH)
 
-.PHONY: install dynamodb-local browser dev test soak lint typecheck check build validate clean bench screenshots
+.PHONY: install dynamodb-local browser agents dev test soak lint typecheck check build validate clean bench screenshots
 
 $(VENV)/.installed: pyproject.toml layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml layers/common/requirements.txt
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed dynamodb-local browser
+install: $(VENV)/.installed dynamodb-local browser agents
 
 dynamodb-local:
 	scripts/install-dynamodb-local.sh
@@ -24,6 +24,11 @@ dynamodb-local:
 # Debian's chromium and chromedriver for the console's browser tests (apt-get, only when missing)
 browser:
 	scripts/install-browser.sh
+
+# The coding-agent CLIs tests/agents drives (Claude Code, Codex CLI, Gemini CLI), at the versions pinned in
+# devtools/agents/package-lock.json, installed with `npm ci` into .local/agents.
+agents:
+	scripts/install-agents.sh
 
 dev: $(VENV)/.installed dynamodb-local
 	$(PY) -m devtools.devserver

@@ -65,11 +65,12 @@ def ensure_operator_key() -> str | None:
 
 
 def _local_aws() -> tuple[Any, str | None]:
-    """moto's server on loopback (in memory), for what is not set already: the S3 bucket image tasks
+    """moto's server on loopback (in memory), for what is not set already: the S3 buckets image tasks
     keep their images in (without a queue, IMAGE_TASKS_QUEUE_URL unset, the task worker runs inside
-    the dev server), the console's Cognito user pool with a dev operator, the KMS key of own provider
-    keys and Secrets Manager for channel keys (in memory: after a restart, own keys and channel keys
-    are registered again). Returns the server and the operator's sign-in line, shown once."""
+    the dev server) and large stored responses their bodies, the console's Cognito user pool with a
+    dev operator, the KMS key of own provider keys and Secrets Manager for channel keys (in memory:
+    after a restart, own keys and channel keys are registered again). Returns the server and the
+    operator's sign-in line, shown once."""
     need_bucket = not os.environ.get("IMAGES_BUCKET")
     need_pool = not os.environ.get("COGNITO_USER_POOL_ID")
     need_kms = not os.environ.get("BYOK_KMS_KEY_ID")
@@ -89,13 +90,16 @@ def _local_aws() -> tuple[Any, str | None]:
     if need_bucket:
         os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
         os.environ["IMAGES_BUCKET"] = "ai-gateway-images-dev"
-        boto3.client(
+        os.environ.setdefault("RESPONSES_BUCKET", "ai-gateway-responses-dev")
+        s3 = boto3.client(
             "s3",
             endpoint_url=endpoint,
             region_name="us-east-1",
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - moto's stand-in
-        ).create_bucket(Bucket=os.environ["IMAGES_BUCKET"])
+        )
+        s3.create_bucket(Bucket=os.environ["IMAGES_BUCKET"])
+        s3.create_bucket(Bucket=os.environ["RESPONSES_BUCKET"])
     if need_pool:
         pool = create_pool(endpoint)
         starting = os.environ.get("CONSOLE_STARTING_CREDITS", "0")

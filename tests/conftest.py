@@ -63,9 +63,9 @@ def fake_servers():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def aws_local() -> Iterator[dict[str, str]]:
-    """S3, SQS, Cognito, KMS and Secrets Manager stand-ins (moto's server on loopback): the images
-    bucket, the task queue, the console's user pool, the key that encrypts accounts' own provider
-    keys, and channel secrets."""
+    """S3, SQS, Cognito, KMS and Secrets Manager stand-ins (moto's server on loopback): the images and
+    responses buckets, the task queue, the console's user pool, the key that encrypts accounts' own
+    provider keys, and channel secrets."""
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -76,7 +76,9 @@ def aws_local() -> Iterator[dict[str, str]]:
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     credentials = {"region_name": "us-east-1", "aws_access_key_id": "test", "aws_secret_access_key": "test"}
-    boto3.client("s3", endpoint_url=endpoint, **credentials).create_bucket(Bucket="gateway-test-images")
+    s3 = boto3.client("s3", endpoint_url=endpoint, **credentials)
+    s3.create_bucket(Bucket="gateway-test-images")
+    s3.create_bucket(Bucket="gateway-test-responses")
     queue = boto3.client("sqs", endpoint_url=endpoint, **credentials).create_queue(QueueName="image-tasks")
     own_keys = boto3.client("kms", endpoint_url=endpoint, **credentials).create_key(Description="own provider keys")
     yield {
@@ -85,6 +87,7 @@ def aws_local() -> Iterator[dict[str, str]]:
         "AWS_ENDPOINT_URL_KMS": endpoint,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
         "IMAGES_BUCKET": "gateway-test-images",
+        "RESPONSES_BUCKET": "gateway-test-responses",
         "IMAGE_TASKS_QUEUE_URL": queue["QueueUrl"],
         "BYOK_KMS_KEY_ID": own_keys["KeyMetadata"]["KeyId"],
         "CHANNEL_SECRET_PREFIX": "ai-gateway/test/channels/",

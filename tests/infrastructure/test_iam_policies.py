@@ -150,6 +150,54 @@ def test_the_idempotency_key_functions_exist() -> None:
     assert set(IDEMPOTENCY_FUNCTIONS) <= set(FUNCTION_IDS)
 
 
+STACK_BUCKETS = ("ImagesBucket", "ResponsesBucket")
+BUCKET_USERS = {"ResponsesBucket": {"ChatFunction"}, "ImagesBucket": {"ImagesFunction", "ImagesWorkerFunction"}}
+
+
+def _s3_statements(function: str) -> list[dict[str, Any]]:
+    policies = functions()[function]["Properties"].get("Policies") or []
+    return [
+        statement
+        for statement in _statements(policies)
+        if any(str(action).startswith("s3:") for action in _as_list(statement["Action"]))
+    ]
+
+
+@pytest.mark.parametrize("function", FUNCTION_IDS)
+def test_s3_permissions_are_object_actions_on_the_stacks_own_buckets(function: str) -> None:
+    """Given the account may hold other buckets
+    When a function is allowed S3 actions
+    Then they are object reads, writes and deletes (no listing, no bucket administration) on the objects
+    of one of the stack's buckets, never "*" nor a hard-coded ARN."""
+    for statement in _s3_statements(function):
+        assert set(_as_list(statement["Action"])) <= {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, function
+        for resource in _as_list(statement["Resource"]):
+            assert isinstance(resource, dict), f"{function}: hard-coded S3 resource {resource}"
+            buckets = _referenced_logical_ids(resource)
+            assert len(buckets) == 1, f"{function}: S3 resource {resource}"
+            assert buckets <= set(STACK_BUCKETS), f"{function}: S3 resource {resource}"
+            assert str(resource.get("Sub", "")).split("}", 1)[1].startswith("/"), f"{function}: a bucket, not objects"
+
+
+@pytest.mark.parametrize("bucket", STACK_BUCKETS)
+def test_each_bucket_is_reached_only_by_the_functions_that_keep_it(bucket: str) -> None:
+    """Stored responses are read by the chat function alone (a response is its account's only, and only the
+    chat function checks that); generated images by the image functions alone."""
+    users = {
+        function
+        for function in FUNCTION_IDS
+        for statement in _s3_statements(function)
+        if bucket in set().union(*(_referenced_logical_ids(r) for r in _as_list(statement["Resource"])))
+    }
+    assert users == BUCKET_USERS[bucket]
+
+
+def test_the_chat_function_keeps_responses_only_under_their_prefix() -> None:
+    (statement,) = _s3_statements("ChatFunction")
+    assert statement["Resource"] == {"Sub": "${ResponsesBucket.Arn}/responses/*"}
+    assert "s3:DeleteObject" in statement["Action"]
+
+
 # ---------------------------------------------------------------- the control plane's secrets
 
 INFERENCE_FUNCTIONS = ("ChatFunction", "ImagesFunction", "ImagesWorkerFunction", "AudioFunction")

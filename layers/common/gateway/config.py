@@ -55,6 +55,10 @@ class Settings(BaseModel):
     console_self_sign_up: bool = Field(True, alias="CONSOLE_SELF_SIGN_UP")
     console_starting_credits: str = Field("0", alias="CONSOLE_STARTING_CREDITS", pattern=r"^\d{1,12}(\.\d{1,6})?$")
     console_operator_group: str = Field("operators", alias="CONSOLE_OPERATOR_GROUP", min_length=1)
+    # Stored responses (POST /v1/responses with `store`): how long they are kept, and the bucket that
+    # holds those too large for a table item (unset: such responses are answered but not stored)
+    response_retention_days: int = Field(30, alias="RESPONSE_RETENTION_DAYS", ge=1, le=3650)
+    responses_bucket: str | None = Field(None, alias="RESPONSES_BUCKET")
     # The runtime catalog (catalog/live.py): models, prices and channels from the table, models.yaml
     # its seed; how often a warm process compares its version stamp, and how stale it may ever serve.
     runtime_catalog: bool = Field(False, alias="RUNTIME_CATALOG")

@@ -88,6 +88,8 @@ class Outcome:
     units: dict[str, Any] | None = None  # images, characters, audio_seconds: what media was billed on
     channel: str | None = None  # the channel that answered
     routing_strategy: str = "auto"  # what ordered the providers: auto, vendor, provider_preferences
+    user: str | None = None  # the end user the client named, kept on the trace
+    metadata: dict[str, str] | None = None  # the client's tags, kept on the trace
 
     @property
     def succeeded(self) -> bool:
@@ -175,7 +177,7 @@ def _guard(key: ApiKeyRecord, amount: int, moment: float) -> KeyGuard:
 
 def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
     """The request's ledger entry: what its usage is worth, never more than was held."""
-    charged = min(outcome.cost, reservation.amount)
+    amount = charged(reservation, outcome)
     if outcome.cost > reservation.amount:
         logger().warning(
             "usage exceeded reservation; charge capped",
@@ -194,7 +196,7 @@ def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
         error_code=outcome.error_code,
         prompt_tokens=outcome.prompt_tokens,
         completion_tokens=outcome.completion_tokens,
-        credits=charged,
+        credits=amount,
         reserved=reservation.amount,
         latency_ms=outcome.latency_ms,
         upstream_latency_ms=outcome.upstream_latency_ms,
@@ -206,11 +208,18 @@ def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
         attempts=tuple(_attempt(attempt) for attempt in outcome.attempts),
         units=outcome.units,
         routing_strategy=outcome.routing_strategy,
+        user=outcome.user,
+        metadata=outcome.metadata,
         channel=outcome.channel,
         catalog_version=reservation.catalog_version,
         price_ratio=reservation.price_ratio,
         byok=reservation.byok,
     )
+
+
+def charged(reservation: Reservation, outcome: Outcome) -> int:
+    """What the ledger charges for `outcome`: its cost, never more than was held."""
+    return min(outcome.cost, reservation.amount)
 
 
 def settle(reservation: Reservation, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> LedgerEntry | None:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -19,15 +18,14 @@ from gateway.auth.authenticate import Principal, refresh
 from gateway.billing import credits, periods
 from gateway.catalog import live
 from gateway.catalog.registry import ModelEntry
-from gateway.catalog.runtime import PriceBasis, Snapshot, priced
 from gateway.errors import ServiceUnavailable
 from gateway.observability import logger
 from gateway.providers import capacity
 from gateway.providers.capabilities import Capability
-from gateway.services import channels, profiles
+from gateway.services import channels, profiles, terms
 from gateway.services.routing import Preferences, Route, route_for
+from gateway.storage.api_keys import ApiKeyRecord
 from gateway.storage.credits import Reservation
-from gateway.storage.profiles import AccountProfile
 from gateway.storage.stores import stores
 
 ATTEMPTS = 6  # the key, the account's profile or a channel's cap may each send it round again
@@ -53,25 +51,31 @@ async def admit(
     trace_id: str,
     preferences: Preferences | None = None,
     also: Callable[[Route], Sequence[dict[str, Any]]] | None = None,
+    router: Callable[[ApiKeyRecord], Route] | None = None,
 ) -> Admission:
     """Raises the API error that refuses the request; otherwise the credits are held. `cost_bound`
     prices the routed model (and refuses what it cannot serve); `also` names items to write with the
-    reservation, given the route (an image task, say). The route's entry carries the prices the hold
-    was made with: the request is charged on them too."""
+    reservation, given the route (an image task, say); `router` routes the request for the key instead
+    of `model` alone (chat's fallback models). Every route is made on one catalog snapshot and the
+    account's terms (services/terms.py): its entries carry the prices the hold was made with, and the
+    request is charged on them too."""
     for _ in range(ATTEMPTS):
         if live.must_wait():  # a cold or long-idle process reads the catalog's stamp first
             await anyio.to_thread.run_sync(live.snapshot)
         profile = profiles.known(principal.account_id)
         if profile is None:
             profile = await anyio.to_thread.run_sync(profiles.current, principal.account_id)
-        with live.pinned() as snapshot:
-            route = route_for(model, principal.key, capability, preferences, profile=profile)
-            route = priced_route(route, snapshot, profile)
+        with live.pinned() as snapshot, terms.applied(terms.Terms(snapshot, profile)) as agreed:
+            route = (
+                router(principal.key)
+                if router is not None
+                else route_for(model, principal.key, capability, preferences)
+            )
             amount = cost_bound(route.entry) or MIN_HOLD  # a free model still holds something: holds are positive
             items = also(route) if also is not None else ()
         reserve = functools.partial(
             credits.reserve,
-            basis=route.basis,
+            basis=agreed.basis(route),
             channel=channels.guard_for(route.first, clock.now()),
         )
         try:
@@ -88,15 +92,6 @@ async def admit(
         task = asyncio.create_task(_rate_headers(principal)) if principal.key.rate_limit is not None else None
         return Admission(principal, route, reservation, task)
     raise ServiceUnavailable("The API key, the account or its channels kept changing while admitted; retry.")
-
-
-def priced_route(route: Route, snapshot: Snapshot, profile: AccountProfile) -> Route:
-    """The route's model at this account's prices: its price group's ratio, times the own-key fee
-    when the route goes to the account's own key (then every candidate does)."""
-    own_key = route.first.own_key
-    ratio = snapshot.group_ratio(profile.group) * (snapshot.byok_ratio() if own_key else Decimal(1))
-    basis = PriceBasis(snapshot.version, ratio, own_key, profile.version)
-    return replace(route, entry=priced(route.entry, ratio), basis=basis)
 
 
 async def _rate_headers(principal: Principal) -> dict[str, str]:

@@ -1,7 +1,10 @@
 """Chat in any inbound format to any upstream: admitted with a bound on its tokens, the output cap
 the hold priced given to the upstream, then a metered call (services/metering.py) answered whole or
 relayed as a stream (services/relay.py) and charged on the tokens the provider reported. An upstream
-that speaks the client's own format gets the body untouched but for the model and the output cap."""
+that speaks the client's own format gets the body untouched but for the model and the output cap.
+
+OpenRouter's `models` (fallback models) and `provider` preferences shape the route
+(services/fallbacks.py); the hold covers the dearest model, and the one that answers is charged."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
@@ -21,10 +25,13 @@ from gateway.config import get_settings
 from gateway.errors import InvalidRequest
 from gateway.formats.inbound import Exchange
 from gateway.providers import registry
-from gateway.providers.capabilities import CHAT, Events, NativeChat
+from gateway.providers.capabilities import CHAT, Capability, Events, NativeChat
+from gateway.services import server_tools
 from gateway.services.admission import admit
+from gateway.services.fallbacks import Leg, Plan, plan
 from gateway.services.metering import Answer, Meter
 from gateway.services.routing import Candidate, Preferences, Route
+from gateway.storage.api_keys import ApiKeyRecord
 
 ChatAnswer = Answer[Body | AsyncIterator[bytes]]  # a whole answer, or a stream's bytes as they come
 
@@ -36,6 +43,7 @@ async def infer(
     *,
     vendor: str | None = None,
     deadline: float | None = None,
+    capability: Capability[Any] = CHAT,
 ) -> ChatAnswer:
     """`deadline` (a `time.monotonic()`) is when the answer must be settled: the Lambda's end. A
     non-streamed answer must also come before API Gateway gives up on a silent response."""
@@ -47,23 +55,59 @@ async def infer(
     canonical = exchange.canonical
     requested = canonical.get("max_completion_tokens") or canonical.get("max_tokens")
     choices = canonical.get("n") or 1
-    bounds: dict[str, int] = {}
 
-    def cost_bound(entry: ModelEntry) -> int:
-        bounds["prompt"] = estimate.prompt_token_bound(canonical, _context_tokens(entry, exchange))
-        completion_bound = estimate.completion_token_bound(entry, requested, choices)
-        return estimate.reservation_amount(entry, bounds["prompt"], completion_bound)
+    def leg_for(entry: ModelEntry) -> Leg:
+        if exchange.requires is not None and exchange.requires not in entry.capabilities:
+            raise InvalidRequest(f"`{entry.id}` is not served on this endpoint.", param="model")
+        context = _context_tokens(entry, exchange)
+        prompt = estimate.prompt_token_bound(canonical, context) + server_tools.extra_prompt_tokens(exchange, entry)
+        if exchange.native_only:  # what the canonical form left out reaches the upstream too
+            prompt += estimate.request_bytes(exchange.native)
+            prompt += context if any(part.media for part in exchange.native_only) else 0
+        completion = estimate.completion_token_bound(entry, requested, choices)
+        cost = estimate.reservation_amount(entry, prompt, completion) + server_tools.fee_bound(exchange, entry)
+        return Leg(entry, prompt, estimate.output_cap(entry, requested), cost)
 
-    admission = await admit(principal, exchange.model, CHAT, cost_bound, trace_id, preferences)
-    exchange.cap_output(estimate.output_cap(admission.route.entry, requested))
-    meter = Meter(exchange.endpoint, admission.reservation, started, deadline, exchange.stream)
-    call = ChatCall(exchange, admission.route, meter, bounds["prompt"])
+    plans: list[Plan] = []  # the plan of the route admission chose (routed again if the key changed)
+
+    def router(key: ApiKeyRecord) -> Route:
+        chosen = plan(
+            key,
+            (exchange.model, *exchange.models),
+            capability,
+            preferences,
+            leg_for=leg_for,
+            native=lambda candidate: _native(candidate, exchange) is not None,
+            native_only=exchange.native_only,
+        )
+        plans[:] = [chosen]
+        return chosen.route
+
+    admission = await admit(
+        principal, exchange.model, capability, lambda _: plans[0].cost_bound, trace_id, preferences, router=router
+    )
+    meter = Meter(
+        exchange.endpoint,
+        admission.reservation,
+        started,
+        deadline,
+        exchange.stream,
+        user=exchange.user,
+        metadata=exchange.metadata,
+        also_falls_back=_translation_refused if preferences.require_parameters else None,
+    )
+    call = ChatCall(exchange, plans[0], meter)
     if not exchange.stream:
         return Answer(await call.complete(), await admission.headers())
     from gateway.services.relay import relay
 
     stream = await call.open_stream()
     return Answer(relay(call, stream), await admission.headers())
+
+
+def _translation_refused(error: BaseException) -> bool:
+    """OpenRouter's `require_parameters`: a provider that cannot take a parameter hands over."""
+    return isinstance(error, InvalidRequest)
 
 
 def _context_tokens(entry: ModelEntry, exchange: Exchange) -> int:
@@ -82,6 +126,10 @@ def _context_tokens(entry: ModelEntry, exchange: Exchange) -> int:
     return entry.extended_context_length
 
 
+def _native(candidate: Candidate, exchange: Exchange) -> NativeChat | None:
+    return registry.native_client(candidate.kind, candidate.endpoint, exchange.format)
+
+
 @dataclass
 class UpstreamStream:
     candidate: Candidate
@@ -94,43 +142,57 @@ class UpstreamStream:
 @dataclass
 class ChatCall:
     exchange: Exchange
-    route: Route
+    plan: Plan
     meter: Meter
-    prompt_bound: int  # tokens: the most the hold assumed the prompt can come to
 
-    def charge(self, usage: Usage | None, produced_bytes: int) -> Charge:
-        """Tokens, on the usage reported, else on a covering estimate (see billing.charges)."""
+    def charge(self, candidate: Candidate, usage: Usage | None, produced_bytes: int) -> Charge:
+        """Tokens (and server-tool uses), on the usage reported, else on a covering estimate (see
+        billing.charges), at the prices of the model that answered."""
+        leg = self.plan.leg(candidate)
         return charges.for_tokens(
-            self.route.entry.pricing, usage, prompt_bound=self.prompt_bound, produced_bytes=produced_bytes
+            leg.entry.pricing,
+            usage,
+            prompt_bound=leg.prompt_bound,
+            produced_bytes=produced_bytes,
+            tools=self.exchange.server_tools,
         )
+
+    def answered_by(self, candidate: Candidate) -> None:
+        entry = self.plan.leg(candidate).entry
+        if entry.id != self.meter.reservation.model:
+            self.meter.answered_as(entry.id)
 
     async def complete(self) -> Body:
         async def send(candidate: Candidate) -> tuple[Body, ChatCompletion]:
-            native = self._native(candidate)
+            cap = self.plan.leg(candidate).output_cap
+            native = _native(candidate, self.exchange)
             if native is not None:  # same format: the body goes through untouched
-                body = self.exchange.native_for(candidate.model)
+                body = self.exchange.native_for(candidate.model, cap)
                 return await native.complete_native(body, candidate.model, self.exchange.native_headers)
-            canonical = await candidate.client(CHAT).complete(self.exchange.canonical, candidate.model)
+            request = self.exchange.canonical_for(cap)
+            canonical = await candidate.client(CHAT).complete(request, candidate.model)
             return self.exchange.respond(canonical), canonical
 
-        answered = await self.meter.first_answer(self.route, send)
+        answered = await self.meter.first_answer(self.plan.route, send)
         answer, canonical = answered.answer
-        charge = self.charge(usage_from(canonical), completion_text_bytes(canonical))
-        await self.meter.settle(self.meter.served(answered.candidate, answered.asked_at, charge))
-        return answer
+        self.answered_by(answered.candidate)
+        charge = self.charge(answered.candidate, usage_from(canonical), completion_text_bytes(canonical))
+        cost = await self.meter.settle(self.meter.served(answered.candidate, answered.asked_at, charge))
+        return self.exchange.priced(answer, cost)
 
     async def open_stream(self) -> UpstreamStream:
         """The first candidate whose stream opens and yields a first event: nothing has reached the
         client before that, so until then a failing candidate hands over to the next."""
 
         async def send(candidate: Candidate) -> UpstreamStream:
-            native = self._native(candidate)
+            cap = self.plan.leg(candidate).output_cap
+            native = _native(candidate, self.exchange)
             opening: Events = (
                 native.stream_native(
-                    self.exchange.native_for(candidate.model), candidate.model, self.exchange.native_headers
+                    self.exchange.native_for(candidate.model, cap), candidate.model, self.exchange.native_headers
                 )
                 if native is not None
-                else candidate.client(CHAT).stream(self.exchange.canonical, candidate.model)
+                else candidate.client(CHAT).stream(self.exchange.canonical_for(cap), candidate.model)
             )
             started, stack = time.monotonic(), AsyncExitStack()
             try:
@@ -142,10 +204,9 @@ class ChatCall:
                 raise
             return UpstreamStream(candidate, native is not None, _prepend(first, events), stack, started)
 
-        return (await self.meter.first_answer(self.route, send)).answer
-
-    def _native(self, candidate: Candidate) -> NativeChat | None:
-        return registry.native_client(candidate.kind, candidate.endpoint, self.exchange.format)
+        stream = (await self.meter.first_answer(self.plan.route, send)).answer
+        self.answered_by(stream.candidate)
+        return stream
 
 
 async def _prepend(first: StreamEvent | None, rest: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:

@@ -67,6 +67,16 @@ class Meter:
     attempts: list[Attempt] = field(default_factory=list)
     answered_by: Candidate | None = None  # set by `served`
     routing_strategy: str = "auto"  # what ordered the providers (the route's), for the ledger
+    user: str | None = None  # kept on the trace
+    metadata: dict[str, str] | None = None  # kept on the trace
+    # Failures besides the upstream's own after which the next candidate is tried (OpenRouter's
+    # `require_parameters`: a provider that cannot honour a parameter hands over to the next)
+    also_falls_back: Callable[[BaseException], bool] | None = None
+
+    def answered_as(self, model: str) -> None:
+        """The request is answered by another model than the one it was held for (OpenRouter's
+        `models` fallbacks): its ledger entry and usage name that model."""
+        self.reservation = replace(self.reservation, model=model)
 
     async def first_answer(self, route: Route, send: Callable[[Candidate], Awaitable[T]]) -> Answered[T]:
         """`send` to the route's first candidate, then to the next while the failure is the
@@ -88,7 +98,7 @@ class Meter:
                         ) from timeout
             except BaseException as error:
                 self._record(candidate, error, asked_at)
-                if may_fall_back(error) and position < len(candidates) - 1:
+                if self._falls_back(error) and position < len(candidates) - 1:
                     continue
                 await self.fail(error)
                 _reraise(error)
@@ -110,6 +120,8 @@ class Meter:
             latency_ms=_ms(self.started),
             stream=self.stream,
             attempts=tuple(self.attempts),
+            user=self.user,
+            metadata=self.metadata,
         )
 
     async def fail(self, error: BaseException) -> None:
@@ -142,12 +154,15 @@ class Meter:
             usage_estimated=charge.estimated,
             attempts=tuple(self.attempts),
             units=charge.units,
+            user=self.user,
+            metadata=self.metadata,
             channel=candidate.channel or candidate.provider,
         )
 
-    async def settle(self, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> None:
-        """Settle even if the request is being cancelled (client gone): money first. The tokens of a
-        channel with a tokens-per-minute cap count in its window, in the same transaction."""
+    async def settle(self, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> int:
+        """Settle even if the request is being cancelled (client gone): money first. Returns what the
+        ledger charged (micro-credits): the outcome's cost, up to the hold. The tokens of a channel with
+        a tokens-per-minute cap count in its window, in the same transaction."""
         outcome = replace(outcome, routing_strategy=self.routing_strategy)
         answered = self.answered_by
         tokens = outcome.prompt_tokens + outcome.completion_tokens
@@ -158,6 +173,10 @@ class Meter:
             entry = await anyio.to_thread.run_sync(credits.settle_durably, self.reservation, outcome, also)
         if entry is not None:
             emit_request_metrics(entry)
+        return credits.charged(self.reservation, outcome)
+
+    def _falls_back(self, error: BaseException) -> bool:
+        return may_fall_back(error) or (self.also_falls_back is not None and self.also_falls_back(error))
 
     async def _claim(self, candidate: Candidate) -> None:
         """A capped channel the reservation did not count (a fallback) counts this request on its own
@@ -177,6 +196,7 @@ class Meter:
         channel = candidate.channel or candidate.provider
         if error is None:
             health.succeeded(channel)
+            health.answered_in(candidate.provider, time.monotonic() - started)
         elif may_fall_back(error) and not isinstance(error, capacity.ChannelFull):
             health.failed(channel)
         refusal = api_error(error) if error is not None else None

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from gateway.catalog.registry import ModelEntry, ProviderConfig, get_catalog
-from gateway.catalog.runtime import PriceBasis
 from gateway.errors import InvalidRequest, ModelNotAllowed, ModelNotFound, NotFound, ProviderNotConfigured
 from gateway.providers import health, registry
 from gateway.providers.capabilities import Capability
 from gateway.providers.credentials import Endpoint
-from gateway.services import channels
+from gateway.services import channels, terms
 from gateway.storage.api_keys import ApiKeyRecord
 from gateway.storage.profiles import AccountProfile
 
@@ -46,10 +45,9 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Route:
-    entry: ModelEntry  # as this request pays for it (services/admission.py prices it)
+    entry: ModelEntry  # as this request pays for it (at the account's terms, during admission)
     candidates: tuple[Candidate, ...]  # at least one
     strategy: str = "auto"  # what ordered them: auto (the catalog), vendor, provider_preferences
-    basis: PriceBasis | None = None  # what the prices were made of, once priced
 
     @property
     def first(self) -> Candidate:
@@ -58,31 +56,42 @@ class Route:
 
 @dataclass(frozen=True)
 class Preferences:
-    """OpenRouter's `provider` object, and the `vendor` header."""
+    """OpenRouter's `provider` object, and the `vendor` header. `sort`, `max_price` and
+    `require_parameters` are applied by chat (services/preferences.py)."""
 
     order: tuple[str, ...] = ()
     only: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
     allow_fallbacks: bool = True
     source: str = "auto"  # auto, vendor (the header) or provider_preferences (the body's object)
+    sort: str | None = None  # price | throughput | latency
+    max_price: dict[str, Any] | None = None  # USD: prompt / completion per 1M tokens, request per request
+    require_parameters: bool = False
 
     @classmethod
     def parse(cls, body_field: Any, vendor: str | None) -> Preferences:
         if body_field is None and vendor is None:
             return cls()
         fields = body_field if body_field is not None else {}
-        if not isinstance(fields, dict) or set(fields) - {"order", "only", "ignore", "allow_fallbacks"}:
+        if not isinstance(fields, dict) or set(fields) - PREFERENCE_FIELDS:
             raise InvalidRequest(
-                "`provider` takes `order`, `only`, `ignore` (lists of provider names) and `allow_fallbacks`.",
+                "`provider` takes `order`, `only`, `ignore` (lists of provider names), `allow_fallbacks`, "
+                "`sort`, `max_price` and `require_parameters`.",
                 param="provider",
             )
+        from gateway.services.preferences import checked_extras
+
+        extras = checked_extras(fields)
         names = {name: _names(fields.get(name), name) for name in ("order", "only", "ignore")}
         allow = fields.get("allow_fallbacks", True)
         if not isinstance(allow, bool):
             raise InvalidRequest("`provider.allow_fallbacks` must be true or false.", param="provider.allow_fallbacks")
         if vendor is not None:  # the header pins one provider
-            return cls((vendor,), (vendor,), names["ignore"] or (), False, "vendor")
-        return cls(names["order"] or (), names["only"], names["ignore"] or (), allow, "provider_preferences")
+            return cls((vendor,), (vendor,), names["ignore"] or (), False, "vendor", **extras)
+        return cls(names["order"] or (), names["only"], names["ignore"] or (), allow, "provider_preferences", **extras)
+
+
+PREFERENCE_FIELDS = {"order", "only", "ignore", "allow_fallbacks", "sort", "max_price", "require_parameters"}
 
 
 def resolve_model(name: str) -> ModelEntry:
@@ -107,11 +116,17 @@ def route_for(
     *,
     profile: AccountProfile | None = None,
 ) -> Route:
+    """The route of a model for this key. Made during admission (services/terms.py), it goes to the
+    account's own keys where it has them, and its entry is priced at the account's terms."""
     entry = resolve_model(name)
     if not model_allowed(entry, key):
         raise ModelNotAllowed(f"This API key may not use `{entry.id}`.", param="model")
+    agreed = terms.current()
+    if profile is None and agreed is not None:
+        profile = agreed.profile
     strategy = preferences.source if preferences is not None else "auto"
-    return Route(entry, candidates_for(entry, key, capability, preferences, profile=profile), strategy)
+    route = Route(entry, candidates_for(entry, key, capability, preferences, profile=profile), strategy)
+    return agreed.price(route) if agreed is not None else route
 
 
 def candidates_for(

@@ -75,6 +75,8 @@ class LedgerEntry:
     attempts: tuple[dict[str, Any], ...] = ()  # each upstream attempt: provider, http_status, latency_ms, error_code
     units: dict[str, Any] | None = None  # media billed in their own units: images, characters, audio_seconds
     routing_strategy: str | None = None  # auto, vendor or provider_preferences (None: not recorded)
+    user: str | None = None  # the end user the client named (OpenAI `user`, Anthropic `metadata.user_id`)
+    metadata: dict[str, str] | None = None  # the client's tags (OpenAI / OpenRouter `metadata`)
     channel: str | None = None  # the upstream channel that answered
     catalog_version: int | None = None
     price_ratio: str | None = None

@@ -16,6 +16,7 @@ console user  pk USER#{cognito sub}   sk USER                 (the account a con
 operator log  pk OPLOG#{action id}    sk OPLOG        gsi1 OPERATOR_LOG / {iso}#{action id}
                                                       gsi2 ACCOUNT#{id}#OPLOG / {iso}#{action id}
 platform day  pk PLATFORM#DAYS        sk {day}                (a finished day's totals over every account)
+response      pk RESPONSE#{id}        sk RESPONSE     (a stored Responses API answer; its body in S3 when large)
 catalog       pk CATALOG              sk VERSION | MODEL#{id} | PROVIDER#{name} | CHANNEL#{id} | GROUP#{name} | SETTINGS
 channel rate  pk CHANNEL#{id}         sk RATE#{minute}        (requests and tokens in a one-minute window)
 provider key  pk ACCOUNT#{id}         sk BYOK#{provider}      (an account's own upstream key, KMS-encrypted)
@@ -163,6 +164,10 @@ def account_operator_log_pk(account_id: str) -> str:
 
 def platform_day_key(day: str) -> dict[str, dict[str, str]]:
     return key(PLATFORM_DAYS_PK, day)
+
+
+def response_key(response_id: str) -> dict[str, dict[str, str]]:
+    return key(f"RESPONSE#{response_id}", "RESPONSE")
 
 
 CATALOG_PK = "CATALOG"  # the runtime catalog: one partition, read whole by a Query

@@ -17,6 +17,7 @@ from gateway.storage.credits import CreditRepository
 from gateway.storage.dynamo_client import DynamoClient
 from gateway.storage.operators import OperatorRepository
 from gateway.storage.profiles import ProfileRepository
+from gateway.storage.responses import ResponseRepository
 from gateway.storage.tasks import TaskRepository
 from gateway.storage.usage import TraceRepository, UsageRepository
 from gateway.storage.users import UserRepository
@@ -32,6 +33,7 @@ class Stores:
     tasks: TaskRepository  # image tasks
     users: UserRepository  # the console's users: the account each acts for
     operators: OperatorRepository  # the account directory, the operator log, platform totals
+    responses: ResponseRepository  # stored Responses API answers
     control: ControlRepository  # the runtime catalog: models, providers, channels, price groups
     profiles: ProfileRepository  # accounts' price groups and own provider keys
     codes: CodeRepository  # top-up codes
@@ -48,6 +50,7 @@ class Stores:
             tasks=TaskRepository(table, client),
             users=UserRepository(table, client),
             operators=OperatorRepository(table, client),
+            responses=ResponseRepository(table, client),
             control=ControlRepository(table, client),
             profiles=ProfileRepository(table, client),
             codes=CodeRepository(table, client),
