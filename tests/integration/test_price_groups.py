@@ -142,3 +142,22 @@ def test_bad_group_changes_are_refused(operator, make_tenant, path, body, status
     tenant = make_tenant("1")
     target = path.format(account=tenant.account_id, group=unique("g"))
     assert operator.call("PUT", target, json=body, expect=status)["error"]["code"] in ("invalid_request", "not_found")
+
+
+def test_a_fallback_model_is_held_and_charged_at_the_accounts_ratio_of_its_own_price(
+    gateway_url, operator, groups, make_tenant, upstream
+):
+    """OpenRouter's `models`: the first model fails, the fallback answers; every model of the plan is
+    priced at the account's group ratio, so the one that answers is charged half its own price."""
+    tenant = make_tenant("10")
+    operator.put(f"/accounts/{tenant.account_id}/group", {"group": groups["half"]})
+
+    def answered() -> dict[str, Any] | None:
+        response = chat(gateway_url, tenant.key, "test/fail-500", models=["test/dearer-echo"])
+        entry = ledger_entry(response.headers["x-trace-id"]) if response.status_code == 200 else None
+        return entry if entry and entry["price_ratio"] == "0.5" else None
+
+    entry = eventually(answered)
+    assert (entry["model"], entry["status"]) == ("test/dearer-echo", "success")
+    exact = (entry["prompt_tokens"] * 2 + entry["completion_tokens"] * 3) * Decimal("0.5")
+    assert entry["credits"] == math.ceil(exact)
