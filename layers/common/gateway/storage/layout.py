@@ -17,7 +17,8 @@ operator log  pk OPLOG#{action id}    sk OPLOG        gsi1 OPERATOR_LOG / {iso}#
                                                       gsi2 ACCOUNT#{id}#OPLOG / {iso}#{action id}
 platform day  pk PLATFORM#DAYS        sk {day}                (a finished day's totals over every account)
 response      pk RESPONSE#{id}        sk RESPONSE     (a stored Responses API answer; its body in S3 when large)
-catalog       pk CATALOG              sk VERSION | MODEL#{id} | PROVIDER#{name} | CHANNEL#{id} | GROUP#{name} | SETTINGS | DEFAULTS
+catalog       pk CATALOG              sk VERSION | MODEL#{id} | PROVIDER#{name} | CHANNEL#{id} | GROUP#{name}
+                                      | SETTINGS | DEFAULTS
 channel rate  pk CHANNEL#{id}         sk RATE#{minute}        (requests and tokens in a one-minute window)
 provider key  pk ACCOUNT#{id}         sk BYOK#{provider}      (an account's own upstream key, KMS-encrypted)
 top-up code   pk CODE#{sha256}        sk CODE         gsi1 CODES / {iso}#{sha256}
