@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -91,9 +91,10 @@ def draft() -> Draft:
     return loaded
 
 
-def change(edit: Callable[[Draft], T]) -> tuple[T, int]:
+def change(edit: Callable[[Draft], T], *, also: Sequence[dict[str, Any]] = ()) -> tuple[T, int]:
     """Apply `edit` to a fresh draft, validate the result and write what it changed; (what `edit`
-    answered, the new catalog version). A nothing-changing edit writes nothing."""
+    answered, the new catalog version). A nothing-changing edit writes nothing but `also`: items
+    written in the same transaction (the operator log's entry; AlsoRefused when it is refused)."""
     for _ in range(WRITE_ATTEMPTS):
         before = draft()
         after = copy.deepcopy(before)
@@ -103,10 +104,10 @@ def change(edit: Callable[[Draft], T]) -> tuple[T, int]:
         unseeded = before.version == 0
         puts = [spec for key, spec in new.items() if unseeded or old.get(key) != spec]
         deletes = [key for key in old if key not in new and not unseeded]
-        if not puts and not deletes:
+        if not puts and not deletes and not also:
             return result, before.version
         try:
-            version = stores().control.replace(before.version, Change(puts, deletes), now_iso())
+            version = stores().control.replace(before.version, Change(puts, deletes, list(also)), now_iso())
         except VersionMoved:
             continue
         return result, version
@@ -239,7 +240,7 @@ def get_model(model_id: str) -> dict[str, Any]:
     return found
 
 
-def create_model(spec: Mapping[str, Any]) -> dict[str, Any]:
+def create_model(spec: Mapping[str, Any], *, also: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     entry = parsed(ModelEntry, _model_input(spec), "")
 
     def edit(candidate: Draft) -> dict[str, Any]:
@@ -248,10 +249,10 @@ def create_model(spec: Mapping[str, Any]) -> dict[str, Any]:
         candidate.models[entry.id] = _dump(entry)
         return candidate.models[entry.id]
 
-    return change(edit)[0]
+    return change(edit, also=also)[0]
 
 
-def update_model(model_id: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+def update_model(model_id: str, patch: Mapping[str, Any], *, also: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """JSON merge patch of the model's spec (`{"pricing": {"input": "0.2"}}`, `{"enabled": false}`)."""
 
     def edit(candidate: Draft) -> dict[str, Any]:
@@ -264,7 +265,7 @@ def update_model(model_id: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         candidate.models[model_id] = _dump(entry)
         return candidate.models[model_id]
 
-    return change(edit)[0]
+    return change(edit, also=also)[0]
 
 
 def delete_model(model_id: str) -> None:
