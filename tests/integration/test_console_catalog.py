@@ -76,6 +76,7 @@ def test_an_operator_creates_a_model_and_reprices_it_live(gateway_url, operator,
 
     # When the operator changes its prices (cached input and a long-prompt tier too) and its output cap
     patch = {
+        "display_name": model_id,  # as it was: the log does not call it a change
         "max_output_tokens": 200,
         "pricing": {"input": "3", "output": "5", "cached_input": "0.3",
                     "tiers": [{"above_prompt_tokens": 4000, "input": "6", "output": "10"}]},
@@ -98,6 +99,7 @@ def test_an_operator_creates_a_model_and_reprices_it_live(gateway_url, operator,
     logged = log_of(operator, model_id)
     assert [entry["action"] for entry in logged] == ["update_model", "create_model"]
     assert 'pricing.input="3"' in logged[0]["detail"]
+    assert "display_name" not in logged[0]["detail"]
     assert "max_output_tokens=200" in logged[0]["detail"]
 
     # When it is disabled

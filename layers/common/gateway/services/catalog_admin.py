@@ -241,7 +241,7 @@ def get_model(model_id: str) -> dict[str, Any]:
 
 
 def create_model(spec: Mapping[str, Any], *, also: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    entry = parsed(ModelEntry, _model_input(spec), "")
+    entry = parsed(ModelEntry, model_input(spec), "")
 
     def edit(candidate: Draft) -> dict[str, Any]:
         if entry.id in candidate.models:
@@ -259,7 +259,7 @@ def update_model(model_id: str, patch: Mapping[str, Any], *, also: Sequence[dict
         current = candidate.models.get(model_id)
         if current is None:
             raise NotFound(f"No model `{model_id[:200]}` in the catalog.")
-        entry = parsed(ModelEntry, merge_patch(current, _model_input(patch)), "")
+        entry = parsed(ModelEntry, merge_patch(current, model_input(patch)), "")
         if entry.id != model_id:
             raise InvalidRequest("A model's `id` cannot change; create a new model instead.", param="id")
         candidate.models[model_id] = _dump(entry)
@@ -334,7 +334,7 @@ def _serves(spec: Mapping[str, Any], provider: str) -> bool:
     return any(candidate.get("provider") == provider for candidate in spec.get("providers") or ())
 
 
-def _model_input(spec: Mapping[str, Any]) -> dict[str, Any]:
+def model_input(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Admin input for a model: `credit_cost` is the flat price per request (`pricing.request`)."""
     if not isinstance(spec, Mapping):
         raise InvalidRequest("A model is a JSON object.")
@@ -358,7 +358,7 @@ SCHEMAS: dict[Kind, type[BaseModel]] = {
 
 
 def _normalised(kind: Kind, spec: Any) -> dict[str, Any]:
-    return _dump(parsed(SCHEMAS[kind], _model_input(spec) if kind == "MODEL" else spec, SECTIONS[kind]))
+    return _dump(parsed(SCHEMAS[kind], model_input(spec) if kind == "MODEL" else spec, SECTIONS[kind]))
 
 
 def _dump(value: BaseModel) -> dict[str, Any]:

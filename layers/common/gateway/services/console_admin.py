@@ -11,7 +11,11 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
 from gateway.auth.cognito import Identity
+from gateway.catalog.registry import ModelEntry
+from gateway.catalog.runtime import Channel
 from gateway.clock import iso_from_epoch, now_iso
 from gateway.formats.control import CodeMint
 from gateway.services import catalog_admin, channel_admin, channel_health, operators, topup_codes
@@ -104,11 +108,12 @@ def create_model(act: Action, spec: Mapping[str, Any]) -> dict[str, Any]:
 def update_model(act: Action, model_id: str, patch: Mapping[str, Any]) -> dict[str, Any]:
     """A JSON merge patch of the model (prices, limits, aliases, `enabled`, ...): live on every
     function with the catalog version it makes."""
+    before = catalog_admin.get_model(model_id)
     done = act.record(
         operators.UPDATE_MODEL,
         lambda also: catalog_admin.update_model(model_id, patch, also=also),
         subject=model_id[:SUBJECT_CHARS],
-        detail=_values(patch),
+        detail=_values(_changes(ModelEntry, before, catalog_admin.model_input(patch))),
     )
     data = done.result if done.result is not None else catalog_admin.get_model(model_id)
     return _answer(done, data, version=_version())
@@ -152,11 +157,13 @@ def create_channel(act: Action, spec: Mapping[str, Any], api_key: str | None) ->
 
 
 def update_channel(act: Action, channel_id: str, patch: Mapping[str, Any], api_key: str | None) -> dict[str, Any]:
+    before = channel_admin.get_channel(channel_id)
+    before.pop("has_secret", None)
     done = act.record(
         operators.UPDATE_CHANNEL,
         lambda also: channel_admin.update_channel(channel_id, patch, api_key, also=also),
         subject=channel_id[:SUBJECT_CHARS],
-        detail=_names(patch, api_key),
+        detail=_names(_changes(Channel, before, patch), api_key),
     )
     data = done.result if done.result is not None else channel_admin.get_channel(channel_id)
     return _answer(done, data, version=_version())
@@ -211,6 +218,31 @@ def _group(name: str) -> dict[str, Any]:
 def _subject(value: Any) -> str | None:
     """What a new model or channel is called, as the body names it (the catalog's schema checks it)."""
     return value[:SUBJECT_CHARS] if isinstance(value, str) else None
+
+
+def _changes(schema: type[BaseModel], before: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """What a merge patch changes of a model's or a channel's spec, defaults made explicit on both sides
+    (re-sending a value, or removing one that was the default, changes nothing): what the log says. A
+    patch the schema refuses is refused by the change too, and logged nowhere."""
+    try:
+        old = schema.model_validate(before).model_dump(mode="json")
+        new = schema.model_validate(catalog_admin.merge_patch(before, patch)).model_dump(mode="json")
+    except ValidationError:
+        return {}
+    return _difference(old, new)
+
+
+def _difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name in {*old, *new}:
+        before, after = old.get(name), new.get(name)
+        if isinstance(before, Mapping) and isinstance(after, Mapping):
+            inner = _difference(before, after)
+            if inner:
+                found[name] = inner
+        elif before != after:
+            found[name] = after
+    return dict(sorted(found.items()))
 
 
 def _values(patch: Mapping[str, Any], prefix: str = "") -> str:
