@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -195,3 +196,25 @@ def test_bad_code_ids_and_cursors_are_4xx(operator: ConsoleApi) -> None:
     assert operator.patch(f"/admin/codes/{'a' * 65}", {"disabled": True}).status_code == 400
     assert operator.patch(f"/admin/codes/{'0' * 64}", {"disabled": "yes"}).status_code == 400
     assert operator.get("/admin/codes", cursor="nope").status_code == 400
+
+
+def test_the_same_minting_sent_eight_times_at_once_mints_once(operator: ConsoleApi) -> None:
+    """Given one submit sent eight times at the same moment (one Idempotency-Key)
+    Then one minting wins the transaction that holds its log entry; the others find that entry and
+    mint nothing: 3 codes in all, one log entry."""
+    batch = f"race-{secrets.token_hex(3)}"
+    body, headers = {"credits": "1", "count": 3, "batch": batch}, {"Idempotency-Key": f"race-{batch}"}
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: operator.post("/admin/codes", body, headers=headers), range(8)))
+
+    assert {answer.status_code for answer in answers} == {201}
+    minted = [answer.json() for answer in answers if not answer.json()["replayed"]]
+    assert len(minted) == 1
+    assert len(minted[0]["codes"]) == 3
+    assert sum(len(answer.json()["codes"]) for answer in answers) == 3
+    listed_batch = [code for code in listed(operator) if code["batch"] == batch]
+    assert len(listed_batch) == 3
+    assert [e["action"] for e in operator.ok(operator.get("/admin/log"))["data"] if e["subject"] == batch] == [
+        "mint_codes"
+    ]

@@ -95,6 +95,17 @@ def channel_health(now: float | None = None) -> dict[str, Any]:
         active = sorted(set().union(*pool.map(reader.active_accounts, days)))
         pages = pool.map(lambda account: traces.attempts_since(account, since, read_limit=PER_ACCOUNT), active)
         requests = sorted((item for page in pages for item in page), key=lambda item: item["created_at"], reverse=True)
+    return {
+        "since": since,
+        "until": clock.iso_from_epoch(moment),
+        "accounts_read": len(active),
+        "requests_read": len(requests),
+        "channels": summarize(requests, moment),
+    }
+
+
+def summarize(requests: list[dict[str, Any]], now: float) -> dict[str, dict[str, Any]]:
+    """Each channel's health from requests' traces (`created_at`, `attempts`), newest first."""
     channels: dict[str, _Channel] = {}
     for request in requests:
         for attempt in reversed(request.get("attempts") or ()):  # a request's last attempt is its newest
@@ -103,13 +114,7 @@ def channel_health(now: float | None = None) -> dict[str, Any]:
                 channels.setdefault(name, _Channel(str(attempt.get("provider") or name))).add(
                     attempt, request["created_at"]
                 )
-    return {
-        "since": since,
-        "until": clock.iso_from_epoch(moment),
-        "accounts_read": len(active),
-        "requests_read": len(requests),
-        "channels": {name: channel.view(moment) for name, channel in sorted(channels.items())},
-    }
+    return {name: channel.view(now) for name, channel in sorted(channels.items())}
 
 
 def _failed(attempt: dict[str, Any]) -> bool:
