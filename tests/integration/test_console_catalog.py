@@ -151,6 +151,9 @@ def test_models_that_cannot_be_made_or_found(operator, made):
     assert operator.post("/admin/models", model_spec(model_id)).status_code == 409
     assert operator.post("/admin/models", {"display_name": "no id"}).status_code == 400
     assert operator.post("/admin/models", [model_spec(unique("console/list"))]).status_code == 400
+    for odd in ({"pricing": [1]}, {"pricing": "free"}, {"providers": {"fake": "echo"}}, {"id": 7}):
+        refused = operator.post("/admin/models", {**model_spec(unique("console/odd")), **odd})
+        assert refused.status_code == 400, (odd, refused.text)
     assert operator.get("/admin/models/console/never-made").status_code == 404
     assert operator.patch("/admin/models/console/never-made", {"enabled": False}).status_code == 404
     assert operator.get(f"/admin/models/{'m' * 257}").status_code == 400

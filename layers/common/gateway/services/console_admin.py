@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -27,12 +28,14 @@ SUBJECT_CHARS = 200
 SECRET_FIELDS = frozenset({"api_key"})  # written to Secrets Manager; named in the log, never shown
 
 
+@dataclass(frozen=True)
 class Action:
     """Who acts, and how the action is found again: the operator, the submit's Idempotency-Key and the
     request's trace id."""
 
-    def __init__(self, operator: Identity, idempotency_key: str | None, trace_id: str) -> None:
-        self.operator, self.idempotency_key, self.trace_id = operator, idempotency_key, trace_id
+    operator: Identity
+    idempotency_key: str | None
+    trace_id: str
 
     def record(self, action: str, write: Callable[[list[dict[str, Any]]], T], **entry: Any) -> operators.Recorded[T]:
         return operators.recorded(
@@ -99,7 +102,7 @@ def create_model(act: Action, spec: Mapping[str, Any]) -> dict[str, Any]:
         operators.CREATE_MODEL,
         lambda also: catalog_admin.create_model(spec, also=also),
         subject=_subject(spec.get("id")),
-        detail=_values(spec.get("pricing") or {}, "pricing."),
+        detail=_values(pricing, "pricing.") if isinstance(pricing := spec.get("pricing"), Mapping) else None,
     )
     data = done.result if done.result is not None else catalog_admin.get_model(str(spec.get("id")))
     return _answer(done, data, version=_version())
