@@ -186,6 +186,8 @@ def test_channels_are_added_rotated_and_disabled_and_their_keys_never_shown(
         assert upstream.key not in json.dumps(seen)
     assert entry["action"] == "create_channel"
     assert "api_key (replaced)" in entry["detail"]
+    assert {"priority=10", "rpm=600", "base_url", "note"} <= set(entry["detail"].split(", "))  # a URL by name
+    assert upstream.url not in entry["detail"]
     fake = next(p for p in listing["providers"] if p["name"] == "fake")
     assert model_id in fake["models"]
     assert fake["kind"] == "openai"
@@ -205,7 +207,9 @@ def test_channels_are_added_rotated_and_disabled_and_their_keys_never_shown(
     assert disabled["data"]["enabled"] is False
     assert disabled["version"] > version[0]
     eventually(lambda: served(chat(gateway_url, tenant.key, model_id))[1] == [("fake", 200)])
-    assert [e["action"] for e in log_of(operator, channel_id)] == ["update_channel", "create_channel"]
+    logged = log_of(operator, channel_id)
+    assert [e["action"] for e in logged] == ["update_channel", "create_channel"]
+    assert logged[0]["detail"] == "enabled=false"
 
 
 def test_a_failing_channel_shows_its_failures_and_its_cool_down(gateway_url, operator, made, make_tenant, gateway_env):

@@ -26,6 +26,8 @@ from gateway.storage.stores import stores
 T = TypeVar("T")
 SUBJECT_CHARS = 200
 SECRET_FIELDS = frozenset({"api_key"})  # written to Secrets Manager; named in the log, never shown
+# A channel's fields whose values the log shows (numbers and switches); the others by name only
+CHANNEL_VALUES = frozenset({"enabled", "priority", "weight", "rpm", "tpm"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def mint_codes(act: Action, body: CodeMint) -> dict[str, Any]:
     """Codes worth `credits` each: their texts are in this answer only (a replayed submit has none)."""
     amount, expires_at = body.amount_micro(), body.expiry()
     batch = body.batch or f"batch-{now_iso()[:19]}"
-    detail = f"{body.count} codes" + (f", expiring {iso_from_epoch(expires_at)}" if expires_at else "")
+    detail = _values({"count": body.count, **({"expires_at": iso_from_epoch(expires_at)} if expires_at else {})})
     done = act.record(
         operators.MINT_CODES,
         lambda also: topup_codes.mint(amount, body.count, expires_at=expires_at, batch=batch, also=also),
@@ -262,9 +264,17 @@ def _flat(patch: Mapping[str, Any], prefix: str) -> Iterator[str]:
 
 
 def _names(spec: Mapping[str, Any], api_key: str | None) -> str:
-    """The fields a channel's change sets, by name only (a base URL may carry credentials); a new key as
-    `api_key (replaced)`, its value never."""
-    names = [name for name in spec if name not in SECRET_FIELDS]
+    """The fields a channel's change sets: by name (a base URL may carry credentials), with their values
+    for its numbers and switches (`enabled=false`); a new key as `api_key (replaced)`, its value never."""
+    names = [
+        _values({name: value}) if name in CHANNEL_VALUES and _scalar(value) else name
+        for name, value in spec.items()
+        if name not in SECRET_FIELDS
+    ]
     if api_key is not None:
         names.append("api_key (replaced)")
     return ", ".join(names)
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float)
