@@ -73,7 +73,7 @@ def test_a_customer_redeems_a_minted_code_and_its_balance_rises_by_exactly_its_a
     # And the minting is in the operator log: who minted how many of what, under which batch
     entry = next(e for e in operator.ok(operator.get("/admin/log"))["data"] if e["action"] == "mint_codes")
     assert (entry["subject"], entry["credits"], entry["account_id"]) == (batch, 7.25, None)
-    assert entry["detail"].startswith("count=2, expires_at=\"")
+    assert entry["detail"].startswith('count=2, expires_at="')
     assert entry["operator"].startswith("ops-")
     assert code not in json.dumps(entry)
 
