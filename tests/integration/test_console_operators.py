@@ -8,6 +8,7 @@ import secrets
 
 import pytest
 
+from devtools.devserver import function_module
 from gateway.money import credits_to_micro
 from gateway.storage import dynamo, layout
 from gateway.storage.ledger import LedgerReader
@@ -208,6 +209,20 @@ def test_customers_and_strangers_cannot_use_operator_routes(gateway_url: str, co
         ("get", "/admin/groups", None),
         ("put", "/admin/groups/free", {"ratio": "0"}),
     ]
+    # Every operator route of the console's app is among them
+    from starlette.routing import Match, Route
+
+    console_api = function_module("console").api  # the router the console's app includes
+    assert len(console_api.routes) > 25
+    for route in console_api.routes:
+        if isinstance(route, Route) and route.path.startswith("/console/api/admin"):
+            asked = [
+                (method, path)
+                for method, path, _ in routes
+                if route.matches({"type": "http", "path": f"/console/api{path}", "method": method.upper()})[0]
+                == Match.FULL
+            ]
+            assert asked, (route.methods, route.path)
     version = stores().control.version(consistent=True)
     for method, path, body in routes:
         as_customer = getattr(api, method)(path) if method == "get" else getattr(api, method)(path, body)
