@@ -19,6 +19,7 @@ import pytest
 from selenium.webdriver.common.keys import Keys
 
 from gateway.money import credits_to_micro
+from gateway.services.topup_codes import code_hash
 from tests.conftest import balance_of, ledger_entry
 from tests.integration.test_runtime_catalog import cost
 from tests.support.browser import DESKTOP, PHONE, Browser
@@ -55,6 +56,12 @@ def saved_version(browser: Browser, selector: str, above: int = 0) -> int:
 def open_page(browser: Browser, page: str, title: str) -> None:
     browser.css(f'a[data-page="{page}"]').click()
     browser.page(title)
+
+
+def open_page_by_menu(browser: Browser, page: str, title: str) -> None:
+    """On a phone: the navigation is behind the menu button."""
+    browser.css(".menu").click()
+    open_page(browser, page, title)
 
 
 def row_of(browser: Browser, text: str) -> Any:
@@ -118,6 +125,13 @@ def test_an_operator_mints_codes_reprices_a_model_and_routes_channels_for_a_cust
     assert not any(code in browser.driver.page_source for code in codes)  # shown once: gone from the page
     browser.shot("admin-codes")
 
+    # By keyboard, it disables the third code: the list says so (the customer's try is refused below)
+    third = code_hash(codes[2])[:10]
+    switch = row_of(browser, third).find_element("xpath", ".//button[normalize-space()='Disable']")
+    browser.driver.execute_script("arguments[0].focus()", switch)
+    browser.keys(Keys.ENTER)
+    browser.wait(lambda _: "Disabled" in row_of(browser, third).text)
+
     # The operator creates a model on the fake upstream at 1 and 2 credits per 1M tokens
     model_id = unique("e2e/echo")
     open_page(browser, "admin/models", "Models and prices")
@@ -157,6 +171,12 @@ def test_an_operator_mints_codes_reprices_a_model_and_routes_channels_for_a_cust
     repriced_at = saved_version(browser, "#model-saved", above=created)
     assert not browser.all(".field-error")
     browser.shot("admin-model")
+
+    # The list of models shows its new prices
+    open_page(browser, "admin/models", "Models and prices")
+    browser.fill("#model-filter", "echo")
+    assert "10 / 20" in row_of(browser, model_id).text
+    browser.shot("admin-models")
 
     # The customer's next request, once the gateway has that catalog version, is charged at the new prices
     def repriced() -> dict[str, Any] | None:
@@ -236,12 +256,17 @@ def test_an_operator_mints_codes_reprices_a_model_and_routes_channels_for_a_cust
         assert words in log, words
     assert 'pricing.input="10"' in log
     assert "api_key (replaced)" in log
+    assert "enabled=false" in log
+    assert "Code disabled" in log
+    assert "count=3, expires_at=" in log
+    assert 'expires_at="' not in log  # the minting's expiry written as a date of the page's language
     assert servers["e2e"].key not in browser.driver.page_source
     browser.shot("admin-log-control")
 
     # In Chinese and dark, then on a phone
     browser.css("#language").click()
     browser.page("操作日志")
+    assert "api_key（已更换）" in browser.css("main table").text  # noqa: RUF001 (the page's own words)
     browser.css("#theme").click()
     browser.css("#theme").click()
     open_page(browser, "admin/channels", "渠道")
@@ -250,10 +275,12 @@ def test_an_operator_mints_codes_reprices_a_model_and_routes_channels_for_a_cust
     browser.driver.get(f"{gateway_url}/console#/admin/models/{model_id}")
     browser.page(model_id)
     browser.shot("admin-model-phone-zh-dark")
+    open_page_by_menu(browser, "admin/codes", "充值码")
+    browser.shot("admin-codes-phone-zh-dark")
     browser.resize(DESKTOP)
     browser.css("#language").click()
     browser.text_in("#language", "中文")  # the page in English again: its button offers Chinese
-    browser.page(model_id)
+    browser.page("Top-up codes")
     browser.css("#theme").click()
     assert browser.errors() == []
     browser.sign_out()
@@ -275,9 +302,13 @@ def test_an_operator_mints_codes_reprices_a_model_and_routes_channels_for_a_cust
     browser.text_in("#redeem-error", "This top-up code has already been redeemed.")
     assert balance_of(account_id) == before_balance + credits_to_micro("4.5")
     browser.shot("overview-redeem-error")
-    (refused,) = browser.errors()
-    assert "console/api/topup" in refused
-    assert "status of 400" in refused
+    browser.fill("#redeem-code", codes[2])
+    browser.keys(Keys.ENTER)
+    browser.text_in("#redeem-error", "This top-up code has been disabled by the operator.")
+    assert balance_of(account_id) == before_balance + credits_to_micro("4.5")
+    refusals = browser.errors()
+    assert len(refusals) == 2
+    assert all("console/api/topup" in refused and "status of 400" in refused for refused in refusals)
 
     # Its traces: the repriced request at its new price, and the one that fell back, with both attempts
     open_page(browser, "traces", "Traces")

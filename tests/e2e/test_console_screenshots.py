@@ -16,5 +16,6 @@ def test_screenshots_of_every_page_were_taken(browser: Browser) -> None:
         "quickstart", "usage-zh-dark", "overview-phone-zh-dark", "admin-accounts", "admin-account",
         "admin-platform", "admin-log", "admin-codes-minted", "admin-codes", "admin-model-error", "admin-model",
         "admin-channel", "admin-channels", "admin-groups", "admin-log-control", "admin-channels-zh-dark",
-        "admin-model-phone-zh-dark", "overview-redeemed", "overview-redeem-error", "trace-fallback",
+        "admin-model-phone-zh-dark", "overview-redeemed", "overview-redeem-error", "trace-fallback", "admin-models",
+        "admin-codes-phone-zh-dark",
     } <= names  # fmt: skip

@@ -52,19 +52,31 @@
 
   /** What an action was on: the account (a link), and the model, channel, code, batch or group it named. */
   function subject(entry, withAccount) {
-    const account = withAccount && entry.account_id ? accountLink(entry.account_id) : null;
-    const named = entry.subject ? h("code", { class: "wrap" }, entry.subject) : null;
-    return account || named ? h("span", { class: "sub" }, account, account && named ? " · " : null, named) : null;
+    const account = withAccount && entry.account_id ? h("span", { class: "sub" }, accountLink(entry.account_id)) : null;
+    const code = entry.action === "disable_code" || entry.action === "enable_code";  // a SHA-256: its start
+    const named = entry.subject
+      ? h("code", { class: "sub wrap-cell", title: entry.subject }, code ? `${entry.subject.slice(0, 10)}…` : entry.subject)
+      : null;
+    return [account, named];
+  }
+
+  /** What an action changed, in the page's language: its timestamps as dates, a replaced key in words. */
+  function detail(entry) {
+    if (!entry.detail) return "—";
+    const text = entry.detail
+      .replace(/"(\d{4}-\d\d-\d\dT[\d:.]+Z)"/g, (_, iso) => dateTime(iso))
+      .replace("api_key (replaced)", t("admin.keyReplaced"));
+    return h("span", { class: "detail" }, text);
   }
 
   function logColumns(withAccount) {
     return [
       { label: t("admin.when"), cell: (e) => h("div", { class: "stack" }, dateTime(e.at), h("span", { class: "sub" }, e.operator || "—")) },
-      { label: t("admin.action"), cell: (e) => h("div", { class: "stack" }, h("strong", null, t(`admin.action.${e.action}`)), subject(e, withAccount)) },
+      { label: t("admin.action"), cell: (e) => h("div", { class: "stack" }, h("strong", null, t(`admin.action.${e.action}`)), ...subject(e, withAccount)) },
       { label: t("usage.credits"), cell: (e) => (e.credits == null ? "—" : credits(e.credits)), numeric: true },
-      { label: t("admin.detail"), cell: (e) => (e.detail ? h("span", { class: "detail" }, e.detail) : "—") },
-      { label: t("admin.noteShort"), cell: (e) => e.note || "—" },
-      { label: t("traces.traceId"), cell: (e) => h("code", { class: "sub" }, e.trace_id || "—") },
+      { label: t("admin.detail"), cell: detail },
+      { label: t("admin.noteShort"), cell: (e) => (e.note ? h("span", { class: "note" }, e.note) : "—") },
+      { label: t("traces.traceId"), cell: (e) => h("code", { class: "sub wrap-cell trace-cell" }, e.trace_id || "—") },
     ];
   }
 

@@ -36,18 +36,19 @@
   async function list(main) {
     const catalog = await api.get("admin/models");
     const columns = [
-      { label: t("models.model"), cell: (m) => h("div", { class: "stack" }, h("a", { href: link(m.id), class: "mono" }, m.id), h("span", { class: "sub" }, m.display_name)) },
-      { label: t("models.category"), cell: (m) => t(`models.category.${m.category || "chat"}`) },
+      {
+        label: t("models.model"),
+        cell: (m) => h("div", { class: "stack" }, h("a", { href: link(m.id), class: "mono" }, m.id),
+          h("span", { class: "sub" }, `${m.display_name} · ${t(`models.category.${m.category || "chat"}`)}`)),
+      },
       { label: t("models.inOut"), cell: (m) => `${price((m.pricing || {}).input || 0)} / ${price((m.pricing || {}).output || 0)}`, numeric: true },
       { label: t("models.price.cached_input"), cell: (m) => price((m.pricing || {}).cached_input), numeric: true },
-      { label: t("models.context"), cell: (m) => number(m.context_length || 1, 0), numeric: true },
-      { label: t("models.maxOutput"), cell: (m) => number(m.max_output_tokens || 1, 0), numeric: true },
+      { label: t("models.contextOutput"), cell: (m) => `${number(m.context_length || 1, 0)} / ${number(m.max_output_tokens || 1, 0)}`, numeric: true },
       { label: t("models.providers"), cell: (m) => (m.providers || []).map((p) => p.provider).join(", ") },
       { label: t("models.status"), cell: enabledBadge },
       {
         label: t("keys.actions"),
-        cell: (m) => h("div", { class: "row-actions" },
-          h("a", { href: link(m.id), class: "button secondary small" }, t("models.edit")),
+        cell: (m) => h("div", { class: "row-actions" },  /* its id links to its form */
           h("button", { type: "button", class: "small secondary", onclick: () => setEnabled(m, m.enabled === false).then(app().refresh, app().fail) },
             m.enabled === false ? t("models.enable") : t("models.disable"))),
       },

@@ -50,7 +50,7 @@
         label: t("channels.channel"),
         cell: (c) => h("div", { class: "stack" },
           c.builtIn ? h("strong", null, c.id) : h("a", { href: link(c.id), class: "mono" }, c.id),
-          h("span", { class: "sub mono wrap" }, c.builtIn ? t("channels.builtInUrl", { url: c.base_url || "—" }) : c.base_url || t("channels.providersUrl")),
+          h("span", { class: "sub mono url" }, c.builtIn ? (c.base_url ? t("channels.builtInUrl", { url: c.base_url }) : t("channels.environmentUrl")) : c.base_url || t("channels.providersUrl")),
           c.note ? h("span", { class: "sub wrap" }, c.note) : null),
       },
       { label: t("channels.routing"), cell: routing },

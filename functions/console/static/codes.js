@@ -15,7 +15,7 @@
   }
 
   function shortId(id) {
-    return h("code", { title: id }, `${id.slice(0, 12)}…`);
+    return h("code", { title: id }, `${id.slice(0, 10)}…`);
   }
 
   function mintForm() {
@@ -79,11 +79,14 @@
     };
     return [
       { label: t("codes.id"), cell: (c) => shortId(c.id) },
-      { label: t("codes.credits"), cell: (c) => credits(c.credits), numeric: true },
+      { label: t("usage.credits"), cell: (c) => credits(c.credits), numeric: true },
       { label: t("codes.status"), cell: state },
       { label: t("codes.batch"), cell: (c) => c.batch },
-      { label: t("codes.created"), cell: (c) => dateTime(c.created_at) },
-      { label: t("codes.expires"), cell: (c) => (c.expires_at ? dateTime(c.expires_at) : t("common.never")) },
+      {
+        label: t("codes.createdExpires"),
+        cell: (c) => h("div", { class: "stack" }, h("span", null, dateTime(c.created_at)),
+          h("span", { class: "sub" }, t("codes.expiresOn", { date: c.expires_at ? dateTime(c.expires_at) : t("common.never") }))),
+      },
       {
         label: t("codes.redeemed"),
         cell: (c) => (c.redeemed_by
