@@ -96,6 +96,7 @@
           read();
           current.splice(index, 1);
           draw();
+          addRow.focus();  // the removed row's button is gone: focus stays in this fieldset
         });
         body.append(h("tr", null, cells, h("td", null, remove)));
       });
