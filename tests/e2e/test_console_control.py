@@ -131,6 +131,8 @@ def test_an_operator_mints_codes_reprices_a_model_and_routes_channels_for_a_cust
     browser.driver.execute_script("arguments[0].focus()", switch)
     browser.keys(Keys.ENTER)
     browser.wait(lambda _: "Disabled" in row_of(browser, third).text)
+    browser.wait(lambda _: browser.focused().text == "Enable")  # the focus stays on that code's switch
+    assert browser.focused().get_attribute("data-focus-key") == f"code:{code_hash(codes[2])}"
 
     # The operator creates a model on the fake upstream at 1 and 2 credits per 1M tokens
     model_id = unique("e2e/echo")

@@ -186,6 +186,9 @@
 
   async function show() {
     const { page, arg, params } = route();
+    // A refresh after a row's switch (a code, a channel, a model) gives the focus back to that row's switch
+    const active = document.activeElement;
+    const keep = shown === window.location.hash && active && active.dataset ? active.dataset.focusKey : undefined;
     if (shown !== window.location.hash) {
       window.scrollTo(0, 0);
       if (shown !== null) clear(document.getElementById("toasts")); // they told of the page left behind
@@ -223,8 +226,10 @@
       if (error instanceof api.ApiError && error.status === 401) fail(error);
     }
     main.removeAttribute("aria-busy");
+    const again = keep ? [...main.querySelectorAll("[data-focus-key]")].find((node) => node.dataset.focusKey === keep) : null;
     const title = main.querySelector("h1");
-    if (title) title.focus({ preventScroll: true });
+    if (again) again.focus({ preventScroll: true });
+    else if (title) title.focus({ preventScroll: true });
   }
 
   function refresh() {

@@ -49,7 +49,7 @@
       {
         label: t("keys.actions"),
         cell: (m) => h("div", { class: "row-actions" },  /* its id links to its form */
-          h("button", { type: "button", class: "small secondary", onclick: () => setEnabled(m, m.enabled === false).then(app().refresh, app().fail) },
+          h("button", { type: "button", class: "small secondary", dataset: { focusKey: `model:${m.id}` }, onclick: () => setEnabled(m, m.enabled === false).then(app().refresh, app().fail) },
             m.enabled === false ? t("models.enable") : t("models.disable"))),
       },
     ];

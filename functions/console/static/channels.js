@@ -60,7 +60,7 @@
         label: t("keys.actions"),
         cell: (c) => (c.builtIn ? "—" : h("div", { class: "row-actions" },
           h("a", { href: link(c.id), class: "button secondary small" }, t("channels.edit")),
-          h("button", { type: "button", class: "small secondary", onclick: () => setEnabled(c, !c.enabled).catch(app().fail) }, c.enabled ? t("channels.disable") : t("channels.enable")))),
+          h("button", { type: "button", class: "small secondary", dataset: { focusKey: `channel:${c.id}` }, onclick: () => setEnabled(c, !c.enabled).catch(app().fail) }, c.enabled ? t("channels.disable") : t("channels.enable")))),
       },
     ];
   }

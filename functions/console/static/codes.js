@@ -74,7 +74,7 @@
     const act = (code) => {
       if (code.status !== "active" && code.status !== "disabled") return "—";
       const disabling = code.status === "active";
-      return h("button", { type: "button", class: ["small", disabling ? "secondary" : "primary"], onclick: () => toggle(code).catch(app().fail) },
+      return h("button", { type: "button", class: ["small", disabling ? "secondary" : "primary"], dataset: { focusKey: `code:${code.id}` }, onclick: () => toggle(code).catch(app().fail) },
         disabling ? t("codes.disable") : t("codes.enable"));
     };
     return [
