@@ -277,6 +277,11 @@ def test_an_operator_mints_codes_reprices_a_model_and_routes_channels_for_a_cust
     browser.driver.get(f"{gateway_url}/console#/admin/models/{model_id}")
     browser.page(model_id)
     browser.shot("admin-model-phone-zh-dark")
+    browser.fill("#price-cached_input", "-1")  # a refusal beside its field, led in Chinese
+    browser.css("#save-model").click()
+    browser.text_in("#model-form .field-error", "该项的值无效")
+    (refused,) = browser.errors()
+    assert "status of 400" in refused
     open_page_by_menu(browser, "admin/codes", "充值码")
     browser.shot("admin-codes-phone-zh-dark")
     browser.resize(DESKTOP)

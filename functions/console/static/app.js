@@ -205,6 +205,7 @@
       const open = menu.getAttribute("aria-expanded") !== "true";
       menu.setAttribute("aria-expanded", String(open));
       nav.classList.toggle("open", open);
+      if (open) window.scrollTo(0, 0);  // the navigation opens at the top of the page: show it there
     });
     const skip = h("a", { class: "skip", href: "#main" }, t("app.skip"));
     skip.addEventListener("click", (event) => {

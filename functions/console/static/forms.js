@@ -45,7 +45,7 @@
       alertNode.textContent = app().message(error);
       return;
     }
-    const note = h("p", { class: "field-error", id: uid("error") }, error.message);
+    const note = h("p", { class: "field-error", id: uid("error") }, t("form.fieldError", { message: error.message }));  // the server's words, led in the page's language
     const container = target.tagName === "FIELDSET" ? target : target.closest(".field") || target.parentNode;
     container.append(note);
     target.dataset.describedBy = target.getAttribute("aria-describedby") || "";
