@@ -9,7 +9,7 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 
 from gateway.assets import StaticSite, security_headers
 from gateway.auth.cognito import pool
@@ -17,11 +17,14 @@ from gateway.config import get_settings
 from gateway.entry import asgi_handler
 from gateway.errors import GatewayError, NotFound
 from gateway.formats.console import AccountSwitch, TopUp
+from gateway.formats.control import CodeMint, CodeUpdate, GroupAssignment, channel_input
+from gateway.formats.control import TopUp as CodeRedemption
 from gateway.formats.keys import KeyCreate, KeyUpdate
 from gateway.http import create_app, trace_id_of
 from gateway.money import credits_to_micro, display
-from gateway.services import console, keys, operators, usage
+from gateway.services import console, console_admin, keys, operators, topup_codes, usage
 from gateway.services.console import ConsoleSession
+from gateway.services.console_admin import Action
 from gateway.services.usage import DateRange
 
 STATIC = FilePath(__file__).resolve().parent / "static"
@@ -30,7 +33,11 @@ Filter = Annotated[str | None, Query(max_length=256)]
 Cursor = Annotated[str | None, Query(max_length=2048)]
 AccountId = Annotated[str, Path(max_length=128)]
 TraceId = Annotated[str, Path(max_length=128)]
+CodeId = Annotated[str, Path(max_length=64)]
+ModelId = Annotated[str, Path(max_length=256)]
+Name = Annotated[str, Path(max_length=64)]  # a channel's id, a price group's name
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+Json = Annotated[dict[str, Any], Body()]
 
 
 @cache
@@ -64,9 +71,17 @@ def _operator(session: Annotated[ConsoleSession, Depends(_session)]) -> ConsoleS
     return console.operator(session)
 
 
+def _action(
+    session: Annotated[ConsoleSession, Depends(_operator)], request: Request, idempotency_key: IdempotencyKey = None
+) -> Action:
+    """An operator's change: who makes it, its Idempotency-Key (done once) and its trace id (logged)."""
+    return Action(session.identity, idempotency_key, trace_id_of(request))
+
+
 Session = Annotated[ConsoleSession, Depends(_session)]
 Customer = Annotated[ConsoleSession, Depends(_customer)]
 Operator = Annotated[ConsoleSession, Depends(_operator)]
+Acting = Annotated[Action, Depends(_action)]
 
 pages = APIRouter()
 api = APIRouter(prefix="/console/api", dependencies=[Depends(_no_store)])
@@ -157,6 +172,12 @@ def get_trace(trace_id: TraceId, session: Customer) -> dict[str, Any]:
     return usage.trace(session.principal, trace_id)
 
 
+@api.post("/topup")
+def redeem_code(body: CodeRedemption, session: Customer) -> dict[str, Any]:
+    """A top-up code, credited to the session's account once (as `POST /api/user/topup`)."""
+    return topup_codes.redeem(session.account.account_id, body.key)
+
+
 @api.get("/admin/accounts")
 def search_accounts(
     session: Operator, q: Annotated[str, Query(max_length=200)] = "", cursor: Cursor = None
@@ -191,6 +212,11 @@ def account_status(
     )
 
 
+@api.put("/admin/accounts/{account_id}/group")
+def account_group(account_id: AccountId, body: GroupAssignment, act: Acting) -> dict[str, Any]:
+    return console_admin.set_account_group(act, account_id, body.group)
+
+
 @api.get("/admin/totals")
 def platform_totals(session: Operator, date_from: Day = None, date_to: Day = None) -> dict[str, Any]:
     return operators.platform_totals(DateRange.parse(date_from, date_to))
@@ -201,6 +227,71 @@ def operator_log(
     session: Operator, account: Annotated[str | None, Query(max_length=128)] = None, cursor: Cursor = None
 ) -> dict[str, Any]:
     return operators.operator_log(account, cursor)
+
+
+@api.get("/admin/codes")
+def list_codes(session: Operator, cursor: Cursor = None) -> dict[str, Any]:
+    return topup_codes.list_codes(cursor)
+
+
+@api.post("/admin/codes", status_code=201)
+def mint_codes(body: CodeMint, act: Acting) -> dict[str, Any]:
+    return console_admin.mint_codes(act, body)
+
+
+@api.patch("/admin/codes/{code_id}")
+def update_code(code_id: CodeId, body: CodeUpdate, act: Acting) -> dict[str, Any]:
+    return console_admin.set_code_disabled(act, code_id, body.disabled)
+
+
+@api.get("/admin/models")
+def list_models(session: Operator) -> dict[str, Any]:
+    return console_admin.models()
+
+
+@api.post("/admin/models", status_code=201)
+def create_model(spec: Json, act: Acting) -> dict[str, Any]:
+    return console_admin.create_model(act, spec)
+
+
+@api.get("/admin/models/{model_id:path}")
+def get_model(model_id: ModelId, session: Operator) -> dict[str, Any]:
+    return console_admin.model(model_id)
+
+
+@api.patch("/admin/models/{model_id:path}")
+def update_model(model_id: ModelId, patch: Json, act: Acting) -> dict[str, Any]:
+    return console_admin.update_model(act, model_id, patch)
+
+
+@api.get("/admin/channels")
+def list_channels(session: Operator) -> dict[str, Any]:
+    return console_admin.channels()
+
+
+@api.get("/admin/channels/health")
+def channel_health(session: Operator) -> dict[str, Any]:
+    return console_admin.health()
+
+
+@api.post("/admin/channels", status_code=201)
+def create_channel(body: Json, act: Acting) -> dict[str, Any]:
+    return console_admin.create_channel(act, *channel_input(body))
+
+
+@api.patch("/admin/channels/{channel_id}")
+def update_channel(channel_id: Name, body: Json, act: Acting) -> dict[str, Any]:
+    return console_admin.update_channel(act, channel_id, *channel_input(body))
+
+
+@api.get("/admin/groups")
+def list_groups(session: Operator) -> dict[str, Any]:
+    return console_admin.groups()
+
+
+@api.put("/admin/groups/{name}")
+def put_group(name: Name, spec: Json, act: Acting) -> dict[str, Any]:
+    return console_admin.put_group(act, name, spec)
 
 
 router = APIRouter()

@@ -6,37 +6,17 @@ photographed (`make screenshots` keeps them in docs/console/)."""
 
 from __future__ import annotations
 
-import os
 import secrets
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from devtools.template import ROOT
 from gateway.money import credits_to_micro
 from tests.conftest import CONSOLE_STARTING_CREDITS, balance_of
 from tests.support.browser import DESKTOP, PHONE, Browser
 from tests.support.console import PASSWORD, CognitoPool
 
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    kept = os.environ.get("CONSOLE_SCREENSHOTS")
-    folder = (ROOT / kept) if kept else tmp_path_factory.mktemp("console-screenshots")
-    opened = Browser(folder)
-    yield opened
-    opened.quit()
-
-
-def sign_in(browser: Browser, email: str, password: str = PASSWORD) -> None:
-    browser.fill("#auth-email", email)
-    browser.fill("#auth-password", password)
-    browser.css("#auth-submit").click()
-    browser.css("#who")
 
 
 def test_a_customer_signs_up_creates_a_key_and_finds_its_requests(
@@ -188,16 +168,8 @@ def test_a_customer_signs_up_creates_a_key_and_finds_its_requests(
     assert browser.errors() == []
 
     # Signed out, the console forgets the session and asks to sign in again
-    sign_out(browser)
+    browser.sign_out()
     assert browser.driver.execute_script("return sessionStorage.length") == 0
-
-
-def sign_out(browser: Browser) -> None:
-    """Sign out; the page asks Cognito to revoke the refresh token, which moto's server does not
-    implement (an error it logs, and the page signs out all the same): that one error is dropped."""
-    browser.css("#sign-out").click()
-    browser.page("Sign in")
-    browser.errors()
 
 
 def test_an_operator_finds_an_account_tops_it_up_and_reads_the_platform(
@@ -226,7 +198,7 @@ def test_an_operator_finds_an_account_tops_it_up_and_reads_the_platform(
     # The operator signs in and finds the account by its e-mail
     browser.driver.get(f"{gateway_url}/console")
     browser.page("Sign in")
-    sign_in(browser, operator)
+    browser.sign_in(operator)
     browser.css('a[data-page="admin/accounts"]').click()
     browser.page("Accounts")
     browser.fill("input[name=q]", customer.email[:9])
@@ -258,14 +230,4 @@ def test_an_operator_finds_an_account_tops_it_up_and_reads_the_platform(
     assert account_id in row.text
     browser.shot("admin-log")
     assert browser.errors() == []
-    sign_out(browser)
-
-
-def test_screenshots_of_every_page_were_taken(browser: Browser) -> None:
-    names = {path.stem for path in Path(browser.screenshots).glob("*.png")}
-
-    assert {
-        "sign-in", "confirm", "overview", "key-create", "key-created", "keys", "usage", "traces", "trace",
-        "quickstart", "usage-zh-dark", "overview-phone-zh-dark", "admin-accounts", "admin-account",
-        "admin-platform", "admin-log",
-    } <= names  # fmt: skip
+    browser.sign_out()

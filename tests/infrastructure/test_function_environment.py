@@ -49,7 +49,7 @@ def test_every_function_reads_the_runtime_catalog_and_looks_for_channel_keys_whe
     When CloudFormation sets their environment
     Then they serve the catalog from the table, look for channel keys under that same prefix, and know
     the KMS key of customers' own provider keys."""
-    for function in ("ChatFunction", "KeysFunction", "AdminFunction", "ImagesWorkerFunction"):
+    for function in ("ChatFunction", "KeysFunction", "AdminFunction", "ConsoleFunction", "ImagesWorkerFunction"):
         env = function_environment(function, {"Stage": "prod"})
         assert env["RUNTIME_CATALOG"] == "true"
         assert env["CHANNEL_SECRET_PREFIX"] == "ai-gateway/prod/channels/"

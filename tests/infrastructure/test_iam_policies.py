@@ -231,11 +231,18 @@ def test_own_provider_keys_are_encrypted_by_the_keys_function_and_decrypted_by_i
     assert {action for action, _, _ in granted} == expected
 
 
+CHANNEL_WRITERS = {  # the admin API (which also deletes a channel's secret with it) and the console
+    "AdminFunction": {"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret"},
+    "ConsoleFunction": {"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"},
+}
+
+
 @pytest.mark.parametrize("function", FUNCTION_IDS)
-def test_channel_secrets_are_read_by_inference_and_written_by_the_admin_function_only(function: str) -> None:
+def test_channel_secrets_are_read_by_inference_and_written_by_the_operators_functions_only(function: str) -> None:
     """Given channel keys are Secrets Manager secrets under the stack's channel prefix
     Then each Secrets Manager permission names either the provider secret or that prefix, never "*";
-    only the inference functions read channel secrets, and only the admin function writes them."""
+    only the inference functions read channel secrets, and only the admin API's and the console's
+    functions (operators entering a channel's key) write them; neither reads one."""
     granted = _actions(function, "secretsmanager")
     for action, resource, _ in granted:
         channel = resource == {"Sub": CHANNEL_SECRETS}
@@ -243,12 +250,10 @@ def test_channel_secrets_are_read_by_inference_and_written_by_the_admin_function
         if action == "secretsmanager:GetSecretValue":
             assert function in INFERENCE_FUNCTIONS, function
         else:
-            assert (function, channel) == ("AdminFunction", True), (function, action)
-            assert action in (
-                "secretsmanager:CreateSecret",
-                "secretsmanager:PutSecretValue",
-                "secretsmanager:DeleteSecret",
-            )
+            assert channel, (function, action)
+            assert action in CHANNEL_WRITERS.get(function, set()), (function, action)
+    writes = {action for action, _, _ in granted if action != "secretsmanager:GetSecretValue"}
+    assert writes == CHANNEL_WRITERS.get(function, set())
     reads_channels = any(
         resource == {"Sub": CHANNEL_SECRETS} for action, resource, _ in granted if action.endswith("GetSecretValue")
     )

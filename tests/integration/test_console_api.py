@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from gateway.money import credits_to_micro
+from gateway.services import topup_codes
 from gateway.services.console import console_account_id
 from gateway.storage.ledger import LedgerReader
 from tests.conftest import CONSOLE_STARTING_CREDITS, TEST_TABLE, balance_of
@@ -112,15 +113,19 @@ def test_a_session_manages_keys_and_sees_its_requests_in_usage_and_traces(
 
 
 def test_a_customer_never_reaches_another_accounts_data(gateway_url: str, cognito: CognitoPool, upstream):  # type: ignore[no-untyped-def]
-    # Given two customers; the first has a key and a request
+    # Given two customers; the first has a key and a request, and a top-up code the second one holds
     alice, bob = ConsoleApi(gateway_url, cognito.sign_up()), ConsoleApi(gateway_url, cognito.sign_up())
     created = alice.ok(alice.post("/keys", {"name": "alice"}), 201)
     alice_hash = created["data"]["hash"]
     alice_account = alice.ok(alice.get("/me"))["account"]["account_id"]
     trace_id = chat(gateway_url, created["key"]).headers["x-trace-id"]
     bob.ok(bob.post("/keys", {"name": "bob"}), 201)
+    bob_account = bob.ok(bob.get("/me"))["account"]["account_id"]
+    (code,) = topup_codes.mint(credits_to_micro("3"), 1)["codes"]
+    alice_balance, bob_balance = balance_of(alice_account), balance_of(bob_account)
 
-    # When the second one asks for the first one's key, trace, usage and traces, or changes its key
+    # When the second one asks for the first one's key, trace, usage and traces, or changes its key,
+    # tries the operators' views and changes of its account, and redeems its code with an account named
     attempts = {
         "list": bob.get("/keys"),
         "trace": bob.get(f"/traces/{trace_id}"),
@@ -130,9 +135,14 @@ def test_a_customer_never_reaches_another_accounts_data(gateway_url: str, cognit
         "revoke": bob.delete(f"/keys/{alice_hash}"),
         "operator view": bob.get(f"/admin/accounts/{alice_account}"),
         "operator top-up": bob.post(f"/admin/accounts/{alice_account}/top-up", {"credits": 5}),
+        "operator group": bob.put(f"/admin/accounts/{alice_account}/group", {"group": None}),
+        "operator log": bob.get("/admin/log", account=alice_account),
+        "codes": bob.get("/admin/codes"),
+        "redeem for another": bob.post("/topup", {"key": code, "account_id": alice_account}),
     }
+    redeemed = bob.ok(bob.post("/topup", {"key": code}))
 
-    # Then nothing of the first account is seen or changed
+    # Then nothing of the first account is seen or changed; the code credits the one who redeems it
     assert [k["name"] for k in attempts.pop("list").json()["data"]] == ["bob"]
     assert {name: answer.status_code for name, answer in attempts.items()} == {
         "trace": 404,
@@ -142,12 +152,19 @@ def test_a_customer_never_reaches_another_accounts_data(gateway_url: str, cognit
         "revoke": 404,
         "operator view": 403,
         "operator top-up": 403,
+        "operator group": 403,
+        "operator log": 403,
+        "codes": 403,
+        "redeem for another": 400,
     }
+    assert redeemed["account"]["account_id"] == bob_account
+    assert balance_of(bob_account) == bob_balance + credits_to_micro("3")
+    assert alice_account not in str(redeemed)
     assert bob.ok(bob.get("/usage"))["total_requests"] == 0
     assert bob.ok(bob.get("/traces"))["data"] == []
     assert alice.ok(alice.get("/keys"))["data"][0]["disabled"] is False
     assert chat(gateway_url, created["key"]).status_code == 200
-    assert alice.ok(alice.get("/me"))["account"]["balance_micro"] == balance_of(alice_account)
+    assert alice.ok(alice.get("/me"))["account"]["balance_micro"] == balance_of(alice_account) < alice_balance
 
 
 def test_a_users_account_is_derived_from_its_cognito_identity(gateway_url: str, cognito: CognitoPool) -> None:

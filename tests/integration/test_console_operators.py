@@ -8,9 +8,11 @@ import secrets
 
 import pytest
 
+from devtools.devserver import function_module
 from gateway.money import credits_to_micro
 from gateway.storage import dynamo, layout
 from gateway.storage.ledger import LedgerReader
+from gateway.storage.stores import stores
 from tests.conftest import TEST_TABLE, balance_of
 from tests.support.console import CognitoPool, ConsoleApi
 from tests.support.keys_api import chat
@@ -190,15 +192,46 @@ def test_customers_and_strangers_cannot_use_operator_routes(gateway_url: str, co
         ("get", f"/admin/accounts/{account_id}", None),
         ("post", f"/admin/accounts/{account_id}/top-up", {"credits": 1}),
         ("post", f"/admin/accounts/{account_id}/status", {"disabled": True}),
+        ("put", f"/admin/accounts/{account_id}/group", {"group": None}),
         ("get", "/admin/totals", None),
         ("get", "/admin/log", None),
+        ("get", "/admin/codes", None),
+        ("post", "/admin/codes", {"credits": "5", "count": 1}),
+        ("patch", f"/admin/codes/{'0' * 64}", {"disabled": True}),
+        ("get", "/admin/models", None),
+        ("post", "/admin/models", {"id": "mine/model"}),
+        ("get", "/admin/models/test/echo", None),
+        ("patch", "/admin/models/test/echo", {"pricing": {"input": "0"}}),
+        ("get", "/admin/channels", None),
+        ("get", "/admin/channels/health", None),
+        ("post", "/admin/channels", {"id": "mine", "provider": "fake", "api_key": "sk-mine"}),
+        ("patch", "/admin/channels/fake", {"enabled": False}),
+        ("get", "/admin/groups", None),
+        ("put", "/admin/groups/free", {"ratio": "0"}),
     ]
+    # Every operator route of the console's app is among them
+    from starlette.routing import Match, Route
+
+    console_api = function_module("console").api  # the router the console's app includes
+    assert len(console_api.routes) > 25
+    for route in console_api.routes:
+        if isinstance(route, Route) and route.path.startswith("/console/api/admin"):
+            asked = [
+                (method, path)
+                for method, path, _ in routes
+                if route.matches({"type": "http", "path": f"/console/api{path}", "method": method.upper()})[0]
+                == Match.FULL
+            ]
+            assert asked, (route.methods, route.path)
+    version = stores().control.version(consistent=True)
     for method, path, body in routes:
-        as_customer = api.get(path) if method == "get" else api.post(path, body)
-        as_stranger = stranger.get(path) if method == "get" else stranger.post(path, body)
+        as_customer = getattr(api, method)(path) if method == "get" else getattr(api, method)(path, body)
+        as_stranger = getattr(stranger, method)(path) if method == "get" else getattr(stranger, method)(path, body)
         assert as_customer.status_code == 403, (path, as_customer.text)
+        assert as_customer.json()["error"]["code"] == "forbidden"
         assert as_stranger.status_code == 401, (path, as_stranger.text)
     assert api.ok(api.get("/me"))["account"]["disabled"] is False
+    assert stores().control.version(consistent=True) == version  # nothing of the catalog changed
 
 
 def test_accounts_from_before_the_directory_are_listed_by_index_accounts(

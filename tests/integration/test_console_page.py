@@ -96,19 +96,48 @@ def test_no_inline_code_and_no_html_strings_in_the_sources() -> None:
         assert not sinks.findall(script.read_text(encoding="utf-8")), script.name
 
 
-def _dictionary(language: str) -> set[str]:
-    source = (STATIC / "i18n.js").read_text(encoding="utf-8")
+DICTIONARIES = ("i18n.js", "i18n-operators.js")  # the customers' words and the mechanism; the operators' words
+
+
+def _dictionary(language: str, name: str) -> set[str]:
+    source = (STATIC / name).read_text(encoding="utf-8")
     block = re.search(rf"const {language} = \{{(.*?)\n  \}};", source, re.S)
-    assert block, language
+    assert block, (name, language)
     return set(re.findall(r'^\s+"([\w.]+)":', block.group(1), re.M))
 
 
 def test_every_word_is_in_english_and_in_chinese() -> None:
-    english, chinese = _dictionary("en"), _dictionary("zh")
+    english: set[str] = set()
+    for name in DICTIONARIES:
+        words, chinese = _dictionary("en", name), _dictionary("zh", name)
+        assert words == chinese, (name, words ^ chinese)
+        assert not words & english, name  # each word in one file
+        english |= words
 
-    assert len(english) > 150
-    assert english == chinese
+    assert len(english) > 350
     used = set()
     for script in STATIC.glob("*.js"):
         used |= set(re.findall(r'\bt\("([\w.]+)"', script.read_text(encoding="utf-8")))
     assert used - english == set()
+    assert "codes.mint" in used
+    assert "channels.keyHintNew" in used
+
+
+def test_every_operator_action_and_state_the_api_answers_has_its_words() -> None:
+    """Words the pages look up by a value of the API (`admin.action.<action>`, a code's status, a
+    channel's health state, a model's category, the prices the model form edits)."""
+    from gateway.catalog.registry import ModelEntry, PriceTier, Pricing
+    from gateway.services import operators
+
+    english = _dictionary("en", "i18n-operators.js")
+    expected = {f"admin.action.{action}" for action in operators.ACTIONS}
+    expected |= {f"codes.status.{status}" for status in ("active", "redeemed", "disabled", "expired")}
+    expected |= {f"channels.health.{state}" for state in ("ok", "failing", "cooling", "idle")}
+    categories = ModelEntry.model_fields["category"].annotation.__args__  # type: ignore[union-attr]
+    expected |= {f"models.category.{category}" for category in categories}
+    catalog_js = (STATIC / "catalog.js").read_text(encoding="utf-8")
+    edited = re.findall(r'"(\w+)"', re.search(r"const PRICES = \[(.*?)\];", catalog_js).group(1))  # type: ignore[union-attr]
+    assert set(edited) <= set(Pricing.model_fields)
+    assert set(PriceTier.model_fields) >= {"input", "output"}
+    expected |= {f"models.price.{name}" for name in edited}
+    assert expected - english == set()

@@ -53,9 +53,11 @@ class Browser:
     # Finding things
 
     def wait(self, condition: Any, timeout: float = 15) -> Any:
+        """`condition`'s first truthy answer; asked again while the page re-renders what it reads."""
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout).until(condition)
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(condition)
 
     def css(self, selector: str, timeout: float = 15) -> Any:
         from selenium.webdriver.common.by import By
@@ -118,6 +120,23 @@ class Browser:
 
     def resize(self, size: tuple[int, int]) -> None:
         self.driver.set_window_size(*size)
+
+    # Signing in and out, as a person does
+
+    def sign_in(self, email: str, password: str | None = None) -> None:
+        from tests.support.console import PASSWORD
+
+        self.fill("#auth-email", email)
+        self.fill("#auth-password", password or PASSWORD)
+        self.css("#auth-submit").click()
+        self.css("#who")
+
+    def sign_out(self) -> None:
+        """Sign out; the page asks Cognito to revoke the refresh token, which moto's server does not
+        implement (an error it logs, and the page signs out all the same): that one error is dropped."""
+        self.css("#sign-out").click()
+        self.page("Sign in")
+        self.errors()
 
     def errors(self) -> list[str]:
         """Console errors since the last call: script errors, CSP violations, failed loads (besides the

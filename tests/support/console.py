@@ -88,8 +88,11 @@ class ConsoleApi:
     def post(self, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
         return self.http.post(path, json=body, **kwargs)
 
-    def patch(self, path: str, body: Any) -> httpx.Response:
-        return self.http.patch(path, json=body)
+    def patch(self, path: str, body: Any, **kwargs: Any) -> httpx.Response:
+        return self.http.patch(path, json=body, **kwargs)
+
+    def put(self, path: str, body: Any, **kwargs: Any) -> httpx.Response:
+        return self.http.put(path, json=body, **kwargs)
 
     def delete(self, path: str) -> httpx.Response:
         return self.http.delete(path)

@@ -1,6 +1,6 @@
-/* Operators' pages: accounts (search, one account: top up, disable/enable, its history), the platform's
-   totals by day, and the operator log. Each action is sent with an Idempotency-Key, so a repeated
-   submit is done once. */
+/* Operators' pages: accounts (search, one account: top up, disable/enable, its price group, its
+   history), the platform's totals by day, and the operator log (every operator action, on accounts and
+   on the control plane). Each action is sent with an Idempotency-Key, so a repeated submit is done once. */
 "use strict";
 (function () {
   const { t } = window.GW.i18n;
@@ -17,9 +17,7 @@
     return h("a", { href: `#/admin/accounts/${encodeURIComponent(id)}` }, label || id);
   }
 
-  function actionKey() {
-    return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
-  }
+  const actionKey = () => window.GW.forms.newKey();
 
   async function accounts(main, arg, params) {
     if (arg) return account(main, arg);
@@ -52,16 +50,34 @@
     return undefined;
   }
 
+  /** What an action was on: the account (a link), and the model, channel, code, batch or group it named. */
+  function subject(entry, withAccount) {
+    const account = withAccount && entry.account_id ? h("span", { class: "sub" }, accountLink(entry.account_id)) : null;
+    const code = entry.action === "disable_code" || entry.action === "enable_code";  // a SHA-256: its start
+    const named = entry.subject
+      ? h("code", { class: "sub wrap-cell", title: entry.subject }, code ? `${entry.subject.slice(0, 10)}…` : entry.subject)
+      : null;
+    return [account, named];
+  }
+
+  /** What an action changed, in the page's language: its timestamps as dates, a replaced key in words. */
+  function detail(entry) {
+    if (!entry.detail) return "—";
+    const text = entry.detail
+      .replace(/"(\d{4}-\d\d-\d\dT[\d:.]+Z)"/g, (_, iso) => dateTime(iso))
+      .replace("api_key (replaced)", t("admin.keyReplaced"));
+    return h("span", { class: "detail" }, text);
+  }
+
   function logColumns(withAccount) {
     return [
-      { label: t("admin.when"), cell: (e) => dateTime(e.at) },
-      { label: t("admin.operator"), cell: (e) => e.operator || "—" },
-      { label: t("admin.action"), cell: (e) => t(`admin.action.${e.action}`) },
-      withAccount ? { label: t("admin.id"), cell: (e) => accountLink(e.account_id) } : null,
+      { label: t("admin.when"), cell: (e) => h("div", { class: "stack" }, dateTime(e.at), h("span", { class: "sub" }, e.operator || "—")) },
+      { label: t("admin.action"), cell: (e) => h("div", { class: "stack" }, h("strong", null, t(`admin.action.${e.action}`)), ...subject(e, withAccount)) },
       { label: t("usage.credits"), cell: (e) => (e.credits == null ? "—" : credits(e.credits)), numeric: true },
-      { label: t("admin.noteShort"), cell: (e) => e.note || "—" },
-      { label: t("traces.traceId"), cell: (e) => h("code", null, e.trace_id || "—") },
-    ].filter(Boolean);
+      { label: t("admin.detail"), cell: detail },
+      { label: t("admin.noteShort"), cell: (e) => (e.note ? h("span", { class: "note" }, e.note) : "—") },
+      { label: t("traces.traceId"), cell: (e) => h("code", { class: "sub wrap-cell trace-cell" }, e.trace_id || "—") },
+    ];
   }
 
   function topUpForm(detail) {
@@ -117,8 +133,26 @@
     return form;
   }
 
+  /** The account's price group: every price of its next requests times the group's ratio. */
+  function groupForm(detail, groups) {
+    const current = detail.profile.group;
+    const choice = window.GW.forms.control("select", "group", { id: "account-group" },
+      h("option", { value: "", selected: current === "default" }, t("admin.defaultGroup")),
+      groups.filter((g) => g.name !== "default").map((g) => h("option", { value: g.name, selected: g.name === current }, `${g.name} (× ${g.ratio})`)));
+    const alertNode = h("div", { class: "form-error", role: "alert" });
+    const submit = h("button", { type: "submit", class: "primary" }, t("common.save"));
+    const form = h("form", { class: "form panel", id: "price-group" }, h("h2", null, t("admin.priceGroup")),
+      field(t("admin.priceGroup"), choice, t("admin.priceGroupHint")), alertNode, h("div", { class: "actions" }, submit));
+    window.GW.forms.onSubmit(form, submit, alertNode, async (key) => {
+      await api.put(`admin/accounts/${encodeURIComponent(detail.account.account_id)}/group`, { group: choice.value || null }, { "Idempotency-Key": key });
+      toast(t("admin.groupSaved"));
+      app().refresh();
+    });
+    return form;
+  }
+
   async function account(main, id) {
-    const detail = await api.get(`admin/accounts/${encodeURIComponent(id)}`);
+    const [detail, groups] = await Promise.all([api.get(`admin/accounts/${encodeURIComponent(id)}`), api.get("admin/groups")]);
     const a = detail.account;
     add(main, 
       app().header(a.name, h("a", { href: "#/admin/accounts", class: "button secondary" }, t("common.back"))),
@@ -127,7 +161,7 @@
         card(t("admin.month"), amount(detail.month.total_credits), t("overview.monthRequests", { count: number(detail.month.total_requests, 0), date: detail.month.date_from })),
         card(t("overview.granted"), amount(a.granted)),
         card(t("admin.status"), statusBadge(a), h("code", null, a.account_id))),
-      h("div", { class: "two" }, topUpForm(detail), switchForm(detail)),
+      h("div", { class: "two" }, topUpForm(detail), switchForm(detail), groupForm(detail, groups.data)),
       h("h2", null, t("admin.history")),
       table(t("admin.history"), logColumns(false), detail.log, { hideCaption: true })
     );
@@ -183,8 +217,8 @@
   }
 
   Object.assign(window.GW.pages, {
-    "admin/accounts": { nav: "nav.accounts", render: accounts, operator: true },
-    "admin/platform": { nav: "nav.platform", render: platform, operator: true },
-    "admin/log": { nav: "nav.log", render: log, operator: true },
+    "admin/accounts": { nav: "nav.accounts", render: accounts, operator: true, order: 1 },
+    "admin/platform": { nav: "nav.platform", render: platform, operator: true, order: 6 },
+    "admin/log": { nav: "nav.log", render: log, operator: true, order: 7 },
   });
 })();

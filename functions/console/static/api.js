@@ -9,10 +9,11 @@
   let session = null;
 
   class ApiError extends Error {
-    constructor(status, code, message) {
+    constructor(status, code, message, param) {
       super(message);
       this.status = status;
       this.code = code;
+      this.param = param || null; // the field a 400 names (pricing.input, providers.0.model, ...)
     }
   }
 
@@ -110,7 +111,7 @@
   async function failure(response) {
     const payload = await response.json().catch(() => ({}));
     const error = payload.error || {};
-    return new ApiError(response.status, error.code || `HTTP${response.status}`, error.message || response.statusText);
+    return new ApiError(response.status, error.code || `HTTP${response.status}`, error.message || response.statusText, error.param);
   }
 
   /** A call to the console's API; the token is refreshed when it nears its end or was refused as expired. */
@@ -176,7 +177,8 @@
     call,
     get: (path, params) => call("GET", path + query(params || {})),
     post: (path, body, headers) => call("POST", path, body, headers),
-    patch: (path, body) => call("PATCH", path, body),
+    patch: (path, body, headers) => call("PATCH", path, body, headers),
+    put: (path, body, headers) => call("PUT", path, body, headers),
     del: (path) => call("DELETE", path),
     baseUrl,
   };

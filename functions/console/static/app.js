@@ -172,17 +172,28 @@
     const item = (page) =>
       h("li", null, h("a", { href: `#/${page}`, "aria-current": current === page ? "page" : null, "data-page": page }, t(pages[page].nav)));
     const customer = ["overview", "keys", "usage", "traces", "quickstart"];
-    const operator = Object.keys(pages).filter((page) => pages[page].operator);
+    const operator = Object.keys(pages).filter((page) => pages[page].operator).sort((a, b) => (pages[a].order || 0) - (pages[b].order || 0));
     return h(
       "nav",
       { class: "nav", id: "nav", "aria-label": t("nav.label") },
-      h("ul", null, customer.map(item)),
-      me.user.operator ? [h("p", { class: "nav-group", id: "nav-operators" }, t("nav.operators")), h("ul", { "aria-labelledby": "nav-operators" }, operator.map(item))] : null
+      h("div", { class: "nav-inner" },
+        h("ul", null, customer.map(item)),
+        me.user.operator ? [h("p", { class: "nav-group", id: "nav-operators" }, t("nav.operators")), h("ul", { "aria-labelledby": "nav-operators" }, operator.map(item))] : null)
     );
   }
 
+  let shown = null; // the address on screen: another one starts at the top (a refresh stays where it was)
+
   async function show() {
     const { page, arg, params } = route();
+    // A refresh after a row's switch (a code, a channel, a model) gives the focus back to that row's switch
+    const active = document.activeElement;
+    const keep = shown === window.location.hash && active && active.dataset ? active.dataset.focusKey : undefined;
+    if (shown !== window.location.hash) {
+      window.scrollTo(0, 0);
+      if (shown !== null) clear(document.getElementById("toasts")); // they told of the page left behind
+    }
+    shown = window.location.hash;
     const entry = pages[page] && (!pages[page].operator || me.user.operator) ? pages[page] : pages.overview;
     const current = pages[page] === entry ? page : "overview";
     const main = h("main", { class: "main", id: "main", tabindex: -1, "aria-busy": "true" });
@@ -194,6 +205,7 @@
       const open = menu.getAttribute("aria-expanded") !== "true";
       menu.setAttribute("aria-expanded", String(open));
       nav.classList.toggle("open", open);
+      if (open) window.scrollTo(0, 0);  // the navigation opens at the top of the page: show it there
     });
     const skip = h("a", { class: "skip", href: "#main" }, t("app.skip"));
     skip.addEventListener("click", (event) => {
@@ -215,8 +227,10 @@
       if (error instanceof api.ApiError && error.status === 401) fail(error);
     }
     main.removeAttribute("aria-busy");
+    const again = keep ? [...main.querySelectorAll("[data-focus-key]")].find((node) => node.dataset.focusKey === keep) : null;
     const title = main.querySelector("h1");
-    if (title) title.focus({ preventScroll: true });
+    if (again) again.focus({ preventScroll: true });
+    else if (title) title.focus({ preventScroll: true });
   }
 
   function refresh() {
@@ -235,6 +249,7 @@
     if (!api.signedIn) {
       me = null;
       catalogCache = null;
+      clear(document.getElementById("toasts")); // nothing of the last session stays on screen
       render(authScreen("signIn"));
       return;
     }

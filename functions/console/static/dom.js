@@ -109,6 +109,7 @@
   function toast(message, kind) {
     const area = document.getElementById("toasts");
     const item = h("div", { class: ["toast", kind === "error" ? "toast-error" : null] }, message);
+    while (area.children.length >= 2) area.firstChild.remove(); // the newest two: the page stays readable
     area.append(item);
     setTimeout(() => item.remove(), 6000);
   }

@@ -11,24 +11,61 @@
   async function overview(main) {
     const me = await app().me(true);
     const { account, month } = me;
-    add(main, 
+    const balance = card(t("overview.balance"), amount(account.balance));
+    const granted = card(t("overview.granted"), amount(account.granted));
+    balance.id = "balance";
+    granted.id = "granted";
+    add(main,
       app().header(t("overview.title")),
       account.disabled ? h("div", { class: "alert", role: "alert" }, t("overview.disabled")) : null,
       h(
         "div",
         { class: "cards" },
-        card(t("overview.balance"), amount(account.balance)),
+        balance,
         card(t("overview.month"), amount(month.total_credits),
           t("overview.monthRequests", { count: number(month.total_requests), date: month.date_from })),
-        card(t("overview.granted"), amount(account.granted)),
+        granted,
         card(t("overview.account"), h("code", null, account.account_id), me.user.email)
       ),
+      account.disabled ? null : redeemForm(balance, granted),
       h("section", { class: "panel" }, h("h2", null, t("overview.next")),
         h("ol", { class: "steps" },
           h("li", null, h("a", { href: "#/keys" }, t("overview.step1"))),
           h("li", null, h("a", { href: "#/quickstart" }, t("overview.step2"))),
           h("li", null, h("a", { href: "#/traces" }, t("overview.step3")))))
     );
+  }
+
+  /** Redeem a top-up code: the balance cards show the new balance at once; a code that cannot be
+      redeemed (unknown, expired, disabled, redeemed already) says why and changes nothing. */
+  function redeemForm(balance, granted) {
+    const code = h("input", { name: "key", id: "redeem-code", required: true, maxlength: 128, autocomplete: "off", spellcheck: "false", placeholder: "gwc-…" });
+    const error = h("div", { class: "form-error", role: "alert", id: "redeem-error" });
+    const done = h("p", { class: "notice", role: "status", id: "redeem-done", hidden: true });
+    const submit = h("button", { type: "submit", class: "primary", id: "redeem-submit" }, t("redeem.submit"));
+    const form = h("form", { class: "form panel", id: "redeem" }, h("h2", null, t("redeem.title")),
+      h("p", { class: "hint" }, t("redeem.text")),
+      h("div", { class: "filters" }, field(t("redeem.code"), code), submit), error, done);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.textContent = "";
+      done.hidden = true;
+      submit.disabled = true;
+      try {
+        const redeemed = await api.post("topup", { key: code.value.trim() });
+        code.value = "";
+        balance.querySelector(".card-value").replaceChildren(...amount(redeemed.account.balance));
+        granted.querySelector(".card-value").replaceChildren(...amount(redeemed.account.granted));
+        done.textContent = t("redeem.done", { credits: credits(redeemed.credited), balance: credits(redeemed.account.balance) });
+        done.hidden = false;
+      } catch (failure) {
+        error.textContent = app().message(failure);
+        code.focus();
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    return form;
   }
 
   /** Filters as a GET-style form whose values go into the page's address (#/page?name=value). */
@@ -208,6 +245,7 @@
         ? table(t("traces.attempts"), [
             { label: t("traces.attempt"), cell: (a) => a.index, numeric: true },
             { label: t("traces.provider"), cell: (a) => a.provider || "—" },
+            { label: t("traces.channel"), cell: (a) => (a.channel ? h("code", null, a.channel) : "—") },
             { label: t("traces.http"), cell: (a) => a.http_status ?? "—", numeric: true },
             { label: t("traces.latency"), cell: (a) => (a.latency_ms == null ? "—" : `${number(a.latency_ms, 0)} ms`), numeric: true },
             { label: t("traces.errorCode"), cell: (a) => a.error_code || "—" },

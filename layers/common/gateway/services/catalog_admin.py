@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -91,9 +91,10 @@ def draft() -> Draft:
     return loaded
 
 
-def change(edit: Callable[[Draft], T]) -> tuple[T, int]:
+def change(edit: Callable[[Draft], T], *, also: Sequence[dict[str, Any]] = ()) -> tuple[T, int]:
     """Apply `edit` to a fresh draft, validate the result and write what it changed; (what `edit`
-    answered, the new catalog version). A nothing-changing edit writes nothing."""
+    answered, the new catalog version). A nothing-changing edit writes nothing but `also`: items
+    written in the same transaction (the operator log's entry; AlsoRefused when it is refused)."""
     for _ in range(WRITE_ATTEMPTS):
         before = draft()
         after = copy.deepcopy(before)
@@ -103,10 +104,10 @@ def change(edit: Callable[[Draft], T]) -> tuple[T, int]:
         unseeded = before.version == 0
         puts = [spec for key, spec in new.items() if unseeded or old.get(key) != spec]
         deletes = [key for key in old if key not in new and not unseeded]
-        if not puts and not deletes:
+        if not puts and not deletes and not also:
             return result, before.version
         try:
-            version = stores().control.replace(before.version, Change(puts, deletes), now_iso())
+            version = stores().control.replace(before.version, Change(puts, deletes, list(also)), now_iso())
         except VersionMoved:
             continue
         return result, version
@@ -239,8 +240,8 @@ def get_model(model_id: str) -> dict[str, Any]:
     return found
 
 
-def create_model(spec: Mapping[str, Any]) -> dict[str, Any]:
-    entry = parsed(ModelEntry, _model_input(spec), "")
+def create_model(spec: Mapping[str, Any], *, also: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    entry = parsed(ModelEntry, model_input(spec), "")
 
     def edit(candidate: Draft) -> dict[str, Any]:
         if entry.id in candidate.models:
@@ -248,23 +249,23 @@ def create_model(spec: Mapping[str, Any]) -> dict[str, Any]:
         candidate.models[entry.id] = _dump(entry)
         return candidate.models[entry.id]
 
-    return change(edit)[0]
+    return change(edit, also=also)[0]
 
 
-def update_model(model_id: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+def update_model(model_id: str, patch: Mapping[str, Any], *, also: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """JSON merge patch of the model's spec (`{"pricing": {"input": "0.2"}}`, `{"enabled": false}`)."""
 
     def edit(candidate: Draft) -> dict[str, Any]:
         current = candidate.models.get(model_id)
         if current is None:
             raise NotFound(f"No model `{model_id[:200]}` in the catalog.")
-        entry = parsed(ModelEntry, merge_patch(current, _model_input(patch)), "")
+        entry = parsed(ModelEntry, merge_patch(current, model_input(patch)), "")
         if entry.id != model_id:
             raise InvalidRequest("A model's `id` cannot change; create a new model instead.", param="id")
         candidate.models[model_id] = _dump(entry)
         return candidate.models[model_id]
 
-    return change(edit)[0]
+    return change(edit, also=also)[0]
 
 
 def delete_model(model_id: str) -> None:
@@ -333,7 +334,7 @@ def _serves(spec: Mapping[str, Any], provider: str) -> bool:
     return any(candidate.get("provider") == provider for candidate in spec.get("providers") or ())
 
 
-def _model_input(spec: Mapping[str, Any]) -> dict[str, Any]:
+def model_input(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Admin input for a model: `credit_cost` is the flat price per request (`pricing.request`)."""
     if not isinstance(spec, Mapping):
         raise InvalidRequest("A model is a JSON object.")
@@ -357,7 +358,7 @@ SCHEMAS: dict[Kind, type[BaseModel]] = {
 
 
 def _normalised(kind: Kind, spec: Any) -> dict[str, Any]:
-    return _dump(parsed(SCHEMAS[kind], _model_input(spec) if kind == "MODEL" else spec, SECTIONS[kind]))
+    return _dump(parsed(SCHEMAS[kind], model_input(spec) if kind == "MODEL" else spec, SECTIONS[kind]))
 
 
 def _dump(value: BaseModel) -> dict[str, Any]:

@@ -7,7 +7,7 @@ leave the processes' cached secrets alone."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -42,7 +42,9 @@ def get_channel(channel_id: str) -> dict[str, Any]:
     return channel_view(spec)
 
 
-def create_channel(spec: Mapping[str, Any], api_key: str | None = None) -> dict[str, Any]:
+def create_channel(
+    spec: Mapping[str, Any], api_key: str | None = None, *, also: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     """A new channel; `api_key` (optional: keyless servers need none) is stored as its secret."""
     channel = parsed(Channel, dict(spec), "")
     if api_key is not None and channel.secret_ref is not None:
@@ -58,10 +60,12 @@ def create_channel(spec: Mapping[str, Any], api_key: str | None = None) -> dict[
         candidate.channels[channel.id] = _dump(channel)
         return channel_view(candidate.channels[channel.id])
 
-    return change(edit)[0]
+    return change(edit, also=also)[0]
 
 
-def update_channel(channel_id: str, patch: Mapping[str, Any], api_key: str | None = None) -> dict[str, Any]:
+def update_channel(
+    channel_id: str, patch: Mapping[str, Any], api_key: str | None = None, *, also: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     """JSON merge patch of the channel (`{"enabled": false}`, `{"weight": 3}`); `api_key` rotates its key."""
     if "secret_ref" in patch and patch["secret_ref"] is not None:
         _check_ref(str(patch["secret_ref"]))
@@ -81,7 +85,7 @@ def update_channel(channel_id: str, patch: Mapping[str, Any], api_key: str | Non
         candidate.channels[channel_id] = _dump(channel)
         return channel_view(candidate.channels[channel_id])
 
-    return change(edit)[0]
+    return change(edit, also=also)[0]
 
 
 def delete_channel(channel_id: str) -> None:
@@ -109,7 +113,7 @@ def list_groups() -> list[dict[str, Any]]:
     return list(draft().groups.values())
 
 
-def put_group(name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+def put_group(name: str, spec: Mapping[str, Any], *, also: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Create or change a price group: `{"ratio": "0.8"}` prices its accounts' requests at 80%."""
     group = parsed(PriceGroup, {**spec, "name": name}, "")
 
@@ -117,7 +121,7 @@ def put_group(name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         candidate.groups[group.name] = _dump(group)
         return candidate.groups[group.name]
 
-    return change(edit)[0]
+    return change(edit, also=also)[0]
 
 
 def delete_group(name: str) -> None:
@@ -143,11 +147,12 @@ def update_control_settings(patch: Mapping[str, Any]) -> dict[str, Any]:
     return change(edit)[0]
 
 
-def set_account_group(account_id: str, group: str | None) -> dict[str, Any]:
-    """Put an account in a price group (None: the default); its next request is priced so."""
+def set_account_group(account_id: str, group: str | None, *, also: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """Put an account in a price group (None: the default); its next request is priced so. `also`:
+    items written in the same transaction (the operator log's entry)."""
     if group is not None and group not in draft().groups:
         raise InvalidRequest(f"No price group `{group[:64]}`; create it first.", param="group")
-    profile = stores().profiles.set_group(account_id[:128], group)
+    profile = stores().profiles.set_group(account_id[:128], group, also=also)
     if profile is None:
         raise NotFound(f"No account {account_id[:128]}.")
     profiles.forget(account_id)

@@ -1,16 +1,19 @@
 """Operators in the console: find accounts, top them up, disable and enable them, read the platform's
-totals by day. Every action is an entry of the operator log (who, what, when), written in the same
-transaction as the change itself; an action retried with its Idempotency-Key is done once."""
+totals by day. Every action (these, and the control plane's of services/console_admin.py: codes,
+models, channels, price groups) is an entry of the operator log (who, what, when, on what), written in
+the same transaction as the change itself; an action retried with its Idempotency-Key is done once."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from gateway.auth.authenticate import Principal
 from gateway.auth.cognito import Identity
@@ -18,7 +21,7 @@ from gateway.clock import now_iso
 from gateway.config import get_settings
 from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.money import credits_to_micro, display
-from gateway.services import accounts, usage
+from gateway.services import accounts, channel_admin, usage
 from gateway.services.console import acting_for
 from gateway.services.usage import DateRange
 from gateway.storage import dynamo
@@ -33,12 +36,43 @@ from gateway.storage.operators import (
     log_entry_refused,
 )
 from gateway.storage.stores import stores
+from gateway.storage.transactions import AlsoRefused
 
+T = TypeVar("T")
 PAGE_SIZE = 25
 TOTALS_MAX_DAYS = 93  # a quarter; finished days are cached, so only the first look at a range reads them all
 FINAL_AFTER_DAYS = 2  # a day's totals no longer change (late settlements, the sweeper) two days after it
 READERS = 8
 COUNTED = ("requests", "errors", "prompt_tokens", "completion_tokens", "credits")
+DETAIL_CHARS = 500
+
+# Every action an operator takes in the console, as the operator log names it (besides TOP_UP_ACTION,
+# DISABLE_ACTION and ENABLE_ACTION on accounts)
+MINT_CODES = "mint_codes"
+DISABLE_CODE = "disable_code"
+ENABLE_CODE = "enable_code"
+CREATE_MODEL = "create_model"
+UPDATE_MODEL = "update_model"
+CREATE_CHANNEL = "create_channel"
+UPDATE_CHANNEL = "update_channel"
+PUT_GROUP = "put_group"
+SET_ACCOUNT_GROUP = "set_account_group"
+ACTIONS = frozenset(
+    {
+        TOP_UP_ACTION, DISABLE_ACTION, ENABLE_ACTION, MINT_CODES, DISABLE_CODE, ENABLE_CODE, CREATE_MODEL,
+        UPDATE_MODEL, CREATE_CHANNEL, UPDATE_CHANNEL, PUT_GROUP, SET_ACCOUNT_GROUP,
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Recorded(Generic[T]):
+    """An operator action as done: what the change answered (None when it was done before: a retried
+    submit), and its operator log entry."""
+
+    result: T | None
+    action: dict[str, Any]
+    replayed: bool = False
 
 
 def _repository() -> OperatorRepository:
@@ -71,7 +105,7 @@ def index_accounts() -> dict[str, Any]:
 
 
 def account_detail(account_id: str) -> dict[str, Any]:
-    """An account, what it spent this month, and the operator actions on it."""
+    """An account, what it spent this month, its price group, and the operator actions on it."""
     account = accounts.get_account(account_id)
     today = date.fromisoformat(DateRange.parse(None, None).end)
     month = usage.usage(
@@ -83,6 +117,7 @@ def account_detail(account_id: str) -> dict[str, Any]:
     return {
         "account": accounts.account_view(account),
         "month": {name: month[name] for name in ("date_from", "date_to", "total_requests", "total_credits")},
+        "profile": channel_admin.account_profile(account_id),
         "log": operator_log(account_id, None)["data"],
     }
 
@@ -115,6 +150,34 @@ def set_disabled(
         return _replayed(entry)
     account = accounts.get_account(account_id)
     return {"account": accounts.account_view(account), "action": _action_view(entry), "replayed": False}
+
+
+def recorded(
+    operator: Identity,
+    action: str,
+    write: Callable[[list[dict[str, Any]]], T],
+    *,
+    idempotency_key: str | None,
+    trace_id: str,
+    subject: str | None = None,
+    account_id: str | None = None,
+    amount: int | None = None,
+    note: str = "",
+    detail: str | None = None,
+) -> Recorded[T]:
+    """Do an action with its operator log entry: `write` makes the change with the entry's Put among
+    the items of its transaction. Done before under the same Idempotency-Key: nothing is written again
+    (a different action under that key is a 409)."""
+    entry = _entry(operator, action, account_id, idempotency_key, trace_id, amount=amount, note=note)
+    entry |= {"subject": subject, "detail": detail[:DETAIL_CHARS] if detail else None}
+    repository = _repository()
+    done = repository.get_action(entry["action_id"]) if idempotency_key else None
+    if done is None:
+        try:
+            return Recorded(write([repository.log_entry(entry)]), _action_view(entry))
+        except (AlsoRefused, ActionReplayed):
+            done = repository.get_action(entry["action_id"])
+    return Recorded(None, _action_view(_same_action(done, entry)), replayed=True)
 
 
 def operator_log(account_id: str | None, cursor: str | None) -> dict[str, Any]:
@@ -184,7 +247,7 @@ def _day_view(day: str, totals: dict[str, int]) -> dict[str, Any]:
 def _entry(
     operator: Identity,
     action: str,
-    account_id: str,
+    account_id: str | None,
     idempotency_key: str | None,
     trace_id: str,
     *,
@@ -212,14 +275,19 @@ def _entry(
 
 
 def _replayed(entry: dict[str, Any]) -> dict[str, Any]:
-    done = _repository().get_action(entry["action_id"])
+    done = _same_action(_repository().get_action(entry["action_id"]), entry)
+    account = accounts.get_account(entry["account_id"])
+    return {"account": accounts.account_view(account), "action": _action_view(done), "replayed": True}
+
+
+def _same_action(done: dict[str, Any] | None, entry: dict[str, Any]) -> dict[str, Any]:
+    """The logged action an Idempotency-Key led to, when it is this same action; else a 409."""
     same = done is not None and all(
-        done.get(name) == entry.get(name) for name in ("action", "account_id", "operator_sub", "amount")
+        done.get(name) == entry.get(name) for name in ("action", "account_id", "operator_sub", "amount", "subject")
     )
     if not same or done is None:
         raise Conflict("This Idempotency-Key was already used for another action.")
-    account = accounts.get_account(entry["account_id"])
-    return {"account": accounts.account_view(account), "action": _action_view(done), "replayed": True}
+    return done
 
 
 def _action_view(entry: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +296,9 @@ def _action_view(entry: dict[str, Any]) -> dict[str, Any]:
         "action_id": entry["action_id"],
         "at": entry["at"],
         "action": entry["action"],
-        "account_id": entry["account_id"],
+        "account_id": entry.get("account_id"),
+        "subject": entry.get("subject"),
+        "detail": entry.get("detail"),
         "operator": entry.get("operator_email"),
         "credits": display(int(amount)) if amount is not None else None,
         "note": entry.get("note"),

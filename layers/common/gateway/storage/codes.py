@@ -6,13 +6,14 @@ ledger (`source: code`) is written. However many redeem the same code at once, o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from gateway.storage import dynamo, layout
 from gateway.storage.accounts import AccountRepository
 from gateway.storage.errors import MAX_CREDITS_MICRO, checked_amount
-from gateway.storage.transactions import ConditionsFailed, transact
+from gateway.storage.transactions import TRANSACTION_ITEMS, ConditionsFailed, transact, transact_also
 
 CODE_GRANT = "code"  # the grant entry's source
 Status = Literal["active", "redeemed", "disabled"]
@@ -42,19 +43,24 @@ class CodeRefused(Exception):
 
 
 class CodeRepository(dynamo.TableRepository):
-    def create(self, codes: list[TopUpCode]) -> None:
-        """Write new codes (25 to a batch; their hashes are of 128 random bits, so they never collide)."""
-        requests = [
+    def create(self, codes: list[TopUpCode], *, also: Sequence[dict[str, Any]] = ()) -> None:
+        """Write new codes (their hashes are of 128 random bits, so they never collide). With `also`
+        (the operator log's entry), the first codes are written in one transaction with it, so a
+        refused entry (AlsoRefused: the minting was done before) writes no code; the rest follow,
+        25 to a batch."""
+        items = [
             {
-                "PutRequest": {
-                    "Item": {
-                        **layout.code_key(code.code_hash),
-                        **dynamo.to_attributes({**asdict(code), **layout.code_index(code.created_at, code.code_hash)}),
-                    }
-                }
+                **layout.code_key(code.code_hash),
+                **dynamo.to_attributes({**asdict(code), **layout.code_index(code.created_at, code.code_hash)}),
             }
             for code in codes
         ]
+        if also:
+            first = TRANSACTION_ITEMS - len(also)
+            puts = [{"Put": {"TableName": self.table, "Item": item}} for item in items[:first]]
+            transact_also(self.db, puts, list(also))
+            items = items[first:]
+        requests = [{"PutRequest": {"Item": item}} for item in items]
         for start in range(0, len(requests), 25):
             pending = {self.table: requests[start : start + 25]}
             for _ in range(8):
@@ -88,20 +94,27 @@ class CodeRepository(dynamo.TableRepository):
         codes = [TopUpCode.from_item(dynamo.from_item(item)) for item in answer.get("Items", [])]
         return codes, "LastEvaluatedKey" in answer
 
-    def set_disabled(self, code_hash: str, disabled: bool) -> TopUpCode | None:
-        """Disable (or enable again) a code nobody redeemed; None when there is no such code or it was redeemed."""
+    def set_disabled(self, code_hash: str, disabled: bool, *, also: Sequence[dict[str, Any]] = ()) -> TopUpCode | None:
+        """Disable (or enable again) a code nobody redeemed; None when there is no such code or it was
+        redeemed. `also` (the operator log's entry) is written in the same transaction (AlsoRefused)."""
+        update = {
+            "TableName": self.table,
+            "Key": layout.code_key(code_hash),
+            "UpdateExpression": "SET #status = :status",
+            "ConditionExpression": "attribute_exists(pk) AND #status <> :redeemed",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": dynamo.to_attributes(
+                {":status": "disabled" if disabled else "active", ":redeemed": "redeemed"}
+            ),
+        }
+        if also:
+            try:
+                transact_also(self.db, [{"Update": update}], list(also))
+            except ConditionsFailed:
+                return None
+            return self.get(code_hash)
         try:
-            answer = self.db.update_item(
-                TableName=self.table,
-                Key=layout.code_key(code_hash),
-                UpdateExpression="SET #status = :status",
-                ConditionExpression="attribute_exists(pk) AND #status <> :redeemed",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=dynamo.to_attributes(
-                    {":status": "disabled" if disabled else "active", ":redeemed": "redeemed"}
-                ),
-                ReturnValues="ALL_NEW",
-            )
+            answer = self.db.update_item(**update, ReturnValues="ALL_NEW")
         except dynamo.DynamoError as error:
             if error.code == "ConditionalCheckFailedException":
                 return None

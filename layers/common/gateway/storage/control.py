@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gateway.storage import dynamo, layout
-from gateway.storage.transactions import ConditionsFailed, transact
+from gateway.storage.transactions import TRANSACTION_ITEMS, ConditionsFailed, transact_also
 
 Kind = Literal["MODEL", "PROVIDER", "CHANNEL", "GROUP", "SETTINGS", "DEFAULTS"]
 KINDS: tuple[Kind, ...] = ("MODEL", "PROVIDER", "CHANNEL", "GROUP", "SETTINGS", "DEFAULTS")
 SINGLE: frozenset[Kind] = frozenset({"SETTINGS", "DEFAULTS"})  # one item each, named ""
-TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 LOAD_ATTEMPTS = 5
 
 
@@ -52,10 +51,12 @@ class ControlItems:
 
 @dataclass
 class Change:
-    """What one write puts and deletes; the version moves by one."""
+    """What one write puts and deletes; the version moves by one. `also`: items written in the same
+    transaction (the operator log's entry of the change)."""
 
     puts: list[Spec] = field(default_factory=list)
     deletes: list[tuple[Kind, str]] = field(default_factory=list)
+    also: list[dict[str, Any]] = field(default_factory=list)
 
 
 def sort_key(kind: Kind, name: str) -> str:
@@ -89,29 +90,30 @@ class ControlRepository(dynamo.TableRepository):
 
     def write(self, expected_version: int, change: Change, at_iso: str) -> int:
         """Apply `change` and bump the version, in one transaction, if the version is still
-        `expected_version`; returns the new version. Raises VersionMoved otherwise."""
+        `expected_version`; returns the new version. Raises VersionMoved otherwise (AlsoRefused when
+        an item of `change.also` was refused)."""
         items = [*self._puts(change.puts, at_iso), *self._deletes(change.deletes)]
         items.append(self._bump(expected_version, at_iso))
-        if len(items) > TRANSACTION_ITEMS:
-            raise ValueError(f"one change writes at most {TRANSACTION_ITEMS - 1} items")
+        if len(items) + len(change.also) > TRANSACTION_ITEMS:
+            raise ValueError(f"one change writes at most {TRANSACTION_ITEMS - 1 - len(change.also)} items")
         try:
-            transact(self.db, items)
+            transact_also(self.db, items, change.also)
         except ConditionsFailed as failed:
             raise VersionMoved("the catalog changed meanwhile") from failed
         return expected_version + 1
 
     def replace(self, expected_version: int, change: Change, at_iso: str) -> int:
         """A change too big for one transaction (an import): its items in batches, then the version
-        bump, which alone makes readers load it. Readers that load meanwhile for another reason may
-        see part of it until the bump."""
-        if len(change.puts) + len(change.deletes) < TRANSACTION_ITEMS:
+        bump (with `change.also`), which alone makes readers load it. Readers that load meanwhile for
+        another reason may see part of it until the bump."""
+        if len(change.puts) + len(change.deletes) + len(change.also) < TRANSACTION_ITEMS:
             return self.write(expected_version, change, at_iso)
         requests = [{"PutRequest": {"Item": put["Put"]["Item"]}} for put in self._puts(change.puts, at_iso)]
         requests += [{"DeleteRequest": {"Key": layout.catalog_key(sort_key(*gone))}} for gone in change.deletes]
         for start in range(0, len(requests), 25):
             self._batch(requests[start : start + 25])
         try:
-            transact(self.db, [self._bump(expected_version, at_iso)])
+            transact_also(self.db, [self._bump(expected_version, at_iso)], change.also)
         except ConditionsFailed as failed:
             raise VersionMoved("the catalog changed during the import") from failed
         return expected_version + 1

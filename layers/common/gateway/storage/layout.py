@@ -14,7 +14,7 @@ image task    pk TASK#{task_id}       sk TASK
 account (directory entry, on the account item)          gsi3 ACCOUNTS / {name, lower case}#{id}  (keys only)
 console user  pk USER#{cognito sub}   sk USER                 (the account a console user acts for)
 operator log  pk OPLOG#{action id}    sk OPLOG        gsi1 OPERATOR_LOG / {iso}#{action id}
-                                                      gsi2 ACCOUNT#{id}#OPLOG / {iso}#{action id}
+                                                      gsi2 ACCOUNT#{id}#OPLOG / {iso}#{action id}  (on an account)
 platform day  pk PLATFORM#DAYS        sk {day}                (a finished day's totals over every account)
 response      pk RESPONSE#{id}        sk RESPONSE     (a stored Responses API answer; its body in S3 when large)
 catalog       pk CATALOG              sk VERSION | MODEL#{id} | PROVIDER#{name} | CHANNEL#{id} | GROUP#{name}
@@ -150,13 +150,12 @@ def operator_log_key(action_id: str) -> dict[str, dict[str, str]]:
     return key(f"OPLOG#{action_id}", "OPLOG")
 
 
-def operator_log_index(account_id: str, at_iso: str, action_id: str) -> dict[str, str]:
-    return {
-        "gsi1pk": OPERATOR_LOG_PK,
-        "gsi1sk": f"{at_iso}#{action_id}",
-        "gsi2pk": account_operator_log_pk(account_id),
-        "gsi2sk": f"{at_iso}#{action_id}",
-    }
+def operator_log_index(account_id: str | None, at_iso: str, action_id: str) -> dict[str, str]:
+    """Every action in the whole log (GSI1); an action on an account in that account's too (GSI2)."""
+    index = {"gsi1pk": OPERATOR_LOG_PK, "gsi1sk": f"{at_iso}#{action_id}"}
+    if account_id:
+        index |= {"gsi2pk": account_operator_log_pk(account_id), "gsi2sk": f"{at_iso}#{action_id}"}
+    return index
 
 
 def account_operator_log_pk(account_id: str) -> str:

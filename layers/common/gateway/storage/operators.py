@@ -102,13 +102,10 @@ class OperatorRepository(dynamo.TableRepository):
     # The operator log
 
     def log_entry(self, values: dict[str, Any]) -> dict[str, Any]:
-        """The Put of one operator action (for a transaction): `action_id`, `at`, `account_id`, ..."""
-        item = {
-            **layout.operator_log_key(values["action_id"]),
-            **dynamo.to_attributes(
-                {**values, **layout.operator_log_index(values["account_id"], values["at"], values["action_id"])}
-            ),
-        }
+        """The Put of one operator action (for a transaction): `action_id`, `at`, `account_id` (None for
+        an action on no account: the catalog, codes), ..."""
+        index = layout.operator_log_index(values.get("account_id"), values["at"], values["action_id"])
+        item = {**layout.operator_log_key(values["action_id"]), **dynamo.to_attributes({**values, **index})}
         return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
 
     def get_action(self, action_id: str) -> dict[str, Any] | None:

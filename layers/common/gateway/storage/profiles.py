@@ -9,11 +9,12 @@ encryption context naming the account and the provider: its ciphertext decrypts 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.storage import dynamo, layout
-from gateway.storage.transactions import ConditionsFailed, transact
+from gateway.storage.transactions import ConditionsFailed, transact, transact_also
 
 
 @dataclass(frozen=True)
@@ -55,23 +56,32 @@ class ProfileRepository(dynamo.TableRepository):
         item = answer.get("Item")
         return AccountProfile.from_item(dynamo.from_item(item)) if item else None
 
-    def set_group(self, account_id: str, group: str | None) -> AccountProfile | None:
-        """Put the account in a price group (None: the default one); None when there is no account."""
+    def set_group(
+        self, account_id: str, group: str | None, *, also: Sequence[dict[str, Any]] = ()
+    ) -> AccountProfile | None:
+        """Put the account in a price group (None: the default one); None when there is no account.
+        `also` (the operator log's entry) is written in the same transaction (AlsoRefused)."""
         expression = "SET price_group = :group ADD profile_version :one" if group else "REMOVE price_group"
         values: dict[str, Any] = {":one": 1}
         if group:
             values[":group"] = group
         else:
             expression += " ADD profile_version :one"
+        update = {
+            "TableName": self.table,
+            "Key": layout.account_key(account_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": dynamo.to_attributes(values),
+        }
+        if also:
+            try:
+                transact_also(self.db, [{"Update": update}], list(also))
+            except ConditionsFailed:
+                return None
+            return self.get(account_id)
         try:
-            answer = self.db.update_item(
-                TableName=self.table,
-                Key=layout.account_key(account_id),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=dynamo.to_attributes(values),
-                ReturnValues="ALL_NEW",
-            )
+            answer = self.db.update_item(**update, ReturnValues="ALL_NEW")
         except dynamo.DynamoError as error:
             if error.code == "ConditionalCheckFailedException":
                 return None

@@ -12,6 +12,7 @@ from gateway.storage.dynamo_client import DynamoClient
 from gateway.storage.errors import StorageUnavailable
 
 CONFLICT_RETRIES = 12
+TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 
 
 class ConditionsFailed(Exception):
@@ -28,6 +29,22 @@ class ConditionsFailed(Exception):
 
     def item(self, position: int) -> dict[str, Any] | None:
         return self.items[position] if position < len(self.items) else None
+
+
+class AlsoRefused(Exception):
+    """An item a caller wrote along with a change (`also`: the operator log's entry of the action)
+    failed its condition, so nothing was written: the action was done before (a retried submit)."""
+
+
+def transact_also(db: DynamoClient, items: list[dict[str, Any]], also: list[dict[str, Any]]) -> None:
+    """`items` and `also` (written last) in one transaction. Raises AlsoRefused when a condition of
+    `also` failed, ConditionsFailed when one of `items` did."""
+    try:
+        transact(db, [*items, *also])
+    except ConditionsFailed as failed:
+        if any(failed.failed(position) for position in range(len(items), len(items) + len(also))):
+            raise AlsoRefused from failed
+        raise
 
 
 def transact(db: DynamoClient, items: list[dict[str, Any]]) -> None:

@@ -117,6 +117,29 @@ class TraceRepository(dynamo.TableRepository):
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return Page(items, _encode(last_raw, pk_name, sk_name), read)
 
+    def attempts_since(self, account_id: str, since_iso: str, *, read_limit: int) -> list[dict[str, Any]]:
+        """The account's traces created at `since_iso` or later, newest first, at most `read_limit` of
+        them: each as its `created_at` and upstream `attempts` only (channel health reads these)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": layout.GSI1,
+            "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk >= :since",
+            "ExpressionAttributeValues": dynamo.to_attributes(
+                {":pk": layout.account_traces_pk(account_id), ":since": since_iso}
+            ),
+            "ProjectionExpression": "created_at, attempts",
+            "ScanIndexForward": False,
+        }
+        items: list[dict[str, Any]] = []
+        while len(items) < read_limit:
+            kwargs["Limit"] = read_limit - len(items)
+            page = self.db.query(**kwargs)
+            items.extend(dynamo.from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return items
+
 
 def _encode(raw: dict[str, Any], pk_name: str, sk_name: str) -> str:
     position = {name: raw[name] for name in ("pk", "sk", pk_name, sk_name)}
