@@ -55,6 +55,8 @@ def table_definitions(path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
         }
         if props.get("GlobalSecondaryIndexes"):
             create["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("StreamSpecification"):
+            create["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         ttl = props.get("TimeToLiveSpecification") or {}
         tables[name] = {"create": create, "ttl_attribute": ttl.get("AttributeName") if ttl.get("Enabled") else None}
     return tables
@@ -65,7 +67,11 @@ def create_tables(client: Any, names: dict[str, str], path: Path = TEMPLATE) -> 
     existing = set(client.list_tables().get("TableNames", []))
     for logical_id, definition in table_definitions(path).items():
         table_name = names[logical_id]
+        stream = definition["create"].get("StreamSpecification")
         if table_name in existing:
+            described = client.describe_table(TableName=table_name)["Table"]
+            if stream and not described.get("StreamSpecification", {}).get("StreamEnabled"):
+                client.update_table(TableName=table_name, StreamSpecification=stream)  # a table from before streams
             continue
         client.create_table(TableName=table_name, **definition["create"])
         client.get_waiter("table_exists").wait(TableName=table_name)

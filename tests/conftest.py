@@ -152,10 +152,14 @@ def gateway_env(dynamodb_endpoint: str, fake_upstream, fake_servers, aws_local) 
     from gateway.storage import dynamo
 
     create_tables(dynamo.boto3_client(), {"GatewayTable": TEST_TABLE, "IdempotencyTable": TEST_IDEMPOTENCY_TABLE})
+    from devtools.aggregator import StreamAggregator
+
+    aggregator = StreamAggregator(TEST_TABLE, dynamodb_endpoint).start()
     try:
         yield env
         _assert_every_balance_matches_its_ledger()
     finally:
+        aggregator.stop()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -170,7 +174,8 @@ def _assert_every_balance_matches_its_ledger() -> None:
 
     from gateway.billing.audit import audit_all
 
-    summary = audit_all()
+    aggregated()
+    summary = audit_all(drained=True)
     assert summary.reports, "the suite's traffic left no account to audit"
     assert not summary.drifting, (
         "the ledger audit after the suite found drift:\n" + json.dumps(summary.view(), indent=1)[:5000]
@@ -228,10 +233,24 @@ def make_tenant(gateway_env: dict[str, str]):  # type: ignore[no-untyped-def]
     return make
 
 
+def aggregated() -> None:
+    """Wait until the usage aggregator has added every ledger entry written so far (usage, key totals)."""
+    from devtools.aggregator import drain
+
+    drain()
+
+
 def balance_of(account_id: str) -> int:
     from gateway.services import accounts
 
     return accounts.get_account(account_id).balance
+
+
+def holds_of(account_id: str) -> int:
+    """Micro-credits the account's balance shards hold for requests not settled yet."""
+    from gateway.services import accounts
+
+    return accounts.get_account(account_id).holds
 
 
 def ledger_entry(trace_id: str) -> dict | None:  # type: ignore[type-arg]

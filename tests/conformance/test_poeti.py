@@ -14,6 +14,7 @@ import openai
 import pytest
 
 from tests.conformance.replay import Seed, check_transcribed
+from tests.conftest import aggregated
 
 SEED = Seed(
     page="poeti-api.txt",
@@ -273,6 +274,7 @@ def test_api_keys_with_the_users_own_key(seed_gateway, user):
 
 
 def spend(gateway: str, key: str) -> None:
+    """Two answers and a failure, their usage aggregated (from the ledger's stream) before it is read."""
     for model in ("gpt-4o", "gpt-4o", "openai/fail-500"):
         httpx.post(
             f"{gateway}/v1/chat/completions",
@@ -280,6 +282,7 @@ def spend(gateway: str, key: str) -> None:
             headers=auth(key),
             timeout=30,
         )
+    aggregated()
 
 
 def test_usage(seed_gateway, user):

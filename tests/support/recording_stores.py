@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gateway.auth.authenticate import Principal
-from gateway.storage.api_keys import ApiKeyRecord
+from gateway.storage.api_keys import ApiKeyRecord, KeySnapshot
 from gateway.storage.credits import KeyGuard, LedgerEntry, Reservation
 from gateway.storage.errors import ReservationRefused
 from gateway.storage.stores import Stores
@@ -20,6 +20,7 @@ class RecordingCredits:
 
     refusals: list[str] = field(default_factory=list)
     reserved: list[tuple[Reservation, KeyGuard, list[dict[str, Any]]]] = field(default_factory=list)
+    gates: list[int] = field(default_factory=list)  # the account gate each hold checked
     settled: list[tuple[LedgerEntry, list[dict[str, Any]]]] = field(default_factory=list)
     pending: list[LedgerEntry] = field(default_factory=list)
 
@@ -30,10 +31,13 @@ class RecordingCredits:
         now: int,
         also: Sequence[dict[str, Any]] = (),
         parent: KeyGuard | None = None,
+        *,
+        gate: int,
     ) -> None:
         if self.refusals:
             raise ReservationRefused(self.refusals.pop(0))  # type: ignore[arg-type]
         self.reserved.append((reservation, guard, list(also)))
+        self.gates.append(gate)
 
     def settle(
         self, reservation: Reservation, entry: LedgerEntry, retention_until: int, also: Sequence[dict[str, Any]] = ()
@@ -61,6 +65,11 @@ class RecordingKeys:
         self.reads += 1
         return self.records.get(key_hash)
 
+    def snapshot(self, key_hash: str, account_id: str, parent: str | None, shards: int) -> KeySnapshot:
+        """The key, its parent, and its account's gate (the key's version here), one shard, no balances."""
+        record = self.records.get(key_hash)
+        return KeySnapshot(record, self.records.get(parent) if parent else None, record.version if record else 0, 1, ())
+
     def requests_in_window(self, key_hash: str, window: int) -> int:
         return self.window_requests
 
@@ -85,4 +94,5 @@ def key_record(**fields: Any) -> ApiKeyRecord:
 
 
 def principal(**fields: Any) -> Principal:
-    return Principal(key_record(**fields))
+    """An inference key as read with its account's gate (0) and balance shards (1)."""
+    return Principal(key_record(**fields), gate=0, shards=1)

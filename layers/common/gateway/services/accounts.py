@@ -7,6 +7,7 @@ from typing import Any
 
 from gateway.auth.authenticate import Principal
 from gateway.clock import now_iso
+from gateway.config import get_settings
 from gateway.errors import InvalidRequest, NotFound
 from gateway.ids import new_account_id
 from gateway.money import display
@@ -19,7 +20,8 @@ def _accounts() -> AccountRepository:
 
 
 def create_account(name: str, credits_micro: int, account_id: str | None = None, email: str | None = None) -> Account:
-    """A new account; its initial credits are a grant entry of the ledger, written with it."""
+    """A new account; its initial credits are a grant entry of the ledger, written with it, and are
+    spread over its balance shards."""
     account = Account(
         account_id=account_id or new_account_id(),
         name=name,
@@ -27,6 +29,7 @@ def create_account(name: str, credits_micro: int, account_id: str | None = None,
         granted=credits_micro,
         created_at=now_iso(),
         email=email,
+        shards=get_settings().balance_shards,
     )
     _accounts().create(account, grant_id=secrets.token_hex(6))
     return account

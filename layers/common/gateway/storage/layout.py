@@ -1,7 +1,11 @@
 """The single-table layout: every partition and sort key is built here.
 
-account       pk ACCOUNT#{id}         sk ACCOUNT
+account       pk ACCOUNT#{id}         sk ACCOUNT      (name, granted, shards, gate; no balance of its own)
 grant         pk ACCOUNT#{id}         sk TOPUP#{iso}#{id}     (credits added: initial grant, top-up; `source`)
+release       pk ACCOUNT#{id}         sk RELEASE#{window}#{shard}  (holds of requests that never settled, refunded)
+balance shard pk BALANCE#{id}#{n}     sk BALANCE      gsi3 HOLDS#{window}#{k} / {id}#{n}   (keys only)
+                                                      (balance, held by expiry window, charged by day, gate)
+pending       pk PENDING#{id}#{n}     sk {window}#{trace}      (a charge whose settlement failed: the sweeper's)
 api key       pk KEY#{sha256}         sk KEY          gsi1 ACCOUNT#{id}#KEYS / {iso}#{sha256}
 key limit     pk KEY#{sha256}         sk LIMIT#{period}       (credits held+charged in a limit period)
 key rate      pk KEY#{sha256}         sk RATE#{minute}        (requests in a one-minute window)
@@ -11,6 +15,8 @@ ledger/trace  pk TRACE#{trace}        sk TRACE        gsi1 ACCOUNT#{id}#TRACES /
 daily usage   pk USAGE#{account}      sk {day}#{model}#{key sha256}
                                                       gsi3 ACTIVE#{day}#{shard} / {account}   (keys only)
 image task    pk TASK#{task_id}       sk TASK
+checkpoint    pk AGGREGATOR#{id}      sk CHECKPOINT   (how far the usage aggregator got: exactly once)
+sweeper       pk SWEEPER              sk HOLDS        (the last hold window the sweeper visited)
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import zlib
 
 RESERVATION_SHARDS = 8
 ACTIVE_SHARDS = 8
+HOLD_INDEX_SHARDS = 8
+HOLD_WINDOW_SECONDS = 300  # holds are counted by the 5-minute window their reservation expires in
 GSI1 = "GSI1"
 GSI2 = "GSI2"
 GSI3 = "GSI3"
@@ -117,3 +125,56 @@ def active_pk(day: str, shard: int) -> str:
 
 def task_key(task_id: str) -> dict[str, dict[str, str]]:
     return key(f"TASK#{task_id}", "TASK")
+
+
+def balance_pk(account_id: str, shard: int) -> str:
+    return f"BALANCE#{account_id}#{shard}"
+
+
+def balance_key(account_id: str, shard: int) -> dict[str, dict[str, str]]:
+    """One of an account's balance shards: its own partition, so each takes its share of the writes."""
+    return key(balance_pk(account_id, shard), "BALANCE")
+
+
+def hold_window(expires_at: int) -> int:
+    return expires_at // HOLD_WINDOW_SECONDS
+
+
+def window_end(window: int) -> int:
+    """Epoch seconds after which no reservation counted in `window` is still running."""
+    return (window + 1) * HOLD_WINDOW_SECONDS
+
+
+def holds_index(account_id: str, shard: int, window: int) -> dict[str, str]:
+    """Where a balance shard is listed under the window of its latest hold (GSI3, keys only): a shard
+    that went quiet is found there by the sweeper once that window is over. Unchanged on the shard's
+    other writes, so they never write the index."""
+    spread = zlib.crc32(f"{account_id}#{shard}".encode()) % HOLD_INDEX_SHARDS
+    return {"gsi3pk": holds_pk(window, spread), "gsi3sk": f"{account_id}#{shard}"}
+
+
+def holds_pk(window: int, spread: int) -> str:
+    return f"HOLDS#{window}#{spread}"
+
+
+def pending_pk(account_id: str, shard: int) -> str:
+    return f"PENDING#{account_id}#{shard}"
+
+
+def pending_key(account_id: str, shard: int, window: int, trace_id: str) -> dict[str, dict[str, str]]:
+    return key(pending_pk(account_id, shard), f"{window:010d}#{trace_id}")
+
+
+def release_key(account_id: str, window: int, shard: int) -> dict[str, dict[str, str]]:
+    return key(account_pk(account_id), f"{RELEASE_PREFIX}{window:010d}#{shard:03d}")
+
+
+RELEASE_PREFIX = "RELEASE#"
+
+
+def checkpoint_key(name: str) -> dict[str, dict[str, str]]:
+    return key(f"AGGREGATOR#{name}", "CHECKPOINT")
+
+
+def sweeper_key() -> dict[str, dict[str, str]]:
+    return key("SWEEPER", "HOLDS")
