@@ -9,6 +9,9 @@ matching calls after it (the client's own retries), in one of the ways DynamoDB 
   throttle         400 ThrottlingException, the call never reaches the table
   drop             the connection closes without an answer, the call never reaches the table
   drop_after_commit the call is applied to the table, then the connection closes without its answer
+  pause            the call waits, unforwarded, until `resume()` (what a request does meanwhile)
+
+`answered` counts the calls answered since arming.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import urlparse
 
-FaultKind = Literal["500", "throttle", "drop", "drop_after_commit"]
+FaultKind = Literal["500", "throttle", "drop", "drop_after_commit", "pause"]
 _ERRORS = {
     "500": (500, "InternalServerError", "Internal server error (injected)."),
     "throttle": (400, "ThrottlingException", "Rate of requests exceeds the allowed throughput (injected)."),
@@ -53,6 +56,9 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.fault: Fault | None = None
         self.matched = 0
+        self.answered = 0
+        self.paused = threading.Event()  # a paused call has arrived
+        self.resumed = threading.Event()
         self.calls: list[Call] = []
         proxy = self
 
@@ -84,7 +90,12 @@ class FaultProxy:
 
     def arm(self, fault: Fault | None) -> None:
         with self.lock:
-            self.fault, self.matched, self.calls = fault, 0, []
+            self.fault, self.matched, self.calls, self.answered = fault, 0, [], 0
+            self.paused.clear()
+            self.resumed.clear()
+
+    def resume(self) -> None:
+        self.resumed.set()
 
     def disarm(self) -> list[Call]:
         """Stops injecting; returns the calls seen since arming."""
@@ -114,12 +125,17 @@ class FaultProxy:
         if injected == "drop":
             handler.close_connection = True
             return
+        if injected == "pause":
+            self.paused.set()
+            self.resumed.wait(30)
         status, headers, answer = self._forward(handler, body)
         if injected == "drop_after_commit":
             handler.close_connection = True
             return
         kept = [(name, value) for name, value in headers if name.lower() not in _HOP_HEADERS]
         _answer(handler, status, kept, answer)
+        with self.lock:
+            self.answered += 1
 
     def _forward(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         connection = http.client.HTTPConnection(*self.upstream, timeout=10)

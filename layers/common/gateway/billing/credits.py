@@ -106,12 +106,12 @@ def reserve(
     )
     guard = _guard(key, amount, moment)
     parent_guard = _guard(parent, amount, moment) if parent is not None else None
-    account_id, tried = key.account_id, set[int]()
+    account_id = key.account_id
     shards.learn(account_id, principal.balances)
     choice = choice or shards.choose(account_id, amount, principal.shards)
     for _ in range(SHARD_TRIES):
         if choice is None:  # no shard known to cover it: move credits to one, if the account can
-            choice, tried = _moved_for(principal, amount), set()
+            choice = _moved_for(principal, amount)
         reservation = Reservation(
             trace_id=trace_id,
             account_id=account_id,
@@ -130,10 +130,9 @@ def reserve(
         try:
             after = _repository().reserve(reservation, guard, now, also, parent_guard, gate=principal.gate)
         except ReservationRefused as refusal:
-            if refusal.reason == "shard_short":
+            if refusal.reason == "shard_short":  # what this process knew is stale: read the shards
                 shards.observe(account_id, choice.shard, int((refusal.key_item or {}).get("balance", 0)))
-                tried.add(choice.shard)
-                choice = shards.choose(account_id, amount, principal.shards, frozenset(tried))
+                choice = None
                 continue
             forget(key.key_hash)
             if parent is not None:

@@ -64,20 +64,17 @@ def forget_all() -> None:
     _known.clear()
 
 
-def choose(account_id: str, amount: int, shards: int, exclude: frozenset[int] | None = None) -> Choice | None:
+def choose(account_id: str, amount: int, shards: int) -> Choice | None:
     """A shard to try, at random so that a busy account's holds spread over all of them: any shard not
-    known to be short of `amount` (on a retry, after `exclude` refused, only one known to cover it);
-    None when there is none, so that the account's shards are read and credits moved."""
+    known to be short of `amount`; None when every one is, so that the shards are read and credits
+    moved."""
     now = time.monotonic()
     known = {
         shard: balance
         for shard, (balance, seen) in _known.get(account_id, {}).items()
         if now - seen < KNOWN_SECONDS and shard < shards
     }
-    if exclude is None:
-        candidates = [shard for shard in range(shards) if known.get(shard, amount) >= amount]
-    else:
-        candidates = [shard for shard, balance in known.items() if balance >= amount and shard not in exclude]
+    candidates = [shard for shard in range(shards) if known.get(shard, amount) >= amount]
     if not candidates:
         return None
     shard = random.choice(candidates)

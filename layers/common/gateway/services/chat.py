@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import anyio
 
-from gateway.auth.authenticate import Principal
-from gateway.billing import charges, estimate
+from gateway.auth.authenticate import Principal, refresh
+from gateway.billing import charges, credits, estimate
 from gateway.billing.charges import Charge
 from gateway.canonical import Body, ChatCompletion, StreamEvent, Usage, completion_text_bytes, usage_from
 from gateway.catalog.registry import ModelEntry
@@ -22,6 +22,7 @@ from gateway.errors import InvalidRequest
 from gateway.formats.inbound import Exchange
 from gateway.providers import registry
 from gateway.providers.capabilities import CHAT, Events, NativeChat
+from gateway.services import speculation
 from gateway.services.admission import admit
 from gateway.services.metering import Answer, Meter
 from gateway.services.routing import Candidate, Preferences, Route
@@ -54,16 +55,31 @@ async def infer(
         completion_bound = estimate.completion_token_bound(entry, requested, choices)
         return estimate.reservation_amount(entry, bounds["prompt"], completion_bound)
 
+    chosen = speculation.plan(principal, exchange.model, CHAT, cost_bound, preferences)
+    if chosen is not None:  # the upstream call starts while the hold is written
+        held = speculation.hold(principal, chosen, trace_id)
+        exchange.cap_output(estimate.output_cap(chosen.route.entry, requested))
+        meter = Meter(exchange.endpoint, None, started, deadline, exchange.stream, hold=held)
+        call = ChatCall(exchange, chosen.route, meter, bounds["prompt"])
+        try:
+            return await speculation.alongside(held, _answer(call, {}))
+        except credits.KeyChanged:  # a key of the account changed: read it again, then as below
+            principal = await anyio.to_thread.run_sync(refresh, principal)
     admission = await admit(principal, exchange.model, CHAT, cost_bound, trace_id, preferences)
     exchange.cap_output(estimate.output_cap(admission.route.entry, requested))
     meter = Meter(exchange.endpoint, admission.reservation, started, deadline, exchange.stream)
     call = ChatCall(exchange, admission.route, meter, bounds["prompt"])
-    if not exchange.stream:
-        return Answer(await call.complete(), await admission.headers())
+    return await _answer(call, await admission.headers())
+
+
+async def _answer(call: ChatCall, headers: dict[str, str]) -> ChatAnswer:
+    """The whole answer (settled), or the stream to relay (its first event in hand, its hold written)."""
+    if not call.exchange.stream:
+        return Answer(await call.complete(), headers)
     from gateway.services.relay import relay
 
     stream = await call.open_stream()
-    return Answer(relay(call, stream), await admission.headers())
+    return Answer(relay(call, stream), headers)
 
 
 def _context_tokens(entry: ModelEntry, exchange: Exchange) -> int:
@@ -142,7 +158,14 @@ class ChatCall:
                 raise
             return UpstreamStream(candidate, native is not None, _prepend(first, events), stack, started)
 
-        return (await self.meter.first_answer(self.route, send)).answer
+        stream = (await self.meter.first_answer(self.route, send)).answer
+        try:
+            await self.meter.held()  # nothing is relayed before the hold is written
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await stream.stack.aclose()
+            raise
+        return stream
 
     def _native(self, candidate: Candidate) -> NativeChat | None:
         return registry.native_client(candidate.kind, candidate.endpoint, self.exchange.format)

@@ -10,6 +10,7 @@ reservation was made when it was created).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -52,16 +53,29 @@ class Answered(Generic[T]):
 
 @dataclass
 class Meter:
-    """The upstream calls of one request whose cost is held by `reservation`, and its settlement."""
+    """The upstream calls of one request whose cost is held by `reservation` (or, while it is being
+    written, by `hold`: services/speculation.py), and its settlement."""
 
     endpoint: str  # for the ledger: chat.completions, embeddings, images.generations, ...
-    reservation: Reservation
+    reservation: Reservation | None
     started: float  # time.monotonic() when the request arrived
     deadline: float | None = None  # time.monotonic() by which it must be settled
     stream: bool = False
     also_when_failed: Sequence[dict[str, Any]] = ()  # written with a failed settlement (a task's end)
     attempts: list[Attempt] = field(default_factory=list)
     routing_strategy: str = "auto"  # what ordered the providers (the route's), for the ledger
+    hold: asyncio.Future[Reservation] | None = None  # the hold being written meanwhile
+
+    async def held(self) -> Reservation:
+        """The reservation, once written; raises the hold's refusal. Nothing is answered, relayed or
+        settled before this returns."""
+        if self.reservation is not None:
+            return self.reservation
+        assert self.hold is not None, "a meter holds a reservation or the hold that writes it"
+        with anyio.CancelScope(shield=True):  # a client gone meanwhile: the hold is still settled
+            reservation = await self.hold
+        self.reservation = reservation
+        return reservation
 
     async def first_answer(self, route: Route, send: Callable[[Candidate], Awaitable[T]]) -> Answered[T]:
         """`send` to the route's first candidate, then to the next while the failure is the
@@ -140,8 +154,9 @@ class Meter:
     async def settle(self, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> None:
         """Settle even if the request is being cancelled (client gone): money first."""
         outcome = replace(outcome, routing_strategy=self.routing_strategy)
+        reservation = await self.held()
         with anyio.CancelScope(shield=True):
-            entry = await anyio.to_thread.run_sync(credits.settle_durably, self.reservation, outcome, also)
+            entry = await anyio.to_thread.run_sync(credits.settle_durably, reservation, outcome, also)
         if entry is not None:
             emit_request_metrics(entry)
 
