@@ -159,7 +159,7 @@ def measured_sizes(table: str, account_id: str, key_hash: str) -> dict[str, int]
         TableName=table,
         IndexName=layout.GSI1,
         KeyConditionExpression="gsi1pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": layout.account_traces_pk(account_id)}},
+        ExpressionAttributeValues={":pk": {"S": layout.account_traces_pk(account_id, 0)}},
         Limit=1,
     ).get("Items", [])
     if traces:

@@ -87,15 +87,17 @@ def audit_account(account_id: str, granted: int, *, swept: bool) -> Books:
 def _ledger(table: str, account_id: str) -> list[dict[str, Any]]:
     """Every ledger entry of the account, read from its index (all dates)."""
     items: list[dict[str, Any]] = []
-    query: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": layout.GSI1,
-        "KeyConditionExpression": "gsi1pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": layout.account_traces_pk(account_id)}},
-    }
-    while True:
-        page = dynamo.client().query(**query)
-        items.extend(dynamo.from_item(item) for item in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return items
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    for pk in layout.account_traces_pks(account_id):
+        query: dict[str, Any] = {
+            "TableName": table,
+            "IndexName": layout.GSI1,
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+        }
+        while True:
+            page = dynamo.client().query(**query)
+            items.extend(dynamo.from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return items

@@ -10,8 +10,8 @@ api key       pk KEY#{sha256}         sk KEY          gsi1 ACCOUNT#{id}#KEYS / {
 key limit     pk KEY#{sha256}         sk LIMIT#{period}       (credits held+charged in a limit period)
 key rate      pk KEY#{sha256}         sk RATE#{minute}        (requests in a one-minute window)
 reservation   pk RESERVATION#{trace}  sk RESERVATION  gsi1 RESERVATIONS#{shard} / {expires:010d}#{trace}
-ledger/trace  pk TRACE#{trace}        sk TRACE        gsi1 ACCOUNT#{id}#TRACES / {iso}#{trace}
-                                                      gsi2 KEY#{sha256}#TRACES / {iso}#{trace}
+ledger/trace  pk TRACE#{trace}        sk TRACE        gsi1 ACCOUNT#{id}#TRACES#{0-3} / {iso}#{trace}
+                                                      gsi2 KEY#{sha256}#TRACES#{0-3} / {iso}#{trace}
 daily usage   pk USAGE#{account}      sk {day}#{model}#{key sha256}
                                                       gsi3 ACTIVE#{day}#{shard} / {account}   (keys only)
 image task    pk TASK#{task_id}       sk TASK
@@ -88,21 +88,37 @@ def trace_key(trace_id: str) -> dict[str, dict[str, str]]:
     return key(f"TRACE#{trace_id}", "TRACE")
 
 
+TRACE_SHARDS = 4  # index partitions of an account's (and a key's) traces: each takes 1/4 of its writes
+
+
 def trace_index(account_id: str, key_hash: str, created_iso: str, trace_id: str) -> dict[str, str]:
+    """Where a trace is listed: by account (GSI1) and by key (GSI2), each in one of TRACE_SHARDS index
+    partitions (by the trace id), so a busy account or key writes no one index partition at every
+    request; listings merge them (storage/trace_listing.py)."""
+    shard = zlib.crc32(trace_id.encode()) % TRACE_SHARDS
     return {
-        "gsi1pk": account_traces_pk(account_id),
+        "gsi1pk": account_traces_pk(account_id, shard),
         "gsi1sk": f"{created_iso}#{trace_id}",
-        "gsi2pk": key_traces_pk(key_hash),
+        "gsi2pk": key_traces_pk(key_hash, shard),
         "gsi2sk": f"{created_iso}#{trace_id}",
     }
 
 
-def account_traces_pk(account_id: str) -> str:
-    return f"ACCOUNT#{account_id}#TRACES"
+def account_traces_pk(account_id: str, shard: int | None = None) -> str:
+    """None: the one partition traces had before they were spread (still listed)."""
+    return f"ACCOUNT#{account_id}#TRACES" + (f"#{shard}" if shard is not None else "")
 
 
-def key_traces_pk(key_hash: str) -> str:
-    return f"KEY#{key_hash}#TRACES"
+def key_traces_pk(key_hash: str, shard: int | None = None) -> str:
+    return f"KEY#{key_hash}#TRACES" + (f"#{shard}" if shard is not None else "")
+
+
+def account_traces_pks(account_id: str) -> list[str]:
+    return [account_traces_pk(account_id, shard) for shard in range(TRACE_SHARDS)] + [account_traces_pk(account_id)]
+
+
+def key_traces_pks(key_hash: str) -> list[str]:
+    return [key_traces_pk(key_hash, shard) for shard in range(TRACE_SHARDS)] + [key_traces_pk(key_hash)]
 
 
 def usage_pk(account_id: str) -> str:

@@ -101,19 +101,20 @@ class LedgerReader(dynamo.TableRepository):
         """Credits of the account's request traces created in [created_from, created_to] (days), by the
         day they were settled (the day of their usage aggregate)."""
         by_day: dict[str, int] = defaultdict(int)
-        for item in self._all(
-            "query",
-            IndexName=layout.GSI1,
-            KeyConditionExpression="gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to",
-            ExpressionAttributeValues={
-                ":pk": {"S": layout.account_traces_pk(account_id)},
-                ":from": {"S": created_from},
-                ":to": {"S": f"{created_to}\uffff"},
-            },
-            ProjectionExpression="#day, credits",
-            ExpressionAttributeNames={"#day": "day"},
-        ):
-            by_day[item["day"]] += int(item["credits"])
+        for pk in layout.account_traces_pks(account_id):
+            for item in self._all(
+                "query",
+                IndexName=layout.GSI1,
+                KeyConditionExpression="gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to",
+                ExpressionAttributeValues={
+                    ":pk": {"S": pk},
+                    ":from": {"S": created_from},
+                    ":to": {"S": f"{created_to}\uffff"},
+                },
+                ProjectionExpression="#day, credits",
+                ExpressionAttributeNames={"#day": "day"},
+            ):
+                by_day[item["day"]] += int(item["credits"])
         return dict(by_day)
 
     def account_ids(self) -> Iterator[str]:
