@@ -1,11 +1,14 @@
 """The usage aggregator off AWS: a thread that reads DynamoDB Local's stream of the gateway's table
 and hands its records to the same code as the Lambda (gateway.billing.aggregates), checkpointed per
-stream shard in the table itself, so a restart adds nothing twice. `drain()` waits until everything
-written before it was called is added (tests read usage after it)."""
+stream shard in the table itself, so a restart adds nothing twice. Like the Lambda's event source
+(BatchSize 1000, MaximumBatchingWindowInSeconds 1), it adds a shard's records once a second or once
+a thousand are waiting. `drain()` adds what waits at once, and returns when everything written before
+it was called is added (tests read usage after it)."""
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 _current: StreamAggregator | None = None
@@ -13,7 +16,9 @@ THREAD = "usage-aggregator"
 
 
 class StreamAggregator:
-    def __init__(self, table: str, endpoint: str, idle_seconds: float = 0.05) -> None:
+    def __init__(
+        self, table: str, endpoint: str, idle_seconds: float = 0.05, batch_seconds: float = 1.0, batch_size: int = 1000
+    ) -> None:
         import boto3
 
         from gateway.storage.aggregates import AggregateRepository
@@ -28,6 +33,10 @@ class StreamAggregator:
         self.tables = boto3.client("dynamodb", endpoint_url=endpoint, **credentials)  # type: ignore[call-overload]
         self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, **credentials)  # type: ignore[call-overload]
         self.idle_seconds = idle_seconds
+        self.batch_seconds, self.batch_size = batch_seconds, batch_size
+        self.waiting: dict[str, list[dict[str, Any]]] = {}  # shard -> records read, not added yet
+        self.waiting_since: dict[str, float] = {}
+        self._flushing = 0  # drain() calls under way: add what waits at once
         self.iterators: dict[str, str | None] = {}  # shard -> next iterator (None: the shard is closed)
         self.positions: dict[str, str | None] = {}  # shard -> checkpoint
         self.added = 0
@@ -51,11 +60,16 @@ class StreamAggregator:
             _current = None
 
     def drain(self, timeout: float = 20.0) -> None:
-        """Returns once a whole read of the stream that began after this call found nothing new."""
+        """Returns once a whole read of the stream that began after this call found nothing new, and
+        nothing waits to be added."""
         with self._changed:
+            self._flushing += 1
             started = self._cycle
-            if not self._changed.wait_for(lambda: self._quiet > started or self.error is not None, timeout):
-                raise TimeoutError("the usage aggregator did not catch up")
+            try:
+                if not self._changed.wait_for(lambda: self._quiet > started or self.error is not None, timeout):
+                    raise TimeoutError("the usage aggregator did not catch up")
+            finally:
+                self._flushing -= 1
         if self.error is not None:
             raise RuntimeError("the usage aggregator failed") from self.error
 
@@ -72,14 +86,15 @@ class StreamAggregator:
             else:
                 self.error = None
             with self._changed:
-                if read == 0:
+                if read == 0 and not any(self.waiting.values()):
                     self._quiet = cycle
                 self._changed.notify_all()
             if read <= 0:
                 self._stop.wait(self.idle_seconds)
 
     def poll_once(self) -> int:
-        """One read of every shard of the stream; returns the records read."""
+        """One read of every shard of the stream, adding what has waited long enough; returns the
+        records read."""
         from gateway.billing.aggregates import CheckpointMoved, add_records
 
         arn = self.tables.describe_table(TableName=self.table)["Table"].get("LatestStreamArn")
@@ -104,18 +119,25 @@ class StreamAggregator:
                 continue
             answer = self.streams.get_records(ShardIterator=iterator, Limit=1000)
             records = answer.get("Records", [])
-            if records:
-                positions = [record["dynamodb"]["SequenceNumber"] for record in records]
+            self.iterators[shard] = answer.get("NextShardIterator")
+            read += len(records)
+            waiting = self.waiting.setdefault(shard, [])
+            if records and not waiting:
+                self.waiting_since[shard] = time.monotonic()
+            waiting += records
+            due = time.monotonic() - self.waiting_since.get(shard, 0) >= self.batch_seconds
+            if waiting and (due or len(waiting) >= self.batch_size or self._flushing):
+                positions = [record["dynamodb"]["SequenceNumber"] for record in waiting]
                 try:
                     added, self.positions[shard] = add_records(
-                        records, name, self.positions[shard], positions, repository=self.repository
+                        waiting, name, self.positions[shard], positions, repository=self.repository
                     )
                 except CheckpointMoved:  # another process added them: start again from its checkpoint
                     del self.iterators[shard]
+                    self.waiting[shard] = []
                     continue
                 self.added += added
-                read += len(records)
-            self.iterators[shard] = answer.get("NextShardIterator")
+                self.waiting[shard] = []
         return read
 
     def _shards(self, arn: str) -> list[str]:

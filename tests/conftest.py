@@ -199,6 +199,25 @@ def gateway_url(gateway_env: dict[str, str]) -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def proxied_gateway(gateway_env: dict[str, str], dynamodb_endpoint: str) -> Iterator[Any]:
+    """The dev server's routes in this process, every DynamoDB call of the process (the gateway's and
+    the tests') through the fault proxy, while the module runs: yields (url, proxy)."""
+    from devtools.devserver import build_app
+    from tests.support.dynamo_faults import FaultProxy
+    from tests.support.servers import ServerThread
+
+    proxy = FaultProxy(dynamodb_endpoint).start()
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = proxy.url
+    _reset_caches()
+    server = ServerThread(build_app()).start()
+    yield server.url, proxy
+    server.stop()
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_endpoint
+    _reset_caches()
+    proxy.stop()
+
+
 @pytest.fixture
 def upstream(fake_upstream, fake_servers):  # type: ignore[no-untyped-def]
     fake_upstream.reset()

@@ -10,9 +10,7 @@ calls it answered and can hold one back: so round trips are counted, not timed."
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -39,21 +37,8 @@ class Gateway:
 
 
 @pytest.fixture(scope="module")
-def gateway(gateway_env: dict[str, str], dynamodb_endpoint: str) -> Iterator[Gateway]:
-    """The dev server's routes in this process, every DynamoDB call of the process through the proxy."""
-    from devtools.devserver import build_app
-    from tests.conftest import _reset_caches
-    from tests.support.servers import ServerThread
-
-    proxy = FaultProxy(dynamodb_endpoint).start()
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = proxy.url
-    _reset_caches()
-    server = ServerThread(build_app()).start()
-    yield Gateway(server.url, proxy)
-    server.stop()
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_endpoint
-    _reset_caches()
-    proxy.stop()
+def gateway(proxied_gateway: tuple[str, FaultProxy]) -> Gateway:
+    return Gateway(*proxied_gateway)
 
 
 def chat(url: str, key: str, model: str = "test/echo", prompt: str = "hold it", stream: bool = False) -> httpx.Response:

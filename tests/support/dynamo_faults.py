@@ -11,13 +11,17 @@ matching calls after it (the client's own retries), in one of the ways DynamoDB 
   drop_after_commit the call is applied to the table, then the connection closes without its answer
   pause            the call waits, unforwarded, until `resume()` (what a request does meanwhile)
 
-`answered` counts the calls answered since arming.
+`answered` counts the calls answered since arming. Apart from faults, `contend(rate)` answers that
+share of writes (UpdateItem, TransactWriteItems) as DynamoDB does a write that meets another
+transaction on an item, unapplied: TransactionConflictException, or a transaction cancelled with
+TransactionConflict (DynamoDB Local serializes its writes and never does); `contended` counts them.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import random
 import socket
 import threading
 from dataclasses import dataclass
@@ -59,6 +63,9 @@ class FaultProxy:
         self.answered = 0
         self.paused = threading.Event()  # a paused call has arrived
         self.resumed = threading.Event()
+        self.contention = 0.0
+        self.contended = 0
+        self.random = random.Random(18)
         self.calls: list[Call] = []
         proxy = self
 
@@ -97,6 +104,25 @@ class FaultProxy:
     def resume(self) -> None:
         self.resumed.set()
 
+    def contend(self, rate: float) -> None:
+        with self.lock:
+            self.contention = rate
+
+    def _conflict(self, operation: str, body: bytes) -> tuple[int, bytes] | None:
+        with self.lock:
+            if operation not in ("UpdateItem", "TransactWriteItems") or self.random.random() >= self.contention:
+                return None
+            self.contended += 1
+        if operation == "UpdateItem":
+            kind, extra = "TransactionConflictException", {}
+        else:
+            items = len(json.loads(body).get("TransactItems", []))
+            reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+            extra = {"CancellationReasons": reasons + [{"Code": "None"}] * (items - 1)}
+            kind = "TransactionCanceledException"
+        payload = {"__type": f"com.amazonaws.dynamodb.v20120810#{kind}", "message": "conflict (injected)", **extra}
+        return 400, json.dumps(payload).encode()
+
     def disarm(self) -> list[Call]:
         """Stops injecting; returns the calls seen since arming."""
         with self.lock:
@@ -117,6 +143,10 @@ class FaultProxy:
         body = handler.rfile.read(int(handler.headers.get("content-length") or 0))
         operation = (handler.headers.get("x-amz-target") or "").rpartition(".")[2]
         injected = self._decide(operation)
+        conflict = self._conflict(operation, body) if injected is None else None
+        if conflict is not None:
+            _answer(handler, conflict[0], [("content-type", "application/x-amz-json-1.0")], conflict[1])
+            return
         if injected in _ERRORS:
             status, kind, message = _ERRORS[injected]
             payload = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{kind}", "message": message}).encode()
