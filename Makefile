@@ -3,10 +3,12 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
-# sam build needs a python3.12 on PATH; pyenv machines keep one under $(pyenv root)/versions.
+# sam build needs a python3.12 and a python3.13 (ManagedChatFunction) on PATH; pyenv machines keep
+# them under $(pyenv root)/versions.
 PY312_BIN := $(shell d=$$(ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin 2>/dev/null | tail -n 1); echo $$d)
+PY313_BIN := $(shell d=$$(ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin 2>/dev/null | tail -n 1); echo $$d)
 export SAM_CLI_TELEMETRY := 0
-export PATH := $(if $(PY312_BIN),$(PY312_BIN):,)$(PATH)
+export PATH := $(if $(PY312_BIN),$(PY312_BIN):,)$(if $(PY313_BIN),$(PY313_BIN):,)$(PATH)
 
 .PHONY: install dynamodb-local dev test soak lint typecheck check build validate clean bench
 

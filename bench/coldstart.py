@@ -201,9 +201,10 @@ def sam_build(log: Path, timeout: float = 420.0) -> BuildSizes:
     """`sam build` of template.yaml into a temporary directory (python3.12 from pyenv on PATH)."""
     env = dict(os.environ)
     env["SAM_CLI_TELEMETRY"] = "0"
-    py312 = sorted(Path(_pyenv_root()).glob("versions/3.12*/bin")) if _pyenv_root() else []
-    if py312:
-        env["PATH"] = f"{py312[-1]}{os.pathsep}{env.get('PATH', '')}"
+    for version in ("3.13", "3.12"):  # the functions' runtimes (3.13: ManagedChatFunction)
+        found = sorted(Path(_pyenv_root()).glob(f"versions/{version}*/bin")) if _pyenv_root() else []
+        if found:
+            env["PATH"] = f"{found[-1]}{os.pathsep}{env.get('PATH', '')}"
     sam = Path(sys.executable).parent / "sam"
     with tempfile.TemporaryDirectory(prefix="bench-sam-") as tmp:
         build, cache = Path(tmp) / "build", Path(tmp) / "cache"

@@ -1,5 +1,6 @@
 """`make dev`: DynamoDB Local, the tables of template.yaml, and every function's routes served by
-one uvicorn process on 127.0.0.1, through the same code paths as in Lambda."""
+one uvicorn process on 127.0.0.1, through the same code paths as in Lambda; the usage aggregator
+reads the table's stream in a thread of the same process."""
 
 from __future__ import annotations
 
@@ -103,6 +104,9 @@ def main() -> None:
             dynamo.boto3_client(),
             {"GatewayTable": os.environ["GATEWAY_TABLE"], "IdempotencyTable": os.environ["IDEMPOTENCY_TABLE"]},
         )
+        from devtools.aggregator import StreamAggregator
+
+        aggregator = StreamAggregator(os.environ["GATEWAY_TABLE"], database.endpoint).start()  # the Lambda's stand-in
         key = ensure_demo_account()
         if key:
             print(
@@ -113,6 +117,7 @@ def main() -> None:
         print(f"DynamoDB Local on {database.endpoint}, data in {data_dir / 'dynamodb'}", flush=True)
         print(f"Gateway on http://127.0.0.1:{port} (OpenAI base URL: http://127.0.0.1:{port}/v1)", flush=True)
         uvicorn.run(build_app(), host="127.0.0.1", port=port, log_level="info")
+        aggregator.stop()
     finally:
         database.stop()
         if images is not None:

@@ -88,6 +88,7 @@ class Route:
     method: str  # upper case
     path: str  # API Gateway form: /v1/models/{model+}
     streaming: bool
+    api: str = "GatewayApi"  # the RestApiId it is on (logical id)
 
 
 def api_routes(path: Path = TEMPLATE) -> list[Route]:
@@ -103,6 +104,7 @@ def api_routes(path: Path = TEMPLATE) -> list[Route]:
                     method=props["Method"].upper(),
                     path=props["Path"],
                     streaming=props.get("ResponseTransferMode") == "RESPONSE_STREAM",
+                    api=str((props.get("RestApiId") or {}).get("Ref", "")),
                 )
             )
     return routes

@@ -12,6 +12,7 @@ from gateway.errors import InvalidRequest, NotFound
 from gateway.ids import new_account_id
 from gateway.money import display
 from gateway.storage.accounts import TOP_UP, Account, AccountRepository
+from gateway.storage.balances import split
 from gateway.storage.stores import stores
 
 
@@ -66,6 +67,40 @@ def top_up_once(account_id: str, credits_micro: int, idempotency_key: str | None
     )
 
 
+def shard_balances(account_id: str | None = None) -> dict[str, Any]:
+    """Accounts from before balance shards get them (their balance split, their open reservations
+    held on shard 0); accounts that have them are left as they are."""
+    from gateway.storage.ledger import LedgerReader
+
+    repository = _accounts()
+    targets = [account_id] if account_id else list(LedgerReader(repository.table).account_ids())
+    moved = []
+    for target in targets:
+        before = get_account(target)
+        if not before.shards:
+            repository.sharded(target)
+            moved.append(target)
+    return {"sharded": moved, "already": len(targets) - len(moved)}
+
+
+def add_shards(account_id: str, shards: int) -> Account:
+    if not 1 <= shards <= 64:
+        raise InvalidRequest("An account has 1 to 64 balance shards.", param="shards")
+    account = _accounts().sharded(account_id)
+    if shards < account.shards:
+        raise InvalidRequest(f"The account has {account.shards} shards already; shards are never removed.")
+    grown = _accounts().add_shards(account, shards)
+    balances = _accounts().balances
+    for _ in range(5):  # spread the balance over all of them (holds in flight may move it meanwhile)
+        found, _ = balances.snapshot(account_id, grown.shards)
+        parts = split(sum(shard.balance for shard in found), len(found))
+        if balances.move(
+            account_id, {shard.number: part - shard.balance for shard, part in zip(found, parts, strict=True)}
+        ):
+            break
+    return get_account(account_id)
+
+
 def account_view(account: Account) -> dict[str, Any]:
     return {
         "account_id": account.account_id,
@@ -75,6 +110,8 @@ def account_view(account: Account) -> dict[str, Any]:
         "granted": display(account.granted),
         "granted_micro": account.granted,
         "used": display(account.granted - account.balance),
+        "held": display(account.holds),
+        "balance_shards": account.shards,
         "email": account.email,
         "created_at": account.created_at,
     }

@@ -165,28 +165,32 @@ class AccountRepository(dynamo.TableRepository):
         return again
 
     def add_shards(self, account: Account, shards: int) -> Account:
-        """More balance shards for a busy account (empty: credits move to them as holds need them)."""
+        """More balance shards for a busy account (empty: credits are moved to them next), in one
+        transaction that moves the gate on too, so that cached keys are read again with the new count."""
         if shards <= account.shards:
             return account
+        gate = account.gate + 1
         self.db.transact_write_items(
             TransactItems=[
                 {
                     "Update": {
                         "TableName": self.table,
                         "Key": layout.account_key(account.account_id),
-                        "UpdateExpression": "SET shards = :shards",
+                        "UpdateExpression": "SET shards = :shards, gate = :next",
                         "ConditionExpression": "shards = :before AND gate = :gate",
                         "ExpressionAttributeValues": {
                             ":shards": {"N": str(shards)},
                             ":before": {"N": str(account.shards)},
                             ":gate": {"N": str(account.gate)},
+                            ":next": {"N": str(gate)},
                         },
                     }
                 },
-                *self.balances.create_items(account.account_id, [0] * shards, gate=account.gate)[account.shards :],
+                *self.balances.gate_items(account.account_id, account.shards)[1:],
+                *self.balances.create_items(account.account_id, [0] * shards, gate=gate)[account.shards :],
             ]
         )
-        return replace(account, shards=shards)
+        return replace(account, shards=shards, gate=gate)
 
     def record_opening_grant(self, account: Account, amount: int, *, grant_id: str, recorded_at: str) -> bool:
         """Record an entry for credits the account was granted without one (the balance is unchanged),
