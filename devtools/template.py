@@ -119,3 +119,41 @@ def normalise_path(path: str) -> str:
     """/v1/models/{model_id:path} and /v1/models/{model+} both become /v1/models/{*}."""
     path = re.sub(r"\{[^}]+(\+|:path)\}", "{*}", path)
     return re.sub(r"\{[^}*]+\}", "{}", path)
+
+
+def function_environment(function: str, parameters: dict[str, str]) -> dict[str, str]:
+    """A function's environment as CloudFormation would set it (Globals merged) for the given parameter
+    values (`AWS::Region` among them); a resource's Ref stands for its logical id."""
+    template = load_template()
+    values = {**{name: str(body.get("Default", "")) for name, body in template["Parameters"].items()}, **parameters}
+    conditions: dict[str, bool] = {}
+
+    def resolve(value: Any) -> Any:
+        if not (isinstance(value, dict) and len(value) == 1):
+            return value
+        ((function_name, argument),) = value.items()
+        if function_name == "Ref":
+            return values.get(argument, argument)
+        if function_name == "Sub":
+            return re.sub(r"\$\{([^}]+)\}", lambda found: str(values.get(found.group(1), found.group(1))), argument)
+        if function_name == "If":
+            condition, when_true, when_false = argument
+            return resolve(when_true if condition_holds(condition) else when_false)
+        if function_name == "Equals":
+            return resolve(argument[0]) == resolve(argument[1])
+        if function_name == "Not":
+            return not resolve(argument[0])
+        if function_name == "Condition":
+            return condition_holds(argument)
+        raise NotImplementedError(function_name)
+
+    def condition_holds(name: str) -> bool:
+        if name not in conditions:
+            conditions[name] = bool(resolve(template["Conditions"][name]))
+        return conditions[name]
+
+    variables = {
+        **template["Globals"]["Function"].get("Environment", {}).get("Variables", {}),
+        **(template["Resources"][function]["Properties"].get("Environment") or {}).get("Variables", {}),
+    }
+    return {name: str(resolve(value)) for name, value in variables.items()}

@@ -153,3 +153,88 @@ def aws_units(write: Write, factors: Factors) -> tuple[float, float]:
 
 def kb(size: int) -> int:
     return max(1, math.ceil(size / 1024))
+
+
+RATE = 2_500  # requests/s of one account, all through one key: what one account and one key must sustain
+ITEM_LIMIT = 1_000  # write units/s DynamoDB gives one partition (so one item, one index key)
+STREAM_SHARDS = 32  # the table's stream shards assumed busy, each invoking the aggregator once a second
+
+
+def kind(pk: str, account_id: str) -> str:
+    """What an item written is, by its partition key (layout.py); other items: their key."""
+    from gateway.storage import layout
+
+    for prefix, name in (
+        (f"BALANCE#{account_id}#", "balance shard"),
+        ("TRACE#", "ledger entry"),
+        ("KEY#", "api key"),
+        (layout.usage_pk(account_id), "daily usage"),
+        ("AGGREGATOR#", "aggregator checkpoint"),
+        (layout.account_pk(account_id), "account"),
+    ):
+        if pk.startswith(prefix):
+            return name
+    return pk
+
+
+@dataclass(frozen=True)
+class PerRequest:
+    """What `requests` requests of one account through one key wrote, per request."""
+
+    requests: int
+    shards: int  # the account's balance shards
+    writes: dict[str, float]  # item kind -> writes
+    table: float  # AWS write units of the table items
+    traces_index: float  # ... of the ledger entries' listing indexes (GSI1, GSI2)
+    holds_index: float  # ... of the balance shards' index of quiet holds (GSI3): once per shard and window
+    aggregator: float  # the aggregator's, amortized over the requests
+    aggregator_per_transaction: float
+    distinct_shards: int
+    units: dict[str, float] = field(default_factory=dict)  # item kind -> AWS table units per request
+
+    @property
+    def total(self) -> float:
+        return self.table + self.traces_index + self.holds_index + self.aggregator
+
+    def rates(self) -> dict[str, float]:
+        """Write units/s each item or index partition takes at RATE requests/s of one account and key."""
+        from gateway.storage import layout
+
+        shard_units = self.writes.get("balance shard hold", 0) * 1 + self.writes.get("balance shard settlement", 0) * 2
+        invocations = max(STREAM_SHARDS, math.ceil(RATE / 1_000))
+        return {
+            f"one balance shard (1/{self.shards} of the holds and settlements)": shard_units * RATE / self.shards,
+            f"one partition of the account's traces index, GSI1 (1/{layout.TRACE_SHARDS})": RATE / layout.TRACE_SHARDS,
+            f"one partition of the key's traces index, GSI2 (1/{layout.TRACE_SHARDS})": RATE / layout.TRACE_SHARDS,
+            "the day's usage item, the key's item (once per aggregator transaction)": invocations
+            * self.aggregator_per_transaction,
+            "a ledger entry (a new item, written once)": 2.0,
+        }
+
+
+def per_request(recorder: Recorder, factors: Factors, account_id: str, requests: int, shards: int) -> PerRequest:
+    mine = [w for w in recorder.by_thread(aggregator=False) if any(kind(pk, account_id) != pk for pk in w.items)]
+    added = recorder.by_thread(aggregator=True)
+    writes: dict[str, float] = {}
+    for write in mine:
+        for pk in write.items:
+            name = kind(pk, account_id)
+            if name == "balance shard":
+                name += " hold" if write.operation == "UpdateItem" else " settlement"
+            writes[name] = writes.get(name, 0) + 1
+    writes = {name: count / requests for name, count in writes.items()}  # counted whole, then divided
+    table = sum(aws_units(write, factors)[0] for write in mine) / requests
+    traces = sum(w.indexes.get(i, 0) for w in mine for i in ("GSI1", "GSI2")) / requests / factors.transactional_index
+    holds = sum(w.indexes.get("GSI3", 0) for w in mine if not w.transactional) / requests
+    per_transaction = max((sum(aws_units(write, factors)) for write in added), default=0.0)
+    aggregator = sum(sum(aws_units(write, factors)) for write in added) / requests
+    distinct = len({pk for write in mine for pk in write.items if pk.startswith("BALANCE#")})
+    units: dict[str, float] = {}
+    for write, prefix in [(w, "") for w in mine] + [(w, "aggregator: ") for w in added]:
+        share = aws_units(write, factors)[0] / max(len(write.items), 1) / requests  # items under 1 KB: equal shares
+        for pk in write.items:
+            name = prefix + kind(pk, account_id)
+            if name == "balance shard":
+                name += " hold" if write.operation == "UpdateItem" else " settlement"
+            units[name] = units.get(name, 0) + share
+    return PerRequest(requests, shards, writes, table, traces, holds, aggregator, per_transaction, distinct, units)

@@ -6,27 +6,21 @@ partition is written at more than DynamoDB's 1,000 write units/s. And 200 reques
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from devtools.write_units import Recorder, aws_units, calibrate, recording
+from devtools.write_units import ITEM_LIMIT, calibrate, kind, per_request, recording
 from gateway.billing import audit
 from gateway.clock import now_iso
 from gateway.ids import new_account_id
 from gateway.services import keys
-from gateway.storage import layout
 from gateway.storage.accounts import Account
 from gateway.storage.stores import stores
 from tests.conftest import TEST_TABLE, aggregated, balance_of
 
 REQUESTS = 40
-RATE = 2_500  # requests/s of one account, all through one key
-ITEM_LIMIT = 1_000  # write units/s DynamoDB gives one partition (so one item, one index key)
-STREAM_SHARDS = 32  # the table's stream shards (one per table partition) assumed busy, each batching 1 s
 GRANT = 1_000_000_000  # a thousand credits: spread over every shard
 
 
@@ -45,20 +39,6 @@ def chat(gateway_url: str, key: str) -> httpx.Response:
     )
 
 
-def kind(pk: str, account_id: str) -> str:
-    for prefix, name in (
-        (f"BALANCE#{account_id}#", "balance shard"),
-        ("TRACE#", "ledger entry"),
-        ("KEY#", "api key"),
-        (layout.usage_pk(account_id), "daily usage"),
-        ("AGGREGATOR#", "checkpoint"),
-        (layout.account_pk(account_id), "account"),
-    ):
-        if pk.startswith(prefix):
-            return name
-    return pk
-
-
 def test_a_chat_request_writes_one_balance_shard_twice_its_ledger_entry_once_and_nothing_else(gateway_url, upstream):
     # Given a busy account's key, read and known to this process
     account_id, key = rich_account()
@@ -70,61 +50,29 @@ def test_a_chat_request_writes_one_balance_shard_twice_its_ledger_entry_once_and
         for _ in range(REQUESTS):
             assert chat(gateway_url, key).status_code == 200
         aggregated()
-    hot = [w for w in recorder.by_thread(aggregator=False) if any(kind(pk, account_id) != pk for pk in w.items)]
-    added = recorder.by_thread(aggregator=True)
+    measured = per_request(recorder, factors, account_id, REQUESTS, shards=16)
 
     # Then each request wrote one balance shard twice (its hold, one UpdateItem; its settlement, in a
     # transaction with its ledger entry), its ledger entry once, and no other item: not the key, not
     # the account, not the day's usage
-    per_item = Counter(kind(pk, account_id) for write in hot for pk in write.items)
-    assert per_item == {"balance shard": 2 * REQUESTS, "ledger entry": REQUESTS}
-    assert Counter(write.operation for write in hot) == {"UpdateItem": REQUESTS, "TransactWriteItems": REQUESTS}
-    shards = Counter(pk for write in hot for pk in write.items if pk.startswith("BALANCE#"))
-    assert len(shards) >= 4  # the holds spread over the account's shards, at random
-
+    assert measured.writes == {"balance shard hold": 1, "balance shard settlement": 1, "ledger entry": 1}
+    assert measured.distinct_shards >= 4  # the holds spread over the account's shards, at random
     # And in AWS's units: 1 (the hold) + 2 + 2 (the settlement's two items) + 1 + 1 (the ledger
     # entry's two listing indexes); the shards' index of quiet holds changes once per shard and window
-    table = sum(aws_units(write, factors)[0] for write in hot) / REQUESTS
-    traces_index = sum(write.indexes.get(name, 0) for write in hot for name in ("GSI1", "GSI2")) / REQUESTS
-    traces_index /= factors.transactional_index
-    holds_index = sum(write.indexes.get("GSI3", 0) for write in hot if write.operation == "UpdateItem")
-    assert (table, traces_index) == (5, 2)
-    assert holds_index <= len(shards)
+    assert (measured.table, measured.traces_index) == (5, 2)
+    assert measured.holds_index * REQUESTS <= measured.distinct_shards
     # And the aggregator's writes (daily usage, the key's totals, its checkpoint), a few per batch,
     # come to a fraction of a unit per request: at most 8 in all
-    aggregator = sum(sum(aws_units(write, factors)) for write in added) / REQUESTS
-    assert {kind(pk, account_id) for write in added for pk in write.items} <= {"daily usage", "api key", "checkpoint"}
-    assert aggregator < 1
-    assert table + traces_index + holds_index / REQUESTS + aggregator <= 8
+    added = {kind(pk, account_id) for write in recorder.by_thread(aggregator=True) for pk in write.items}
+    assert added <= {"daily usage", "api key", "aggregator checkpoint"}
+    assert measured.aggregator < 1
+    assert measured.total <= 8
 
     # And at 2,500 requests/s of this account and key, every item and index partition stays under
     # 1,000 units/s: a shard takes 1/16 of the holds and settlements, a listing index partition 1/4 of
     # the entries, and the aggregator writes the usage item and the key once per transaction
-    rates = per_item_rates(recorder, factors, account_id)
+    rates = measured.rates()
     assert max(rates.values()) <= ITEM_LIMIT, rates
-
-
-def per_item_rates(recorder: Recorder, factors, account_id: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """Write units/s each item (or index partition) takes at RATE requests/s, from the units the
-    recorded requests wrote."""
-    hot = [w for w in recorder.by_thread(aggregator=False) if any(kind(pk, account_id) != pk for pk in w.items)]
-    shard_units = sum(
-        (1 if write.operation == "UpdateItem" else 2) * sum(pk.startswith("BALANCE#") for pk in write.items)
-        for write in hot
-    )
-    per_request = {
-        "a balance shard": shard_units / REQUESTS / 16,
-        "an account's traces index partition (GSI1)": 1 / layout.TRACE_SHARDS,
-        "a key's traces index partition (GSI2)": 1 / layout.TRACE_SHARDS,
-        "a ledger entry": 0.0,  # a new item each request, written once
-    }
-    rates = {name: units * RATE for name, units in per_request.items()}
-    rates["a ledger entry"] = 2.0
-    added = recorder.by_thread(aggregator=True)
-    per_transaction = max((sum(aws_units(write, factors)) for write in added), default=0)
-    invocations = max(STREAM_SHARDS, math.ceil(RATE / 1_000))  # each stream shard: a batch a second
-    rates["the day's usage item, the key (one write per aggregator transaction)"] = invocations * per_transaction
-    return rates
 
 
 @pytest.mark.parametrize("shards", [16, 1], ids=["sixteen shards", "one shard"])
