@@ -10,7 +10,7 @@ PY313_BIN := $(shell d=$$(ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin 2>
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(if $(PY312_BIN),$(PY312_BIN):,)$(if $(PY313_BIN),$(PY313_BIN):,)$(PATH)
 
-.PHONY: install dynamodb-local dev test soak lint typecheck check build validate clean bench
+.PHONY: install dynamodb-local browser agents dev test soak lint typecheck check build validate clean bench screenshots
 
 $(VENV)/.installed: pyproject.toml layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,21 @@ $(VENV)/.installed: pyproject.toml layers/common/requirements.txt
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed dynamodb-local
+install: $(VENV)/.installed dynamodb-local browser agents
 
 dynamodb-local:
 	scripts/install-dynamodb-local.sh
 
-dev: install
+# Debian's chromium and chromedriver for the console's browser tests (apt-get, only when missing)
+browser:
+	scripts/install-browser.sh
+
+# The coding-agent CLIs tests/agents drives (Claude Code, Codex CLI, Gemini CLI), at the versions pinned in
+# devtools/agents/package-lock.json, installed with `npm ci` into .local/agents.
+agents:
+	scripts/install-agents.sh
+
+dev: $(VENV)/.installed dynamodb-local
 	$(PY) -m devtools.devserver
 
 # The property suite (tests/properties) with twenty times the examples `make test` gives it, fresh
@@ -47,6 +56,10 @@ validate: $(VENV)/.installed
 
 build: $(VENV)/.installed
 	$(VENV)/bin/sam build
+
+# The console's browser tests, keeping their screenshots in docs/console/ (linked from the README)
+screenshots: install
+	CONSOLE_SCREENSHOTS=docs/console $(VENV)/bin/pytest tests/e2e -q
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

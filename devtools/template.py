@@ -116,7 +116,9 @@ def code_uri(function: str, path: Path = TEMPLATE) -> Path:
 
 
 def normalise_path(path: str) -> str:
-    """/v1/models/{model_id:path} and /v1/models/{model+} both become /v1/models/{*}."""
+    """/v1/models/{model_id:path} and /v1/models/{model+} both become /v1/models/{*}; so does
+    /v1/models/{model:path}:countTokens (a greedy {model+} takes the method too)."""
+    path = re.sub(r"\{[^}]+(\+|:path)\}[^/]*$", "{*}", path)
     path = re.sub(r"\{[^}]+(\+|:path)\}", "{*}", path)
     return re.sub(r"\{[^}*]+\}", "{}", path)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from devtools.template import ROOT
 TEST_TABLE = "gateway-test"
 TEST_IDEMPOTENCY_TABLE = "gateway-test-idempotency"
 TEST_CATALOG = ROOT / "tests" / "fixtures" / "catalog.yaml"
+CONSOLE_STARTING_CREDITS = "2.5"
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +63,9 @@ def fake_servers():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def aws_local() -> Iterator[dict[str, str]]:
-    """S3 and SQS stand-ins (moto's server on loopback): the images bucket and the task queue."""
+    """S3, SQS, Cognito, KMS and Secrets Manager stand-ins (moto's server on loopback): the images and
+    responses buckets, the task queue, the console's user pool, the key that encrypts accounts' own
+    provider keys, and channel secrets."""
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -72,15 +76,32 @@ def aws_local() -> Iterator[dict[str, str]]:
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     credentials = {"region_name": "us-east-1", "aws_access_key_id": "test", "aws_secret_access_key": "test"}
-    boto3.client("s3", endpoint_url=endpoint, **credentials).create_bucket(Bucket="gateway-test-images")
+    s3 = boto3.client("s3", endpoint_url=endpoint, **credentials)
+    s3.create_bucket(Bucket="gateway-test-images")
+    s3.create_bucket(Bucket="gateway-test-responses")
     queue = boto3.client("sqs", endpoint_url=endpoint, **credentials).create_queue(QueueName="image-tasks")
+    own_keys = boto3.client("kms", endpoint_url=endpoint, **credentials).create_key(Description="own provider keys")
     yield {
         "AWS_ENDPOINT_URL_S3": endpoint,
         "AWS_ENDPOINT_URL_SQS": endpoint,
+        "AWS_ENDPOINT_URL_KMS": endpoint,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
         "IMAGES_BUCKET": "gateway-test-images",
+        "RESPONSES_BUCKET": "gateway-test-responses",
         "IMAGE_TASKS_QUEUE_URL": queue["QueueUrl"],
+        "BYOK_KMS_KEY_ID": own_keys["KeyMetadata"]["KeyId"],
+        "CHANNEL_SECRET_PREFIX": "ai-gateway/test/channels/",
+        **console_pool(endpoint).environment(starting_credits=CONSOLE_STARTING_CREDITS),
     }
     server.stop()
+
+
+@lru_cache(maxsize=4)
+def console_pool(endpoint: str):  # type: ignore[no-untyped-def]
+    """The console's user pool (as template.yaml declares it) on the session's moto server."""
+    from devtools.cognito_local import create_pool
+
+    return create_pool(endpoint)
 
 
 @pytest.fixture
@@ -137,6 +158,9 @@ def gateway_env(dynamodb_endpoint: str, fake_upstream, fake_servers, aws_local) 
         "DOWN_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",  # nothing listens there
         "FAKE_IMAGES_BASE_URL": f"{fake_servers['images'].url}/v1",
         **aws_local,
+        "RUNTIME_CATALOG": "true",  # the catalog from the table (models.yaml until an operator changes it)
+        "CATALOG_CHECK_SECONDS": "0.3",
+        "CATALOG_MAX_STALE_SECONDS": "10",
         "UPSTREAM_TIMEOUT_SECONDS": "3",
         "HEARTBEAT_SECONDS": "1",
         "POWERTOOLS_METRICS_NAMESPACE": "AIGateway",
@@ -281,3 +305,11 @@ def ledger_entry(trace_id: str) -> dict | None:  # type: ignore[type-arg]
 
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def cognito(gateway_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """The console's user pool: users signed up, confirmed and signed in as the page does it."""
+    from tests.support.console import CognitoPool
+
+    return CognitoPool(gateway_env)

@@ -1,23 +1,29 @@
-"""Inference routes in the three formats clients speak (OpenAI, Anthropic, Gemini), embeddings and
-the model list; the credits platform's `/api/v1` chat and model list (its error envelope). Served by
-uvicorn behind the Lambda Web Adapter (run.sh) so responses stream."""
+"""Inference routes in the formats clients speak (OpenAI chat, Responses and legacy completions,
+Anthropic, Gemini), stored responses, token counting, embeddings and the model list; the credits
+platform's `/api/v1` chat and model list (its error envelope). Served by uvicorn behind the Lambda
+Web Adapter (run.sh) so responses stream."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from gateway.deadline import CONTEXT_HEADER, from_lambda_context
-from gateway.formats import anthropic, gemini, openai
+from gateway.formats import anthropic, completions, gemini, openai
+from gateway.formats import token_counts as counting
 from gateway.formats.anthropic import MessagesRequest
+from gateway.formats.completions import CompletionRequest
 from gateway.formats.gemini import GenerateContentRequest
 from gateway.formats.inbound import Exchange
 from gateway.formats.openai import ChatCompletionRequest, EmbeddingsRequest
+from gateway.formats.responses import ResponsesRequest
+from gateway.formats.token_counts import GeminiCountRequest, MessagesCountRequest
 from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, format_router, trace_id_of
-from gateway.services import embeddings, models, platform_views
-from gateway.services.chat import infer
+from gateway.providers.capabilities import TEXT_COMPLETIONS
+from gateway.services import embeddings, models, platform_views, responses, token_counts
+from gateway.services.chat import ChatAnswer, infer
 from gateway.services.routing import parse_gemini_target
 
 router = APIRouter()  # OpenAI's format: its error envelope
@@ -27,12 +33,16 @@ api_v1_routes = format_router("api_v1")
 Vendor = Annotated[str | None, Header(max_length=64)]
 # Anthropic beta names, comma-separated (Claude Code sends several); passed on to Anthropic upstreams only
 AnthropicBeta = Annotated[str | None, Header(max_length=1024, pattern=r"^[A-Za-z0-9._-]+( ?, ?[A-Za-z0-9._-]+)*$")]
+ResponseId = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 async def _answer(principal: Any, exchange: Exchange, request: Request, vendor: str | None) -> Response:
     deadline = from_lambda_context(request.headers.getlist(CONTEXT_HEADER))
     pinned = platform_views.pinned_provider(vendor)  # YouRouter's `vendor: auto`, `vendor: google`
-    answer = await infer(principal, exchange, trace_id_of(request), vendor=pinned, deadline=deadline)
+    return _sent(await infer(principal, exchange, trace_id_of(request), vendor=pinned, deadline=deadline))
+
+
+def _sent(answer: ChatAnswer) -> Response:
     if isinstance(answer.content, dict):
         return JSONResponse(answer.content, headers=answer.headers)
     return EventStreamResponse(answer.content, headers=answer.headers)
@@ -43,6 +53,49 @@ async def chat_completions(
     payload: ChatCompletionRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
 ) -> Response:
     return await _answer(principal, openai.exchange(payload), request, vendor)
+
+
+@router.post("/v1/responses")
+async def create_response(
+    payload: ResponsesRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
+) -> Response:
+    deadline = from_lambda_context(request.headers.getlist(CONTEXT_HEADER))
+    pinned = platform_views.pinned_provider(vendor)
+    return _sent(await responses.create(principal, payload, trace_id_of(request), vendor=pinned, deadline=deadline))
+
+
+@router.get("/v1/responses/{response_id}")
+async def get_response(response_id: ResponseId, principal: AnyKey) -> dict[str, Any]:
+    return await responses.retrieve(principal, response_id)
+
+
+@router.delete("/v1/responses/{response_id}")
+async def delete_response(response_id: ResponseId, principal: AnyKey) -> dict[str, Any]:
+    return await responses.delete(principal, response_id)
+
+
+@router.get("/v1/responses/{response_id}/input_items")
+async def list_input_items(
+    response_id: ResponseId,
+    principal: AnyKey,
+    limit: Annotated[int, Query(ge=1, le=responses.MAX_LISTED)] = 20,
+    order: Literal["asc", "desc"] = "desc",
+    after: Annotated[str | None, Query(max_length=128)] = None,
+) -> dict[str, Any]:
+    return await responses.input_items(principal, response_id, limit=limit, order=order, after=after)
+
+
+@router.post("/v1/completions")
+async def create_completion(
+    payload: CompletionRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
+) -> Response:
+    deadline = from_lambda_context(request.headers.getlist(CONTEXT_HEADER))
+    pinned = platform_views.pinned_provider(vendor)
+    exchange = completions.exchange(payload)
+    answer = await infer(
+        principal, exchange, trace_id_of(request), vendor=pinned, deadline=deadline, capability=TEXT_COMPLETIONS
+    )
+    return _sent(answer)
 
 
 @api_v1_routes.post("/api/v1/chat/completions")
@@ -62,6 +115,15 @@ def platform_list_models(principal: AnyKey) -> dict[str, Any]:
 router.include_router(api_v1_routes)
 
 
+@anthropic_routes.post("/v1/messages/count_tokens")
+async def count_message_tokens(
+    payload: MessagesCountRequest, request: Request, principal: InferenceKey, anthropic_beta: AnthropicBeta = None
+) -> Response:
+    exchange = counting.anthropic_exchange(payload, anthropic_beta)
+    answer = await token_counts.count(principal, exchange, trace_id_of(request))
+    return JSONResponse(answer.content, headers=answer.headers)
+
+
 @anthropic_routes.post("/v1/messages")
 async def messages(
     payload: MessagesRequest,
@@ -74,6 +136,15 @@ async def messages(
 
 
 router.include_router(anthropic_routes)
+
+
+@gemini_routes.post("/v1beta/models/{model:path}:countTokens")
+@gemini_routes.post("/v1/models/{model:path}:countTokens")
+async def count_content_tokens(
+    model: str, payload: GeminiCountRequest, request: Request, principal: GeminiKey
+) -> Response:
+    answer = await token_counts.count(principal, counting.gemini_exchange(payload, model), trace_id_of(request))
+    return JSONResponse(answer.content, headers=answer.headers)
 
 
 @gemini_routes.post("/v1beta/models/{target:path}")

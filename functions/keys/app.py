@@ -1,7 +1,7 @@
-"""Keys and account routes (management keys manage their account's keys; any key reads its own).
-PotatoRouter's /api/token and poeti's /api/v1/api-keys also take the user's own inference key, within
-its limits (gateway.services.delegation). Buffered: Mangum adapts API Gateway events to the FastAPI
-app (gateway.entry)."""
+"""Keys and account routes (management keys manage their account's keys and own provider keys; any
+key reads its own and redeems top-up codes). PotatoRouter's /api/token and poeti's /api/v1/api-keys
+also take the user's own inference key, within its limits (gateway.services.delegation). Buffered:
+Mangum adapts API Gateway events to the FastAPI app (gateway.entry)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 
 from gateway.entry import asgi_handler
+from gateway.formats.control import ProviderKeyInput, TopUp
 from gateway.formats.keys import ApiKeyCreate, KeyCreate, KeyUpdate, TokenCreate
 from gateway.http import AnyKey, ManagementKey, create_app, credential_of, format_router
-from gateway.services import accounts, delegation, key_aliases, keys
+from gateway.services import accounts, byok, delegation, key_aliases, keys, topup_codes
 
 router = APIRouter()  # OpenAI's error envelope (PotatoRouter's paths)
 api_v1_routes = format_router("api_v1")  # the /api/v1 envelope: type equal to code
@@ -65,6 +66,30 @@ def current_account(principal: AnyKey) -> dict[str, Any]:
 @router.get("/api/user/self/quota")
 def current_quota(principal: AnyKey) -> dict[str, Any]:
     return accounts.quota(principal)
+
+
+@router.post("/api/user/topup")
+def redeem_code(body: TopUp, principal: AnyKey) -> dict[str, Any]:
+    """new-api's redemption: `data` is the credits the code added."""
+    redeemed = topup_codes.redeem(principal.account_id, body.key)
+    return {"success": True, "message": "", "data": redeemed["credited"], "account": redeemed["account"]}
+
+
+# Own provider keys (bring your own key): stored encrypted, never shown again
+@api_v1_routes.get("/api/v1/provider-keys")
+def list_provider_keys(principal: ManagementKey) -> dict[str, Any]:
+    return {"data": byok.list_keys(principal)}
+
+
+@api_v1_routes.put("/api/v1/provider-keys/{provider}")
+def set_provider_key(provider: str, body: ProviderKeyInput, principal: ManagementKey) -> dict[str, Any]:
+    return {"data": byok.set_key(principal, provider, body.key)}
+
+
+@api_v1_routes.delete("/api/v1/provider-keys/{provider}")
+def delete_provider_key(provider: str, principal: ManagementKey) -> dict[str, Any]:
+    byok.delete_key(principal, provider)
+    return {"data": {"provider": provider, "deleted": True}}
 
 
 def _delegate(

@@ -27,3 +27,11 @@ def no_task_left_behind(gateway_env, aws_local) -> Iterator[None]:  # type: igno
     sqs = boto3.client("sqs", endpoint_url=aws_local["AWS_ENDPOINT_URL_SQS"], region_name="us-east-1")
     sqs.purge_queue(QueueUrl=aws_local["IMAGE_TASKS_QUEUE_URL"])
     sweep_expired(now=2**31)
+
+
+@pytest.fixture(scope="session")
+def hostile_console_token(gateway_env) -> str:  # type: ignore[no-untyped-def]
+    """An operator's ID token from the console's user pool: customer and operator routes both answer."""
+    from tests.support.console import CognitoPool
+
+    return CognitoPool(gateway_env).sign_up("fuzz-operator@example.com", operator=True).id_token

@@ -50,13 +50,15 @@ def test_chat_and_keys_routes_are_found_at_all() -> None:
     assert ("POST", "/v1/chat/completions") in served_routes("chat")
     assert ("GET", "/v1/models/{*}") in declared_routes("ChatFunction")
     assert ("GET", "/api/user/self") in served_routes("keys")
+    assert ("GET", "/console") in served_routes("console")
+    assert ("POST", "/console/api/admin/accounts/{}/top-up") in declared_routes("ConsoleFunction")
 
 
 MANAGED_CHAT = "ManagedChatFunction"  # ChatCompute=managed-instances: chat's code and routes on its own API
 
 
 def test_only_api_functions_have_api_events() -> None:
-    """Given the dev server mounts exactly the API functions (chat, keys, images, audio, usage)
+    """Given the dev server mounts exactly the API functions (chat, keys, images, audio, usage, console)
     When template.yaml routes API Gateway events
     Then they go to those functions only (or chat's code on managed instances), so `make dev` serves
     every deployed route."""

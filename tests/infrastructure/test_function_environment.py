@@ -42,3 +42,15 @@ def test_chat_with_a_provider_secret_and_bedrock_enabled_calls_both(
     assert openai is not None
     assert openai.api_key == "sk-from-secret"
     assert function_environment("ChatFunction", {"AWS::Region": "eu-west-1"})["BEDROCK_REGION"] == ""  # the default
+
+
+def test_every_function_reads_the_runtime_catalog_and_looks_for_channel_keys_where_it_may_read_them() -> None:
+    """Given the functions' IAM lets them read channel secrets under ai-gateway/<Stage>/channels/
+    When CloudFormation sets their environment
+    Then they serve the catalog from the table, look for channel keys under that same prefix, and know
+    the KMS key of customers' own provider keys."""
+    for function in ("ChatFunction", "KeysFunction", "AdminFunction", "ImagesWorkerFunction"):
+        env = function_environment(function, {"Stage": "prod"})
+        assert env["RUNTIME_CATALOG"] == "true"
+        assert env["CHANNEL_SECRET_PREFIX"] == "ai-gateway/prod/channels/"
+        assert env["BYOK_KMS_KEY_ID"] == "ProviderKeysKey"

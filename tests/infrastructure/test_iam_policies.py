@@ -148,3 +148,124 @@ def test_the_idempotency_key_functions_exist() -> None:
     When template.yaml is read
     Then every function named as serving Idempotency-Key is declared (a rename cannot pass silently)."""
     assert set(IDEMPOTENCY_FUNCTIONS) <= set(FUNCTION_IDS)
+
+
+STACK_BUCKETS = ("ImagesBucket", "ResponsesBucket")
+BUCKET_USERS = {"ResponsesBucket": {"ChatFunction"}, "ImagesBucket": {"ImagesFunction", "ImagesWorkerFunction"}}
+
+
+def _s3_statements(function: str) -> list[dict[str, Any]]:
+    policies = functions()[function]["Properties"].get("Policies") or []
+    return [
+        statement
+        for statement in _statements(policies)
+        if any(str(action).startswith("s3:") for action in _as_list(statement["Action"]))
+    ]
+
+
+@pytest.mark.parametrize("function", FUNCTION_IDS)
+def test_s3_permissions_are_object_actions_on_the_stacks_own_buckets(function: str) -> None:
+    """Given the account may hold other buckets
+    When a function is allowed S3 actions
+    Then they are object reads, writes and deletes (no listing, no bucket administration) on the objects
+    of one of the stack's buckets, never "*" nor a hard-coded ARN."""
+    for statement in _s3_statements(function):
+        assert set(_as_list(statement["Action"])) <= {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, function
+        for resource in _as_list(statement["Resource"]):
+            assert isinstance(resource, dict), f"{function}: hard-coded S3 resource {resource}"
+            buckets = _referenced_logical_ids(resource)
+            assert len(buckets) == 1, f"{function}: S3 resource {resource}"
+            assert buckets <= set(STACK_BUCKETS), f"{function}: S3 resource {resource}"
+            assert str(resource.get("Sub", "")).split("}", 1)[1].startswith("/"), f"{function}: a bucket, not objects"
+
+
+@pytest.mark.parametrize("bucket", STACK_BUCKETS)
+def test_each_bucket_is_reached_only_by_the_functions_that_keep_it(bucket: str) -> None:
+    """Stored responses are read by the chat function alone (a response is its account's only, and only the
+    chat function checks that); generated images by the image functions alone."""
+    users = {
+        function
+        for function in FUNCTION_IDS
+        for statement in _s3_statements(function)
+        if bucket in set().union(*(_referenced_logical_ids(r) for r in _as_list(statement["Resource"])))
+    }
+    assert users == BUCKET_USERS[bucket]
+
+
+def test_the_chat_function_keeps_responses_only_under_their_prefix() -> None:
+    (statement,) = _s3_statements("ChatFunction")
+    assert statement["Resource"] == {"Sub": "${ResponsesBucket.Arn}/responses/*"}
+    assert "s3:DeleteObject" in statement["Action"]
+
+
+# ---------------------------------------------------------------- the control plane's secrets
+
+INFERENCE_FUNCTIONS = ("ChatFunction", "ImagesFunction", "ImagesWorkerFunction", "AudioFunction")
+CHANNEL_SECRETS = (
+    "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:ai-gateway/${Stage}/channels/*"
+)
+
+
+def _actions(function: str, service: str) -> list[tuple[str, Any, dict[str, Any]]]:
+    """(action, resource, statement) of each of a function's actions on `service` (kms, secretsmanager, ...)."""
+    policies = functions()[function]["Properties"].get("Policies") or []
+    found = []
+    for statement in _statements(policies):
+        for action in _as_list(statement["Action"]):
+            if str(action).startswith(f"{service}:"):
+                found.extend((action, resource, statement) for resource in _as_list(statement.get("Resource")))
+    return found
+
+
+@pytest.mark.parametrize("function", FUNCTION_IDS)
+def test_own_provider_keys_are_encrypted_by_the_keys_function_and_decrypted_by_inference_only(function: str) -> None:
+    """Given customers' own provider keys are KMS ciphertexts
+    When a function's KMS permissions are read
+    Then they name the stack's own key only: Encrypt for the keys function (which registers them),
+    Decrypt for the functions that call upstreams, nothing for the others."""
+    granted = _actions(function, "kms")
+    assert all(_referenced_logical_ids(resource) == {"ProviderKeysKey"} for _, resource, _ in granted), granted
+    expected = (
+        {"kms:Encrypt"} if function == "KeysFunction" else {"kms:Decrypt"} if function in INFERENCE_FUNCTIONS else set()
+    )
+    assert {action for action, _, _ in granted} == expected
+
+
+@pytest.mark.parametrize("function", FUNCTION_IDS)
+def test_channel_secrets_are_read_by_inference_and_written_by_the_admin_function_only(function: str) -> None:
+    """Given channel keys are Secrets Manager secrets under the stack's channel prefix
+    Then each Secrets Manager permission names either the provider secret or that prefix, never "*";
+    only the inference functions read channel secrets, and only the admin function writes them."""
+    granted = _actions(function, "secretsmanager")
+    for action, resource, _ in granted:
+        channel = resource == {"Sub": CHANNEL_SECRETS}
+        assert channel or resource == {"Ref": "ProviderSecretArn"}, (function, action, resource)
+        if action == "secretsmanager:GetSecretValue":
+            assert function in INFERENCE_FUNCTIONS, function
+        else:
+            assert (function, channel) == ("AdminFunction", True), (function, action)
+            assert action in (
+                "secretsmanager:CreateSecret",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:DeleteSecret",
+            )
+    reads_channels = any(
+        resource == {"Sub": CHANNEL_SECRETS} for action, resource, _ in granted if action.endswith("GetSecretValue")
+    )
+    assert reads_channels == (function in INFERENCE_FUNCTIONS)
+
+
+@pytest.mark.parametrize("function", FUNCTION_IDS)
+def test_a_query_of_the_table_itself_is_limited_to_the_partitions_it_needs(function: str) -> None:
+    """Given the hot path's functions query the table for the runtime catalog only (and the keys
+    function an account's own provider keys)
+    Then their Query on the table (not an index) is conditioned on dynamodb:LeadingKeys; the sweeper
+    and usage functions, which read the ledger by account, are left as they were."""
+    if function in ("SweeperFunction", "UsageFunction", "ConsoleFunction"):
+        return
+    for action, resource, statement in _actions(function, "dynamodb"):
+        if action == "dynamodb:Query" and resource == {"GetAtt": "GatewayTable.Arn"}:
+            condition = statement.get("Condition") or {}
+            leading = [keys.get("dynamodb:LeadingKeys") for keys in condition.values()]
+            assert leading, f"{function} may query any partition of the table"
+            assert "CATALOG" in leading[0]

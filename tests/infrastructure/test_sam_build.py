@@ -174,6 +174,9 @@ def test_streaming_artifacts_have_an_executable_run_sh_and_the_app(sam_build: Bu
     assert (folder / "app.py").is_file()
 
 
+ASSET_FOLDERS = ("static",)  # the console's page and its assets (no code)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [*API_FUNCTIONS, "sweeper"])
 def test_function_artifacts_carry_only_their_own_code(sam_build: Build, name: str) -> None:
@@ -183,5 +186,19 @@ def test_function_artifacts_carry_only_their_own_code(sam_build: Build, name: st
     folder = sam_build.directory / ("SweeperFunction" if name == "sweeper" else logical_id(name))
 
     assert (folder / "app.py").is_file()
-    bundled = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "__pycache__")
+    bundled = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in ("__pycache__", *ASSET_FOLDERS))
     assert bundled == [], f"{folder.name} bundles packages that belong in the layer: {bundled}"
+
+
+@pytest.mark.slow
+def test_the_console_artifact_carries_its_page_and_assets_only(sam_build: Build) -> None:
+    """Given the console serves its page and assets from functions/console/static
+    When it is built
+    Then the artifact holds each of those files, unchanged, and no code among them."""
+    source = ROOT / "functions" / "console" / "static"
+    built = sam_build.directory / "ConsoleFunction" / "static"
+
+    assert sorted(p.name for p in built.iterdir()) == sorted(p.name for p in source.iterdir())
+    for path in source.iterdir():
+        assert (built / path.name).read_bytes() == path.read_bytes(), path.name
+    assert not list(built.rglob("*.py"))

@@ -18,6 +18,9 @@ HOSTILE = [-2_000_000_000, 0, -1, 10**12, 1.5, True, "100", None]
 GEMINI = "/v1beta/models/test/echo:generateContent"
 OPENAI = "/v1/chat/completions"
 ANTHROPIC = "/v1/messages"
+RESPONSES = "/v1/responses"
+COMPLETIONS = "/v1/completions"
+COUNT = "/v1/messages/count_tokens"
 
 
 def post(gateway_url: str, key: str, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -64,9 +67,36 @@ CASES: list[tuple[str, str, Any]] = [
     ("/v1/embeddings", "dimensions", lambda v: {"model": "test/embed", "input": "hi", "dimensions": v}),
     ("/v1/images/generations", "n", lambda v: {"model": "test/image", "prompt": "a fox", "n": v}),
     ("/v1/audio/speech", "speed", lambda v: {"model": "test/tts", "input": "hi", "voice": "alloy", "speed": v}),
+    *[
+        (RESPONSES, name, lambda v, n=name: {"model": "test/responses", "input": "hi", n: v})
+        for name in ("max_output_tokens", "max_tool_calls", "top_logprobs")
+    ],
+    (
+        RESPONSES,
+        "max_tool_calls with web_search",
+        lambda v: {"model": "test/responses", "input": "hi", "tools": [{"type": "web_search"}], "max_tool_calls": v},
+    ),
+    *[
+        (COMPLETIONS, name, lambda v, n=name: {"model": "test/instruct", "prompt": "hi", n: v})
+        for name in ("max_tokens", "n", "best_of", "logprobs")
+    ],
+    (
+        ANTHROPIC,
+        "tools[0].max_uses",
+        lambda v: anthropic(tools=[{"type": "web_search_20250305", "name": "web_search", "max_uses": v}]),
+    ),
+    (OPENAI, "provider.max_price.prompt", lambda v: openai(provider={"max_price": {"prompt": v}})),
+    (
+        COUNT,
+        "thinking.budget_tokens",
+        lambda v: {**anthropic(thinking={"type": "enabled", "budget_tokens": v}), "max_tokens": None},
+    ),
 ]
 # values a field may legitimately take although they look hostile elsewhere
-ALLOWED = {("thinkingBudget", 0), ("thinkingBudget", -1), ("top_k", 0), ("top_logprobs", 0), ("speed", 1.5)}
+ALLOWED = {
+    ("thinkingBudget", 0), ("thinkingBudget", -1), ("top_k", 0), ("top_logprobs", 0), ("speed", 1.5),
+    ("logprobs", 0), ("provider.max_price.prompt", 0), ("provider.max_price.prompt", 1.5),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(("path", "name", "build"), CASES, ids=[f"{p}:{n}" for p, n, _ in CASES])
@@ -77,10 +107,11 @@ def test_every_hostile_number_is_a_400_in_the_format_envelope(
     if (name, value) in ALLOWED or (value is None and (path, name) != (ANTHROPIC, "max_tokens")):
         pytest.skip("a valid value for this field (null: as if not sent)")
     tenant = make_tenant("10")
-    response = post(gateway_url, tenant.key, path, build(value))
+    body = {field: inner for field, inner in build(value).items() if inner is not None or field != "max_tokens"}
+    response = post(gateway_url, tenant.key, path, body)
     assert response.status_code == 400, response.text
     body = response.json()
-    if path == ANTHROPIC:
+    if path in (ANTHROPIC, COUNT):
         assert (body["type"], body["error"]["type"]) == ("error", "invalid_request_error")
     elif path == GEMINI:
         assert body["error"]["status"] == "INVALID_ARGUMENT"

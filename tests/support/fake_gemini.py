@@ -1,7 +1,12 @@
 """A fake Gemini API on loopback, speaking its wire format (generateContent JSON and
 streamGenerateContent?alt=sse). Model `gemini-echo` (any model without "image" in its name) answers
-"echo: <last user text>", or calls the first function declared with {"city": "Paris"}; a model with
-"image" in its name answers an inline PNG. Usage counts words as tokens. A prompt holding a marker of
+"echo: <last user text>", or calls the first function declared with {"city": "Paris"}, or, when the last
+content returns a function's response, answers "result: <its response>"; a model with "image" in its
+name answers an inline PNG; `gemini-agent` (a coding agent's model) answers "Hi from the fake Gemini."
+whatever tools it is given. With the googleSearch tool, any model answers "grounded: <last user text>"
+with grounding metadata; with codeExecution, it runs code first (executableCode, codeExecutionResult
+parts). Usage counts words as tokens; each answer's is kept in `usages`. `:countTokens` counts the
+words of `contents` (or of `generateContentRequest.contents`). A prompt holding a marker of
 tests.support.scripted plays that marker's Behaviour instead, whatever the model."""
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ PROVIDER_KEY = "gemini-upstream-test-credential"
 class FakeGemini:
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.usages: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.app = Starlette(routes=[Route("/v1beta/models/{target}", self.generate, methods=["POST"])])
 
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
+            self.usages.clear()
 
     async def generate(self, request: Request) -> Response:
         target = request.path_params["target"]
@@ -40,6 +47,11 @@ class FakeGemini:
         if request.headers.get("x-goog-api-key") != PROVIDER_KEY:
             return _error(403, "PERMISSION_DENIED", "API key not valid.")
         model, _, method = target.partition(":")
+        if method == "countTokens":
+            inner = body.get("generateContentRequest") or body
+            if set(body) - {"contents", "generateContentRequest"}:
+                return _error(400, "INVALID_ARGUMENT", "Unknown name in countTokens.")
+            return JSONResponse({"totalTokens": sum(len(_text(c).split()) for c in inner.get("contents") or [])})
         scripted = SCRIPT.find([body.get("contents"), body.get("systemInstruction")])
         if scripted is not None:
             return await _scripted(body, method == "streamGenerateContent", *scripted)
@@ -53,7 +65,34 @@ class FakeGemini:
             return JSONResponse({"candidates": [candidate], "modelVersion": model})
         prompt = sum(len(_text(c).split()) for c in contents)
         declarations = [d for tool in body.get("tools") or [] for d in tool.get("functionDeclarations") or []]
-        if declarations:
+        returned = [
+            part["functionResponse"]
+            for part in (contents[-1].get("parts") if contents else None) or []
+            if isinstance(part, dict) and isinstance(part.get("functionResponse"), dict)
+        ]
+        built_in = {key for tool in body.get("tools") or [] for key in tool}
+        grounding: dict[str, Any] | None = None
+        if model == "gemini-agent":
+            reply = "Hi from the fake Gemini."
+            parts = [{"text": reply}]
+            output = len(reply.split())
+        elif "googleSearch" in built_in:
+            reply = "grounded: " + (_text(contents[-1]) if contents else "")
+            parts = [{"text": reply}]
+            output = len(reply.split())
+            grounding = {"webSearchQueries": ["weather"], "groundingChunks": [{"web": {"uri": "https://example.com/"}}]}
+        elif "codeExecution" in built_in:
+            parts = [
+                {"executableCode": {"language": "PYTHON", "code": "print(6 * 7)"}},
+                {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "42"}},
+                {"text": "The answer is 42."},
+            ]
+            output = 12
+        elif returned:
+            reply = "result: " + json.dumps(returned[0].get("response"))
+            parts = [{"text": reply}]
+            output = len(reply.split())
+        elif declarations:
             parts: list[dict[str, Any]] = [
                 {"functionCall": {"name": declarations[0]["name"], "args": {"city": "Paris"}}}
             ]
@@ -63,22 +102,24 @@ class FakeGemini:
             parts = [{"text": reply}]
             output = len(reply.split())
         usage = {"promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output}
+        with self.lock:
+            self.usages.append(usage)
         if method == "generateContent":
+            candidate = {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
+            if grounding is not None:
+                candidate["groundingMetadata"] = grounding
             return JSONResponse(
-                {
-                    "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
-                    "usageMetadata": usage,
-                    "modelVersion": model,
-                    "responseId": "resp-fake",
-                }
+                {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model, "responseId": "resp-fake"}
             )
         if method == "streamGenerateContent" and request.query_params.get("alt") == "sse":
-            return StreamingResponse(_chunks(model, parts, usage), media_type="text/event-stream")
+            return StreamingResponse(_chunks(model, parts, usage, grounding), media_type="text/event-stream")
         return _error(404, "NOT_FOUND", f"unknown method {method}")
 
 
-async def _chunks(model: str, parts: list[dict[str, Any]], usage: dict[str, Any]) -> AsyncIterator[bytes]:
-    pieces = [{"text": w + " "} for w in parts[0]["text"].split()] if "text" in parts[0] else parts
+async def _chunks(
+    model: str, parts: list[dict[str, Any]], usage: dict[str, Any], grounding: dict[str, Any] | None = None
+) -> AsyncIterator[bytes]:
+    pieces = [{"text": w + " "} for w in parts[0]["text"].split()] if len(parts) == 1 and "text" in parts[0] else parts
     for index, piece in enumerate(pieces):
         last = index == len(pieces) - 1
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": [piece]}, "index": 0}
@@ -86,6 +127,8 @@ async def _chunks(model: str, parts: list[dict[str, Any]], usage: dict[str, Any]
         if last:
             candidate["finishReason"] = "STOP"
             chunk["usageMetadata"] = usage
+            if grounding is not None:
+                candidate["groundingMetadata"] = grounding
         yield f"data: {json.dumps(chunk)}\r\n\r\n".encode()
 
 

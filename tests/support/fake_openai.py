@@ -12,8 +12,10 @@ Its behaviour is chosen by the upstream model name, so one server serves every t
   slow         sleeps longer than the gateway's upstream timeout
   big-usage    like echo, but reports using every output token it was allowed (max_tokens)
   drip         streams like echo, a piece every DRIP_SECONDS (drip-no-usage: and never reports usage)
-Any model given tools calls the first one with {"city": "Paris"} instead of answering.
+Any model given tools calls the first one with {"city": "Paris"} instead of answering, but `agent` (a
+coding agent's model), which answers "Hi from the fake OpenAI." whatever it is given.
 A prompt holding a marker of tests.support.scripted plays that marker's Behaviour instead, whatever the model.
+POST /v1/responses and POST /v1/completions: see tests.support.fake_openai_responses.
 POST /v1/embeddings answers three-dimensional embeddings, one per input.
 POST /v1/audio/speech answers a few deterministic bytes of the asked format (a real WAV for wav).
 POST /v1/audio/transcriptions answers verbose_json: "hello from <filename>" in two segments, lasting
@@ -37,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.support.fake_openai_responses import ResponsesAPI
 from tests.support.scripted import SCRIPT, Behaviour, Plan
 
 PROVIDER_KEY = "sk-upstream-test-credential"
@@ -48,16 +51,26 @@ def words(text: str) -> int:
 
 
 class FakeOpenAI:
-    def __init__(self) -> None:
+    def __init__(self, *keys: str) -> None:
+        """`keys`: the API keys it accepts (PROVIDER_KEY when none are given)."""
+        self.accepted = {f"Bearer {key}" for key in keys or (PROVIDER_KEY,)}
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.released = threading.Event()
         self.gate = threading.Event()
         self.held = 0
         self.lock = threading.Lock()
+        self.usages: list[dict[str, Any]] = []  # of every answer that reported usage (chat, responses)
+        api = ResponsesAPI(
+            self._record,
+            lambda request: request.headers.get("authorization") == f"Bearer {PROVIDER_KEY}",
+            self.usages,
+        )
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/v1/responses", api.responses, methods=["POST"]),
+                Route("/v1/completions", api.completions, methods=["POST"]),
                 Route("/v1/embeddings", self.embeddings, methods=["POST"]),
                 Route("/v1/audio/speech", self.speech, methods=["POST"]),
                 Route("/v1/audio/transcriptions", self.transcriptions, methods=["POST"]),
@@ -69,6 +82,7 @@ class FakeOpenAI:
             self.requests.clear()
             self.headers.clear()
             self.held = 0
+            self.usages.clear()
         self.released.clear()
         self.gate.clear()
 
@@ -96,7 +110,7 @@ class FakeOpenAI:
     async def speech(self, request: Request) -> Response:
         body = await request.json()
         self._record(body, request)
-        if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
+        if request.headers.get("authorization") not in self.accepted:
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
         response_format = body.get("response_format", "mp3")
         if response_format not in SPEECH_AUDIO:
@@ -115,7 +129,7 @@ class FakeOpenAI:
                 fields["_audio"] = content
         audio = fields.pop("_audio", b"")
         self._record(fields, request)
-        if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
+        if request.headers.get("authorization") not in self.accepted:
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
         if "file" not in fields or "model" not in fields:
             return _error(400, "file and model are required.", "invalid_value", "file")
@@ -143,7 +157,7 @@ class FakeOpenAI:
     async def chat(self, request: Request) -> Response:
         body = await request.json()
         self._record(body, request)
-        if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
+        if request.headers.get("authorization") not in self.accepted:
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
         scripted = SCRIPT.find(body.get("messages"))
         if scripted is not None:
@@ -161,9 +175,9 @@ class FakeOpenAI:
             with self.lock:
                 self.held += 1
             await asyncio.to_thread(self.released.wait, 30)
-        reply = "echo: " + _last_user_text(body)
+        reply = "Hi from the fake OpenAI." if model == "agent" else "echo: " + _last_user_text(body)
         prompt_tokens = sum(words(_text(m.get("content"))) for m in body.get("messages", []))
-        if body.get("tools"):
+        if body.get("tools") and model != "agent":
             return self._tool_call(body, prompt_tokens)
         if body.get("stream"):
             return StreamingResponse(self._stream(body, reply, prompt_tokens), media_type="text/event-stream")
@@ -178,6 +192,7 @@ class FakeOpenAI:
             payload["usage"] = _usage(prompt_tokens, body.get("max_tokens") or 1000)
         elif model != "no-usage":
             payload["usage"] = _usage(prompt_tokens, words(reply))
+            self.usages.append(payload["usage"])
         return JSONResponse(payload)
 
     async def _scripted(self, body: dict[str, Any], marker: str, behaviour: Behaviour) -> Response:
@@ -254,6 +269,7 @@ class FakeOpenAI:
         include_usage = (body.get("stream_options") or {}).get("include_usage")
         if include_usage and not model.endswith("no-usage"):
             usage_chunk = {**_chunk(model, {}), "choices": [], "usage": _usage(prompt_tokens, len(pieces))}
+            self.usages.append(usage_chunk["usage"])
             yield _event(usage_chunk)
         yield b"data: [DONE]\n\n"
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from gateway.auth.authenticate import Principal
 from gateway.storage.api_keys import ApiKeyRecord, KeySnapshot
+from gateway.storage.channel_windows import ChannelGuard
 from gateway.storage.credits import KeyGuard, LedgerEntry, Reservation
 from gateway.storage.errors import ReservationRefused
+from gateway.storage.profiles import AccountProfile
 from gateway.storage.stores import Stores
 
 
@@ -33,6 +35,7 @@ class RecordingCredits:
         parent: KeyGuard | None = None,
         *,
         gate: int,
+        channel: ChannelGuard | None = None,
     ) -> None:
         if self.refusals:
             raise ReservationRefused(self.refusals.pop(0))  # type: ignore[arg-type]
@@ -60,6 +63,7 @@ class RecordingKeys:
     records: dict[str, ApiKeyRecord] = field(default_factory=dict)
     reads: int = 0
     window_requests: int = 0
+    profile: AccountProfile | None = None  # the account's, as read with the key
 
     def get(self, key_hash: str, *, consistent: bool = False) -> ApiKeyRecord | None:
         self.reads += 1
@@ -68,15 +72,36 @@ class RecordingKeys:
     def snapshot(self, key_hash: str, account_id: str, parent: str | None, shards: int) -> KeySnapshot:
         """The key, its parent, and its account's gate (the key's version here), one shard, no balances."""
         record = self.records.get(key_hash)
-        return KeySnapshot(record, self.records.get(parent) if parent else None, record.version if record else 0, 1, ())
+        parent_record = self.records.get(parent) if parent else None
+        return KeySnapshot(record, parent_record, record.version if record else 0, 1, (), self.profile)
 
     def requests_in_window(self, key_hash: str, window: int) -> int:
         return self.window_requests
 
 
-def recording_stores(credits: RecordingCredits, keys: RecordingKeys) -> Stores:
-    """The process's stores with the credit and key repositories replaced (the others are never used)."""
-    return replace(Stores.on("unit-tests"), credits=credits, keys=keys)  # type: ignore[arg-type]
+@dataclass
+class RecordingProfiles:
+    """Accounts' profiles (price group, own keys): the default one unless given; reads counted."""
+
+    profiles: dict[str, AccountProfile] = field(default_factory=dict)
+    reads: int = 0
+
+    def get(self, account_id: str) -> AccountProfile | None:
+        self.reads += 1
+        return self.profiles.get(account_id, AccountProfile())
+
+
+def recording_stores(
+    credits: RecordingCredits, keys: RecordingKeys, profiles: RecordingProfiles | None = None
+) -> Stores:
+    """The process's stores with the credit, key and profile repositories replaced (the others are
+    never used)."""
+    return replace(
+        Stores.on("unit-tests"),
+        credits=credits,  # type: ignore[arg-type]
+        keys=keys,  # type: ignore[arg-type]
+        profiles=profiles or RecordingProfiles(),  # type: ignore[arg-type]
+    )
 
 
 def key_record(**fields: Any) -> ApiKeyRecord:

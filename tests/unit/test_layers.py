@@ -1,6 +1,6 @@
 """The direction of imports, as docs/ARCHITECTURE.md draws it:
 
-    functions -> edge (http, admin, caches) -> services -> {billing, providers, formats} -> auth
+    functions -> edge (http, admin, caches, assets) -> services -> {billing, providers, formats} -> auth
               -> foundation (canonical, dialects, catalog, storage, errors, config, ...)
 
 A module imports from its own layer or below, never above; billing, providers and formats never
@@ -25,7 +25,9 @@ LAYERS: dict[str, int] = {
     # the edge: what functions and tools are built from
     "http": 5,
     "admin": 5,
+    "operator_cli": 5,
     "caches": 5,
+    "assets": 5,
     # use cases
     "services": 4,
     # money, upstreams, inbound formats: side by side, independent of each other

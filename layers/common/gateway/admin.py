@@ -1,4 +1,5 @@
-"""`gateway-admin`: bootstrap accounts, keys and credits, against AWS or DynamoDB Local.
+"""`gateway-admin`: bootstrap accounts, keys and credits, and run the control plane (operator_cli.py:
+models, prices, channels, price groups, top-up codes, operator keys), against AWS or DynamoDB Local.
 
 Uses boto3's standard configuration (profile, region, AWS_ENDPOINT_URL_DYNAMODB) and the table
 named by --table or GATEWAY_TABLE. Every command prints one JSON object; `audit` exits with
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from gateway import operator_cli
 from gateway.money import credits_to_micro
 
 DRIFT_EXIT_CODE = 3
@@ -73,17 +75,24 @@ def _parser() -> argparse.ArgumentParser:
     more = commands.add_parser("add-shards", help="more balance shards for a busy account (its holds spread wider)")
     more.add_argument("--account", required=True)
     more.add_argument("--shards", type=int, required=True, help="the account's new number of shards (at most 64)")
+    commands.add_parser(
+        "index-accounts",
+        help="once, after upgrading: list accounts created before the console in its operators' search",
+    )
 
     for name, disabled in (("disable-key", True), ("enable-key", False)):
         toggle = commands.add_parser(name, help=f"{name.split('-')[0]} a key by its hash")
         toggle.add_argument("--hash", required=True, dest="key_hash")
         toggle.set_defaults(disabled=disabled)
+    operator_cli.add_commands(commands)
     return parser
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace) -> Any:
     from gateway.services import accounts, keys
 
+    if operator_cli.handles(args.command):
+        return operator_cli.run(args)
     if args.command == "create-account":
         return accounts.account_view(accounts.create_account(args.name, args.credits, email=args.email))
     if args.command == "create-key":
@@ -105,6 +114,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return accounts.shard_balances(args.account)
     if args.command == "add-shards":
         return accounts.account_view(accounts.add_shards(args.account, args.shards))
+    if args.command == "index-accounts":
+        from gateway.services import operators
+
+        return operators.index_accounts()
     keys.set_key_disabled(args.key_hash, args.disabled)
     return {"hash": args.key_hash, "disabled": args.disabled}
 
@@ -118,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gateway.config import get_settings
     from gateway.errors import GatewayError
     from gateway.storage.dynamo import DynamoError
+    from gateway.storage.errors import StorageUnavailable
 
     get_settings.cache_clear()
     try:
@@ -125,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GatewayError as error:
         print(json.dumps({"error": error.message}), file=sys.stderr)
         return 1
-    except DynamoError as error:
+    except (DynamoError, StorageUnavailable) as error:
         print(json.dumps({"error": f"DynamoDB: {error}"}), file=sys.stderr)
         return 2
     print(json.dumps(result, indent=2))

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 
 def reset() -> None:
-    """Settings, the catalog, the AWS clients, the stores, the key cache and provider health."""
-    from gateway.auth import authenticate
+    """Settings, the catalog, the AWS clients, the stores, the key cache, the sign-in keys, provider
+    health, and the control plane's caches (the live catalog, account profiles, own keys, channel
+    secrets and caps)."""
+    from gateway.auth import authenticate, cognito
+    from gateway.catalog import live
     from gateway.catalog.registry import load_catalog
     from gateway.config import get_settings
-    from gateway.providers import health
+    from gateway.providers import capacity, health
     from gateway.providers.bedrock.client import forget_runtime_clients
-    from gateway.storage import dynamo, objects, stores
+    from gateway.services import byok, profiles
+    from gateway.storage import dynamo, objects, stores, vault
 
     get_settings.cache_clear()
     load_catalog.cache_clear()
@@ -21,5 +25,13 @@ def reset() -> None:
     objects.sqs.cache_clear()
     stores.reset()
     authenticate.forget_all()
+    cognito.forget_keys()
     health.reset()
     forget_runtime_clients()
+    live.reset()
+    vault.kms.cache_clear()
+    vault.secrets_manager.cache_clear()
+    vault.channel_secrets.clear()
+    capacity.reset()
+    profiles.reset()
+    byok.reset()

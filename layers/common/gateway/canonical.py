@@ -81,12 +81,21 @@ class PromptTokensDetails(TypedDict, total=False):
     cache_write_1h_tokens: int  # a gateway extension: of cache_write_tokens, those kept for an hour
 
 
+class ServerToolUse(TypedDict, total=False):
+    """A gateway extension (Anthropic's names): tools the upstream ran itself, each with its own fee."""
+
+    web_search_requests: int  # searches (Anthropic web search, OpenAI web_search calls)
+    web_fetch_requests: int  # pages fetched (Anthropic web fetch)
+    grounded_requests: int  # answers grounded with Google Search (Gemini: one fee per request)
+
+
 class CompletionUsage(TypedDict, total=False):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
     prompt_tokens_details: PromptTokensDetails
     completion_tokens_details: dict[str, int]
+    server_tool_use: ServerToolUse
 
 
 class Choice(TypedDict):
@@ -168,6 +177,25 @@ class Usage:
     cache_write_tokens: int = 0  # written to a prompt cache (part of prompt_tokens; Anthropic, Bedrock)
     audio_tokens: int = 0  # prompt tokens of audio (part of prompt_tokens), dearer on some models
     cache_write_1h_tokens: int = 0  # of cache_write_tokens, those kept for an hour (Anthropic: dearer)
+    web_searches: int = 0  # server-side searches the upstream ran
+    web_fetches: int = 0  # server-side page fetches
+    grounded: int = 0  # answers grounded with Google Search
+
+
+@dataclass(frozen=True)
+class ServerTools:
+    """Tools a request lets the upstream run itself, at most as often as the request allows: what
+    they can add to its cost. Each ran tool's results are read by the model as input, up to a
+    context window per round. `params` names the request field of each kind, for refusals."""
+
+    web_searches: int = 0
+    web_fetches: int = 0
+    grounded: bool = False
+    rounds: int = 0  # server-side rounds, each of which may read up to a context window more
+    params: tuple[tuple[str, str], ...] = ()  # (kind, request field): ("web_search", "tools[2]")
+
+    def param(self, kind: str) -> str:
+        return next((name for tool, name in self.params if tool == kind), "tools")
 
 
 def usage_from(payload: Mapping[str, Any]) -> Usage | None:
@@ -180,6 +208,8 @@ def usage_from(payload: Mapping[str, Any]) -> Usage | None:
         return None
     details = usage.get("prompt_tokens_details")
     details = details if isinstance(details, dict) else {}
+    tools = usage.get("server_tool_use")
+    tools = tools if isinstance(tools, dict) else {}
     return Usage(
         prompt,
         completion,
@@ -187,6 +217,9 @@ def usage_from(payload: Mapping[str, Any]) -> Usage | None:
         _positive(details.get("cache_write_tokens")),
         _positive(details.get("audio_tokens")),
         _positive(details.get("cache_write_1h_tokens")),
+        _positive(tools.get("web_search_requests")),
+        _positive(tools.get("web_fetch_requests")),
+        _positive(tools.get("grounded_requests")),
     )
 
 

@@ -50,6 +50,28 @@ class Settings(BaseModel):
     # its deadline is ended unworked, so the provider is never paid for images nobody is charged for.
     image_task_work_seconds: int = Field(300, alias="IMAGE_TASK_WORK_SECONDS", ge=0)
     max_body_bytes: int = Field(10 * 1024 * 1024, alias="MAX_BODY_BYTES", gt=0)
+    # The console: the Cognito user pool and app client whose ID tokens it accepts, whether anyone may
+    # sign up, the credits a new user's account starts with, and the group whose members are operators.
+    cognito_user_pool_id: str | None = Field(None, alias="COGNITO_USER_POOL_ID", pattern=r"^[\w-]+_[0-9A-Za-z]+$")
+    cognito_client_id: str | None = Field(None, alias="COGNITO_CLIENT_ID", pattern=r"^[\w+]+$")
+    console_self_sign_up: bool = Field(True, alias="CONSOLE_SELF_SIGN_UP")
+    console_starting_credits: str = Field("0", alias="CONSOLE_STARTING_CREDITS", pattern=r"^\d{1,12}(\.\d{1,6})?$")
+    console_operator_group: str = Field("operators", alias="CONSOLE_OPERATOR_GROUP", min_length=1)
+    # Stored responses (POST /v1/responses with `store`): how long they are kept, and the bucket that
+    # holds those too large for a table item (unset: such responses are answered but not stored)
+    response_retention_days: int = Field(30, alias="RESPONSE_RETENTION_DAYS", ge=1, le=3650)
+    responses_bucket: str | None = Field(None, alias="RESPONSES_BUCKET")
+    # The runtime catalog (catalog/live.py): models, prices and channels from the table, models.yaml
+    # its seed; how often a warm process compares its version stamp, and how stale it may ever serve.
+    runtime_catalog: bool = Field(False, alias="RUNTIME_CATALOG")
+    catalog_check_seconds: float = Field(5.0, alias="CATALOG_CHECK_SECONDS", ge=0)
+    catalog_max_stale_seconds: float = Field(15.0, alias="CATALOG_MAX_STALE_SECONDS", ge=0)
+    # Channel keys live in Secrets Manager under this prefix (the functions may read only there).
+    channel_secret_prefix: str = Field("ai-gateway/channels/", alias="CHANNEL_SECRET_PREFIX", min_length=1)
+    channel_secret_max_age: float = Field(300.0, alias="CHANNEL_SECRET_MAX_AGE", ge=0)
+    # The KMS key customers' own provider keys are encrypted with (unset: bring-your-own-key is off).
+    byok_kms_key_id: str | None = Field(None, alias="BYOK_KMS_KEY_ID")
+    byok_key_cache_seconds: float = Field(300.0, alias="BYOK_KEY_CACHE_SECONDS", ge=0)
 
 
 @lru_cache(maxsize=1)

@@ -162,6 +162,11 @@ async def management_principal(request: Request) -> Principal:
     return await _principal(request, "management")
 
 
+async def operator_principal(request: Request) -> Principal:
+    """The admin API: an operator key (`sk-gwo-`), read afresh on every call."""
+    return await _principal(request, "operator")
+
+
 def credential_of(request: Request) -> str:
     """The caller's key as presented (already authenticated by the route's dependency)."""
     return credential_from(request.headers) or ""
@@ -171,6 +176,7 @@ InferenceKey = Annotated[Principal, Depends(inference_principal)]
 GeminiKey = Annotated[Principal, Depends(gemini_principal)]
 AnyKey = Annotated[Principal, Depends(any_principal)]
 ManagementKey = Annotated[Principal, Depends(management_principal)]
+OperatorKey = Annotated[Principal, Depends(operator_principal)]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

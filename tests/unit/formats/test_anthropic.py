@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from gateway.canonical import Usage
 from gateway.dialects.anthropic import error_body, sse
 from gateway.errors import InvalidRequest, ProviderError
-from gateway.formats.anthropic import MessagesRequest, to_openai
+from gateway.formats.anthropic import MessagesRequest, to_openai, translated
 from gateway.formats.anthropic_answers import StreamEncoder, from_openai_response
 from gateway.providers.anthropic.request import chat_request
 
@@ -56,7 +56,7 @@ def test_a_full_anthropic_body_passes_through_unchanged() -> None:
         {"max_tokens": None},
         {"max_tokens": 0},
         {"messages": []},
-        {"messages": [{"role": "system", "content": "x"}]},
+        {"messages": [{"role": "tool", "content": "x"}]},
         {"messages": [{"role": "user"}]},
         {"model": ""},
         {"temperature": 1.5},
@@ -67,6 +67,27 @@ def test_a_body_anthropic_would_refuse_is_refused_before_credits(fields: dict[st
     request = {key: value for key, value in body(**fields).items() if value is not None}
     with pytest.raises(ValidationError):
         MessagesRequest.model_validate(request)
+
+
+def test_a_system_turn_mid_conversation_is_a_system_message_in_its_place() -> None:
+    # Given Claude Code's mid-conversation system turn (with the request's own output_config)
+    environment = {"type": "text", "text": "# Environment", "cache_control": {"type": "ephemeral"}}
+    turns: list[dict[str, Any]] = [
+        {"role": "user", "content": "Say hi"},
+        {"role": "system", "content": [environment], "output_config": {"effort": "medium"}},
+    ]
+    request = MessagesRequest.model_validate(body(messages=turns, output_config={"effort": "medium"}))
+    # When it is translated, Then the system turn stays where it was, its cache marker with it
+    canonical, native_only, _ = translated(request.wire_body())
+    assert [message["role"] for message in canonical["messages"]] == ["user", "system"]
+    assert canonical["messages"][1]["content"] == [
+        {"type": "text", "text": "# Environment", "cache_control": {"type": "ephemeral"}}
+    ]
+    assert native_only == ()
+    # But a turn asking for another effort than the request's is Anthropic's own
+    turns[1]["output_config"] = {"effort": "high"}
+    _, native_only, _ = translated(body(messages=turns, output_config={"effort": "medium"}))
+    assert [part.param for part in native_only] == ["messages[1].output_config"]
 
 
 def test_model_and_max_tokens_are_required() -> None:

@@ -19,6 +19,8 @@ from gateway.providers.capabilities import (
     EMBEDDINGS,
     IMAGE_GENERATION,
     SPEECH,
+    TEXT_COMPLETIONS,
+    TOKEN_COUNTING,
     TRANSCRIPTION,
     Capability,
     NativeChat,
@@ -28,14 +30,21 @@ from gateway.providers.credentials import Endpoint
 PROVIDERS = Path(registry.__file__).parent
 FILES = {"__init__.py", "client.py", "request.py", "response.py"}
 NETWORK = ("httpx", "httpx_sse", "boto3", "botocore", "anyio", "gateway.providers.http", "gateway.providers.sse")
-ALL = (CHAT, EMBEDDINGS, IMAGE_GENERATION, SPEECH, TRANSCRIPTION)
+ALL = (CHAT, EMBEDDINGS, IMAGE_GENERATION, SPEECH, TRANSCRIPTION, TEXT_COMPLETIONS, TOKEN_COUNTING)
 SERVES: dict[str, set[Capability[Any]]] = {
-    "openai": {CHAT, EMBEDDINGS, IMAGE_GENERATION, SPEECH, TRANSCRIPTION},
-    "anthropic": {CHAT},
-    "gemini": {CHAT, IMAGE_GENERATION},
+    "openai": {CHAT, EMBEDDINGS, IMAGE_GENERATION, SPEECH, TRANSCRIPTION, TEXT_COMPLETIONS},
+    "anthropic": {CHAT, TOKEN_COUNTING},
+    "gemini": {CHAT, IMAGE_GENERATION, TOKEN_COUNTING},
     "bedrock": {CHAT},
 }
-SPEAKS = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini", "bedrock": None}
+# The inbound formats each kind's upstream speaks itself (their requests pass through)
+SPEAKS: dict[str, set[str]] = {
+    "openai": {"openai", "responses", "completions"},
+    "anthropic": {"anthropic"},
+    "gemini": {"gemini"},
+    "bedrock": set(),
+}
+FORMATS = {"openai", "responses", "completions", "anthropic", "gemini"}
 CATEGORY_NEEDS = {
     "chat": CHAT,
     "embedding": EMBEDDINGS,
@@ -70,11 +79,12 @@ def test_each_kind_serves_what_its_upstream_can(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", sorted(SERVES))
-def test_the_native_format_of_each_kind(kind: str) -> None:
+def test_the_native_formats_of_each_kind(kind: str) -> None:
     endpoint = Endpoint("http://127.0.0.1:9", "key", region="us-east-1")
-    native = registry.native_client(kind, endpoint, SPEAKS[kind] or "openai")
-    assert (native is not None) == (SPEAKS[kind] is not None)
-    assert all(registry.native_client(kind, endpoint, other) is None for other in set(SPEAKS.values()) - {SPEAKS[kind]})
+    for inbound in FORMATS:
+        native = registry.native_client(kind, endpoint, inbound)
+        assert (native is not None) == (inbound in SPEAKS[kind]), inbound
+        assert native is None or native.native_format == inbound
 
 
 @pytest.mark.parametrize("kind", sorted(SERVES))

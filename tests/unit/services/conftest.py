@@ -1,4 +1,5 @@
-"""Service unit tests run on the test catalog, with its providers configured in the environment."""
+"""Service unit tests run on the test catalog (the file: no runtime catalog in a table), with its
+providers configured in the environment."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def fixture_catalog(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("GATEWAY_CATALOG", str(TEST_CATALOG))
     for name, value in CONFIGURED.items():
         monkeypatch.setenv(name, value)
-    for name in ("NOWHERE_API_KEY", "NOWHERE_BASE_URL", "PROVIDER_SECRET_ARN"):
+    for name in ("NOWHERE_API_KEY", "NOWHERE_BASE_URL", "PROVIDER_SECRET_ARN", "RUNTIME_CATALOG"):
         monkeypatch.delenv(name, raising=False)
     caches.reset()
     yield

@@ -12,7 +12,7 @@ import pytest
 from gateway.catalog.registry import ModelEntry
 from gateway.errors import ApiDisabled, InsufficientCredits, InvalidRequest, RateLimited, ServiceUnavailable
 from gateway.providers.capabilities import CHAT, EMBEDDINGS
-from gateway.services.admission import MIN_HOLD, Admission, admit
+from gateway.services.admission import ATTEMPTS, MIN_HOLD, Admission, admit
 from gateway.services.routing import Route
 from gateway.storage import stores
 from gateway.storage.credits import KeyGuard
@@ -107,7 +107,7 @@ def test_a_key_disabled_meanwhile_is_refused_when_read_again(store: Store) -> No
 
 def test_a_key_that_keeps_changing_is_a_503_to_retry(store: Store) -> None:
     store.keys.records[key_record().key_hash] = key_record()
-    store.credits.refusals = ["key_changed"] * 3
+    store.credits.refusals = ["key_changed"] * ATTEMPTS
     with pytest.raises(ServiceUnavailable):
         admitted()
 

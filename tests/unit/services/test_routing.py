@@ -52,7 +52,13 @@ def test_a_preference_for_a_provider_that_does_not_serve_the_model_is_a_400() ->
         ({"order": "fake"}, "provider.order"),
         ({"only": [""]}, "provider.only"),
         ({"allow_fallbacks": "no"}, "provider.allow_fallbacks"),
-        ({"sort": "price"}, "provider"),
+        ({"data_collection": "deny"}, "provider"),
+        ({"sort": "cheapest"}, "provider.sort"),
+        ({"max_price": {"prompt": -1}}, "provider.max_price.prompt"),
+        ({"max_price": {"prompt": True}}, "provider.max_price.prompt"),
+        ({"max_price": {"prompt": float("nan")}}, "provider.max_price.prompt"),
+        ({"max_price": {"tokens": 1}}, "provider.max_price"),
+        ({"require_parameters": "yes"}, "provider.require_parameters"),
     ],
 )
 def test_malformed_preferences_are_a_400_naming_the_field(body_field: object, param: str) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from gateway.storage import layout
 from gateway.storage.balances import seen_slot, window_name
+from gateway.storage.channel_windows import ChannelGuard
 from gateway.storage.credits import CONFLICT_RETRIES, CreditRepository, KeyGuard, LedgerEntry, Reservation
 from gateway.storage.dynamo import to_attributes
 from gateway.storage.dynamo_client import DynamoError
@@ -129,6 +130,26 @@ def test_a_recorded_hold_writes_its_reservation_and_the_items_given_with_it() ->
     assert (reservation["Put"]["Item"]["amount"], reservation["Put"]["Item"]["shard"]) == ({"N": "5000"}, {"N": "3"})
     assert reservation["Put"]["Item"]["gsi1sk"] == {"S": f"{NOW + 960:010d}#gen-0a"}
     assert also == {"Put": {"task": 1}}
+
+
+def test_a_capped_channel_makes_the_hold_one_transaction_with_the_channels_counter() -> None:
+    guard = ChannelGuard("ch-a", window=30_000, rpm=10, tpm=5_000)
+    client = ScriptedDynamo()
+    assert repository(client).reserve(replace(HOLD, channel="ch-a"), KeyGuard(), NOW, gate=7, channel=guard) is None
+    shard, counter = client.items
+    assert shard["Update"]["Key"] == layout.balance_key("acct", 3)
+    assert counter["Update"]["Key"] == layout.channel_rate_key("ch-a", 30_000)
+    assert counter["Update"]["ConditionExpression"] == (
+        "(attribute_not_exists(requests) OR requests < :rpm) AND (attribute_not_exists(tokens) OR tokens < :tpm)"
+    )
+    uncapped = ScriptedDynamo()
+    repository(uncapped).reserve(HOLD, KeyGuard(), NOW, gate=7, channel=ChannelGuard("ch-b", window=1))
+    assert [name for name, _ in uncapped.calls] == ["update_item"]  # no caps, no counter: one write
+    with pytest.raises(ReservationRefused) as refused:
+        repository(ScriptedDynamo(cancelled("None", "ConditionalCheckFailed"))).reserve(
+            HOLD, KeyGuard(), NOW, gate=7, channel=guard
+        )
+    assert refused.value.reason == "channel_full"
 
 
 @pytest.mark.parametrize("amount", [0, -1, 10**12 + 1, 1.5, True])

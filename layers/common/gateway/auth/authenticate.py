@@ -2,9 +2,10 @@
 
 The cache serves inference calls only, and only saves a read: an inference key is read together
 with its account's gate (one TransactGetItems), and each hold checks that gate on its balance shard;
-every change to a key of the account moves the gate, so the hold of a key read before the change is
-refused and the key read again. Every other call reads the key afresh. So revocation and changes
-take effect on the very next request, whichever function serves it. A key created by another key is
+every change to a key of the account (and to its profile or `disabled` switch, read with the gate)
+moves the gate, so the hold of a key read before the change is refused and the key read again.
+Every other call reads the key afresh. So revocation and changes take effect on the very next
+request, whichever function serves it. A key created by another key is
 read with that key (its parent), and works only within it (auth.delegation).
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from gateway import clock
 from gateway.auth.delegation import bound_by
@@ -21,10 +22,15 @@ from gateway.auth.keys import hash_key, looks_like_key
 from gateway.config import get_settings
 from gateway.errors import ApiDisabled, Forbidden, InvalidApiKey
 from gateway.storage.api_keys import ApiKeyRecord, KeyKind
+from gateway.storage.profiles import AccountProfile
 from gateway.storage.stores import stores
 
+_WRONG_KIND = {
+    "inference": "Management keys cannot call models.",
+    "operator": "This endpoint needs an operator key (gateway-admin create-operator-key).",
+}
 _CACHE_LIMIT = 10_000
-Requirement = Literal["inference", "management", "any"]
+Requirement = Literal["inference", "management", "operator", "any"]  # any: inference or management
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ class _Read:
     gate: int | None = None
     shards: int = 0
     balances: tuple[int, ...] = ()
+    profile: AccountProfile | None = None
+    account_disabled: bool = False
 
 
 _cache: dict[str, tuple[float, _Read]] = {}
@@ -52,6 +60,10 @@ class Principal:
     gate: int | None = None  # None: not read (a management call)
     shards: int = 0
     balances: tuple[int, ...] = ()  # its account's shards' balances, as read with the key
+    # the account's profile (price group, own keys) and `disabled` switch as read with the gate: a
+    # change to either moves the gate (storage/gates.py), so a hold checking it never uses stale ones
+    profile: AccountProfile | None = None
+    account_disabled: bool = False
 
     @property
     def key_hash(self) -> str:
@@ -137,19 +149,25 @@ def _admit(read: _Read, require: Requirement) -> Principal:
         raise ApiDisabled("This API key is disabled.")
     if record.expires_at is not None and record.expires_at <= clock.now():
         raise ApiDisabled("This API key has expired.")
+    if require == "any" and record.kind == "operator":
+        raise Forbidden("Operator keys serve the admin API only.")
     if require != "any" and record.kind != require:
-        raise Forbidden(
-            "Management keys cannot call models." if require == "inference" else "This endpoint needs a management key."
-        )
+        raise Forbidden(_WRONG_KIND.get(require, "This endpoint needs a management key."))
     if not record.parent:
-        return Principal(record, gate=read.gate, shards=read.shards, balances=read.balances)
+        return Principal(record, gate=read.gate, shards=read.shards, balances=read.balances, **_account(read))
     if parent is None or parent.revoked or parent.account_id != record.account_id:
         raise InvalidApiKey("Invalid API key: the key that created it was revoked.")
     if parent.disabled:
         raise ApiDisabled("The key that created this API key is disabled.")
     if parent.expires_at is not None and parent.expires_at <= clock.now():
         raise ApiDisabled("The key that created this API key has expired.")
-    return Principal(bound_by(record, parent), parent, gate=read.gate, shards=read.shards, balances=read.balances)
+    return Principal(
+        bound_by(record, parent), parent, gate=read.gate, shards=read.shards, balances=read.balances, **_account(read)
+    )
+
+
+def _account(read: _Read) -> dict[str, Any]:
+    return {"profile": read.profile, "account_disabled": read.account_disabled}
 
 
 def _cached(key_hash: str, require: Requirement) -> _Read | None:
@@ -170,7 +188,7 @@ def _read(key_hash: str, *, with_gate: bool, cache: bool = True) -> _Read:
         parent = keys.get(record.parent, consistent=True) if record is not None and record.parent else None
         return _Read(record, parent)
     snap = keys.snapshot(key_hash, record.account_id, record.parent, settings.balance_shards)
-    read = _Read(snap.record, snap.parent, snap.gate, snap.shards, snap.balances)
+    read = _Read(snap.record, snap.parent, snap.gate, snap.shards, snap.balances, snap.profile, snap.account_disabled)
     record = snap.record
     if record is not None and cache and settings.key_cache_seconds > 0:
         if len(_cache) >= _CACHE_LIMIT:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-KEY_PREFIX = {"inference": "sk-gw-", "management": "sk-gwm-"}
+KEY_PREFIX = {"inference": "sk-gw-", "management": "sk-gwm-", "operator": "sk-gwo-"}
 DISPLAY_CHARS = 4  # random characters kept after the kind prefix, for people to tell keys apart
 
 
 def generate_key(kind: str) -> str:
-    """`sk-gw-` (inference) or `sk-gwm-` (management) + 256 random bits, URL-safe."""
+    """`sk-gw-` (inference), `sk-gwm-` (management) or `sk-gwo-` (operator) + 256 random bits, URL-safe."""
     return KEY_PREFIX[kind] + secrets.token_urlsafe(32)
 
 

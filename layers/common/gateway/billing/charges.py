@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.billing.estimate import covering_tokens
-from gateway.canonical import Usage
+from gateway.canonical import ServerTools, Usage
 from gateway.catalog.registry import Pricing
 
 
@@ -22,12 +22,27 @@ class Charge:
     estimated: bool = False  # the provider reported no usage: an estimate that surely covers it
 
 
-def for_tokens(pricing: Pricing, usage: Usage | None, *, prompt_bound: int, produced_bytes: int) -> Charge:
-    """The usage the upstream reported; when it reported none, an estimate that surely covers what it
-    billed: the whole prompt bound (images and files included) and a token per byte it produced."""
+def for_tokens(
+    pricing: Pricing,
+    usage: Usage | None,
+    *,
+    prompt_bound: int,
+    produced_bytes: int,
+    tools: ServerTools | None = None,
+) -> Charge:
+    """The usage the upstream reported (tokens, and the tools it ran itself); when it reported none,
+    an estimate that surely covers what it billed: the whole prompt bound (images and files included),
+    a token per byte it produced, and every tool use the request allowed (`tools`)."""
     estimated = usage is None
     if usage is None:
-        usage = Usage(prompt_tokens=prompt_bound, completion_tokens=covering_tokens(produced_bytes))
+        allowed = tools or ServerTools()
+        usage = Usage(
+            prompt_tokens=prompt_bound,
+            completion_tokens=covering_tokens(produced_bytes),
+            web_searches=allowed.web_searches,
+            web_fetches=allowed.web_fetches,
+            grounded=int(allowed.grounded),
+        )
     cost = pricing.cost(
         usage.prompt_tokens,
         usage.completion_tokens,
@@ -35,8 +50,16 @@ def for_tokens(pricing: Pricing, usage: Usage | None, *, prompt_bound: int, prod
         usage.cache_write_tokens,
         usage.audio_tokens,
         usage.cache_write_1h_tokens,
+        fees=pricing.tool_fees(usage.web_searches, usage.web_fetches, usage.grounded),
     )
-    return Charge(cost, usage.prompt_tokens, usage.completion_tokens, estimated=estimated)
+    units = _tool_units(usage)
+    return Charge(cost, usage.prompt_tokens, usage.completion_tokens, units=units, estimated=estimated)
+
+
+def _tool_units(usage: Usage) -> dict[str, Any] | None:
+    """The server-side tool uses a charge includes, for the trace."""
+    units = {"web_searches": usage.web_searches, "web_fetches": usage.web_fetches, "grounded": usage.grounded}
+    return {name: count for name, count in units.items() if count} or None
 
 
 def for_images(pricing: Pricing, size: str, quality: str | None, images: int) -> Charge:

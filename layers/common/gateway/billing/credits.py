@@ -11,6 +11,7 @@ from typing import Any
 from gateway import clock
 from gateway.auth.authenticate import Principal, forget
 from gateway.billing import periods, shards
+from gateway.catalog.runtime import PriceBasis
 from gateway.clock import day_from_epoch, iso_from_epoch, now_epoch
 from gateway.config import get_settings
 from gateway.errors import (
@@ -26,6 +27,7 @@ from gateway.money import display
 from gateway.observability import logger
 from gateway.storage.api_keys import ApiKeyRecord
 from gateway.storage.balances import Shard
+from gateway.storage.channel_windows import ChannelGuard
 from gateway.storage.credits import CreditRepository, KeyGuard, LedgerEntry, Reservation
 from gateway.storage.errors import ReservationRefused, StorageUnavailable
 from gateway.storage.stores import stores
@@ -38,6 +40,24 @@ class KeyChanged(Exception):
     """The key changed since it was read (PATCH, disable, revoke): read it again."""
 
 
+class ProfileChanged(Exception):
+    """The account's price group or own keys changed since they were read: `account` is the account
+    item as it stands; price and route the request again."""
+
+    def __init__(self, account: dict[str, Any]) -> None:
+        super().__init__("profile_changed")
+        self.account = account
+
+
+class ChannelAtCap(Exception):
+    """The channel the request was routed to first is at its per-minute cap: route it again without."""
+
+    def __init__(self, channel: str, window_ends: int) -> None:
+        super().__init__(channel)
+        self.channel = channel
+        self.window_ends = window_ends  # epoch seconds
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One call to an upstream, as the request's trace lists it."""
@@ -47,6 +67,7 @@ class Attempt:
     http_status: int
     error_code: str | None
     latency_ms: int
+    channel: str | None = None  # the provider's upstream channel (never its secret)
 
 
 @dataclass(frozen=True)
@@ -67,7 +88,10 @@ class Outcome:
     usage_estimated: bool = False
     attempts: tuple[Attempt, ...] = ()
     units: dict[str, Any] | None = None  # images, characters, audio_seconds: what media was billed on
+    channel: str | None = None  # the channel that answered
     routing_strategy: str = "auto"  # what ordered the providers: auto, vendor, provider_preferences
+    user: str | None = None  # the end user the client named, kept on the trace
+    metadata: dict[str, str] | None = None  # the client's tags, kept on the trace
 
     @property
     def succeeded(self) -> bool:
@@ -85,19 +109,32 @@ def reserve(
     trace_id: str,
     also: Sequence[dict[str, Any]] = (),
     choice: shards.Choice | None = None,
+    *,
+    basis: PriceBasis | None = None,
+    channel: ChannelGuard | None = None,
 ) -> Reservation:
     """Hold `amount` for this request on one of the account's balance shards (`choice`, else one
     picked here), within the key's limit and rate; `also` items are written in the same transaction
-    and make the hold a recorded one (its reservation item outlives this invocation).
+    and make the hold a recorded one (its reservation item outlives this invocation). `basis` (what
+    the amount was priced on) is recorded; a capped `channel` counts the request in its window.
 
-    Raises KeyChanged when a key of the account was changed since `principal` was read (the gate
-    moved); the caller reads it again (its allow-lists may have changed too) and retries.
+    Raises KeyChanged when a key of the account, its profile or its `disabled` switch was changed
+    since `principal` was read (the gate moved); the caller reads it again (its allow-lists and
+    prices may have changed too) and retries. ProfileChanged when `basis` was priced on another
+    profile than the one read with the gate; ChannelAtCap when the channel is full.
     """
     key, parent = principal.key, principal.parent
     if principal.gate is None or not principal.shards:
         if not principal.shards:  # an account from before balance shards: split its balance now
             stores().accounts.sharded(key.account_id)
         raise KeyChanged(key.key_hash)
+    if principal.account_disabled:
+        raise _refusal_error(ReservationRefused("account_disabled"), principal, amount, clock.now())
+    if basis is not None and principal.profile is not None and basis.profile_version != principal.profile.version:
+        profile = principal.profile  # priced on another profile than the gate's: price it again on this one
+        raise ProfileChanged(
+            {"profile_version": profile.version, "price_group": profile.group, "byok_providers": set(profile.byok)}
+        )
     moment = clock.now()
     now = int(moment)
     limit_period = periods.period_of(key.limit_reset, moment) if key.limit is not None else None
@@ -126,14 +163,23 @@ def reserve(
             parent_limit_period=parent_period,
             shard=choice.shard,
             recorded=bool(also),
+            catalog_version=basis.catalog_version if basis is not None else None,
+            price_ratio=format(basis.ratio.normalize(), "f") if basis is not None else None,
+            byok=basis.own_key if basis is not None else False,
+            profile_version=basis.profile_version if basis is not None else 0,
+            channel=channel.channel if channel is not None and channel.capped else None,
         )
         try:
-            after = _repository().reserve(reservation, guard, now, also, parent_guard, gate=principal.gate)
+            after = _repository().reserve(
+                reservation, guard, now, also, parent_guard, gate=principal.gate, channel=channel
+            )
         except ReservationRefused as refusal:
             if refusal.reason == "shard_short":  # what this process knew is stale: read the shards
                 shards.observe(account_id, choice.shard, int((refusal.key_item or {}).get("balance", 0)))
                 choice = None
                 continue
+            if refusal.reason == "channel_full" and channel is not None:
+                raise ChannelAtCap(channel.channel, (channel.window + 1) * periods.RATE_WINDOW_SECONDS) from refusal
             forget(key.key_hash)
             if parent is not None:
                 forget(parent.key_hash)
@@ -199,7 +245,7 @@ def _guard(key: ApiKeyRecord, amount: int, moment: float) -> KeyGuard:
 
 def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
     """The request's ledger entry: what its usage is worth, never more than was held."""
-    charged = min(outcome.cost, reservation.amount)
+    amount = charged(reservation, outcome)
     if outcome.cost > reservation.amount:
         logger().warning(
             "usage exceeded reservation; charge capped",
@@ -218,7 +264,7 @@ def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
         error_code=outcome.error_code,
         prompt_tokens=outcome.prompt_tokens,
         completion_tokens=outcome.completion_tokens,
-        credits=charged,
+        credits=amount,
         reserved=reservation.amount,
         latency_ms=outcome.latency_ms,
         upstream_latency_ms=outcome.upstream_latency_ms,
@@ -227,10 +273,21 @@ def ledger_entry(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
         usage_estimated=outcome.usage_estimated,
         created_at=reservation.created_at,
         day=day_from_epoch(now_epoch()),
-        attempts=tuple(asdict(attempt) for attempt in outcome.attempts),
+        attempts=tuple(_attempt(attempt) for attempt in outcome.attempts),
         units=outcome.units,
         routing_strategy=outcome.routing_strategy,
+        user=outcome.user,
+        metadata=outcome.metadata,
+        channel=outcome.channel,
+        catalog_version=reservation.catalog_version,
+        price_ratio=reservation.price_ratio,
+        byok=reservation.byok,
     )
+
+
+def charged(reservation: Reservation, outcome: Outcome) -> int:
+    """What the ledger charges for `outcome`: its cost, never more than was held."""
+    return min(outcome.cost, reservation.amount)
 
 
 def settle(reservation: Reservation, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> LedgerEntry | None:
@@ -280,6 +337,11 @@ def record_pending(reservation: Reservation, outcome: Outcome) -> LedgerEntry:
     return entry
 
 
+def _attempt(attempt: Attempt) -> dict[str, Any]:
+    """An attempt as the trace keeps it (`channel` only where there was one)."""
+    return {name: value for name, value in asdict(attempt).items() if name != "channel" or value is not None}
+
+
 def _status(outcome: Outcome) -> str:
     if outcome.succeeded:
         return "success"
@@ -326,6 +388,8 @@ def _refusal_error(refusal: ReservationRefused, principal: Principal, amount: in
             )
         case "key_disabled":
             return ApiDisabled("This API key is disabled.")
+        case "account_disabled":
+            return ApiDisabled("This account is disabled; contact the operator.")
         case "key_expired":
             return ApiDisabled("This API key has expired.")
         case "key_wrong_kind":

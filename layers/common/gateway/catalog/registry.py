@@ -51,13 +51,27 @@ class PriceTier(TokenPrices):
 class Pricing(TokenPrices):
     """Token prices, plus credits per request; tiers for long prompts; media models are priced in
     their own units: credits per image (by `size/quality`, `size` or `*`), per 1M input characters
-    (speech), per second of audio (transcription)."""
+    (speech), per second of audio (transcription). Tools the upstream runs itself are priced in
+    credits per use: `web_search` per search, `web_fetch` per page fetched, `grounding` per answer
+    grounded with Google Search; a model without a tool's price cannot be asked to run it."""
 
     request: Decimal = Field(Decimal(0), ge=0)
     tiers: tuple[PriceTier, ...] = ()
     image: dict[str, Decimal] | None = None
     characters: Decimal | None = Field(None, ge=0)
     audio_seconds: Decimal | None = Field(None, ge=0)
+    web_search: Decimal | None = Field(None, ge=0)
+    web_fetch: Decimal | None = Field(None, ge=0)
+    grounding: Decimal | None = Field(None, ge=0)
+
+    def tool_fees(self, web_searches: int = 0, web_fetches: int = 0, grounded: int = 0) -> Decimal:
+        """Micro-credits (unrounded) for the tools the upstream ran; an unpriced tool counts nothing
+        (requests that could run it are refused before they are held)."""
+        return 1_000_000 * (
+            web_searches * (self.web_search or Decimal(0))
+            + web_fetches * (self.web_fetch or Decimal(0))
+            + grounded * (self.grounding or Decimal(0))
+        )
 
     @model_validator(mode="after")
     def _tiers_rise(self) -> Pricing:
@@ -99,10 +113,12 @@ class Pricing(TokenPrices):
         cache_written: int = 0,
         audio_tokens: int = 0,
         cache_written_1h: int = 0,
+        fees: Decimal = Decimal(0),
     ) -> int:
         """Micro-credits for one request, rounded up once at the end, at the tier of its prompt.
         `cached_tokens` (cache reads), `cache_written` (of which `cache_written_1h` for an hour) and
-        `audio_tokens` are parts of `prompt_tokens`, each at its own price when the catalog has one."""
+        `audio_tokens` are parts of `prompt_tokens`, each at its own price when the catalog has one;
+        `fees` (micro-credits) are the tools the upstream ran (`tool_fees`)."""
         prices = self.tier_for(prompt_tokens)
         cached = min(cached_tokens, prompt_tokens) if prices.cached_input is not None else 0
         written = min(cache_written, prompt_tokens - cached) if prices.cache_write_input is not None else 0
@@ -116,6 +132,7 @@ class Pricing(TokenPrices):
             + audio * (prices.audio_input or Decimal(0))
             + completion_tokens * prices.output
             + self.request * 1_000_000
+            + fees
         )
         return ceil_micro(total)
 
@@ -306,6 +323,7 @@ def load_catalog(path: Path) -> Catalog:
 
 
 def get_catalog() -> Catalog:
-    from gateway.config import get_settings
+    """The catalog to serve now: the runtime one (catalog/live.py), or the shipped file."""
+    from gateway.catalog import live
 
-    return load_catalog(get_settings().catalog_path)
+    return live.snapshot().catalog

@@ -4,29 +4,35 @@ The request is checked here and turned into the gateway's canonical OpenAI chat 
 back in Anthropic's shape in `anthropic_answers`. Pure functions. Anthropic
 features with an OpenAI-side convention travel as gateway extensions: `reasoning` (thinking),
 `thinking_blocks` (signed thinking on assistant turns) and `cache_control` on content parts.
+What only Anthropic honours (its server tools, content blocks with no canonical form, context
+management that changes the conversation) goes to Anthropic upstreams as sent and keeps the request
+from any other (`translated`; see `anthropic_tools` for the tools and fields that are refused).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway.canonical import ChatRequest
+from gateway.canonical import ChatRequest, ServerTools
 from gateway.dialects.anthropic import thinking_block
 from gateway.errors import InvalidRequest
-from gateway.formats.inbound import Exchange
+from gateway.formats.anthropic_tools import REFUSED_FIELDS, changes_nothing, server_tools
+from gateway.formats.inbound import Exchange, NativeOnly, Skipped
 from gateway.formats.wire import MAX_OUTPUT_TOKENS, OutputTokens, TopK, UnitInterval, WireModel
 
 # Anthropic-only request fields whose effect the canonical body cannot carry.
 UNSUPPORTED_FIELDS = ("mcp_servers", "container", "context_management")
+MEDIA_BLOCKS = {"image", "document", "search_result", "container_upload"}
 
 
 class MessageParam(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "system"]  # system: a mid-conversation instruction (Claude Code)
     content: str | list[dict[str, Any]]
 
 
@@ -77,19 +83,39 @@ def _obj(value: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- request -> OpenAI
 
 
-def to_openai(body: dict[str, Any], *, allow_top_k: bool = False) -> ChatRequest:
-    """The canonical OpenAI chat body for an Anthropic Messages request; Anthropic-only fields stay out."""
-    for name in UNSUPPORTED_FIELDS:
+def translated(body: dict[str, Any]) -> tuple[ChatRequest, tuple[NativeOnly, ...], ServerTools]:
+    """The canonical body of a Messages request for upstreams of other kinds, what only Anthropic
+    takes (left out of it), and the server tools the request lets Anthropic run. Raises the 400 of
+    what no upstream is sent."""
+    for name, reason in REFUSED_FIELDS.items():
         if body.get(name):
-            raise InvalidRequest(f"'{name}' is not supported by this gateway", param=name)
+            raise InvalidRequest(reason, param=name)
+    tools, own = server_tools(body.get("tools"))
+    skipped = Skipped(NativeOnly(param, reason) for param, reason in own)
+    canonical = to_openai(body, allow_top_k=True, skipped=skipped)
+    return canonical, tuple(skipped), tools
+
+
+def to_openai(body: dict[str, Any], *, allow_top_k: bool = False, skipped: Skipped | None = None) -> ChatRequest:
+    """The canonical OpenAI chat body for an Anthropic Messages request; Anthropic-only fields stay out.
+    Strict (a 400 for what it cannot translate), unless `skipped` collects what it leaves out."""
+    for name in UNSUPPORTED_FIELDS:
+        lenient = skipped is not None and name == "context_management" and changes_nothing(body.get(name))
+        if body.get(name) and not lenient:
+            _refuse(InvalidRequest(f"'{name}' is not supported by this gateway", param=name), skipped)
     messages: list[dict[str, Any]] = []
     system = body.get("system")
     if isinstance(system, str) and system:
         messages.append({"role": "system", "content": system})
     elif isinstance(system, list) and system:
         messages.append({"role": "system", "content": [_part(block, "system", text_only=True) for block in system]})
+    turn_config = _obj(body.get("output_config"))
     for i, message in enumerate(body.get("messages") or []):
-        messages += _message(_obj(message), f"messages[{i}]")
+        where, message = f"messages[{i}]", _obj(message)
+        if "output_config" in message and _obj(message["output_config"]) != turn_config:
+            refusal = InvalidRequest("a per-turn output_config is Anthropic's own", param=f"{where}.output_config")
+            _refuse(refusal, skipped)
+        messages += _message(message, where, skipped)
     request: dict[str, Any] = {"model": body.get("model"), "messages": messages}
     if body.get("max_tokens") is not None:
         request["max_completion_tokens"] = body["max_tokens"]
@@ -106,9 +132,10 @@ def to_openai(body: dict[str, Any], *, allow_top_k: bool = False) -> ChatRequest
         request["stream"] = True
         request["stream_options"] = {"include_usage": True}
     if body.get("tools"):
-        request["tools"] = [_tool(_obj(tool), f"tools[{i}]") for i, tool in enumerate(body["tools"])]
+        tools = [_attempt(skipped, _tool, _obj(tool), f"tools[{i}]") for i, tool in enumerate(body["tools"])]
+        request["tools"] = [tool for tool in tools if tool is not None]
     if body.get("tool_choice"):
-        _tool_choice(_obj(body["tool_choice"]), request)
+        _attempt(skipped, _tool_choice, _obj(body["tool_choice"]), request)
     _reasoning(_obj(body.get("thinking")), _obj(body.get("output_config")), request)
     user = _obj(body.get("metadata")).get("user_id")
     if isinstance(user, str) and user:
@@ -116,23 +143,46 @@ def to_openai(body: dict[str, Any], *, allow_top_k: bool = False) -> ChatRequest
     return cast(ChatRequest, request)
 
 
-def _message(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
+def _refuse(error: InvalidRequest, skipped: Skipped | None, *, media: bool = False) -> None:
+    if skipped is None:
+        raise error
+    skipped.add(error, media=media)
+
+
+def _attempt(skipped: Skipped | None, translate: Any, *args: Any, media: bool = False) -> Any:
+    """`translate(*args)`; when it cannot be translated, left out (and recorded) if `skipped` collects."""
+    try:
+        return translate(*args)
+    except InvalidRequest as error:
+        _refuse(error, skipped, media=media)
+        return None
+
+
+def _message(message: dict[str, Any], where: str, skipped: Skipped | None = None) -> list[dict[str, Any]]:
     role, content = message.get("role"), message.get("content")
     if isinstance(content, str):
         return [{"role": role, "content": content}]
     if not isinstance(content, list):
         raise InvalidRequest("content must be a string or a list of blocks", param=f"{where}.content")
     if role == "assistant":
-        return [_assistant(content, where)]
+        return [_assistant(content, where, skipped)]
+    if role == "system":
+        text_part = functools.partial(_part, text_only=True)
+        parts = [_attempt(skipped, text_part, block, f"{where}.content[{j}]") for j, block in enumerate(content)]
+        return [{"role": "system", "content": [part for part in parts if part is not None]}]
     tools: list[dict[str, Any]] = []
-    parts: list[dict[str, Any]] = []
+    parts = []
     for j, block in enumerate(content):
+        media = _obj(block).get("type") in MEDIA_BLOCKS
         if _obj(block).get("type") == "tool_result":
-            text, images = _tool_result(block.get("content"), f"{where}.content[{j}]")
+            translated = _attempt(skipped, _tool_result, block.get("content"), f"{where}.content[{j}]", media=True)
+            if translated is None:
+                continue
+            text, images = translated
             tools.append({"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text})
             parts += images  # OpenAI tool messages hold text only: images follow in the user turn
-        else:
-            parts.append(_part(block, f"{where}.content[{j}]"))
+        elif (part := _attempt(skipped, _part, block, f"{where}.content[{j}]", media=media)) is not None:
+            parts.append(part)
     return tools + ([{"role": "user", "content": parts}] if parts else [])
 
 
@@ -165,7 +215,7 @@ def _tool_result(content: Any, where: str) -> tuple[str, list[dict[str, Any]]]:
     return text, [part for part in parts if part["type"] != "text"]
 
 
-def _assistant(content: list[Any], where: str) -> dict[str, Any]:
+def _assistant(content: list[Any], where: str, skipped: Skipped | None = None) -> dict[str, Any]:
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
     thinking: list[dict[str, Any]] = []
@@ -182,7 +232,10 @@ def _assistant(content: list[Any], where: str) -> dict[str, Any]:
         elif kind in ("thinking", "redacted_thinking"):
             thinking.append(thinking_block(block))
         else:
-            raise InvalidRequest(f"assistant blocks of type {kind!r} are not supported", param=f"{where}.content[{j}]")
+            refusal = InvalidRequest(
+                f"assistant blocks of type {kind!r} are not supported", param=f"{where}.content[{j}]"
+            )
+            _refuse(refusal, skipped)
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
     if calls:
         message["tool_calls"] = calls
@@ -240,7 +293,9 @@ def exchange(request: MessagesRequest, beta: str | None = None) -> Exchange:
     native = request.wire_body()
     # top_k travels on: Anthropic upstreams take it, OpenAI-compatible ones get it (vLLM honours it,
     # OpenAI refuses it with a 400), Bedrock refuses it by name
-    canonical: ChatRequest = {**to_openai(native, allow_top_k=True), "stream": request.stream}
+    translation, native_only, tools = translated(native)
+    canonical: ChatRequest = {**translation, "stream": request.stream}
+    user = _obj(native.get("metadata")).get("user_id")
     return Exchange(
         format="anthropic",
         endpoint="messages",
@@ -249,4 +304,7 @@ def exchange(request: MessagesRequest, beta: str | None = None) -> Exchange:
         canonical=canonical,
         stream=request.stream,
         native_headers={"anthropic-beta": beta} if beta else {},
+        native_only=native_only,
+        server_tools=tools,
+        user=user if isinstance(user, str) and 0 < len(user) <= 512 else None,
     )

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.canonical import Body, ChatChunk, StreamEvent, Usage, usage_from
+from gateway.canonical import Body, ChatChunk, ChatCompletion, StreamEvent, Usage, usage_from
 from gateway.dialects import anthropic as wire
 from gateway.dialects.anthropic import STOP_REASONS, thinking_block
 from gateway.errors import GatewayError, ProviderError
@@ -46,6 +46,10 @@ def _input(arguments: Any) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise ProviderError("the provider returned tool call arguments that are not a JSON object")
     return parsed
+
+
+def _respond(payload: ChatCompletion, exchange: Exchange) -> Body:
+    return from_openai_response(payload, exchange.model)
 
 
 def from_openai_response(payload: Mapping[str, Any], model: str) -> dict[str, Any]:
@@ -183,7 +187,7 @@ class AnthropicEncoder:
         raw = event.raw or b""
         return b"" if raw.startswith(b"event: message_stop") else raw  # sent after settlement
 
-    def finish(self, usage: Usage | None, *, native: bool) -> bytes:
+    def finish(self, usage: Usage | None, *, native: bool, cost: int) -> bytes:
         if native:
             return wire.sse("message_stop", {"type": "message_stop"})
         return b"".join(wire.sse(name, data) for name, data in self.events.finish(usage))
@@ -197,11 +201,19 @@ def _encoder(exchange: Exchange) -> Encoder:
 
 
 def _error_body(error: GatewayError) -> Body:
-    return wire.error_body(error.status, error.message)
+    """Anthropic's envelope has no `param`: the message names the field."""
+    return wire.error_body(error.status, named(error))
+
+
+def named(error: GatewayError) -> str:
+    """The error's message, naming its field when the message does not already."""
+    if error.param and f"`{error.param}`" not in error.message and f"'{error.param}'" not in error.message:
+        return f"{error.message.rstrip('.')} (`{error.param}`)."
+    return error.message
 
 
 def _capped(body: Body, tokens: int) -> Body:
     return {**body, "max_tokens": tokens}
 
 
-FORMAT = InboundFormat("anthropic", from_openai_response, _encoder, _error_body, _capped)
+FORMAT = InboundFormat("anthropic", _respond, _encoder, _error_body, _capped)

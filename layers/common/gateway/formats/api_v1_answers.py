@@ -25,4 +25,4 @@ def _error_body(error: GatewayError) -> Body:
     return {"error": {**body["error"], "type": code, "code": code}}
 
 
-FORMAT = InboundFormat("api_v1", OPENAI.respond, OPENAI.encoder, _error_body, OPENAI.capped)
+FORMAT = InboundFormat("api_v1", OPENAI.respond, OPENAI.encoder, _error_body, OPENAI.capped, OPENAI.priced)

@@ -3,11 +3,13 @@
 
 The request becomes our OpenAI canonical request (`to_openai`); the answer goes back in Gemini's
 shape in `gemini_answers`. Both camelCase and snake_case field names are read.
-What has no OpenAI equivalent and would change the answer raises InvalidRequest naming it:
-`cachedContent` (the cached prompt lives at Google), safety thresholds stricter than the default
-(BLOCK_NONE / OFF are the defaults of current models, so those are dropped), built-in tools
-(googleSearch, codeExecution, ...), logprobs, non-text output modalities, and media the canonical
-form cannot carry (video, Gemini Files API URIs). `labels`, `serviceTier` and `model` are dropped.
+What has no OpenAI equivalent and would change the answer raises InvalidRequest naming it, unless it
+goes to a Gemini upstream as sent (`translated`: see `gemini_tools`): safety thresholds stricter than
+the default (BLOCK_NONE / OFF are the defaults of current models, so those are dropped), the built-in
+tools the gateway prices (googleSearch, codeExecution), logprobs, and media the canonical form cannot
+carry (video, other audio, public file URLs). Refused for every upstream: `cachedContent` and Files
+API URIs, other built-in tools, non-text output modalities. `labels`, `serviceTier` and `model` are
+dropped.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from gateway.canonical import ChatRequest, ToolCall
+from gateway.canonical import ChatRequest, ServerTools, ToolCall
 from gateway.dialects.gemini import data_url, field, is_web_url, json_schema, signed, snake
 from gateway.errors import InvalidRequest
-from gateway.formats.inbound import Exchange
+from gateway.formats.gemini_tools import CACHED_CONTENT, FILES_API, built_in_tools
+from gateway.formats.inbound import Exchange, NativeOnly, Skipped
 from gateway.formats.wire import (
     MAX_OUTPUT_TOKENS,
     OutputTokens,
@@ -138,27 +141,46 @@ def _camel(key: str) -> str:
     return head + "".join(word.title() for word in rest)
 
 
-def to_openai(body: dict[str, Any], model: str, stream: bool) -> ChatRequest:
-    """The OpenAI canonical chat request for a GenerateContentRequest body."""
+def translated(
+    body: dict[str, Any], model: str, stream: bool
+) -> tuple[ChatRequest, tuple[NativeOnly, ...], ServerTools]:
+    """The canonical body of a GenerateContentRequest for upstreams of other kinds, what only Gemini
+    takes (left out of it), and what its built-in tools can add to the cost. Raises the 400 of what
+    no upstream is sent."""
+    tools, own = built_in_tools(body)
+    skipped = Skipped(NativeOnly(param, reason) for param, reason in own)
+    return to_openai(body, model, stream, skipped=skipped), tuple(skipped), tools
+
+
+def to_openai(body: dict[str, Any], model: str, stream: bool, *, skipped: Skipped | None = None) -> ChatRequest:
+    """The OpenAI canonical chat request for a GenerateContentRequest body: strict (a 400 for what it
+    cannot translate), unless `skipped` collects what only a Gemini upstream takes."""
     for key in body:
         if _camel(key) not in _TOP_LEVEL | _DROPPED:
             raise InvalidRequest(f"`{key}` is not supported by this gateway.", param=key)
     if field(body, "cachedContent"):
-        raise InvalidRequest("Cached contents live at Google and cannot be used here.", param="cachedContent")
+        raise InvalidRequest(CACHED_CONTENT, param="cachedContent")
     for k, setting in enumerate(field(body, "safetySettings") or []):
         if str(field(setting, "threshold") or "HARM_BLOCK_THRESHOLD_UNSPECIFIED").upper() not in _DEFAULT_THRESHOLDS:
-            raise InvalidRequest("Only the default safety threshold is supported.", param=f"safetySettings[{k}]")
+            refusal = InvalidRequest("Only the default safety threshold is supported.", param=f"safetySettings[{k}]")
+            _refuse(refusal, skipped)
     messages: list[dict[str, Any]] = []
     system = field(body, "systemInstruction")
     if system:
         messages.append({"role": "system", "content": _system_text(system)})
-    messages.extend(_messages(field(body, "contents") or []))
+    messages.extend(_messages(field(body, "contents") or [], skipped))
     request: dict[str, Any] = {"model": model, "messages": messages, "stream": stream}
     if stream:
         request["stream_options"] = {"include_usage": True}
-    request.update(_tools(body))
-    request.update(_generation(field(body, "generationConfig") or {}))
+    request.update(_tools(body, skipped))
+    request.update(_generation(field(body, "generationConfig") or {}, skipped))
     return cast(ChatRequest, request)
+
+
+def _refuse(error: InvalidRequest, skipped: Skipped | None, *, media: bool = False) -> None:
+    if skipped is None:
+        raise error
+    skipped.add(error, media=media)
 
 
 def _system_text(system: Any) -> str:
@@ -170,7 +192,7 @@ def _system_text(system: Any) -> str:
     return "\n".join(texts)
 
 
-def _messages(contents: list[Any]) -> list[dict[str, Any]]:
+def _messages(contents: list[Any], skipped: Skipped | None = None) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     pending: list[tuple[str, str]] = []  # (id, name) of calls not answered yet
     for i, content in enumerate(contents):
@@ -209,7 +231,10 @@ def _messages(contents: list[Any]) -> list[dict[str, Any]]:
                 if isinstance(response, dict):
                     messages.append(_tool_message(response, pending, param))
                 elif field(part, "thought") is not True:
-                    user_parts.append(_user_part(part, param))
+                    try:
+                        user_parts.append(_user_part(part, param))
+                    except _GeminiOnly as error:
+                        _refuse(error, skipped, media=True)
             if len(user_parts) == 1 and user_parts[0]["type"] == "text":
                 messages.append({"role": "user", "content": user_parts[0]["text"]})
             elif user_parts:
@@ -272,20 +297,26 @@ def _user_part(part: Any, param: str) -> dict[str, Any]:
         if mime == "application/pdf":
             name = field(inline, "displayName") or "document.pdf"
             return {"type": "file", "file": {"file_data": data_url(mime, data), "filename": name}}
-        raise InvalidRequest(f"Inline data of type `{mime}` is not supported.", param=f"{param}.inlineData")
+        raise _GeminiOnly(f"Inline data of type `{mime}` is not supported.", param=f"{param}.inlineData")
     if isinstance(linked, dict):
         uri, mime = str(field(linked, "fileUri") or ""), str(field(linked, "mimeType") or "image/")
-        if is_web_url(uri) and "generativelanguage.googleapis.com" not in uri and mime.startswith("image/"):
+        if not is_web_url(uri) or "generativelanguage.googleapis.com" in uri:
+            raise InvalidRequest(FILES_API, param=f"{param}.fileData")
+        if mime.startswith("image/"):
             return {"type": "image_url", "image_url": {"url": uri}}
-        raise InvalidRequest("Only public image URLs are supported in fileData.", param=f"{param}.fileData")
+        raise _GeminiOnly("Only public image URLs are supported in fileData.", param=f"{param}.fileData")
     raise InvalidRequest("This part is not supported in a user turn.", param=param)
 
 
-def _tools(body: dict[str, Any]) -> dict[str, Any]:
+class _GeminiOnly(InvalidRequest):
+    """What Gemini itself takes but the canonical form cannot carry."""
+
+
+def _tools(body: dict[str, Any], skipped: Skipped | None = None) -> dict[str, Any]:
     tools: list[dict[str, Any]] = []
     for i, tool in enumerate(field(body, "tools") or []):
         for key in tool:
-            if _camel(key) != "functionDeclarations":
+            if _camel(key) != "functionDeclarations" and skipped is None:  # `translated` has taken the others
                 raise InvalidRequest(f"The `{key}` tool is not supported by this gateway.", param=f"tools[{i}].{key}")
         for declaration in field(tool, "functionDeclarations") or []:
             function: dict[str, Any] = {"name": field(declaration, "name")}
@@ -316,7 +347,7 @@ def _tools(body: dict[str, Any]) -> dict[str, Any]:
     return {"tools": tools} if config is None else {"tools": tools, "tool_choice": choice}
 
 
-def _generation(config: dict[str, Any]) -> dict[str, Any]:
+def _generation(config: dict[str, Any], skipped: Skipped | None = None) -> dict[str, Any]:
     request: dict[str, Any] = {}
     for raw_key, value in config.items():
         key, param = _camel(raw_key), f"generationConfig.{raw_key}"
@@ -332,6 +363,8 @@ def _generation(config: dict[str, Any]) -> dict[str, Any]:
             key == "responseLogprobs" and value is False
         ):
             continue
+        elif key in ("responseLogprobs", "logprobs"):
+            _refuse(InvalidRequest(f"`{raw_key}` is not supported by this gateway.", param=param), skipped)
         else:
             raise InvalidRequest(f"`{raw_key}` is not supported by this gateway.", param=param)
     mime = field(config, "responseMimeType")
@@ -366,11 +399,14 @@ def _reasoning(thinking: Any) -> dict[str, Any]:
 def exchange(request: GenerateContentRequest, model: str, stream: bool) -> Exchange:
     """The pipeline's view of a validated request, with the model and method of its path."""
     native = request.wire_body()
+    canonical, native_only, tools = translated(native, model, stream)
     return Exchange(
         format="gemini",
         endpoint="streamGenerateContent" if stream else "generateContent",
         model=model,
         native=native,
-        canonical=to_openai(native, model, stream),
+        canonical=canonical,
         stream=stream,
+        native_only=native_only,
+        server_tools=tools,
     )

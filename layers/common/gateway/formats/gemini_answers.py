@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.canonical import Body, ChatChunk, StreamEvent, Usage
+from gateway.canonical import Body, ChatChunk, ChatCompletion, StreamEvent, Usage
 from gateway.dialects.gemini import call_signature, finish_from_openai, status_name, usage_from_openai
 from gateway.errors import GatewayError
 from gateway.formats.inbound import Encoder, Exchange, InboundFormat
@@ -38,6 +38,10 @@ def _call_part(call: dict[str, Any]) -> dict[str, Any]:
     if (signature := call_signature(call)) is not None:
         part["thoughtSignature"] = signature
     return part
+
+
+def _respond(payload: ChatCompletion, exchange: Exchange) -> Body:
+    return from_openai_response(payload, exchange.model)
 
 
 def from_openai_response(payload: Mapping[str, Any], model: str) -> dict[str, Any]:
@@ -165,7 +169,7 @@ class GeminiEncoder:
     def passthrough(self, event: StreamEvent) -> bytes:
         return event.raw or b""
 
-    def finish(self, usage: Usage | None, *, native: bool) -> bytes:
+    def finish(self, usage: Usage | None, *, native: bool, cost: int) -> bytes:
         return b"" if native else b"".join(sse(payload) for payload in self.chunks.finish(usage))
 
     def error(self, error: GatewayError) -> bytes:
@@ -177,7 +181,14 @@ def _encoder(exchange: Exchange) -> Encoder:
 
 
 def _error_body(error: GatewayError) -> Body:
-    return error_body(error.status, error.message)
+    """Google's envelope names the field in a BadRequest detail, as Google's API does."""
+    body = error_body(error.status, error.message)
+    if error.param:
+        violation = {"field": error.param, "description": error.message}
+        body["error"]["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [violation]}
+        ]
+    return body
 
 
 def _capped(body: Body, tokens: int) -> Body:
@@ -185,4 +196,4 @@ def _capped(body: Body, tokens: int) -> Body:
     return {**body, "generationConfig": {**(config or {}), "maxOutputTokens": tokens}}
 
 
-FORMAT = InboundFormat("gemini", from_openai_response, _encoder, _error_body, _capped)
+FORMAT = InboundFormat("gemini", _respond, _encoder, _error_body, _capped)

@@ -14,12 +14,16 @@ from gateway.formats.inbound import Exchange
 from gateway.formats.wire import (
     Choices,
     LogitBias,
+    Metadata,
+    ModelNames,
     OutputTokens,
     Penalty,
     Seed,
+    ServiceTier,
     Temperature,
     TopLogprobs,
     UnitInterval,
+    User,
     WireModel,
 )
 
@@ -71,6 +75,10 @@ class ChatCompletionRequest(WireModel):
     top_logprobs: TopLogprobs | None = None
     logit_bias: dict[str, LogitBias] | None = None
     reasoning: Reasoning | None = None
+    user: User | None = None
+    metadata: Metadata | None = None
+    models: ModelNames | None = None  # OpenRouter: the models to fall back on, in order
+    service_tier: ServiceTier | None = None
 
     def requested_output_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -93,10 +101,11 @@ class EmbeddingsRequest(WireModel):
 
 
 def exchange(request: ChatCompletionRequest) -> Exchange:
-    """The pipeline's view of a validated chat request; OpenRouter's `provider` preferences come off
-    the body (they are the gateway's, never an upstream's)."""
+    """The pipeline's view of a validated chat request; OpenRouter's `provider` preferences and
+    `models` come off the body (they are the gateway's, never an upstream's)."""
     native = request.wire_body()
     preferences = native.pop("provider", None)
+    models = native.pop("models", None) or []
     return Exchange(
         format="openai",
         endpoint="chat.completions",
@@ -106,4 +115,7 @@ def exchange(request: ChatCompletionRequest) -> Exchange:
         stream=request.stream,
         wants_usage=bool(request.stream_options and request.stream_options.include_usage),
         provider_preferences=preferences,
+        user=request.user,
+        metadata=request.metadata,
+        models=tuple(models),
     )

@@ -6,7 +6,7 @@ are not token counts) before any credit is touched, so no field can make a hold 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -25,6 +25,16 @@ Temperature = Annotated[float, Field(strict=True, ge=0, le=2, allow_inf_nan=Fals
 UnitInterval = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 Penalty = Annotated[float, Field(strict=True, ge=-2, le=2, allow_inf_nan=False)]
 LogitBias = Annotated[float, Field(strict=True, ge=-100, le=100, allow_inf_nan=False)]
+# OpenAI's `metadata` (also OpenRouter's): at most 16 pairs, keys up to 64 characters, values up to 512
+Metadata = Annotated[
+    dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]], Field(max_length=16)
+]
+# OpenRouter's `models`: the models to fall back on, in order
+ModelNames = Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=8)]
+User = Annotated[str, Field(max_length=512)]  # who the end user is, as the client names them
+# OpenAI's processing tiers the catalog's prices cover: `priority` (and `scale`) are billed above list
+# prices, which nothing in the catalog prices, so a request naming them is refused
+ServiceTier = Literal["auto", "default", "flex"]
 
 
 class WireModel(BaseModel):

@@ -75,6 +75,32 @@ class Transcription(Protocol):
         ...
 
 
+@runtime_checkable
+class TextCompletions(Protocol):
+    """OpenAI's legacy text completions (`/completions`), in its own shape."""
+
+    async def complete_text(self, body: Body, model: str) -> tuple[Body, ChatCompletion]:
+        """The upstream's answer as is, and as canonical (for metering)."""
+        ...
+
+    def stream_text(self, body: Body, model: str) -> Events:
+        """Its events carry the upstream's bytes, and the text as canonical deltas."""
+        ...
+
+
+@runtime_checkable
+class TokenCounting(Protocol):
+    """How many input tokens a request would be, as the upstream counts them (free of charge)."""
+
+    async def count_tokens(self, body: ChatRequest, model: str) -> int:
+        """A canonical request in, its input tokens out."""
+        ...
+
+    async def count_tokens_native(self, body: Body, model: str, headers: Mapping[str, str]) -> Body:
+        """A request in the upstream's own format (its count-tokens body), its answer as is."""
+        ...
+
+
 C = TypeVar("C")
 
 
@@ -96,3 +122,5 @@ EMBEDDINGS = Capability[Embeddings]("embeddings", Embeddings)
 IMAGE_GENERATION = Capability[ImageGeneration]("image generation", ImageGeneration)
 SPEECH = Capability[Speech]("speech", Speech)
 TRANSCRIPTION = Capability[Transcription]("transcription", Transcription)
+TEXT_COMPLETIONS = Capability[TextCompletions]("text completions", TextCompletions)
+TOKEN_COUNTING = Capability[TokenCounting]("token counting", TokenCounting)

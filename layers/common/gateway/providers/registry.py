@@ -44,6 +44,25 @@ KINDS: dict[str, Callable[[], type]] = {
 }
 
 
+def _openai_responses() -> type:
+    from gateway.providers.openai.client import OpenAIResponsesClient
+
+    return OpenAIResponsesClient
+
+
+def _openai_completions() -> type:
+    from gateway.providers.openai.client import OpenAITextCompletionsClient
+
+    return OpenAITextCompletionsClient
+
+
+# Inbound formats a kind's upstream also speaks besides its chat format, each with a client of its own
+OTHER_NATIVE_FORMATS: dict[tuple[str, str], Callable[[], type]] = {
+    ("openai", "responses"): _openai_responses,
+    ("openai", "completions"): _openai_completions,
+}
+
+
 def client_class(kind: str) -> type:
     loader = KINDS.get(kind)
     if loader is None:
@@ -62,7 +81,8 @@ def client(kind: str, endpoint: Endpoint, capability: Capability[C]) -> C:
 
 def native_client(kind: str, endpoint: Endpoint, inbound_format: str) -> NativeChat | None:
     """The client of `kind` when its upstream speaks `inbound_format` itself, else None."""
-    upstream = client_class(kind)(endpoint)
+    other = OTHER_NATIVE_FORMATS.get((kind, inbound_format))
+    upstream = (other() if other is not None else client_class(kind))(endpoint)
     if isinstance(upstream, NativeChat) and upstream.native_format == inbound_format:
         return upstream
     return None

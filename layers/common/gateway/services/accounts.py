@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.auth.authenticate import Principal
@@ -43,11 +44,14 @@ def get_account(account_id: str) -> Account:
     return account
 
 
-def top_up(account_id: str, credits_micro: int) -> Account:
+def top_up(account_id: str, credits_micro: int, *, also: Sequence[dict[str, Any]] = ()) -> Account:
+    """Add credits; `also`: items written in the same transaction (the operator log's entry)."""
     if credits_micro <= 0:
         raise InvalidRequest("A top-up adds a positive number of credits.", param="credits")
     get_account(account_id)
-    return _accounts().grant(account_id, credits_micro, grant_id=secrets.token_hex(6), at_iso=now_iso(), source=TOP_UP)
+    return _accounts().grant(
+        account_id, credits_micro, grant_id=secrets.token_hex(6), at_iso=now_iso(), source=TOP_UP, also=also
+    )
 
 
 def top_up_once(account_id: str, credits_micro: int, idempotency_key: str | None) -> dict[str, Any]:
@@ -114,6 +118,7 @@ def account_view(account: Account) -> dict[str, Any]:
         "balance_shards": account.shards,
         "email": account.email,
         "created_at": account.created_at,
+        "disabled": account.disabled,
     }
 
 

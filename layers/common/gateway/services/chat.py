@@ -1,14 +1,19 @@
 """Chat in any inbound format to any upstream: admitted with a bound on its tokens, the output cap
 the hold priced given to the upstream, then a metered call (services/metering.py) answered whole or
 relayed as a stream (services/relay.py) and charged on the tokens the provider reported. An upstream
-that speaks the client's own format gets the body untouched but for the model and the output cap."""
+that speaks the client's own format gets the body untouched but for the model and the output cap.
+
+OpenRouter's `models` (fallback models) and `provider` preferences shape the route
+(services/fallbacks.py); the hold covers the dearest model, and the one that answers is charged."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
@@ -21,11 +26,14 @@ from gateway.config import get_settings
 from gateway.errors import InvalidRequest
 from gateway.formats.inbound import Exchange
 from gateway.providers import registry
-from gateway.providers.capabilities import CHAT, Events, NativeChat
-from gateway.services import speculation
-from gateway.services.admission import admit
+from gateway.providers.capabilities import CHAT, Capability, Events, NativeChat
+from gateway.services import server_tools, speculation
+from gateway.services.admission import Admission, admit
+from gateway.services.fallbacks import Leg, Plan, plan
 from gateway.services.metering import Answer, Meter
 from gateway.services.routing import Candidate, Preferences, Route
+from gateway.storage.api_keys import ApiKeyRecord
+from gateway.storage.credits import Reservation
 
 ChatAnswer = Answer[Body | AsyncIterator[bytes]]  # a whole answer, or a stream's bytes as they come
 
@@ -37,6 +45,7 @@ async def infer(
     *,
     vendor: str | None = None,
     deadline: float | None = None,
+    capability: Capability[Any] = CHAT,
 ) -> ChatAnswer:
     """`deadline` (a `time.monotonic()`) is when the answer must be settled: the Lambda's end. A
     non-streamed answer must also come before API Gateway gives up on a silent response."""
@@ -48,38 +57,76 @@ async def infer(
     canonical = exchange.canonical
     requested = canonical.get("max_completion_tokens") or canonical.get("max_tokens")
     choices = canonical.get("n") or 1
-    bounds: dict[str, int] = {}
 
-    def cost_bound(entry: ModelEntry) -> int:
-        bounds["prompt"] = estimate.prompt_token_bound(canonical, _context_tokens(entry, exchange))
-        completion_bound = estimate.completion_token_bound(entry, requested, choices)
-        return estimate.reservation_amount(entry, bounds["prompt"], completion_bound)
+    def leg_for(entry: ModelEntry) -> Leg:
+        if exchange.requires is not None and exchange.requires not in entry.capabilities:
+            raise InvalidRequest(f"`{entry.id}` is not served on this endpoint.", param="model")
+        context = _context_tokens(entry, exchange)
+        prompt = estimate.prompt_token_bound(canonical, context) + server_tools.extra_prompt_tokens(exchange, entry)
+        if exchange.native_only:  # what the canonical form left out reaches the upstream too
+            prompt += estimate.request_bytes(exchange.native)
+            prompt += context if any(part.media for part in exchange.native_only) else 0
+        completion = estimate.completion_token_bound(entry, requested, choices)
+        cost = estimate.reservation_amount(entry, prompt, completion) + server_tools.fee_bound(exchange, entry)
+        return Leg(entry, prompt, estimate.output_cap(entry, requested), cost)
 
-    chosen = speculation.plan(principal, exchange.model, CHAT, cost_bound, preferences)
+    plans: list[Plan] = []  # the plan of the route admission chose (routed again if the key changed)
+
+    def router(key: ApiKeyRecord) -> Route:
+        chosen = plan(
+            key,
+            (exchange.model, *exchange.models),
+            capability,
+            preferences,
+            leg_for=leg_for,
+            native=lambda candidate: _native(candidate, exchange) is not None,
+            native_only=exchange.native_only,
+        )
+        plans[:] = [chosen]
+        return chosen.route
+
+    def meter(reservation: Reservation | None, hold: asyncio.Future[Reservation] | None = None) -> Meter:
+        return Meter(
+            exchange.endpoint,
+            reservation,
+            started,
+            deadline,
+            exchange.stream,
+            hold=hold,
+            user=exchange.user,
+            metadata=exchange.metadata,
+            also_falls_back=_translation_refused if preferences.require_parameters else None,
+        )
+
+    def cost_bound(_: ModelEntry) -> int:
+        return plans[0].cost_bound
+
+    chosen = speculation.plan(principal, exchange.model, capability, cost_bound, preferences, router)
     if chosen is not None:  # the upstream call starts while the hold is written
         held = speculation.hold(principal, chosen, trace_id)
-        exchange.cap_output(estimate.output_cap(chosen.route.entry, requested))
-        meter = Meter(exchange.endpoint, None, started, deadline, exchange.stream, hold=held)
-        call = ChatCall(exchange, chosen.route, meter, bounds["prompt"])
+        call = ChatCall(exchange, plans[0], meter(None, held))
         try:
-            return await speculation.alongside(held, _answer(call, {}))
-        except credits.KeyChanged:  # a key of the account changed: read it again, then as below
+            return await speculation.alongside(held, _answer(call, None))
+        except (credits.KeyChanged, credits.ProfileChanged):  # the account changed: read it again, as below
             principal = await anyio.to_thread.run_sync(refresh, principal)
-    admission = await admit(principal, exchange.model, CHAT, cost_bound, trace_id, preferences)
-    exchange.cap_output(estimate.output_cap(admission.route.entry, requested))
-    meter = Meter(exchange.endpoint, admission.reservation, started, deadline, exchange.stream)
-    call = ChatCall(exchange, admission.route, meter, bounds["prompt"])
-    return await _answer(call, await admission.headers())
+    admission = await admit(principal, exchange.model, capability, cost_bound, trace_id, preferences, router=router)
+    return await _answer(ChatCall(exchange, plans[0], meter(admission.reservation)), admission)
 
 
-async def _answer(call: ChatCall, headers: dict[str, str]) -> ChatAnswer:
+async def _answer(call: ChatCall, admission: Admission | None) -> ChatAnswer:
     """The whole answer (settled), or the stream to relay (its first event in hand, its hold written)."""
     if not call.exchange.stream:
-        return Answer(await call.complete(), headers)
+        body = await call.complete()
+        return Answer(body, await admission.headers() if admission is not None else {})
     from gateway.services.relay import relay
 
     stream = await call.open_stream()
-    return Answer(relay(call, stream), headers)
+    return Answer(relay(call, stream), await admission.headers() if admission is not None else {})
+
+
+def _translation_refused(error: BaseException) -> bool:
+    """OpenRouter's `require_parameters`: a provider that cannot take a parameter hands over."""
+    return isinstance(error, InvalidRequest)
 
 
 def _context_tokens(entry: ModelEntry, exchange: Exchange) -> int:
@@ -98,6 +145,10 @@ def _context_tokens(entry: ModelEntry, exchange: Exchange) -> int:
     return entry.extended_context_length
 
 
+def _native(candidate: Candidate, exchange: Exchange) -> NativeChat | None:
+    return registry.native_client(candidate.kind, candidate.endpoint, exchange.format)
+
+
 @dataclass
 class UpstreamStream:
     candidate: Candidate
@@ -110,43 +161,57 @@ class UpstreamStream:
 @dataclass
 class ChatCall:
     exchange: Exchange
-    route: Route
+    plan: Plan
     meter: Meter
-    prompt_bound: int  # tokens: the most the hold assumed the prompt can come to
 
-    def charge(self, usage: Usage | None, produced_bytes: int) -> Charge:
-        """Tokens, on the usage reported, else on a covering estimate (see billing.charges)."""
+    def charge(self, candidate: Candidate, usage: Usage | None, produced_bytes: int) -> Charge:
+        """Tokens (and server-tool uses), on the usage reported, else on a covering estimate (see
+        billing.charges), at the prices of the model that answered."""
+        leg = self.plan.leg(candidate)
         return charges.for_tokens(
-            self.route.entry.pricing, usage, prompt_bound=self.prompt_bound, produced_bytes=produced_bytes
+            leg.entry.pricing,
+            usage,
+            prompt_bound=leg.prompt_bound,
+            produced_bytes=produced_bytes,
+            tools=self.exchange.server_tools,
         )
+
+    def answered_by(self, candidate: Candidate) -> None:
+        entry = self.plan.leg(candidate).entry
+        if entry.id != self.plan.route.entry.id:  # the model the hold was made for
+            self.meter.answered_as(entry.id)
 
     async def complete(self) -> Body:
         async def send(candidate: Candidate) -> tuple[Body, ChatCompletion]:
-            native = self._native(candidate)
+            cap = self.plan.leg(candidate).output_cap
+            native = _native(candidate, self.exchange)
             if native is not None:  # same format: the body goes through untouched
-                body = self.exchange.native_for(candidate.model)
+                body = self.exchange.native_for(candidate.model, cap)
                 return await native.complete_native(body, candidate.model, self.exchange.native_headers)
-            canonical = await candidate.client(CHAT).complete(self.exchange.canonical, candidate.model)
+            request = self.exchange.canonical_for(cap)
+            canonical = await candidate.client(CHAT).complete(request, candidate.model)
             return self.exchange.respond(canonical), canonical
 
-        answered = await self.meter.first_answer(self.route, send)
+        answered = await self.meter.first_answer(self.plan.route, send)
         answer, canonical = answered.answer
-        charge = self.charge(usage_from(canonical), completion_text_bytes(canonical))
-        await self.meter.settle(self.meter.served(answered.candidate, answered.asked_at, charge))
-        return answer
+        self.answered_by(answered.candidate)
+        charge = self.charge(answered.candidate, usage_from(canonical), completion_text_bytes(canonical))
+        cost = await self.meter.settle(self.meter.served(answered.candidate, answered.asked_at, charge))
+        return self.exchange.priced(answer, cost)
 
     async def open_stream(self) -> UpstreamStream:
         """The first candidate whose stream opens and yields a first event: nothing has reached the
         client before that, so until then a failing candidate hands over to the next."""
 
         async def send(candidate: Candidate) -> UpstreamStream:
-            native = self._native(candidate)
+            cap = self.plan.leg(candidate).output_cap
+            native = _native(candidate, self.exchange)
             opening: Events = (
                 native.stream_native(
-                    self.exchange.native_for(candidate.model), candidate.model, self.exchange.native_headers
+                    self.exchange.native_for(candidate.model, cap), candidate.model, self.exchange.native_headers
                 )
                 if native is not None
-                else candidate.client(CHAT).stream(self.exchange.canonical, candidate.model)
+                else candidate.client(CHAT).stream(self.exchange.canonical_for(cap), candidate.model)
             )
             started, stack = time.monotonic(), AsyncExitStack()
             try:
@@ -158,17 +223,15 @@ class ChatCall:
                 raise
             return UpstreamStream(candidate, native is not None, _prepend(first, events), stack, started)
 
-        stream = (await self.meter.first_answer(self.route, send)).answer
+        stream = (await self.meter.first_answer(self.plan.route, send)).answer
         try:
             await self.meter.held()  # nothing is relayed before the hold is written
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await stream.stack.aclose()
             raise
+        self.answered_by(stream.candidate)
         return stream
-
-    def _native(self, candidate: Candidate) -> NativeChat | None:
-        return registry.native_client(candidate.kind, candidate.endpoint, self.exchange.format)
 
 
 async def _prepend(first: StreamEvent | None, rest: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:

@@ -19,6 +19,7 @@ from gateway import clock
 from gateway.auth.authenticate import Principal
 from gateway.billing.sweeper import settle_expired
 from gateway.canonical import ImageData, ImagesResponse
+from gateway.catalog.registry import Pricing
 from gateway.config import get_settings
 from gateway.errors import GatewayError, InvalidApiKey, NotFound
 from gateway.formats.images import ImageGenerationRequest
@@ -26,6 +27,7 @@ from gateway.observability import logger
 from gateway.providers.capabilities import IMAGE_GENERATION
 from gateway.providers.errors import UpstreamFailure
 from gateway.providers.http import fetch
+from gateway.services import profiles
 from gateway.services.images import ENDPOINT, images_charge
 from gateway.services.metering import Meter
 from gateway.services.routing import Candidate, Route, candidates_for, resolve_model
@@ -125,12 +127,16 @@ def work_soon(task_id: str) -> None:
 
 
 def _route(task: Task) -> Route:
-    """The task's candidates, as its key allows them now."""
+    """The task's candidates, as its key allows them now, to the same kind of key its hold was priced
+    for (the account's own, or the platform's), priced as its hold was."""
     entry = resolve_model(task.model)
     key = stores().keys.get(task.key_hash, consistent=True)
     if key is None:
         raise InvalidApiKey("The task's API key no longer exists.")
-    return Route(entry, candidates_for(entry, key, IMAGE_GENERATION))
+    if task.pricing is not None:
+        entry = entry.model_copy(update={"pricing": Pricing.model_validate_json(task.pricing)})
+    profile = profiles.current(task.account_id) if task.own_key else None
+    return Route(entry, candidates_for(entry, key, IMAGE_GENERATION, profile=profile, own_keys=task.own_key))
 
 
 def _failed(task: Task, error: GatewayError) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -71,7 +72,10 @@ async def generate(principal: Principal, request: ImageGenerationRequest, trace_
     task = _new_task(principal, request, trace_id)
 
     def task_item(route: Route) -> list[dict[str, Any]]:  # an async request's task, written with its reservation
-        return [stores().tasks.create_item(task)] if _runs_async(route, request) else []
+        if not _runs_async(route, request):
+            return []
+        terms = replace(task, pricing=route.entry.pricing.model_dump_json(), own_key=route.first.own_key)
+        return [stores().tasks.create_item(terms)]
 
     def cost_bound(entry: ModelEntry) -> int:
         return image_price(entry, request)

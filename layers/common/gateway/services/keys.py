@@ -55,7 +55,7 @@ def create_key(principal: Principal, spec: KeyCreate, parent: str | None = None)
     """`parent`: the inference key creating it (gateway.services.delegation checked `spec` is within it)."""
     changes = spec.changes()
     _check_allow_lists(changes)
-    settings = {k: v for k, v in changes.items() if k != "name"}
+    settings = {name: value for name, value in changes.items() if name not in ("name", "kind")}
     return issue_key(principal.account_id, spec.name, spec.kind, **settings, **({"parent": parent} if parent else {}))
 
 

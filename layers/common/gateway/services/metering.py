@@ -18,20 +18,24 @@ from typing import Any, Generic, NoReturn, TypeVar
 
 import anyio
 
+from gateway import clock
 from gateway import deadline as deadlines
 from gateway.auth.authenticate import Principal
-from gateway.billing import credits
+from gateway.billing import credits, periods
 from gateway.billing.charges import Charge
 from gateway.billing.credits import Attempt, Outcome
 from gateway.catalog.registry import ModelEntry
 from gateway.errors import DeadlineExceeded, GatewayError
 from gateway.observability import emit_request_metrics, upstream_subsegment
-from gateway.providers import health
+from gateway.providers import capacity, health
 from gateway.providers.capabilities import Capability
 from gateway.providers.errors import api_error, may_fall_back
 from gateway.services.admission import Admission, admit
+from gateway.services.channels import guard_for
 from gateway.services.routing import Candidate, Route
+from gateway.storage.channel_windows import count_tokens
 from gateway.storage.credits import Reservation
+from gateway.storage.stores import stores
 
 T = TypeVar("T")
 
@@ -63,6 +67,7 @@ class Meter:
     stream: bool = False
     also_when_failed: Sequence[dict[str, Any]] = ()  # written with a failed settlement (a task's end)
     attempts: list[Attempt] = field(default_factory=list)
+    answered_by: Candidate | None = None  # set by `served`
     routing_strategy: str = "auto"  # what ordered the providers (the route's), for the ledger
     hold: asyncio.Future[Reservation] | None = None  # the hold being written meanwhile
 
@@ -74,8 +79,24 @@ class Meter:
         assert self.hold is not None, "a meter holds a reservation or the hold that writes it"
         with anyio.CancelScope(shield=True):  # a client gone meanwhile: the hold is still settled
             reservation = await self.hold
+        if self.answered_model is not None:
+            reservation = replace(reservation, model=self.answered_model)
         self.reservation = reservation
         return reservation
+
+    answered_model: str | None = None  # set by `answered_as`
+    user: str | None = None  # kept on the trace
+    metadata: dict[str, str] | None = None  # kept on the trace
+    # Failures besides the upstream's own after which the next candidate is tried (OpenRouter's
+    # `require_parameters`: a provider that cannot honour a parameter hands over to the next)
+    also_falls_back: Callable[[BaseException], bool] | None = None
+
+    def answered_as(self, model: str) -> None:
+        """The request is answered by another model than the one it was held for (OpenRouter's
+        `models` fallbacks): its ledger entry and usage name that model."""
+        self.answered_model = model
+        if self.reservation is not None:  # else applied once the hold is written (`held`)
+            self.reservation = replace(self.reservation, model=model)
 
     async def first_answer(self, route: Route, send: Callable[[Candidate], Awaitable[T]]) -> Answered[T]:
         """`send` to the route's first candidate, then to the next while the failure is the
@@ -89,6 +110,7 @@ class Meter:
                 async with upstream_subsegment(candidate.provider, route.entry.id, stream=self.stream):
                     try:
                         with anyio.fail_after(deadlines.seconds_left(self.deadline)):
+                            await self._claim(candidate)
                             answer = await send(candidate)
                     except TimeoutError as timeout:
                         raise DeadlineExceeded(
@@ -96,7 +118,7 @@ class Meter:
                         ) from timeout
             except BaseException as error:
                 self._record(candidate, error, asked_at)
-                if may_fall_back(error) and position < len(candidates) - 1:
+                if self._falls_back(error) and position < len(candidates) - 1:
                     continue
                 await self.fail(error)
                 _reraise(error)
@@ -118,6 +140,8 @@ class Meter:
             latency_ms=_ms(self.started),
             stream=self.stream,
             attempts=tuple(self.attempts),
+            user=self.user,
+            metadata=self.metadata,
         )
 
     async def fail(self, error: BaseException) -> None:
@@ -134,6 +158,7 @@ class Meter:
         first_at: float | None = None,
     ) -> Outcome:
         """The upstream answered: `charge` it (a stream cut midway carries its `error_code`)."""
+        self.answered_by = candidate
         return Outcome(
             endpoint=self.endpoint,
             provider=candidate.provider,
@@ -149,22 +174,53 @@ class Meter:
             usage_estimated=charge.estimated,
             attempts=tuple(self.attempts),
             units=charge.units,
+            user=self.user,
+            metadata=self.metadata,
+            channel=candidate.channel or candidate.provider,
         )
 
-    async def settle(self, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> None:
-        """Settle even if the request is being cancelled (client gone): money first."""
+    async def settle(self, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> int:
+        """Settle even if the request is being cancelled (client gone): money first. Returns what the
+        ledger charged (micro-credits): the outcome's cost, up to the hold. The tokens of a channel with
+        a tokens-per-minute cap count in its window, in the same transaction."""
         outcome = replace(outcome, routing_strategy=self.routing_strategy)
         reservation = await self.held()
+        answered = self.answered_by
+        tokens = outcome.prompt_tokens + outcome.completion_tokens
+        if answered is not None and answered.tpm is not None and tokens > 0 and outcome.channel == answered.channel:
+            window = periods.rate_window(clock.now())
+            also = [*also, count_tokens(stores().channel_windows.table, answered.channel, window, tokens)]
         with anyio.CancelScope(shield=True):
             entry = await anyio.to_thread.run_sync(credits.settle_durably, reservation, outcome, also)
         if entry is not None:
             emit_request_metrics(entry)
+        return credits.charged(reservation, outcome)
+
+    def _falls_back(self, error: BaseException) -> bool:
+        return may_fall_back(error) or (self.also_falls_back is not None and self.also_falls_back(error))
+
+    async def _claim(self, candidate: Candidate) -> None:
+        """A capped channel the reservation did not count (a fallback) counts this request on its own
+        (one conditional write), or is skipped as full."""
+        guard = guard_for(candidate, clock.now())
+        counted = self.reservation.channel if self.reservation is not None else None  # a speculative hold: none
+        if guard is None or candidate.channel == counted:
+            return
+        taken = not capacity.full(candidate.channel) and await anyio.to_thread.run_sync(
+            stores().channel_windows.take, guard
+        )
+        if not taken:
+            window_ends = (guard.window + 1) * periods.RATE_WINDOW_SECONDS
+            capacity.mark_full(candidate.channel, window_ends)
+            raise capacity.ChannelFull(candidate.channel, max(window_ends - clock.now_epoch(), 1))
 
     def _record(self, candidate: Candidate, error: BaseException | None, started: float) -> None:
+        channel = candidate.channel or candidate.provider
         if error is None:
-            health.succeeded(candidate.provider)
-        elif may_fall_back(error):
-            health.failed(candidate.provider)
+            health.succeeded(channel)
+            health.answered_in(candidate.provider, time.monotonic() - started)
+        elif may_fall_back(error) and not isinstance(error, capacity.ChannelFull):
+            health.failed(channel)
         refusal = api_error(error) if error is not None else None
         self.attempts.append(
             Attempt(
@@ -173,6 +229,7 @@ class Meter:
                 http_status=refusal.status if refusal else 200,
                 error_code=refusal.code if refusal else None,
                 latency_ms=_ms(started),
+                channel=channel,
             )
         )
 

@@ -77,22 +77,23 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
     upstream = _Upstream(stream.events)
     deadline = call.meter.deadline
     settled = False
+    cost = 0  # what the ledger charged, once settled
 
     async def settle(error_code: str | None) -> None:
-        nonlocal settled
+        nonlocal settled, cost
         if settled:
             return
         settled = True
         produced_nothing = tally.first_at is None and tally.usage is None and tally.produced_bytes == 0
         if produced_nothing and error_code is not None:  # it failed before any output: refunded
             failure = ProviderError("The stream ended before any output.", code=error_code)
-            await call.meter.settle(call.meter.failed(failure))
+            cost = await call.meter.settle(call.meter.failed(failure))
         else:
-            charge = call.charge(tally.usage, tally.produced_bytes)
+            charge = call.charge(stream.candidate, tally.usage, tally.produced_bytes)
             outcome = call.meter.served(
                 stream.candidate, stream.started, charge, error_code=error_code, first_at=tally.first_at
             )
-            await call.meter.settle(outcome)
+            cost = await call.meter.settle(outcome)
 
     try:
         while True:
@@ -114,7 +115,7 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
                 tally.first_at = tally.first_at or time.monotonic()
                 yield out
         await settle(None)
-        yield encoder.finish(tally.usage, native=stream.native)
+        yield encoder.finish(tally.usage, native=stream.native, cost=cost)
     except (UpstreamFailure, DeadlineExceeded) as error:
         gateway_error = api_error(error)
         logger().warning("stream ended early", extra={"error_code": gateway_error.code})

@@ -3,7 +3,8 @@
 Only providers whose client has the endpoint's capability are candidates. The catalog's order is
 refined by the `vendor` header (pins one provider), the body's OpenRouter-style `provider`
 preferences (order / only / ignore / allow_fallbacks), the key's provider allow-list, and each
-provider's health (one that keeps failing is tried last during its cool-down).
+provider's health (one that keeps failing is tried last during its cool-down). Each provider is then
+expanded into its upstream channels (services/channels.py), or the account's own keys.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from gateway.catalog.registry import ModelEntry, ProviderConfig, get_catalog
 from gateway.errors import InvalidRequest, ModelNotAllowed, ModelNotFound, NotFound, ProviderNotConfigured
 from gateway.providers import health, registry
 from gateway.providers.capabilities import Capability
-from gateway.providers.credentials import Endpoint, endpoint_for
+from gateway.providers.credentials import Endpoint
+from gateway.services import channels, terms
 from gateway.storage.api_keys import ApiKeyRecord
+from gateway.storage.profiles import AccountProfile
 
 C = TypeVar("C")
 
@@ -27,6 +30,10 @@ class Candidate:
     config: ProviderConfig
     model: str  # the upstream's name for the model
     endpoint: Endpoint
+    channel: str = ""  # the upstream channel: the provider's name for its built-in one, byok:<provider>
+    rpm: int | None = None  # the channel's per-minute caps
+    tpm: int | None = None
+    own_key: bool = False  # the account's own provider key (bring your own key)
 
     @property
     def kind(self) -> str:
@@ -38,7 +45,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Route:
-    entry: ModelEntry
+    entry: ModelEntry  # as this request pays for it (at the account's terms, during admission)
     candidates: tuple[Candidate, ...]  # at least one
     strategy: str = "auto"  # what ordered them: auto (the catalog), vendor, provider_preferences
 
@@ -49,31 +56,42 @@ class Route:
 
 @dataclass(frozen=True)
 class Preferences:
-    """OpenRouter's `provider` object, and the `vendor` header."""
+    """OpenRouter's `provider` object, and the `vendor` header. `sort`, `max_price` and
+    `require_parameters` are applied by chat (services/preferences.py)."""
 
     order: tuple[str, ...] = ()
     only: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
     allow_fallbacks: bool = True
     source: str = "auto"  # auto, vendor (the header) or provider_preferences (the body's object)
+    sort: str | None = None  # price | throughput | latency
+    max_price: dict[str, Any] | None = None  # USD: prompt / completion per 1M tokens, request per request
+    require_parameters: bool = False
 
     @classmethod
     def parse(cls, body_field: Any, vendor: str | None) -> Preferences:
         if body_field is None and vendor is None:
             return cls()
         fields = body_field if body_field is not None else {}
-        if not isinstance(fields, dict) or set(fields) - {"order", "only", "ignore", "allow_fallbacks"}:
+        if not isinstance(fields, dict) or set(fields) - PREFERENCE_FIELDS:
             raise InvalidRequest(
-                "`provider` takes `order`, `only`, `ignore` (lists of provider names) and `allow_fallbacks`.",
+                "`provider` takes `order`, `only`, `ignore` (lists of provider names), `allow_fallbacks`, "
+                "`sort`, `max_price` and `require_parameters`.",
                 param="provider",
             )
+        from gateway.services.preferences import checked_extras
+
+        extras = checked_extras(fields)
         names = {name: _names(fields.get(name), name) for name in ("order", "only", "ignore")}
         allow = fields.get("allow_fallbacks", True)
         if not isinstance(allow, bool):
             raise InvalidRequest("`provider.allow_fallbacks` must be true or false.", param="provider.allow_fallbacks")
         if vendor is not None:  # the header pins one provider
-            return cls((vendor,), (vendor,), names["ignore"] or (), False, "vendor")
-        return cls(names["order"] or (), names["only"], names["ignore"] or (), allow, "provider_preferences")
+            return cls((vendor,), (vendor,), names["ignore"] or (), False, "vendor", **extras)
+        return cls(names["order"] or (), names["only"], names["ignore"] or (), allow, "provider_preferences", **extras)
+
+
+PREFERENCE_FIELDS = {"order", "only", "ignore", "allow_fallbacks", "sort", "max_price", "require_parameters"}
 
 
 def resolve_model(name: str) -> ModelEntry:
@@ -91,20 +109,39 @@ def model_allowed(entry: ModelEntry, key: ApiKeyRecord) -> bool:
 
 
 def route_for(
-    name: str, key: ApiKeyRecord, capability: Capability[Any], preferences: Preferences | None = None
+    name: str,
+    key: ApiKeyRecord,
+    capability: Capability[Any],
+    preferences: Preferences | None = None,
+    *,
+    profile: AccountProfile | None = None,
 ) -> Route:
+    """The route of a model for this key. Made during admission (services/terms.py), it goes to the
+    account's own keys where it has them, and its entry is priced at the account's terms."""
     entry = resolve_model(name)
     if not model_allowed(entry, key):
         raise ModelNotAllowed(f"This API key may not use `{entry.id}`.", param="model")
+    agreed = terms.current()
+    if profile is None and agreed is not None:
+        profile = agreed.profile
     strategy = preferences.source if preferences is not None else "auto"
-    return Route(entry, candidates_for(entry, key, capability, preferences), strategy)
+    route = Route(entry, candidates_for(entry, key, capability, preferences, profile=profile), strategy)
+    return agreed.price(route) if agreed is not None else route
 
 
 def candidates_for(
-    entry: ModelEntry, key: ApiKeyRecord, capability: Capability[Any], preferences: Preferences | None = None
+    entry: ModelEntry,
+    key: ApiKeyRecord,
+    capability: Capability[Any],
+    preferences: Preferences | None = None,
+    *,
+    profile: AccountProfile | None = None,
+    own_keys: bool | None = None,
 ) -> tuple[Candidate, ...]:
-    """The providers to try for `entry`, in order: those with the capability, as the preferences and the
-    key allow, configured in this deployment; healthy ones first. Raises the API error when none is."""
+    """The channels to try for `entry`, in order: of the providers with the capability, as the
+    preferences and the key allow, configured in this deployment; healthy ones first. With the
+    account's `profile`, its own keys where it has them (`own_keys`: see channels.candidates).
+    Raises the API error when there is none."""
     prefs = preferences or Preferences()
     catalog = get_catalog()
     known = {c.provider for c in entry.providers}
@@ -128,18 +165,13 @@ def candidates_for(
     ]
     if not allowed:
         raise ModelNotAllowed(f"No provider this API key and request allow serves `{entry.id}`.", param="provider")
-    candidates = []
-    for candidate in allowed:
-        config = catalog.providers[candidate.provider]
-        endpoint = endpoint_for(config)
-        if endpoint is not None:
-            candidates.append(Candidate(candidate.provider, config, candidate.model, endpoint))
+    candidates = channels.candidates(entry, allowed, account_id=key.account_id, profile=profile, own_keys=own_keys)
     if not candidates:
         raise ProviderNotConfigured(f"No provider is configured to serve `{entry.id}`.")
-    if not prefs.allow_fallbacks:
-        candidates = candidates[:1]
-    # providers in their cool-down go last, in their order
-    candidates.sort(key=lambda c: health.cooling(c.provider))
+    if not prefs.allow_fallbacks:  # one provider; its channels still stand in for each other
+        candidates = [c for c in candidates if c.provider == candidates[0].provider]
+    # channels in their cool-down go last, in their order
+    candidates.sort(key=lambda c: health.cooling(c.channel or c.provider))
     return tuple(candidates)
 
 

@@ -26,7 +26,7 @@ LATENCY_SAMPLE = 1_000  # the newest requests of a range whose latencies stats r
 TRACE_FIELDS = (
     "trace_id", "model", "provider", "endpoint", "status", "http_status", "error_code", "prompt_tokens",
     "completion_tokens", "credits", "latency_ms", "upstream_latency_ms", "ttft_ms", "key_prefix", "stream",
-    "usage_estimated", "routing_strategy", "created_at",
+    "usage_estimated", "routing_strategy", "created_at", "user", "metadata",
 )  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,6 +23,7 @@ class Account:
     granted: int  # micro-credits ever added
     created_at: str
     email: str | None = None  # the account holder's, if the operator gave one
+    disabled: bool = False  # by an operator: no request of the account is admitted
     shards: int = 0  # balance shards (0: an account from before shards, its balance on this item)
     gate: int = 0  # moves on with every change to the account's keys (storage/balances.py)
     balance_shards: tuple[Shard, ...] = field(default=(), compare=False, repr=False)
@@ -44,6 +46,7 @@ class Account:
             shards=int(item.get("shards", 0)),
             gate=int(item.get("gate", 0)),
             balance_shards=tuple(found),
+            disabled=bool(item.get("disabled")),
         )
 
 
@@ -63,6 +66,7 @@ class AccountRepository(dynamo.TableRepository):
             "shards": account.shards,
             "gate": 0,
             **({"email": account.email} if account.email else {}),
+            **layout.account_directory_index(account.account_id, account.name),
         }
         writes: list[dict[str, Any]] = [
             {
@@ -92,31 +96,49 @@ class AccountRepository(dynamo.TableRepository):
         found, (again,) = self.balances.snapshot(account_id, shards, [layout.account_key(account_id)])
         return Account.from_item(again or dynamo.from_item(item), found) if again else None
 
-    def grant(self, account_id: str, amount: int, *, grant_id: str, at_iso: str, source: str) -> Account:
-        """Add credits, spread over the account's shards, and record the grant entry, in one transaction."""
+    def grant(
+        self,
+        account_id: str,
+        amount: int,
+        *,
+        grant_id: str,
+        at_iso: str,
+        source: str,
+        also: Sequence[dict[str, Any]] = (),
+    ) -> Account:
+        """Add credits, spread over the account's shards, and record the grant entry (and any `also` items:
+        the operator log's entry), in one transaction."""
         checked_amount(amount, "a top-up", low=1, high=MAX_CREDITS_MICRO)
-        account = self.sharded(account_id)
         self.db.transact_write_items(
             TransactItems=[
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": layout.account_key(account_id),
-                        "UpdateExpression": "ADD granted :amount",
-                        "ConditionExpression": "attribute_exists(pk) AND shards = :shards",
-                        "ExpressionAttributeValues": {
-                            ":amount": {"N": str(amount)},
-                            ":shards": {"N": str(account.shards)},
-                        },
-                    }
-                },
-                *self.balances.grant_items(account_id, spread(amount, account.shards)),
+                *self.credit_items(account_id, amount),
                 self._grant_entry(account_id, amount, grant_id, at_iso, source),
+                *also,
             ]
         )
         granted = self.get(account_id)
         assert granted is not None
         return granted
+
+    def credit_items(self, account_id: str, amount: int) -> list[dict[str, Any]]:
+        """The transaction items that add `amount` to the account: `granted` on its item (the first
+        item), the balance spread over its shards. Raises KeyError for an unknown account."""
+        account = self.sharded(account_id)
+        return [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": layout.account_key(account_id),
+                    "UpdateExpression": "ADD granted :amount",
+                    "ConditionExpression": "attribute_exists(pk) AND shards = :shards",
+                    "ExpressionAttributeValues": {
+                        ":amount": {"N": str(amount)},
+                        ":shards": {"N": str(account.shards)},
+                    },
+                }
+            },
+            *self.balances.grant_items(account_id, spread(amount, account.shards)),
+        ]
 
     def sharded(self, account_id: str, shards: int | None = None) -> Account:
         """The account, its balance on shards: an account from before shards gets them now (its
@@ -216,6 +238,14 @@ class AccountRepository(dynamo.TableRepository):
                 return False
             raise
         return True
+
+    def grant_entry(
+        self, account_id: str, amount: int, grant_id: str, at_iso: str, source: str, **extra: str
+    ) -> dict[str, Any]:
+        """The Put of a grant entry, for a transaction that changes the balance itself (a redeemed code)."""
+        entry = self._grant_entry(account_id, amount, grant_id, at_iso, source)
+        entry["Put"]["Item"].update(dynamo.to_attributes(extra))
+        return entry
 
     def _grant_entry(self, account_id: str, amount: int, grant_id: str, at_iso: str, source: str) -> dict[str, Any]:
         values = {"account_id": account_id, "amount": amount, "created_at": at_iso, "source": source}

@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from gateway.storage import dynamo, layout
 from gateway.storage.balances import BalanceRepository
+from gateway.storage.profiles import AccountProfile
 
-KeyKind = Literal["inference", "management"]
+KeyKind = Literal["inference", "management", "operator"]  # operator: the admin API (gateway-admin makes them)
 LimitReset = Literal["daily", "weekly", "monthly"]
 REVOKED_RETENTION_SECONDS = 30 * 86_400
 
@@ -79,6 +80,8 @@ class KeySnapshot:
     gate: int
     shards: int
     balances: tuple[int, ...]  # each balance shard's balance, by number
+    profile: AccountProfile | None = None  # the account's price group and own keys
+    account_disabled: bool = False  # by an operator
 
 
 class ApiKeyRepository(dynamo.TableRepository):
@@ -187,6 +190,8 @@ class ApiKeyRepository(dynamo.TableRepository):
             int(account.get("gate", 0)),
             int(account.get("shards", 0)),
             balances[: int(account.get("shards", 0))],
+            AccountProfile.from_item(account) if account else None,
+            bool(account.get("disabled")),
         )
 
     def period_usage(self, key_hash: str, period: str) -> int:

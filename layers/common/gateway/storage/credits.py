@@ -20,6 +20,7 @@ from typing import Any
 
 from gateway.storage import dynamo, layout
 from gateway.storage.balances import ZERO, Shard, seen_slot, window_name
+from gateway.storage.channel_windows import ChannelGuard, count_request
 from gateway.storage.errors import MAX_HOLD, RefusalReason, ReservationRefused, StorageUnavailable, checked_amount
 from gateway.storage.key_checks import PARENT_TAGS, KeyGuard, key_items
 
@@ -44,6 +45,12 @@ class Reservation:
     parent_limit_period: str | None = None
     shard: int = 0  # the balance shard that holds it
     recorded: bool = False  # a reservation item keeps it (image tasks); else it is counted in its window
+    # The terms the hold was priced on (recorded, and settled on by the same process: see services/pricing.py)
+    catalog_version: int | None = None  # the runtime catalog's version the prices came from
+    price_ratio: str | None = None  # the account's price group ratio (times the own-key fee), as a decimal
+    byok: bool = False  # routed to the account's own provider key
+    profile_version: int = 0  # the account profile (price group, own keys) it was priced for: checked
+    channel: str | None = None  # the capped channel whose per-minute window counts this request
     # The ledger entry of an answer whose settlement could not be written: the sweeper charges it.
     pending: dict[str, Any] | None = None
 
@@ -85,6 +92,12 @@ class LedgerEntry:
     attempts: tuple[dict[str, Any], ...] = ()  # each upstream attempt: provider, http_status, latency_ms, error_code
     units: dict[str, Any] | None = None  # media billed in their own units: images, characters, audio_seconds
     routing_strategy: str | None = None  # auto, vendor or provider_preferences (None: not recorded)
+    user: str | None = None  # the end user the client named (OpenAI `user`, Anthropic `metadata.user_id`)
+    metadata: dict[str, str] | None = None  # the client's tags (OpenAI / OpenRouter `metadata`)
+    channel: str | None = None  # the upstream channel that answered
+    catalog_version: int | None = None
+    price_ratio: str | None = None
+    byok: bool = False
 
 
 class CreditRepository(dynamo.TableRepository):
@@ -97,11 +110,13 @@ class CreditRepository(dynamo.TableRepository):
         parent: KeyGuard | None = None,
         *,
         gate: int,
+        channel: ChannelGuard | None = None,
     ) -> Shard | None:
         """Take the credits from the reservation's shard while the account's gate is still `gate`
-        (no key of the account changed since it was read), within the key's limit and rate (and its
-        parent's), and write any `also` items: all or nothing. Returns the shard as the hold left it
-        when that was a single write (None for a transaction: it answers no values)."""
+        (no key of the account, its profile or its `disabled` switch changed since it was read), within
+        the key's limit and rate (and its parent's), count the request in a capped `channel`'s window,
+        and write any `also` items: all or nothing. Returns the shard as the hold left it when that was
+        a single write (None for a transaction: it answers no values)."""
         checked_amount(reservation.amount, "a hold", low=1, high=MAX_HOLD)
         if guard.limit_headroom is not None and guard.limit_headroom < 0:
             raise ReservationRefused("key_limit")
@@ -109,6 +124,8 @@ class CreditRepository(dynamo.TableRepository):
             raise ReservationRefused("parent_limit")
         hold = self._hold(reservation, gate)
         counters = key_items(self.table, reservation.key_hash, guard, reservation.amount, reservation.limit_period, now)
+        if channel is not None and channel.capped:
+            counters.append(("channel", count_request(self.table, channel)))
         if parent is not None and reservation.parent_hash is not None:
             period = reservation.parent_limit_period
             counters += key_items(
@@ -391,4 +408,5 @@ _COUNTER_REFUSALS: dict[str, RefusalReason] = {
     "parent_limit": "parent_limit",
     "rate": "rate_limited",
     "parent_rate": "parent_rate_limited",
+    "channel": "channel_full",
 }

@@ -13,6 +13,7 @@ RefusalReason = Literal[
     "key_limit",
     "rate_limited",
     "account_missing",
+    "account_disabled",  # by an operator
     "insufficient_credits",
     "shard_short",  # the balance shard tried cannot cover the hold: try another, or move credits to one
     # the key that created the calling key (its parent), checked in the same transaction
@@ -22,6 +23,8 @@ RefusalReason = Literal[
     "parent_changed",
     "parent_limit",
     "parent_rate_limited",
+    "profile_changed",  # the account's price group or own keys changed since it was read: read it again
+    "channel_full",  # the channel the request was routed to is at its per-minute cap
 ]
 
 

@@ -17,6 +17,17 @@ daily usage   pk USAGE#{account}      sk {day}#{model}#{key sha256}
 image task    pk TASK#{task_id}       sk TASK
 checkpoint    pk AGGREGATOR#{id}      sk CHECKPOINT   (how far the usage aggregator got: exactly once)
 sweeper       pk SWEEPER              sk HOLDS        (the last hold window the sweeper visited)
+account (directory entry, on the account item)          gsi3 ACCOUNTS / {name, lower case}#{id}  (keys only)
+console user  pk USER#{cognito sub}   sk USER                 (the account a console user acts for)
+operator log  pk OPLOG#{action id}    sk OPLOG        gsi1 OPERATOR_LOG / {iso}#{action id}
+                                                      gsi2 ACCOUNT#{id}#OPLOG / {iso}#{action id}
+platform day  pk PLATFORM#DAYS        sk {day}                (a finished day's totals over every account)
+response      pk RESPONSE#{id}        sk RESPONSE     (a stored Responses API answer; its body in S3 when large)
+catalog       pk CATALOG              sk VERSION | MODEL#{id} | PROVIDER#{name} | CHANNEL#{id} | GROUP#{name}
+                                      | SETTINGS | DEFAULTS
+channel rate  pk CHANNEL#{id}         sk RATE#{minute}        (requests and tokens in a one-minute window)
+provider key  pk ACCOUNT#{id}         sk BYOK#{provider}      (an account's own upstream key, KMS-encrypted)
+top-up code   pk CODE#{sha256}        sk CODE         gsi1 CODES / {iso}#{sha256}
 """
 
 from __future__ import annotations
@@ -194,3 +205,70 @@ def checkpoint_key(name: str) -> dict[str, dict[str, str]]:
 
 def sweeper_key() -> dict[str, dict[str, str]]:
     return key("SWEEPER", "HOLDS")
+
+
+ACCOUNTS_PK = "ACCOUNTS"
+OPERATOR_LOG_PK = "OPERATOR_LOG"
+PLATFORM_DAYS_PK = "PLATFORM#DAYS"
+NAME_INDEX_CHARS = 200
+
+
+def account_directory_index(account_id: str, name: str) -> dict[str, str]:
+    """Where an account is listed for operators: by its name (lower case, so a prefix finds it) in GSI3,
+    which projects keys only, so the balance updates of the hot path never write to it."""
+    return {"gsi3pk": ACCOUNTS_PK, "gsi3sk": f"{name.lower()[:NAME_INDEX_CHARS]}#{account_id}"}
+
+
+def user_key(sub: str) -> dict[str, dict[str, str]]:
+    return key(f"USER#{sub}", "USER")
+
+
+def operator_log_key(action_id: str) -> dict[str, dict[str, str]]:
+    return key(f"OPLOG#{action_id}", "OPLOG")
+
+
+def operator_log_index(account_id: str, at_iso: str, action_id: str) -> dict[str, str]:
+    return {
+        "gsi1pk": OPERATOR_LOG_PK,
+        "gsi1sk": f"{at_iso}#{action_id}",
+        "gsi2pk": account_operator_log_pk(account_id),
+        "gsi2sk": f"{at_iso}#{action_id}",
+    }
+
+
+def account_operator_log_pk(account_id: str) -> str:
+    return f"ACCOUNT#{account_id}#OPLOG"
+
+
+def platform_day_key(day: str) -> dict[str, dict[str, str]]:
+    return key(PLATFORM_DAYS_PK, day)
+
+
+def response_key(response_id: str) -> dict[str, dict[str, str]]:
+    return key(f"RESPONSE#{response_id}", "RESPONSE")
+
+
+CATALOG_PK = "CATALOG"  # the runtime catalog: one partition, read whole by a Query
+CATALOG_VERSION_SK = "VERSION"
+PROVIDER_KEY_PREFIX = "BYOK#"
+CODES_PK = "CODES"
+
+
+def catalog_key(sk: str) -> dict[str, dict[str, str]]:
+    return key(CATALOG_PK, sk)
+
+
+def channel_rate_key(channel_id: str, window: int) -> dict[str, dict[str, str]]:
+    return key(f"CHANNEL#{channel_id}", f"RATE#{window}")
+
+
+def provider_key_key(account_id: str, provider: str) -> dict[str, dict[str, str]]:
+    return key(account_pk(account_id), f"{PROVIDER_KEY_PREFIX}{provider}")
+
+
+def code_key(code_hash: str) -> dict[str, dict[str, str]]:
+    return key(f"CODE#{code_hash}", "CODE")
+
+
+def code_index(created_iso: str, code_hash: str) -> dict[str, str]:
+    return {"gsi1pk": CODES_PK, "gsi1sk": f"{created_iso}#{code_hash}"}

@@ -1,5 +1,5 @@
-"""S3 (generated images) and SQS (image tasks) clients, created on first use with boto3's standard
-configuration (AWS_ENDPOINT_URL_S3 / _SQS point them at local stand-ins)."""
+"""S3 (generated images, large stored responses) and SQS (image tasks) clients, created on first use
+with boto3's standard configuration (AWS_ENDPOINT_URL_S3 / _SQS point them at local stand-ins)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,22 @@ def put_image(bucket: str, key: str, data: bytes, content_type: str) -> None:
 
 def read_image(bucket: str, key: str) -> bytes:
     return bytes(s3().get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def put_bytes(bucket: str, key: str, data: bytes) -> None:
+    s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/octet-stream")
+
+
+def read_bytes(bucket: str, key: str) -> bytes | None:
+    """The object's bytes, or None when there is no such object (expired, deleted)."""
+    try:
+        return bytes(s3().get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3().exceptions.NoSuchKey:
+        return None
+
+
+def delete(bucket: str, key: str) -> None:
+    s3().delete_object(Bucket=bucket, Key=key)
 
 
 def presigned_url(bucket: str, key: str) -> str:

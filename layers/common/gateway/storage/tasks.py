@@ -31,6 +31,10 @@ class Task:
     created: int  # epoch seconds
     images: tuple[str, ...] = ()  # object keys in the images bucket
     error: str | None = None
+    # The prices its hold was made with (the catalog's, at the account's terms), to charge it on; and
+    # whether it was routed to the account's own provider key (its worker must route it there too)
+    pricing: str | None = None  # JSON
+    own_key: bool = False
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Task:
@@ -44,6 +48,8 @@ class Task:
             created=int(item["created"]),
             images=tuple(item.get("images") or ()),
             error=item.get("error"),
+            pricing=item.get("pricing"),
+            own_key=bool(item.get("own_key", False)),
         )
 
 
@@ -63,6 +69,8 @@ class TaskRepository(dynamo.TableRepository):
             "status": task.status,
             "created": task.created,
             "ttl": task.created + TASK_RETENTION_SECONDS,
+            "pricing": task.pricing,
+            "own_key": task.own_key,
         }
         return {
             "Put": {

@@ -15,7 +15,8 @@ from gateway.providers.sse import open_events, parse, post_json
 
 
 class AnthropicClient:
-    """Chat, canonical and native (clients of the Anthropic format pass through, `anthropic-beta` too)."""
+    """Chat and token counting, canonical and native (clients of the Anthropic format pass through,
+    `anthropic-beta` too)."""
 
     native_format: ClassVar[str] = "anthropic"
 
@@ -36,6 +37,17 @@ class AnthropicClient:
     def stream_native(self, body: Body, model: str, headers: Mapping[str, str]) -> Events:
         return self._stream({**body, "stream": True}, model, headers)
 
+    async def count_tokens(self, body: ChatRequest, model: str) -> int:
+        payload = await post_json(
+            self._url("/count_tokens"), request.count_request(dict(body), model), self._headers({}), response.error_from
+        )
+        return response.counted_tokens(payload)
+
+    async def count_tokens_native(self, body: Body, model: str, headers: Mapping[str, str]) -> Body:
+        payload = await post_json(self._url("/count_tokens"), body, self._headers(headers), response.error_from)
+        response.counted_tokens(payload)
+        return payload
+
     @asynccontextmanager
     async def _stream(
         self, body: Body, model: str, headers: Mapping[str, str]
@@ -53,8 +65,8 @@ class AnthropicClient:
     async def _post(self, body: Body, headers: Mapping[str, str]) -> Body:
         return await post_json(self._url(), body, self._headers(headers), response.error_from)
 
-    def _url(self) -> str:
-        return f"{self.endpoint.base_url}/messages"
+    def _url(self, path: str = "") -> str:
+        return f"{self.endpoint.base_url}/messages{path}"
 
     def _headers(self, passed_on: Mapping[str, str]) -> dict[str, str]:
         """The client's own headers (`anthropic-beta`, native calls only) under the gateway's."""

@@ -307,3 +307,14 @@ def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
     if parallel is False:
         converted["disable_parallel_tool_use"] = True
     return converted
+
+
+# What Anthropic's count_tokens takes of a Messages request
+COUNTED = ("model", "messages", "system", "tools", "tool_choice", "thinking")
+
+
+def count_request(body: dict[str, Any], upstream_model: str) -> dict[str, Any]:
+    """A count_tokens body for a canonical request: the Messages request it would be, less what
+    count_tokens does not take (max_tokens, sampling, metadata, stream)."""
+    messages = chat_request({**body, "stream": False}, upstream_model)
+    return {name: messages[name] for name in COUNTED if name in messages}

@@ -45,12 +45,19 @@ def usage_dict(usage: Any) -> CompletionUsage | None:
         long_lived = min(_count(by_ttl, "ephemeral_1h_input_tokens"), written) if isinstance(by_ttl, dict) else 0
         if long_lived:
             details["cache_write_1h_tokens"] = long_lived
-    return {
+    counted: CompletionUsage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": details,
     }
+    tools = usage.get("server_tool_use")  # searches and fetches Anthropic ran, each with its fee
+    if isinstance(tools, dict) and (_count(tools, "web_search_requests") or _count(tools, "web_fetch_requests")):
+        counted["server_tool_use"] = {
+            "web_search_requests": _count(tools, "web_search_requests"),
+            "web_fetch_requests": _count(tools, "web_fetch_requests"),
+        }
+    return counted
 
 
 def chat_response(payload: dict[str, Any], model: str, *, created: int = 0) -> ChatCompletion:
@@ -205,6 +212,14 @@ class StreamTranslator:
 
     def _chunk(self, delta: Delta, finish_reason: str | None = None) -> ChatChunk:
         return self._chunk_base([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
+
+
+def counted_tokens(payload: dict[str, Any]) -> int:
+    """`input_tokens` of a count_tokens answer."""
+    total = payload.get("input_tokens")
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise UpstreamFailure("the provider sent an unexpected token count", status=502)
+    return total
 
 
 def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:

@@ -18,7 +18,7 @@ from gateway.providers.sse import open_events, parse, post_json
 
 
 class GeminiClient:
-    """Chat (canonical and native) and image generation (Gemini image models)."""
+    """Chat (canonical and native), token counting, and image generation (Gemini image models)."""
 
     native_format: ClassVar[str] = "gemini"
 
@@ -38,6 +38,17 @@ class GeminiClient:
 
     def stream_native(self, body: Body, model: str, headers: Mapping[str, str]) -> Events:
         return self._stream(body, model)
+
+    async def count_tokens(self, body: ChatRequest, model: str) -> int:
+        url = request.count_endpoint(self.endpoint.base_url, model)
+        payload = await post_json(url, request.count_request(body, model), self._headers(), response.error_from)
+        return response.counted_tokens(payload)
+
+    async def count_tokens_native(self, body: Body, model: str, headers: Mapping[str, str]) -> Body:
+        url = request.count_endpoint(self.endpoint.base_url, model)
+        payload = await post_json(url, body, self._headers(), response.error_from)
+        response.counted_tokens(payload)
+        return payload
 
     async def generate_images(self, body: Body, model: str) -> ImagesResponse:
         """One generateContent per image, asking for the IMAGE modality; always `b64_json` (Gemini

@@ -73,6 +73,18 @@ def endpoint(base_url: str, model: str, stream: bool) -> str:
     return f"{base_url.rstrip('/')}/{path}:{method}"
 
 
+def count_endpoint(base_url: str, model: str) -> str:
+    """`{base}/models/{model}:countTokens`."""
+    path = model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+    return f"{base_url.rstrip('/')}/{path}:countTokens"
+
+
+def count_request(body: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """A countTokens body for a canonical request: the whole GenerateContentRequest it would be."""
+    path = model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+    return {"generateContentRequest": {"model": path, **chat_request(body)}}
+
+
 def headers(api_key: str) -> dict[str, str]:
     return {"x-goog-api-key": api_key, "content-type": "application/json"}
 

@@ -27,6 +27,7 @@ from gateway.canonical import (
 )
 from gateway.canonical import usage_from as openai_usage_from
 from gateway.dialects.gemini import finish_to_openai, signed, usage_to_openai
+from gateway.providers.errors import UpstreamFailure
 
 
 def usage_from(payload: dict[str, Any]) -> Usage | None:
@@ -108,8 +109,20 @@ def chat_response(payload: dict[str, Any], model: str, *, created: int | None = 
     }
     usage = usage_to_openai(payload.get("usageMetadata"))
     if usage is not None:
-        completion["usage"] = usage
+        completion["usage"] = grounded(usage, payload)
     return completion
+
+
+def grounded(usage: CompletionUsage, payload: dict[str, Any]) -> CompletionUsage:
+    """The usage, counting the answer as grounded with Google Search (billed per grounded answer)
+    when the payload shows grounding."""
+    return {**usage, "server_tool_use": {"grounded_requests": 1}} if has_grounding(payload) else usage
+
+
+def has_grounding(payload: dict[str, Any]) -> bool:
+    """Whether any candidate carries grounding metadata: Google Search was used for it."""
+    candidates = payload.get("candidates")
+    return any(isinstance(c, dict) and bool(c.get("groundingMetadata")) for c in candidates or [])
 
 
 class StreamTranslator:
@@ -130,6 +143,7 @@ class StreamTranslator:
         self._finish: dict[int, str] = {}
         self._call_total = 0
         self._usage: CompletionUsage | None = None
+        self._grounded = False
 
     @property
     def usage(self) -> Usage | None:
@@ -161,6 +175,7 @@ class StreamTranslator:
         usage = usage_to_openai(chunk.get("usageMetadata"))
         if usage is not None:
             self._usage = usage
+        self._grounded = self._grounded or has_grounding(chunk)
         out: list[ChatChunk] = []
         candidates = chunk.get("candidates") or []
         for position, candidate in enumerate(candidates):
@@ -204,7 +219,9 @@ class StreamTranslator:
                 "created": self.created,
                 "model": self.model,
                 "choices": [],
-                "usage": self._usage,
+                "usage": {**self._usage, "server_tool_use": {"grounded_requests": 1}}
+                if self._grounded
+                else self._usage,
             },
         ]
 
@@ -221,6 +238,14 @@ def inline_images(payload: dict[str, Any]) -> list[ImageData]:
 
 
 # ---------------------------------------------------------------- errors
+
+
+def counted_tokens(payload: dict[str, Any]) -> int:
+    """`totalTokens` of a countTokens answer."""
+    total = payload.get("totalTokens")
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise UpstreamFailure("the provider sent an unexpected token count", status=502)
+    return total
 
 
 def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:

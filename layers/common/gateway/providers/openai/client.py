@@ -3,7 +3,7 @@ format is OpenAI's own, so canonical and native calls are the same call."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar, cast
 
@@ -31,14 +31,21 @@ class OpenAIClient:
         return cast(ChatCompletion, answer)  # OpenAI's answer is the canonical one
 
     def stream(self, body: ChatRequest, model: str) -> Events:
-        return self._stream(request.from_canonical(body), model)
+        return self._stream(request.from_canonical(body), model, "/chat/completions", response.stream_event)
 
     async def complete_native(self, body: Body, model: str, headers: Mapping[str, str]) -> tuple[Body, ChatCompletion]:
         answer = await self._post(request.chat_request(body, model), "/chat/completions")
         return answer, cast(ChatCompletion, answer)
 
     def stream_native(self, body: Body, model: str, headers: Mapping[str, str]) -> Events:
-        return self._stream(body, model)
+        return self._stream(body, model, "/chat/completions", response.stream_event)
+
+    async def complete_text(self, body: Body, model: str) -> tuple[Body, ChatCompletion]:
+        answer = await self._post(request.chat_request(body, model), "/completions")
+        return answer, response.text_completion(answer)
+
+    def stream_text(self, body: Body, model: str) -> Events:
+        return self._stream(body, model, "/completions", response.text_stream_event)
 
     async def embed(self, body: Body, model: str) -> Body:
         return await self._post(request.with_model(body, model), "/embeddings")
@@ -64,14 +71,16 @@ class OpenAIClient:
         return response.transcription(payload)
 
     @asynccontextmanager
-    async def _stream(self, body: Body, model: str) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+    async def _stream(
+        self, body: Body, model: str, path: str, event: Callable[[str], StreamEvent]
+    ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
         """Opens the stream; yields its events once the upstream said 200. Usage is always asked for."""
-        url, upstream_body = self._url("/chat/completions"), request.chat_request(body, model)
+        url, upstream_body = self._url(path), request.chat_request(body, model)
         async with open_events(url, upstream_body, self._headers(), response.error_from) as raw_events:
 
             async def events() -> AsyncIterator[StreamEvent]:
                 async for _, data in raw_events:
-                    yield response.stream_event(data)
+                    yield event(data)
 
             yield events()
 
@@ -98,3 +107,46 @@ class OpenAIClient:
         if self.endpoint.api_key:
             headers["Authorization"] = f"Bearer {self.endpoint.api_key}"
         return headers
+
+
+class OpenAIResponsesClient:
+    """OpenAI's Responses API for clients that speak it: their requests pass through (the gateway has
+    already made them its own: replayed conversation, nothing stored upstream, its output cap)."""
+
+    native_format: ClassVar[str] = "responses"
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.upstream = OpenAIClient(endpoint)
+
+    async def complete_native(self, body: Body, model: str, headers: Mapping[str, str]) -> tuple[Body, ChatCompletion]:
+        answer = await self.upstream._post({**body, "model": model, "stream": False}, "/responses")
+        return answer, response.responses_completion(answer, model)
+
+    def stream_native(self, body: Body, model: str, headers: Mapping[str, str]) -> Events:
+        return self._stream({**body, "model": model, "stream": True})
+
+    @asynccontextmanager
+    async def _stream(self, body: Body) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        url, headers = self.upstream._url("/responses"), self.upstream._headers()
+        async with open_events(url, body, headers, response.error_from) as raw_events:
+
+            async def events() -> AsyncIterator[StreamEvent]:
+                async for name, data in raw_events:
+                    yield response.responses_stream_event(name, data)
+
+            yield events()
+
+
+class OpenAITextCompletionsClient:
+    """OpenAI's legacy `/completions` for clients that speak it: their requests pass through."""
+
+    native_format: ClassVar[str] = "completions"
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.upstream = OpenAIClient(endpoint)
+
+    async def complete_native(self, body: Body, model: str, headers: Mapping[str, str]) -> tuple[Body, ChatCompletion]:
+        return await self.upstream.complete_text(body, model)
+
+    def stream_native(self, body: Body, model: str, headers: Mapping[str, str]) -> Events:
+        return self.upstream.stream_text(body, model)

@@ -1,0 +1,261 @@
+/* The shell: sign-up, confirmation and sign-in screens; then the header (language, theme, sign out), the
+   navigation and the page named by the address (#/page/arg?filters). */
+"use strict";
+(function () {
+  const { t, set: setLanguage } = window.GW.i18n;
+  const { h, add, field, clear, toast, alertBox } = window.GW.dom;
+  const api = window.GW.api;
+  const pages = window.GW.pages;
+  const root = () => document.getElementById("app");
+  const THEMES = ["auto", "light", "dark"];
+  let me = null;
+  let catalogCache = null;
+
+  function applyTheme(theme) {
+    document.documentElement.dataset.theme = THEMES.includes(theme) ? theme : "auto";
+  }
+
+  function route() {
+    const raw = window.location.hash.replace(/^#\/?/, "");
+    const [path, search] = raw.split("?");
+    const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+    let page = parts[0] || "overview";
+    let rest = parts.slice(1);
+    if (page === "admin" && parts[1]) {
+      page = `admin/${parts[1]}`;
+      rest = parts.slice(2);
+    }
+    return { page, arg: rest.join("/"), params: Object.fromEntries(new URLSearchParams(search || "")) };
+  }
+
+  function go(page, arg, params) {
+    const search = new URLSearchParams(params || {}).toString();
+    const target = `#/${page}${arg ? `/${encodeURIComponent(arg)}` : ""}${search ? `?${search}` : ""}`;
+    if (window.location.hash === target) refresh();
+    else window.location.hash = target;
+  }
+
+  function message(error) {
+    if (error instanceof api.ApiError) {
+      if (error.code === "network") return t("err.network");
+      const known = t(`err.${error.code}`);
+      if (known !== `err.${error.code}`) return known;
+      return t("err.generic", { message: error.message || error.code });
+    }
+    return t("err.generic", { message: String(error && error.message ? error.message : error) });
+  }
+
+  function fail(error) {
+    if (error instanceof api.ApiError && error.status === 401) {
+      api.signOut().finally(() => {
+        toast(t("err.session"), "error");
+        start();
+      });
+      return;
+    }
+    toast(message(error), "error");
+  }
+
+  function header(title, ...actions) {
+    return h("div", { class: "page-header" }, h("h1", { tabindex: -1, id: "page-title" }, title), actions.length ? h("div", { class: "page-actions" }, actions) : null);
+  }
+
+  async function loadMe(fresh) {
+    if (fresh || !me) me = await api.get("me");
+    return me;
+  }
+
+  async function catalog() {
+    if (!catalogCache) catalogCache = await api.get("catalog");
+    return catalogCache;
+  }
+
+  function toolbar(extra) {
+    const language = h("button", { type: "button", class: "ghost", lang: t("app.language") === "中文" ? "zh-CN" : "en", "aria-label": t("app.languageLabel"), id: "language" }, t("app.language"));
+    language.addEventListener("click", () => {
+      setLanguage(window.GW.i18n.lang === "zh" ? "en" : "zh");
+      document.title = t("app.title");
+      start();
+    });
+    const current = localStorage.getItem("gw.theme") || "auto";
+    const theme = h("button", { type: "button", class: "ghost", id: "theme" }, t(`app.theme.${current}`));
+    theme.addEventListener("click", () => {
+      const next = THEMES[(THEMES.indexOf(localStorage.getItem("gw.theme") || "auto") + 1) % THEMES.length];
+      localStorage.setItem("gw.theme", next);
+      applyTheme(next);
+      theme.textContent = t(`app.theme.${next}`);
+    });
+    return h("div", { class: "toolbar-buttons" }, language, theme, extra);
+  }
+
+  /* Signed out: sign in, sign up, confirm. */
+  function authScreen(mode, email, notice) {
+    const config = api.config;
+    const box = h("main", { class: "auth", id: "main", tabindex: -1 });
+    const error = h("div", { class: "form-error", role: "alert" });
+    const emailInput = h("input", { type: "email", name: "email", required: true, autocomplete: "username", value: email || "", id: "auth-email" });
+    const passwordInput = h("input", { type: "password", name: "password", required: true, minlength: mode === "signUp" ? 10 : null, autocomplete: mode === "signUp" ? "new-password" : "current-password", id: "auth-password" });
+    const codeInput = h("input", { name: "code", required: true, inputmode: "numeric", autocomplete: "one-time-code", maxlength: 10, id: "auth-code" });
+    const submit = h("button", { type: "submit", class: "primary", id: "auth-submit" });
+    const form = h("form", { class: "form" });
+    const switchTo = (next) => () => render(authScreen(next, emailInput.value));
+    let title;
+    if (mode === "confirm") {
+      title = t("auth.confirmTitle");
+      submit.textContent = t("auth.submitConfirm");
+      const resend = h("button", { type: "button", class: "link" }, t("auth.resend"));
+      resend.addEventListener("click", () => api.resend(email).then(() => toast(t("auth.resent")), (e) => (error.textContent = message(e))));
+      add(form, h("p", null, t("auth.confirmText", { email })), field(t("auth.code"), codeInput), error, submit, resend);
+    } else {
+      title = mode === "signUp" ? t("auth.signUp") : t("auth.signIn");
+      submit.textContent = mode === "signUp" ? t("auth.submitSignUp") : t("auth.submitSignIn");
+      add(form, 
+        notice ? h("p", { class: "notice", role: "status" }, notice) : null,
+        field(t("auth.email"), emailInput),
+        field(t("auth.password"), passwordInput, mode === "signUp" ? t("auth.passwordHint") : null),
+        error,
+        submit
+      );
+      if (mode === "signUp") add(form, h("button", { type: "button", class: "link", onclick: switchTo("signIn") }, t("auth.toSignIn")));
+      else if (config.self_sign_up) add(form, h("button", { type: "button", class: "link", id: "to-sign-up", onclick: switchTo("signUp") }, t("auth.toSignUp")));
+      else add(form, h("p", { class: "hint" }, t("auth.noSignUp")));
+    }
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.textContent = "";
+      submit.disabled = true;
+      const address = (emailInput.value || email || "").trim();
+      try {
+        if (mode === "signUp") {
+          await api.signUp(address, passwordInput.value);
+          render(authScreen("confirm", address));
+          return;
+        }
+        if (mode === "confirm") {
+          await api.confirm(address, codeInput.value.trim());
+          render(authScreen("signIn", address, t("auth.confirmed")));
+          return;
+        }
+        await api.signIn(address, passwordInput.value);
+        start();
+      } catch (failure) {
+        if (failure.code === "UserNotConfirmedException") {
+          render(authScreen("confirm", address));
+          return;
+        }
+        error.textContent = message(failure);
+        submit.disabled = false;
+      }
+    });
+    const starting = config.starting_credits ? h("p", { class: "hint" }, t("auth.startingCredits", { credits: config.starting_credits })) : null;
+    add(box, 
+      h("div", { class: "auth-card" },
+        h("p", { class: "brand" }, t("app.title")),
+        h("p", { class: "tagline" }, t("auth.intro")),
+        mode === "signUp" ? starting : null,
+        h("h1", { tabindex: -1, id: "page-title" }, title),
+        form),
+      toolbar()
+    );
+    return box;
+  }
+
+  function render(screen) {
+    clear(root()).append(screen);
+    root().removeAttribute("aria-busy");
+    const focus = screen.querySelector("h1");
+    if (focus) focus.focus();
+  }
+
+  /* Signed in: header, navigation, page. */
+  function navigation(current) {
+    const item = (page) =>
+      h("li", null, h("a", { href: `#/${page}`, "aria-current": current === page ? "page" : null, "data-page": page }, t(pages[page].nav)));
+    const customer = ["overview", "keys", "usage", "traces", "quickstart"];
+    const operator = Object.keys(pages).filter((page) => pages[page].operator);
+    return h(
+      "nav",
+      { class: "nav", id: "nav", "aria-label": t("nav.label") },
+      h("ul", null, customer.map(item)),
+      me.user.operator ? [h("p", { class: "nav-group", id: "nav-operators" }, t("nav.operators")), h("ul", { "aria-labelledby": "nav-operators" }, operator.map(item))] : null
+    );
+  }
+
+  async function show() {
+    const { page, arg, params } = route();
+    const entry = pages[page] && (!pages[page].operator || me.user.operator) ? pages[page] : pages.overview;
+    const current = pages[page] === entry ? page : "overview";
+    const main = h("main", { class: "main", id: "main", tabindex: -1, "aria-busy": "true" });
+    const menu = h("button", { type: "button", class: "ghost menu", "aria-expanded": "false", "aria-controls": "nav" }, t("app.menu"));
+    const signOut = h("button", { type: "button", class: "ghost", id: "sign-out" }, t("app.signOut"));
+    signOut.addEventListener("click", () => api.signOut().finally(start));
+    const nav = navigation(current);
+    menu.addEventListener("click", () => {
+      const open = menu.getAttribute("aria-expanded") !== "true";
+      menu.setAttribute("aria-expanded", String(open));
+      nav.classList.toggle("open", open);
+    });
+    const skip = h("a", { class: "skip", href: "#main" }, t("app.skip"));
+    skip.addEventListener("click", (event) => {
+      event.preventDefault();
+      main.focus();
+    });
+    clear(root()).append(
+      skip,
+      h("header", { class: "top" }, menu, h("a", { class: "brand", href: "#/overview" }, t("app.title")),
+        h("span", { class: "who", id: "who" }, me.user.email), toolbar(signOut)),
+      h("div", { class: "layout" }, nav, main)
+    );
+    root().removeAttribute("aria-busy");
+    document.title = `${t(entry.nav)} · ${t("app.title")}`;
+    try {
+      await entry.render(main, arg, params);
+    } catch (error) {
+      add(main, alertBox(message(error)));
+      if (error instanceof api.ApiError && error.status === 401) fail(error);
+    }
+    main.removeAttribute("aria-busy");
+    const title = main.querySelector("h1");
+    if (title) title.focus({ preventScroll: true });
+  }
+
+  function refresh() {
+    if (api.signedIn && me) show().catch(fail);
+  }
+
+  async function start() {
+    document.title = t("app.title");
+    root().setAttribute("aria-busy", "true");
+    try {
+      if (!api.config) await api.loadConfig();
+    } catch (error) {
+      render(h("main", { class: "auth", id: "main" }, alertBox(error.status === 503 ? t("app.noPool") : message(error))));
+      return;
+    }
+    if (!api.signedIn) {
+      me = null;
+      catalogCache = null;
+      render(authScreen("signIn"));
+      return;
+    }
+    try {
+      await loadMe(true);
+    } catch (error) {
+      if (error instanceof api.ApiError && error.status === 401) {
+        await api.signOut();
+        render(authScreen("signIn", "", t("err.session")));
+        return;
+      }
+      render(h("main", { class: "auth", id: "main" }, alertBox(message(error))));
+      return;
+    }
+    await show();
+  }
+
+  window.GW.app = { go, refresh, fail, message, header, me: loadMe, catalog };
+  applyTheme(localStorage.getItem("gw.theme"));
+  window.addEventListener("hashchange", () => {
+    if (window.location.hash !== "#main") refresh();
+  });
+  start();
+})();

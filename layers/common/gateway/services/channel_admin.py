@@ -1,0 +1,199 @@
+"""Operators manage upstream channels, price groups, settings and which group an account is in.
+
+A channel's key goes to Secrets Manager (under the stack's channel prefix) when it is given here; the
+channel keeps only the secret's reference, which is all any view shows. A channel given a new key gets
+a new `key_version`, so every warm process reads the secret anew with its next catalog; other changes
+leave the processes' cached secrets alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from gateway.catalog.runtime import Channel, ControlSettings, PriceGroup
+from gateway.config import get_settings
+from gateway.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from gateway.observability import logger
+from gateway.services import profiles
+from gateway.services.catalog_admin import Draft, change, draft, merge_patch, parsed
+from gateway.storage import vault
+from gateway.storage.profiles import AccountProfile
+from gateway.storage.stores import stores
+
+MAX_KEY_CHARS = 4096
+
+
+def channel_view(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A channel as operators see it: its settings and whether it has a secret, never the secret."""
+    channel = Channel.model_validate(spec)
+    return {**channel.model_dump(mode="json"), "has_secret": channel.secret_ref is not None}
+
+
+def list_channels() -> list[dict[str, Any]]:
+    return [channel_view(spec) for spec in draft().channels.values()]
+
+
+def get_channel(channel_id: str) -> dict[str, Any]:
+    spec = draft().channels.get(channel_id)
+    if spec is None:
+        raise NotFound(f"No channel `{channel_id[:64]}`.")
+    return channel_view(spec)
+
+
+def create_channel(spec: Mapping[str, Any], api_key: str | None = None) -> dict[str, Any]:
+    """A new channel; `api_key` (optional: keyless servers need none) is stored as its secret."""
+    channel = parsed(Channel, dict(spec), "")
+    if api_key is not None and channel.secret_ref is not None:
+        raise InvalidRequest("Give either `api_key` or `secret_ref`, not both.", param="api_key")
+    if channel.secret_ref is not None:
+        _check_ref(channel.secret_ref)
+    if api_key is not None:
+        channel = channel.model_copy(update={"secret_ref": _store_key(channel.id, api_key)})
+
+    def edit(candidate: Draft) -> dict[str, Any]:
+        if channel.id in candidate.channels:
+            raise Conflict(f"The channel `{channel.id}` exists already; change it with PATCH.")
+        candidate.channels[channel.id] = _dump(channel)
+        return channel_view(candidate.channels[channel.id])
+
+    return change(edit)[0]
+
+
+def update_channel(channel_id: str, patch: Mapping[str, Any], api_key: str | None = None) -> dict[str, Any]:
+    """JSON merge patch of the channel (`{"enabled": false}`, `{"weight": 3}`); `api_key` rotates its key."""
+    if "secret_ref" in patch and patch["secret_ref"] is not None:
+        _check_ref(str(patch["secret_ref"]))
+    secret_ref = _store_key(channel_id, api_key) if api_key is not None else None
+
+    def edit(candidate: Draft) -> dict[str, Any]:
+        current = candidate.channels.get(channel_id)
+        if current is None:
+            raise NotFound(f"No channel `{channel_id[:64]}`.")
+        merged = merge_patch(current, patch)
+        if secret_ref is not None:
+            merged["secret_ref"] = secret_ref
+            merged["key_version"] = int(current.get("key_version", 0)) + 1
+        channel = parsed(Channel, merged, "")
+        if channel.id != channel_id:
+            raise InvalidRequest("A channel's `id` cannot change; create a new channel instead.", param="id")
+        candidate.channels[channel_id] = _dump(channel)
+        return channel_view(candidate.channels[channel_id])
+
+    return change(edit)[0]
+
+
+def delete_channel(channel_id: str) -> None:
+    def edit(candidate: Draft) -> dict[str, Any]:
+        spec = candidate.channels.pop(channel_id, None)
+        if spec is None:
+            raise NotFound(f"No channel `{channel_id[:64]}`.")
+        return spec
+
+    removed, _ = change(edit)
+    ref = removed.get("secret_ref")
+    if ref is not None and _secret_name(channel_id) in str(ref):  # a secret this API made for it
+        try:
+            vault.delete_secret(str(ref))
+        except vault.VaultError as error:
+            logger().warning(
+                "a deleted channel's secret is left in place", extra={"channel": channel_id, "why": str(error)}
+            )
+
+
+# ---------------------------------------------------------------- price groups and settings
+
+
+def list_groups() -> list[dict[str, Any]]:
+    return list(draft().groups.values())
+
+
+def put_group(name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Create or change a price group: `{"ratio": "0.8"}` prices its accounts' requests at 80%."""
+    group = parsed(PriceGroup, {**spec, "name": name}, "")
+
+    def edit(candidate: Draft) -> dict[str, Any]:
+        candidate.groups[group.name] = _dump(group)
+        return candidate.groups[group.name]
+
+    return change(edit)[0]
+
+
+def delete_group(name: str) -> None:
+    """Remove a group; its accounts are priced as the default group's from then on."""
+
+    def edit(candidate: Draft) -> None:
+        if candidate.groups.pop(name, None) is None:
+            raise NotFound(f"No price group `{name[:64]}`.")
+
+    change(edit)
+
+
+def get_control_settings() -> dict[str, Any]:
+    return ControlSettings.model_validate(draft().settings.get("", {})).model_dump(mode="json")
+
+
+def update_control_settings(patch: Mapping[str, Any]) -> dict[str, Any]:
+    def edit(candidate: Draft) -> dict[str, Any]:
+        settings = parsed(ControlSettings, merge_patch(candidate.settings.get("", {}), patch), "settings")
+        candidate.settings[""] = _dump(settings)
+        return settings.model_dump(mode="json")
+
+    return change(edit)[0]
+
+
+def set_account_group(account_id: str, group: str | None) -> dict[str, Any]:
+    """Put an account in a price group (None: the default); its next request is priced so."""
+    if group is not None and group not in draft().groups:
+        raise InvalidRequest(f"No price group `{group[:64]}`; create it first.", param="group")
+    profile = stores().profiles.set_group(account_id[:128], group)
+    if profile is None:
+        raise NotFound(f"No account {account_id[:128]}.")
+    profiles.forget(account_id)
+    return profile_view(account_id, profile)
+
+
+def account_profile(account_id: str) -> dict[str, Any]:
+    profile = stores().profiles.get(account_id[:128])
+    if profile is None:
+        raise NotFound(f"No account {account_id[:128]}.")
+    return profile_view(account_id, profile)
+
+
+def profile_view(account_id: str, profile: AccountProfile) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "group": profile.group or "default",
+        "own_key_providers": sorted(profile.byok),
+        "profile_version": profile.version,
+    }
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def _secret_name(channel_id: str) -> str:
+    return f"{get_settings().channel_secret_prefix}{channel_id}"
+
+
+def _store_key(channel_id: str, api_key: str) -> str:
+    if not 1 <= len(api_key) <= MAX_KEY_CHARS or not api_key.isprintable() or api_key.strip() != api_key:
+        raise InvalidRequest(f"`api_key` is 1 to {MAX_KEY_CHARS} printable characters.", param="api_key")
+    parsed(Channel, {"id": channel_id, "provider": "x"}, "")  # a valid id before a secret is named after it
+    try:
+        return vault.put_secret(_secret_name(channel_id), api_key, f"AI gateway channel {channel_id}")
+    except vault.VaultError as error:
+        logger().error("a channel's key could not be stored", extra={"channel": channel_id, "why": str(error)})
+        raise ServiceUnavailable("The channel's key could not be stored in Secrets Manager; retry.") from None
+
+
+def _check_ref(ref: str) -> None:
+    """Functions may read only secrets under the channel prefix: refuse one they could never read."""
+    prefix = get_settings().channel_secret_prefix
+    if not (ref.startswith(prefix) or f":secret:{prefix}" in ref):
+        raise InvalidRequest(f"A channel's secret must be named under `{prefix}`.", param="secret_ref")
+
+
+def _dump(value: BaseModel) -> dict[str, Any]:
+    return value.model_dump(mode="json", exclude_defaults=True)

@@ -1,0 +1,229 @@
+"""Fields only a vendor's own API has reach that vendor's upstreams as sent, priced: Anthropic's server
+tools (web search, web fetch), `top_k`, `context_management` and the tools Anthropic defines; Gemini's
+Google Search grounding, code execution and stricter safety settings. What cannot be priced (code
+execution containers, the MCP connector, cached contents, other built-in tools) is a 400 naming the
+field, in the endpoint's own envelope, before any credit moves; so is a native field sent to a model
+whose upstreams speak another format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import httpx
+import pytest
+from google import genai
+from google.genai import types
+
+from tests.conftest import balance_of, ledger_entry
+from tests.support.pricing import price_micro
+
+GRANT = 10_000_000
+SEARCH_FEE, GROUNDING_FEE = 10_000, 35_000  # the test catalog's web_search (Claude) and grounding (Gemini)
+WEB_SEARCH = {"type": "web_search_20250305", "name": "web_search", "max_uses": 2}
+
+
+def messages(url: str, key: str, **body: Any) -> httpx.Response:
+    payload = {"model": "test/claude", "max_tokens": 100, "messages": [{"role": "user", "content": "weather?"}], **body}
+    return httpx.post(f"{url}/v1/messages", json=payload, headers={"x-api-key": key}, timeout=20)
+
+
+def generate(url: str, key: str, model: str = "test/gemini", **body: Any) -> httpx.Response:
+    payload = {"contents": [{"role": "user", "parts": [{"text": "weather?"}]}], **body}
+    return httpx.post(
+        f"{url}/v1beta/models/{model}:generateContent", json=payload, headers={"x-goog-api-key": key}, timeout=20
+    )
+
+
+def refused(response: httpx.Response, param: str, tenant: Any) -> None:
+    """A 400 naming `param` in the endpoint's own envelope; no credit moved."""
+    assert response.status_code == 400, response.text
+    body = response.json()
+    if "type" in body:  # Anthropic's: the message names the field
+        assert body["type"] == "error"
+        assert body["error"]["type"] == "invalid_request_error"
+        assert param in body["error"]["message"]
+    else:  # Google's: a BadRequest detail names it
+        assert body["error"]["status"] == "INVALID_ARGUMENT"
+        (detail,) = body["error"]["details"]
+        assert detail["fieldViolations"][0]["field"] == param
+    assert balance_of(tenant.account_id) == GRANT
+
+
+# --------------------------------------------------------------- Anthropic
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_web_search_is_charged_its_tokens_and_its_searches(
+    gateway_url, upstream, fake_servers, make_tenant, stream
+):
+    # Given Claude asked with the web search tool, at most two searches
+    tenant = make_tenant("10")
+    client = anthropic.Anthropic(base_url=gateway_url, api_key=tenant.key, max_retries=0, timeout=20)
+    request = {
+        "model": "test/claude",
+        "max_tokens": 100,
+        "tools": [WEB_SEARCH],
+        "messages": [{"role": "user", "content": "weather?"}],
+    }
+    # When Claude searches once
+    if stream:
+        with client.messages.stream(**request) as events:  # type: ignore[arg-type]
+            message = events.get_final_message()
+            trace_id = events.response.headers["x-trace-id"]
+    else:
+        raw = client.messages.with_raw_response.create(**request)  # type: ignore[arg-type]
+        message, trace_id = raw.parse(), raw.headers["x-trace-id"]
+    # Then the search and its results reach the client as Anthropic sent them
+    kinds = [block.type for block in message.content]
+    assert kinds == ["server_tool_use", "web_search_tool_result", "text"]
+    assert fake_servers["anthropic"].requests[-1]["tools"] == [WEB_SEARCH]
+    # And it is charged its tokens and one search fee, exactly
+    entry = ledger_entry(trace_id)
+    assert entry is not None
+    assert entry["credits"] == price_micro(entry["prompt_tokens"], entry["completion_tokens"]) + SEARCH_FEE
+    assert entry["units"] == {"web_searches": 1}
+    assert balance_of(tenant.account_id) == GRANT - entry["credits"]
+
+
+def test_the_hold_covers_every_search_the_request_allows(gateway_url, upstream, make_tenant):
+    # Given an account whose balance covers one search's worst case but not a hundred
+    tenant = make_tenant("0.1")
+    # Then a hundred allowed searches cannot be held (each can read a context window more), one can
+    assert messages(gateway_url, tenant.key, tools=[{**WEB_SEARCH, "max_uses": 100}]).status_code == 402
+    assert messages(gateway_url, tenant.key, tools=[{**WEB_SEARCH, "max_uses": 1}]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools[0].max_uses"),  # unbounded
+        ({"tools": [{**WEB_SEARCH, "max_uses": 0}]}, "tools[0].max_uses"),
+        ({"tools": [{**WEB_SEARCH, "max_uses": True}]}, "tools[0].max_uses"),
+        ({"tools": [{**WEB_SEARCH, "max_uses": 10**9}]}, "tools[0].max_uses"),
+        ({"tools": [{"type": "code_execution_20250825", "name": "code_execution"}]}, "tools[0]"),
+        ({"tools": [{"type": "some_new_server_tool_20300101", "name": "x"}]}, "tools[0]"),
+        ({"container": "container_011"}, "container"),
+        ({"mcp_servers": [{"type": "url", "url": "https://example.com/sse", "name": "x"}]}, "mcp_servers"),
+    ],
+)
+def test_what_cannot_be_priced_is_a_400_naming_it(gateway_url, upstream, make_tenant, body, param):
+    tenant = make_tenant("10")
+    response = messages(gateway_url, tenant.key, **body)
+    refused(response, param, tenant)
+
+
+def test_a_model_without_a_search_price_cannot_search(gateway_url, upstream, make_tenant):
+    tenant = make_tenant("10")
+    refused(messages(gateway_url, tenant.key, model="test/claude-cache", tools=[WEB_SEARCH]), "tools[0]", tenant)
+
+
+CLEAR_TOOL_USES = {"edits": [{"type": "clear_tool_uses_20250919", "trigger": {"type": "input_tokens", "value": 30000}}]}
+BASH = {"type": "bash_20250124", "name": "bash"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("context_management", CLEAR_TOOL_USES), ("top_k", 5), ("tools", [BASH])],
+)
+def test_anthropics_own_fields_reach_claude_as_sent(gateway_url, upstream, fake_servers, make_tenant, field, value):
+    tenant = make_tenant("10")
+    response = messages(gateway_url, tenant.key, **{field: value})
+    assert response.status_code == 200, response.text
+    assert fake_servers["anthropic"].requests[-1][field] == value
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "param"),
+    [("context_management", CLEAR_TOOL_USES, "context_management"), ("tools", [BASH], "tools[0]")],
+)
+def test_anthropics_own_fields_for_another_vendors_model_are_a_400(
+    gateway_url, upstream, make_tenant, field, value, param
+):
+    tenant = make_tenant("10")
+    response = messages(gateway_url, tenant.key, model="test/echo", **{field: value})
+    refused(response, param, tenant)
+    assert upstream.requests == []
+
+
+def test_context_management_that_changes_nothing_is_translated_for_other_vendors(gateway_url, upstream, make_tenant):
+    # Claude Code asks to clear thinking while keeping all of it: nothing to do for another vendor
+    tenant = make_tenant("10")
+    keep_all = {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]}
+    response = messages(gateway_url, tenant.key, model="test/echo", context_management=keep_all)
+    assert response.status_code == 200, response.text
+    assert "context_management" not in upstream.requests[-1]
+
+
+# --------------------------------------------------------------- Gemini
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_gemini_grounding_is_charged_its_tokens_and_its_fee(gateway_url, upstream, fake_servers, make_tenant, stream):
+    tenant = make_tenant("10")
+    client = genai.Client(
+        api_key=tenant.key, http_options=types.HttpOptions(base_url=gateway_url, api_version="v1beta")
+    )
+    config = types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())])
+    if stream:
+        chunks = list(client.models.generate_content_stream(model="test/gemini", contents="weather?", config=config))
+        text = "".join(chunk.text or "" for chunk in chunks)
+        grounded = [chunk for chunk in chunks if chunk.candidates and chunk.candidates[0].grounding_metadata]
+        assert grounded
+    else:
+        answer = client.models.generate_content(model="test/gemini", contents="weather?", config=config)
+        text = answer.text or ""
+        assert answer.candidates[0].grounding_metadata.web_search_queries == ["weather"]  # type: ignore[index,union-attr]
+    assert text.strip() == "grounded: weather?"
+    assert "googleSearch" in fake_servers["gemini"].requests[-1][1]["tools"][0]
+    (trace,) = client_traces(gateway_url, tenant.key)
+    entry = ledger_entry(trace)
+    assert entry is not None
+    assert entry["credits"] == price_micro(entry["prompt_tokens"], entry["completion_tokens"]) + GROUNDING_FEE
+    assert balance_of(tenant.account_id) == GRANT - entry["credits"]
+
+
+def client_traces(url: str, key: str) -> list[str]:
+    response = httpx.get(f"{url}/api/v1/request-traces", headers={"Authorization": f"Bearer {key}"}, timeout=20)
+    return [trace["trace_id"] for trace in response.json()["data"]["items"]]
+
+
+def test_gemini_code_execution_runs_at_google_for_its_tokens(gateway_url, upstream, fake_servers, make_tenant):
+    tenant = make_tenant("10")
+    response = generate(gateway_url, tenant.key, tools=[{"codeExecution": {}}])
+    assert response.status_code == 200, response.text
+    parts = response.json()["candidates"][0]["content"]["parts"]
+    assert [next(iter(part)) for part in parts] == ["executableCode", "codeExecutionResult", "text"]
+    entry = ledger_entry(response.headers["x-trace-id"])
+    assert entry is not None
+    assert entry["credits"] == price_micro(entry["prompt_tokens"], entry["completion_tokens"])
+
+
+def test_stricter_safety_settings_reach_gemini_as_sent(gateway_url, upstream, fake_servers, make_tenant):
+    strict = [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_LOW_AND_ABOVE"}]
+    assert generate(gateway_url, make_tenant("10").key, safetySettings=strict).status_code == 200
+    assert fake_servers["gemini"].requests[-1][1]["safetySettings"] == strict
+    tenant = make_tenant("10")
+    refused(generate(gateway_url, tenant.key, model="test/echo", safetySettings=strict), "safetySettings[0]", tenant)
+
+
+FILES_API = {"fileUri": "https://generativelanguage.googleapis.com/v1beta/files/x", "mimeType": "video/mp4"}
+
+
+@pytest.mark.parametrize(
+    ("body", "model", "param"),
+    [
+        ({"cachedContent": "cachedContents/abc123"}, "test/gemini", "cachedContent"),  # Google's, under our key
+        ({"contents": [{"parts": [{"fileData": FILES_API}]}]}, "test/gemini", "contents[0].parts[0].fileData"),
+        ({"tools": [{"urlContext": {}}]}, "test/gemini", "tools[0].urlContext"),  # no price for it
+        ({"tools": [{"googleSearch": {}}]}, "test/gemini-agent", "tools[0].googleSearch"),  # no grounding price
+        ({"tools": [{"googleSearch": {}}]}, "test/echo", "tools[0].googleSearch"),  # Google's, for OpenAI
+    ],
+)
+def test_what_gemini_cannot_be_asked_through_the_gateway_is_a_400(
+    gateway_url, upstream, fake_servers, make_tenant, body, model, param
+):
+    tenant = make_tenant("10")
+    response = generate(gateway_url, tenant.key, model=model, **body)
+    refused(response, param, tenant)
+    assert fake_servers["gemini"].requests == []
