@@ -106,7 +106,9 @@ class Prepared:
 def profile_of(principal: Principal) -> AccountProfile | None:
     """The account's profile as read with the key and its gate (auth/authenticate.py: a change to it
     moves the gate, so a hold priced on it is refused if it is stale); else as this process knows it."""
-    return principal.profile or profiles.known(principal.account_id)
+    if principal.profile is not None:
+        return profiles.note(principal.account_id, principal.profile)
+    return profiles.known(principal.account_id)
 
 
 def prepare(

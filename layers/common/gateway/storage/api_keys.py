@@ -209,7 +209,8 @@ class ApiKeyRepository(dynamo.TableRepository):
         self, key_hash: str, expression: str, names: dict[str, str], values: dict[str, Any]
     ) -> ApiKeyRecord | None:
         """Change a live key of the account and move the account's gate on, in one transaction: a
-        hold that read the key before the change is refused (storage/balances.py)."""
+        hold that read the key before the change is refused (storage/balances.py). Keys of no account
+        item (operator keys) hold nothing: they have no gate."""
         names.setdefault("#account", "account_id")
         names.setdefault("#revoked", "revoked")
         values[":not_revoked"] = False
@@ -231,7 +232,11 @@ class ApiKeyRepository(dynamo.TableRepository):
                                 "ExpressionAttributeValues": dynamo.to_attributes(values),
                             }
                         },
-                        *BalanceRepository(self.table, self._client).gate_items(account_id, shards),
+                        *(
+                            BalanceRepository(self.table, self._client).gate_items(account_id, shards)
+                            if shards is not None
+                            else []
+                        ),
                     ]
                 )
             except dynamo.DynamoError as error:
@@ -244,11 +249,13 @@ class ApiKeyRepository(dynamo.TableRepository):
             return self.get(key_hash, consistent=True)
         raise dynamo.DynamoError("TransactionConflictException", "the account kept changing")
 
-    def _shards_of(self, account_id: str) -> int:
+    def _shards_of(self, account_id: str) -> int | None:
+        """The account's balance shards (0: from before shards); None when it has no account item."""
         answer = self.db.get_item(
             TableName=self.table,
             Key=layout.account_key(account_id),
-            ProjectionExpression="shards",
+            ProjectionExpression="pk, shards",
             ConsistentRead=True,
         )
-        return int(dynamo.from_item(answer.get("Item") or {}).get("shards", 0))
+        item = answer.get("Item")
+        return int(dynamo.from_item(item).get("shards", 0)) if item else None
