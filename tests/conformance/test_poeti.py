@@ -260,6 +260,7 @@ def test_api_keys_with_the_users_own_key(seed_gateway, user):
     assert sdk(seed_gateway, new["key"]).chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
     )
+    aggregated()  # a key's totals are added from the ledger's stream
     listed = SEED.curl("list_keys", seed_gateway, user.key)
     assert listed.status_code == 200, listed.text
     assert listed.json()["code"] == 200

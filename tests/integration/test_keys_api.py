@@ -144,6 +144,7 @@ def test_a_key_limit_of_5_holds_under_40_concurrent_requests(gateway_url, upstre
     assert balance_of(account.account_id) == 100_000_000 - sum(charges)
     usage = ApiKeyRepository(get_settings().table_name).period_usage(key_hash, periods.LIFETIME)
     assert usage == sum(charges)
+    aggregated()  # the key's totals are added from the ledger's stream
     assert api.get(key_hash).json()["data"]["usage"]["total_requests"] == 3
 
 

@@ -11,10 +11,11 @@ matching calls after it (the client's own retries), in one of the ways DynamoDB 
   drop_after_commit the call is applied to the table, then the connection closes without its answer
   pause            the call waits, unforwarded, until `resume()` (what a request does meanwhile)
 
-`answered` counts the calls answered since arming. Apart from faults, `contend(rate)` answers that
-share of writes (UpdateItem, TransactWriteItems) as DynamoDB does a write that meets another
-transaction on an item, unapplied: TransactionConflictException, or a transaction cancelled with
-TransactionConflict (DynamoDB Local serializes its writes and never does); `contended` counts them.
+`answered` counts the calls answered since arming (`catalog_reads` those of the runtime catalog).
+Apart from faults, `contend(rate)` answers that share of writes (UpdateItem, TransactWriteItems) as
+DynamoDB does a write that meets another transaction on an item, unapplied:
+TransactionConflictException, or a transaction cancelled with TransactionConflict (DynamoDB Local
+serializes its writes and never does); `contended` counts them.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class FaultProxy:
         self.fault: Fault | None = None
         self.matched = 0
         self.answered = 0
+        self.catalog_reads = 0
         self.paused = threading.Event()  # a paused call has arrived
         self.resumed = threading.Event()
         self.contention = 0.0
@@ -98,6 +100,7 @@ class FaultProxy:
     def arm(self, fault: Fault | None) -> None:
         with self.lock:
             self.fault, self.matched, self.calls, self.answered = fault, 0, [], 0
+            self.catalog_reads = 0
             self.paused.clear()
             self.resumed.clear()
 
@@ -166,6 +169,8 @@ class FaultProxy:
         _answer(handler, status, kept, answer)
         with self.lock:
             self.answered += 1
+            if b'"CATALOG"' in body:  # the runtime catalog's stamp, read in the background every few seconds
+                self.catalog_reads += 1
 
     def _forward(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         connection = http.client.HTTPConnection(*self.upstream, timeout=10)
