@@ -27,7 +27,17 @@ DESCRIPTION = [
     "each request: `x-portkey-provider: openai`, `x-portkey-custom-host: http://127.0.0.1:<fake>/v1`, and the "
     "upstream's key as `Authorization: Bearer` (it checks no key of its own and writes nothing per request)",
     "outbound proxy variables point at a closed port on 127.0.0.1 (NO_PROXY=127.0.0.1)",
+    "patched for streams (one line of its build): 1.15.2 on Node fails every streamed request with `TypeError:"
+    " immutable` when it adds its x-portkey-* headers to the upstream's response (Portkey-AI/gateway#1389, #1550);"
+    " as the proposed fix (#1551) does, a streamed response is re-wrapped in a new Response (same body, status,"
+    " headers) before they are added",
 ]
+# Portkey-AI/gateway#1551's approach, applied to the built server: a streamed response gets mutable headers.
+UNPATCHED = "this.updateHeaders(i,n.cacheStatus,o),{response:i"
+PATCHED = (
+    "(this.context.isStreaming&&(i=new Response(i.body,{status:i.status,statusText:i.statusText,"
+    "headers:new Headers(i.headers)})),this.updateHeaders(i,n.cacheStatus,o)),{response:i"
+)
 
 
 @dataclass
@@ -57,6 +67,7 @@ def ensure_installed(log: Path, timeout: float = 420.0) -> Install:
                     [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", f"{PACKAGE}@{VERSION}"],
                     cwd=HOME, check=True, stdout=out, stderr=out, timeout=timeout,
                 )  # fmt: skip
+        _patch_streams()
         installed = json.loads((SERVER.parent.parent / "package.json").read_text())
         version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError, ValueError) as error:
@@ -69,6 +80,16 @@ def ensure_installed(log: Path, timeout: float = 420.0) -> Install:
         node=version,
         packages={PACKAGE: str(installed.get("version")), "hono": hono, "node": version},
     )
+
+
+def _patch_streams() -> None:
+    """See DESCRIPTION: idempotent; raises ValueError when the build is not the one the patch is for."""
+    source = SERVER.read_text()
+    if PATCHED in source:
+        return
+    if source.count(UNPATCHED) != 1:
+        raise ValueError("Portkey's build changed: the stream patch does not apply")
+    SERVER.write_text(source.replace(UNPATCHED, PATCHED))
 
 
 def _version(manifest: Path) -> str:
