@@ -64,7 +64,8 @@ screenshots: install
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
-# Benchmarks (issue 7): fake upstream, DynamoDB Local, the gateway and LiteLLM's proxy (own venv under
-# .local/bench), all on 127.0.0.1; writes docs/BENCHMARKS.md. About 8 minutes on 2 cores.
+# Benchmarks (issues 7, 18): fake upstream, DynamoDB Local, the gateway (as the template deploys it and
+# as make dev serves it), LiteLLM's proxy (own venv under .local/bench) and Portkey's gateway (npm, own
+# folder under .local/bench), all on 127.0.0.1; waits for a quiet machine; writes docs/BENCHMARKS.md.
 bench: install
 	$(PY) -m bench.run

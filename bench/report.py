@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bench import coldstart, gateway, litellm_proxy, portkey, upstream
+from bench import coldstart, gateway, litellm_proxy, machine, portkey, upstream
 from devtools.write_units import ITEM_LIMIT, RATE
 
 if TYPE_CHECKING:
@@ -132,6 +132,10 @@ def goals(results: Results) -> list[Goal]:
                 "<= 8",
                 f"{per.total:.2f}",
                 per.total <= 8,
+                "the largest: "
+                + ", ".join(
+                    f"{name} {units:.2f}" for name, units in sorted(per.units.items(), key=lambda kv: -kv[1])[:3]
+                ),
             )
         )
         worst, rate = max(per.rates().items(), key=lambda kv: kv[1])
@@ -163,7 +167,11 @@ def render(results: Results) -> str:
     )
     add(
         f"The machine's 1-minute load average was {results.load_before} when the run started"
-        + (f" (after waiting {results.waited_s / 60:.0f} minutes for it to drop below 1.5)" if results.waited_s else "")
+        + (
+            f" (after waiting {results.waited_s / 60:.0f} minutes for it to drop below {machine.QUIET_LOAD})"
+            if results.waited_s
+            else f" (below {machine.QUIET_LOAD}: the bench waits for that, up to {machine.WAIT_SECONDS // 60} minutes)"
+        )
         + f" and {results.load_after} at its end; CPU steal over the run {results.steal_percent:.1f}%. "
         "Other work shared the 2 cores during the run whenever the load average is above 1: the latencies "
         "carry that noise, the CPU time per request much less.\n"
