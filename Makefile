@@ -3,10 +3,12 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
-# sam build needs a python3.12 on PATH; pyenv machines keep one under $(pyenv root)/versions.
+# sam build needs a python3.12 and a python3.13 (ManagedChatFunction) on PATH; pyenv machines keep
+# them under $(pyenv root)/versions.
 PY312_BIN := $(shell d=$$(ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin 2>/dev/null | tail -n 1); echo $$d)
+PY313_BIN := $(shell d=$$(ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin 2>/dev/null | tail -n 1); echo $$d)
 export SAM_CLI_TELEMETRY := 0
-export PATH := $(if $(PY312_BIN),$(PY312_BIN):,)$(PATH)
+export PATH := $(if $(PY312_BIN),$(PY312_BIN):,)$(if $(PY313_BIN),$(PY313_BIN):,)$(PATH)
 
 .PHONY: install dynamodb-local browser agents dev test soak lint typecheck check build validate clean bench screenshots
 
@@ -62,7 +64,8 @@ screenshots: install
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
-# Benchmarks (issue 7): fake upstream, DynamoDB Local, the gateway and LiteLLM's proxy (own venv under
-# .local/bench), all on 127.0.0.1; writes docs/BENCHMARKS.md. About 8 minutes on 2 cores.
+# Benchmarks (issues 7, 18): fake upstream, DynamoDB Local, the gateway (as the template deploys it and
+# as make dev serves it), LiteLLM's proxy (own venv under .local/bench) and Portkey's gateway (npm, own
+# folder under .local/bench), all on 127.0.0.1; waits for a quiet machine; writes docs/BENCHMARKS.md.
 bench: install
 	$(PY) -m bench.run

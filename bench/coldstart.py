@@ -22,8 +22,10 @@ from pathlib import Path
 
 from devtools.template import ROOT
 
-FUNCTIONS = ("chat", "keys", "usage", "images", "audio", "sweeper")
-BUFFERED = ("keys", "usage", "sweeper")  # chat, images and audio run under uvicorn (run.sh)
+FUNCTIONS = ("chat", "keys", "usage", "images", "audio", "sweeper", "aggregator")
+# Every function Lambda invokes with one event and a buffered answer (chat, images and audio run under
+# uvicorn behind the Web Adapter: run.sh)
+BUFFERED = ("keys", "usage", "sweeper", "aggregator")
 # The first request each function answers: a real route, authenticated with an inference key where it
 # has one. images and audio are answered on /health when they have no route of their own yet.
 FIRST_REQUEST = {
@@ -33,6 +35,7 @@ FIRST_REQUEST = {
     "images": ("GET", "/health"),
     "audio": ("GET", "/health"),
     "sweeper": ("SCHEDULE", ""),
+    "aggregator": ("STREAM", ""),  # a batch of one ledger entry of a scratch account
 }
 
 PROBE = r"""
@@ -64,6 +67,17 @@ status = None
 if name == "sweeper":
     t2 = time.perf_counter(); answer = module.handler({"source": "aws.events"}, Context()); t3 = time.perf_counter()
     status = 200 if isinstance(answer, dict) else 500
+elif name == "aggregator":
+    import uuid
+    trace = uuid.uuid4().hex
+    image = {"pk": {"S": f"TRACE#{trace}"}, "sk": {"S": "TRACE"}, "account_id": {"S": "bench-cold"},
+             "key_hash": {"S": "bench-cold"}, "model": {"S": "gpt-4o-mini"}, "day": {"S": "2026-01-01"},
+             "credits": {"N": "1"}, "prompt_tokens": {"N": "1"}, "status": {"S": "success"}}
+    record = {"eventID": trace, "eventName": "INSERT", "eventSource": "aws:dynamodb",
+              "dynamodb": {"Keys": {"pk": image["pk"], "sk": image["sk"]}, "NewImage": image,
+                           "SequenceNumber": "1", "StreamViewType": "NEW_IMAGE"}}
+    t2 = time.perf_counter(); answer = module.handler({"Records": [record]}, Context()); t3 = time.perf_counter()
+    status = 200 if answer.get("added") == 1 else 500
 elif hasattr(module, "handler"):
     event = {
         "resource": route, "path": route, "httpMethod": method, "headers": headers,
@@ -201,9 +215,10 @@ def sam_build(log: Path, timeout: float = 420.0) -> BuildSizes:
     """`sam build` of template.yaml into a temporary directory (python3.12 from pyenv on PATH)."""
     env = dict(os.environ)
     env["SAM_CLI_TELEMETRY"] = "0"
-    py312 = sorted(Path(_pyenv_root()).glob("versions/3.12*/bin")) if _pyenv_root() else []
-    if py312:
-        env["PATH"] = f"{py312[-1]}{os.pathsep}{env.get('PATH', '')}"
+    for version in ("3.13", "3.12"):  # the functions' runtimes (3.13: ManagedChatFunction)
+        found = sorted(Path(_pyenv_root()).glob(f"versions/{version}*/bin")) if _pyenv_root() else []
+        if found:
+            env["PATH"] = f"{found[-1]}{os.pathsep}{env.get('PATH', '')}"
     sam = Path(sys.executable).parent / "sam"
     with tempfile.TemporaryDirectory(prefix="bench-sam-") as tmp:
         build, cache = Path(tmp) / "build", Path(tmp) / "cache"

@@ -1,30 +1,44 @@
-"""Cost model per 1M chat requests, from what the code writes (gateway/storage/credits.py) and the
-sizes of the items the bench's own run left in DynamoDB Local. Prices are assumptions, labelled."""
+"""Cost model per 1M chat requests, from this run: the write units the code's own writes consumed
+(bench/writes.py), the CPU time each process spent per request, and the added latency. Prices are
+assumptions, labelled; nothing is fetched."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.run import Results
 
 # On-demand list prices, us-east-1, as assumed here (check the AWS pricing pages before relying on them).
 PRICES = {
     "dynamodb_write_per_million": 0.625,  # USD per 1M write request units (on-demand)
     "dynamodb_read_per_million": 0.125,  # USD per 1M read request units (on-demand)
     "lambda_gb_second_arm64": 0.0000133334,  # USD per GB-s, arm64
-    "lambda_request_per_million": 0.20,  # USD per 1M invocations
+    "lambda_request_per_million": 0.20,  # USD per 1M invocations (Lambda and Lambda Managed Instances)
     "api_gateway_rest_per_million": 3.50,  # USD per 1M REST API calls (first 333M/month)
+    "m7g_large_hour": 0.0816,  # USD per hour, EC2 m7g.large on demand (2 vCPU, 8 GiB), Linux
+    "managed_instances_fee": 0.15,  # Lambda Managed Instances: 15% of the EC2 on-demand price
 }
 PRICE_LABELS = {
     "dynamodb_write_per_million": "DynamoDB on-demand, per 1M write request units",
     "dynamodb_read_per_million": "per 1M read request units",
     "lambda_gb_second_arm64": "Lambda arm64 per GB-s",
-    "lambda_request_per_million": "Lambda per 1M requests",
+    "lambda_request_per_million": "Lambda (and Managed Instances) per 1M requests",
     "api_gateway_rest_per_million": "API Gateway REST per 1M requests",
+    "m7g_large_hour": "EC2 m7g.large per hour",
+    "managed_instances_fee": "Managed Instances' management fee, share of the EC2 price",
 }
+MILLION = 1_000_000
 MEMORY_GB = 1.0  # template.yaml Globals: MemorySize 1024
 LAMBDA_VCPU_AT_1024MB = 1024 / 1769  # Lambda gives one full vCPU at 1769 MB
+AGGREGATOR_BATCH = 78  # records per aggregator invocation at 2,500 requests/s over 32 stream shards
+AGGREGATOR_WAIT_MS = 20.0  # an invocation's wait on DynamoDB (reads of its checkpoint, its transaction)
+MANAGED_UTILISATION = 0.6  # CPU share Managed Instances' scaling aims at (it scales out before 100%)
+MANAGED_STREAMS = 64  # template: ManagedInstancesStreamsPerEnvironment (one vCPU and 2 GB each)
+WAITS_S = (0.0, 1.0, 5.0)  # the model's time per request: none, 1 s, 5 s
 
 
 def item_size(item: dict[str, Any]) -> int:
@@ -53,134 +67,109 @@ def _value_size(value: dict[str, Any]) -> int:
 
 
 @dataclass(frozen=True)
-class Write:
-    step: str
-    item: str
-    action: str
-    kb: int  # 1 KB units of the item
-    wcu: int  # transactional: 2 per KB
-    gsi_wcu: int  # standard writes to the GSIs the item is (or was) in: 1 per KB per index
+class Line:
+    what: str
+    units: float  # write units per request (AWS's)
 
 
-def writes_per_request(sizes: dict[str, int]) -> list[Write]:
-    """The writes of one successful chat request by a key without a credit limit or rate limit whose
-    answer cost less than its reservation (so the settlement refunds the difference)."""
+@dataclass(frozen=True)
+class Option:
+    """One way of serving 1M chat requests: USD for each model wait in WAITS_S."""
 
-    def kb(name: str) -> int:
-        return max(1, math.ceil(sizes.get(name, 1) / 1024))
-
-    return [
-        Write("reserve", "api key", "ConditionCheck", kb("key"), 2 * kb("key"), 0),
-        Write("reserve", "account", "Update balance", kb("account"), 2 * kb("account"), 0),
-        Write(
-            "reserve",
-            "reservation",
-            "Put (GSI1: expiry index)",
-            kb("reservation"),
-            2 * kb("reservation"),
-            kb("reservation"),
-        ),
-        Write(
-            "settle",
-            "reservation",
-            "Delete (and its GSI1 entry)",
-            kb("reservation"),
-            2 * kb("reservation"),
-            kb("reservation"),
-        ),
-        Write(
-            "settle", "ledger entry", "Put (GSI1 account, GSI2 key)", kb("ledger"), 2 * kb("ledger"), 2 * kb("ledger")
-        ),
-        Write("settle", "daily usage", "Update (ADD counters)", kb("usage"), 2 * kb("usage"), 0),
-        Write("settle", "api key", "Update totals (GSI1: account's keys)", kb("key"), 2 * kb("key"), kb("key")),
-        Write("settle", "account", "Update refund", kb("account"), 2 * kb("account"), 0),
-    ]
+    name: str
+    usd: tuple[float, ...]
+    basis: str
 
 
 @dataclass
 class CostModel:
-    writes: list[Write]
-    sizes: dict[str, int]
-    wcu_per_request: int
-    rcu_key_worst: float  # key read on every request (a cold environment each time)
-    rcu_key_warm: float  # per 1M requests, 20 warm environments each refreshing every 30 s over the hour
-    gb_seconds: dict[str, float]
-    own_seconds: float  # the gateway's own billed time per request
-    fixed_usd: float  # per 1M requests, without the upstream wait
-    table: list[tuple[str, str, float]]  # (line, units per 1M, USD per 1M)
+    lines: list[Line]
+    wcu_per_request: float
+    own_ms: dict[str, float]  # target -> its billed time per request on Lambda (1024 MB), without the model
+    cpu_ms: dict[str, float]  # target -> CPU ms per buffered request in this run
+    options: list[Option]
+    aggregator_usd: float  # per 1M requests, in the gateway's lines
 
 
-def model(sizes: dict[str, int], gateway_seconds: float, gateway_cpu_seconds: float) -> CostModel:
-    """`gateway_seconds`: the gateway's own wall time per request (added latency at c=1);
-    `gateway_cpu_seconds`: its CPU time per request here; Lambda at 1024 MB runs ~0.58 vCPU."""
-    writes = writes_per_request(sizes)
-    wcu = sum(w.wcu + w.gsi_wcu for w in writes)
-    lambda_own = max(gateway_seconds, gateway_cpu_seconds / LAMBDA_VCPU_AT_1024MB)
-    gb_seconds = {
-        "gateway only (upstream answers instantly)": MEMORY_GB * lambda_own,
-        "+ 1 s upstream": MEMORY_GB * (lambda_own + 1),
-        "+ 5 s upstream": MEMORY_GB * (lambda_own + 5),
-    }
-    million = 1_000_000
-    warm_reads = 20 * 120  # 20 environments x 120 refreshes (one per 30 s) in an hour that serves 1M requests
-    table = [
-        ("DynamoDB writes (WRU)", f"{wcu * million:,}", wcu * PRICES["dynamodb_write_per_million"]),
-        ("DynamoDB reads, key lookup, worst case (RRU)", f"{million:,}", PRICES["dynamodb_read_per_million"]),
-        (
-            "DynamoDB reads, key lookup, warm cache (RRU)",
-            f"{warm_reads:,}",
-            warm_reads / million * PRICES["dynamodb_read_per_million"],
-        ),
-        ("API Gateway REST requests", f"{million:,}", PRICES["api_gateway_rest_per_million"]),
-        ("Lambda invocations", f"{million:,}", PRICES["lambda_request_per_million"]),
-    ]
-    for label, seconds in gb_seconds.items():
-        table.append(
-            (f"Lambda GB-s, {label}", f"{seconds * million:,.0f}", seconds * million * PRICES["lambda_gb_second_arm64"])
+def model(results: Results) -> CostModel | None:
+    from bench import report
+
+    measured = results.writes
+    if measured is None:
+        return None
+    per = measured.per_request
+    lines = [Line(kind, units) for kind, units in sorted(per.units.items(), key=lambda kv: kv[0].startswith("agg"))]
+    lines.append(Line("ledger entry's two listing indexes (GSI1 account, GSI2 key)", per.traces_index))
+    lines.append(Line("balance shards' quiet-holds index (GSI3; once per shard and 5-minute window)", per.holds_index))
+    aggregator_index = per.aggregator - sum(u for k, u in per.units.items() if k.startswith("aggregator: "))
+    lines.append(Line("aggregator: index entries (a day's first usage of a model and key)", aggregator_index))
+    wcu = per.total
+    cpu: dict[str, float] = {}
+    own: dict[str, float] = {}
+    for target, process in (("gateway", "gateway"), ("litellm", "litellm"), ("portkey", "portkey")):
+        phase = report.find(results, target, 0, stream=False, concurrency=10)
+        added = report.added_latency(results, target, 0, stream=False, concurrency=1, q=50)
+        if phase is None or process not in phase.cpu_ms_per_request or added is None:
+            continue
+        cpu[target] = phase.cpu_ms_per_request[process]
+        own[target] = max(added, cpu[target] / LAMBDA_VCPU_AT_1024MB)
+    aggregator_cpu = _aggregator_cpu(results)
+    options = []
+    fixed = PRICES["api_gateway_rest_per_million"] + PRICES["lambda_request_per_million"]
+    writes_usd = wcu * PRICES["dynamodb_write_per_million"]
+    aggregator_ms = aggregator_cpu / LAMBDA_VCPU_AT_1024MB + AGGREGATOR_WAIT_MS / AGGREGATOR_BATCH
+    aggregator_usd = (
+        PRICES["lambda_request_per_million"] / AGGREGATOR_BATCH
+        + aggregator_ms / 1000 * MILLION * MEMORY_GB * PRICES["lambda_gb_second_arm64"]
+    )
+    for target, label in (
+        ("gateway", "gateway on Lambda (the template's default)"),
+        ("litellm", "LiteLLM"),
+        ("portkey", "Portkey"),
+    ):
+        if target not in own:
+            continue
+        extra = writes_usd + aggregator_usd if target == "gateway" else 0.0
+        usd = tuple(
+            fixed + extra + (own[target] / 1000 + wait) * MEMORY_GB * MILLION * PRICES["lambda_gb_second_arm64"]
+            for wait in WAITS_S
         )
-    fixed = sum(usd for line, _, usd in table[:5] if "warm cache" not in line)
-    fixed += lambda_own * MEMORY_GB * million * PRICES["lambda_gb_second_arm64"]
-    return CostModel(writes, sizes, wcu, million, warm_reads, gb_seconds, lambda_own, fixed, table)
-
-
-def measured_sizes(table: str, account_id: str, key_hash: str) -> dict[str, int]:
-    """Sizes of the items one request touched, read back from DynamoDB Local after the run."""
-    from gateway import clock
-    from gateway.storage import dynamo, layout
-    from gateway.storage.credits import Reservation
-
-    client = dynamo.client()
-    sizes: dict[str, int] = {}
-    for name, key in (("account", layout.account_key(account_id)), ("key", layout.api_key_key(key_hash))):
-        item = client.get_item(TableName=table, Key=key).get("Item")
-        if item:
-            sizes[name] = item_size(item)
-    traces = client.query(
-        TableName=table,
-        IndexName=layout.GSI1,
-        KeyConditionExpression="gsi1pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": layout.account_traces_pk(account_id)}},
-        Limit=1,
-    ).get("Items", [])
-    if traces:
-        sizes["ledger"] = item_size(traces[0])
-        trace = dynamo.from_item(traces[0])
-        usage = client.query(
-            TableName=table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={
-                ":pk": layout.usage_key(account_id, trace["day"], trace["model"], key_hash)["pk"]
-            },
-            Limit=1,
-        ).get("Items", [])
-        if usage:
-            sizes["usage"] = item_size(usage[0])
-        # The reservation is gone once settled: rebuild it as reserve() writes it.
-        from dataclasses import asdict
-
-        reservation = Reservation.from_item({**trace, "amount": trace["reserved"], "expires_at": int(clock.now())})
-        values = {**asdict(reservation), **layout.reservation_index(reservation.trace_id, reservation.expires_at)}
-        sizes["reservation"] = item_size(
-            {**layout.reservation_key(reservation.trace_id), **dynamo.to_attributes(values)}
+        basis = f"API Gateway + Lambda requests, {own[target]:.1f} ms x 1 GB of its own per request" + (
+            f", {wcu:.2f} write units, the aggregator" if target == "gateway" else ", no database"
         )
-    return sizes
+        options.append(
+            Option(label if target == "gateway" else f"{label}, deployed as the chat function is", usd, basis)
+        )
+    if "gateway" in cpu:
+        options.append(_managed(cpu["gateway"], writes_usd + aggregator_usd))
+    return CostModel(lines, wcu, own, cpu, options, aggregator_usd)
+
+
+def _aggregator_cpu(results: Results) -> float:
+    from bench import report
+
+    phase = report.find(results, "gateway", 0, stream=False, concurrency=10)
+    return phase.cpu_ms_per_request.get("aggregator", 0.0) if phase else 0.0
+
+
+def _managed(cpu_ms: float, database_usd: float) -> Option:
+    """The chat function on Lambda Managed Instances: billed by instance hour (+15%), not by wait. One
+    execution environment = 1 vCPU and 2 GB, MANAGED_STREAMS requests at once; environments needed =
+    the larger of the CPU they burn (at MANAGED_UTILISATION) and the streams they hold open."""
+    vcpu_hour = PRICES["m7g_large_hour"] * (1 + PRICES["managed_instances_fee"]) / 2
+    usd = []
+    for wait in WAITS_S:
+        cpu_hours = MILLION * cpu_ms / 1000 / MANAGED_UTILISATION / 3600
+        stream_hours = MILLION * wait / MANAGED_STREAMS / 3600
+        usd.append(
+            PRICES["api_gateway_rest_per_million"]
+            + PRICES["lambda_request_per_million"]
+            + database_usd
+            + max(cpu_hours, stream_hours) * vcpu_hour
+        )
+    basis = (
+        f"API Gateway + $0.20/M requests + m7g.large vCPU-hours +15% for {cpu_ms:.2f} CPU ms/request at "
+        f"{MANAGED_UTILISATION:.0%} or {MANAGED_STREAMS} open streams per vCPU, whichever needs more; "
+        "the same writes; steady load (its floor of 3 instances while idle is not in it)"
+    )
+    return Option("gateway on Lambda Managed Instances (ChatCompute=managed-instances)", tuple(usd), basis)

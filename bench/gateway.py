@@ -1,4 +1,12 @@
-"""The gateway under test: its environment, an account with a key, and its uvicorn process."""
+"""The gateway under test: its environment, an account with a key, and its processes, served two ways.
+
+- As the template deploys the chat function: `functions/chat/run.sh` (uvicorn, no access log) with
+  ChatFunction's environment resolved from template.yaml (metrics on, the template's log level),
+  the CommonLayer's source on PYTHONPATH as /opt/python; the usage aggregator in a process of its own
+  (in AWS, AggregatorFunction). Only the Lambda Web Adapter in front is missing.
+- As `make dev` serves it: every function's routes in one uvicorn (access log on), metrics off (make
+  dev's default); the one aggregator process adds its usage too (make dev runs it in a thread).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.procs import Child
-from devtools.template import ROOT
+from devtools.template import ROOT, function_environment
 
 TABLE = "bench-gateway"
 IDEMPOTENCY_TABLE = "bench-gateway-idempotency"
 UPSTREAM_KEY = "sk-bench-upstream"
 CREDITS = "1000000"
+ADAPTER_ONLY = ("AWS_LAMBDA_EXEC_WRAPPER", "AWS_LWA_")  # the Web Adapter's own settings
 
 
 def base_env(dynamodb_endpoint: str) -> dict[str, str]:
@@ -33,19 +42,47 @@ def base_env(dynamodb_endpoint: str) -> dict[str, str]:
     }
 
 
-def gateway_env(dynamodb_endpoint: str, upstream_url: str) -> dict[str, str]:
-    env = {
+def _process_env() -> dict[str, str]:
+    return {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("AWS_", "GATEWAY_", "POWERTOOLS_", "PROVIDER_"))
+        if not name.startswith(("AWS_", "GATEWAY_", "POWERTOOLS_", "PROVIDER_", "IDEMPOTENCY_"))
         and not name.endswith(("_API_KEY", "_BASE_URL"))
     }
+
+
+def _upstream(upstream_url: str) -> dict[str, str]:
+    return {"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": f"{upstream_url}/v1"}
+
+
+def gateway_env(dynamodb_endpoint: str, upstream_url: str) -> dict[str, str]:
+    """The bench's own settings (metrics off, warnings only): cold starts and data set-up."""
+    env = _process_env()
     env.update(base_env(dynamodb_endpoint))
+    env.update(_upstream(upstream_url))
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "layers" / "common")])
+    return env
+
+
+def template_env(dynamodb_endpoint: str, upstream_url: str, port: int) -> dict[str, str]:
+    """ChatFunction's environment as CloudFormation sets it (template.yaml, default parameters, no
+    provider secret), the tables and the upstream the bench's, the venv's python first on PATH."""
+    deployed = function_environment("ChatFunction", {"AWS::Region": "us-east-1", "Stage": "bench"})
+    env = _process_env()
+    env.update({name: value for name, value in deployed.items() if not name.startswith(ADAPTER_ONLY)})
     env.update(
         {
-            "OPENAI_API_KEY": UPSTREAM_KEY,
-            "OPENAI_BASE_URL": f"{upstream_url}/v1",
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "common")]),
+            "GATEWAY_TABLE": TABLE,
+            "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "PORT": str(port),
+            "PYTHONPATH": str(ROOT / "layers" / "common"),  # the CommonLayer, as /opt/python
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            **_upstream(upstream_url),
         }
     )
     return env
@@ -73,7 +110,27 @@ def create_tenant(dynamodb_endpoint: str, name: str = "bench") -> Tenant:
     return Tenant(account.account_id, issued.key, issued.record.key_hash)
 
 
-def start_gateway(port: int, env: dict[str, str], logs: Path) -> Child:
-    child = Child("gateway", [sys.executable, "-m", "bench.serve_gateway", str(port)], env, logs / "gateway.log", ROOT)
+def start_template_gateway(env: dict[str, str], logs: Path) -> Child:
+    """functions/chat/run.sh, as the Web Adapter starts it in Lambda."""
+    run_sh = ROOT / "functions" / "chat" / "run.sh"
+    child = Child("gateway", [str(run_sh)], env, logs / "gateway-template.log", run_sh.parent)
+    child.wait_for_port(int(env["PORT"]), timeout=60)
+    return child
+
+
+def start_dev_gateway(port: int, env: dict[str, str], logs: Path) -> Child:
+    """bench.serve_gateway: devtools.devserver.build_app() as make dev serves it."""
+    child = Child(
+        "gateway (make dev)",
+        [sys.executable, "-m", "bench.serve_gateway", str(port)],
+        {**env, "POWERTOOLS_LOG_LEVEL": "INFO"},
+        logs / "gateway-dev.log",
+        ROOT,
+    )
     child.wait_for_port(port, timeout=60)
     return child
+
+
+def start_aggregator(env: dict[str, str], logs: Path) -> Child:
+    """bench.serve_aggregator: the usage aggregator (AggregatorFunction's code) on DynamoDB Local's stream."""
+    return Child("aggregator", [sys.executable, "-m", "bench.serve_aggregator"], env, logs / "aggregator.log", ROOT)

@@ -7,6 +7,8 @@ import os
 import platform
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from devtools.template import ROOT
@@ -80,3 +82,22 @@ def steal_share(before: list[int], after: list[int]) -> float:
     delta = [b - a for a, b in zip(before, after, strict=False)]
     total = sum(delta[:8])
     return 100 * delta[7] / total if total and len(delta) > 7 else 0.0
+
+
+QUIET_LOAD = 0.7  # the 1-minute load average under which the bench starts
+WAIT_SECONDS = 20 * 60  # at most this long; then it runs anyway, and says so
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+def wait_for_quiet(log: Callable[[str], None], limit: float = WAIT_SECONDS) -> tuple[float, str]:
+    """Waits (up to `limit` seconds) for the 1-minute load average to drop below QUIET_LOAD: the
+    machine is shared. Returns the seconds waited and the load average when the bench began."""
+    started = time.monotonic()
+    while os.getloadavg()[0] >= QUIET_LOAD and time.monotonic() - started < limit:
+        log(f"load average {load_average()}: waiting for it to drop below {QUIET_LOAD} (at most {limit / 60:.0f} min)")
+        time.sleep(30)
+    return time.monotonic() - started, load_average()

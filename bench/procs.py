@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -14,7 +15,29 @@ from pathlib import Path
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+class Self:
+    """The bench's own process (the load generator runs in it): its CPU time and memory."""
+
+    def cpu_seconds(self) -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def rss_mb(self) -> float:
+        return _status_kb(os.getpid(), "VmRSS") / 1024
+
+    def peak_rss_mb(self) -> float:
+        return _status_kb(os.getpid(), "VmHWM") / 1024
+
+
 class Child:
+    @classmethod
+    def adopt(cls, name: str, process: subprocess.Popen[bytes] | None) -> Child:
+        """A view of a process started elsewhere (DynamoDB Local, by devtools), for its CPU and memory."""
+        child = cls.__new__(cls)
+        child.name = name
+        child.process = process  # type: ignore[assignment]
+        return child
+
     def __init__(self, name: str, command: list[str], env: dict[str, str], log: Path, cwd: Path) -> None:
         self.name = name
         self.log = log

@@ -1,14 +1,18 @@
-"""DynamoDB Local round trips from Python with the gateway's own client: a GetItem, a plain 4-item
-transaction, and the hot path's own two transactions (the credit repository's reserve and settle)."""
+"""DynamoDB Local round trips from Python with the gateway's own client: a consistent GetItem, the
+key's read with its account's gate (TransactGetItems), and the hot path's two writes (the credit
+repository's hold, one UpdateItem, and its settlement, one transaction)."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bench.loadgen import percentile
+
+if TYPE_CHECKING:
+    from bench.gateway import Tenant
 
 
 @dataclass(frozen=True)
@@ -20,56 +24,29 @@ class RoundTrip:
     p99_ms: float
 
 
-RESERVE = "reserve (TransactWriteItems, 3 items)"
-SETTLE = "settle (TransactWriteItems, 5 items)"
+GET = "GetItem (consistent)"
+SNAPSHOT = "the key with its account's gate (TransactGetItems, 19 items)"
+HOLD = "hold (UpdateItem of a balance shard)"
+SETTLE = "settlement (TransactWriteItems, 2 items)"
 
 
-def measure(
-    table: str, account_id: str, samples: int = 300, warmup: int = 500, scratch: tuple[str, str] | None = None
-) -> list[RoundTrip]:
-    """GetItem (consistent, the key lookup's kind of read) of the account item, a 4-item
-    TransactWriteItems on scratch items, and, given a scratch (account id, key hash) to charge, the
-    repository's reserve and settle of one request, each `samples` times after `warmup` calls
-    (DynamoDB Local's JIT: the gateway's load warms its transactions, not GetItem, which the key
-    cache makes rare)."""
+def measure(table: str, tenant: Tenant, samples: int = 300, warmup: int = 300) -> list[RoundTrip]:
+    """Each call `samples` times after `warmup` calls, on a tenant of its own."""
+    from gateway.config import get_settings
     from gateway.storage import dynamo, layout
+    from gateway.storage.stores import stores
 
     client = dynamo.client()
-    key = layout.account_key(account_id)
+    account_key = layout.account_key(tenant.account_id)
+    shards = get_settings().balance_shards
 
     def get() -> None:
-        client.get_item(TableName=table, Key=key, ConsistentRead=True)
+        client.get_item(TableName=table, Key=account_key, ConsistentRead=True)
 
-    counter = iter(range(10**9))
-    run = secrets.token_hex(4)  # fresh items for each measurement
+    def snapshot() -> None:
+        stores().keys.snapshot(tenant.key_hash, tenant.account_id, None, shards)
 
-    def transact() -> None:
-        n = next(counter)
-        items = [
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": {"pk": {"S": f"BENCH#rt#{i}"}, "sk": {"S": "x"}},
-                    "UpdateExpression": "ADD hits :one",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}},
-                }
-            }
-            for i in range(3)
-        ]
-        items.append(
-            {
-                "Put": {
-                    "TableName": table,
-                    "Item": {"pk": {"S": f"BENCH#rt#{run}#{n}"}, "sk": {"S": "x"}},
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-        )
-        client.transact_write_items(TransactItems=items)
-
-    calls = [("GetItem (consistent)", get), ("TransactWriteItems (4 items)", transact)]
-    if scratch is not None:
-        calls += _hot_path_calls(table, *scratch)
+    calls: list[tuple[str, Callable[[], None]]] = [(GET, get), (SNAPSHOT, snapshot), *_hot_path(tenant)]
     results = []
     for name, call in calls:
         for _ in range(warmup):
@@ -80,63 +57,45 @@ def measure(
             call()
             times.append(time.perf_counter() - started)
         results.append(
-            RoundTrip(
-                name,
-                samples,
-                percentile(times, 50) * 1000,
-                percentile(times, 95) * 1000,
-                percentile(times, 99) * 1000,
-            )
+            RoundTrip(name, samples, *(percentile(times, q) * 1000 for q in (50, 95, 99)))  # type: ignore[arg-type]
         )
     return results
 
 
-def _hot_path_calls(table: str, account_id: str, key_hash: str) -> list[tuple[str, Callable[[], None]]]:
-    """The reserve and settle transactions of one request (1 micro-credit held, none charged), timed
-    apart: each reserve leaves a reservation for a settle to take."""
+def _hot_path(tenant: Tenant) -> list[tuple[str, Callable[[], None]]]:
+    """The hold and the settlement of one request (1 micro-credit held, none charged), timed apart:
+    each hold leaves a reservation for a settlement to take."""
     from gateway import clock
     from gateway.ids import new_trace_id
-    from gateway.storage.credits import CreditRepository, KeyGuard, LedgerEntry, Reservation
+    from gateway.storage.credits import KeyGuard, LedgerEntry, Reservation
+    from gateway.storage.stores import stores
 
-    repository = CreditRepository(table)
+    repository = stores().credits
+    account = stores().accounts.get(tenant.account_id)
+    assert account is not None
     pending: list[Reservation] = []
+    turn = iter(range(10**9))
 
-    def reserve() -> None:
+    def hold() -> None:
         now = clock.now_epoch()
         reservation = Reservation(
-            new_trace_id(), account_id, key_hash, "sk-bench", "gpt-4o-mini", 1, clock.now_iso(), now + 600
-        )
-        repository.reserve(reservation, KeyGuard(version=1), now)
+            new_trace_id(), tenant.account_id, tenant.key_hash, "sk-bench", "gpt-4o-mini", 1, clock.now_iso(),
+            now + 600, shard=next(turn) % account.shards,
+        )  # fmt: skip
+        repository.reserve(reservation, KeyGuard(), now, gate=account.gate)
         pending.append(reservation)
 
     def settle() -> None:
-        reservation = pending.pop() if pending else None
-        if reservation is None:  # more settles than reserves: make one untimed
-            reserve()
-            reservation = pending.pop()
+        if not pending:  # more settlements than holds: make one untimed
+            hold()
+        reservation = pending.pop()
         entry = LedgerEntry(
-            trace_id=reservation.trace_id,
-            account_id=account_id,
-            key_hash=key_hash,
-            key_prefix="sk-bench",
-            model="gpt-4o-mini",
-            provider="openai",
-            endpoint="chat",
-            status="success",
-            http_status=200,
-            error_code=None,
-            prompt_tokens=10,
-            completion_tokens=5,
-            credits=0,
-            reserved=1,
-            latency_ms=1,
-            upstream_latency_ms=1,
-            ttft_ms=None,
-            stream=False,
-            usage_estimated=False,
-            created_at=reservation.created_at,
-            day=reservation.created_at[:10],
-        )
+            trace_id=reservation.trace_id, account_id=tenant.account_id, key_hash=tenant.key_hash,
+            key_prefix="sk-bench", model="gpt-4o-mini", provider="openai", endpoint="chat.completions",
+            status="success", http_status=200, error_code=None, prompt_tokens=10, completion_tokens=5, credits=0,
+            reserved=1, latency_ms=1, upstream_latency_ms=1, ttft_ms=None, stream=False, usage_estimated=False,
+            created_at=reservation.created_at, day=reservation.created_at[:10],
+        )  # fmt: skip
         repository.settle(reservation, entry, clock.now_epoch() + 86400)
 
-    return [(RESERVE, reserve), (SETTLE, settle)]
+    return [(HOLD, hold), (SETTLE, settle)]

@@ -1,9 +1,12 @@
 """`make bench`: one run of every measurement, then docs/BENCHMARKS.md from its numbers.
 
-Everything listens on 127.0.0.1 and every load is bounded in count and time. Order: install LiteLLM
-(own venv, cached), start DynamoDB Local, the fake upstream, the gateway and LiteLLM; warm up; one
-DynamoDB round trip; the load matrix (upstream latency x target x buffered/stream x concurrency);
-a py-spy profile where a target is missed; cold starts; `sam build` sizes; the cost model; the doc.
+Everything listens on 127.0.0.1 (Portkey's server binds every interface; it is only called on
+loopback) and every load is bounded in count and time. Order: the peers' installs (own folders under
+.local/bench, cached), DynamoDB Local, the write units of the code's own writes (in this process), the
+fake upstream, the gateway as the template deploys it (with the aggregator beside it) and as `make dev`
+serves it, LiteLLM and Portkey; warm up; DynamoDB round trips; the load matrix (upstream latency x
+target x buffered/stream x concurrency), CPU per request of every process; a py-spy profile of the
+gateway; cold starts; `sam build` sizes; the cost model; the doc.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from bench import coldstart, cost, gateway, litellm_proxy, machine, profile, report, roundtrip
+from bench import coldstart, cost, gateway, litellm_proxy, machine, portkey, profile, report, roundtrip, writes
 from bench.loadgen import LoadResult, run_load
-from bench.procs import Child
+from bench.procs import Child, Self
 from devtools.dynamodb_local import DynamoDBLocal, free_port
 from devtools.template import ROOT
 
@@ -24,21 +27,23 @@ LOGS = ROOT / ".local" / "bench" / "logs"
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 LATENCIES_MS = (0, 50)
 # (concurrency, requests) per upstream latency; each phase also stops after PHASE_SECONDS.
-PLAN = {0: ((1, 300), (10, 2000)), 50: ((1, 200), (10, 1000))}
-PHASE_SECONDS = 40.0
+PLAN = {0: ((1, 300), (10, 1500)), 50: ((1, 200), (10, 800))}
+PHASE_SECONDS = 30.0
+TARGETS = ("direct", "gateway", "gateway (make dev)", "litellm", "portkey")
 # Gateway requests (buffered, streamed) before measuring: DynamoDB Local's JIT keeps speeding up its
 # transactions for thousands of them.
-WARMUP = (2500, 300)
+WARMUP = (2000, 300)
 QUICK = os.environ.get("BENCH_QUICK") == "1"  # a smoke run of the bench itself: 1/10 of the requests
 if QUICK:
     PLAN = {latency: tuple((c, max(n // 10, 20)) for c, n in plan) for latency, plan in PLAN.items()}
+    WARMUP = (200, 30)
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hi"}], "max_tokens": 32}
 STREAM_BODY = {**BODY, "stream": True, "stream_options": {"include_usage": True}}
 
 
 @dataclass
 class Phase:
-    target: str  # direct | gateway | litellm
+    target: str  # one of TARGETS
     latency_ms: int
     stream: bool
     result: LoadResult
@@ -50,16 +55,18 @@ class Results:
     started: float
     machine: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    load_before: str = ""
+    load_after: str = ""
+    waited_s: float = 0.0  # waiting for the machine to be quiet enough
     litellm_install: litellm_proxy.Install | None = None
-    litellm_error: str | None = None
-    litellm_startup_s: float | None = None
-    gateway_startup_s: float | None = None
+    portkey_install: portkey.Install | None = None
+    errors: dict[str, str] = field(default_factory=dict)  # peer -> why it was not measured
+    startup_s: dict[str, float] = field(default_factory=dict)
     roundtrips: list[roundtrip.RoundTrip] = field(default_factory=list)
-    roundtrips_after: list[roundtrip.RoundTrip] = field(default_factory=list)
     phases: list[Phase] = field(default_factory=list)
     rss_mb: dict[str, dict[str, float]] = field(default_factory=dict)  # process -> {idle, peak}
+    writes: writes.Measured | None = None
     profile: profile.Profile | None = None
-    profile_phase: str = ""
     coldstarts: list[coldstart.ColdStart] = field(default_factory=list)
     cold_breakdown: dict[str, object] = field(default_factory=dict)
     build: coldstart.BuildSizes | None = None
@@ -73,10 +80,10 @@ def log(message: str) -> None:
 
 
 class Processes:
-    """The processes whose CPU time each phase accounts."""
+    """The processes whose CPU time each phase accounts (the bench itself, the load generator, too)."""
 
     def __init__(self) -> None:
-        self.children: dict[str, Child] = {}
+        self.children: dict[str, Child | Self] = {"load generator (bench)": Self()}
 
     def cpu(self) -> dict[str, float]:
         return {name: child.cpu_seconds() for name, child in self.children.items()}
@@ -89,19 +96,15 @@ async def load(
         for concurrency, requests in PLAN[latency]:
             before = procs.cpu()
             result = await run_load(
-                url,
-                STREAM_BODY if stream else BODY,
-                headers,
-                requests=requests,
-                concurrency=concurrency,
+                url, STREAM_BODY if stream else BODY, headers, requests=requests, concurrency=concurrency,
                 max_seconds=PHASE_SECONDS,
-            )
+            )  # fmt: skip
             after = procs.cpu()
             cpu = {name: (after[name] - before[name]) * 1000 / max(result.ok, 1) for name in before}
             results.phases.append(Phase(target, latency, stream, result, cpu))
             mode = "stream" if stream else "buffered"
             log(
-                f"{target:8} {latency:2} ms {mode:8} c={concurrency:<2} {result.ok}/{requests} ok, "
+                f"{target:18} {latency:2} ms {mode:8} c={concurrency:<2} {result.ok}/{requests} ok, "
                 f"{result.rps:7.1f} rps, p50 {result.latency_ms(50):7.2f} ms"
                 + (f", ttft p50 {result.ttft_ms(50):6.2f} ms" if stream else "")
                 + (f", errors {result.errors}" if result.errors else "")
@@ -115,20 +118,22 @@ async def set_latency(upstream: str, ms: int) -> None:
 def main() -> int:
     results = Results(started=time.time())
     LOGS.mkdir(parents=True, exist_ok=True)
+    results.waited_s, results.load_before = machine.wait_for_quiet(log, limit=0 if QUICK else machine.WAIT_SECONDS)
     results.machine, results.versions = machine.describe()
     cpu_before = machine.cpu_times()
-    log("LiteLLM: ensuring its venv (pip install 'litellm[proxy]', cached after the first run)")
+    log("LiteLLM and Portkey: their installs (cached after the first run), py-spy for the profile")
     results.litellm_install = litellm_proxy.ensure_installed(LOGS / "litellm-install.log")
-    log(f"LiteLLM install: {results.litellm_install}")
+    results.portkey_install = portkey.ensure_installed(LOGS / "portkey-install.log")
+    spy_missing = profile.ensure_py_spy(LOGS / "py-spy-install.log")
     procs = Processes()
     database = DynamoDBLocal(free_port()).start()
-    procs.children["DynamoDB Local"] = _adopt("dynamodb", database)
+    procs.children["DynamoDB Local"] = Child.adopt("DynamoDB Local", database.process)
     children: list[Child] = []
     try:
         tenant = gateway.create_tenant(database.endpoint)
         upstream_port = free_port()
         upstream = Child(
-            "upstream",
+            "fake upstream",
             [sys.executable, "-m", "bench.upstream", str(upstream_port)],
             {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)},
             LOGS / "upstream.log",
@@ -138,29 +143,30 @@ def main() -> int:
         upstream.wait_for_port(upstream_port, 20)
         upstream_url = f"http://127.0.0.1:{upstream_port}"
         procs.children["fake upstream"] = upstream
-        gateway_port = free_port()
+        log("write units: 200 requests through the gateway's code in this process, every write recorded")
+        results.writes = writes.measure(database.endpoint, tenant, upstream_url, requests=20 if QUICK else 200)
+        ports = {name: free_port() for name in TARGETS}
         started = time.monotonic()
-        gw = gateway.start_gateway(gateway_port, gateway.gateway_env(database.endpoint, upstream_url), LOGS)
-        results.gateway_startup_s = time.monotonic() - started
-        children.append(gw)
-        procs.children["gateway"] = gw
-        results.rss_mb["gateway"] = {"idle": gw.rss_mb()}
-        lite: Child | None = None
-        litellm_port = free_port()
-        if results.litellm_install.ok:
-            try:
-                lite, results.litellm_startup_s = litellm_proxy.start(litellm_port, upstream_url, LOGS)
-                children.append(lite)
-                procs.children["LiteLLM"] = lite
-                results.rss_mb["LiteLLM"] = {"idle": lite.rss_mb()}
-            except (RuntimeError, TimeoutError) as error:
-                results.litellm_error = f"the proxy did not start: {str(error).splitlines()[0]}"
-        else:
-            results.litellm_error = f"install failed: {results.litellm_install.reason}"
-        asyncio.run(_measure(results, procs, tenant, upstream_url, gateway_port, lite, litellm_port))
-        results.rss_mb["gateway"]["peak"] = gw.peak_rss_mb()
-        if lite is not None:
-            results.rss_mb["LiteLLM"]["peak"] = lite.peak_rss_mb()
+        deployed = gateway.start_template_gateway(
+            gateway.template_env(database.endpoint, upstream_url, ports["gateway"]), LOGS
+        )
+        results.startup_s["gateway"] = time.monotonic() - started
+        aggregator = gateway.start_aggregator(gateway.gateway_env(database.endpoint, upstream_url), LOGS)
+        started = time.monotonic()
+        dev = gateway.start_dev_gateway(
+            ports["gateway (make dev)"], gateway.gateway_env(database.endpoint, upstream_url), LOGS
+        )
+        results.startup_s["gateway (make dev)"] = time.monotonic() - started
+        children += [deployed, aggregator, dev]
+        procs.children.update({"gateway": deployed, "aggregator": aggregator, "gateway (make dev)": dev})
+        peers = _start_peers(results, upstream_url, ports)
+        children += list(peers.values())
+        procs.children.update(peers)
+        for name in ("gateway", "gateway (make dev)", *peers):
+            results.rss_mb[name] = {"idle": procs.children[name].rss_mb()}  # type: ignore[union-attr]
+        asyncio.run(_measure(results, procs, tenant, upstream_url, ports, set(peers), spy_missing))
+        for name in results.rss_mb:
+            results.rss_mb[name]["peak"] = procs.children[name].peak_rss_mb()  # type: ignore[union-attr]
         for child in reversed(children):
             if child is not upstream:
                 child.stop()
@@ -170,24 +176,44 @@ def main() -> int:
         results.cold_breakdown = coldstart.breakdown(env, tenant.key)
         for cold in results.coldstarts:
             log(f"cold start {cold.name}: import {cold.import_ms:.0f} ms + first request {cold.first_ms:.0f} ms")
-        results.cost = cost.model(
-            cost.measured_sizes(gateway.TABLE, tenant.account_id, tenant.key_hash),
-            gateway_seconds=_added_latency_s(results),
-            gateway_cpu_seconds=_gateway_cpu_s(results),
-        )
     finally:
         for child in reversed(children):
             child.stop()
         database.stop()
-    log("sam build (sizes of each function and the layer)")
+    log("sam build (sizes of each function and the layers)")
     results.build = coldstart.sam_build(LOGS / "sam-build.log")
     log(f"sam build: ok={results.build.ok} in {results.build.seconds:.0f} s")
+    results.cost = cost.model(results)
     results.wall_s = time.time() - results.started
     results.steal_percent = machine.steal_share(cpu_before, machine.cpu_times())
+    results.load_after = machine.load_average()
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(report.render(results))
     log(f"wrote {DOC.relative_to(ROOT)} ({results.wall_s:.0f} s in all)")
     return 0
+
+
+def _start_peers(results: Results, upstream_url: str, ports: dict[str, int]) -> dict[str, Child]:
+    peers: dict[str, Child] = {}
+    if results.litellm_install and results.litellm_install.ok:
+        try:
+            peers["litellm"], results.startup_s["litellm"] = litellm_proxy.start(ports["litellm"], upstream_url, LOGS)
+        except (RuntimeError, TimeoutError) as error:
+            results.errors["litellm"] = f"the proxy did not start: {str(error).splitlines()[0]}"
+    else:
+        results.errors["litellm"] = (
+            f"install failed: {results.litellm_install.reason if results.litellm_install else '?'}"
+        )
+    if results.portkey_install and results.portkey_install.ok:
+        try:
+            peers["portkey"], results.startup_s["portkey"] = portkey.start(ports["portkey"], LOGS)
+        except (RuntimeError, TimeoutError) as error:
+            results.errors["portkey"] = f"the gateway did not start: {str(error).splitlines()[0]}"
+    else:
+        results.errors["portkey"] = (
+            f"install failed: {results.portkey_install.reason if results.portkey_install else '?'}"
+        )
+    return peers
 
 
 async def _measure(
@@ -195,74 +221,52 @@ async def _measure(
     procs: Processes,
     tenant: gateway.Tenant,
     upstream_url: str,
-    gateway_port: int,
-    lite: Child | None,
-    litellm_port: int,
+    ports: dict[str, int],
+    peers: set[str],
+    spy_missing: str | None,
 ) -> None:
-    gateway_url = f"http://127.0.0.1:{gateway_port}/v1/chat/completions"
-    gateway_headers = {"authorization": f"Bearer {tenant.key}"}
-    direct_url = f"{upstream_url}/v1/chat/completions"
-    direct_headers = {"authorization": f"Bearer {gateway.UPSTREAM_KEY}"}
-    litellm_url = f"http://127.0.0.1:{litellm_port}/v1/chat/completions"
-    litellm_headers = {"authorization": f"Bearer {litellm_proxy.MASTER_KEY}"}
-    log(f"warmup: {WARMUP[0]} buffered + {WARMUP[1]} streamed requests through the gateway (JIT of DynamoDB Local too)")
+    chat = "/v1/chat/completions"
+    targets = {
+        "direct": (f"{upstream_url}{chat}", {"authorization": f"Bearer {gateway.UPSTREAM_KEY}"}),
+        "gateway": (f"http://127.0.0.1:{ports['gateway']}{chat}", {"authorization": f"Bearer {tenant.key}"}),
+        "gateway (make dev)": (
+            f"http://127.0.0.1:{ports['gateway (make dev)']}{chat}",
+            {"authorization": f"Bearer {tenant.key}"},
+        ),
+        "litellm": (
+            f"http://127.0.0.1:{ports['litellm']}{chat}",
+            {"authorization": f"Bearer {litellm_proxy.MASTER_KEY}"},
+        ),
+        "portkey": (f"http://127.0.0.1:{ports['portkey']}{chat}", portkey.headers(upstream_url, gateway.UPSTREAM_KEY)),
+    }
+    measured = [name for name in TARGETS if name in ("direct", "gateway", "gateway (make dev)") or name in peers]
     await set_latency(upstream_url, 0)
-    await run_load(gateway_url, BODY, gateway_headers, requests=WARMUP[0], concurrency=10, max_seconds=60)
-    await run_load(gateway_url, STREAM_BODY, gateway_headers, requests=WARMUP[1], concurrency=10, max_seconds=30)
-    await run_load(direct_url, BODY, direct_headers, requests=500, concurrency=10, max_seconds=30)
-    if lite is not None:
-        log("warmup: 300 requests through LiteLLM")
-        await run_load(litellm_url, BODY, litellm_headers, requests=200, concurrency=10, max_seconds=60)
-        await run_load(litellm_url, STREAM_BODY, litellm_headers, requests=100, concurrency=10, max_seconds=60)
-    # The hot path's own transactions, replayed on an account of their own.
+    for name in measured:
+        url, headers = targets[name]
+        buffered, streamed = WARMUP if name.startswith("gateway") else (300, 100)
+        log(f"warmup: {buffered} buffered + {streamed} streamed requests through {name}")
+        await run_load(url, BODY, headers, requests=buffered, concurrency=10, max_seconds=60)
+        await run_load(url, STREAM_BODY, headers, requests=streamed, concurrency=10, max_seconds=60)
     scratch = gateway.create_tenant(os.environ["AWS_ENDPOINT_URL_DYNAMODB"], "bench-roundtrips")
-    hot_path = (scratch.account_id, scratch.key_hash)
-    results.roundtrips = await asyncio.to_thread(
-        roundtrip.measure, gateway.TABLE, tenant.account_id, 300, 500, hot_path
-    )
-    log(f"DynamoDB Local round trips: {results.roundtrips}")
+    results.roundtrips = await asyncio.to_thread(roundtrip.measure, gateway.TABLE, scratch, 300, 300)
+    log(f"DynamoDB Local round trips: {[(r.name, round(r.p50_ms, 2)) for r in results.roundtrips]}")
     for latency in LATENCIES_MS:
         await set_latency(upstream_url, latency)
-        await load(results, procs, "direct", direct_url, direct_headers, latency)
-        await load(results, procs, "gateway", gateway_url, gateway_headers, latency)
-        if lite is not None:
-            await load(results, procs, "litellm", litellm_url, litellm_headers, latency)
+        for name in measured:
+            await load(results, procs, name, *targets[name], latency)
     await set_latency(upstream_url, 0)
-    results.roundtrips_after = await asyncio.to_thread(
-        roundtrip.measure, gateway.TABLE, tenant.account_id, 300, 100, hot_path
-    )
-    if not report.all_met(results):
-        results.profile_phase = "10 s of buffered requests at c=10, 0 ms upstream"
-        reason = profile.ensure_py_spy(LOGS / "py-spy-install.log")
-        if reason:
-            results.profile = profile.Profile(False, reason=reason)
-        else:
-            log("profiling the gateway with py-spy (--gil) for 10 s under load")
-            raw = LOGS / "gateway-profile.raw"
-            raw.unlink(missing_ok=True)
-            spy = profile.start_recording(procs.children["gateway"].pid, 10, raw)
-            await asyncio.sleep(0.5)
-            await run_load(gateway_url, BODY, gateway_headers, requests=100_000, concurrency=10, max_seconds=10)
-            await asyncio.to_thread(spy.wait, 60)
-            results.profile = profile.summarise(raw, 10)
-
-
-def _adopt(name: str, database: DynamoDBLocal) -> Child:
-    """A Child view of the DynamoDB Local process (started by devtools), for its CPU and memory."""
-    child = Child.__new__(Child)
-    child.name = name
-    child.process = database.process  # type: ignore[assignment]
-    return child
-
-
-def _added_latency_s(results: Results) -> float:
-    added = report.added_latency(results, "gateway", 0, stream=False, concurrency=1, q=50)
-    return max(added or 0.0, 0.0) / 1000
-
-
-def _gateway_cpu_s(results: Results) -> float:
-    phase = report.find(results, "gateway", 0, stream=False, concurrency=1)
-    return phase.cpu_ms_per_request.get("gateway", 0.0) / 1000 if phase else 0.0
+    if spy_missing:
+        results.profile = profile.Profile(False, reason=spy_missing)
+        return
+    log("profiling the gateway (as the template deploys it) with py-spy (--gil) for 10 s under load")
+    raw = LOGS / "gateway-profile.raw"
+    raw.unlink(missing_ok=True)
+    spy = profile.start_recording(procs.children["gateway"].pid, 10, raw)  # type: ignore[union-attr]
+    await asyncio.sleep(0.5)
+    url, headers = targets["gateway"]
+    await run_load(url, BODY, headers, requests=100_000, concurrency=10, max_seconds=10)
+    await asyncio.to_thread(spy.wait, 60)
+    results.profile = profile.summarise(raw, 10)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """`make dev`: DynamoDB Local, the tables of template.yaml, and every function's routes served by
-one uvicorn process on 127.0.0.1, through the same code paths as in Lambda. The runtime catalog is
-seeded from models.yaml on first start; S3, Cognito, KMS and Secrets Manager are moto's, in memory."""
+one uvicorn process on 127.0.0.1, through the same code paths as in Lambda; the usage aggregator
+reads the table's stream in a thread of the same process. The runtime catalog is seeded from
+models.yaml on first start; S3, Cognito, KMS and Secrets Manager are moto's, in memory."""
 
 from __future__ import annotations
 
@@ -150,6 +151,10 @@ def main() -> None:
         from gateway.services import catalog_admin
 
         catalog = catalog_admin.seed()
+
+        from devtools.aggregator import StreamAggregator
+
+        aggregator = StreamAggregator(os.environ["GATEWAY_TABLE"], database.endpoint).start()  # the Lambda's stand-in
         key = ensure_demo_account()
         if key:
             print(
@@ -170,6 +175,7 @@ def main() -> None:
         if operator_signin:
             print(f"Operator sign-in for this run, shown once: {operator_signin}", flush=True)
         uvicorn.run(build_app(), host="127.0.0.1", port=port, log_level="info")
+        aggregator.stop()
     finally:
         database.stop()
         if local_aws is not None:

@@ -55,6 +55,8 @@ def table_definitions(path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
         }
         if props.get("GlobalSecondaryIndexes"):
             create["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("StreamSpecification"):
+            create["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         ttl = props.get("TimeToLiveSpecification") or {}
         tables[name] = {"create": create, "ttl_attribute": ttl.get("AttributeName") if ttl.get("Enabled") else None}
     return tables
@@ -65,7 +67,11 @@ def create_tables(client: Any, names: dict[str, str], path: Path = TEMPLATE) -> 
     existing = set(client.list_tables().get("TableNames", []))
     for logical_id, definition in table_definitions(path).items():
         table_name = names[logical_id]
+        stream = definition["create"].get("StreamSpecification")
         if table_name in existing:
+            described = client.describe_table(TableName=table_name)["Table"]
+            if stream and not described.get("StreamSpecification", {}).get("StreamEnabled"):
+                client.update_table(TableName=table_name, StreamSpecification=stream)  # a table from before streams
             continue
         client.create_table(TableName=table_name, **definition["create"])
         client.get_waiter("table_exists").wait(TableName=table_name)
@@ -82,6 +88,7 @@ class Route:
     method: str  # upper case
     path: str  # API Gateway form: /v1/models/{model+}
     streaming: bool
+    api: str = "GatewayApi"  # the RestApiId it is on (logical id)
 
 
 def api_routes(path: Path = TEMPLATE) -> list[Route]:
@@ -97,6 +104,7 @@ def api_routes(path: Path = TEMPLATE) -> list[Route]:
                     method=props["Method"].upper(),
                     path=props["Path"],
                     streaming=props.get("ResponseTransferMode") == "RESPONSE_STREAM",
+                    api=str((props.get("RestApiId") or {}).get("Ref", "")),
                 )
             )
     return routes
@@ -113,3 +121,41 @@ def normalise_path(path: str) -> str:
     path = re.sub(r"\{[^}]+(\+|:path)\}[^/]*$", "{*}", path)
     path = re.sub(r"\{[^}]+(\+|:path)\}", "{*}", path)
     return re.sub(r"\{[^}*]+\}", "{}", path)
+
+
+def function_environment(function: str, parameters: dict[str, str]) -> dict[str, str]:
+    """A function's environment as CloudFormation would set it (Globals merged) for the given parameter
+    values (`AWS::Region` among them); a resource's Ref stands for its logical id."""
+    template = load_template()
+    values = {**{name: str(body.get("Default", "")) for name, body in template["Parameters"].items()}, **parameters}
+    conditions: dict[str, bool] = {}
+
+    def resolve(value: Any) -> Any:
+        if not (isinstance(value, dict) and len(value) == 1):
+            return value
+        ((function_name, argument),) = value.items()
+        if function_name == "Ref":
+            return values.get(argument, argument)
+        if function_name == "Sub":
+            return re.sub(r"\$\{([^}]+)\}", lambda found: str(values.get(found.group(1), found.group(1))), argument)
+        if function_name == "If":
+            condition, when_true, when_false = argument
+            return resolve(when_true if condition_holds(condition) else when_false)
+        if function_name == "Equals":
+            return resolve(argument[0]) == resolve(argument[1])
+        if function_name == "Not":
+            return not resolve(argument[0])
+        if function_name == "Condition":
+            return condition_holds(argument)
+        raise NotImplementedError(function_name)
+
+    def condition_holds(name: str) -> bool:
+        if name not in conditions:
+            conditions[name] = bool(resolve(template["Conditions"][name]))
+        return conditions[name]
+
+    variables = {
+        **template["Globals"]["Function"].get("Environment", {}).get("Variables", {}),
+        **(template["Resources"][function]["Properties"].get("Environment") or {}).get("Variables", {}),
+    }
+    return {name: str(resolve(value)) for name, value in variables.items()}

@@ -176,10 +176,14 @@ def gateway_env(dynamodb_endpoint: str, fake_upstream, fake_servers, aws_local) 
     from gateway.storage import dynamo
 
     create_tables(dynamo.boto3_client(), {"GatewayTable": TEST_TABLE, "IdempotencyTable": TEST_IDEMPOTENCY_TABLE})
+    from devtools.aggregator import StreamAggregator
+
+    aggregator = StreamAggregator(TEST_TABLE, dynamodb_endpoint).start()
     try:
         yield env
         _assert_every_balance_matches_its_ledger()
     finally:
+        aggregator.stop()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -194,7 +198,8 @@ def _assert_every_balance_matches_its_ledger() -> None:
 
     from gateway.billing.audit import audit_all
 
-    summary = audit_all()
+    aggregated()
+    summary = audit_all(drained=True)
     assert summary.reports, "the suite's traffic left no account to audit"
     assert not summary.drifting, (
         "the ledger audit after the suite found drift:\n" + json.dumps(summary.view(), indent=1)[:5000]
@@ -216,6 +221,25 @@ def gateway_url(gateway_env: dict[str, str]) -> Iterator[str]:
     server = ServerThread(build_app()).start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def proxied_gateway(gateway_env: dict[str, str], dynamodb_endpoint: str) -> Iterator[Any]:
+    """The dev server's routes in this process, every DynamoDB call of the process (the gateway's and
+    the tests') through the fault proxy, while the module runs: yields (url, proxy)."""
+    from devtools.devserver import build_app
+    from tests.support.dynamo_faults import FaultProxy
+    from tests.support.servers import ServerThread
+
+    proxy = FaultProxy(dynamodb_endpoint).start()
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = proxy.url
+    _reset_caches()
+    server = ServerThread(build_app()).start()
+    yield server.url, proxy
+    server.stop()
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_endpoint
+    _reset_caches()
+    proxy.stop()
 
 
 @pytest.fixture
@@ -252,10 +276,24 @@ def make_tenant(gateway_env: dict[str, str]):  # type: ignore[no-untyped-def]
     return make
 
 
+def aggregated() -> None:
+    """Wait until the usage aggregator has added every ledger entry written so far (usage, key totals)."""
+    from devtools.aggregator import drain
+
+    drain()
+
+
 def balance_of(account_id: str) -> int:
     from gateway.services import accounts
 
     return accounts.get_account(account_id).balance
+
+
+def holds_of(account_id: str) -> int:
+    """Micro-credits the account's balance shards hold for requests not settled yet."""
+    from gateway.services import accounts
+
+    return accounts.get_account(account_id).holds
 
 
 def ledger_entry(trace_id: str) -> dict | None:  # type: ignore[type-arg]

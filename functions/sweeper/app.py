@@ -1,4 +1,5 @@
-"""Scheduled: refunds reservations whose request died between reserve and settle; with
+"""Scheduled: refunds holds whose request died between reserve and settle (recorded reservations, and
+the ended hold windows of balance shards that went quiet); with
 {"task": "audit"} (hourly), audits the ledger of recently active accounts instead."""
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ def sweep(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return audit(context)
     result = sweep_expired()
     emit_count("SweptReservations", result.settled)
-    emit_count("SweptCreditsMicro", result.refunded)
-    logger().info("sweep finished", extra={"settled": result.settled, "refunded_micro": result.refunded})
-    return {"settled": result.settled, "refunded_micro": result.refunded}
+    emit_count("SweptCreditsMicro", result.refunded + result.released)
+    answer = {"settled": result.settled, "refunded_micro": result.refunded, "released_micro": result.released}
+    logger().info("sweep finished", extra=answer)
+    return answer
 
 
 def audit(context: Any) -> dict[str, Any]:

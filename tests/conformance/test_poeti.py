@@ -14,6 +14,7 @@ import openai
 import pytest
 
 from tests.conformance.replay import Seed, check_transcribed
+from tests.conftest import aggregated
 
 SEED = Seed(
     page="poeti-api.txt",
@@ -259,6 +260,7 @@ def test_api_keys_with_the_users_own_key(seed_gateway, user):
     assert sdk(seed_gateway, new["key"]).chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
     )
+    aggregated()  # a key's totals are added from the ledger's stream
     listed = SEED.curl("list_keys", seed_gateway, user.key)
     assert listed.status_code == 200, listed.text
     assert listed.json()["code"] == 200
@@ -273,6 +275,7 @@ def test_api_keys_with_the_users_own_key(seed_gateway, user):
 
 
 def spend(gateway: str, key: str) -> None:
+    """Two answers and a failure, their usage aggregated (from the ledger's stream) before it is read."""
     for model in ("gpt-4o", "gpt-4o", "openai/fail-500"):
         httpx.post(
             f"{gateway}/v1/chat/completions",
@@ -280,6 +283,7 @@ def spend(gateway: str, key: str) -> None:
             headers=auth(key),
             timeout=30,
         )
+    aggregated()
 
 
 def test_usage(seed_gateway, user):

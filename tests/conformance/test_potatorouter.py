@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from tests.conformance.replay import Seed, check_transcribed, sse_events
-from tests.conftest import balance_of, ledger_entry
+from tests.conftest import aggregated, balance_of, ledger_entry
 
 SEED = Seed(
     page="potatorouter-api.txt",
@@ -210,6 +210,7 @@ def test_usage_with_a_date_range_and_a_model_filter(seed_gateway, user):
         )
         for model in ("gpt-4o", "gpt-4o", "deepseek-chat")
     ]
+    aggregated()  # usage is added from the ledger's stream
     today = datetime.now(UTC).date().isoformat()
     filtered = httpx.get(
         f"{seed_gateway}/api/usage",

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from gateway.money import credits_to_micro
-from tests.conftest import CONSOLE_STARTING_CREDITS, balance_of
+from tests.conftest import CONSOLE_STARTING_CREDITS, aggregated, balance_of
 from tests.support.browser import DESKTOP, PHONE, Browser
 from tests.support.console import PASSWORD, CognitoPool
 
@@ -106,6 +106,7 @@ def test_a_customer_signs_up_creates_a_key_and_finds_its_requests(
     assert answered.status_code == 200, answered.text
     assert failed.status_code >= 500
     trace_id = answered.headers["x-trace-id"]
+    aggregated()  # usage is added from the ledger's stream
 
     # Usage: two requests, one error, charted by day and by model
     browser.css('a[data-page="usage"]').click()

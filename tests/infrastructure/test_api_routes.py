@@ -54,25 +54,50 @@ def test_chat_and_keys_routes_are_found_at_all() -> None:
     assert ("POST", "/console/api/admin/accounts/{}/top-up") in declared_routes("ConsoleFunction")
 
 
+MANAGED_CHAT = "ManagedChatFunction"  # ChatCompute=managed-instances: chat's code and routes on its own API
+
+
 def test_only_api_functions_have_api_events() -> None:
     """Given the dev server mounts exactly the API functions (chat, keys, images, audio, usage, console)
     When template.yaml routes API Gateway events
-    Then they go to those functions only, so `make dev` serves every deployed route."""
+    Then they go to those functions only (or chat's code on managed instances), so `make dev` serves
+    every deployed route."""
     with_events = {route.function for route in api_routes()}
 
-    assert with_events <= {logical_id(name) for name in API_FUNCTIONS}
+    assert with_events <= {logical_id(name) for name in API_FUNCTIONS} | {MANAGED_CHAT}
 
 
 def test_no_route_is_routed_twice() -> None:
     """Given API Gateway maps one method and path to one integration
-    When two Api events declare the same method and path
-    Then deployment fails; so every (method, path) appears once in the template."""
-    seen = [(route.method, route.path) for route in api_routes()]
+    When two Api events of one API declare the same method and path
+    Then deployment fails; so every (method, path) appears once in each API."""
+    seen = [(route.api, route.method, route.path) for route in api_routes()]
 
     assert len(seen) == len(set(seen)), f"duplicate Api events: {sorted(seen)}"
 
 
-STREAMING = {logical_id(name) for name in STREAMING_FUNCTIONS}
+def test_chat_on_managed_instances_is_the_chat_function_on_its_own_api() -> None:
+    """Given ChatCompute=managed-instances adds the chat function on Lambda Managed Instances
+    When its resource is compared with ChatFunction's
+    Then it runs the same code with the same environment, and serves exactly the same routes,
+    streamed, on ManagedChatApi."""
+    chat, managed = functions()["ChatFunction"]["Properties"], functions()[MANAGED_CHAT]["Properties"]
+    assert (managed["CodeUri"], managed["Handler"], managed["Timeout"]) == (
+        chat["CodeUri"],
+        chat["Handler"],
+        chat["Timeout"],
+    )
+    assert managed["Environment"] == chat["Environment"]
+    assert (managed["Runtime"], functions()[MANAGED_CHAT]["Condition"]) == ("python3.13", "OnManagedInstances")
+    managed_routes = [route for route in api_routes() if route.function == MANAGED_CHAT]
+    assert {route.api for route in managed_routes} == {"ManagedChatApi"}
+    assert all(route.streaming for route in managed_routes)
+    assert {(r.method, r.path) for r in managed_routes} == {
+        (r.method, r.path) for r in api_routes() if r.function == "ChatFunction"
+    }
+
+
+STREAMING = {logical_id(name) for name in STREAMING_FUNCTIONS} | {MANAGED_CHAT}
 
 
 def test_every_route_of_a_streaming_function_streams() -> None:
@@ -114,23 +139,35 @@ def _translated() -> dict[str, Any]:
     return translator.translate(document, parameter_values={}, get_managed_policy_map=dict)
 
 
+def _when_true(node: Any) -> Any:
+    """A conditional function's paths, operations and URIs are wrapped in Fn::If: each as it is when
+    the condition holds (its first branch)."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            return _when_true(node["Fn::If"][1])
+        return {key: _when_true(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_when_true(item) for item in node]
+    return node
+
+
 def test_deployed_streaming_routes_invoke_with_response_streaming() -> None:
     """Given the SAM translation of the template (what CloudFormation receives)
     When the REST API's integrations are read
     Then chat, images and audio routes use STREAM and Lambda's response-streaming-invocations URI;
     the rest are buffered."""
     resources = _translated()["Resources"]
-    apis = [body for body in resources.values() if body["Type"] == "AWS::ApiGateway::RestApi"]
-    assert len(apis) == 1
-    paths = apis[0]["Properties"]["Body"]["paths"]
+    apis = {name: body for name, body in resources.items() if body["Type"] == "AWS::ApiGateway::RestApi"}
+    assert set(apis) == {"GatewayApi", "ManagedChatApi"}
     integrations = {
-        (method.upper(), path): operation["x-amazon-apigateway-integration"]
-        for path, operations in paths.items()
+        (name, method.upper(), path): operation["x-amazon-apigateway-integration"]
+        for name, api in apis.items()
+        for path, operations in _when_true(api["Properties"]["Body"]["paths"]).items()
         for method, operation in operations.items()
     }
 
-    assert set(integrations) == {(route.method, route.path) for route in api_routes()}
-    for (method, path), integration in integrations.items():
+    assert set(integrations) == {(route.api, route.method, route.path) for route in api_routes()}
+    for (_, method, path), integration in integrations.items():
         uri = integration["uri"]["Fn::Sub"]
         streaming = [name for name in STREAMING if f"${{{name}.Arn}}" in uri]
         if streaming:

@@ -151,7 +151,10 @@ def test_the_idempotency_key_functions_exist() -> None:
 
 
 STACK_BUCKETS = ("ImagesBucket", "ResponsesBucket")
-BUCKET_USERS = {"ResponsesBucket": {"ChatFunction"}, "ImagesBucket": {"ImagesFunction", "ImagesWorkerFunction"}}
+BUCKET_USERS = {
+    "ResponsesBucket": {"ChatFunction", "ManagedChatFunction"},
+    "ImagesBucket": {"ImagesFunction", "ImagesWorkerFunction"},
+}
 
 
 def _s3_statements(function: str) -> list[dict[str, Any]]:
@@ -200,7 +203,7 @@ def test_the_chat_function_keeps_responses_only_under_their_prefix() -> None:
 
 # ---------------------------------------------------------------- the control plane's secrets
 
-INFERENCE_FUNCTIONS = ("ChatFunction", "ImagesFunction", "ImagesWorkerFunction", "AudioFunction")
+INFERENCE_FUNCTIONS = ("ChatFunction", "ManagedChatFunction", "ImagesFunction", "ImagesWorkerFunction", "AudioFunction")
 CHANNEL_SECRETS = (
     "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:ai-gateway/${Stage}/channels/*"
 )
@@ -262,8 +265,8 @@ def test_channel_secrets_are_read_by_inference_and_written_by_the_operators_func
 
 @pytest.mark.parametrize("function", FUNCTION_IDS)
 def test_a_query_of_the_table_itself_is_limited_to_the_partitions_it_needs(function: str) -> None:
-    """Given the hot path's functions query the table for the runtime catalog only (and the keys
-    function an account's own provider keys)
+    """Given the hot path's functions query the table for the runtime catalog and the pending charges
+    of an ended hold window only (and the keys function an account's own provider keys)
     Then their Query on the table (not an index) is conditioned on dynamodb:LeadingKeys; the sweeper
     and usage functions, which read the ledger by account, are left as they were."""
     if function in ("SweeperFunction", "UsageFunction", "ConsoleFunction"):
@@ -273,4 +276,4 @@ def test_a_query_of_the_table_itself_is_limited_to_the_partitions_it_needs(funct
             condition = statement.get("Condition") or {}
             leading = [keys.get("dynamodb:LeadingKeys") for keys in condition.values()]
             assert leading, f"{function} may query any partition of the table"
-            assert "CATALOG" in leading[0]
+            assert "CATALOG" in leading[0] or leading[0] == ["PENDING#*"], leading

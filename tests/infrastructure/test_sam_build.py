@@ -16,6 +16,7 @@ from tests.infrastructure.tooling import (
     STREAMING_FUNCTIONS,
     logical_id,
     python312_bin_dir,
+    python_bin_dir,
     run,
     third_party_imports,
     tool_env,
@@ -43,9 +44,12 @@ def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
             "not on PATH, not under `$(pyenv root)/versions/3.12*/bin` nor ~/.pyenv/versions/3.12*/bin. "
             "Install one, e.g. `pyenv install 3.12`."
         )
+    python313 = python_bin_dir("3.13")  # ManagedChatFunction's runtime: sam build checks it is at hand
+    if python313 is None:
+        pytest.fail("sam build needs a python3.13 too (ManagedChatFunction); install one, e.g. `pyenv install 3.13`.")
     root = tmp_path_factory.mktemp("sam-build")
     build_dir = root / "build"
-    env = tool_env(PATH=f"{python312}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = tool_env(PATH=f"{python312}{os.pathsep}{python313}{os.pathsep}{os.environ.get('PATH', '')}")
     answer = run(
         [
             venv_tool("sam"),

@@ -1,4 +1,4 @@
-"""Helpers for the infrastructure tests: the CLI tools of the venv, a python3.12 for `sam build`,
+"""Helpers for the infrastructure tests: the CLI tools of the venv, a python3.12 (and 3.13) for `sam build`,
 and the function resources of template.yaml."""
 
 from __future__ import annotations
@@ -113,10 +113,11 @@ def run(
     )
 
 
-def _is_python312(executable: str) -> bool:
+def _is_python(executable: str, version: str) -> bool:
+    major, minor = version.split(".")
     try:
         answer = subprocess.run(
-            [executable, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
+            [executable, "-c", f"import sys; print(sys.version_info[:2] == ({major}, {minor}))"],
             capture_output=True,
             text=True,
             timeout=30,
@@ -146,53 +147,25 @@ def _pyenv_roots() -> list[Path]:
     return roots
 
 
-def python312_bin_dir() -> Path | None:
-    """A directory holding a python3.12 that runs: PATH first (pyenv shims may not), then pyenv."""
-    on_path = shutil.which("python3.12")
-    if on_path and _is_python312(on_path):
+def python_bin_dir(version: str) -> Path | None:
+    """A directory holding a python<version> that runs: PATH first (pyenv shims may not), then pyenv."""
+    on_path = shutil.which(f"python{version}")
+    if on_path and _is_python(on_path, version):
         return Path(on_path).parent
     for root in _pyenv_roots():
-        for directory in sorted(glob.glob(str(root / "versions" / "3.12*" / "bin")), key=_version_key, reverse=True):
-            if _is_python312(str(Path(directory) / "python3.12")):
+        for directory in sorted(
+            glob.glob(str(root / "versions" / f"{version}*" / "bin")), key=_version_key, reverse=True
+        ):
+            if _is_python(str(Path(directory) / f"python{version}"), version):
                 return Path(directory)
     return None
 
 
+def python312_bin_dir() -> Path | None:
+    return python_bin_dir("3.12")
+
+
 def function_environment(function: str, parameters: dict[str, str]) -> dict[str, str]:
-    """A function's environment as CloudFormation would set it (Globals merged) for the given parameter
-    values (`AWS::Region` among them); a resource's Ref stands for its logical id."""
-    from devtools.template import load_template
+    from devtools.template import function_environment as resolved
 
-    template = load_template()
-    values = {**{name: str(body.get("Default", "")) for name, body in template["Parameters"].items()}, **parameters}
-    conditions: dict[str, bool] = {}
-
-    def resolve(value: Any) -> Any:
-        if not (isinstance(value, dict) and len(value) == 1):
-            return value
-        ((function_name, argument),) = value.items()
-        if function_name == "Ref":
-            return values.get(argument, argument)
-        if function_name == "Sub":
-            return re.sub(r"\$\{([^}]+)\}", lambda found: str(values.get(found.group(1), found.group(1))), argument)
-        if function_name == "If":
-            condition, when_true, when_false = argument
-            return resolve(when_true if condition_holds(condition) else when_false)
-        if function_name == "Equals":
-            return resolve(argument[0]) == resolve(argument[1])
-        if function_name == "Not":
-            return not resolve(argument[0])
-        if function_name == "Condition":
-            return condition_holds(argument)
-        raise NotImplementedError(function_name)
-
-    def condition_holds(name: str) -> bool:
-        if name not in conditions:
-            conditions[name] = bool(resolve(template["Conditions"][name]))
-        return conditions[name]
-
-    variables = {
-        **template["Globals"]["Function"].get("Environment", {}).get("Variables", {}),
-        **(properties(function).get("Environment") or {}).get("Variables", {}),
-    }
-    return {name: str(resolve(value)) for name, value in variables.items()}
+    return resolved(function, parameters)

@@ -12,7 +12,7 @@ from gateway.money import credits_to_micro
 from gateway.services import topup_codes
 from gateway.services.console import console_account_id
 from gateway.storage.ledger import LedgerReader
-from tests.conftest import CONSOLE_STARTING_CREDITS, TEST_TABLE, balance_of
+from tests.conftest import CONSOLE_STARTING_CREDITS, TEST_TABLE, aggregated, balance_of
 from tests.support.console import CognitoPool, ConsoleApi
 from tests.support.keys_api import chat
 
@@ -69,6 +69,7 @@ def test_a_session_manages_keys_and_sees_its_requests_in_usage_and_traces(
     response = chat(gateway_url, key)
     trace_id = response.headers["x-trace-id"]
     refused = chat(gateway_url, key, "test/multi")  # not on the key's allow-list
+    aggregated()  # usage and the key's totals are added from the ledger's stream
 
     # Then the key was shown once (the listing holds its prefix only), with its options
     assert response.status_code == 200, response.text

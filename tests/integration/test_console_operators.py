@@ -13,7 +13,7 @@ from gateway.money import credits_to_micro
 from gateway.storage import dynamo, layout
 from gateway.storage.ledger import LedgerReader
 from gateway.storage.stores import stores
-from tests.conftest import TEST_TABLE, balance_of
+from tests.conftest import TEST_TABLE, aggregated, balance_of
 from tests.support.console import CognitoPool, ConsoleApi
 from tests.support.keys_api import chat
 
@@ -148,13 +148,15 @@ def test_platform_totals_by_day_count_every_account(
 ):  # type: ignore[no-untyped-def]
     # Given requests from two accounts today
     today = operator.ok(operator.get("/admin/totals"))["date_to"]
+    aggregated()  # every earlier request's usage added
     before = operator.ok(operator.get("/admin/totals", date_from=today, date_to=today))
     for _ in range(2):
         api, account_id = customer(gateway_url, cognito)
         operator.ok(operator.post(f"/admin/accounts/{account_id}/top-up", {"credits": 1}))
         assert chat(gateway_url, api.ok(api.post("/keys", {"name": "k"}), 201)["key"]).status_code == 200
 
-    # When an operator reads today's totals
+    # When an operator reads today's totals (once the usage is added from the ledger's stream)
+    aggregated()
     after = operator.ok(operator.get("/admin/totals", date_from=today, date_to=today))
 
     # Then they grew by those requests and accounts

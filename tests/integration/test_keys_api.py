@@ -9,7 +9,7 @@ import pytest
 
 from gateway import clock
 from gateway.services import accounts, keys
-from tests.conftest import TEST_IDEMPOTENCY_TABLE, TEST_TABLE, balance_of, ledger_entry
+from tests.conftest import TEST_IDEMPOTENCY_TABLE, TEST_TABLE, aggregated, balance_of, ledger_entry
 from tests.support.keys_api import KeysApi, chat
 
 
@@ -59,10 +59,11 @@ def test_a_key_lifecycle_from_creation_to_revocation(gateway_url, upstream, api)
     assert "key" not in listed
     assert listed["usage"] == {"total_requests": 0, "total_credits": 0}
 
-    # Use: the charge shows in the key's usage and remaining limit
+    # Use: the charge shows in the key's usage (once aggregated from the ledger) and remaining limit
     response = chat(gateway_url, key)
     assert response.status_code == 200, response.text
     charged = ledger_entry(response.headers["x-trace-id"])["credits"]  # type: ignore[index]
+    aggregated()
     after = api.get(view["hash"]).json()["data"]
     assert after["usage"] == {"total_requests": 1, "total_credits": charged / 1_000_000}
     assert after["limit_remaining"] == (1_000_000 - charged) / 1_000_000
@@ -143,6 +144,7 @@ def test_a_key_limit_of_5_holds_under_40_concurrent_requests(gateway_url, upstre
     assert balance_of(account.account_id) == 100_000_000 - sum(charges)
     usage = ApiKeyRepository(get_settings().table_name).period_usage(key_hash, periods.LIFETIME)
     assert usage == sum(charges)
+    aggregated()  # the key's totals are added from the ledger's stream
     assert api.get(key_hash).json()["data"]["usage"]["total_requests"] == 3
 
 
@@ -290,6 +292,7 @@ def test_potatorouter_token_aliases(gateway_url, upstream, api):
     assert (token["status"], token["unlimited_quota"], token["remain_quota"]) == (1, False, 2)
     assert token["expired_time"] == -1
     assert chat(gateway_url, token["key"]).status_code == 200
+    aggregated()  # a key's totals are added from the ledger's stream
     listed = {t["id"]: t for t in api.http.get("/api/token").json()["data"]}
     assert listed[token["id"]]["used_quota"] > 0
     assert listed[token["id"]]["key"].endswith("...")
@@ -305,6 +308,7 @@ def test_poeti_api_key_aliases(gateway_url, upstream, api):
     assert data["key"].startswith("sk-gw-")
     assert (data["monthly_budget"], data["rate_limit"], data["is_active"]) == (50, 100, True)
     assert chat(gateway_url, data["key"]).status_code == 200
+    aggregated()  # a key's totals are added from the ledger's stream
     (listed,) = [k for k in api.http.get("/api/v1/api-keys").json()["data"] if k["id"] == data["id"]]
     assert listed["total_requests"] == 1
     assert listed["total_cost"] > 0

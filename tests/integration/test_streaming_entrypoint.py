@@ -13,11 +13,14 @@ import httpx
 import pytest
 
 from devtools.template import ROOT
+from gateway.billing.holds import RELEASE_MARGIN_SECONDS
 from gateway.billing.sweeper import sweep_expired
 from gateway.clock import now_epoch
 from gateway.config import get_settings
-from gateway.storage.credits import CreditRepository
-from tests.conftest import balance_of, ledger_entry
+from gateway.services import accounts
+from gateway.storage import layout
+from gateway.storage.ledger import LedgerReader
+from tests.conftest import balance_of, holds_of
 from tests.support.lambda_events import LambdaContext
 from tests.support.servers import start_function, stop_function
 
@@ -55,13 +58,13 @@ def test_run_sh_streams_the_first_chunk_before_the_upstream_finishes(chat_functi
     assert balance_of(tenant.account_id) < 10_000_000
 
 
-def test_a_killed_function_leaves_a_reservation_that_the_sweeper_refunds(chat_function, upstream, make_tenant):
+def test_a_killed_function_leaves_a_hold_that_the_sweeper_releases(chat_function, upstream, make_tenant):
     process, url = chat_function
     tenant = make_tenant("10")
     body = {"model": "test/hold", "messages": [{"role": "user", "content": "never answered"}], "stream": True}
     headers = {"Authorization": f"Bearer {tenant.key}"}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # Given a request in flight: credits reserved, the upstream holding it
+        # Given a request in flight: credits held, the upstream holding it
         pending = pool.submit(httpx.post, f"{url}/v1/chat/completions", json=body, headers=headers, timeout=20)
         deadline = time.monotonic() + 10
         while upstream.held < 1 and time.monotonic() < deadline:
@@ -72,25 +75,25 @@ def test_a_killed_function_leaves_a_reservation_that_the_sweeper_refunds(chat_fu
         process.wait(timeout=10)
         with pytest.raises(httpx.HTTPError):
             pending.result()
-    repository = CreditRepository(get_settings().table_name)
-    (reservation,) = [r for r in repository.expired_reservations(2**31) if r.account_id == tenant.account_id]
-    assert balance_of(tenant.account_id) == 10_000_000 - reservation.amount < 10_000_000
-    # Then nothing is swept before the reservation expires
-    assert sweep_expired(now=now_epoch()).settled == 0
-    assert repository.get_reservation(reservation.trace_id) is not None
-    # And the sweeper function, once it has expired, refunds it in full and records why
-    assert run_sweeper_handler(now=reservation.expires_at + 1) >= 1
+    account = accounts.get_account(tenant.account_id)
+    ((window, held),) = [item for shard in account.balance_shards for item in shard.held.items() if item[1]]
+    assert account.balance == 10_000_000 - held < 10_000_000
+    # Then nothing is released before the hold's window has ended
+    assert sweep_expired(now=now_epoch()).released == 0
+    assert holds_of(tenant.account_id) == held
+    # And the sweeper function, once it has, gives the hold back in full, with a release entry
+    after = layout.window_end(window) + RELEASE_MARGIN_SECONDS + 1
+    assert run_sweeper_handler(now=after)["released_micro"] >= held
     assert balance_of(tenant.account_id) == 10_000_000
-    entry = ledger_entry(reservation.trace_id)
-    assert entry is not None
-    assert (entry["status"], entry["error_code"], entry["credits"]) == ("expired", "reservation_expired", 0)
-    assert repository.get_reservation(reservation.trace_id) is None
+    assert holds_of(tenant.account_id) == 0
+    (release,) = LedgerReader(get_settings().table_name).releases(tenant.account_id)
+    assert (release.amount, release.window) == (held, window)
     # And sweeping again changes nothing
-    assert sweep_expired(now=reservation.expires_at + 1).settled == 0
+    assert sweep_expired(now=after).released == 0
     assert balance_of(tenant.account_id) == 10_000_000
 
 
-def run_sweeper_handler(now: int) -> int:
+def run_sweeper_handler(now: int) -> dict[str, int]:
     """The sweeper function's own handler, driven with a chosen clock."""
     import importlib.util
 
@@ -104,6 +107,6 @@ def run_sweeper_handler(now: int) -> int:
     original = sweeper.now_epoch
     sweeper.now_epoch = lambda: now  # type: ignore[assignment]
     try:
-        return int(module.handler({"source": "aws.events"}, LambdaContext(function_name="SweeperFunction"))["settled"])
+        return dict(module.handler({"source": "aws.events"}, LambdaContext(function_name="SweeperFunction")))
     finally:
         sweeper.now_epoch = original  # type: ignore[assignment]

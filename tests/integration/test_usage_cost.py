@@ -12,6 +12,7 @@ from gateway.config import get_settings
 from gateway.services import accounts, keys
 from gateway.storage import dynamo, layout
 from gateway.storage.usage import UsageRepository
+from tests.conftest import aggregated
 from tests.support.ledger import charge_as_settlements_would
 
 REQUESTS = 10_000
@@ -20,7 +21,7 @@ MODELS = ["test/echo", "test/no-usage", "test/pricey"]
 
 
 def test_usage_over_ten_thousand_requests_reads_only_the_aggregates(gateway_url, gateway_env):
-    # Given 10,000 requests' worth of ledger entries and the daily aggregates their settlements wrote
+    # Given 10,000 requests' worth of ledger entries, and the daily aggregates the aggregator adds from them
     account = accounts.create_account("bulk", 1_000_000)
     management = keys.issue_key(account.account_id, "ops", "management")
     key_hashes = [keys.issue_key(account.account_id, f"k{i}", "inference").record.key_hash for i in range(2)]
@@ -57,29 +58,19 @@ def test_usage_over_ten_thousand_requests_reads_only_the_aggregates(gateway_url,
             ("credits", credits),
         ):
             bucket[name] += value
-    usage_items = [
-        {
-            **layout.usage_key(account.account_id, day, model, key_hash),
-            **dynamo.to_attributes(
-                {
-                    "account_id": account.account_id,
-                    "day": day,
-                    "model": model,
-                    "key_hash": key_hash,
-                    "errors": 0,
-                    **totals,
-                }
-            ),
-        }
-        for (day, model, key_hash), totals in aggregates.items()
-    ]
     table = get_settings().table_name
-    batches = [ledger[i : i + 25] for i in range(0, len(ledger), 25)] + [
-        usage_items[i : i + 25] for i in range(0, len(usage_items), 25)
-    ]
+    batches = [ledger[i : i + 25] for i in range(0, len(ledger), 25)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda batch: _write(table, batch), batches))
-    charge_as_settlements_would(account.account_id, sum(int(item["credits"]["N"]) for item in ledger))
+    aggregated()
+    added = UsageRepository(table).daily(account.account_id, DAYS[0], DAYS[-1]).items
+    assert {(item["day"], item["model"], item["key_hash"]): item["credits"] for item in added} == {
+        target: totals["credits"] for target, totals in aggregates.items()
+    }
+    by_day: dict[str, int] = defaultdict(int)
+    for (day, _, _), totals in aggregates.items():
+        by_day[day] += totals["credits"]
+    charge_as_settlements_would(account.account_id, dict(by_day))
 
     # When the usage of the whole range is read
     page = UsageRepository(table).daily(account.account_id, DAYS[0], DAYS[-1])
@@ -91,7 +82,7 @@ def test_usage_over_ten_thousand_requests_reads_only_the_aggregates(gateway_url,
     ).json()["data"]
 
     # Then DynamoDB read one item per day x model x key, not one per request
-    assert page.read == len(usage_items) == len(DAYS) * len(MODELS) * len(key_hashes)
+    assert page.read == len(aggregates) == len(DAYS) * len(MODELS) * len(key_hashes)
     # And the totals are the ledger's
     assert answer["total_requests"] == REQUESTS
     assert answer["total_credits_micro"] == sum(int(item["credits"]["N"]) for item in ledger)

@@ -15,7 +15,7 @@ from gateway.billing.sweeper import sweep_expired
 from gateway.money import credits_to_micro
 from gateway.providers import health
 from gateway.services import accounts, keys
-from tests.properties.audit import FAR_FUTURE, Books, audit_account
+from tests.properties.audit import Books, audit_account, past_every_hold
 from tests.properties.rig import Rig
 from tests.support.dynamo_faults import Call, Fault
 from tests.support.scripted import SCRIPT, TOKEN, Behaviour, Produced
@@ -153,7 +153,7 @@ def run(
     try:
         assert idle, "the gateway was still working on the request long after the client was done"
         before = audit_account(account.account_id, granted, swept=False)
-        sweep_expired(now=FAR_FUTURE)
+        sweep_expired(now=past_every_hold())
         books = audit_account(account.account_id, granted, swept=True)
         return Example(
             request, marker, behaviour, fault, granted, result, calls, before, books,

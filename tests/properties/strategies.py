@@ -160,11 +160,13 @@ def behaviours(draw: st.DrawFn, stream: bool, ending: Ending | None = None) -> B
     return Behaviour(tokens=tokens, usage=usage, skew=skew, ending=ending, after=after, status=status)
 
 
-# The DynamoDB calls of an inference request, in order: the key read, then reserve, then settle.
+# The DynamoDB calls of an inference request, in order: the key read (the key, then the key with its
+# account's gate in one transaction), then the hold (one update of a balance shard), then the settlement.
 HOT_PATH: dict[str, tuple[str, int]] = {
     "key read": ("GetItem", 1),
-    "reserve": ("TransactWriteItems", 1),
-    "settle": ("TransactWriteItems", 2),
+    "key and gate": ("TransactGetItems", 1),
+    "reserve": ("UpdateItem", 1),
+    "settle": ("TransactWriteItems", 1),
 }
 FAULT_KINDS: tuple[FaultKind, ...] = ("500", "throttle", "drop", "drop_after_commit")
 EVERY_ATTEMPT = 4  # the DynamoDB client's MAX_ATTEMPTS: a fault on every retry reaches the gateway
@@ -180,8 +182,8 @@ def faults(draw: st.DrawFn) -> Fault | None:
     """None, or the nth DynamoDB call (of one operation or of any) failing once or on every retry."""
     if draw(st.booleans()):
         return None
-    target = draw(st.sampled_from([None, "GetItem", "TransactWriteItems"]))
-    nth = draw(st.integers(1, {None: 3, "GetItem": 1, "TransactWriteItems": 2}[target]))
+    target = draw(st.sampled_from([None, "GetItem", "TransactGetItems", "UpdateItem", "TransactWriteItems"]))
+    nth = draw(st.integers(1, {None: 4}.get(target, 1)))
     times = draw(st.sampled_from([1, EVERY_ATTEMPT]))
     return Fault(target, nth, times, draw(st.sampled_from(FAULT_KINDS)))
 

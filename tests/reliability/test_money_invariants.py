@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from gateway.billing.holds import RELEASE_MARGIN_SECONDS
 from gateway.config import get_settings
 from gateway.services import accounts, keys
-from gateway.storage.credits import CreditRepository
+from gateway.storage import layout
+from gateway.storage.credits import CreditRepository, Reservation
 from gateway.storage.errors import StorageUnavailable
 from gateway.storage.usage import TraceRepository
 from tests.conftest import ledger_entry
@@ -123,18 +125,19 @@ def test_a_failing_credit_store_never_charges_without_a_ledger_entry(
         assert response.headers["retry-after"] == "1"
         assert balance_of(tenant.account_id) == 10_000_000
         return
-    # The answer went out, but its settlement failed: the hold stays, carrying the answer's charge
+    # The answer went out, but its settlement failed: the hold stays, and a pending item keeps the
+    # answer's charge
     assert response.status_code == 200
-    held = [r for r in CreditRepository(get_settings().table_name).expired_reservations(2**31)
-            if r.account_id == tenant.account_id]  # fmt: skip
+    held = pending_holds(tenant.account_id)
     assert len(held) == 1
     assert held[0].pending is not None
     usage = response.json()["usage"]
     charge = price_micro(usage["prompt_tokens"], usage["completion_tokens"])
     assert held[0].pending["credits"] == charge
     assert balance_of(tenant.account_id) == 10_000_000 - held[0].amount
-    # When the sweeper comes, it charges the answer instead of refunding the hold: not a gift
-    result = sweep_expired(now=held[0].expires_at + 1)
+    # When the sweeper comes (the hold's window over), it charges the answer instead of releasing the
+    # hold: not a gift
+    result = sweep_expired(now=layout.window_end(held[0].window) + RELEASE_MARGIN_SECONDS + 1)
     assert (result.settled, result.charged) == (1, charge)
     assert balance_of(tenant.account_id) == 10_000_000 - charge
     entry = ledger_entry(response.headers["x-trace-id"])
@@ -163,11 +166,22 @@ def test_a_settlement_that_cannot_even_be_recorded_leaves_the_hold_for_the_sweep
     )
     monkeypatch.undo()
     # Then the answer still went out; with the store unreachable nothing could be kept, so the
-    # sweeper can only refund the hold (the one ending where the provider is paid and the client not)
+    # sweeper can only release the hold (the one ending where the provider is paid and the client not)
     assert response.status_code == 200
-    held = [r for r in CreditRepository(get_settings().table_name).expired_reservations(2**31)
-            if r.account_id == tenant.account_id]  # fmt: skip
-    assert len(held) == 1
-    assert held[0].pending is None
-    sweep_expired(now=held[0].expires_at + 1)
+    assert pending_holds(tenant.account_id) == []
+    shards = accounts.get_account(tenant.account_id).balance_shards
+    ((window, amount),) = [item for shard in shards for item in shard.held.items() if item[1]]
+    assert balance_of(tenant.account_id) == 10_000_000 - amount
+    assert sweep_expired(now=layout.window_end(window) + RELEASE_MARGIN_SECONDS + 1).released == amount
     assert balance_of(tenant.account_id) == 10_000_000
+
+
+def pending_holds(account_id: str) -> list[Reservation]:
+    """The holds of the account whose settlement failed, each with the charge it kept."""
+    repository = CreditRepository(get_settings().table_name)
+    return [
+        pending
+        for shard in accounts.get_account(account_id).balance_shards
+        for window in shard.held
+        for pending in repository.pending_in(account_id, shard.number, window)
+    ]

@@ -9,12 +9,20 @@ matching calls after it (the client's own retries), in one of the ways DynamoDB 
   throttle         400 ThrottlingException, the call never reaches the table
   drop             the connection closes without an answer, the call never reaches the table
   drop_after_commit the call is applied to the table, then the connection closes without its answer
+  pause            the call waits, unforwarded, until `resume()` (what a request does meanwhile)
+
+`answered` counts the calls answered since arming (`catalog_reads` those of the runtime catalog).
+Apart from faults, `contend(rate)` answers that share of writes (UpdateItem, TransactWriteItems) as
+DynamoDB does a write that meets another transaction on an item, unapplied:
+TransactionConflictException, or a transaction cancelled with TransactionConflict (DynamoDB Local
+serializes its writes and never does); `contended` counts them.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import random
 import socket
 import threading
 from dataclasses import dataclass
@@ -22,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import urlparse
 
-FaultKind = Literal["500", "throttle", "drop", "drop_after_commit"]
+FaultKind = Literal["500", "throttle", "drop", "drop_after_commit", "pause"]
 _ERRORS = {
     "500": (500, "InternalServerError", "Internal server error (injected)."),
     "throttle": (400, "ThrottlingException", "Rate of requests exceeds the allowed throughput (injected)."),
@@ -53,6 +61,13 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.fault: Fault | None = None
         self.matched = 0
+        self.answered = 0
+        self.catalog_reads = 0
+        self.paused = threading.Event()  # a paused call has arrived
+        self.resumed = threading.Event()
+        self.contention = 0.0
+        self.contended = 0
+        self.random = random.Random(18)
         self.calls: list[Call] = []
         proxy = self
 
@@ -84,7 +99,32 @@ class FaultProxy:
 
     def arm(self, fault: Fault | None) -> None:
         with self.lock:
-            self.fault, self.matched, self.calls = fault, 0, []
+            self.fault, self.matched, self.calls, self.answered = fault, 0, [], 0
+            self.catalog_reads = 0
+            self.paused.clear()
+            self.resumed.clear()
+
+    def resume(self) -> None:
+        self.resumed.set()
+
+    def contend(self, rate: float) -> None:
+        with self.lock:
+            self.contention = rate
+
+    def _conflict(self, operation: str, body: bytes) -> tuple[int, bytes] | None:
+        with self.lock:
+            if operation not in ("UpdateItem", "TransactWriteItems") or self.random.random() >= self.contention:
+                return None
+            self.contended += 1
+        if operation == "UpdateItem":
+            kind, extra = "TransactionConflictException", {}
+        else:
+            items = len(json.loads(body).get("TransactItems", []))
+            reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+            extra = {"CancellationReasons": reasons + [{"Code": "None"}] * (items - 1)}
+            kind = "TransactionCanceledException"
+        payload = {"__type": f"com.amazonaws.dynamodb.v20120810#{kind}", "message": "conflict (injected)", **extra}
+        return 400, json.dumps(payload).encode()
 
     def disarm(self) -> list[Call]:
         """Stops injecting; returns the calls seen since arming."""
@@ -106,6 +146,10 @@ class FaultProxy:
         body = handler.rfile.read(int(handler.headers.get("content-length") or 0))
         operation = (handler.headers.get("x-amz-target") or "").rpartition(".")[2]
         injected = self._decide(operation)
+        conflict = self._conflict(operation, body) if injected is None else None
+        if conflict is not None:
+            _answer(handler, conflict[0], [("content-type", "application/x-amz-json-1.0")], conflict[1])
+            return
         if injected in _ERRORS:
             status, kind, message = _ERRORS[injected]
             payload = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{kind}", "message": message}).encode()
@@ -114,12 +158,19 @@ class FaultProxy:
         if injected == "drop":
             handler.close_connection = True
             return
+        if injected == "pause":
+            self.paused.set()
+            self.resumed.wait(30)
         status, headers, answer = self._forward(handler, body)
         if injected == "drop_after_commit":
             handler.close_connection = True
             return
         kept = [(name, value) for name, value in headers if name.lower() not in _HOP_HEADERS]
         _answer(handler, status, kept, answer)
+        with self.lock:
+            self.answered += 1
+            if b'"CATALOG"' in body:  # the runtime catalog's stamp, read in the background every few seconds
+                self.catalog_reads += 1
 
     def _forward(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         connection = http.client.HTTPConnection(*self.upstream, timeout=10)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gateway.auth.authenticate import Principal
-from gateway.storage.api_keys import ApiKeyRecord
+from gateway.storage.api_keys import ApiKeyRecord, KeySnapshot
 from gateway.storage.channel_windows import ChannelGuard
 from gateway.storage.credits import KeyGuard, LedgerEntry, Reservation
 from gateway.storage.errors import ReservationRefused
@@ -22,6 +22,7 @@ class RecordingCredits:
 
     refusals: list[str] = field(default_factory=list)
     reserved: list[tuple[Reservation, KeyGuard, list[dict[str, Any]]]] = field(default_factory=list)
+    gates: list[int] = field(default_factory=list)  # the account gate each hold checked
     settled: list[tuple[LedgerEntry, list[dict[str, Any]]]] = field(default_factory=list)
     pending: list[LedgerEntry] = field(default_factory=list)
 
@@ -32,11 +33,14 @@ class RecordingCredits:
         now: int,
         also: Sequence[dict[str, Any]] = (),
         parent: KeyGuard | None = None,
+        *,
+        gate: int,
         channel: ChannelGuard | None = None,
     ) -> None:
         if self.refusals:
             raise ReservationRefused(self.refusals.pop(0))  # type: ignore[arg-type]
         self.reserved.append((reservation, guard, list(also)))
+        self.gates.append(gate)
 
     def settle(
         self, reservation: Reservation, entry: LedgerEntry, retention_until: int, also: Sequence[dict[str, Any]] = ()
@@ -59,10 +63,17 @@ class RecordingKeys:
     records: dict[str, ApiKeyRecord] = field(default_factory=dict)
     reads: int = 0
     window_requests: int = 0
+    profile: AccountProfile | None = None  # the account's, as read with the key
 
     def get(self, key_hash: str, *, consistent: bool = False) -> ApiKeyRecord | None:
         self.reads += 1
         return self.records.get(key_hash)
+
+    def snapshot(self, key_hash: str, account_id: str, parent: str | None, shards: int) -> KeySnapshot:
+        """The key, its parent, and its account's gate (the key's version here), one shard, no balances."""
+        record = self.records.get(key_hash)
+        parent_record = self.records.get(parent) if parent else None
+        return KeySnapshot(record, parent_record, record.version if record else 0, 1, (), self.profile)
 
     def requests_in_window(self, key_hash: str, window: int) -> int:
         return self.window_requests
@@ -108,4 +119,5 @@ def key_record(**fields: Any) -> ApiKeyRecord:
 
 
 def principal(**fields: Any) -> Principal:
-    return Principal(key_record(**fields))
+    """An inference key as read with its account's gate (0) and balance shards (1)."""
+    return Principal(key_record(**fields), gate=0, shards=1)

@@ -65,6 +65,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     opening.add_argument("--account", help="one account (default: every account, by scanning the table)")
 
+    shard = commands.add_parser(
+        "shard-balances",
+        help="once, after upgrading (with no request of the previous version in flight): move balances "
+        "kept on account items onto balance shards",
+    )
+    shard.add_argument("--account", help="one account (default: every account, by scanning the table)")
+
+    more = commands.add_parser("add-shards", help="more balance shards for a busy account (its holds spread wider)")
+    more.add_argument("--account", required=True)
+    more.add_argument("--shards", type=int, required=True, help="the account's new number of shards (at most 64)")
     commands.add_parser(
         "index-accounts",
         help="once, after upgrading: list accounts created before the console in its operators' search",
@@ -100,6 +110,10 @@ def run(args: argparse.Namespace) -> Any:
         from gateway.billing import audit
 
         return audit.record_opening_grants(args.account)
+    if args.command == "shard-balances":
+        return accounts.shard_balances(args.account)
+    if args.command == "add-shards":
+        return accounts.account_view(accounts.add_shards(args.account, args.shards))
     if args.command == "index-accounts":
         from gateway.services import operators
 

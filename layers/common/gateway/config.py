@@ -27,6 +27,8 @@ class Settings(BaseModel):
     provider_secret_max_age: int = Field(300, alias="PROVIDER_SECRET_MAX_AGE", ge=0)
     # A reservation outlives the longest request; the sweeper refunds it after that.
     reservation_ttl_seconds: int = Field(960, alias="RESERVATION_TTL_SECONDS", ge=30)
+    # Balance shards of a new account: each takes 1/n of the account's writes (storage/balances.py).
+    balance_shards: int = Field(16, alias="BALANCE_SHARDS", ge=1, le=64)
     trace_retention_days: int = Field(90, alias="TRACE_RETENTION_DAYS", ge=1)
     key_cache_seconds: float = Field(30.0, alias="KEY_CACHE_SECONDS", ge=0)
     upstream_timeout_seconds: float = Field(600.0, alias="UPSTREAM_TIMEOUT_SECONDS", gt=0)

@@ -95,23 +95,24 @@ def test_the_cache_alone_answers_only_what_needs_no_read(monkeypatch: pytest.Mon
         disabled=False,
         created_at="t",
     )
-    authenticate._cache[record.key_hash] = (time.monotonic() + 30, record)
+    authenticate._cache[record.key_hash] = (time.monotonic() + 30, authenticate._Read(record, gate=4, shards=16))
     principal = authenticate.authenticate_from_cache(KEY, require="inference")
     assert principal is not None
-    assert principal.account_id == "acct_1"
+    assert (principal.account_id, principal.gate, principal.shards) == ("acct_1", 4, 16)  # as read with the key
     assert authenticate.authenticate_from_cache(KEY, require="management") is None  # always read afresh
     assert authenticate.authenticate_from_cache(KEY, require="any") is None  # no reserve transaction re-checks it
     # A cached disabled key is refused from memory too
-    authenticate._cache[record.key_hash] = (time.monotonic() + 30, replace(record, disabled=True))
+    disabled = authenticate._Read(replace(record, disabled=True), gate=4, shards=16)
+    authenticate._cache[record.key_hash] = (time.monotonic() + 30, disabled)
     with pytest.raises(ApiDisabled):
         authenticate.authenticate_from_cache(KEY, require="inference")
     # Expired entries are not trusted
-    authenticate._cache[record.key_hash] = (time.monotonic() - 1, record)
+    authenticate._cache[record.key_hash] = (time.monotonic() - 1, authenticate._Read(record, gate=4, shards=16))
     assert authenticate.authenticate_from_cache(KEY, require="inference") is None
 
 
 def test_a_created_key_is_answered_from_memory_only_with_its_creator(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """A key created by another key is admitted with that key: both from the cache, or neither."""
+    """A key created by another key is admitted with that key, read with it at one moment."""
     import time
     from dataclasses import replace
 
@@ -126,13 +127,13 @@ def test_a_created_key_is_answered_from_memory_only_with_its_creator(monkeypatch
         disabled=False, created_at="t", allowed_providers=("openai",),
     )  # fmt: skip
     child = replace(creator, key_hash=hash_key(KEY), name="child", allowed_providers=None, parent=creator.key_hash)
-    authenticate._cache[child.key_hash] = (time.monotonic() + 30, child)
-    assert authenticate.authenticate_from_cache(KEY, require="inference") is None  # the creator needs a read
-    authenticate._cache[creator.key_hash] = (time.monotonic() + 30, creator)
+    # the child is cached with its creator, as one transaction read both (and their account's gate)
+    authenticate._cache[child.key_hash] = (time.monotonic() + 30, authenticate._Read(child, creator, 2, 16))
     principal = authenticate.authenticate_from_cache(KEY, require="inference")
     assert principal is not None
     assert principal.parent == creator
     assert principal.key.allowed_providers == ("openai",)  # within its creator
-    authenticate._cache[creator.key_hash] = (time.monotonic() + 30, replace(creator, disabled=True))
+    stopped = authenticate._Read(child, replace(creator, disabled=True), 2, 16)
+    authenticate._cache[child.key_hash] = (time.monotonic() + 30, stopped)
     with pytest.raises(ApiDisabled, match="created this API key"):
         authenticate.authenticate_from_cache(KEY, require="inference")

@@ -15,6 +15,7 @@ from gateway.providers.capabilities import CHAT, EMBEDDINGS
 from gateway.services.admission import ATTEMPTS, MIN_HOLD, Admission, admit
 from gateway.services.routing import Route
 from gateway.storage import stores
+from gateway.storage.credits import KeyGuard
 from tests.support.recording_stores import RecordingCredits, RecordingKeys, key_record, principal, recording_stores
 
 pytestmark = pytest.mark.usefixtures("fixture_catalog")
@@ -54,7 +55,8 @@ def test_the_cost_bound_of_the_routed_model_is_held_for_the_trace(store: Store) 
     admission = admitted("echo", cost=4_200)
     ((reservation, guard, also),) = store.credits.reserved
     assert (reservation.trace_id, reservation.model, reservation.amount) == ("gen-1", "test/echo", 4_200)
-    assert (guard.version, also) == (1, [])
+    assert (guard, also) == (KeyGuard(), [])  # no limit, no rate limit: nothing but the balance shard
+    assert store.credits.gates == [0]  # the account's gate, as read with the key
     assert admission.route.entry.id == "test/echo"
     assert admission.reservation is not None
 
@@ -91,7 +93,7 @@ def test_a_key_changed_since_it_was_read_is_read_again_and_its_new_allow_list_ro
     assert store.keys.reads == 1
     assert admission.principal.key.version == 2
     assert [candidate.provider for candidate in admission.route.candidates] == ["fake-anthropic"]
-    assert store.credits.reserved[0][1].version == 2
+    assert store.credits.gates == [2]  # the gate read again with the key
 
 
 def test_a_key_disabled_meanwhile_is_refused_when_read_again(store: Store) -> None:

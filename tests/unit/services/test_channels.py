@@ -128,11 +128,16 @@ def test_an_account_in_a_group_is_held_at_its_ratio_on_one_catalog_version(servi
     )  # fmt: skip
 
 
-def test_a_profile_changed_since_it_was_read_is_learned_and_the_request_priced_again(serving):
-    serving.credits.refusals = ["profile_changed"]
+def test_a_profile_changed_since_it_was_read_is_read_again_with_the_key_and_the_request_priced_on_it(serving):
+    """A profile change moved the account's gate (storage/gates.py): the hold is refused as stale, the
+    key read again with the gate and the profile as they stand, and the request priced on that."""
+    serving.credits.refusals = ["key_changed"]
+    keys = RecordingKeys(records={"a" * 64: key_record()}, profile=AccountProfile(version=5, group="half"))
+    stores.use(recording_stores(serving.credits, keys, serving.profiles))
     anyio.run(lambda: admit(principal(), "test/echo", CHAT, lambda _: 1_000, "gen-p"))
-    assert len(serving.credits.reserved) == 1
-    assert serving.profiles.reads == 1  # read once; the refusal's account item (here empty) was learned
+    ((held, _, _),) = serving.credits.reserved
+    assert (held.profile_version, held.price_ratio) == (5, "0.5")
+    assert serving.profiles.reads == 1  # the first try's (the principal given had no profile); then the key's read
 
 
 def test_a_first_channel_found_full_by_the_reservation_is_skipped_on_the_retry(serving):

@@ -1,9 +1,12 @@
 """From a request's credentials to a Principal, with a short in-memory cache of key records.
 
-The cache serves inference calls only, and only saves a read: each re-checks the key item (and its
-version) inside its reserve transaction. Every other call reads the key afresh. So revocation and
-changes take effect on the very next request, whichever function serves it. A key created by another
-key is read with that key (its parent), and works only within it (auth.delegation).
+The cache serves inference calls only, and only saves a read: an inference key is read together
+with its account's gate (one TransactGetItems), and each hold checks that gate on its balance shard;
+every change to a key of the account (and to its profile or `disabled` switch, read with the gate)
+moves the gate, so the hold of a key read before the change is refused and the key read again.
+Every other call reads the key afresh. So revocation and changes take effect on the very next
+request, whichever function serves it. A key created by another key is
+read with that key (its parent), and works only within it (auth.delegation).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from gateway import clock
 from gateway.auth.delegation import bound_by
@@ -19,9 +22,9 @@ from gateway.auth.keys import hash_key, looks_like_key
 from gateway.config import get_settings
 from gateway.errors import ApiDisabled, Forbidden, InvalidApiKey
 from gateway.storage.api_keys import ApiKeyRecord, KeyKind
+from gateway.storage.profiles import AccountProfile
 from gateway.storage.stores import stores
 
-_cache: dict[str, tuple[float, ApiKeyRecord]] = {}
 _WRONG_KIND = {
     "inference": "Management keys cannot call models.",
     "operator": "This endpoint needs an operator key (gateway-admin create-operator-key).",
@@ -31,12 +34,36 @@ Requirement = Literal["inference", "management", "operator", "any"]  # any: infe
 
 
 @dataclass(frozen=True)
+class _Read:
+    """A key as read at one moment: with its parent, and (for inference keys) its account's gate."""
+
+    record: ApiKeyRecord | None
+    parent: ApiKeyRecord | None = None
+    gate: int | None = None
+    shards: int = 0
+    balances: tuple[int, ...] = ()
+    profile: AccountProfile | None = None
+    account_disabled: bool = False
+
+
+_cache: dict[str, tuple[float, _Read]] = {}
+
+
+@dataclass(frozen=True)
 class Principal:
     """The caller: the key it presented, as last read (for a key created by another key, as it
-    applies: within that key's allow-lists and expiry); and that other key, whose limits bind it too."""
+    applies: within that key's allow-lists and expiry); and that other key, whose limits bind it too.
+    An inference key comes with its account's gate and balance shards, read at the same moment."""
 
     key: ApiKeyRecord
     parent: ApiKeyRecord | None = None
+    gate: int | None = None  # None: not read (a management call)
+    shards: int = 0
+    balances: tuple[int, ...] = ()  # its account's shards' balances, as read with the key
+    # the account's profile (price group, own keys) and `disabled` switch as read with the gate: a
+    # change to either moves the gate (storage/gates.py), so a hold checking it never uses stale ones
+    profile: AccountProfile | None = None
+    account_disabled: bool = False
 
     @property
     def key_hash(self) -> str:
@@ -72,20 +99,21 @@ def credential_from(headers: Mapping[str, str], query: Mapping[str, str] | None 
 
 def authenticate(credential: str | None, *, require: Requirement) -> Principal:
     key_hash = _key_hash(credential)
-    record = _cached(key_hash, require) or _read(key_hash)
-    parent = (_cached(record.parent, require) or _read(record.parent)) if record and record.parent else None
-    return _admit(record, require, parent)
+    return _admit(_cached(key_hash, require) or _read(key_hash, with_gate=require == "inference"), require)
 
 
 def authenticate_from_cache(credential: str | None, *, require: Requirement) -> Principal | None:
     """What `authenticate` answers when that needs no read (a malformed key, a cached record), else None."""
-    record = _cached(_key_hash(credential), require)
-    if record is None:
-        return None
-    parent = _cached(record.parent, require) if record.parent else None
-    if record.parent and parent is None:
-        return None
-    return _admit(record, require, parent)
+    read = _cached(_key_hash(credential), require)
+    return _admit(read, require) if read is not None else None
+
+
+def from_cache(credential: str | None) -> bool:
+    """Whether an inference call with this credential would be answered from the cache."""
+    try:
+        return _cached(_key_hash(credential), "inference") is not None
+    except InvalidApiKey:
+        return False
 
 
 def _key_hash(credential: str | None) -> str:
@@ -99,23 +127,22 @@ def _key_hash(credential: str | None) -> str:
 def refresh(principal: Principal, *, require: Requirement = "inference") -> Principal:
     """The same key read again from the table (after the reservation saw it had changed)."""
     forget(principal.key_hash)
-    record = stores().keys.get(principal.key_hash, consistent=True)
-    parent = None
-    if record is not None and record.parent:
-        forget(record.parent)
-        parent = stores().keys.get(record.parent, consistent=True)
-    return _admit(record, require, parent)
+    return _admit(_read(principal.key_hash, with_gate=require == "inference", cache=False), require)
 
 
 def forget(key_hash: str) -> None:
+    """Drop the key, and every key it created, from this process's cache."""
     _cache.pop(key_hash, None)
+    for child in [cached for cached, (_, read) in _cache.items() if read.parent and read.parent.key_hash == key_hash]:
+        _cache.pop(child, None)
 
 
 def forget_all() -> None:
     _cache.clear()
 
 
-def _admit(record: ApiKeyRecord | None, require: Requirement, parent: ApiKeyRecord | None = None) -> Principal:
+def _admit(read: _Read, require: Requirement) -> Principal:
+    record, parent = read.record, read.parent
     if record is None or record.revoked:
         raise InvalidApiKey("Invalid API key.")
     if record.disabled:
@@ -127,29 +154,44 @@ def _admit(record: ApiKeyRecord | None, require: Requirement, parent: ApiKeyReco
     if require != "any" and record.kind != require:
         raise Forbidden(_WRONG_KIND.get(require, "This endpoint needs a management key."))
     if not record.parent:
-        return Principal(record)
+        return Principal(record, gate=read.gate, shards=read.shards, balances=read.balances, **_account(read))
     if parent is None or parent.revoked or parent.account_id != record.account_id:
         raise InvalidApiKey("Invalid API key: the key that created it was revoked.")
     if parent.disabled:
         raise ApiDisabled("The key that created this API key is disabled.")
     if parent.expires_at is not None and parent.expires_at <= clock.now():
         raise ApiDisabled("The key that created this API key has expired.")
-    return Principal(bound_by(record, parent), parent)
+    return Principal(
+        bound_by(record, parent), parent, gate=read.gate, shards=read.shards, balances=read.balances, **_account(read)
+    )
 
 
-def _cached(key_hash: str, require: Requirement) -> ApiKeyRecord | None:
-    """The record read less than `key_cache_seconds` ago, for an inference call (its reserve transaction
-    checks the key again). Other calls (models, usage, traces, tasks, management) have no such check."""
+def _account(read: _Read) -> dict[str, Any]:
+    return {"profile": read.profile, "account_disabled": read.account_disabled}
+
+
+def _cached(key_hash: str, require: Requirement) -> _Read | None:
+    """The key read less than `key_cache_seconds` ago, for an inference call (its hold checks the gate
+    read with it). Other calls (models, usage, traces, tasks, management) have no such check."""
     hit = _cache.get(key_hash) if require == "inference" else None
     return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
 
-def _read(key_hash: str) -> ApiKeyRecord | None:
+def _read(key_hash: str, *, with_gate: bool, cache: bool = True) -> _Read:
+    """The key and its parent; for an inference call, read again with the account's gate in one
+    transaction (and cached, unless `cache` is False)."""
     settings = get_settings()
     now = time.monotonic()
-    record = stores().keys.get(key_hash, consistent=True)
-    if record is not None and settings.key_cache_seconds > 0:
+    keys = stores().keys
+    record = keys.get(key_hash, consistent=True)
+    if record is None or not with_gate:
+        parent = keys.get(record.parent, consistent=True) if record is not None and record.parent else None
+        return _Read(record, parent)
+    snap = keys.snapshot(key_hash, record.account_id, record.parent, settings.balance_shards)
+    read = _Read(snap.record, snap.parent, snap.gate, snap.shards, snap.balances, snap.profile, snap.account_disabled)
+    record = snap.record
+    if record is not None and cache and settings.key_cache_seconds > 0:
         if len(_cache) >= _CACHE_LIMIT:
             _cache.clear()
-        _cache[key_hash] = (now + settings.key_cache_seconds, record)
-    return record
+        _cache[key_hash] = (now + settings.key_cache_seconds, read)
+    return read

@@ -5,14 +5,19 @@ For each account
     balance == grants - charges - holds        and        granted == grants
 
 grants   its grant entries (the initial credits, top-ups), each written with the balance change;
-charges  the credits of its daily usage aggregates, each added in a request's settle transaction
-         with its ledger entry (aggregates are kept for good, request traces expire);
-holds    its open reservations, each written with the balance decrement that took the credits.
+balance  its balance shards' balances (storage/balances.py), read at one moment with the account;
+charges  its shards' charges by day, each added in a request's settlement with its ledger entry;
+holds    its shards' holds of requests in flight: those counted in expiry windows, and recorded
+         holds, which must equal its open reservation items (image tasks).
 
-And for every day whose request traces are all still kept, the traces' credits add up to that day's
-aggregates. A transaction that commits between the audit's reads can make one reading look off, so
-the account item is read before and after the others (a change in between means read again), and a
-reading that is off is confirmed by reading again before it is reported.
+And, day by day, the charges the shards booked, the daily usage aggregates and (while they are all
+kept) the request traces agree. The aggregates are added from the table's stream a moment after each
+settlement (billing/aggregates.py), so a day is compared once it has been over for AGGREGATE_LAG
+(or at once, `drained=True`, when the caller has waited for the aggregator); days the shards have
+folded away are compared as one sum. A transaction that commits between the audit's reads can make
+one reading look off, so the account and its shards are read in one transaction, before and after
+the grants (a change in between means read again), and a reading that is off is confirmed by
+reading again before it is reported.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from gateway.billing.holds import FOLD_AFTER_DAYS
 from gateway.clock import day_from_epoch, now, now_iso
 from gateway.config import get_settings
 from gateway.errors import NotFound
@@ -36,19 +42,24 @@ STABLE_READ_ATTEMPTS = 5  # readings whose account item changed meanwhile are re
 CONFIRMATIONS = 2  # an off reading is read again this many times, until two agree
 CONFIRM_AFTER_SECONDS = 1.0  # lets the (eventually consistent) reservation index catch up
 SETTLE_MARGIN_DAYS = 2  # a trace is settled at most this long after its request began
+AGGREGATE_LAG_SECONDS = 900  # a day's aggregates and trace indexes are complete this long after it ends
+BEFORE = "before"  # the days the shards folded into one sum
 
 
 @dataclass(frozen=True)
 class DayMismatch:
-    """A day whose request traces and usage aggregates disagree on what was charged."""
+    """A day (or the folded days before one) whose charges disagree: as the balance shards booked
+    them, as the daily usage aggregates add them up, and as the request traces list them."""
 
     day: str
     aggregates: int  # micro-credits
-    traces: int
+    traces: int | None = None  # None: not all of the day's traces are kept (or not compared)
+    charged: int | None = None  # None: the shards no longer book this day apart
 
     @property
     def drift(self) -> int:
-        return self.aggregates - self.traces
+        """Aggregates minus the traces (or, where the traces are gone, minus the shards' charges)."""
+        return self.aggregates - (self.traces if self.traces is not None else self.charged or 0)
 
 
 @dataclass(frozen=True)
@@ -56,16 +67,19 @@ class AuditReport:
     """One account, recomputed from its entries. Amounts in micro-credits."""
 
     account_id: str
-    balance: int  # the account item's balance
+    balance: int  # the shards' balances
     granted: int  # the account item's total of credits ever added
     grants: int  # sum of the grant entries
-    charges: int  # sum of the daily usage aggregates
-    holds: int  # sum of the open reservations
+    charges: int  # sum of the shards' charges
+    holds: int  # sum of the shards' holds
     grant_entries: int
     usage_aggregates: int
-    open_holds: int
+    open_holds: int  # open reservation items
     trace_days: tuple[str, str]  # first and last day whose traces were checked against the aggregates
     mismatched_days: tuple[DayMismatch, ...] = ()
+    recorded: int = 0  # the shards' recorded holds
+    reserved: int = 0  # the open reservation items' holds
+    compared_through: str = ""  # the last day whose aggregates were compared
 
     @property
     def expected_balance(self) -> int:
@@ -81,18 +95,23 @@ class AuditReport:
         return self.granted - self.grants
 
     @property
+    def holds_drift(self) -> int:
+        return self.recorded - self.reserved
+
+    @property
     def drifting(self) -> list[str]:
-        """The components that disagree: balance, granted, usage:<day>."""
-        found = [name for name, drift in (("balance", self.balance_drift), ("granted", self.granted_drift)) if drift]
+        """The components that disagree: balance, granted, holds, usage:<day>."""
+        named = (("balance", self.balance_drift), ("granted", self.granted_drift), ("holds", self.holds_drift))
+        found = [name for name, drift in named if drift]
         return found + [f"usage:{mismatch.day}" for mismatch in self.mismatched_days]
 
     @property
     def balanced(self) -> bool:
         return not self.drifting
 
-    def findings(self) -> tuple[int, int, tuple[DayMismatch, ...]]:
+    def findings(self) -> tuple[int, int, int, tuple[DayMismatch, ...]]:
         """What the report says is wrong, for comparing two readings."""
-        return self.balance_drift, self.granted_drift, self.mismatched_days
+        return self.balance_drift, self.granted_drift, self.holds_drift, self.mismatched_days
 
     def view(self) -> dict[str, Any]:
         return {
@@ -107,17 +126,21 @@ class AuditReport:
             "granted_drift_micro": self.granted_drift,
             "charges_micro": self.charges,
             "holds_micro": self.holds,
+            "recorded_holds_micro": self.recorded,
+            "open_reservations_micro": self.reserved,
             "entries": {
                 "grants": self.grant_entries,
                 "usage_aggregates": self.usage_aggregates,
                 "open_holds": self.open_holds,
             },
             "traces_checked": {"from": self.trace_days[0], "to": self.trace_days[1]},
+            "aggregates_compared_through": self.compared_through,
             "usage_vs_traces": [
                 {
                     "day": mismatch.day,
                     "aggregates_micro": mismatch.aggregates,
                     "traces_micro": mismatch.traces,
+                    "charged_micro": mismatch.charged,
                     "drift_micro": mismatch.drift,
                 }
                 for mismatch in self.mismatched_days
@@ -150,27 +173,29 @@ class AuditSummary:
         }
 
 
-def audit_account(account_id: str, trace_days: tuple[str, str] | None = None) -> AuditReport:
+def audit_account(account_id: str, trace_days: tuple[str, str] | None = None, *, drained: bool = False) -> AuditReport:
     """Recompute one account from its entries; `trace_days` (first, last) are the days whose traces
-    are checked against the aggregates (default: every day the traces are still all kept).
+    are checked against the aggregates (default: every day the traces are still all kept) once the
+    aggregator is done with them; `drained`: the caller waited for the aggregator, so today's
+    aggregates are complete too.
 
     Raises NotFound for an unknown account."""
     days = trace_days or retained_days(day_from_epoch(now()))
-    report = _reading(account_id, days)
+    report = _reading(account_id, days, drained)
     for _ in range(CONFIRMATIONS):
         if report.balanced:
             return report
         time.sleep(CONFIRM_AFTER_SECONDS)
-        again = _reading(account_id, days)
+        again = _reading(account_id, days, drained)
         if again.findings() == report.findings():
             return again
         report = again
     return report
 
 
-def audit_all() -> AuditSummary:
+def audit_all(*, drained: bool = False) -> AuditSummary:
     """Every account of the table (operators: it scans the table)."""
-    return _audit(_reader().account_ids())
+    return _audit(_reader().account_ids(), drained=drained)
 
 
 def audit_recent(deadline: float | None = None) -> AuditSummary:
@@ -228,7 +253,10 @@ def retained_days(today: str) -> tuple[str, str]:
 
 
 def _audit(
-    account_ids: Iterable[str], trace_days: tuple[str, str] | None = None, deadline: float | None = None
+    account_ids: Iterable[str],
+    trace_days: tuple[str, str] | None = None,
+    deadline: float | None = None,
+    drained: bool = False,
 ) -> AuditSummary:
     reports: list[AuditReport] = []
     skipped = 0
@@ -236,43 +264,103 @@ def _audit(
         if deadline is not None and now() >= deadline:
             skipped += 1
         else:
-            reports.append(audit_account(account_id, trace_days))
+            reports.append(audit_account(account_id, trace_days, drained=drained))
     return AuditSummary(tuple(reports), skipped)
 
 
-def _reading(account_id: str, trace_days: tuple[str, str]) -> AuditReport:
-    """One reading of the account and its entries, between two reads of the account item that agree
-    (or the last of STABLE_READ_ATTEMPTS)."""
+def compared_through(drained: bool) -> str:
+    """The last day whose aggregates (and trace indexes) are complete."""
+    if drained:
+        return day_from_epoch(now())
+    return _shift(day_from_epoch(now() - AGGREGATE_LAG_SECONDS), -1)
+
+
+def _reading(account_id: str, trace_days: tuple[str, str], drained: bool) -> AuditReport:
+    """One reading of the account and its entries: its books at one moment, between which and a
+    second reading of them its grants did not change (or the last of STABLE_READ_ATTEMPTS)."""
     accounts = stores().accounts
     reader = _reader()
     first, last = trace_days
+    through = compared_through(drained)
     for _ in range(STABLE_READ_ATTEMPTS):
         before = _account(accounts, account_id)
         grants = reader.grants(account_id)
         charges_by_day, aggregates = reader.daily_charges(account_id)
         holds = reader.open_holds(account_id)
-        traced = reader.traced_charges(account_id, _shift(first, -SETTLE_MARGIN_DAYS), last)
+        traced = reader.traced_charges(account_id, _shift(first, -SETTLE_MARGIN_DAYS), min(last, through))
         account = _account(accounts, account_id)
-        if account == before:
+        if (account.granted, account.shards) == (before.granted, before.shards):
             break
-    mismatches = tuple(
-        DayMismatch(day, charges_by_day.get(day, 0), traced.get(day, 0))
-        for day in sorted({*charges_by_day, *traced})
-        if first <= day <= last and charges_by_day.get(day, 0) != traced.get(day, 0)
-    )
+    reserved = sum(hold.amount for hold in holds)
+    if account.shards:
+        charges, held, recorded = _shard_books(account)
+        mismatches = _days(account, charges_by_day, traced, (first, min(last, through)), through)
+    else:  # an account from before balance shards: its charges are its aggregates, its holds its reservations
+        charges, held, recorded = sum(charges_by_day.values()), reserved, reserved
+        mismatches = _days(account, charges_by_day, traced, (first, min(last, through)), through)
     return AuditReport(
         account_id=account_id,
         balance=account.balance,
         granted=account.granted,
         grants=sum(grant.amount for grant in grants),
-        charges=sum(charges_by_day.values()),
-        holds=sum(hold.amount for hold in holds),
+        charges=charges,
+        holds=held,
         grant_entries=len(grants),
         usage_aggregates=aggregates,
         open_holds=len(holds),
         trace_days=trace_days,
         mismatched_days=mismatches,
+        recorded=recorded,
+        reserved=reserved,
+        compared_through=through,
     )
+
+
+def _shard_books(account: Account) -> tuple[int, int, int]:
+    """(charges, holds, recorded holds) of the account's shards."""
+    shards = account.balance_shards
+    return (
+        sum(shard.charges for shard in shards),
+        sum(shard.holds for shard in shards),
+        sum(shard.recorded for shard in shards),
+    )
+
+
+def _days(
+    account: Account,
+    aggregated: dict[str, int],
+    traced: dict[str, int],
+    trace_days: tuple[str, str],
+    through: str,
+) -> tuple[DayMismatch, ...]:
+    """The days (up to `through`) on which the shards' charges, the aggregates and, where they are all
+    kept, the traces disagree; days the shards folded away, as one sum."""
+    first, last = trace_days
+    sharded = bool(account.shards)
+    cut = _shift(day_from_epoch(now()), -FOLD_AFTER_DAYS)
+    booked: dict[str, int] = {}
+    folded = 0
+    for shard in account.balance_shards:
+        folded += shard.charged_before
+        for day, amount in shard.charged.items():
+            if day < cut:
+                folded += amount
+            else:
+                booked[day] = booked.get(day, 0) + amount
+    found = []
+    if sharded:
+        before = sum(amount for day, amount in aggregated.items() if day < cut)
+        if before != folded:
+            found.append(DayMismatch(f"{BEFORE}-{cut}", before, None, folded))
+    for day in sorted({*aggregated, *traced, *booked}):
+        if day > through or (sharded and day < cut):
+            continue
+        aggregates = aggregated.get(day, 0)
+        traces = traced.get(day, 0) if first <= day <= last else None
+        charged = booked.get(day, 0) if sharded else None
+        if (traces is not None and traces != aggregates) or (charged is not None and charged != aggregates):
+            found.append(DayMismatch(day, aggregates, traces, charged))
+    return tuple(found)
 
 
 def _account(accounts: AccountRepository, account_id: str) -> Account:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -9,7 +10,7 @@ from typing import Any
 
 from gateway import clock
 from gateway.auth.authenticate import Principal, forget
-from gateway.billing import periods
+from gateway.billing import periods, shards
 from gateway.catalog.runtime import PriceBasis
 from gateway.clock import day_from_epoch, iso_from_epoch, now_epoch
 from gateway.config import get_settings
@@ -25,6 +26,7 @@ from gateway.errors import (
 from gateway.money import display
 from gateway.observability import logger
 from gateway.storage.api_keys import ApiKeyRecord
+from gateway.storage.balances import Shard
 from gateway.storage.channel_windows import ChannelGuard
 from gateway.storage.credits import CreditRepository, KeyGuard, LedgerEntry, Reservation
 from gateway.storage.errors import ReservationRefused, StorageUnavailable
@@ -106,68 +108,134 @@ def reserve(
     amount: int,
     trace_id: str,
     also: Sequence[dict[str, Any]] = (),
+    choice: shards.Choice | None = None,
     *,
     basis: PriceBasis | None = None,
     channel: ChannelGuard | None = None,
 ) -> Reservation:
-    """Hold `amount` for this request, within the account's balance and the key's limit and rate;
-    `also` items are written in the same transaction. `basis` (what the amount was priced on) is
-    recorded, its account profile checked; a capped `channel` counts the request in its window.
+    """Hold `amount` for this request on one of the account's balance shards (`choice`, else one
+    picked here), within the key's limit and rate; `also` items are written in the same transaction
+    and make the hold a recorded one (its reservation item outlives this invocation). `basis` (what
+    the amount was priced on) is recorded; a capped `channel` counts the request in its window.
 
-    Raises KeyChanged when the key was changed since `principal` was read, ProfileChanged when the
-    account's profile was, ChannelAtCap when the channel is full; the caller routes and prices the
-    request again and retries.
+    Raises KeyChanged when a key of the account, its profile or its `disabled` switch was changed
+    since `principal` was read (the gate moved); the caller reads it again (its allow-lists and
+    prices may have changed too) and retries. ProfileChanged when `basis` was priced on another
+    profile than the one read with the gate; ChannelAtCap when the channel is full.
     """
     key, parent = principal.key, principal.parent
+    if principal.gate is None or not principal.shards:
+        if not principal.shards:  # an account from before balance shards: split its balance now
+            stores().accounts.sharded(key.account_id)
+        raise KeyChanged(key.key_hash)
+    if principal.account_disabled:
+        raise _refusal_error(ReservationRefused("account_disabled"), principal, amount, clock.now())
+    if basis is not None and principal.profile is not None and basis.profile_version != principal.profile.version:
+        profile = principal.profile  # priced on another profile than the gate's: price it again on this one
+        raise ProfileChanged(
+            {"profile_version": profile.version, "price_group": profile.group, "byok_providers": set(profile.byok)}
+        )
     moment = clock.now()
     now = int(moment)
     limit_period = periods.period_of(key.limit_reset, moment) if key.limit is not None else None
     parent_period = (
         periods.period_of(parent.limit_reset, moment) if parent is not None and parent.limit is not None else None
     )
-    reservation = Reservation(
-        trace_id=trace_id,
-        account_id=key.account_id,
-        key_hash=key.key_hash,
-        key_prefix=key.key_prefix,
-        model=model,
-        amount=amount,
-        created_at=iso_from_epoch(moment),
-        expires_at=now + get_settings().reservation_ttl_seconds,
-        limit_period=limit_period,
-        parent_hash=parent.key_hash if parent is not None else None,
-        parent_limit_period=parent_period,
-        catalog_version=basis.catalog_version if basis is not None else None,
-        price_ratio=format(basis.ratio.normalize(), "f") if basis is not None else None,
-        byok=basis.own_key if basis is not None else False,
-        profile_version=basis.profile_version if basis is not None else 0,
-        channel=channel.channel if channel is not None and channel.capped else None,
-    )
     guard = _guard(key, amount, moment)
     parent_guard = _guard(parent, amount, moment) if parent is not None else None
-    try:
-        _repository().reserve(reservation, guard, now, also, parent=parent_guard, channel=channel)
-    except ReservationRefused as refusal:
-        if refusal.reason == "profile_changed":
-            raise ProfileChanged(refusal.key_item or {}) from refusal
-        if refusal.reason == "channel_full" and channel is not None:
-            raise ChannelAtCap(channel.channel, (channel.window + 1) * periods.RATE_WINDOW_SECONDS) from refusal
-        forget(key.key_hash)
-        if parent is not None:
-            forget(parent.key_hash)
-        if refusal.reason in ("key_changed", "parent_changed"):
-            raise KeyChanged(key.key_hash) from refusal
-        raise _refusal_error(refusal, principal, amount, moment) from refusal
-    except StorageUnavailable as error:
-        raise ServiceUnavailable("The credit store is busy; retry shortly.", headers={"Retry-After": "1"}) from error
-    return reservation
+    account_id = key.account_id
+    shards.learn(account_id, principal.balances)
+    choice = choice or shards.choose(account_id, amount, principal.shards)
+    for _ in range(SHARD_TRIES):
+        if choice is None:  # no shard known to cover it: move credits to one, if the account can
+            choice = _moved_for(principal, amount)
+        reservation = Reservation(
+            trace_id=trace_id,
+            account_id=account_id,
+            key_hash=key.key_hash,
+            key_prefix=key.key_prefix,
+            model=model,
+            amount=amount,
+            created_at=iso_from_epoch(moment),
+            expires_at=now + get_settings().reservation_ttl_seconds,
+            limit_period=limit_period,
+            parent_hash=parent.key_hash if parent is not None else None,
+            parent_limit_period=parent_period,
+            shard=choice.shard,
+            recorded=bool(also),
+            catalog_version=basis.catalog_version if basis is not None else None,
+            price_ratio=format(basis.ratio.normalize(), "f") if basis is not None else None,
+            byok=basis.own_key if basis is not None else False,
+            profile_version=basis.profile_version if basis is not None else 0,
+            channel=channel.channel if channel is not None and channel.capped else None,
+        )
+        try:
+            after = _repository().reserve(
+                reservation, guard, now, also, parent_guard, gate=principal.gate, channel=channel
+            )
+        except ReservationRefused as refusal:
+            if refusal.reason == "shard_short":  # what this process knew is stale: read the shards
+                shards.observe(account_id, choice.shard, int((refusal.key_item or {}).get("balance", 0)))
+                choice = None
+                continue
+            if refusal.reason == "channel_full" and channel is not None:
+                raise ChannelAtCap(channel.channel, (channel.window + 1) * periods.RATE_WINDOW_SECONDS) from refusal
+            forget(key.key_hash)
+            if parent is not None:
+                forget(parent.key_hash)
+            if refusal.reason == "key_changed":
+                raise KeyChanged(key.key_hash) from refusal
+            raise _refusal_error(refusal, principal, amount, moment) from refusal
+        except StorageUnavailable as error:
+            raise ServiceUnavailable(
+                "The credit store is busy; retry shortly.", headers={"Retry-After": "1"}
+            ) from error
+        if after is not None:
+            shards.observe(account_id, after.number, after.balance)
+            _release_ended_windows(after)
+        else:
+            shards.took(account_id, choice.shard, amount)
+        return reservation
+    raise ServiceUnavailable("The credit store is busy; retry shortly.", headers={"Retry-After": "1"})
+
+
+SHARD_TRIES = 8
+MOVE_TRIES = 6
+
+
+def _moved_for(principal: Principal, amount: int) -> shards.Choice:
+    """Credits moved between the account's shards so that one covers `amount` (read at one moment);
+    refuses the request when the account as a whole cannot cover it."""
+    balances = stores().accounts.balances
+    for attempt in range(MOVE_TRIES):
+        if attempt:
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # another hold moved them meanwhile
+        found, _ = balances.snapshot(principal.account_id, principal.shards)
+        shards.observe_all(found)
+        plan = shards.rebalance(found, amount)
+        if plan is None:
+            raise _refusal_error(ReservationRefused("insufficient_credits"), principal, amount, clock.now())
+        moves, target = plan
+        if balances.move(principal.account_id, moves):
+            for shard in found:
+                shards.observe(shard.account_id, shard.number, shard.balance + moves.get(shard.number, 0))
+            return shards.Choice(target, False)
+    raise ServiceUnavailable("The credit store is busy; retry shortly.", headers={"Retry-After": "1"})
+
+
+def _release_ended_windows(shard: Shard) -> None:
+    """A shard seen with holds of ended windows (or days to fold) is tidied in the background: the
+    first request to see it does the sweeper's work for it (billing/holds.py)."""
+    from gateway.billing import holds
+
+    if holds.needs_tidying(shard, clock.now_epoch()):
+        holds.tidy_soon(shard)
 
 
 def _guard(key: ApiKeyRecord, amount: int, moment: float) -> KeyGuard:
     """What the reservation checks and takes on this key, as last read."""
     limit_end = periods.period_end(key.limit_reset, moment)
     return KeyGuard(
-        version=key.version,
         limit_headroom=key.limit - amount if key.limit is not None else None,
         limit_until=limit_end + LIMIT_USAGE_RETENTION if limit_end is not None else None,
         rate_limit=key.rate_limit,

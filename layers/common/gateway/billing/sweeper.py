@@ -1,31 +1,35 @@
-"""Settles reservations whose request never settled: the Lambda died between reserve and settle
-(a full refund), or the settlement failed after the answer went out (the charge kept on the
-reservation is charged, not refunded). An image task whose reservation this settles (its worker
-died, its message went to the dead-letter queue) ends in the same transaction: failed and refunded,
-or succeeded when its charge was kept."""
+"""Settles holds whose request never settled. A recorded hold (an image task's, with a reservation
+item) past its expiry: refunded whole, or charged the charge kept on it when its settlement failed
+after the answer went out; its task ends in the same transaction (failed and refunded, or succeeded
+when its charge was kept). Holds counted in expiry windows are released window by window
+(billing/holds.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 from gateway.billing.credits import EXPIRED, Outcome, settle, settle_entry
+from gateway.billing.holds import pending_entry, sweep_quiet_shards
 from gateway.clock import now_epoch
 from gateway.storage.credits import LedgerEntry, Reservation
 from gateway.storage.stores import stores
 from gateway.storage.tasks import image_key
 
+__all__ = ["EXPIRED_TASK", "SweepResult", "pending_entry", "settle_expired", "sweep_expired"]
+
 
 @dataclass(frozen=True)
 class SweepResult:
-    settled: int
+    settled: int  # recorded reservations and pending charges settled
     refunded: int  # micro-credits
     charged: int = 0  # micro-credits of answers whose own settlement had failed
+    released: int = 0  # micro-credits of windowed holds whose requests never settled
 
 
 def sweep_expired(now: int | None = None, batch: int = 100) -> SweepResult:
-    """Settle every reservation past its expiry. The index is eventually consistent, so a
-    reservation seen twice is settled once: the settle transaction's condition decides."""
+    """Settle every recorded reservation past its expiry, and release the ended windows of quiet
+    shards. The index is eventually consistent, so a reservation seen twice is settled once: the
+    settle transaction's condition decides."""
     repository = stores().credits
     moment = now_epoch() if now is None else now
     seen: set[str] = set()
@@ -33,7 +37,7 @@ def sweep_expired(now: int | None = None, batch: int = 100) -> SweepResult:
     while True:
         fresh = [r for r in repository.expired_reservations(moment, limit=batch) if r.trace_id not in seen]
         if not fresh:
-            return SweepResult(settled, refunded, charged)
+            break
         for reservation in fresh:
             seen.add(reservation.trace_id)
             entry = settle_expired(reservation)
@@ -41,13 +45,15 @@ def sweep_expired(now: int | None = None, batch: int = 100) -> SweepResult:
                 settled += 1
                 charged += entry.credits
                 refunded += reservation.amount - entry.credits
+    tidied = sweep_quiet_shards(moment)
+    return SweepResult(settled + tidied.settled, refunded + tidied.refunded, charged + tidied.charged, tidied.released)
 
 
 EXPIRED_TASK = "The image task did not finish in time; it was not charged."
 
 
 def settle_expired(reservation: Reservation) -> LedgerEntry | None:
-    """Settle one reservation whose request never did (None: it was settled meanwhile)."""
+    """Settle one recorded reservation whose request never did (None: it was settled meanwhile)."""
     tasks = stores().tasks
     task = tasks.get(reservation.trace_id)  # one read, for the rare reservation that outlived its request
     pending_task = task is not None and task.status == "pending"
@@ -73,14 +79,3 @@ def settle_expired(reservation: Reservation) -> LedgerEntry | None:
         latency_ms=0,
     )
     return settle(reservation, outcome, also)
-
-
-def pending_entry(reservation: Reservation) -> LedgerEntry:
-    """The ledger entry kept on a reservation, as it was computed when the answer went out."""
-    kept = reservation.pending or {}
-    values: dict[str, Any] = {field.name: kept[field.name] for field in fields(LedgerEntry) if field.name in kept}
-    values["attempts"] = tuple(values.get("attempts") or ())
-    # never more than this reservation holds, whatever the item says
-    values["credits"] = min(max(int(values.get("credits") or 0), 0), reservation.amount)
-    values["reserved"] = reservation.amount
-    return LedgerEntry(**values)

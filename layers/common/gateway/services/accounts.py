@@ -8,10 +8,12 @@ from typing import Any
 
 from gateway.auth.authenticate import Principal
 from gateway.clock import now_iso
+from gateway.config import get_settings
 from gateway.errors import InvalidRequest, NotFound
 from gateway.ids import new_account_id
 from gateway.money import display
 from gateway.storage.accounts import TOP_UP, Account, AccountRepository
+from gateway.storage.balances import split
 from gateway.storage.stores import stores
 
 
@@ -20,7 +22,8 @@ def _accounts() -> AccountRepository:
 
 
 def create_account(name: str, credits_micro: int, account_id: str | None = None, email: str | None = None) -> Account:
-    """A new account; its initial credits are a grant entry of the ledger, written with it."""
+    """A new account; its initial credits are a grant entry of the ledger, written with it, and are
+    spread over its balance shards."""
     account = Account(
         account_id=account_id or new_account_id(),
         name=name,
@@ -28,6 +31,7 @@ def create_account(name: str, credits_micro: int, account_id: str | None = None,
         granted=credits_micro,
         created_at=now_iso(),
         email=email,
+        shards=get_settings().balance_shards,
     )
     _accounts().create(account, grant_id=secrets.token_hex(6))
     return account
@@ -67,6 +71,40 @@ def top_up_once(account_id: str, credits_micro: int, idempotency_key: str | None
     )
 
 
+def shard_balances(account_id: str | None = None) -> dict[str, Any]:
+    """Accounts from before balance shards get them (their balance split, their open reservations
+    held on shard 0); accounts that have them are left as they are."""
+    from gateway.storage.ledger import LedgerReader
+
+    repository = _accounts()
+    targets = [account_id] if account_id else list(LedgerReader(repository.table).account_ids())
+    moved = []
+    for target in targets:
+        before = get_account(target)
+        if not before.shards:
+            repository.sharded(target)
+            moved.append(target)
+    return {"sharded": moved, "already": len(targets) - len(moved)}
+
+
+def add_shards(account_id: str, shards: int) -> Account:
+    if not 1 <= shards <= 64:
+        raise InvalidRequest("An account has 1 to 64 balance shards.", param="shards")
+    account = _accounts().sharded(account_id)
+    if shards < account.shards:
+        raise InvalidRequest(f"The account has {account.shards} shards already; shards are never removed.")
+    grown = _accounts().add_shards(account, shards)
+    balances = _accounts().balances
+    for _ in range(5):  # spread the balance over all of them (holds in flight may move it meanwhile)
+        found, _ = balances.snapshot(account_id, grown.shards)
+        parts = split(sum(shard.balance for shard in found), len(found))
+        if balances.move(
+            account_id, {shard.number: part - shard.balance for shard, part in zip(found, parts, strict=True)}
+        ):
+            break
+    return get_account(account_id)
+
+
 def account_view(account: Account) -> dict[str, Any]:
     return {
         "account_id": account.account_id,
@@ -76,6 +114,8 @@ def account_view(account: Account) -> dict[str, Any]:
         "granted": display(account.granted),
         "granted_micro": account.granted,
         "used": display(account.granted - account.balance),
+        "held": display(account.holds),
+        "balance_shards": account.shards,
         "email": account.email,
         "created_at": account.created_at,
         "disabled": account.disabled,

@@ -8,6 +8,7 @@ OpenRouter's `models` (fallback models) and `provider` preferences shape the rou
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -16,8 +17,8 @@ from typing import Any
 
 import anyio
 
-from gateway.auth.authenticate import Principal
-from gateway.billing import charges, estimate
+from gateway.auth.authenticate import Principal, refresh
+from gateway.billing import charges, credits, estimate
 from gateway.billing.charges import Charge
 from gateway.canonical import Body, ChatCompletion, StreamEvent, Usage, completion_text_bytes, usage_from
 from gateway.catalog.registry import ModelEntry
@@ -26,12 +27,13 @@ from gateway.errors import InvalidRequest
 from gateway.formats.inbound import Exchange
 from gateway.providers import registry
 from gateway.providers.capabilities import CHAT, Capability, Events, NativeChat
-from gateway.services import server_tools
-from gateway.services.admission import admit
+from gateway.services import server_tools, speculation
+from gateway.services.admission import Admission, admit
 from gateway.services.fallbacks import Leg, Plan, plan
 from gateway.services.metering import Answer, Meter
 from gateway.services.routing import Candidate, Preferences, Route
 from gateway.storage.api_keys import ApiKeyRecord
+from gateway.storage.credits import Reservation
 
 ChatAnswer = Answer[Body | AsyncIterator[bytes]]  # a whole answer, or a stream's bytes as they come
 
@@ -83,26 +85,43 @@ async def infer(
         plans[:] = [chosen]
         return chosen.route
 
-    admission = await admit(
-        principal, exchange.model, capability, lambda _: plans[0].cost_bound, trace_id, preferences, router=router
-    )
-    meter = Meter(
-        exchange.endpoint,
-        admission.reservation,
-        started,
-        deadline,
-        exchange.stream,
-        user=exchange.user,
-        metadata=exchange.metadata,
-        also_falls_back=_translation_refused if preferences.require_parameters else None,
-    )
-    call = ChatCall(exchange, plans[0], meter)
-    if not exchange.stream:
-        return Answer(await call.complete(), await admission.headers())
+    def meter(reservation: Reservation | None, hold: asyncio.Future[Reservation] | None = None) -> Meter:
+        return Meter(
+            exchange.endpoint,
+            reservation,
+            started,
+            deadline,
+            exchange.stream,
+            hold=hold,
+            user=exchange.user,
+            metadata=exchange.metadata,
+            also_falls_back=_translation_refused if preferences.require_parameters else None,
+        )
+
+    def cost_bound(_: ModelEntry) -> int:
+        return plans[0].cost_bound
+
+    chosen = speculation.plan(principal, exchange.model, capability, cost_bound, preferences, router)
+    if chosen is not None:  # the upstream call starts while the hold is written
+        held = speculation.hold(principal, chosen, trace_id)
+        call = ChatCall(exchange, plans[0], meter(None, held))
+        try:
+            return await speculation.alongside(held, _answer(call, None))
+        except (credits.KeyChanged, credits.ProfileChanged):  # the account changed: read it again, as below
+            principal = await anyio.to_thread.run_sync(refresh, principal)
+    admission = await admit(principal, exchange.model, capability, cost_bound, trace_id, preferences, router=router)
+    return await _answer(ChatCall(exchange, plans[0], meter(admission.reservation)), admission)
+
+
+async def _answer(call: ChatCall, admission: Admission | None) -> ChatAnswer:
+    """The whole answer (settled), or the stream to relay (its first event in hand, its hold written)."""
+    if not call.exchange.stream:
+        body = await call.complete()
+        return Answer(body, await admission.headers() if admission is not None else {})
     from gateway.services.relay import relay
 
     stream = await call.open_stream()
-    return Answer(relay(call, stream), await admission.headers())
+    return Answer(relay(call, stream), await admission.headers() if admission is not None else {})
 
 
 def _translation_refused(error: BaseException) -> bool:
@@ -159,7 +178,7 @@ class ChatCall:
 
     def answered_by(self, candidate: Candidate) -> None:
         entry = self.plan.leg(candidate).entry
-        if entry.id != self.meter.reservation.model:
+        if entry.id != self.plan.route.entry.id:  # the model the hold was made for
             self.meter.answered_as(entry.id)
 
     async def complete(self) -> Body:
@@ -205,6 +224,12 @@ class ChatCall:
             return UpstreamStream(candidate, native is not None, _prepend(first, events), stack, started)
 
         stream = (await self.meter.first_answer(self.plan.route, send)).answer
+        try:
+            await self.meter.held()  # nothing is relayed before the hold is written
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await stream.stack.aclose()
+            raise
         self.answered_by(stream.candidate)
         return stream
 

@@ -10,6 +10,7 @@ reservation was made when it was created).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -56,10 +57,11 @@ class Answered(Generic[T]):
 
 @dataclass
 class Meter:
-    """The upstream calls of one request whose cost is held by `reservation`, and its settlement."""
+    """The upstream calls of one request whose cost is held by `reservation` (or, while it is being
+    written, by `hold`: services/speculation.py), and its settlement."""
 
     endpoint: str  # for the ledger: chat.completions, embeddings, images.generations, ...
-    reservation: Reservation
+    reservation: Reservation | None
     started: float  # time.monotonic() when the request arrived
     deadline: float | None = None  # time.monotonic() by which it must be settled
     stream: bool = False
@@ -67,6 +69,22 @@ class Meter:
     attempts: list[Attempt] = field(default_factory=list)
     answered_by: Candidate | None = None  # set by `served`
     routing_strategy: str = "auto"  # what ordered the providers (the route's), for the ledger
+    hold: asyncio.Future[Reservation] | None = None  # the hold being written meanwhile
+
+    async def held(self) -> Reservation:
+        """The reservation, once written; raises the hold's refusal. Nothing is answered, relayed or
+        settled before this returns."""
+        if self.reservation is not None:
+            return self.reservation
+        assert self.hold is not None, "a meter holds a reservation or the hold that writes it"
+        with anyio.CancelScope(shield=True):  # a client gone meanwhile: the hold is still settled
+            reservation = await self.hold
+        if self.answered_model is not None:
+            reservation = replace(reservation, model=self.answered_model)
+        self.reservation = reservation
+        return reservation
+
+    answered_model: str | None = None  # set by `answered_as`
     user: str | None = None  # kept on the trace
     metadata: dict[str, str] | None = None  # kept on the trace
     # Failures besides the upstream's own after which the next candidate is tried (OpenRouter's
@@ -76,7 +94,9 @@ class Meter:
     def answered_as(self, model: str) -> None:
         """The request is answered by another model than the one it was held for (OpenRouter's
         `models` fallbacks): its ledger entry and usage name that model."""
-        self.reservation = replace(self.reservation, model=model)
+        self.answered_model = model
+        if self.reservation is not None:  # else applied once the hold is written (`held`)
+            self.reservation = replace(self.reservation, model=model)
 
     async def first_answer(self, route: Route, send: Callable[[Candidate], Awaitable[T]]) -> Answered[T]:
         """`send` to the route's first candidate, then to the next while the failure is the
@@ -164,16 +184,17 @@ class Meter:
         ledger charged (micro-credits): the outcome's cost, up to the hold. The tokens of a channel with
         a tokens-per-minute cap count in its window, in the same transaction."""
         outcome = replace(outcome, routing_strategy=self.routing_strategy)
+        reservation = await self.held()
         answered = self.answered_by
         tokens = outcome.prompt_tokens + outcome.completion_tokens
         if answered is not None and answered.tpm is not None and tokens > 0 and outcome.channel == answered.channel:
             window = periods.rate_window(clock.now())
             also = [*also, count_tokens(stores().channel_windows.table, answered.channel, window, tokens)]
         with anyio.CancelScope(shield=True):
-            entry = await anyio.to_thread.run_sync(credits.settle_durably, self.reservation, outcome, also)
+            entry = await anyio.to_thread.run_sync(credits.settle_durably, reservation, outcome, also)
         if entry is not None:
             emit_request_metrics(entry)
-        return credits.charged(self.reservation, outcome)
+        return credits.charged(reservation, outcome)
 
     def _falls_back(self, error: BaseException) -> bool:
         return may_fall_back(error) or (self.also_falls_back is not None and self.also_falls_back(error))
@@ -182,7 +203,8 @@ class Meter:
         """A capped channel the reservation did not count (a fallback) counts this request on its own
         (one conditional write), or is skipped as full."""
         guard = guard_for(candidate, clock.now())
-        if guard is None or candidate.channel == self.reservation.channel:
+        counted = self.reservation.channel if self.reservation is not None else None  # a speculative hold: none
+        if guard is None or candidate.channel == counted:
             return
         taken = not capacity.full(candidate.channel) and await anyio.to_thread.run_sync(
             stores().channel_windows.take, guard

@@ -31,6 +31,15 @@ def learn(account_id: str, account_item: dict[str, Any]) -> AccountProfile:
     return _remember(account_id, AccountProfile.from_item(account_item))
 
 
+def note(account_id: str, profile: AccountProfile) -> AccountProfile:
+    """A profile read elsewhere (with the key and its account's gate): kept unless older than the one
+    known."""
+    known = _profiles.get(account_id)
+    if known is not None and known.version > profile.version:
+        return profile
+    return _remember(account_id, profile)
+
+
 def forget(account_id: str) -> None:
     _profiles.pop(account_id, None)
 

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 from gateway.storage import dynamo, layout
+from gateway.storage.balances import BalanceRepository
+from gateway.storage.profiles import AccountProfile
 
 KeyKind = Literal["inference", "management", "operator"]  # operator: the admin API (gateway-admin makes them)
 LimitReset = Literal["daily", "weekly", "monthly"]
@@ -67,6 +69,19 @@ class ApiKeyRecord:
             if values[name] is not None:
                 values[name] = list(values[name])
         return values
+
+
+@dataclass(frozen=True)
+class KeySnapshot:
+    """A key, its parent and its account's admission state, as one transaction read them."""
+
+    record: ApiKeyRecord | None
+    parent: ApiKeyRecord | None
+    gate: int
+    shards: int
+    balances: tuple[int, ...]  # each balance shard's balance, by number
+    profile: AccountProfile | None = None  # the account's price group and own keys
+    account_disabled: bool = False  # by an operator
 
 
 class ApiKeyRepository(dynamo.TableRepository):
@@ -147,13 +162,36 @@ class ApiKeyRepository(dynamo.TableRepository):
         )
 
     def set_disabled(self, key_hash: str, disabled: bool) -> None:
-        self.db.update_item(
-            TableName=self.table,
-            Key=layout.api_key_key(key_hash),
-            UpdateExpression="SET disabled = :disabled ADD #version :one",
-            ConditionExpression="attribute_exists(kind)",
-            ExpressionAttributeNames={"#version": "version"},
-            ExpressionAttributeValues={":disabled": {"BOOL": disabled}, ":one": {"N": "1"}},
+        record = self.get(key_hash, consistent=True)
+        changed = record and self._conditional_update(
+            key_hash,
+            "SET disabled = :disabled ADD #version :one",
+            {"#version": "version"},
+            {":disabled": disabled, ":one": 1, ":account": record.account_id},
+        )
+        if not changed:
+            raise dynamo.DynamoError("ConditionalCheckFailedException", "no such live key")
+
+    def snapshot(self, key_hash: str, account_id: str, parent: str | None, shards: int) -> KeySnapshot:
+        """The key (and the key that created it) with its account's gate, shard count and (up to
+        `shards`) shard balances, read in one transaction: a change to either key after this moment
+        moves the gate this returns."""
+        keys = [layout.api_key_key(key_hash), *([layout.api_key_key(parent)] if parent else [])]
+        keys.append(layout.account_key(account_id))
+        keys += [layout.balance_key(account_id, number) for number in range(min(shards, 99 - len(keys)))]
+        answer = self.db.transact_get_items(TransactItems=[{"Get": {"TableName": self.table, "Key": k}} for k in keys])
+        items = [dynamo.from_item(got["Item"]) if got.get("Item") else None for got in answer.get("Responses", [])]
+        records = [ApiKeyRecord.from_item(item) if item and "kind" in item else None for item in items]
+        account = items[1 + bool(parent)] or {}
+        balances = tuple(int(item["balance"]) for item in items[2 + bool(parent) :] if item is not None)
+        return KeySnapshot(
+            records[0],
+            records[1] if parent else None,
+            int(account.get("gate", 0)),
+            int(account.get("shards", 0)),
+            balances[: int(account.get("shards", 0))],
+            AccountProfile.from_item(account) if account else None,
+            bool(account.get("disabled")),
         )
 
     def period_usage(self, key_hash: str, period: str) -> int:
@@ -170,21 +208,54 @@ class ApiKeyRepository(dynamo.TableRepository):
     def _conditional_update(
         self, key_hash: str, expression: str, names: dict[str, str], values: dict[str, Any]
     ) -> ApiKeyRecord | None:
+        """Change a live key of the account and move the account's gate on, in one transaction: a
+        hold that read the key before the change is refused (storage/balances.py). Keys of no account
+        item (operator keys) hold nothing: they have no gate."""
         names.setdefault("#account", "account_id")
         names.setdefault("#revoked", "revoked")
         values[":not_revoked"] = False
-        try:
-            answer = self.db.update_item(
-                TableName=self.table,
-                Key=layout.api_key_key(key_hash),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(kind) AND #account = :account AND #revoked = :not_revoked",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=dynamo.to_attributes(values),
-                ReturnValues="ALL_NEW",
-            )
-        except dynamo.DynamoError as error:
-            if error.code == "ConditionalCheckFailedException":
-                return None
-            raise
-        return ApiKeyRecord.from_item(dynamo.from_item(answer["Attributes"]))
+        account_id = str(values[":account"])
+        for _ in range(3):
+            shards = self._shards_of(account_id)
+            try:
+                self.db.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": self.table,
+                                "Key": layout.api_key_key(key_hash),
+                                "UpdateExpression": expression,
+                                "ConditionExpression": (
+                                    "attribute_exists(kind) AND #account = :account AND #revoked = :not_revoked"
+                                ),
+                                "ExpressionAttributeNames": names,
+                                "ExpressionAttributeValues": dynamo.to_attributes(values),
+                            }
+                        },
+                        *(
+                            BalanceRepository(self.table, self._client).gate_items(account_id, shards)
+                            if shards is not None
+                            else []
+                        ),
+                    ]
+                )
+            except dynamo.DynamoError as error:
+                codes = dynamo.cancellation_codes(error)
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    return None  # no such live key in the account
+                if "ConditionalCheckFailed" in codes or "TransactionConflict" in codes:
+                    continue  # the account's shards changed meanwhile: count them again
+                raise
+            return self.get(key_hash, consistent=True)
+        raise dynamo.DynamoError("TransactionConflictException", "the account kept changing")
+
+    def _shards_of(self, account_id: str) -> int | None:
+        """The account's balance shards (0: from before shards); None when it has no account item."""
+        answer = self.db.get_item(
+            TableName=self.table,
+            Key=layout.account_key(account_id),
+            ProjectionExpression="pk, shards",
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        return int(dynamo.from_item(item).get("shards", 0)) if item else None

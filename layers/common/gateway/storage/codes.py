@@ -145,20 +145,15 @@ class CodeRepository(dynamo.TableRepository):
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
-        credit = {
-            "Update": {
-                "TableName": self.table,
-                "Key": layout.account_key(account_id),
-                "UpdateExpression": "ADD balance :amount, granted :amount",
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeValues": {":amount": {"N": str(code.amount)}},
-            }
-        }
+        try:  # granted on the account item (the second item), the credits spread over its balance shards
+            credit = AccountRepository(self.table, self._client).credit_items(account_id, code.amount)
+        except KeyError as missing:
+            raise CodeRefused("account_missing") from missing
         entry = AccountRepository(self.table, self._client).grant_entry(
             account_id, code.amount, grant_id, at_iso, CODE_GRANT, code_hash=code.code_hash
         )
         try:
-            transact(self.db, [claim, credit, entry])
+            transact(self.db, [claim, *credit, entry])
         except ConditionsFailed as failed:
             if failed.failed(0):
                 raise CodeRefused(_why(failed.item(0), now)) from failed

@@ -1,4 +1,14 @@
-"""Reserve and settle credits: one TransactWriteItems each, the only writes on the hot path."""
+"""Reserve and settle credits on a balance shard (storage/balances.py): the only writes on the hot path.
+
+- A hold is ONE conditional UpdateItem of one shard (balance down, the hold counted in its expiry
+  window, the account's gate checked) when the key has no limit or rate counter and nothing else is
+  written with it; otherwise one transaction with those items too. A hold that must outlive its
+  invocation (an image task) also writes a reservation item: `recorded`.
+- A settlement is ONE transaction: the shard (hold released, refund, charge by day) and the ledger
+  entry, whose `attribute_not_exists` makes it happen once.
+- Daily usage and per-key totals are not written here: the aggregator adds them from the table's
+  stream of ledger entries (billing/aggregates.py).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +19,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gateway.storage import dynamo, layout
+from gateway.storage.balances import ZERO, Shard, seen_slot, window_name
 from gateway.storage.channel_windows import ChannelGuard, count_request
 from gateway.storage.errors import MAX_HOLD, RefusalReason, ReservationRefused, StorageUnavailable, checked_amount
-from gateway.storage.key_checks import PARENT_REFUSALS, PARENT_TAGS, KeyGuard, key_items, key_refusal
+from gateway.storage.key_checks import PARENT_TAGS, KeyGuard, key_items
 
 __all__ = ["CreditRepository", "KeyGuard", "LedgerEntry", "Reservation"]
 
 CONFLICT_RETRIES = 12
-# The account's profile (price group, own provider keys) as the hold was priced: unchanged since.
-_PROFILE = {False: "attribute_not_exists(profile_version)", True: "profile_version = :profile"}
+_RESERVATION_FIELDS = ("shard", "recorded", "pending")  # kept on the hold, not on its ledger entry
 
 
 @dataclass(frozen=True)
@@ -29,10 +39,12 @@ class Reservation:
     model: str
     amount: int  # micro-credits held
     created_at: str
-    expires_at: int  # epoch seconds; the sweeper settles it after this
+    expires_at: int  # epoch seconds; after this it is released (or settled by the sweeper)
     limit_period: str | None = None  # the key-limit period the amount also counts against
     parent_hash: str | None = None  # the key that created the calling key: its limit counts the amount too
     parent_limit_period: str | None = None
+    shard: int = 0  # the balance shard that holds it
+    recorded: bool = False  # a reservation item keeps it (image tasks); else it is counted in its window
     # The terms the hold was priced on (recorded, and settled on by the same process: see services/pricing.py)
     catalog_version: int | None = None  # the runtime catalog's version the prices came from
     price_ratio: str | None = None  # the account's price group ratio (times the own-key fee), as a decimal
@@ -42,9 +54,14 @@ class Reservation:
     # The ledger entry of an answer whose settlement could not be written: the sweeper charges it.
     pending: dict[str, Any] | None = None
 
+    @property
+    def window(self) -> int:
+        return layout.hold_window(self.expires_at)
+
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Reservation:
-        return cls(**{name: item[name] for name in cls.__dataclass_fields__ if name in item})
+    def from_item(cls, item: dict[str, Any], *, recorded: bool) -> Reservation:
+        values = {name: item[name] for name in cls.__dataclass_fields__ if name in item}
+        return cls(**{**values, "recorded": recorded})
 
 
 @dataclass(frozen=True)
@@ -91,110 +108,128 @@ class CreditRepository(dynamo.TableRepository):
         now: int,
         also: Sequence[dict[str, Any]] = (),
         parent: KeyGuard | None = None,
+        *,
+        gate: int,
         channel: ChannelGuard | None = None,
-    ) -> None:
-        """Check the key, take the credits (and the key's limit and rate), write the reservation and
-        any `also` items (an image task, say): all or nothing, in one transaction. A key created by
-        another key (`parent`, as last read) also needs that key usable, and takes from its limit and
-        rate too. The account must still have the profile the hold was priced for; a capped `channel`
-        counts the request."""
+    ) -> Shard | None:
+        """Take the credits from the reservation's shard while the account's gate is still `gate`
+        (no key of the account, its profile or its `disabled` switch changed since it was read), within
+        the key's limit and rate (and its parent's), count the request in a capped `channel`'s window,
+        and write any `also` items: all or nothing. Returns the shard as the hold left it when that was
+        a single write (None for a transaction: it answers no values)."""
         checked_amount(reservation.amount, "a hold", low=1, high=MAX_HOLD)
         if guard.limit_headroom is not None and guard.limit_headroom < 0:
             raise ReservationRefused("key_limit")
         if parent is not None and parent.limit_headroom is not None and parent.limit_headroom < 0:
             raise ReservationRefused("parent_limit")
-        values = {
-            **{name: value for name, value in asdict(reservation).items() if name != "pending"},
-            **layout.reservation_index(reservation.trace_id, reservation.expires_at),
-        }
-        key_check, *key_counters = key_items(
-            self.table, reservation.key_hash, guard, reservation.amount, reservation.limit_period, now
-        )
-        items = [key_check]
-        items.append(
-            (
-                "account",
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": layout.account_key(reservation.account_id),
-                        "UpdateExpression": "SET balance = balance - :amount",
-                        "ConditionExpression": (
-                            "attribute_exists(pk) AND balance >= :amount AND attribute_not_exists(disabled) AND "
-                            + _PROFILE[bool(reservation.profile_version)]
-                        ),
-                        "ExpressionAttributeValues": {
-                            ":amount": {"N": str(reservation.amount)},
-                            **(
-                                {":profile": {"N": str(reservation.profile_version)}}
-                                if reservation.profile_version
-                                else {}
-                            ),
-                        },
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
-                },
-            )
-        )
-        items += key_counters
+        hold = self._hold(reservation, gate)
+        counters = key_items(self.table, reservation.key_hash, guard, reservation.amount, reservation.limit_period, now)
+        if channel is not None and channel.capped:
+            counters.append(("channel", count_request(self.table, channel)))
         if parent is not None and reservation.parent_hash is not None:
             period = reservation.parent_limit_period
-            items += key_items(
+            counters += key_items(
                 self.table, reservation.parent_hash, parent, reservation.amount, period, now, PARENT_TAGS
             )
-        if channel is not None and channel.capped:
-            items.append(("channel", count_request(self.table, channel)))
-        items.append(
-            (
-                "reservation",
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": {**layout.reservation_key(reservation.trace_id), **dynamo.to_attributes(values)},
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-            )
-        )
+        if not counters and not also and not reservation.recorded:
+            return self._hold_alone(reservation, hold, gate)
+        items: list[tuple[str, dict[str, Any]]] = [("shard", {"Update": hold}), *counters]
+        if reservation.recorded:
+            items.append(("reservation", self._reservation_put(reservation)))
         items.extend(("also", item) for item in also)
         codes, old_items = self._transact([item for _, item in items])
         if not codes:
-            return
+            return None
         failed = {
             tag: old
             for (tag, _), code, old in zip(items, codes, old_items, strict=True)
             if code == "ConditionalCheckFailed"
         }
+        if "shard" in failed:
+            self._refuse_hold(reservation, failed["shard"], gate)  # returns when ours went through before
+            return None
         if "reservation" in failed and set(failed) <= {"reservation", "also"}:
-            return  # an earlier attempt of ours went through; its answer was lost
-        if "key" in failed:
-            raise ReservationRefused(key_refusal(failed["key"], now, guard.version), failed["key"])
-        if "parent" in failed and parent is not None:
-            raise ReservationRefused(PARENT_REFUSALS[key_refusal(failed["parent"], now, parent.version)])
-        if "account" in failed:
-            account = failed["account"]
-            refusal = _account_refusal(account, reservation.profile_version)
-            raise ReservationRefused(refusal, account if refusal == "profile_changed" else None)
-        if "channel" in failed:
-            raise ReservationRefused("channel_full")
-        if "limit" in failed:
-            raise ReservationRefused("key_limit")
-        if "parent_limit" in failed:
-            raise ReservationRefused("parent_limit")
-        if "rate" in failed:
-            raise ReservationRefused("rate_limited")
-        if "parent_rate" in failed:
-            raise ReservationRefused("parent_rate_limited")
+            return None  # an earlier attempt of ours went through; its answer was lost
+        for tag, reason in _COUNTER_REFUSALS.items():
+            if tag in failed:
+                raise ReservationRefused(reason)
         raise StorageUnavailable(f"reservation cancelled: {codes}")
+
+    def _hold(self, reservation: Reservation, gate: int) -> dict[str, Any]:
+        names = {"#slot": seen_slot(reservation.trace_id)}
+        values: dict[str, Any] = {
+            ":amount": {"N": str(reservation.amount)},
+            ":gate": {"N": str(gate)},
+            ":trace": {"S": reservation.trace_id},
+        }
+        if reservation.recorded:
+            sets = "recorded = recorded + :amount"
+        else:
+            names["#w"] = window_name(reservation.window)
+            values[":zero"] = ZERO
+            index = layout.holds_index(reservation.account_id, reservation.shard, reservation.window)
+            values[":hpk"], values[":hsk"] = {"S": index["gsi3pk"]}, {"S": index["gsi3sk"]}
+            sets = "held.#w = if_not_exists(held.#w, :zero) + :amount, gsi3pk = :hpk, gsi3sk = :hsk"
+        return {
+            "TableName": self.table,
+            "Key": layout.balance_key(reservation.account_id, reservation.shard),
+            "UpdateExpression": f"SET balance = balance - :amount, {sets}, seen.#slot = :trace",
+            "ConditionExpression": (
+                "attribute_exists(pk) AND gate = :gate AND balance >= :amount"
+                " AND (attribute_not_exists(seen.#slot) OR seen.#slot <> :trace)"
+            ),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def _hold_alone(self, reservation: Reservation, hold: dict[str, Any], gate: int) -> Shard:
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                answer = self.db.update_item(**hold, ReturnValues="ALL_NEW")
+            except dynamo.DynamoError as error:
+                if error.code == "ConditionalCheckFailedException":
+                    old = error.response.get("Item")
+                    return self._refuse_hold(reservation, dynamo.from_item(old) if old else None, gate)
+                if error.code == "TransactionConflictException":  # the client's own retries ran out
+                    time.sleep(random.uniform(0, min(0.4, 0.01 * 2**attempt)))
+                    continue
+                raise StorageUnavailable(str(error)) from error
+            return Shard.from_item(dynamo.from_item(answer["Attributes"]))
+        raise StorageUnavailable("too many write conflicts")
+
+    def _refuse_hold(self, reservation: Reservation, old: dict[str, Any] | None, gate: int) -> Shard:
+        """Why the shard refused the hold; returns the shard when it was our own earlier attempt."""
+        if old is None:
+            raise ReservationRefused("account_missing")
+        shard = Shard.from_item(old)
+        if shard.seen.get(seen_slot(reservation.trace_id)) == reservation.trace_id:
+            return shard  # an earlier attempt of ours went through; its answer was lost
+        if shard.gate != gate:
+            raise ReservationRefused("key_changed", old)
+        raise ReservationRefused("shard_short", old)
+
+    def _reservation_put(self, reservation: Reservation) -> dict[str, Any]:
+        values = {
+            **{name: value for name, value in asdict(reservation).items() if name not in ("pending", "recorded")},
+            **layout.reservation_index(reservation.trace_id, reservation.expires_at),
+        }
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": {**layout.reservation_key(reservation.trace_id), **dynamo.to_attributes(values)},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
 
     def settle(
         self, reservation: Reservation, entry: LedgerEntry, retention_until: int, also: Sequence[dict[str, Any]] = ()
     ) -> bool:
-        """Release the hold, charge `entry.credits`, write the ledger entry and the daily usage, and any
-        `also` items (a task's new state, say) in the same transaction.
+        """Release the hold, charge `entry.credits`, refund the rest and write the ledger entry, and
+        any `also` items (a task's new state, say) in the same transaction.
 
-        Returns False when the reservation was already settled (by an earlier attempt or the sweeper)
-        or an `also` item's condition failed: then nothing was written.
+        Returns False when the hold was already settled (by an earlier attempt or the sweeper) or
+        released, or an `also` item's condition failed: then nothing was written.
         """
         checked_amount(reservation.amount, "a hold", low=1, high=MAX_HOLD)
         checked_amount(entry.credits, "a charge", low=0, high=reservation.amount)
@@ -206,13 +241,7 @@ class CreditRepository(dynamo.TableRepository):
             "ttl": retention_until,
         }
         items: list[dict[str, Any]] = [
-            {
-                "Delete": {
-                    "TableName": self.table,
-                    "Key": layout.reservation_key(reservation.trace_id),
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            },
+            {"Update": self._release(reservation, entry.credits, refund, entry.day)},
             {
                 "Put": {
                     "TableName": self.table,
@@ -220,16 +249,17 @@ class CreditRepository(dynamo.TableRepository):
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
-            _usage_update(self.table, entry),
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": layout.api_key_key(entry.key_hash),
-                    "UpdateExpression": "ADD total_requests :one, total_credits :charged",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":charged": {"N": str(entry.credits)}},
-                }
-            },
         ]
+        if reservation.recorded:
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": layout.reservation_key(reservation.trace_id),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                }
+            )
         limits = [
             (reservation.key_hash, reservation.limit_period),
             (reservation.parent_hash, reservation.parent_limit_period),
@@ -246,17 +276,6 @@ class CreditRepository(dynamo.TableRepository):
                         }
                     }
                 )
-        if refund:
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": layout.account_key(reservation.account_id),
-                        "UpdateExpression": "ADD balance :refund",
-                        "ExpressionAttributeValues": {":refund": {"N": str(refund)}},
-                    }
-                }
-            )
         items.extend(also)
         codes, _ = self._transact(items)
         if not codes:
@@ -265,25 +284,77 @@ class CreditRepository(dynamo.TableRepository):
             return False
         raise StorageUnavailable(f"settlement cancelled: {codes}")
 
+    def _release(self, reservation: Reservation, charged: int, refund: int, day: str) -> dict[str, Any]:
+        """The shard's part of a settlement: the hold released, the refund back, the charge booked."""
+        names = {"#day": day}
+        if reservation.recorded:
+            held, condition = "recorded = recorded - :amount", "recorded >= :amount"
+        else:
+            names["#w"] = window_name(reservation.window)
+            held, condition = "held.#w = held.#w - :amount", "held.#w >= :amount"
+        return {
+            "TableName": self.table,
+            "Key": layout.balance_key(reservation.account_id, reservation.shard),
+            "UpdateExpression": (
+                f"SET balance = balance + :refund, {held}, charged.#day = if_not_exists(charged.#day, :zero) + :charged"
+            ),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {
+                ":refund": {"N": str(refund)},
+                ":amount": {"N": str(reservation.amount)},
+                ":charged": {"N": str(charged)},
+                ":zero": ZERO,
+            },
+        }
+
     def record_pending(self, reservation: Reservation, entry: LedgerEntry) -> None:
-        """Keep a charge the settlement could not write on the reservation (one small write, no
-        transaction): the sweeper settles it as this entry instead of refunding the hold."""
+        """Keep a charge the settlement could not write (one small write, no transaction): the
+        sweeper settles it as this entry instead of releasing the hold. On the reservation item for
+        a recorded hold; else on a pending item the window's release reads first."""
         checked_amount(entry.credits, "a charge", low=0, high=reservation.amount)
         pending = {**asdict(entry), "attempts": [dict(attempt) for attempt in entry.attempts]}
         try:
-            self.db.update_item(
+            if reservation.recorded:
+                self.db.update_item(
+                    TableName=self.table,
+                    Key=layout.reservation_key(reservation.trace_id),
+                    UpdateExpression="SET pending = :pending",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues=dynamo.to_attributes({":pending": pending}),
+                )
+                return
+            values = {**asdict(reservation), "pending": pending}
+            key = layout.pending_key(reservation.account_id, reservation.shard, reservation.window, entry.trace_id)
+            self.db.put_item(
                 TableName=self.table,
-                Key=layout.reservation_key(reservation.trace_id),
-                UpdateExpression="SET pending = :pending",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=dynamo.to_attributes({":pending": pending}),
+                Item={**key, **dynamo.to_attributes(values)},
+                ConditionExpression="attribute_not_exists(pk)",
             )
         except dynamo.DynamoError as error:
             if error.code != "ConditionalCheckFailedException":  # settled meanwhile: nothing to keep
                 raise StorageUnavailable(str(error)) from error
 
+    def pending_in(self, account_id: str, shard: int, window: int) -> list[Reservation]:
+        """Holds of the window whose settlement failed, each with the charge it kept (`pending`)."""
+        answer = self.db.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :window)",
+            ExpressionAttributeValues={
+                ":pk": {"S": layout.pending_pk(account_id, shard)},
+                ":window": {"S": f"{window:010d}#"},
+            },
+            ConsistentRead=True,
+        )
+        return [Reservation.from_item(dynamo.from_item(item), recorded=False) for item in answer.get("Items", [])]
+
+    def pending_done_item(self, reservation: Reservation) -> dict[str, Any]:
+        """The transaction item that removes a pending charge, written with its settlement."""
+        key = layout.pending_key(reservation.account_id, reservation.shard, reservation.window, reservation.trace_id)
+        return {"Delete": {"TableName": self.table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}}
+
     def expired_reservations(self, now: int, limit: int = 100) -> list[Reservation]:
-        """Reservations whose holder must have died, oldest first, across every shard."""
+        """Recorded reservations whose holder must have died, oldest first, across every shard."""
         found: list[Reservation] = []
         for shard in range(layout.RESERVATION_SHARDS):
             answer = self.db.query(
@@ -296,7 +367,9 @@ class CreditRepository(dynamo.TableRepository):
                 },
                 Limit=limit,
             )
-            found.extend(Reservation.from_item(dynamo.from_item(item)) for item in answer.get("Items", []))
+            found.extend(
+                Reservation.from_item(dynamo.from_item(item), recorded=True) for item in answer.get("Items", [])
+            )
         return sorted(found, key=lambda r: r.expires_at)[:limit]
 
     def get_entry(self, trace_id: str) -> dict[str, Any] | None:
@@ -305,9 +378,10 @@ class CreditRepository(dynamo.TableRepository):
         return dynamo.from_item(item) if item else None
 
     def get_reservation(self, trace_id: str) -> Reservation | None:
+        """A recorded reservation (an image task's), while it is open."""
         answer = self.db.get_item(TableName=self.table, Key=layout.reservation_key(trace_id), ConsistentRead=True)
         item = answer.get("Item")
-        return Reservation.from_item(dynamo.from_item(item)) if item else None
+        return Reservation.from_item(dynamo.from_item(item), recorded=True) if item else None
 
     def _transact(self, items: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any] | None]]:
         """Run a transaction; retry write conflicts. Returns the cancellation codes ([] on success)."""
@@ -329,53 +403,10 @@ class CreditRepository(dynamo.TableRepository):
         raise StorageUnavailable("too many write conflicts")
 
 
-def _account_refusal(old: dict[str, Any] | None, profile_version: int) -> RefusalReason:
-    if not old:
-        return "account_missing"
-    if "disabled" in old:
-        return "account_disabled"
-    if int(old.get("profile_version", 0)) != profile_version:
-        return "profile_changed"  # priced for a group or own keys it no longer has: price it again
-    return "insufficient_credits"
-
-
-def _usage_update(table: str, entry: LedgerEntry) -> dict[str, Any]:
-    failed = 0 if entry.status == "success" else 1
-    active = layout.active_index(entry.account_id, entry.day)
-    return {
-        "Update": {
-            "TableName": table,
-            "Key": layout.usage_key(entry.account_id, entry.day, entry.model, entry.key_hash),
-            "UpdateExpression": (
-                "ADD #requests :one, #errors :failed, #prompt :prompt, #completion :completion, #credits :credits"
-                " SET #account = :account, #day = :day, #model = :model, #key = :key, #prefix = :prefix,"
-                " gsi3pk = :active_pk, gsi3sk = :active_sk"
-            ),
-            "ExpressionAttributeNames": {
-                "#requests": "requests",
-                "#errors": "errors",
-                "#prompt": "prompt_tokens",
-                "#completion": "completion_tokens",
-                "#credits": "credits",
-                "#account": "account_id",
-                "#day": "day",
-                "#model": "model",
-                "#key": "key_hash",
-                "#prefix": "key_prefix",
-            },
-            "ExpressionAttributeValues": {
-                ":one": {"N": "1"},
-                ":failed": {"N": str(failed)},
-                ":prompt": {"N": str(entry.prompt_tokens)},
-                ":completion": {"N": str(entry.completion_tokens)},
-                ":credits": {"N": str(entry.credits)},
-                ":account": {"S": entry.account_id},
-                ":day": {"S": entry.day},
-                ":model": {"S": entry.model},
-                ":key": {"S": entry.key_hash},
-                ":prefix": {"S": entry.key_prefix},
-                ":active_pk": {"S": active["gsi3pk"]},
-                ":active_sk": {"S": active["gsi3sk"]},
-            },
-        }
-    }
+_COUNTER_REFUSALS: dict[str, RefusalReason] = {
+    "limit": "key_limit",
+    "parent_limit": "parent_limit",
+    "rate": "rate_limited",
+    "parent_rate": "parent_rate_limited",
+    "channel": "channel_full",
+}

@@ -33,6 +33,7 @@ _RETRYABLE = {
     "InternalServerError",
     "ServiceUnavailable",
     "TransactionInProgressException",
+    "TransactionConflictException",  # a single write met a transaction on its item: it was not applied
 }
 MAX_ATTEMPTS = 4
 
@@ -141,6 +142,12 @@ class DynamoClient:
 
     def transact_write_items(self, **params: Any) -> dict[str, Any]:
         return self.call("TransactWriteItems", params)
+
+    def transact_get_items(self, **params: Any) -> dict[str, Any]:
+        return self.call("TransactGetItems", params)
+
+    def batch_get_item(self, **params: Any) -> dict[str, Any]:
+        return self.call("BatchGetItem", params)
 
 
 def _host_header(endpoint: str) -> str:

@@ -15,6 +15,7 @@ RefusalReason = Literal[
     "account_missing",
     "account_disabled",  # by an operator
     "insufficient_credits",
+    "shard_short",  # the balance shard tried cannot cover the hold: try another, or move credits to one
     # the key that created the calling key (its parent), checked in the same transaction
     "parent_missing",
     "parent_disabled",

@@ -1,16 +1,22 @@
 """The single-table layout: every partition and sort key is built here.
 
-account       pk ACCOUNT#{id}         sk ACCOUNT
+account       pk ACCOUNT#{id}         sk ACCOUNT      (name, granted, shards, gate; no balance of its own)
 grant         pk ACCOUNT#{id}         sk TOPUP#{iso}#{id}     (credits added: initial grant, top-up; `source`)
+release       pk ACCOUNT#{id}         sk RELEASE#{window}#{shard}  (holds of requests that never settled, refunded)
+balance shard pk BALANCE#{id}#{n}     sk BALANCE      gsi3 HOLDS#{window}#{k} / {id}#{n}   (keys only)
+                                                      (balance, held by expiry window, charged by day, gate)
+pending       pk PENDING#{id}#{n}     sk {window}#{trace}      (a charge whose settlement failed: the sweeper's)
 api key       pk KEY#{sha256}         sk KEY          gsi1 ACCOUNT#{id}#KEYS / {iso}#{sha256}
 key limit     pk KEY#{sha256}         sk LIMIT#{period}       (credits held+charged in a limit period)
 key rate      pk KEY#{sha256}         sk RATE#{minute}        (requests in a one-minute window)
 reservation   pk RESERVATION#{trace}  sk RESERVATION  gsi1 RESERVATIONS#{shard} / {expires:010d}#{trace}
-ledger/trace  pk TRACE#{trace}        sk TRACE        gsi1 ACCOUNT#{id}#TRACES / {iso}#{trace}
-                                                      gsi2 KEY#{sha256}#TRACES / {iso}#{trace}
+ledger/trace  pk TRACE#{trace}        sk TRACE        gsi1 ACCOUNT#{id}#TRACES#{0-3} / {iso}#{trace}
+                                                      gsi2 KEY#{sha256}#TRACES#{0-3} / {iso}#{trace}
 daily usage   pk USAGE#{account}      sk {day}#{model}#{key sha256}
                                                       gsi3 ACTIVE#{day}#{shard} / {account}   (keys only)
 image task    pk TASK#{task_id}       sk TASK
+checkpoint    pk AGGREGATOR#{id}      sk CHECKPOINT   (how far the usage aggregator got: exactly once)
+sweeper       pk SWEEPER              sk HOLDS        (the last hold window the sweeper visited)
 account (directory entry, on the account item)          gsi3 ACCOUNTS / {name, lower case}#{id}  (keys only)
 console user  pk USER#{cognito sub}   sk USER                 (the account a console user acts for)
 operator log  pk OPLOG#{action id}    sk OPLOG        gsi1 OPERATOR_LOG / {iso}#{action id}
@@ -30,6 +36,8 @@ import zlib
 
 RESERVATION_SHARDS = 8
 ACTIVE_SHARDS = 8
+HOLD_INDEX_SHARDS = 8
+HOLD_WINDOW_SECONDS = 300  # holds are counted by the 5-minute window their reservation expires in
 GSI1 = "GSI1"
 GSI2 = "GSI2"
 GSI3 = "GSI3"
@@ -91,21 +99,37 @@ def trace_key(trace_id: str) -> dict[str, dict[str, str]]:
     return key(f"TRACE#{trace_id}", "TRACE")
 
 
+TRACE_SHARDS = 4  # index partitions of an account's (and a key's) traces: each takes 1/4 of its writes
+
+
 def trace_index(account_id: str, key_hash: str, created_iso: str, trace_id: str) -> dict[str, str]:
+    """Where a trace is listed: by account (GSI1) and by key (GSI2), each in one of TRACE_SHARDS index
+    partitions (by the trace id), so a busy account or key writes no one index partition at every
+    request; listings merge them (storage/trace_listing.py)."""
+    shard = zlib.crc32(trace_id.encode()) % TRACE_SHARDS
     return {
-        "gsi1pk": account_traces_pk(account_id),
+        "gsi1pk": account_traces_pk(account_id, shard),
         "gsi1sk": f"{created_iso}#{trace_id}",
-        "gsi2pk": key_traces_pk(key_hash),
+        "gsi2pk": key_traces_pk(key_hash, shard),
         "gsi2sk": f"{created_iso}#{trace_id}",
     }
 
 
-def account_traces_pk(account_id: str) -> str:
-    return f"ACCOUNT#{account_id}#TRACES"
+def account_traces_pk(account_id: str, shard: int | None = None) -> str:
+    """None: the one partition traces had before they were spread (still listed)."""
+    return f"ACCOUNT#{account_id}#TRACES" + (f"#{shard}" if shard is not None else "")
 
 
-def key_traces_pk(key_hash: str) -> str:
-    return f"KEY#{key_hash}#TRACES"
+def key_traces_pk(key_hash: str, shard: int | None = None) -> str:
+    return f"KEY#{key_hash}#TRACES" + (f"#{shard}" if shard is not None else "")
+
+
+def account_traces_pks(account_id: str) -> list[str]:
+    return [account_traces_pk(account_id, shard) for shard in range(TRACE_SHARDS)] + [account_traces_pk(account_id)]
+
+
+def key_traces_pks(key_hash: str) -> list[str]:
+    return [key_traces_pk(key_hash, shard) for shard in range(TRACE_SHARDS)] + [key_traces_pk(key_hash)]
 
 
 def usage_pk(account_id: str) -> str:
@@ -128,6 +152,59 @@ def active_pk(day: str, shard: int) -> str:
 
 def task_key(task_id: str) -> dict[str, dict[str, str]]:
     return key(f"TASK#{task_id}", "TASK")
+
+
+def balance_pk(account_id: str, shard: int) -> str:
+    return f"BALANCE#{account_id}#{shard}"
+
+
+def balance_key(account_id: str, shard: int) -> dict[str, dict[str, str]]:
+    """One of an account's balance shards: its own partition, so each takes its share of the writes."""
+    return key(balance_pk(account_id, shard), "BALANCE")
+
+
+def hold_window(expires_at: int) -> int:
+    return expires_at // HOLD_WINDOW_SECONDS
+
+
+def window_end(window: int) -> int:
+    """Epoch seconds after which no reservation counted in `window` is still running."""
+    return (window + 1) * HOLD_WINDOW_SECONDS
+
+
+def holds_index(account_id: str, shard: int, window: int) -> dict[str, str]:
+    """Where a balance shard is listed under the window of its latest hold (GSI3, keys only): a shard
+    that went quiet is found there by the sweeper once that window is over. Unchanged on the shard's
+    other writes, so they never write the index."""
+    spread = zlib.crc32(f"{account_id}#{shard}".encode()) % HOLD_INDEX_SHARDS
+    return {"gsi3pk": holds_pk(window, spread), "gsi3sk": f"{account_id}#{shard}"}
+
+
+def holds_pk(window: int, spread: int) -> str:
+    return f"HOLDS#{window}#{spread}"
+
+
+def pending_pk(account_id: str, shard: int) -> str:
+    return f"PENDING#{account_id}#{shard}"
+
+
+def pending_key(account_id: str, shard: int, window: int, trace_id: str) -> dict[str, dict[str, str]]:
+    return key(pending_pk(account_id, shard), f"{window:010d}#{trace_id}")
+
+
+def release_key(account_id: str, window: int, shard: int) -> dict[str, dict[str, str]]:
+    return key(account_pk(account_id), f"{RELEASE_PREFIX}{window:010d}#{shard:03d}")
+
+
+RELEASE_PREFIX = "RELEASE#"
+
+
+def checkpoint_key(name: str) -> dict[str, dict[str, str]]:
+    return key(f"AGGREGATOR#{name}", "CHECKPOINT")
+
+
+def sweeper_key() -> dict[str, dict[str, str]]:
+    return key("SWEEPER", "HOLDS")
 
 
 ACCOUNTS_PK = "ACCOUNTS"

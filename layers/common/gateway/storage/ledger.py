@@ -25,10 +25,16 @@ class Hold:
     amount: int
 
 
-class LedgerReader:
-    def __init__(self, table: str) -> None:
-        self.table = table
+@dataclass(frozen=True)
+class Release:
+    """Holds of requests that never settled, given back when their window ended."""
 
+    shard: int
+    window: int
+    amount: int
+
+
+class LedgerReader(dynamo.TableRepository):
     def grants(self, account_id: str) -> list[Grant]:
         """Every grant entry (initial credits, top-ups) of the account."""
         items = self._all(
@@ -43,6 +49,18 @@ class LedgerReader:
             ConsistentRead=True,
         )
         return [Grant(int(item["amount"]), item.get("source", "top_up")) for item in items]
+
+    def releases(self, account_id: str) -> list[Release]:
+        items = self._all(
+            "query",
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": {"S": layout.account_pk(account_id)},
+                ":prefix": {"S": layout.RELEASE_PREFIX},
+            },
+            ConsistentRead=True,
+        )
+        return [Release(int(item["shard"]), int(item["window"]), int(item["amount"])) for item in items]
 
     def daily_charges(self, account_id: str) -> tuple[dict[str, int], int]:
         """Credits charged per day, from the daily usage aggregates (kept for good), and how many
@@ -83,19 +101,20 @@ class LedgerReader:
         """Credits of the account's request traces created in [created_from, created_to] (days), by the
         day they were settled (the day of their usage aggregate)."""
         by_day: dict[str, int] = defaultdict(int)
-        for item in self._all(
-            "query",
-            IndexName=layout.GSI1,
-            KeyConditionExpression="gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to",
-            ExpressionAttributeValues={
-                ":pk": {"S": layout.account_traces_pk(account_id)},
-                ":from": {"S": created_from},
-                ":to": {"S": f"{created_to}\uffff"},
-            },
-            ProjectionExpression="#day, credits",
-            ExpressionAttributeNames={"#day": "day"},
-        ):
-            by_day[item["day"]] += int(item["credits"])
+        for pk in layout.account_traces_pks(account_id):
+            for item in self._all(
+                "query",
+                IndexName=layout.GSI1,
+                KeyConditionExpression="gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to",
+                ExpressionAttributeValues={
+                    ":pk": {"S": pk},
+                    ":from": {"S": created_from},
+                    ":to": {"S": f"{created_to}\uffff"},
+                },
+                ProjectionExpression="#day, credits",
+                ExpressionAttributeNames={"#day": "day"},
+            ):
+                by_day[item["day"]] += int(item["credits"])
         return dict(by_day)
 
     def account_ids(self) -> Iterator[str]:
@@ -123,7 +142,7 @@ class LedgerReader:
 
     def _all(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Every item of a Query or Scan, page after page."""
-        call = getattr(dynamo.client(), operation)
+        call = getattr(self.db, operation)
         params["TableName"] = self.table
         while True:
             page = call(**params)

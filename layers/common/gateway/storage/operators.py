@@ -11,6 +11,8 @@ from typing import Any
 
 from gateway.storage import dynamo, layout
 from gateway.storage.accounts import Account
+from gateway.storage.gates import change_account
+from gateway.storage.transactions import ConditionsFailed
 
 TOP_UP_ACTION = "top_up"
 DISABLE_ACTION = "disable_account"
@@ -77,19 +79,23 @@ class OperatorRepository(dynamo.TableRepository):
     # Disabling an account
 
     def set_disabled(self, account: Account, disabled: bool, log_entry: dict[str, Any]) -> None:
-        """Switch the account and write the operator log's entry, in one transaction. Raises
+        """Switch the account, move its gate (storage/gates.py: a request admitted on the account as
+        it was is refused) and write the operator log's entry, in one transaction. Raises
         ActionReplayed when the entry exists (nothing else is written then)."""
-        update: dict[str, Any] = {
-            "TableName": self.table,
-            "Key": layout.account_key(account.account_id),
-            "ConditionExpression": "attribute_exists(pk)",
-        }
-        if disabled:
-            update["UpdateExpression"] = "SET disabled = :true"
-            update["ExpressionAttributeValues"] = {":true": {"BOOL": True}}
-        else:
-            update["UpdateExpression"] = "REMOVE disabled"
-        self.transact([{"Update": update}], log_entry)
+        expression = "SET disabled = :true" if disabled else "REMOVE disabled"
+        try:
+            change_account(
+                self.db,
+                self.table,
+                account.account_id,
+                f"{expression} ADD gate :one",
+                {":true": True} if disabled else {},
+                after=[log_entry],
+            )
+        except ConditionsFailed as failed:
+            if failed.failed(len(failed.codes) - 1):
+                raise ActionReplayed from failed
+            raise
 
     def transact(self, writes: list[dict[str, Any]], log_entry: dict[str, Any]) -> None:
         try:

@@ -1,7 +1,9 @@
 """What prices and routes an account's requests beyond its key: its price group and its own provider
 keys (bring your own key). Both live on the account item (`price_group`, `byok_providers`) with a
-`profile_version` every change bumps; the reservation's transaction checks that version, so a request
-is never held at a group's or a key's terms the account no longer has, and no request reads it.
+`profile_version` every change bumps, and every change moves the account's gate (storage/gates.py),
+which each hold checks on its balance shard: a request priced on a profile read before the change is
+refused and priced again, so none is held at a group's or a key's terms the account no longer has,
+and no request reads the profile.
 
 An own key is its own item (`BYOK#<provider>` in the account's partition), encrypted with KMS under an
 encryption context naming the account and the provider: its ciphertext decrypts for that account only.
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.storage import dynamo, layout
-from gateway.storage.transactions import ConditionsFailed, transact, transact_also
+from gateway.storage.gates import change_account
+from gateway.storage.transactions import AlsoRefused, ConditionsFailed
 
 
 @dataclass(frozen=True)
@@ -60,33 +63,24 @@ class ProfileRepository(dynamo.TableRepository):
         self, account_id: str, group: str | None, *, also: Sequence[dict[str, Any]] = ()
     ) -> AccountProfile | None:
         """Put the account in a price group (None: the default one); None when there is no account.
+        Moves the account's gate (storage/gates.py): a request priced for the old group is refused.
         `also` (the operator log's entry) is written in the same transaction (AlsoRefused)."""
-        expression = "SET price_group = :group ADD profile_version :one" if group else "REMOVE price_group"
-        values: dict[str, Any] = {":one": 1}
-        if group:
-            values[":group"] = group
-        else:
-            expression += " ADD profile_version :one"
-        update = {
-            "TableName": self.table,
-            "Key": layout.account_key(account_id),
-            "UpdateExpression": expression,
-            "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeValues": dynamo.to_attributes(values),
-        }
-        if also:
-            try:
-                transact_also(self.db, [{"Update": update}], list(also))
-            except ConditionsFailed:
-                return None
-            return self.get(account_id)
+        expression = "SET price_group = :group" if group else "REMOVE price_group"
         try:
-            answer = self.db.update_item(**update, ReturnValues="ALL_NEW")
-        except dynamo.DynamoError as error:
-            if error.code == "ConditionalCheckFailedException":
-                return None
+            changed = change_account(
+                self.db,
+                self.table,
+                account_id,
+                f"{expression} ADD profile_version :one, gate :one",
+                {":group": group} if group else {},
+                after=also,
+            )
+        except ConditionsFailed as failed:
+            total = len(failed.codes)
+            if any(failed.failed(position) for position in range(total - len(also), total)):
+                raise AlsoRefused from failed
             raise
-        return AccountProfile.from_item(dynamo.from_item(answer["Attributes"]))
+        return self.get(account_id) if changed else None
 
     def put_key(self, key: ProviderKey) -> bool:
         """Store (or replace) the account's key for a provider and mark it on the account, in one
@@ -106,7 +100,7 @@ class ProfileRepository(dynamo.TableRepository):
                 }
             },
             key.account_id,
-            "ADD byok_providers :provider, profile_version :one",
+            "ADD byok_providers :provider, profile_version :one, gate :one",
             key.provider,
         )
 
@@ -121,7 +115,7 @@ class ProfileRepository(dynamo.TableRepository):
                 }
             },
             account_id,
-            "DELETE byok_providers :provider ADD profile_version :one",
+            "DELETE byok_providers :provider ADD profile_version :one, gate :one",
             provider,
         )
 
@@ -145,20 +139,13 @@ class ProfileRepository(dynamo.TableRepository):
         return [_provider_key(dynamo.from_item(item)) for item in answer.get("Items", [])]
 
     def _profile_change(self, write: dict[str, Any], account_id: str, expression: str, provider: str) -> bool:
-        account = {
-            "Update": {
-                "TableName": self.table,
-                "Key": layout.account_key(account_id),
-                "UpdateExpression": expression,
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeValues": {":provider": {"SS": [provider]}, ":one": {"N": "1"}},
-            }
-        }
+        """`write` (the key's item) and the account's change, its gate moved (storage/gates.py)."""
         try:
-            transact(self.db, [write, account])
+            return change_account(
+                self.db, self.table, account_id, expression, {":provider": {provider}}, before=[write]
+            )
         except ConditionsFailed:
             return False
-        return True
 
 
 def _provider_key(item: dict[str, Any]) -> ProviderKey:

@@ -1,13 +1,13 @@
-"""Daily usage aggregates (written by the settle transaction) and request traces (the ledger)."""
+"""Daily usage aggregates (the usage aggregator adds the ledger's entries to them) and request traces
+(the ledger)."""
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.storage import dynamo, layout
+from gateway.storage.trace_listing import merged
 
 # Trace items one listing call may read, matching or not: a filter that rarely matches answers fewer
 # than a page (even none) and a cursor, instead of reading the whole range in one request.
@@ -64,16 +64,17 @@ class TraceRepository(dynamo.TableRepository):
         read_limit: int = PAGE_READ_LIMIT,
     ) -> Page:
         """Traces newest first, by account (GSI1) or by key (GSI2), matching `filters` (attribute =
-        value), reading at most `read_limit` items. The cursor resumes right after the last trace
-        returned, or after the last one read when the limit came first."""
-        index, pk_name, sk_name, pk = (
-            (layout.GSI2, "gsi2pk", "gsi2sk", layout.key_traces_pk(key_hash))
+        value), reading at most `read_limit` items across the index partitions they are spread over.
+        The cursor resumes right after the last trace returned from each partition, or after the last
+        one read when the limit came first."""
+        index, pk_name, sk_name, pks = (
+            (layout.GSI2, "gsi2pk", "gsi2sk", layout.key_traces_pks(key_hash))
             if key_hash
-            else (layout.GSI1, "gsi1pk", "gsi1sk", layout.account_traces_pk(account_id))
+            else (layout.GSI1, "gsi1pk", "gsi1sk", layout.account_traces_pks(account_id))
         )
         names = {"#pk": pk_name, "#sk": sk_name}
         values: dict[str, Any] = {
-            ":pk": pk,
+            ":pk": pks[0],
             ":since": since_iso,
             ":until": f"{until_iso}\uffff",
             ":account": account_id,
@@ -84,7 +85,7 @@ class TraceRepository(dynamo.TableRepository):
             names[f"#f{number}"] = name
             values[f":f{number}"] = value
             conditions.append(f"#f{number} = :f{number}")
-        kwargs: dict[str, Any] = {
+        query: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": index,
             "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :since AND :until",
@@ -93,67 +94,31 @@ class TraceRepository(dynamo.TableRepository):
             "ExpressionAttributeValues": dynamo.to_attributes(values),
             "ScanIndexForward": False,
         }
-        if cursor:
-            position = _decode(cursor)
-            if position.get(pk_name) != {"S": pk}:
-                raise ValueError("invalid cursor")  # made for another listing
-            kwargs["ExclusiveStartKey"] = position
-        items: list[dict[str, Any]] = []
-        last_raw: dict[str, Any] = {}
-        read = 0
-        while len(items) < size:
-            kwargs["Limit"] = min(max(size - len(items), 25), read_limit - read)
-            page = self.db.query(**kwargs)
-            read += page.get("ScannedCount", 0)
-            for raw in page.get("Items", []):
-                if len(items) == size:  # more matched than fit: resume after the last one returned
-                    return Page(items, _encode(last_raw, pk_name, sk_name), read)
-                items.append(dynamo.from_item(raw))
-                last_raw = raw
-            if "LastEvaluatedKey" not in page:
-                return Page(items, None, read)
-            if read >= read_limit and len(items) < size:  # read enough: resume after the last one read
-                return Page(items, _encode(page["LastEvaluatedKey"], pk_name, sk_name), read)
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return Page(items, _encode(last_raw, pk_name, sk_name), read)
+        listing = merged(self.db, query, pks, (pk_name, sk_name), size, cursor, read_limit)
+        return Page([dynamo.from_item(item) for item in listing.items], listing.cursor, listing.read)
 
     def attempts_since(self, account_id: str, since_iso: str, *, read_limit: int) -> list[dict[str, Any]]:
         """The account's traces created at `since_iso` or later, newest first, at most `read_limit` of
-        them: each as its `created_at` and upstream `attempts` only (channel health reads these)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": layout.GSI1,
-            "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk >= :since",
-            "ExpressionAttributeValues": dynamo.to_attributes(
-                {":pk": layout.account_traces_pk(account_id), ":since": since_iso}
-            ),
-            "ProjectionExpression": "created_at, attempts",
-            "ScanIndexForward": False,
-        }
+        them across the index partitions they are spread over: each as its `created_at` and upstream
+        `attempts` only (channel health reads these)."""
         items: list[dict[str, Any]] = []
-        while len(items) < read_limit:
-            kwargs["Limit"] = read_limit - len(items)
-            page = self.db.query(**kwargs)
-            items.extend(dynamo.from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return items
-
-
-def _encode(raw: dict[str, Any], pk_name: str, sk_name: str) -> str:
-    position = {name: raw[name] for name in ("pk", "sk", pk_name, sk_name)}
-    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode()
-
-
-def _decode(cursor: str) -> dict[str, Any]:
-    """Raises ValueError for a cursor this repository did not make."""
-    try:
-        position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError("invalid cursor") from error
-    if not isinstance(position, dict) or not all(
-        isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) for value in position.values()
-    ):
-        raise ValueError("invalid cursor")
-    return position
+        for pk in layout.account_traces_pks(account_id):
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": layout.GSI1,
+                "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk >= :since",
+                "ExpressionAttributeValues": dynamo.to_attributes({":pk": pk, ":since": since_iso}),
+                "ProjectionExpression": "created_at, attempts",
+                "ScanIndexForward": False,
+            }
+            read: list[dict[str, Any]] = []
+            while len(read) < read_limit:
+                kwargs["Limit"] = read_limit - len(read)
+                page = self.db.query(**kwargs)
+                read.extend(dynamo.from_item(item) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            items.extend(read)
+        items.sort(key=lambda item: str(item.get("created_at", "")), reverse=True)
+        return items[:read_limit]

@@ -1,0 +1,174 @@
+"""The first token waits for no DynamoDB round trip: a request whose key was read with its account's
+gate, and whose shard this process knows holds its hold many times over, starts its upstream call
+while the hold is written. What that may cost when the hold is refused is bounded: requests in
+flight when their key is revoked elsewhere, or their balance runs out, each reach the upstream once,
+are cancelled before anything reaches the client, and cost the operator at most their prompt; the
+next ones do not reach the upstream at all.
+
+The gateway here talks to DynamoDB Local through the fault proxy (on loopback), which counts the
+calls it answered and can hold one back: so round trips are counted, not timed."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from gateway import clock
+from gateway.auth.keys import hash_key
+from gateway.config import get_settings
+from gateway.services import accounts, keys
+from gateway.storage.api_keys import ApiKeyRepository
+from gateway.storage.credits import CreditRepository, KeyGuard, Reservation
+from tests.conftest import balance_of, holds_of, ledger_entry
+from tests.support.dynamo_faults import Fault, FaultProxy
+from tests.support.fake_openai import words
+
+CREDITS = 1_000_000_000  # a thousand credits: every shard holds any test hold many times over
+
+
+@dataclass
+class Gateway:
+    url: str
+    proxy: FaultProxy
+
+
+@pytest.fixture(scope="module")
+def gateway(proxied_gateway: tuple[str, FaultProxy]) -> Gateway:
+    return Gateway(*proxied_gateway)
+
+
+def chat(url: str, key: str, model: str = "test/echo", prompt: str = "hold it", stream: bool = False) -> httpx.Response:
+    return httpx.post(
+        f"{url}/v1/chat/completions",
+        json={"model": model, "messages": [{"role": "user", "content": prompt}], "stream": stream},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+
+
+def funded(url: str, **settings: object) -> tuple[str, str]:
+    """(account id, key) of a rich account whose key this process has read, and whose shards it knows."""
+    account = accounts.create_account("speculation", CREDITS)
+    key = keys.issue_key(account.account_id, "k", "inference", **settings)
+    assert chat(url, key.key).status_code == 200
+    return account.account_id, key.key
+
+
+def wait_for(condition, seconds: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["buffered", "stream"])
+def test_the_upstream_is_called_before_any_dynamodb_round_trip_of_a_known_key(gateway, upstream, stream):
+    # Given a key this process has read, on an account whose shards it knows to be rich
+    _, key = funded(gateway.url)
+    # When its next request's hold is held back at DynamoDB
+    gateway.proxy.arm(Fault("UpdateItem", 1, 1, "pause"))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(chat, gateway.url, key, "test/hold", "speculate please", stream)
+        # Then the upstream gets the request while the hold is still unanswered: no round trip before it
+        assert wait_for(lambda: upstream.held == 1), "the upstream call waited for the hold"
+        assert gateway.proxy.paused.is_set()
+        assert gateway.proxy.answered - gateway.proxy.catalog_reads == 0
+        # And nothing reaches the client until the hold is written
+        upstream.release()
+        time.sleep(0.2)
+        assert not pending.done()
+        gateway.proxy.resume()
+        response = pending.result()
+    gateway.proxy.disarm()
+    assert response.status_code == 200, response.text
+    assert ledger_entry(response.headers["x-trace-id"]) is not None
+
+
+def test_only_the_key_reads_of_a_new_key_and_the_hold_of_a_limited_one_come_before_the_upstream(
+    gateway, upstream, make_tenant
+):
+    # Given a key this process has not read yet, and one whose credit limit needs its counter
+    fresh = make_tenant("1000")
+    _, limited = funded(gateway.url, limit=100_000_000)
+    for key, before in ((fresh.key, 2), (limited, 1)):
+        gateway.proxy.arm(None)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(chat, gateway.url, key, "test/hold")
+            assert wait_for(lambda: upstream.held == 1)
+            # Then the calls answered before the upstream saw it: the key, then the key with its gate
+            # and shards (a new key: its hold is written alongside); the hold's transaction (a limited key)
+            assert gateway.proxy.answered - gateway.proxy.catalog_reads == before  # the catalog's: in the background
+            upstream.release()
+            assert pending.result().status_code == 200
+        upstream.reset()
+    gateway.proxy.disarm()
+
+
+def test_requests_in_flight_when_their_key_is_revoked_elsewhere_cost_at_most_their_prompts(gateway, upstream):
+    # Given a key this process read (its hold will be speculative), revoked by another function's process
+    account_id, key = funded(gateway.url)
+    ApiKeyRepository(get_settings().table_name).revoke(hash_key(key), account_id, clock.now_epoch(), clock.now_iso())
+    prompts = [f"in flight {n} " + "word " * (n + 1) for n in range(4)]
+    # When requests arrive before this process knows (their upstream holds every answer back)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda prompt: chat(gateway.url, key, "test/hold", prompt), prompts))
+    # Then each is refused as before, without the upstream having answered anything
+    assert [answer.status_code for answer in answers] == [401] * 4
+    assert all(answer.json()["error"]["code"] == "invalid_api_key" for answer in answers)
+    reached = upstream.calls("hold")
+    assert 1 <= len(reached) <= len(prompts)  # those that started before the first refusal was seen
+    # And the operator's cost is bounded by their prompts: nothing was generated for them, nothing
+    # reached the client, nothing was charged to the account
+    exposure = sum(words(body["messages"][-1]["content"]) for body in reached)
+    assert exposure <= sum(words(prompt) for prompt in prompts)
+    assert all(ledger_entry(answer.headers["x-trace-id"]) is None for answer in answers)
+    assert (balance_of(account_id) + holds_of(account_id), holds_of(account_id)) == (
+        CREDITS - charged(account_id),
+        0,
+    )
+    # And the next request does not reach the upstream at all: the key was read again
+    assert chat(gateway.url, key, "test/hold").status_code == 401
+    assert len(upstream.calls("hold")) == len(reached)
+    upstream.release()
+
+
+def test_a_request_whose_balance_ran_out_elsewhere_is_cancelled_and_refused(gateway, upstream):
+    # Given an account this process saw rich, whose every credit another process then holds
+    account_id, key = funded(gateway.url)
+    account = accounts.get_account(account_id)
+    store = CreditRepository(get_settings().table_name)
+    taken = []
+    for shard in account.balance_shards:
+        if shard.balance:
+            hold = Reservation(
+                f"gen-elsewhere{shard.number:02d}{account_id[-8:]}", account_id, "e" * 64, "sk-gw-e", "test/echo",
+                shard.balance, clock.now_iso(), clock.now_epoch() + 900, shard=shard.number,
+            )  # fmt: skip
+            store.reserve(hold, KeyGuard(), clock.now_epoch(), gate=account.gate)
+            taken.append(hold)
+    try:
+        # When a request arrives (its upstream holds every answer back)
+        answer = chat(gateway.url, key, "test/hold", "one more please")
+        # Then it is refused for want of credits, the upstream call it started cancelled unanswered
+        assert answer.status_code == 402, answer.text
+        assert len(upstream.calls("hold")) <= 1
+        assert ledger_entry(answer.headers["x-trace-id"]) is None
+        assert balance_of(account_id) == 0
+    finally:
+        upstream.release()
+        for hold in taken:  # the other process's requests fail: their holds come back
+            from gateway.billing.credits import Outcome, settle
+
+            assert settle(hold, Outcome("chat.completions", None, 502, "provider_error", 0, 0, 0, 1)) is not None
+    assert balance_of(account_id) == CREDITS - charged(account_id)
+
+
+def charged(account_id: str) -> int:
+    """What the account's settled requests were charged (its shards' books)."""
+    return sum(shard.charges for shard in accounts.get_account(account_id).balance_shards)
