@@ -168,7 +168,7 @@ def render(results: Results) -> str:
     add(
         f"The machine's 1-minute load average was {results.load_before} when the run started"
         + (
-            f" (after waiting {results.waited_s / 60:.0f} minutes for it to drop below {machine.QUIET_LOAD})"
+            f" (after waiting {results.waited_s / 60:.1f} minutes for it to drop below {machine.QUIET_LOAD})"
             if results.waited_s
             else f" (below {machine.QUIET_LOAD}: the bench waits for that, up to {machine.WAIT_SECONDS // 60} minutes)"
         )
