@@ -20,7 +20,7 @@ from selenium.webdriver.common.keys import Keys
 
 from gateway.money import credits_to_micro
 from gateway.services.topup_codes import code_hash
-from tests.conftest import balance_of, ledger_entry
+from tests.conftest import aggregated, balance_of, ledger_entry
 from tests.integration.test_runtime_catalog import cost
 from tests.support.browser import DESKTOP, PHONE, Browser
 from tests.support.console import CognitoPool, ConsoleApi
@@ -220,6 +220,7 @@ def test_an_operator_mints_codes_reprices_a_model_and_routes_channels_for_a_cust
     assert servers["e2e"].keys_seen() == {f"Bearer {servers['e2e'].key}"}
 
     # Its health: the down channel failed three times running and is cooling down; the new one answers
+    aggregated()  # health reads the accounts active today, which the usage aggregator records
     browser.driver.refresh()
     browser.page("Channels")
     assert "Cooling down" in row_of(browser, down).text

@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from gateway.services import catalog_admin, channel_admin
-from tests.conftest import balance_of, ledger_entry
+from tests.conftest import aggregated, balance_of, ledger_entry
 from tests.integration.test_runtime_catalog import cost, model_spec
 from tests.support.console import CognitoPool, ConsoleApi
 from tests.support.control import Upstream, chat, eventually, unique, upstreams
@@ -228,6 +228,7 @@ def test_a_failing_channel_shows_its_failures_and_its_cool_down(gateway_url, ope
         assert served(chat(gateway_url, tenant.key, model_id))[1][0][0] == channel_id
 
     # Then its health says so: failures, three in a row, cooling; the provider's own channel answered
+    aggregated()  # health reads the accounts active today, which the usage aggregator records
     health = operator.ok(operator.get("/admin/channels/health"))
     down, fake = health["channels"][channel_id], health["channels"]["fake"]
     assert (down["state"], down["attempts"], down["failures"], down["failures_in_a_row"]) == ("cooling", 3, 3, 3)

@@ -56,7 +56,10 @@ def check_charged(example: Example) -> None:
     if not example.records:
         assert entry is None or int(entry["credits"]) == 0, f"charged though it never reached the upstream: {entry}"
         return
-    if entry is None and result.status in (401, 402, 403, 503) and not result.delivered:
+    hold_refused = result.status in (401, 402, 403) or (
+        result.status == 503 and any(call.injected for call in example.calls)  # the hold could not be written
+    )
+    if entry is None and hold_refused and not result.delivered:
         # A speculative request (services/speculation.py: its upstream call starts while its hold is
         # written) whose hold was refused or could not be written: the call was cancelled, nothing reached
         # the client and nothing moved; the operator's exposure is its prompt (docs/ARCHITECTURE.md).
