@@ -96,14 +96,19 @@ def test_only_the_key_reads_of_a_new_key_and_the_hold_of_a_limited_one_come_befo
     # Given a key this process has not read yet, and one whose credit limit needs its counter
     fresh = make_tenant("1000")
     _, limited = funded(gateway.url, limit=100_000_000)
-    for key, before in ((fresh.key, 2), (limited, 1)):
-        gateway.proxy.arm(None)
+    for key, before, speculative in ((fresh.key, 2, True), (limited, 1, False)):
+        # (a speculative hold is held back at DynamoDB: sent alongside the upstream call, it could
+        # otherwise be answered before or after the upstream saw the request)
+        gateway.proxy.arm(Fault("UpdateItem", 1, 1, "pause") if speculative else None)
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = pool.submit(chat, gateway.url, key, "test/hold")
             assert wait_for(lambda: upstream.held == 1)
             # Then the calls answered before the upstream saw it: the key, then the key with its gate
             # and shards (a new key: its hold is written alongside); the hold's transaction (a limited key)
             assert gateway.proxy.answered - gateway.proxy.catalog_reads == before  # the catalog's: in the background
+            if speculative:
+                assert wait_for(gateway.proxy.paused.is_set)
+                gateway.proxy.resume()
             upstream.release()
             assert pending.result().status_code == 200
         upstream.reset()

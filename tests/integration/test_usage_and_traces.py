@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from gateway.services import accounts, keys
-from tests.conftest import ledger_entry
+from tests.conftest import aggregated, ledger_entry
 from tests.integration.test_routing_fallback import chat as pinned_chat
 from tests.support.keys_api import chat
 
@@ -61,6 +61,7 @@ def mixed(gateway_url, fake_upstream):  # type: ignore[no-untyped-def]
         limits={"capped": 1},
     )
     second = make_run(gateway_url, {"gamma": [("test/echo", False)] * 2})
+    aggregated()  # usage is added from the ledger's stream
     return first, second
 
 
