@@ -27,7 +27,6 @@ from gateway.storage.key_checks import PARENT_TAGS, KeyGuard, key_items
 __all__ = ["CreditRepository", "KeyGuard", "LedgerEntry", "Reservation"]
 
 CONFLICT_RETRIES = 12
-_RESERVATION_FIELDS = ("shard", "recorded", "pending")  # kept on the hold, not on its ledger entry
 
 
 @dataclass(frozen=True)

@@ -101,24 +101,17 @@ class TraceRepository(dynamo.TableRepository):
         """The account's traces created at `since_iso` or later, newest first, at most `read_limit` of
         them across the index partitions they are spread over: each as its `created_at` and upstream
         `attempts` only (channel health reads these)."""
-        items: list[dict[str, Any]] = []
-        for pk in layout.account_traces_pks(account_id):
-            kwargs: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": layout.GSI1,
-                "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk >= :since",
-                "ExpressionAttributeValues": dynamo.to_attributes({":pk": pk, ":since": since_iso}),
-                "ProjectionExpression": "created_at, attempts",
-                "ScanIndexForward": False,
-            }
-            read: list[dict[str, Any]] = []
-            while len(read) < read_limit:
-                kwargs["Limit"] = read_limit - len(read)
-                page = self.db.query(**kwargs)
-                read.extend(dynamo.from_item(item) for item in page.get("Items", []))
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-            items.extend(read)
-        items.sort(key=lambda item: str(item.get("created_at", "")), reverse=True)
-        return items[:read_limit]
+        pks = layout.account_traces_pks(account_id)
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": layout.GSI1,
+            "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk >= :since",
+            "ExpressionAttributeValues": dynamo.to_attributes({":pk": pks[0], ":since": since_iso}),
+            "ProjectionExpression": "pk, sk, gsi1pk, gsi1sk, created_at, attempts",  # keys: merged's positions
+            "ScanIndexForward": False,
+        }
+        listing = merged(self.db, query, pks, ("gsi1pk", "gsi1sk"), read_limit, None, read_limit * len(pks))
+        return [
+            {name: value for name, value in dynamo.from_item(item).items() if name in ("created_at", "attempts")}
+            for item in listing.items
+        ]
