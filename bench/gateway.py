@@ -29,6 +29,16 @@ def base_env(dynamodb_endpoint: str) -> dict[str, str]:
     """What every gateway process of the bench runs with (and the bench itself, to create data).
     Static AWS credentials and no instance metadata: nothing leaves 127.0.0.1."""
     return {
+        **_local_aws(dynamodb_endpoint),
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_SERVICE_NAME": "ai-gateway",
+    }
+
+
+def _local_aws(dynamodb_endpoint: str) -> dict[str, str]:
+    """The bench's tables on DynamoDB Local, static credentials, no instance metadata."""
+    return {
         "GATEWAY_TABLE": TABLE,
         "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
@@ -36,9 +46,6 @@ def base_env(dynamodb_endpoint: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_EC2_METADATA_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "POWERTOOLS_SERVICE_NAME": "ai-gateway",
     }
 
 
@@ -72,13 +79,7 @@ def template_env(dynamodb_endpoint: str, upstream_url: str, port: int) -> dict[s
     env.update({name: value for name, value in deployed.items() if not name.startswith(ADAPTER_ONLY)})
     env.update(
         {
-            "GATEWAY_TABLE": TABLE,
-            "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
-            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_EC2_METADATA_DISABLED": "true",
+            **_local_aws(dynamodb_endpoint),
             "PORT": str(port),
             "PYTHONPATH": str(ROOT / "layers" / "common"),  # the CommonLayer, as /opt/python
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
