@@ -2,8 +2,8 @@
 and hands its records to the same code as the Lambda (gateway.billing.aggregates), checkpointed per
 stream shard in the table itself, so a restart adds nothing twice. Like the Lambda's event source
 (BatchSize 1000, MaximumBatchingWindowInSeconds 1), it adds a shard's records once a second or once
-a thousand are waiting. `drain()` adds what waits at once, and returns when everything written before
-it was called is added (tests read usage after it)."""
+a thousand are waiting. `drain()` wakes it, adds what waits at once, and returns when everything
+written before it was called is added (tests read usage after it)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ THREAD = "usage-aggregator"
 
 class StreamAggregator:
     def __init__(
-        self, table: str, endpoint: str, idle_seconds: float = 0.05, batch_seconds: float = 1.0, batch_size: int = 1000
+        self, table: str, endpoint: str, idle_seconds: float = 0.25, batch_seconds: float = 1.0, batch_size: int = 1000
     ) -> None:
         import boto3
 
@@ -43,6 +43,7 @@ class StreamAggregator:
         self._cycle = self._quiet = 0
         self._changed = threading.Condition()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by stop() and drain(): poll now
         self._thread = threading.Thread(target=self._run, name=THREAD, daemon=True)
         self.error: BaseException | None = None
 
@@ -55,6 +56,7 @@ class StreamAggregator:
     def stop(self) -> None:
         global _current
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=10)
         if _current is self:
             _current = None
@@ -65,6 +67,7 @@ class StreamAggregator:
         with self._changed:
             self._flushing += 1
             started = self._cycle
+            self._wake.set()
             try:
                 if not self._changed.wait_for(lambda: self._quiet > started or self.error is not None, timeout):
                     raise TimeoutError("the usage aggregator did not catch up")
@@ -89,8 +92,9 @@ class StreamAggregator:
                 if read == 0 and not any(self.waiting.values()):
                     self._quiet = cycle
                 self._changed.notify_all()
-            if read <= 0:
-                self._stop.wait(self.idle_seconds)
+            if read <= 0 and not self._flushing:
+                self._wake.wait(self.idle_seconds)
+            self._wake.clear()
 
     def poll_once(self) -> int:
         """One read of every shard of the stream, adding what has waited long enough; returns the
