@@ -112,7 +112,9 @@ def model(results: Results) -> CostModel | None:
         if phase is None or process not in phase.cpu_ms_per_request or added is None:
             continue
         cpu[target] = phase.cpu_ms_per_request[process]
-        own[target] = max(added, cpu[target] / LAMBDA_VCPU_AT_1024MB)
+        # the gateway's invocation lasts past its answer by the settlement's round trip (gateway/afterwards.py)
+        after = _settlement_ms(results) if target == "gateway" else 0.0
+        own[target] = max(added + after, cpu[target] / LAMBDA_VCPU_AT_1024MB)
     aggregator_cpu = _aggregator_cpu(results)
     options = []
     fixed = PRICES["api_gateway_rest_per_million"] + PRICES["lambda_request_per_million"]
@@ -143,6 +145,12 @@ def model(results: Results) -> CostModel | None:
     if "gateway" in cpu:
         options.append(_managed(cpu["gateway"], writes_usd + aggregator_usd))
     return CostModel(lines, wcu, own, cpu, options, aggregator_usd)
+
+
+def _settlement_ms(results: Results) -> float:
+    from bench import roundtrip
+
+    return next((trip.p50_ms for trip in results.roundtrips if trip.name == roundtrip.SETTLE), 0.0)
 
 
 def _aggregator_cpu(results: Results) -> float:

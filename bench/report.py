@@ -96,7 +96,8 @@ def goals(results: Results) -> list[Goal]:
             f"< {_f(lite)} ms (LiteLLM)" if lite is not None else "LiteLLM not measured",
             f"{_f(ours)} ms",
             (ours < lite) if ours is not None and lite is not None else None,
-            "the hold and the settlement are two DynamoDB Local round trips on the request's path",
+            "the hold is a DynamoDB Local round trip on the request's path (the settlement comes after the answer), "
+            "and the gateway's CPU time is on it too",
         )
     )
     for stream in (False, True):
@@ -110,7 +111,8 @@ def goals(results: Results) -> list[Goal]:
                 f"<= {_f(theirs)} ms (Portkey)" if theirs is not None else "Portkey not measured",
                 f"{_f(mine)} ms",
                 (mine <= theirs) if mine is not None and theirs is not None else None,
-                "see the profile: Python's HTTP server, FastAPI and the DynamoDB client against Node's V8",
+                "see the profile: the upstream call through httpx, the DynamoDB client, Starlette's and FastAPI's "
+                "middleware and routing, in Python, against Node's V8 doing no auth and no write",
             )
         )
     for cold in results.coldstarts:
@@ -249,7 +251,9 @@ def _setup(out: list[str], results: Results) -> None:
         "- **gateway**: `functions/chat/run.sh` (uvicorn with uvloop and httptools, `--no-access-log`) with "
         "ChatFunction's environment resolved from template.yaml (`POWERTOOLS_METRICS_NAMESPACE` set, metrics on, "
         "`POWERTOOLS_LOG_LEVEL` as the template sets it), the CommonLayer's source as `/opt/python`, the tables and "
-        "upstream of the bench; only the Lambda Web Adapter in front is missing. Beside it the **aggregator** "
+        "upstream of the bench; only the Lambda Web Adapter in front is missing (and with it the Extensions API: "
+        "off Lambda, as in Lambda once the chat function's extension has registered, a buffered answer's settlement "
+        "is written right after the answer, by the same process: gateway/afterwards.py). Beside it the **aggregator** "
         "(`bench/serve_aggregator.py`: AggregatorFunction's code fed by DynamoDB Local's stream, batches of up to "
         "1,000 records or 1 s as the event source mapping sends them)."
     )
@@ -262,7 +266,7 @@ def _setup(out: list[str], results: Results) -> None:
     add(
         f"- One account with {gateway.CREDITS} credits ({shards} balance shards) and one inference key, written "
         "by the gateway's own services: every request authenticates (cached key), holds credits on a balance "
-        "shard, calls the upstream, and settles (shard + ledger entry)."
+        "shard, calls the upstream, and settles (shard + ledger entry; a buffered answer goes out first)."
     )
     add("- **LiteLLM proxy**: " + "; ".join(litellm_proxy.DESCRIPTION) + ".")
     add("- **Portkey gateway**: " + "; ".join(portkey.DESCRIPTION) + ".")

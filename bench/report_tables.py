@@ -230,7 +230,8 @@ def cost(out: list[str], results: Results) -> None:
     add("")
     price = pricing.PRICES["dynamodb_write_per_million"]
     add(
-        f"The gateway's own billed time on Lambda (1024 MB) per request = max(its added latency at c=1 here, its "
+        f"The gateway's own billed time on Lambda (1024 MB) per request = max(its added latency at c=1 here (the "
+        "gateway's plus its settlement's round trip, which its invocation waits for after the answer), its "
         f"CPU time here / {pricing.LAMBDA_VCPU_AT_1024MB:.2f} vCPU): "
         + ", ".join(f"{PEERS.get(t, t)} {ms:.1f} ms" for t, ms in model.own_ms.items())
         + f". Its write units: {model.wcu_per_request:.2f} per request (above) at "

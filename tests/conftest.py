@@ -276,16 +276,26 @@ def make_tenant(gateway_env: dict[str, str]):  # type: ignore[no-untyped-def]
     return make
 
 
+def settled() -> None:
+    """Wait until this process's servers have written the settlements of the answers they sent (a
+    buffered answer goes out first: gateway.afterwards)."""
+    from gateway import afterwards
+
+    afterwards.drain()
+
+
 def aggregated() -> None:
     """Wait until the usage aggregator has added every ledger entry written so far (usage, key totals)."""
     from devtools.aggregator import drain
 
+    settled()
     drain()
 
 
 def balance_of(account_id: str) -> int:
     from gateway.services import accounts
 
+    settled()
     return accounts.get_account(account_id).balance
 
 
@@ -293,6 +303,7 @@ def holds_of(account_id: str) -> int:
     """Micro-credits the account's balance shards hold for requests not settled yet."""
     from gateway.services import accounts
 
+    settled()
     return accounts.get_account(account_id).holds
 
 
@@ -300,6 +311,7 @@ def ledger_entry(trace_id: str) -> dict | None:  # type: ignore[type-arg]
     from gateway.config import get_settings
     from gateway.storage.credits import CreditRepository
 
+    settled()
     return CreditRepository(get_settings().table_name).get_entry(trace_id)
 
 

@@ -79,15 +79,19 @@ def test_no_route_is_routed_twice() -> None:
 def test_chat_on_managed_instances_is_the_chat_function_on_its_own_api() -> None:
     """Given ChatCompute=managed-instances adds the chat function on Lambda Managed Instances
     When its resource is compared with ChatFunction's
-    Then it runs the same code with the same environment, and serves exactly the same routes,
-    streamed, on ManagedChatApi."""
+    Then it runs the same code with the same environment (but for settling before answering: its
+    environments serve many requests at once), and serves exactly the same routes, streamed, on
+    ManagedChatApi."""
     chat, managed = functions()["ChatFunction"]["Properties"], functions()[MANAGED_CHAT]["Properties"]
     assert (managed["CodeUri"], managed["Handler"], managed["Timeout"]) == (
         chat["CodeUri"],
         chat["Handler"],
         chat["Timeout"],
     )
-    assert managed["Environment"] == chat["Environment"]
+    managed_variables = dict(managed["Environment"]["Variables"])
+    assert managed_variables.pop("SETTLE_AFTER_ANSWER") == "false"
+    assert "SETTLE_AFTER_ANSWER" not in chat["Environment"]["Variables"]
+    assert managed_variables == chat["Environment"]["Variables"]
     assert (managed["Runtime"], functions()[MANAGED_CHAT]["Condition"]) == ("python3.13", "OnManagedInstances")
     managed_routes = [route for route in api_routes() if route.function == MANAGED_CHAT]
     assert {route.api for route in managed_routes} == {"ManagedChatApi"}

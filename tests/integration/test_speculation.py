@@ -23,7 +23,7 @@ from gateway.config import get_settings
 from gateway.services import accounts, keys
 from gateway.storage.api_keys import ApiKeyRepository
 from gateway.storage.credits import CreditRepository, KeyGuard, Reservation
-from tests.conftest import balance_of, holds_of, ledger_entry
+from tests.conftest import balance_of, holds_of, ledger_entry, settled
 from tests.support.dynamo_faults import Fault, FaultProxy
 from tests.support.fake_openai import words
 
@@ -55,6 +55,7 @@ def funded(url: str, **settings: object) -> tuple[str, str]:
     account = accounts.create_account("speculation", CREDITS)
     key = keys.issue_key(account.account_id, "k", "inference", **settings)
     assert chat(url, key.key).status_code == 200
+    settled()  # its settlement, written after the answer, is not counted as the next request's
     return account.account_id, key.key
 
 
@@ -111,6 +112,7 @@ def test_only_the_key_reads_of_a_new_key_and_the_hold_of_a_limited_one_come_befo
                 gateway.proxy.resume()
             upstream.release()
             assert pending.result().status_code == 200
+            settled()
         upstream.reset()
     gateway.proxy.disarm()
 

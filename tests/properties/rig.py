@@ -13,7 +13,7 @@ from tests.support.dynamo_faults import FaultProxy
 
 class InFlight:
     """ASGI wrapper counting requests the gateway is still working on (settlements included: a stream
-    settles inside its body iterator, a buffered answer before it is sent)."""
+    settles inside its body iterator, a buffered answer after it is sent, in the app's own middleware)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app

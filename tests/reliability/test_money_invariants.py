@@ -102,7 +102,7 @@ def test_a_failing_credit_store_never_charges_without_a_ledger_entry(
     gateway_url, upstream, make_tenant, monkeypatch, stage
 ):
     from gateway.billing.sweeper import sweep_expired
-    from tests.conftest import balance_of
+    from tests.conftest import balance_of, settled
 
     tenant = make_tenant("10")
     real = CreditRepository.reserve if stage == "reserve" else CreditRepository.settle
@@ -117,6 +117,7 @@ def test_a_failing_credit_store_never_charges_without_a_ledger_entry(
         headers={"Authorization": f"Bearer {tenant.key}"},
         timeout=20,
     )
+    settled()  # a buffered answer is settled after it went out
     monkeypatch.setattr(CreditRepository, stage, real)
     if stage == "reserve":
         # Then the client is told to retry, and nothing was taken
@@ -149,7 +150,7 @@ def test_a_settlement_that_cannot_even_be_recorded_leaves_the_hold_for_the_sweep
     gateway_url, upstream, make_tenant, monkeypatch
 ):
     from gateway.billing.sweeper import sweep_expired
-    from tests.conftest import balance_of
+    from tests.conftest import balance_of, settled
 
     tenant = make_tenant("10")
 
@@ -164,6 +165,7 @@ def test_a_settlement_that_cannot_even_be_recorded_leaves_the_hold_for_the_sweep
         headers={"Authorization": f"Bearer {tenant.key}"},
         timeout=20,
     )
+    settled()
     monkeypatch.undo()
     # Then the answer still went out; with the store unreachable nothing could be kept, so the
     # sweeper can only release the hold (the one ending where the provider is paid and the client not)

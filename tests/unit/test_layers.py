@@ -47,6 +47,7 @@ LAYERS: dict[str, int] = {
     "money": 1,
     "ids": 1,
     "deadline": 1,
+    "afterwards": 1,
     "entry": 1,
     "observability": 1,
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import anyio
@@ -16,8 +17,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import afterwards
 from gateway.auth.authenticate import Principal, Requirement, authenticate, authenticate_from_cache, credential_from
 from gateway.config import get_settings
+from gateway.deadline import CONTEXT_HEADER
 from gateway.errors import (
     GatewayError,
     InvalidJson,
@@ -47,6 +50,7 @@ def create_app(*routers: APIRouter, title: str = "AI Gateway") -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         dependencies=[Depends(_refuse_oversized)],
+        lifespan=_lifespan,
     )
     for router in routers:
         app.include_router(router)
@@ -58,6 +62,14 @@ def create_app(*routers: APIRouter, title: str = "AI Gateway") -> FastAPI:
     app.add_api_route("/health", _health, methods=["GET"], include_in_schema=False)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """Under uvicorn behind the Web Adapter (Mangum runs no lifespan): keep the environment awake
+    while an answer's settlement is written."""
+    afterwards.start_extension()
+    yield
 
 
 def format_router(format_name: str) -> APIRouter:
@@ -72,7 +84,8 @@ def format_router(format_name: str) -> APIRouter:
 
 class RequestContextMiddleware:
     """Gives each request a trace id (state, logs, `X-Trace-ID`) and reads its body, up to the limit:
-    an oversized body is dropped, and refused (413) once its route is known."""
+    an oversized body is dropped, and refused (413) once its route is known. Once the response is
+    sent, the work the request left for after it (gateway.afterwards) runs."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -105,7 +118,10 @@ class RequestContextMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send_with_trace)
+        invocations = afterwards.request_ids(
+            value.decode("latin-1") for name, value in scope["headers"] if name == CONTEXT_HEADER.encode()
+        )
+        await afterwards.serve(self.app, scope, replay, send_with_trace, invocations)
 
 
 class EventStreamResponse(StreamingResponse):

@@ -9,6 +9,7 @@ OpenRouter's `models` (fallback models) and `provider` preferences shape the rou
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -17,6 +18,7 @@ from typing import Any
 
 import anyio
 
+from gateway import afterwards
 from gateway.auth.authenticate import Principal, refresh
 from gateway.billing import charges, credits, estimate
 from gateway.billing.charges import Charge
@@ -196,7 +198,9 @@ class ChatCall:
         answer, canonical = answered.answer
         self.answered_by(answered.candidate)
         charge = self.charge(answered.candidate, usage_from(canonical), completion_text_bytes(canonical))
-        cost = await self.meter.settle(self.meter.served(answered.candidate, answered.asked_at, charge))
+        outcome = self.meter.served(answered.candidate, answered.asked_at, charge)
+        cost = await self.meter.charged(outcome)  # the hold is written: the answer may go out
+        await afterwards.after_answer(functools.partial(self.meter.settle, outcome))
         return self.exchange.priced(answer, cost)
 
     async def open_stream(self) -> UpstreamStream:

@@ -179,6 +179,10 @@ class Meter:
             channel=candidate.channel or candidate.provider,
         )
 
+    async def charged(self, outcome: Outcome) -> int:
+        """What settling `outcome` charges (micro-credits), once the hold is written."""
+        return credits.charged(await self.held(), outcome)
+
     async def settle(self, outcome: Outcome, also: Sequence[dict[str, Any]] = ()) -> int:
         """Settle even if the request is being cancelled (client gone): money first. Returns what the
         ledger charged (micro-credits): the outcome's cost, up to the hold. The tokens of a channel with
