@@ -175,4 +175,4 @@ def get_model(model_id: str, principal: AnyKey) -> dict[str, Any]:
     return models.get_model(model_id, principal.key)
 
 
-app = create_app(router, title="AI Gateway: chat")
+app = create_app(router, title="AI Gateway: chat", answers_before_settling=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from gateway.services import accounts
+from tests.conftest import settled
 
 
 def test_a_key_reads_its_own_record_account_and_quota(gateway_url, upstream, make_tenant):
@@ -15,6 +16,7 @@ def test_a_key_reads_its_own_record_account_and_quota(gateway_url, upstream, mak
         json={"model": "test/echo", "messages": [{"role": "user", "content": "spend a little"}]},
         headers=headers,
     ).raise_for_status()
+    settled()  # the answer's settlement is written after it
 
     key = httpx.get(f"{gateway_url}/api/v1/key", headers=headers).json()["data"]
     assert key["hash"] == tenant.key_hash

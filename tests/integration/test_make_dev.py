@@ -79,9 +79,9 @@ def charged(dev: DevServer, key: str, model: str) -> dict[str, Any] | None:
         "dynamodb", endpoint_url=dev.dynamodb, region_name="us-east-1",
         aws_access_key_id="local", aws_secret_access_key="local",
     )  # fmt: skip
-    item = client.get_item(
-        TableName="ai-gateway", Key={"pk": {"S": f"TRACE#{response.headers['x-trace-id']}"}, "sk": {"S": "TRACE"}}
-    )["Item"]
+    key_of_entry = {"pk": {"S": f"TRACE#{response.headers['x-trace-id']}"}, "sk": {"S": "TRACE"}}
+    # written by make dev's process right after the answer
+    item = eventually(lambda: client.get_item(TableName="ai-gateway", Key=key_of_entry).get("Item"), seconds=10)
     from gateway.storage.dynamo import from_item
 
     return from_item(item)

@@ -214,3 +214,18 @@ def contains(answer: Any, expected: Any) -> bool:
     if isinstance(expected, dict):
         return isinstance(answer, dict) and all(contains(answer.get(key), value) for key, value in expected.items())
     return bool(answer == expected)
+
+
+@pytest.mark.parametrize("header", ["[" * 5000, "{" * 4000, "x" * 9000])
+def test_a_clients_own_lambda_context_header_cannot_fail_a_request(header: str) -> None:
+    # Given any app (the functions under Mangum get this header from the client, not the Web Adapter)
+    router = APIRouter()
+
+    @router.get("/ping")
+    def ping() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    with TestClient(create_app(router)) as client:
+        response = client.get("/ping", headers={"x-amzn-lambda-context": header})
+    assert response.status_code == 200
+    assert response.json() == {"ok": "yes"}

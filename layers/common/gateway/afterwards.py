@@ -29,9 +29,19 @@ Work = Callable[[], Awaitable[Any]]
 EXTENSION_NAME = "gateway-afterwards"
 _FINISHED_KEPT = 256  # request ids remembered as finished (one environment serves one at a time)
 
-_left: ContextVar[list[Work] | None] = ContextVar("work_after_answer", default=None)
+_STRAY_REQUEST_SECONDS = 5.0  # an invocation whose request has not reached this process by then: none will
+
+
+class _Left(list[Work]):
+    """The work one request left; closed once it ran (work left later runs at once)."""
+
+    closed = False
+
+
+_left: ContextVar[_Left | None] = ContextVar("work_after_answer", default=None)
 _state = threading.Condition()
 _running = 0  # work left by requests and not finished (all requests of this process)
+_serving = 0  # requests inside `serve`
 _finished: deque[str] = deque(maxlen=_FINISHED_KEPT)  # Lambda request ids whose request is over
 _extension_ready = False
 
@@ -52,7 +62,7 @@ async def after_answer(work: Work) -> None:
     """Run `work` once the answer is sent, or now when that cannot be promised (not within a request
     served by `serve`, or nothing keeps the environment awake)."""
     left = _left.get()
-    if left is None or not deferring():
+    if left is None or left.closed or not deferring():
         await work()
         return
     global _running
@@ -63,17 +73,24 @@ async def after_answer(work: Work) -> None:
 
 async def serve(app: Any, scope: Any, receive: Any, send: Any, request_ids: Iterable[str] = ()) -> None:
     """Call the ASGI app for one request, then the work it left, shielded from cancellation (the
-    client may be gone); then mark the request's Lambda invocations finished."""
-    left: list[Work] = []
+    client may be gone); then mark the request's Lambda invocations finished, whatever happened."""
+    global _serving
+    left = _Left()
     token = _left.set(left)
+    with _state:
+        _serving += 1
     try:
-        await app(scope, receive, send)
+        try:
+            await app(scope, receive, send)
+        finally:
+            _left.reset(token)
+            with anyio.CancelScope(shield=True):
+                for work in left:
+                    await _run(work)
+            left.closed = True
     finally:
-        _left.reset(token)
-        with anyio.CancelScope(shield=True):
-            for work in left:
-                await _run(work)
         with _state:
+            _serving -= 1
             _finished.extend(request_ids)
             _state.notify_all()
 
@@ -124,26 +141,47 @@ def _enabled() -> bool:
 
 
 def _follow(base: str, identifier: str) -> None:
-    """Ask for each event; an invocation is released once its request is finished, or shortly before
-    its deadline (a request that never reached this process)."""
+    """Ask for each event; an invocation is released once its request is finished (see
+    `wait_for_request`). Never gives up: Lambda waits for a registered extension."""
     global _extension_ready
+    failures = 0
     while True:
         try:
             answer = _call(f"{base}/event/next", {"Lambda-Extension-Identifier": identifier})
             event = json.loads(answer.read())
+            if isinstance(event, dict) and event.get("eventType") == "INVOKE":
+                wait_for_request(str(event.get("requestId", "")), event.get("deadlineMs"))
+            failures = 0
         except Exception:
-            _log().exception("the extension lost the Extensions API; settlements are written before answers")
-            _extension_ready = False
-            return
-        if event.get("eventType") == "INVOKE":
-            wait_for_request(str(event.get("requestId", "")), event.get("deadlineMs"))
+            failures += 1
+            _log().exception("the extension's event failed")
+            if failures >= 3:  # the Extensions API is gone: stop promising to keep invocations open
+                _extension_ready = False
+            time.sleep(min(0.05 * 2**failures, 1.0))
 
 
-def wait_for_request(request_id: str, deadline_ms: Any = None) -> bool:
-    """Block until the request of `request_id` is finished (True), or 0.5 s before the deadline."""
-    budget = max(deadline_ms / 1000 - time.time() - 0.5, 0.0) if isinstance(deadline_ms, int | float) else 900.0
+def wait_for_request(request_id: str, deadline_ms: Any = None, stray_seconds: float = _STRAY_REQUEST_SECONDS) -> bool:
+    """Block until the invocation's request is finished and no work is left (True), or until no request
+    has reached this process `stray_seconds` after the invocation began (one that never will), or 0.5 s
+    before the deadline."""
+    now = time.time()
+    budget = 900.0
+    if isinstance(deadline_ms, int | float) and 0 < deadline_ms < 10**14:
+        budget = max(deadline_ms / 1000 - now - 0.5, 0.0)
+    began = time.monotonic()
+
+    def over() -> bool:
+        if _running:
+            return False
+        return request_id in _finished or (not _serving and time.monotonic() - began >= stray_seconds)
+
     with _state:
-        return _state.wait_for(lambda: request_id in _finished, budget)
+        while not over():
+            left = budget - (time.monotonic() - began)
+            if left <= 0:
+                return False
+            _state.wait(min(left, 0.5))
+        return request_id in _finished
 
 
 def request_ids(header_values: Iterable[str]) -> list[str]:
@@ -152,7 +190,7 @@ def request_ids(header_values: Iterable[str]) -> list[str]:
     for value in header_values:
         try:
             context = json.loads(value) if len(value) <= 8192 else None
-        except ValueError:
+        except (ValueError, RecursionError):  # a client's own header, in functions the adapter is not in front of
             continue
         if isinstance(context, dict) and isinstance(context.get("request_id"), str):
             found.append(context["request_id"][:128])

@@ -35,7 +35,7 @@ def _deadline_ms(value: str) -> float | None:
         return None
     try:
         context = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # a client may send its own header
         return None
     deadline = context.get("deadline", context.get("deadline_ms")) if isinstance(context, dict) else None
     if isinstance(deadline, bool) or not isinstance(deadline, int | float) or not 0 < deadline < 10**14:

@@ -42,7 +42,9 @@ TRACE_HEADER = "X-Trace-ID"
 INTERNAL_PATHS = frozenset({"/health"})  # served by every app, not exposed through API Gateway
 
 
-def create_app(*routers: APIRouter, title: str = "AI Gateway") -> FastAPI:
+def create_app(*routers: APIRouter, title: str = "AI Gateway", answers_before_settling: bool = False) -> FastAPI:
+    """`answers_before_settling`: the app writes a buffered answer's settlement after it (chat); in
+    Lambda it then keeps each invocation open until that is done (gateway.afterwards)."""
     app = FastAPI(
         title=title,
         version="0.1.0",
@@ -50,7 +52,7 @@ def create_app(*routers: APIRouter, title: str = "AI Gateway") -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         dependencies=[Depends(_refuse_oversized)],
-        lifespan=_lifespan,
+        lifespan=_lifespan if answers_before_settling else None,
     )
     for router in routers:
         app.include_router(router)
@@ -94,6 +96,12 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        invocations = afterwards.request_ids(
+            value.decode("latin-1") for name, value in scope["headers"] if name == CONTEXT_HEADER.encode()
+        )
+        await afterwards.serve(self._serve, scope, receive, send, invocations)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         trace_id = new_trace_id()
         scope.setdefault("state", {})["trace_id"] = trace_id
         emit_cold_start()
@@ -118,10 +126,7 @@ class RequestContextMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        invocations = afterwards.request_ids(
-            value.decode("latin-1") for name, value in scope["headers"] if name == CONTEXT_HEADER.encode()
-        )
-        await afterwards.serve(self.app, scope, replay, send_with_trace, invocations)
+        await self.app(scope, replay, send_with_trace)
 
 
 class EventStreamResponse(StreamingResponse):
