@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
-
 from gateway.entry import asgi_handler
 from gateway.formats.control import CodeMint, CodeUpdate, GroupAssignment, channel_input
 from gateway.http import OperatorKey, create_app
 from gateway.services import catalog_admin, channel_admin, topup_codes
+from gateway.web import APIRouter, Body, Query
 
 router = APIRouter(prefix="/api/admin")
 Json = Annotated[dict[str, Any], Body()]

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
-
 from gateway.deadline import CONTEXT_HEADER, from_lambda_context
 from gateway.formats import anthropic, completions, gemini, openai
 from gateway.formats import token_counts as counting
@@ -25,6 +22,7 @@ from gateway.providers.capabilities import TEXT_COMPLETIONS
 from gateway.services import embeddings, models, platform_views, responses, token_counts
 from gateway.services.chat import ChatAnswer, infer
 from gateway.services.routing import parse_gemini_target
+from gateway.web import APIRouter, Header, JSONResponse, Path, Query, Request, Response
 
 router = APIRouter()  # OpenAI's format: its error envelope
 anthropic_routes = format_router("anthropic")

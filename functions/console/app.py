@@ -9,7 +9,6 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 
 from gateway.assets import StaticSite, security_headers
 from gateway.auth.cognito import pool
@@ -26,6 +25,7 @@ from gateway.services import console, console_admin, keys, operators, topup_code
 from gateway.services.console import ConsoleSession
 from gateway.services.console_admin import Action
 from gateway.services.usage import DateRange
+from gateway.web import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 
 STATIC = FilePath(__file__).resolve().parent / "static"
 Day = Annotated[str | None, Query(max_length=10)]

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-
 from gateway.formats.images import ImageGenerationRequest, TaskImageRequest
 from gateway.http import AnyKey, InferenceKey, create_app, format_router, trace_id_of
 from gateway.services import image_tasks, images, platform_views
+from gateway.web import APIRouter, JSONResponse, Request
 
 router = APIRouter()
 api_v1_routes = format_router("api_v1")

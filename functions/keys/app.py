@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
-
 from gateway.entry import asgi_handler
 from gateway.formats.control import ProviderKeyInput, TopUp
 from gateway.formats.keys import ApiKeyCreate, KeyCreate, KeyUpdate, TokenCreate
 from gateway.http import AnyKey, ManagementKey, create_app, credential_of, format_router
 from gateway.services import accounts, byok, delegation, key_aliases, keys, topup_codes
+from gateway.web import APIRouter, Header, Request
 
 router = APIRouter()  # OpenAI's error envelope (PotatoRouter's paths)
 api_v1_routes = format_router("api_v1")  # the /api/v1 envelope: type equal to code

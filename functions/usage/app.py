@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-
 from gateway.entry import asgi_handler
 from gateway.http import AnyKey, create_app, format_router
 from gateway.services import platform_views as poeti
 from gateway.services import usage
 from gateway.services.usage import DateRange
+from gateway.web import APIRouter, Query
 
 router = APIRouter()  # OpenAI's error envelope (PotatoRouter's paths)
 api_v1_routes = format_router("api_v1")  # the /api/v1 envelope: type equal to code

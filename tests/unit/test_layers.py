@@ -49,6 +49,7 @@ LAYERS: dict[str, int] = {
     "deadline": 1,
     "entry": 1,
     "observability": 1,
+    "web": 1,
 }
 SIBLINGS_MAY_IMPORT_EACH_OTHER = {1, 5}
 PURE: dict[str, set[str]] = {"canonical": set(), "dialects": {"canonical"}}

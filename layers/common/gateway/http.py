@@ -8,10 +8,6 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
-from fastapi.routing import APIRoute
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +30,16 @@ from gateway.formats.inbound import error_envelope
 from gateway.ids import new_trace_id
 from gateway.observability import adopt_trace_header, emit_cold_start, emit_count, logger
 from gateway.storage.dynamo_client import DynamoError
+from gateway.web import (
+    APIRoute,
+    APIRouter,
+    Depends,
+    FastAPI,
+    JSONResponse,
+    Request,
+    RequestValidationError,
+    StreamingResponse,
+)
 
 TRACE_HEADER = "X-Trace-ID"
 INTERNAL_PATHS = frozenset({"/health"})  # served by every app, not exposed through API Gateway
