@@ -1,5 +1,5 @@
 """Usage totals and request traces (any key: its own traffic; a management key: its account's);
-`/api/v1/usage` and `/api/v1/request-traces` in poeti's envelope (services.platform_views).
+`/api/v1/usage` and `/api/v1/request-traces` in poeti's envelope (services.poeti_views).
 Buffered: Mangum adapts API Gateway events to the FastAPI app (gateway.entry)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from gateway.entry import asgi_handler
 from gateway.http import AnyKey, create_app, format_router
-from gateway.services import platform_views as poeti
+from gateway.services import poeti_views as poeti
 from gateway.services import usage
 from gateway.services.usage import DateRange
 from gateway.web import APIRouter, Query

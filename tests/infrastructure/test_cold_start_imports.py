@@ -23,7 +23,8 @@ spec.loader.exec_module(module)
 heavy = sorted(name for name in ("boto3", "botocore") if name in sys.modules)
 openapi = sys.modules.get("fastapi.openapi.models")
 built = openapi is not None and openapi.OpenAPI.__pydantic_complete__
-print(json.dumps({"heavy": heavy, "handler": hasattr(module, "handler") or hasattr(module, "app"), "openapi_built": built}))
+handler = hasattr(module, "handler") or hasattr(module, "app")
+print(json.dumps({"heavy": heavy, "handler": handler, "openapi_built": built}))
 """
 
 TRACE = """

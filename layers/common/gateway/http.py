@@ -26,7 +26,6 @@ from gateway.errors import (
     RequestTooLarge,
     ServiceUnavailable,
 )
-from gateway.formats.inbound import error_envelope
 from gateway.ids import new_trace_id
 from gateway.observability import adopt_trace_header, emit_cold_start, emit_count, logger
 from gateway.storage.dynamo_client import DynamoError
@@ -211,6 +210,8 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 
 def _error_response(error: GatewayError, request: Request) -> JSONResponse:
     """The error in the envelope of the route's format (OpenAI's where no route matched)."""
+    from gateway.formats.inbound import error_envelope  # the formats' encoders: not in a cold start's imports
+
     emit_count("ErrorResponses", code=error.code)
     body = error_envelope(getattr(request.scope.get("route"), "format", "openai"), error)
     return JSONResponse(body, status_code=error.status, headers=error.headers or None)
