@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from gateway.entry import asgi_handler
 from gateway.formats.control import CodeMint, CodeUpdate, GroupAssignment, channel_input
-from gateway.http import OperatorKey, create_app
+from gateway.http import OperatorKey, Routes, create_app
 from gateway.services import catalog_admin, channel_admin, topup_codes
-from gateway.web import APIRouter, Body, Query
+from gateway.web import Body, Query
 
-router = APIRouter(prefix="/api/admin")
+router = Routes(prefix="/api/admin")
 Json = Annotated[dict[str, Any], Body()]
 Cursor = Annotated[str | None, Query(max_length=64)]
 

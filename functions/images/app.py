@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.formats.images import ImageGenerationRequest, TaskImageRequest
-from gateway.http import AnyKey, InferenceKey, create_app, format_router, trace_id_of
+from gateway.http import AnyKey, InferenceKey, Routes, create_app, trace_id_of
 from gateway.services import image_tasks, images, platform_views
-from gateway.web import APIRouter, JSONResponse, Request
+from gateway.web import JSONResponse, Request
 
-router = APIRouter()
-api_v1_routes = format_router("api_v1")
+router = Routes()
+api_v1_routes = Routes("api_v1")
 
 
 @router.post("/v1/images/generations")
@@ -40,7 +40,7 @@ def platform_image_task(task_id: str, principal: AnyKey) -> dict[str, Any]:
     return platform_views.task_answer(image_tasks.task_view(principal, task_id))
 
 
-router.include_router(api_v1_routes)
+router.include(api_v1_routes)
 
 
 app = create_app(router, title="AI Gateway: images")

@@ -78,9 +78,10 @@ def test_fastapi_builds_its_models_on_first_use_and_the_gateway_its_own_at_once(
     script = """
 import json
 from pydantic import BaseModel
-from gateway.web import APIRouter, FastAPI
-from gateway.formats.keys import KeyCreate
+from gateway.web import FastAPI
+from fastapi import APIRouter
 from fastapi.openapi.models import OpenAPI
+from gateway.formats.keys import KeyCreate
 before = OpenAPI.__pydantic_complete__
 app = FastAPI()
 router = APIRouter()

@@ -8,13 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from gateway import errors
 from gateway.formats.openai import ChatCompletionRequest
-from gateway.http import _explain, create_app
+from gateway.http import Routes, _explain, create_app
 
 SECRET = "sk-live-8QvN2kT5pXr7LmZ3wYc9HbJ4"
 MESSAGES = [{"role": "user", "content": "Hello"}]
@@ -137,7 +136,7 @@ def test_invalid_json_around_a_secret_is_not_echoed() -> None:
 
 @pytest.fixture(scope="module")
 def client() -> TestClient:
-    router = APIRouter()
+    router = Routes()
 
     @router.post("/v1/chat/completions")
     async def echo(payload: ChatCompletionRequest) -> dict[str, Any]:
