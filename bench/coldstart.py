@@ -270,7 +270,7 @@ steps = {}
 def step(label, call):
     started = time.perf_counter(); call(); steps[label] = (time.perf_counter() - started) * 1000
 from gateway.storage import dynamo
-step("create the DynamoDB client (imports urllib3)", dynamo.client)
+step("create the DynamoDB client", dynamo.client)
 from gateway.observability import logger, tracer
 step("Powertools Logger()", logger)
 step("Powertools Tracer() (X-Ray SDK + botocore; sampled invocations only)", tracer)
