@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from gateway.entry import asgi_handler
 from gateway.formats.control import CodeMint, CodeUpdate, GroupAssignment, channel_input
-from gateway.http import OperatorKey, Routes, create_app
+from gateway.http import OperatorKey, create_app
+from gateway.routes import Routes
 from gateway.services import catalog_admin, channel_admin, topup_codes
 from gateway.web import Body, Query
 

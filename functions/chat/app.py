@@ -17,8 +17,9 @@ from gateway.formats.inbound import Exchange
 from gateway.formats.openai import ChatCompletionRequest, EmbeddingsRequest
 from gateway.formats.responses import ResponsesRequest
 from gateway.formats.token_counts import GeminiCountRequest, MessagesCountRequest
-from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, Routes, create_app, trace_id_of
+from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, trace_id_of
 from gateway.providers.capabilities import TEXT_COMPLETIONS
+from gateway.routes import Routes
 from gateway.services import embeddings, models, platform_views, responses, token_counts
 from gateway.services.chat import ChatAnswer, infer
 from gateway.services.routing import parse_gemini_target

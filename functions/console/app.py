@@ -19,8 +19,9 @@ from gateway.formats.console import AccountSwitch, TopUp
 from gateway.formats.control import CodeMint, CodeUpdate, GroupAssignment, channel_input
 from gateway.formats.control import TopUp as CodeRedemption
 from gateway.formats.keys import KeyCreate, KeyUpdate
-from gateway.http import Routes, create_app, trace_id_of
+from gateway.http import create_app, trace_id_of
 from gateway.money import credits_to_micro, display
+from gateway.routes import Routes
 from gateway.services import console, console_admin, keys, operators, topup_codes, usage
 from gateway.services.console import ConsoleSession
 from gateway.services.console_admin import Action

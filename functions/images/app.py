@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.formats.images import ImageGenerationRequest, TaskImageRequest
-from gateway.http import AnyKey, InferenceKey, Routes, create_app, trace_id_of
+from gateway.http import AnyKey, InferenceKey, create_app, trace_id_of
+from gateway.routes import Routes
 from gateway.services import image_tasks, images, platform_views
 from gateway.web import JSONResponse, Request
 

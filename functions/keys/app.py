@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from gateway.entry import asgi_handler
 from gateway.formats.control import ProviderKeyInput, TopUp
 from gateway.formats.keys import ApiKeyCreate, KeyCreate, KeyUpdate, TokenCreate
-from gateway.http import AnyKey, ManagementKey, Routes, create_app, credential_of
+from gateway.http import AnyKey, ManagementKey, create_app, credential_of
+from gateway.routes import Routes
 from gateway.services import accounts, byok, delegation, key_aliases, keys, topup_codes
 from gateway.web import Header, Request
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from gateway.entry import asgi_handler
-from gateway.http import AnyKey, Routes, create_app
+from gateway.http import AnyKey, create_app
+from gateway.routes import Routes
 from gateway.services import poeti_views as poeti
 from gateway.services import usage
 from gateway.services.usage import DateRange

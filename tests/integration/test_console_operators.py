@@ -212,12 +212,12 @@ def test_customers_and_strangers_cannot_use_operator_routes(gateway_url: str, co
         ("put", "/admin/groups/free", {"ratio": "0"}),
     ]
     # Every operator route of the console's app is among them
-    from starlette.routing import Match, Route
+    from starlette.routing import Match
 
     console_api = [
         route
         for route in function_module("console").app.routes
-        if isinstance(route, Route) and route.path.startswith("/console/api/")
+        if getattr(route, "path", "").startswith("/console/api/")
     ]
     assert len(console_api) > 25
     for route in console_api:

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from gateway import errors
 from gateway.formats.openai import ChatCompletionRequest
-from gateway.http import Routes, _explain, create_app
+from gateway.http import _explain, create_app
+from gateway.routes import LazyRoute, Routes
 
 SECRET = "sk-live-8QvN2kT5pXr7LmZ3wYc9HbJ4"
 MESSAGES = [{"role": "user", "content": "Hello"}]
@@ -163,6 +164,30 @@ def test_the_app_answers_bad_bodies_with_the_openai_error_envelope(client: TestC
     assert response.json()["error"]["code"] == code
     assert set(response.json()["error"]) == {"message", "type", "code", "param", "status"}
     assert response.headers["X-Trace-ID"]
+
+
+def test_a_route_is_built_when_a_request_first_reaches_its_path() -> None:
+    routes = Routes()
+
+    @routes.get("/first")
+    async def first() -> dict[str, str]:
+        return {"route": "first"}
+
+    @routes.get("/second")
+    async def second() -> dict[str, str]:
+        return {"route": "second"}
+
+    app = create_app(routes)
+    answer = TestClient(app).get("/second")
+
+    assert answer.json() == {"route": "second"}
+    first_route, second_route = app.router.routes[:2]
+    assert isinstance(first_route, LazyRoute)
+    assert isinstance(second_route, LazyRoute)
+    assert first_route.path == "/first"
+    assert first_route.methods == {"GET"}
+    assert not first_route.is_built()
+    assert second_route.is_built()
 
 
 def test_the_app_passes_a_valid_body_through(client: TestClient) -> None:

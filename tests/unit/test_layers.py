@@ -24,6 +24,7 @@ FUNCTIONS = ROOT / "functions"
 LAYERS: dict[str, int] = {
     # the edge: what functions and tools are built from
     "http": 5,
+    "routes": 5,
     "admin": 5,
     "operator_cli": 5,
     "caches": 5,

@@ -1,12 +1,11 @@
 """FastAPI app factory shared by every function: trace ids, body limits, and errors answered in the
-envelope of the format the route speaks (`Routes`; OpenAI's by default)."""
+envelope of the format the route speaks (gateway.routes; OpenAI's by default)."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import Annotated, Any
 
 import anyio
 from starlette.datastructures import MutableHeaders
@@ -29,9 +28,9 @@ from gateway.errors import (
 )
 from gateway.ids import new_trace_id
 from gateway.observability import adopt_trace_header, emit_cold_start, emit_count, logger
+from gateway.routes import Routes, build_all
 from gateway.storage.dynamo_client import DynamoError
 from gateway.web import (
-    APIRoute,
     Depends,
     FastAPI,
     JSONResponse,
@@ -40,13 +39,12 @@ from gateway.web import (
     StreamingResponse,
 )
 
-Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 TRACE_HEADER = "X-Trace-ID"
 INTERNAL_PATHS = frozenset({"/health"})  # served by every app, not exposed through API Gateway
 
 
 def create_app(*routes: Routes, title: str = "AI Gateway") -> FastAPI:
-    app = FastAPI(
+    app = _App(
         title=title,
         version="0.1.0",
         docs_url=None,
@@ -55,7 +53,7 @@ def create_app(*routes: Routes, title: str = "AI Gateway") -> FastAPI:
         dependencies=[Depends(_refuse_oversized)],
     )
     for declared in routes:
-        declared.add_to(app)
+        declared.add_to(app)  # each route built when a request first reaches it
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -66,72 +64,11 @@ def create_app(*routes: Routes, title: str = "AI Gateway") -> FastAPI:
     return app
 
 
-class Routes:
-    """A function's routes, declared as on an APIRouter (`@routes.get(path)`, `include`) and built by
-    each app that serves them (create_app): once. FastAPI builds an APIRouter's routes as they are
-    declared and all of them anew for the app that includes it, each time parsing signatures and
-    making pydantic validators: a sixth of a cold start for a function of many routes. Errors are
-    answered in the envelope of `format` (an inbound format's name: `anthropic`, `api_v1`, ...)."""
-
-    def __init__(self, format: str = "openai", *, prefix: str = "", dependencies: Sequence[Any] = ()) -> None:
-        self.format = format
-        self.prefix = prefix
-        self.dependencies = list(dependencies)  # after the app's own, before each route's
-        self.entries: list[_Declared | Routes] = []  # in the order they are matched
-
-    def get(self, path: str, *, status_code: int | None = None) -> Callable[[Endpoint], Endpoint]:
-        return self._declare("GET", path, status_code)
-
-    def post(self, path: str, *, status_code: int | None = None) -> Callable[[Endpoint], Endpoint]:
-        return self._declare("POST", path, status_code)
-
-    def put(self, path: str, *, status_code: int | None = None) -> Callable[[Endpoint], Endpoint]:
-        return self._declare("PUT", path, status_code)
-
-    def patch(self, path: str, *, status_code: int | None = None) -> Callable[[Endpoint], Endpoint]:
-        return self._declare("PATCH", path, status_code)
-
-    def delete(self, path: str, *, status_code: int | None = None) -> Callable[[Endpoint], Endpoint]:
-        return self._declare("DELETE", path, status_code)
-
-    def include(self, routes: Routes) -> None:
-        self.entries.append(routes)
-
-    def add_to(self, app: FastAPI, prefix: str = "", dependencies: Sequence[Any] = ()) -> None:
-        prefix, dependencies = prefix + self.prefix, [*dependencies, *self.dependencies]
-        for entry in self.entries:
-            if isinstance(entry, Routes):
-                entry.add_to(app, prefix, dependencies)
-                continue
-            app.router.add_api_route(
-                prefix + entry.path,
-                entry.endpoint,
-                methods=[entry.method],
-                status_code=entry.status_code,
-                dependencies=dependencies,
-                route_class_override=_route_class(self.format),
-            )
-
-    def _declare(self, method: str, path: str, status_code: int | None) -> Callable[[Endpoint], Endpoint]:
-        def declare(endpoint: Endpoint) -> Endpoint:
-            self.entries.append(_Declared(method, path, endpoint, status_code))
-            return endpoint
-
-        return declare
-
-
-@dataclass(frozen=True)
-class _Declared:
-    method: str
-    path: str
-    endpoint: Callable[..., Any]
-    status_code: int | None
-
-
-@functools.cache
-def _route_class(format_name: str) -> type[APIRoute]:
-    """Routes whose errors are answered in the envelope of `format_name` (read by _error_response)."""
-    return type(f"{format_name.title()}Route", (APIRoute,), {"format": format_name})
+class _App(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        """The document of every route: the ones no request reached yet are built for it."""
+        build_all(self)
+        return super().openapi()
 
 
 class RequestContextMiddleware:

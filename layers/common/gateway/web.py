@@ -21,13 +21,14 @@ def _import_fastapi_with_deferred_models() -> None:
 
 _import_fastapi_with_deferred_models()
 
-from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Response  # noqa: E402
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request, Response  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import JSONResponse, StreamingResponse  # noqa: E402
 from fastapi.routing import APIRoute  # noqa: E402
 
 __all__ = [
     "APIRoute",
+    "APIRouter",
     "Body",
     "Depends",
     "FastAPI",
