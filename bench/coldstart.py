@@ -22,21 +22,26 @@ from pathlib import Path
 
 from devtools.template import ROOT
 
-FUNCTIONS = ("chat", "keys", "usage", "images", "audio", "sweeper", "aggregator")
+FUNCTIONS = ("chat", "keys", "usage", "admin", "console", "images", "audio", "sweeper", "aggregator")
 # Every function Lambda invokes with one event and a buffered answer (chat, images and audio run under
 # uvicorn behind the Web Adapter: run.sh)
-BUFFERED = ("keys", "usage", "sweeper", "aggregator")
+BUFFERED = ("keys", "usage", "admin", "console", "sweeper", "aggregator")
 # The first request each function answers: a real route, authenticated with an inference key where it
-# has one. images and audio are answered on /health when they have no route of their own yet.
+# has one, with an operator key for the admin API. The console's is its page (its API takes a Cognito
+# user's ID token, from a browser's sign-in). images and audio are answered on /health when they have
+# no route of their own yet.
 FIRST_REQUEST = {
     "chat": ("GET", "/v1/models"),
     "keys": ("GET", "/api/user/self"),
     "usage": ("GET", "/api/v1/usage"),
+    "admin": ("GET", "/api/admin/models"),
+    "console": ("GET", "/console"),
     "images": ("GET", "/health"),
     "audio": ("GET", "/health"),
     "sweeper": ("SCHEDULE", ""),
     "aggregator": ("STREAM", ""),  # a batch of one ledger entry of a scratch account
 }
+OPERATOR_ROUTES = ("admin",)  # the functions whose first request takes the operator key
 
 PROBE = r"""
 import sys, time
@@ -128,10 +133,11 @@ class ColdStart:
         return self.import_ms + self.first_ms
 
 
-def measure(env: dict[str, str], key: str, runs: int = 5) -> list[ColdStart]:
+def measure(env: dict[str, str], key: str, operator_key: str, runs: int = 5) -> list[ColdStart]:
+    """`key`: an inference key; `operator_key`: an operator's (the admin API's)."""
     results = []
     for name in FUNCTIONS:
-        results.append(_measure_one(name, env, key, runs))
+        results.append(_measure_one(name, env, operator_key if name in OPERATOR_ROUTES else key, runs))
     return results
 
 
@@ -270,7 +276,7 @@ steps = {}
 def step(label, call):
     started = time.perf_counter(); call(); steps[label] = (time.perf_counter() - started) * 1000
 from gateway.storage import dynamo
-step("create the DynamoDB client (imports urllib3)", dynamo.client)
+step("create the DynamoDB client", dynamo.client)
 from gateway.observability import logger, tracer
 step("Powertools Logger()", logger)
 step("Powertools Tracer() (X-Ray SDK + botocore; sampled invocations only)", tracer)

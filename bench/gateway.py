@@ -111,6 +111,14 @@ def create_tenant(dynamodb_endpoint: str, name: str = "bench") -> Tenant:
     return Tenant(account.account_id, issued.key, issued.record.key_hash)
 
 
+def create_operator_key(name: str = "bench") -> str:
+    """An operator key (the admin API's), issued by the gateway's own service as gateway-admin does;
+    after create_tenant (its tables and environment)."""
+    from gateway.services.operator_keys import issue_operator_key
+
+    return issue_operator_key(name).key
+
+
 def start_template_gateway(env: dict[str, str], logs: Path) -> Child:
     """functions/chat/run.sh, as the Web Adapter starts it in Lambda."""
     run_sh = ROOT / "functions" / "chat" / "run.sh"

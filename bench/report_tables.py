@@ -147,9 +147,10 @@ def coldstarts(out: list[str], results: Results) -> None:
         "Each run: a fresh `python` process (the gateway's interpreter) with PYTHONPATH = a fresh copy of the "
         "gateway package compiled as the layer's Makefile compiles it (unchecked hash-based pycs; "
         "`PYTHONDONTWRITEBYTECODE=1`) and the function's `app.py`. *import* = executing `app.py`; *first request* "
-        "= the first call through the real entry (`handler(event, context)` with an API Gateway REST event, a "
-        "scheduled event for the sweeper, a stream batch of one ledger entry for the aggregator; the ASGI app for "
-        "chat, images and audio, which run under uvicorn), against DynamoDB Local. Median of "
+        "= the first call through the real entry (`handler(event, context)` with an API Gateway REST event - an "
+        "inference key's, an operator key's for `admin`, the page for `console` - a scheduled event for the "
+        "sweeper, a stream batch of one ledger entry for the aggregator; the ASGI app for chat, images and audio, "
+        "which run under uvicorn), against DynamoDB Local. Median of "
         f"{results.coldstarts[0].runs} runs. Lambda's own init and the interpreter's start-up are not in it "
         "(*process* is the whole `python -c` run, start-up included).\n"
     )

@@ -172,7 +172,8 @@ def main() -> int:
                 child.stop()
         log("cold starts (fresh interpreter per run, median of 5)")
         env = gateway.gateway_env(database.endpoint, upstream_url)
-        results.coldstarts = coldstart.measure(env, tenant.key, runs=1 if QUICK else 5)
+        operator_key = gateway.create_operator_key()
+        results.coldstarts = coldstart.measure(env, tenant.key, operator_key, runs=1 if QUICK else 5)
         results.cold_breakdown = coldstart.breakdown(env, tenant.key)
         for cold in results.coldstarts:
             log(f"cold start {cold.name}: import {cold.import_ms:.0f} ms + first request {cold.first_ms:.0f} ms")

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
-
 from gateway.entry import asgi_handler
 from gateway.formats.control import CodeMint, CodeUpdate, GroupAssignment, channel_input
 from gateway.http import OperatorKey, create_app
+from gateway.routes import Routes
 from gateway.services import catalog_admin, channel_admin, topup_codes
+from gateway.web import Body, Query
 
-router = APIRouter(prefix="/api/admin")
+router = Routes(prefix="/api/admin")
 Json = Annotated[dict[str, Any], Body()]
 Cursor = Annotated[str | None, Query(max_length=64)]
 

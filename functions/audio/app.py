@@ -4,14 +4,13 @@ behind the Lambda Web Adapter (run.sh), streamed: no 29 s or 6 MB limit on an an
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
-
 from gateway.formats.audio import SpeechRequest, read_transcription
 from gateway.http import InferenceKey, create_app, trace_id_of
+from gateway.routes import Routes
 from gateway.services import audio
+from gateway.web import Request, Response
 
-router = APIRouter()
+router = Routes()
 
 
 @router.post("/v1/audio/speech")

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
-
 from gateway.deadline import CONTEXT_HEADER, from_lambda_context
 from gateway.formats import anthropic, completions, gemini, openai
 from gateway.formats import token_counts as counting
@@ -20,16 +17,18 @@ from gateway.formats.inbound import Exchange
 from gateway.formats.openai import ChatCompletionRequest, EmbeddingsRequest
 from gateway.formats.responses import ResponsesRequest
 from gateway.formats.token_counts import GeminiCountRequest, MessagesCountRequest
-from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, format_router, trace_id_of
+from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, trace_id_of
 from gateway.providers.capabilities import TEXT_COMPLETIONS
+from gateway.routes import Routes
 from gateway.services import embeddings, models, platform_views, responses, token_counts
 from gateway.services.chat import ChatAnswer, infer
 from gateway.services.routing import parse_gemini_target
+from gateway.web import Header, JSONResponse, Path, Query, Request, Response
 
-router = APIRouter()  # OpenAI's format: its error envelope
-anthropic_routes = format_router("anthropic")
-gemini_routes = format_router("gemini")
-api_v1_routes = format_router("api_v1")
+router = Routes()  # OpenAI's format: its error envelope
+anthropic_routes = Routes("anthropic")
+gemini_routes = Routes("gemini")
+api_v1_routes = Routes("api_v1")
 Vendor = Annotated[str | None, Header(max_length=64)]
 # Anthropic beta names, comma-separated (Claude Code sends several); passed on to Anthropic upstreams only
 AnthropicBeta = Annotated[str | None, Header(max_length=1024, pattern=r"^[A-Za-z0-9._-]+( ?, ?[A-Za-z0-9._-]+)*$")]
@@ -112,7 +111,7 @@ def platform_list_models(principal: AnyKey) -> dict[str, Any]:
     return platform_views.list_models(principal.key)
 
 
-router.include_router(api_v1_routes)
+router.include(api_v1_routes)
 
 
 @anthropic_routes.post("/v1/messages/count_tokens")
@@ -135,7 +134,7 @@ async def messages(
     return await _answer(principal, anthropic.exchange(payload, anthropic_beta), request, vendor)
 
 
-router.include_router(anthropic_routes)
+router.include(anthropic_routes)
 
 
 @gemini_routes.post("/v1beta/models/{model:path}:countTokens")
@@ -156,7 +155,7 @@ async def generate_content(
     return await _answer(principal, gemini.exchange(payload, model, stream), request, vendor)
 
 
-router.include_router(gemini_routes)
+router.include(gemini_routes)
 
 
 @router.post("/v1/embeddings")

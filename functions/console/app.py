@@ -9,7 +9,6 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 
 from gateway.assets import StaticSite, security_headers
 from gateway.auth.cognito import pool
@@ -22,10 +21,12 @@ from gateway.formats.control import TopUp as CodeRedemption
 from gateway.formats.keys import KeyCreate, KeyUpdate
 from gateway.http import create_app, trace_id_of
 from gateway.money import credits_to_micro, display
+from gateway.routes import Routes
 from gateway.services import console, console_admin, keys, operators, topup_codes, usage
 from gateway.services.console import ConsoleSession
 from gateway.services.console_admin import Action
 from gateway.services.usage import DateRange
+from gateway.web import Body, Depends, Header, Path, Query, Request, Response
 
 STATIC = FilePath(__file__).resolve().parent / "static"
 Day = Annotated[str | None, Query(max_length=10)]
@@ -83,8 +84,8 @@ Customer = Annotated[ConsoleSession, Depends(_customer)]
 Operator = Annotated[ConsoleSession, Depends(_operator)]
 Acting = Annotated[Action, Depends(_action)]
 
-pages = APIRouter()
-api = APIRouter(prefix="/console/api", dependencies=[Depends(_no_store)])
+pages = Routes()
+api = Routes(prefix="/console/api", dependencies=[Depends(_no_store)])
 
 
 @pages.get("/console")
@@ -294,8 +295,8 @@ def put_group(name: Name, spec: Json, act: Acting) -> dict[str, Any]:
     return console_admin.put_group(act, name, spec)
 
 
-router = APIRouter()
-router.include_router(pages)
-router.include_router(api)
+router = Routes()
+router.include(pages)
+router.include(api)
 app = create_app(router, title="AI Gateway: console")
 handler = asgi_handler(app)

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-
 from gateway.formats.images import ImageGenerationRequest, TaskImageRequest
-from gateway.http import AnyKey, InferenceKey, create_app, format_router, trace_id_of
+from gateway.http import AnyKey, InferenceKey, create_app, trace_id_of
+from gateway.routes import Routes
 from gateway.services import image_tasks, images, platform_views
+from gateway.web import JSONResponse, Request
 
-router = APIRouter()
-api_v1_routes = format_router("api_v1")
+router = Routes()
+api_v1_routes = Routes("api_v1")
 
 
 @router.post("/v1/images/generations")
@@ -42,7 +41,7 @@ def platform_image_task(task_id: str, principal: AnyKey) -> dict[str, Any]:
     return platform_views.task_answer(image_tasks.task_view(principal, task_id))
 
 
-router.include_router(api_v1_routes)
+router.include(api_v1_routes)
 
 
 app = create_app(router, title="AI Gateway: images")

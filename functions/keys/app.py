@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
-
 from gateway.entry import asgi_handler
 from gateway.formats.control import ProviderKeyInput, TopUp
 from gateway.formats.keys import ApiKeyCreate, KeyCreate, KeyUpdate, TokenCreate
-from gateway.http import AnyKey, ManagementKey, create_app, credential_of, format_router
+from gateway.http import AnyKey, ManagementKey, create_app, credential_of
+from gateway.routes import Routes
 from gateway.services import accounts, byok, delegation, key_aliases, keys, topup_codes
+from gateway.web import Header, Request
 
-router = APIRouter()  # OpenAI's error envelope (PotatoRouter's paths)
-api_v1_routes = format_router("api_v1")  # the /api/v1 envelope: type equal to code
+router = Routes()  # OpenAI's error envelope (PotatoRouter's paths)
+api_v1_routes = Routes("api_v1")  # the /api/v1 envelope: type equal to code
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
@@ -138,6 +138,6 @@ def create_api_key(
     return {"code": 200, "data": {**view, "key": issued.key}}
 
 
-router.include_router(api_v1_routes)
+router.include(api_v1_routes)
 app = create_app(router, title="AI Gateway: keys")
 handler = asgi_handler(app)

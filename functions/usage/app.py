@@ -1,21 +1,21 @@
 """Usage totals and request traces (any key: its own traffic; a management key: its account's);
-`/api/v1/usage` and `/api/v1/request-traces` in poeti's envelope (services.platform_views).
+`/api/v1/usage` and `/api/v1/request-traces` in poeti's envelope (services.poeti_views).
 Buffered: Mangum adapts API Gateway events to the FastAPI app (gateway.entry)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-
 from gateway.entry import asgi_handler
-from gateway.http import AnyKey, create_app, format_router
-from gateway.services import platform_views as poeti
+from gateway.http import AnyKey, create_app
+from gateway.routes import Routes
+from gateway.services import poeti_views as poeti
 from gateway.services import usage
 from gateway.services.usage import DateRange
+from gateway.web import Query
 
-router = APIRouter()  # OpenAI's error envelope (PotatoRouter's paths)
-api_v1_routes = format_router("api_v1")  # the /api/v1 envelope: type equal to code
+router = Routes()  # OpenAI's error envelope (PotatoRouter's paths)
+api_v1_routes = Routes("api_v1")  # the /api/v1 envelope: type equal to code
 Day = Annotated[str | None, Query(max_length=10)]
 Filter = Annotated[str | None, Query(max_length=256)]
 
@@ -70,6 +70,6 @@ def get_generation(principal: AnyKey, id: Annotated[str, Query(min_length=1, max
     return usage.trace(principal, id)
 
 
-router.include_router(api_v1_routes)
+router.include(api_v1_routes)
 app = create_app(router, title="AI Gateway: usage")
 handler = asgi_handler(app)

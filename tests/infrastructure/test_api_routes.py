@@ -12,6 +12,7 @@ import pytest
 from devtools.devserver import function_module
 from devtools.template import TEMPLATE, api_routes, normalise_path
 from gateway.http import INTERNAL_PATHS
+from gateway.routes import build_all
 from tests.infrastructure.tooling import API_FUNCTIONS, STREAMING_FUNCTIONS, app_routes, functions, logical_id
 
 AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})
@@ -41,6 +42,19 @@ def test_every_served_route_is_declared_in_the_template_and_vice_versa(name: str
 
     assert served - declared == set(), f"{name}: served by the app but not routed by API Gateway"
     assert declared - served == set(), f"{name}: routed by API Gateway to {logical_id(name)} but not served"
+
+
+@pytest.mark.parametrize("name", API_FUNCTIONS)
+def test_every_route_builds(name: str) -> None:
+    """Given functions/<name>/app.py, whose routes are built when a request first reaches them
+    When every route is built (as the OpenAPI document has them built)
+    Then each is FastAPI's route: none fails on its signature only once deployed."""
+    from fastapi.routing import APIRoute
+
+    app = function_module(name).app
+    build_all(app)
+
+    assert all(isinstance(route, APIRoute) for route in app.router.routes)
 
 
 def test_chat_and_keys_routes_are_found_at_all() -> None:

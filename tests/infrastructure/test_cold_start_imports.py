@@ -1,8 +1,10 @@
 """Nothing heavy happens when Lambda imports a handler: no AWS SDK is loaded, no environment is
-required. Cold starts stay short and tests can set the environment per test."""
+required, FastAPI's own models (its OpenAPI document's) are not built. Cold starts stay short and
+tests can set the environment per test."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,7 +21,10 @@ spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 heavy = sorted(name for name in ("boto3", "botocore") if name in sys.modules)
-print(json.dumps({"heavy": heavy, "handler": hasattr(module, "handler") or hasattr(module, "app")}))
+openapi = sys.modules.get("fastapi.openapi.models")
+built = openapi is not None and openapi.OpenAPI.__pydantic_complete__
+handler = hasattr(module, "handler") or hasattr(module, "app")
+print(json.dumps({"heavy": heavy, "handler": handler, "openapi_built": built}))
 """
 
 TRACE = """
@@ -63,6 +68,35 @@ def test_importing_a_function_does_not_load_the_aws_sdk(name: str) -> None:
         trace = _python(TRACE, app)
         pytest.fail(f"{name}: importing app.py loads {result}; first import of the SDK from:\n{trace.stderr[-4000:]}")
     assert '"handler": true' in result
+    assert '"openapi_built": false' in result, f"{name}: FastAPI was imported before gateway.web deferred its models"
+
+
+def test_fastapi_builds_its_models_on_first_use_and_the_gateway_its_own_at_once() -> None:
+    """Given a fresh interpreter that imports FastAPI through gateway.web
+    Then FastAPI's OpenAPI models are not built yet, pydantic's defaults are as they were (the
+    gateway's models are built as they are defined), and an app's OpenAPI document is still made."""
+    script = """
+import json
+from pydantic import BaseModel
+from gateway.web import FastAPI
+from fastapi import APIRouter
+from fastapi.openapi.models import OpenAPI
+from gateway.formats.keys import KeyCreate
+before = OpenAPI.__pydantic_complete__
+app = FastAPI()
+router = APIRouter()
+def create(spec: KeyCreate) -> None: ...
+router.post("/keys")(create)
+app.include_router(router)
+document = app.openapi()
+print(json.dumps({"before": before, "defaults": dict(BaseModel.model_config), "ours": KeyCreate.__pydantic_complete__,
+                  "after": OpenAPI.__pydantic_complete__, "paths": sorted(document["paths"])}))
+"""
+    answer = _python(script, ROOT)
+
+    assert answer.returncode == 0, answer.stderr[-4000:]
+    result = json.loads(answer.stdout.strip().splitlines()[-1])
+    assert result == {"before": False, "defaults": {}, "ours": True, "after": True, "paths": ["/keys"]}
 
 
 def _python(script: str, app: Path) -> subprocess.CompletedProcess[str]:

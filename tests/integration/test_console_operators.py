@@ -212,12 +212,16 @@ def test_customers_and_strangers_cannot_use_operator_routes(gateway_url: str, co
         ("put", "/admin/groups/free", {"ratio": "0"}),
     ]
     # Every operator route of the console's app is among them
-    from starlette.routing import Match, Route
+    from starlette.routing import Match
 
-    console_api = function_module("console").api  # the router the console's app includes
-    assert len(console_api.routes) > 25
-    for route in console_api.routes:
-        if isinstance(route, Route) and route.path.startswith("/console/api/admin"):
+    console_api = [
+        route
+        for route in function_module("console").app.routes
+        if getattr(route, "path", "").startswith("/console/api/")
+    ]
+    assert len(console_api) > 25
+    for route in console_api:
+        if route.path.startswith("/console/api/admin"):
             asked = [
                 (method, path)
                 for method, path, _ in routes

@@ -172,7 +172,7 @@ def test_nothing_listening_is_a_dynamo_error_without_a_code() -> None:
         ("http://localhost:80", "localhost"),
     ],
 )
-def test_the_signed_host_is_the_host_header_urllib3_sends(endpoint: str, host: str) -> None:
+def test_the_signed_host_is_the_host_header_http_client_sends(endpoint: str, host: str) -> None:
     creds = Credentials("a", "b")
     assert DynamoClient(endpoint, "eu-west-1", lambda: creds).host == host
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 from devtools.devserver import function_module
@@ -18,6 +19,8 @@ def test_keys_handler_answers_a_rest_proxy_event(gateway_env, make_tenant):
     assert answer["statusCode"] == 200
     assert json.loads(answer["body"]) == {"quota": 2, "used": 0, "total": 2}
     assert answer["headers"]["x-trace-id"].startswith("gen-")
+    # and what the process held before its first invocation is left out of garbage collections
+    assert gc.get_freeze_count() > 0
 
 
 def test_keys_handler_answers_errors_in_the_envelope(gateway_env):

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.auth.authenticate import Principal
@@ -96,12 +96,7 @@ def recording_stores(
 ) -> Stores:
     """The process's stores with the credit, key and profile repositories replaced (the others are
     never used)."""
-    return replace(
-        Stores.on("unit-tests"),
-        credits=credits,  # type: ignore[arg-type]
-        keys=keys,  # type: ignore[arg-type]
-        profiles=profiles or RecordingProfiles(),  # type: ignore[arg-type]
-    )
+    return Stores.on("unit-tests").replacing(credits=credits, keys=keys, profiles=profiles or RecordingProfiles())
 
 
 def key_record(**fields: Any) -> ApiKeyRecord:

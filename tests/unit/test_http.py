@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from gateway import errors
 from gateway.formats.openai import ChatCompletionRequest
 from gateway.http import _explain, create_app
+from gateway.routes import LazyRoute, Routes
 
 SECRET = "sk-live-8QvN2kT5pXr7LmZ3wYc9HbJ4"
 MESSAGES = [{"role": "user", "content": "Hello"}]
@@ -137,7 +137,7 @@ def test_invalid_json_around_a_secret_is_not_echoed() -> None:
 
 @pytest.fixture(scope="module")
 def client() -> TestClient:
-    router = APIRouter()
+    router = Routes()
 
     @router.post("/v1/chat/completions")
     async def echo(payload: ChatCompletionRequest) -> dict[str, Any]:
@@ -164,6 +164,30 @@ def test_the_app_answers_bad_bodies_with_the_openai_error_envelope(client: TestC
     assert response.json()["error"]["code"] == code
     assert set(response.json()["error"]) == {"message", "type", "code", "param", "status"}
     assert response.headers["X-Trace-ID"]
+
+
+def test_a_route_is_built_when_a_request_first_reaches_its_path() -> None:
+    routes = Routes()
+
+    @routes.get("/first")
+    async def first() -> dict[str, str]:
+        return {"route": "first"}
+
+    @routes.get("/second")
+    async def second() -> dict[str, str]:
+        return {"route": "second"}
+
+    app = create_app(routes)
+    answer = TestClient(app).get("/second")
+
+    assert answer.json() == {"route": "second"}
+    first_route, second_route = app.router.routes[:2]
+    assert isinstance(first_route, LazyRoute)
+    assert isinstance(second_route, LazyRoute)
+    assert first_route.path == "/first"
+    assert first_route.methods == {"GET"}
+    assert not first_route.is_built()
+    assert second_route.is_built()
 
 
 def test_the_app_passes_a_valid_body_through(client: TestClient) -> None:
@@ -219,7 +243,7 @@ def contains(answer: Any, expected: Any) -> bool:
 @pytest.mark.parametrize("header", ["[" * 5000, "{" * 4000, "x" * 9000])
 def test_a_clients_own_lambda_context_header_cannot_fail_a_request(header: str) -> None:
     # Given any app (the functions under Mangum get this header from the client, not the Web Adapter)
-    router = APIRouter()
+    router = Routes()
 
     @router.get("/ping")
     def ping() -> dict[str, str]:

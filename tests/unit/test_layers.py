@@ -24,6 +24,7 @@ FUNCTIONS = ROOT / "functions"
 LAYERS: dict[str, int] = {
     # the edge: what functions and tools are built from
     "http": 5,
+    "routes": 5,
     "admin": 5,
     "operator_cli": 5,
     "caches": 5,
@@ -50,6 +51,7 @@ LAYERS: dict[str, int] = {
     "afterwards": 1,
     "entry": 1,
     "observability": 1,
+    "web": 1,
 }
 SIBLINGS_MAY_IMPORT_EACH_OTHER = {1, 5}
 PURE: dict[str, set[str]] = {"canonical": set(), "dialects": {"canonical"}}

@@ -1,5 +1,5 @@
 """FastAPI app factory shared by every function: trace ids, body limits, and errors answered in the
-envelope of the format the route speaks (`format_router`; OpenAI's by default)."""
+envelope of the format the route speaks (gateway.routes; OpenAI's by default)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,6 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
-from fastapi.routing import APIRoute
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,19 +29,27 @@ from gateway.errors import (
     RequestTooLarge,
     ServiceUnavailable,
 )
-from gateway.formats.inbound import error_envelope
 from gateway.ids import new_trace_id
 from gateway.observability import adopt_trace_header, emit_cold_start, emit_count, logger
+from gateway.routes import Routes, build_all
 from gateway.storage.dynamo_client import DynamoError
+from gateway.web import (
+    Depends,
+    FastAPI,
+    JSONResponse,
+    Request,
+    RequestValidationError,
+    StreamingResponse,
+)
 
 TRACE_HEADER = "X-Trace-ID"
 INTERNAL_PATHS = frozenset({"/health"})  # served by every app, not exposed through API Gateway
 
 
-def create_app(*routers: APIRouter, title: str = "AI Gateway", answers_before_settling: bool = False) -> FastAPI:
+def create_app(*routes: Routes, title: str = "AI Gateway", answers_before_settling: bool = False) -> FastAPI:
     """`answers_before_settling`: the app writes a buffered answer's settlement after it (chat); in
     Lambda it then keeps each invocation open until that is done (gateway.afterwards)."""
-    app = FastAPI(
+    app = _App(
         title=title,
         version="0.1.0",
         docs_url=None,
@@ -54,8 +58,8 @@ def create_app(*routers: APIRouter, title: str = "AI Gateway", answers_before_se
         dependencies=[Depends(_refuse_oversized)],
         lifespan=_lifespan if answers_before_settling else None,
     )
-    for router in routers:
-        app.include_router(router)
+    for declared in routes:
+        declared.add_to(app)  # each route built when a request first reaches it
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -74,14 +78,11 @@ async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def format_router(format_name: str) -> APIRouter:
-    """A router whose routes speak an inbound format (`anthropic`, `gemini`): their errors are
-    answered in its envelope."""
-
-    class FormatRoute(APIRoute):
-        format = format_name
-
-    return APIRouter(route_class=FormatRoute)
+class _App(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        """The document of every route: the ones no request reached yet are built for it."""
+        build_all(self)
+        return super().openapi()
 
 
 class RequestContextMiddleware:
@@ -226,6 +227,8 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 
 def _error_response(error: GatewayError, request: Request) -> JSONResponse:
     """The error in the envelope of the route's format (OpenAI's where no route matched)."""
+    from gateway.formats.inbound import error_envelope  # the formats' encoders: not in a cold start's imports
+
     emit_count("ErrorResponses", code=error.code)
     body = error_envelope(getattr(request.scope.get("route"), "format", "openai"), error)
     return JSONResponse(body, status_code=error.status, headers=error.headers or None)

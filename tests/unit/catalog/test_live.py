@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -72,7 +72,7 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ScriptedControl, Cl
     caches.reset()
     control, clock = ScriptedControl(items(3)), Clock()
     control.gate.set()
-    stores.use(replace(stores.Stores.on("unit-tests"), control=control))  # type: ignore[arg-type]
+    stores.use(stores.Stores.on("unit-tests").replacing(control=control))
     monkeypatch.setattr(live, "_clock", clock)
     yield control, clock
     stores.use(None)

@@ -8,6 +8,7 @@ from math import ceil
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from gateway.catalog.registry import Catalog, Pricing, load_catalog
@@ -218,6 +219,12 @@ def shipped() -> Catalog:
 
 def test_the_shipped_catalog_loads_and_lists_models(shipped: Catalog) -> None:
     assert shipped.listed()
+
+
+def test_the_shipped_catalog_reads_the_same_with_libyaml_as_with_pyyamls_own_parser() -> None:
+    assert yaml.__with_libyaml__  # the layer's PyYAML wheel has it: load_catalog reads through it
+    text = DEFAULT_CATALOG.read_text(encoding="utf-8")
+    assert yaml.load(text, Loader=yaml.CSafeLoader) == yaml.load(text, Loader=yaml.SafeLoader)
 
 
 def test_every_shipped_model_has_a_configured_provider(shipped: Catalog) -> None:

@@ -5,7 +5,7 @@ nothing, and JSON merge patches."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -49,7 +49,7 @@ class ScriptedControl:
 @pytest.fixture
 def control() -> Iterator[ScriptedControl]:
     scripted = ScriptedControl()
-    stores.use(replace(stores.Stores.on("unit-tests"), control=scripted))  # type: ignore[arg-type]
+    stores.use(stores.Stores.on("unit-tests").replacing(control=scripted))
     yield scripted
     stores.use(None)
 

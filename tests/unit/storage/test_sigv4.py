@@ -54,7 +54,7 @@ def test_the_signature_matches_botocores(
     assert ours["authorization"] == theirs["authorization"]
     assert ours["x-amz-date"] == theirs["x-amz-date"] == "20261122T040506Z"
     assert ours.get("x-amz-security-token") == theirs.get("x-amz-security-token") == creds.token
-    assert "host" not in ours  # urllib3 sends the Host header itself
+    assert "host" not in ours  # the connection sends the Host header itself
 
 
 def test_a_different_body_or_day_changes_the_signature() -> None:

@@ -318,8 +318,10 @@ class Catalog(BaseModel):
 def load_catalog(path: Path) -> Catalog:
     import yaml
 
+    # libyaml's parser (PyYAML's wheels ship it): the same safe loading, ~20 ms less of a cold start
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with path.open(encoding="utf-8") as handle:
-        return Catalog.model_validate(yaml.safe_load(handle))
+        return Catalog.model_validate(yaml.load(handle, Loader=loader))  # noqa: S506 - a safe loader
 
 
 def get_catalog() -> Catalog:

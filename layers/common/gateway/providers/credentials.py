@@ -11,9 +11,12 @@ import os
 from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from gateway.catalog.registry import ProviderConfig
 from gateway.config import get_settings
+
+if TYPE_CHECKING:
+    from gateway.catalog.registry import ProviderConfig
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.auth.authenticate import Principal
-from gateway.catalog import live
-from gateway.catalog.registry import ProviderConfig
 from gateway.clock import now_iso
 from gateway.config import get_settings
 from gateway.errors import InvalidRequest, NotFound, ServiceUnavailable
@@ -24,6 +22,9 @@ from gateway.services import profiles
 from gateway.storage import vault
 from gateway.storage.profiles import ProviderKey
 from gateway.storage.stores import stores
+
+if TYPE_CHECKING:
+    from gateway.catalog.registry import ProviderConfig
 
 OWN_KEY_KINDS = frozenset({"openai", "anthropic", "gemini"})
 _plain: dict[tuple[str, str, int], tuple[float, str]] = {}
@@ -94,6 +95,8 @@ def reset() -> None:
 
 
 def _usable_provider(provider: str) -> ProviderConfig:
+    from gateway.catalog import live  # the catalog only when a key is set: not in the keys function's cold start
+
     config = live.checked().catalog.providers.get(provider)
     if config is None:
         raise InvalidRequest(f"No provider `{provider[:64]}`.", param="provider")

@@ -11,13 +11,12 @@ from typing import Any
 
 from gateway.auth.authenticate import Principal
 from gateway.auth.cognito import Identity, verify_id_token
-from gateway.catalog.registry import get_catalog
 from gateway.clock import now_iso
 from gateway.config import get_settings
 from gateway.errors import ApiDisabled, Forbidden
 from gateway.money import credits_to_micro
 from gateway.observability import logger
-from gateway.services import accounts, models, usage
+from gateway.services import accounts, usage
 from gateway.services.usage import DateRange
 from gateway.storage import dynamo
 from gateway.storage.accounts import Account
@@ -114,5 +113,8 @@ def overview(session: ConsoleSession) -> dict[str, Any]:
 
 def catalog(session: ConsoleSession) -> dict[str, Any]:
     """Model ids and provider names, for allow-lists and filters."""
+    from gateway.catalog.registry import get_catalog  # the catalog and routing: not in a cold start's imports
+    from gateway.services import models
+
     listed = models.list_models(session.principal.key)["data"]
     return {"models": [model["id"] for model in listed], "providers": sorted(get_catalog().providers)}

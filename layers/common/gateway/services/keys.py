@@ -10,7 +10,6 @@ from gateway.auth.authenticate import Principal, forget
 from gateway.auth.keys import display_prefix, generate_key, hash_key, looks_like_hash
 from gateway.auth.sealing import seal, unseal
 from gateway.billing import periods
-from gateway.catalog.registry import get_catalog
 from gateway.clock import iso_from_epoch, now_iso
 from gateway.errors import InvalidRequest, NotFound
 from gateway.formats.keys import KeyCreate, KeyUpdate
@@ -141,6 +140,8 @@ def _owned(principal: Principal, key_hash: str) -> ApiKeyRecord:
 
 
 def _check_allow_lists(changes: dict[str, Any]) -> None:
+    from gateway.catalog.registry import get_catalog  # only for allow lists: not in a cold start's imports
+
     catalog = get_catalog()
     unknown_providers = sorted(set(changes.get("allowed_providers") or ()) - set(catalog.providers))
     if unknown_providers:

@@ -14,7 +14,6 @@ from typing import Any
 from gateway import clock
 from gateway.auth.authenticate import Principal
 from gateway.auth.keys import looks_like_hash
-from gateway.catalog.registry import get_catalog
 from gateway.config import get_settings
 from gateway.errors import InvalidRequest, NotFound
 from gateway.money import display, micro_to_credits
@@ -165,6 +164,8 @@ def model_id(name: str | None) -> str | None:
     """The catalog id a filter's name resolves to (aliases included); other names as given."""
     if name is None:
         return None
+    from gateway.catalog.registry import get_catalog  # loaded for a model filter only: not at a cold start
+
     entry = get_catalog().resolve(name)
     return entry.id if entry is not None else name
 

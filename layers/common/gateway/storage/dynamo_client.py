@@ -1,4 +1,5 @@
-"""A lean DynamoDB client: the JSON 1.0 wire protocol over urllib3, signed with SigV4.
+"""A lean DynamoDB client: the JSON 1.0 wire protocol over keep-alive http.client connections
+(storage/connections.py), signed with SigV4.
 
 The hot path's two transactions went through boto3 before, whose generic request pipeline (parameter
 validation, event hooks, model-driven serialisation and parsing) cost more CPU than the rest of a
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from gateway.observability import aws_subsegment
+from gateway.storage.connections import TRANSPORT_ERRORS, Connections
 from gateway.storage.endpoints import configured_endpoint, is_loopback
 from gateway.storage.sigv4 import Credentials, signed_headers
 
@@ -59,18 +61,13 @@ class DynamoClient:
         read_timeout: float = 5.0,
         max_connections: int = 64,
     ) -> None:
-        import urllib3
-
         self.endpoint = endpoint.rstrip("/") + "/"
         self.host = _host_header(endpoint)
         self.region = region
         self._credentials = credentials
-        self._http = urllib3.PoolManager(
-            maxsize=max_connections,
-            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-            retries=False,
+        self._http = Connections(
+            endpoint, connect_timeout=connect_timeout, read_timeout=read_timeout, max_idle=max_connections
         )
-        self._transport_errors: tuple[type[Exception], ...] = (urllib3.exceptions.HTTPError, OSError)
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """One DynamoDB operation, retried (jittered backoff) on throttling, 5xx and lost connections;
@@ -101,8 +98,8 @@ class DynamoClient:
             now=datetime.now(UTC),
         )
         try:
-            answer = self._http.request("POST", self.endpoint, body=body, headers=headers)
-        except self._transport_errors as error:
+            answer = self._http.post("/", body, headers)
+        except TRANSPORT_ERRORS as error:
             raise DynamoError("", f"DynamoDB unreachable: {type(error).__name__}") from error
         data = answer.data
         crc = answer.headers.get("x-amz-crc32")
@@ -151,7 +148,7 @@ class DynamoClient:
 
 
 def _host_header(endpoint: str) -> str:
-    """The Host header urllib3 sends (and SigV4 signs): the port only when it is not the scheme's default."""
+    """The Host header http.client sends (and SigV4 signs): the port only when it is not the scheme's default."""
     url = urlparse(endpoint)
     default = {"https": 443, "http": 80}.get(url.scheme)
     host = url.hostname or ""
