@@ -11,12 +11,13 @@ from pydantic import BaseModel
 
 def _import_fastapi_with_deferred_models() -> None:
     config = BaseModel.model_config  # where every model's config starts (pydantic's inheritance)
-    assert "defer_build" not in config
+    kept = config.copy()
     config["defer_build"] = True
     try:
         import fastapi  # noqa: F401
     finally:
-        del config["defer_build"]
+        config.pop("defer_build")
+        config.update(kept)
 
 
 _import_fastapi_with_deferred_models()
