@@ -41,7 +41,13 @@ class Server:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Http(ThreadingHTTPServer):
+            def shutdown_request(self, request: Any) -> None:
+                super().shutdown_request(request)
+                server.closed.release()  # the server's side of a connection is closed
+
+        self.closed = threading.Semaphore(0)
+        self.http = Http(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
 
     def connections(self) -> Connections:
@@ -68,6 +74,7 @@ def test_a_connection_the_server_closed_is_replaced(server: Server, announce: bo
     server.close_after, server.announce = True, announce
     connections = server.connections()
     first = connections.post("/", b"a", {})
+    assert server.closed.acquire(timeout=5)  # closed while idle, before the next request
     second = connections.post("/", b"b", {})
     assert (first.data, second.data) == (b"a", b"b")
     assert len(set(server.ports)) == 2
