@@ -13,7 +13,6 @@ extension is registered in Lambda (the buffered functions under Mangum, a failed
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 import time
@@ -25,10 +24,11 @@ from typing import Any
 
 import anyio
 
+from gateway.observability import in_lambda, logger
+
 Work = Callable[[], Awaitable[Any]]
 EXTENSION_NAME = "gateway-afterwards"
 _FINISHED_KEPT = 256  # request ids remembered as finished (one environment serves one at a time)
-
 _STRAY_REQUEST_SECONDS = 5.0  # an invocation whose request has not reached this process by then: none will
 
 
@@ -46,16 +46,12 @@ _finished: deque[str] = deque(maxlen=_FINISHED_KEPT)  # Lambda request ids whose
 _extension_ready = False
 
 
-def _log() -> logging.Logger:
-    return logging.getLogger("gateway.afterwards")
-
-
 def deferring() -> bool:
     """Whether work can be left for after the answer here: off Lambda (a server that keeps running), or
     in Lambda with the extension registered."""
     if not _enabled():
         return False
-    return _extension_ready or not os.environ.get("LAMBDA_TASK_ROOT")
+    return _extension_ready or not in_lambda()
 
 
 async def after_answer(work: Work) -> None:
@@ -100,7 +96,7 @@ async def _run(work: Work) -> None:
     try:
         await work()
     except Exception:  # the answer is out; the work's own code records what it could not do
-        _log().exception("work after the answer failed")
+        logger().exception("work after the answer failed")
     finally:
         with _state:
             _running -= 1
@@ -119,7 +115,7 @@ def start_extension() -> None:
     invocation open until its request is finished. Failing that, work is not deferred."""
     global _extension_ready
     api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
-    if _extension_ready or not api or not os.environ.get("LAMBDA_TASK_ROOT") or not _enabled():
+    if _extension_ready or not api or not in_lambda() or not _enabled():
         return
     base = f"http://{api}/2020-01-01/extension"
     try:
@@ -130,7 +126,7 @@ def start_extension() -> None:
         )
         identifier = registered.headers["Lambda-Extension-Identifier"]
     except Exception:
-        _log().warning("could not register the extension: settlements are written before answers")
+        logger().warning("could not register the extension: settlements are written before answers")
         return
     _extension_ready = True
     threading.Thread(target=_follow, args=(base, identifier), name=EXTENSION_NAME, daemon=True).start()
@@ -154,7 +150,7 @@ def _follow(base: str, identifier: str) -> None:
             failures = 0
         except Exception:
             failures += 1
-            _log().exception("the extension's event failed")
+            logger().exception("the extension's event failed")
             if failures >= 3:  # the Extensions API is gone: stop promising to keep invocations open
                 _extension_ready = False
             time.sleep(min(0.05 * 2**failures, 1.0))
