@@ -55,7 +55,8 @@ module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 t1 = time.perf_counter()
 imported = len(set(sys.modules) - baseline)
-heavy = sorted(m for m in ("boto3", "botocore", "httpx", "pydantic", "fastapi", "aws_xray_sdk") if m in sys.modules)
+HEAVY = ("boto3", "botocore", "httpx", "aiohttp", "pydantic", "fastapi", "aws_xray_sdk")
+heavy = sorted(m for m in HEAVY if m in sys.modules)
 uvicorn_ms = None
 if name in ("chat", "images", "audio"):  # run.sh starts `python -m uvicorn app:app`: uvicorn is imported too
     u0 = time.perf_counter(); import uvicorn; uvicorn_ms = (time.perf_counter() - u0) * 1000

@@ -24,11 +24,13 @@ def work_batch(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, 
 
 
 def _run(job: Any) -> str:
-    """On a loop of its own, leaving the thread's current event loop (if any) as it was."""
+    """On a loop of its own, leaving the thread's current event loop (if any) as it was; shut down as
+    asyncio.run would (what the job left open, such as the providers' HTTP session, is closed)."""
     loop = asyncio.new_event_loop()
     try:
         return str(loop.run_until_complete(job))
     finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
 

@@ -144,7 +144,7 @@ def test_common_layer_ships_bytecode_that_needs_no_source_check(sam_build: Build
     python = sam_build.directory / "CommonLayer" / "python"
     magic_312 = (3531).to_bytes(2, "little") + b"\r\n"  # importlib.util.MAGIC_NUMBER of CPython 3.12
     missing, wrong = [], []
-    for package in ("gateway", "fastapi", "pydantic", "starlette", "httpx", "mangum", "aws_lambda_powertools"):
+    for package in ("gateway", "fastapi", "pydantic", "starlette", "aiohttp", "mangum", "aws_lambda_powertools"):
         for source in (python / package).rglob("*.py"):
             pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
             if not pyc.is_file():

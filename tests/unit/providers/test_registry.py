@@ -29,7 +29,7 @@ from gateway.providers.credentials import Endpoint
 
 PROVIDERS = Path(registry.__file__).parent
 FILES = {"__init__.py", "client.py", "request.py", "response.py"}
-NETWORK = ("httpx", "httpx_sse", "boto3", "botocore", "anyio", "gateway.providers.http", "gateway.providers.sse")
+NETWORK = ("aiohttp", "boto3", "botocore", "anyio", "gateway.providers.http", "gateway.providers.sse")
 ALL = (CHAT, EMBEDDINGS, IMAGE_GENERATION, SPEECH, TRANSCRIPTION, TEXT_COMPLETIONS, TOKEN_COUNTING)
 SERVES: dict[str, set[Capability[Any]]] = {
     "openai": {CHAT, EMBEDDINGS, IMAGE_GENERATION, SPEECH, TRANSCRIPTION, TEXT_COMPLETIONS},

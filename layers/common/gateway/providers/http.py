@@ -1,63 +1,119 @@
-"""One pooled httpx.AsyncClient per event loop (uvicorn in Lambda has one; the dev server may have more)."""
+"""The HTTP providers' wire: one pooled aiohttp session per event loop (uvicorn in Lambda has one; the
+dev server may have more). aiohttp, not httpx: a chat call through httpx cost about five times the
+CPU of the same call through aiohttp (httpcore's pure-Python HTTP/1.1 and anyio streams against
+aiohttp's C parser on the loop's own transports), the largest share of the gateway's CPU per request."""
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable
-
-import httpx
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from gateway.config import get_settings
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+if TYPE_CHECKING:
+    import aiohttp
+
+Pooled = tuple["aiohttp.ClientSession", AsyncGenerator[None, None]]
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pooled] = weakref.WeakKeyDictionary()
+MAX_CONNECTIONS = 200
+KEEP_ALIVE_SECONDS = 5.0  # an idle connection older than this is not reused (httpx's default, kept)
 
 
-def shared_client() -> httpx.AsyncClient:
+@dataclass(frozen=True)
+class Answer:
+    """A whole upstream answer."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+async def shared_session() -> aiohttp.ClientSession:
+    import aiohttp
+
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None or client.is_closed:
+    pooled = _sessions.get(loop)
+    if pooled is None or pooled[0].closed:
         settings = get_settings()
-        client = httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                settings.upstream_timeout_seconds,
-                connect=settings.upstream_connect_timeout_seconds,
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=KEEP_ALIVE_SECONDS),
+            timeout=aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=settings.upstream_connect_timeout_seconds,
+                sock_read=settings.upstream_timeout_seconds,
             ),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            follow_redirects=False,
             trust_env=False,
         )
-        _clients[loop] = client
-    return client
+        closer = _closed_with_the_loop(session)
+        await anext(closer)
+        pooled = _sessions[loop] = (session, closer)
+    return pooled[0]
 
 
-async def send_streaming(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+async def _closed_with_the_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Kept suspended beside its session: a loop that shuts down (uvicorn, asyncio.run, anyio.run, the
+    image worker's) finishes the async generators left open, and this one's end closes the session."""
     try:
-        return await client.send(request, stream=True)
-    except httpx.TimeoutException as error:
-        raise UpstreamTimeout("the provider did not answer in time") from error
-    except httpx.HTTPError as error:
-        raise UpstreamFailure(f"could not reach the provider ({type(error).__name__})") from error
+        yield
+    finally:
+        await session.close()
+
+
+@contextmanager
+def upstream_errors(late: str, unreachable: str) -> Iterator[None]:
+    """aiohttp's errors as the gateway's: a timeout is UpstreamTimeout(late), anything else on the
+    wire UpstreamFailure(unreachable + the error's kind; never its text, which may hold a URL)."""
+    import aiohttp
+
+    try:
+        yield
+    except TimeoutError as error:  # aiohttp's socket timeouts are TimeoutErrors too
+        raise UpstreamTimeout(late) from error
+    except aiohttp.ClientError as error:
+        raise UpstreamFailure(f"{unreachable} ({type(error).__name__})") from error
+
+
+async def send(method: str, url: str, headers: Mapping[str, str], **content: Any) -> Answer:
+    """One request, its answer read whole. `content`: aiohttp's `data=` (bytes or FormData)."""
+    session = await shared_session()
+    with upstream_errors("the provider did not answer in time", "could not reach the provider"):
+        async with session.request(method, url, headers=headers, allow_redirects=False, **content) as answer:
+            return Answer(answer.status, answer.headers, await answer.read())
+
+
+@asynccontextmanager
+async def opened(url: str, body: bytes, headers: Mapping[str, str]) -> AsyncIterator[aiohttp.ClientResponse]:
+    """A POST whose answer is read as it arrives; closed (the connection released) on leaving."""
+    session = await shared_session()
+    with upstream_errors("the provider did not answer in time", "could not reach the provider"):
+        response = await session.post(url, data=body, headers=headers, allow_redirects=False)
+    try:
+        yield response
+    finally:
+        response.release()
 
 
 async def fetch(url: str) -> bytes:
     """A file an upstream answered with a URL (an image), as an upstream call: failures are its own."""
-    try:
-        response = await shared_client().get(url)
-    except httpx.TimeoutException as error:
-        raise UpstreamTimeout("the provider's file did not arrive in time") from error
-    except httpx.HTTPError as error:
-        raise UpstreamFailure(f"could not fetch the provider's file ({type(error).__name__})") from error
-    if not 200 <= response.status_code < 300:
-        raise UpstreamFailure(f"the provider's file could not be fetched (HTTP {response.status_code})", status=502)
-    return response.content
+    session = await shared_session()
+    with upstream_errors("the provider's file did not arrive in time", "could not fetch the provider's file"):
+        async with session.get(url, allow_redirects=False) as response:
+            content = await response.read()
+            status = response.status
+    if not 200 <= status < 300:
+        raise UpstreamFailure(f"the provider's file could not be fetched (HTTP {status})", status=502)
+    return content
 
 
 ErrorReader = Callable[[int, bytes], tuple[str, str | None, str | None]]
 
 
-def raise_for_status(status: int, content: bytes, headers: httpx.Headers, error_from: ErrorReader) -> None:
+def raise_for_status(status: int, content: bytes, headers: Mapping[str, str], error_from: ErrorReader) -> None:
     """Shared by the HTTP providers: 2xx passes; the upstream's own failures and rate limits are
     UpstreamFailure (material for a fallback); a refusal of the request itself is UpstreamRefusal."""
     if 200 <= status < 300:

@@ -1,16 +1,64 @@
-"""Opening and reading an upstream's SSE stream over the shared httpx client (all HTTP providers)."""
+"""Opening and reading an upstream's SSE stream (all HTTP providers), and their JSON POSTs.
+
+The event-stream decoder is ours: httpx-sse's is tied to httpx responses (and private), and no kept
+library decodes `text/event-stream` from plain bytes; the OpenAI and Anthropic SDKs keep their own
+for the same reason. It follows the WHATWG rules the gateway needs: lines end in CRLF, LF or CR;
+`event` and `data` fields (several `data` lines joined by LF); comments, `id` and `retry` ignored;
+an event without data is not dispatched, nor one the stream ended before its blank line."""
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
+from gateway.providers.errors import UpstreamFailure, UpstreamRefusal
+from gateway.providers.http import ErrorReader, opened, raise_for_status, send, upstream_errors
 
-from gateway.providers.errors import UpstreamFailure, UpstreamTimeout
-from gateway.providers.http import ErrorReader, raise_for_status, send_streaming, shared_client
+_LINE_END = re.compile(r"\r\n|\r|\n")
+JSON_HEADERS = {"content-type": "application/json"}  # the spelling providers' own headers use
+
+
+class EventDecoder:
+    """Bytes as they arrive in, (event name, data) out, for each complete event with data."""
+
+    def __init__(self) -> None:
+        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial_line = ""
+        self._after_cr = False  # a CR ended the last chunk: an LF opening the next belongs to it
+        self._started = False
+        self._name = ""
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[tuple[str, str]]:
+        text = self._text.decode(chunk)
+        if not self._started and text:
+            self._started = True
+            text = text.removeprefix("\ufeff")
+        if self._after_cr and text.startswith("\n"):
+            text = text[1:]
+        if text:
+            self._after_cr = text.endswith("\r")
+        *lines, self._partial_line = _LINE_END.split(self._partial_line + text)
+        return [event for line in lines if (event := self._line(line)) is not None]
+
+    def _line(self, line: str) -> tuple[str, str] | None:
+        if not line:
+            name, data = self._name or "message", self._data
+            self._name, self._data = "", []
+            return (name, "\n".join(data)) if data and any(data) else None
+        if line.startswith(":"):
+            return None
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "event":
+            self._name = value
+        elif field == "data":
+            self._data.append(value)
+        return None
 
 
 @asynccontextmanager
@@ -18,44 +66,41 @@ async def open_events(
     url: str, body: dict[str, Any], headers: dict[str, str], error_from: ErrorReader
 ) -> AsyncIterator[AsyncIterator[tuple[str, str]]]:
     """POSTs `body`; once the upstream answered 200, yields its events as (event name, data)."""
-    from httpx_sse import EventSource
-
-    client = shared_client()
-    response = await send_streaming(client, client.build_request("POST", url, json=body, headers=headers))
-    try:
-        if response.status_code != 200:
-            raise_for_status(response.status_code, await response.aread(), response.headers, error_from)
+    async with opened(url, encoded(body), {**headers, **JSON_HEADERS}) as response:
+        if response.status != 200:
+            with upstream_errors("the provider did not answer in time", "could not reach the provider"):
+                content = await response.read()
+            raise_for_status(response.status, content, response.headers, error_from)
 
         async def events() -> AsyncIterator[tuple[str, str]]:
-            try:
-                async for event in EventSource(response).aiter_sse():
-                    if event.data:
-                        yield event.event, event.data
-            except httpx.TimeoutException as error:
-                raise UpstreamTimeout("the provider stopped sending") from error
-            except httpx.HTTPError as error:
-                raise UpstreamFailure(f"the provider's stream broke ({type(error).__name__})") from error
+            decoder = EventDecoder()
+            with upstream_errors("the provider stopped sending", "the provider's stream broke"):
+                async for chunk in response.content.iter_any():
+                    for event in decoder.feed(chunk):
+                        yield event
 
         yield events()
-    finally:
-        await response.aclose()
 
 
 async def post_json(url: str, body: dict[str, Any], headers: dict[str, str], error_from: ErrorReader) -> dict[str, Any]:
+    answer = await send("POST", url, {**headers, **JSON_HEADERS}, data=encoded(body))
+    raise_for_status(answer.status, answer.content, answer.headers, error_from)
     try:
-        response = await shared_client().post(url, json=body, headers=headers)
-    except httpx.TimeoutException as error:
-        raise UpstreamTimeout("the provider did not answer in time") from error
-    except httpx.HTTPError as error:
-        raise UpstreamFailure(f"could not reach the provider ({type(error).__name__})") from error
-    raise_for_status(response.status_code, response.content, response.headers, error_from)
-    try:
-        payload = response.json()
+        payload = json.loads(answer.content)
     except ValueError as error:
         raise UpstreamFailure("the provider sent a response that is not JSON", status=502) from error
     if not isinstance(payload, dict):
         raise UpstreamFailure("the provider sent an unexpected response", status=502)
     return payload
+
+
+def encoded(body: dict[str, Any]) -> bytes:
+    """A JSON body as httpx's `json=` encoded it (what upstreams received before). NaN and Infinity,
+    which Python's JSON reader lets a client send, are not JSON: the request is refused unsent."""
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:
+        raise UpstreamRefusal(400, "the request holds a number JSON cannot carry (NaN or Infinity)") from None
 
 
 def parse(data: str) -> dict[str, Any]:

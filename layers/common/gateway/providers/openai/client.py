@@ -3,19 +3,18 @@ format is OpenAI's own, so canonical and native calls are the same call."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar, cast
 
-import httpx
-
 from gateway.canonical import AudioUpload, Body, ChatCompletion, ChatRequest, ImagesResponse, StreamEvent
 from gateway.providers.capabilities import Events
 from gateway.providers.credentials import Endpoint
-from gateway.providers.errors import UpstreamFailure, UpstreamTimeout
-from gateway.providers.http import raise_for_status, shared_client
+from gateway.providers.errors import UpstreamFailure
+from gateway.providers.http import Answer, raise_for_status, send
 from gateway.providers.openai import request, response
-from gateway.providers.sse import open_events, post_json
+from gateway.providers.sse import encoded, open_events, post_json
 
 
 class OpenAIClient:
@@ -56,16 +55,22 @@ class OpenAIClient:
 
     async def speak(self, body: Body, model: str) -> bytes:
         """The audio; the body is the client's, with the upstream's model name."""
-        answer = await self._send("/audio/speech", accept="*/*", json=request.with_model(body, model))
+        answer = await self._send("/audio/speech", "*/*", encoded(request.with_model(body, model)), as_json=True)
         if not answer.content:
             raise UpstreamFailure("the provider answered without audio", status=502)
         return answer.content
 
     async def transcribe(self, fields: Mapping[str, str | list[str]], upload: AudioUpload) -> Body:
-        files = {"file": (upload.filename, upload.content, upload.content_type)}
-        answer = await self._send("/audio/transcriptions", accept="application/json", data=fields, files=files)
+        import aiohttp
+
+        form = aiohttp.FormData()
+        for name, values in fields.items():
+            for value in [values] if isinstance(values, str) else values:
+                form.add_field(name, value)
+        form.add_field("file", upload.content, filename=upload.filename, content_type=upload.content_type)
+        answer = await self._send("/audio/transcriptions", "application/json", form)
         try:
-            payload = answer.json()
+            payload = json.loads(answer.content)
         except ValueError as error:
             raise UpstreamFailure("the provider sent a transcription that is not JSON", status=502) from error
         return response.transcription(payload)
@@ -87,16 +92,11 @@ class OpenAIClient:
     async def _post(self, body: Body, path: str) -> Body:
         return await post_json(self._url(path), body, self._headers(), response.error_from)
 
-    async def _send(self, path: str, *, accept: str, **content: Any) -> httpx.Response:
+    async def _send(self, path: str, accept: str, data: Any, *, as_json: bool = False) -> Answer:
         """POST a body that is not a JSON chat (audio in or out) and check its status."""
-        headers = {**self._headers(), "Accept": accept}
-        try:
-            answer = await shared_client().post(self._url(path), headers=headers, **content)
-        except httpx.TimeoutException as error:
-            raise UpstreamTimeout("the provider did not answer in time") from error
-        except httpx.HTTPError as error:
-            raise UpstreamFailure(f"could not reach the provider ({type(error).__name__})") from error
-        raise_for_status(answer.status_code, answer.content, answer.headers, response.error_from)
+        headers = {**self._headers(), "Accept": accept, **({"content-type": "application/json"} if as_json else {})}
+        answer = await send("POST", self._url(path), headers, data=data)
+        raise_for_status(answer.status, answer.content, answer.headers, response.error_from)
         return answer
 
     def _url(self, path: str) -> str:
