@@ -28,6 +28,7 @@ from gateway.providers.errors import UpstreamFailure, api_error
 from gateway.services.chat import ChatCall, UpstreamStream
 
 HEARTBEAT = b": keep-alive\n\n"  # an SSE comment: every client's parser skips it
+READ_AHEAD = 16  # events read from the upstream before the client took them
 
 
 @dataclass
@@ -45,29 +46,52 @@ class _Tally:
 
 
 class _Upstream:
-    """Reads the upstream one event at a time in a task of its own, so that waiting for the next
-    event can time out (for a heartbeat or the deadline) without abandoning the read."""
+    """Reads the upstream in a task of its own into a short queue, so that waiting for the next event
+    can time out (for a heartbeat or the deadline) without abandoning the read; an event already read
+    is taken at once, with no timer (a chunk from the wire often holds several)."""
 
     def __init__(self, events: AsyncIterator[StreamEvent]) -> None:
-        self.events = aiter(events)
-        self.pending: asyncio.Task[StreamEvent | None] | None = None
+        self._events = events
+        self._queue: asyncio.Queue[StreamEvent | Exception | None] = asyncio.Queue(maxsize=READ_AHEAD)
+        self._reader: asyncio.Task[None] | None = None
+        self._ended = False
+
+    async def _read(self) -> None:
+        try:
+            async for event in self._events:
+                await self._queue.put(event)
+        except Exception as error:  # the relay raises it where it would have met it
+            await self._queue.put(error)
+            return
+        await self._queue.put(None)
 
     async def next(self, timeout: float | None) -> tuple[bool, StreamEvent | None]:
         """(True, event or None at the end), or (False, None) when `timeout` passed first."""
-        if self.pending is None:
-            self.pending = asyncio.ensure_future(anext(self.events, None))
-        done, _ = await asyncio.wait({self.pending}, timeout=timeout)
-        if not done:
-            return False, None
-        task, self.pending = self.pending, None
-        return True, task.result()
+        if self._ended:
+            return True, None
+        if self._reader is None:
+            self._reader = asyncio.ensure_future(self._read())
+        if self._queue.empty():
+            try:
+                async with asyncio.timeout(timeout):
+                    item = await self._queue.get()
+            except TimeoutError:
+                return False, None
+        else:
+            item = self._queue.get_nowait()
+        if item is None or isinstance(item, Exception):
+            self._ended = True
+            if item is not None:
+                raise item
+        return True, item
 
     async def cancel(self) -> None:
-        if self.pending is not None:
-            self.pending.cancel()
+        if self._reader is not None:
+            self._reader.cancel()
             with contextlib.suppress(BaseException):
-                await self.pending
-            self.pending = None
+                await self._reader
+            self._reader = None
+        self._ended = True
 
 
 async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
