@@ -24,14 +24,10 @@ def work_batch(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, 
 
 
 def _run(job: Any) -> str:
-    """On a loop of its own, leaving the thread's current event loop (if any) as it was; shut down as
-    asyncio.run would (what the job left open, such as the providers' HTTP session, is closed)."""
-    loop = asyncio.new_event_loop()
-    try:
-        return str(loop.run_until_complete(job))
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+    """As asyncio.run runs it (what the job left open, such as the providers' HTTP session, is closed),
+    on a loop of its own: the thread's current event loop (if any) is left as it was."""
+    with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+        return str(runner.run(job))
 
 
 handler = observed(work_batch)

@@ -35,6 +35,10 @@ CASES: list[tuple[bytes, list[tuple[str, str]]]] = [
     (b"data: x\n\ndata: cut", [("message", "x")]),
     # UTF-8 text comes through whole
     ("data: 你好 🌍\n\n".encode(), [("message", "你好 🌍")]),
+    # CRLF then a blank line (the LF of the CRLF may arrive alone, then the blank line's LF)
+    (b"data: 1\r\n\ndata: 2\n\n", [("message", "1"), ("message", "2")]),
+    # two empty data lines are data: one LF
+    (b"data:\ndata:\n\ndata: x\n\n", [("message", "\n"), ("message", "x")]),
     # a field without a colon is a field name with empty value; unknown fields are ignored
     (b"data\nfoo: bar\ndata: y\n\n", [("message", "\ny")]),
 ]
@@ -66,3 +70,12 @@ def test_how_the_wire_cut_the_stream_never_changes_its_events(
 
 def test_bytes_that_are_not_utf8_do_not_break_the_stream() -> None:
     assert decode([b"data: \xff\xfe\n\ndata: ok\n\n"]) == [("message", "\ufffd\ufffd"), ("message", "ok")]
+
+
+def test_a_long_line_in_small_chunks_is_one_event() -> None:
+    """A base64 image in one event: megabytes on one line, in many chunks (each chunk's text is searched
+    once; the line's pieces are joined when it ends)."""
+    line = b"data: " + b"A" * (4 << 20) + b"\n\n"
+    decoder = EventDecoder()
+    events = [event for i in range(0, len(line), 4096) for event in decoder.feed(line[i : i + 4096])]
+    assert events == [("message", "A" * (4 << 20))]

@@ -44,24 +44,37 @@ async def shared_session() -> aiohttp.ClientSession:
             connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=KEEP_ALIVE_SECONDS),
             timeout=aiohttp.ClientTimeout(
                 total=None,
+                connect=settings.upstream_timeout_seconds,  # a pool slot and DNS, as httpx's pool timeout
                 sock_connect=settings.upstream_connect_timeout_seconds,
                 sock_read=settings.upstream_timeout_seconds,
             ),
             trust_env=False,
         )
-        closer = _closed_with_the_loop(session)
+        closer = _closed_with_the_loop(loop, session)
         await anext(closer)
         pooled = _sessions[loop] = (session, closer)
     return pooled[0]
 
 
-async def _closed_with_the_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+async def _closed_with_the_loop(
+    loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession
+) -> AsyncGenerator[None, None]:
     """Kept suspended beside its session: a loop that shuts down (uvicorn, asyncio.run, anyio.run, the
-    image worker's) finishes the async generators left open, and this one's end closes the session."""
+    image worker's) finishes the async generators left open, and this one's end closes the session and
+    forgets the loop (the session refers to its loop, so the weak key alone would never let it go)."""
     try:
         yield
     finally:
+        _sessions.pop(loop, None)
         await session.close()
+
+
+async def _connection() -> aiohttp.ClientSession:
+    """The session, after one turn of the loop: a pooled connection the upstream closed meanwhile (its
+    FIN already read by the kernel, as after a Lambda freeze) is dropped by then, rather than taken for
+    a POST that aiohttp would not retry."""
+    await asyncio.sleep(0)
+    return await shared_session()
 
 
 @contextmanager
@@ -74,13 +87,15 @@ def upstream_errors(late: str, unreachable: str) -> Iterator[None]:
         yield
     except TimeoutError as error:  # aiohttp's socket timeouts are TimeoutErrors too
         raise UpstreamTimeout(late) from error
-    except aiohttp.ClientError as error:
+    # HttpProcessingError: a malformed answer (e.g. a broken chunked body, with the pure-Python parser);
+    # ValueError: a header value aiohttp refuses to send (a configured key with a line break)
+    except (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError, ValueError) as error:
         raise UpstreamFailure(f"{unreachable} ({type(error).__name__})") from error
 
 
 async def send(method: str, url: str, headers: Mapping[str, str], **content: Any) -> Answer:
     """One request, its answer read whole. `content`: aiohttp's `data=` (bytes or FormData)."""
-    session = await shared_session()
+    session = await _connection()
     with upstream_errors("the provider did not answer in time", "could not reach the provider"):
         async with session.request(method, url, headers=headers, allow_redirects=False, **content) as answer:
             return Answer(answer.status, answer.headers, await answer.read())
@@ -89,7 +104,7 @@ async def send(method: str, url: str, headers: Mapping[str, str], **content: Any
 @asynccontextmanager
 async def opened(url: str, body: bytes, headers: Mapping[str, str]) -> AsyncIterator[aiohttp.ClientResponse]:
     """A POST whose answer is read as it arrives; closed (the connection released) on leaving."""
-    session = await shared_session()
+    session = await _connection()
     with upstream_errors("the provider did not answer in time", "could not reach the provider"):
         response = await session.post(url, data=body, headers=headers, allow_redirects=False)
     try:
@@ -100,9 +115,12 @@ async def opened(url: str, body: bytes, headers: Mapping[str, str]) -> AsyncIter
 
 async def fetch(url: str) -> bytes:
     """A file an upstream answered with a URL (an image), as an upstream call: failures are its own."""
-    session = await shared_session()
+    import yarl
+
+    session = await _connection()
     with upstream_errors("the provider's file did not arrive in time", "could not fetch the provider's file"):
-        async with session.get(url, allow_redirects=False) as response:
+        # the URL as the upstream wrote it (a signed URL's escapes must not be re-quoted)
+        async with session.get(yarl.URL(url, encoded=True), allow_redirects=False) as response:
             content = await response.read()
             status = response.status
     if not 200 <= status < 300:

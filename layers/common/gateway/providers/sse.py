@@ -27,7 +27,7 @@ class EventDecoder:
 
     def __init__(self) -> None:
         self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._partial_line = ""
+        self._partial_line: list[str] = []  # the pieces of a line not yet ended (a long one may span many chunks)
         self._after_cr = False  # a CR ended the last chunk: an LF opening the next belongs to it
         self._started = False
         self._name = ""
@@ -38,18 +38,25 @@ class EventDecoder:
         if not self._started and text:
             self._started = True
             text = text.removeprefix("\ufeff")
-        if self._after_cr and text.startswith("\n"):
-            text = text[1:]
+        if self._after_cr and text:
+            self._after_cr = False
+            text = text.removeprefix("\n")
         if text:
             self._after_cr = text.endswith("\r")
-        *lines, self._partial_line = _LINE_END.split(self._partial_line + text)
+        lines = _LINE_END.split(text)  # only the new text is searched: no rescan of a long line's start
+        if len(lines) == 1:
+            self._partial_line.append(text)
+            return []
+        lines[0] = "".join(self._partial_line) + lines[0]
+        self._partial_line = [lines.pop()]
         return [event for line in lines if (event := self._line(line)) is not None]
 
     def _line(self, line: str) -> tuple[str, str] | None:
         if not line:
             name, data = self._name or "message", self._data
             self._name, self._data = "", []
-            return (name, "\n".join(data)) if data and any(data) else None
+            joined = "\n".join(data)
+            return (name, joined) if joined else None  # an event whose data is empty is not dispatched
         if line.startswith(":"):
             return None
         field, _, value = line.partition(":")
@@ -67,10 +74,12 @@ async def open_events(
 ) -> AsyncIterator[AsyncIterator[tuple[str, str]]]:
     """POSTs `body`; once the upstream answered 200, yields its events as (event name, data)."""
     async with opened(url, encoded(body), {**headers, **JSON_HEADERS}) as response:
-        if response.status != 200:
+        if response.status != 200 or response.content_type != "text/event-stream":
             with upstream_errors("the provider did not answer in time", "could not reach the provider"):
                 content = await response.read()
             raise_for_status(response.status, content, response.headers, error_from)
+            # a 200 that is not a stream would read as a stream with no events: an empty, charged answer
+            raise UpstreamFailure("the provider answered a stream request without an event stream", status=502)
 
         async def events() -> AsyncIterator[tuple[str, str]]:
             decoder = EventDecoder()

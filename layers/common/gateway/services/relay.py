@@ -63,6 +63,10 @@ class _Upstream:
         except Exception as error:  # the relay raises it where it would have met it
             await self._queue.put(error)
             return
+        except BaseException:  # cancelled (the relay is done with it) or worse: whoever waits sees an end
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(None)
+            raise
         await self._queue.put(None)
 
     async def next(self, timeout: float | None) -> tuple[bool, StreamEvent | None]:
@@ -122,6 +126,8 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
     try:
         while True:
             left = deadlines.seconds_left(deadline)
+            if left == 0:  # checked before taking an event: read-ahead events may always be waiting
+                raise DeadlineExceeded("The answer was cut at this request's time limit; charged for what was sent.")
             wait = settings.heartbeat_seconds if left is None else min(settings.heartbeat_seconds, left)
             arrived, event = await upstream.next(wait)
             if not arrived:

@@ -63,7 +63,7 @@ class OpenAIClient:
     async def transcribe(self, fields: Mapping[str, str | list[str]], upload: AudioUpload) -> Body:
         import aiohttp
 
-        form = aiohttp.FormData()
+        form = aiohttp.FormData()  # field values quoted: a client's file name cannot break the part's headers
         for name, values in fields.items():
             for value in [values] if isinstance(values, str) else values:
                 form.add_field(name, value)
