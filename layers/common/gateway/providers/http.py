@@ -78,7 +78,9 @@ async def _connection() -> aiohttp.ClientSession:
 
 
 @contextmanager
-def upstream_errors(late: str, unreachable: str) -> Iterator[None]:
+def upstream_errors(
+    late: str = "the provider did not answer in time", unreachable: str = "could not reach the provider"
+) -> Iterator[None]:
     """aiohttp's errors as the gateway's: a timeout is UpstreamTimeout(late), anything else on the
     wire UpstreamFailure(unreachable + the error's kind; never its text, which may hold a URL)."""
     import aiohttp
@@ -96,7 +98,7 @@ def upstream_errors(late: str, unreachable: str) -> Iterator[None]:
 async def send(method: str, url: str, headers: Mapping[str, str], **content: Any) -> Answer:
     """One request, its answer read whole. `content`: aiohttp's `data=` (bytes or FormData)."""
     session = await _connection()
-    with upstream_errors("the provider did not answer in time", "could not reach the provider"):
+    with upstream_errors():
         async with session.request(method, url, headers=headers, allow_redirects=False, **content) as answer:
             return Answer(answer.status, answer.headers, await answer.read())
 
@@ -105,7 +107,7 @@ async def send(method: str, url: str, headers: Mapping[str, str], **content: Any
 async def opened(url: str, body: bytes, headers: Mapping[str, str]) -> AsyncIterator[aiohttp.ClientResponse]:
     """A POST whose answer is read as it arrives; closed (the connection released) on leaving."""
     session = await _connection()
-    with upstream_errors("the provider did not answer in time", "could not reach the provider"):
+    with upstream_errors():
         response = await session.post(url, data=body, headers=headers, allow_redirects=False)
     try:
         yield response

@@ -75,7 +75,7 @@ async def open_events(
     """POSTs `body`; once the upstream answered 200, yields its events as (event name, data)."""
     async with opened(url, encoded(body), {**headers, **JSON_HEADERS}) as response:
         if response.status != 200 or response.content_type != "text/event-stream":
-            with upstream_errors("the provider did not answer in time", "could not reach the provider"):
+            with upstream_errors():
                 content = await response.read()
             raise_for_status(response.status, content, response.headers, error_from)
             # a 200 that is not a stream would read as a stream with no events: an empty, charged answer

@@ -14,7 +14,7 @@ from gateway.providers.credentials import Endpoint
 from gateway.providers.errors import UpstreamFailure
 from gateway.providers.http import Answer, raise_for_status, send
 from gateway.providers.openai import request, response
-from gateway.providers.sse import encoded, open_events, post_json
+from gateway.providers.sse import JSON_HEADERS, encoded, open_events, post_json
 
 
 class OpenAIClient:
@@ -55,7 +55,7 @@ class OpenAIClient:
 
     async def speak(self, body: Body, model: str) -> bytes:
         """The audio; the body is the client's, with the upstream's model name."""
-        answer = await self._send("/audio/speech", "*/*", encoded(request.with_model(body, model)), as_json=True)
+        answer = await self._send("/audio/speech", "*/*", encoded(request.with_model(body, model)), JSON_HEADERS)
         if not answer.content:
             raise UpstreamFailure("the provider answered without audio", status=502)
         return answer.content
@@ -92,9 +92,9 @@ class OpenAIClient:
     async def _post(self, body: Body, path: str) -> Body:
         return await post_json(self._url(path), body, self._headers(), response.error_from)
 
-    async def _send(self, path: str, accept: str, data: Any, *, as_json: bool = False) -> Answer:
+    async def _send(self, path: str, accept: str, data: Any, content_headers: Mapping[str, str] = {}) -> Answer:
         """POST a body that is not a JSON chat (audio in or out) and check its status."""
-        headers = {**self._headers(), "Accept": accept, **({"content-type": "application/json"} if as_json else {})}
+        headers = {**self._headers(), "Accept": accept, **content_headers}
         answer = await send("POST", self._url(path), headers, data=data)
         raise_for_status(answer.status, answer.content, answer.headers, response.error_from)
         return answer
