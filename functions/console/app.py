@@ -53,7 +53,7 @@ def _headers() -> dict[str, str]:
         return security_headers()
 
 
-def _no_store(response: Response) -> None:
+async def _no_store(response: Response) -> None:
     """Console API answers hold account data (and a new key, once): never kept by any cache."""
     response.headers["Cache-Control"] = "no-store"
 
@@ -64,15 +64,15 @@ async def _session(request: Request) -> ConsoleSession:
     return await anyio.to_thread.run_sync(console.open_session, bearer)
 
 
-def _customer(session: Annotated[ConsoleSession, Depends(_session)]) -> ConsoleSession:
+async def _customer(session: Annotated[ConsoleSession, Depends(_session)]) -> ConsoleSession:
     return console.customer(session)
 
 
-def _operator(session: Annotated[ConsoleSession, Depends(_session)]) -> ConsoleSession:
+async def _operator(session: Annotated[ConsoleSession, Depends(_session)]) -> ConsoleSession:
     return console.operator(session)
 
 
-def _action(
+async def _action(
     session: Annotated[ConsoleSession, Depends(_operator)], request: Request, idempotency_key: IdempotencyKey = None
 ) -> Action:
     """An operator's change: who makes it, its Idempotency-Key (done once) and its trace id (logged)."""

@@ -22,6 +22,7 @@ from gateway.auth.keys import hash_key
 from gateway.config import get_settings
 from gateway.services import accounts, keys
 from gateway.storage.api_keys import ApiKeyRepository
+from gateway.storage.connections import Connections
 from gateway.storage.credits import CreditRepository, KeyGuard, Reservation
 from tests.conftest import balance_of, holds_of, ledger_entry, settled
 from tests.support.dynamo_faults import Fault, FaultProxy
@@ -115,6 +116,31 @@ def test_only_the_key_reads_of_a_new_key_and_the_hold_of_a_limited_one_come_befo
             settled()
         upstream.reset()
     gateway.proxy.disarm()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["buffered", "stream"])
+def test_holds_and_settlements_are_written_on_the_event_loop_not_in_worker_threads(
+    gateway, upstream, monkeypatch, stream
+):
+    # Given a speculative key and one admitted first (its limit needs the counter in the hold's transaction)
+    _, known = funded(gateway.url)
+    _, limited = funded(gateway.url, limit=100_000_000)
+    blocking: list[str] = []
+    post = Connections.post
+
+    def recorded(self, path, body, headers):  # type: ignore[no-untyped-def]
+        blocking.append(headers["x-amz-target"].rpartition(".")[2])
+        return post(self, path, body, headers)
+
+    monkeypatch.setattr(Connections, "post", recorded)
+    # When each makes a request
+    for key in (known, limited):
+        response = chat(gateway.url, key, stream=stream)
+        assert response.status_code == 200, response.text
+        settled()
+        assert ledger_entry(response.headers["x-trace-id"]) is not None
+    # Then neither its hold nor its settlement went through http.client in a worker thread
+    assert not {"UpdateItem", "TransactWriteItems"} & set(blocking), blocking
 
 
 def test_requests_in_flight_when_their_key_is_revoked_elsewhere_cost_at_most_their_prompts(gateway, upstream):

@@ -166,11 +166,11 @@ class FaultProxy:
             handler.close_connection = True
             return
         kept = [(name, value) for name, value in headers if name.lower() not in _HOP_HEADERS]
-        _answer(handler, status, kept, answer)
-        with self.lock:
+        with self.lock:  # counted before it is sent: whoever has the answer finds it counted
             self.answered += 1
             if b'"CATALOG"' in body:  # the runtime catalog's stamp, read in the background every few seconds
                 self.catalog_reads += 1
+        _answer(handler, status, kept, answer)
 
     def _forward(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         connection = http.client.HTTPConnection(*self.upstream, timeout=10)

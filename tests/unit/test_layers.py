@@ -49,6 +49,7 @@ LAYERS: dict[str, int] = {
     "ids": 1,
     "deadline": 1,
     "afterwards": 1,
+    "loop_sessions": 1,
     "entry": 1,
     "observability": 1,
     "web": 1,

@@ -148,8 +148,9 @@ class EventStreamResponse(StreamingResponse):
                     await close()
 
 
-def _refuse_oversized(request: Request) -> None:
-    """Every route's first dependency: before its key is read or its body checked."""
+async def _refuse_oversized(request: Request) -> None:
+    """Every route's first dependency: before its key is read or its body checked (async: FastAPI
+    runs a plain function's dependency in a worker thread)."""
     if getattr(request.state, "oversized", False):
         raise RequestTooLarge(f"Request body is larger than {get_settings().max_body_bytes} bytes.")
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway import loop_sessions
 from gateway.providers import http
 from gateway.providers.errors import UpstreamFailure, may_fall_back
 from gateway.providers.sse import open_events
@@ -57,4 +58,4 @@ def test_a_loops_session_is_closed_and_forgotten_with_its_loop(upstream: str) ->
         asyncio.run(use())
     assert all(session.closed for session in sessions)
     assert len(sessions) == 3
-    assert not any(session in [pooled[0] for pooled in http._sessions.values()] for session in sessions)
+    assert not any(session in loop_sessions.kept_sessions() for session in sessions)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from gateway.errors import (
 )
 from gateway.money import display
 from gateway.observability import logger
+from gateway.storage import on_loop
 from gateway.storage.api_keys import ApiKeyRecord
 from gateway.storage.balances import Shard
 from gateway.storage.channel_windows import ChannelGuard
@@ -209,7 +209,7 @@ def _moved_for(principal: Principal, amount: int) -> shards.Choice:
     balances = stores().accounts.balances
     for attempt in range(MOVE_TRIES):
         if attempt:
-            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # another hold moved them meanwhile
+            on_loop.pause(random.uniform(0, 0.01 * 2**attempt))  # another hold moved them meanwhile
         found, _ = balances.snapshot(principal.account_id, principal.shards)
         shards.observe_all(found)
         plan = shards.rebalance(found, amount)
@@ -319,7 +319,7 @@ def settle_durably(
             return settle(reservation, outcome, also)
         except Exception:
             logger().warning("settlement failed", extra={"attempt": attempt + 1})
-            time.sleep(0.05 * 4**attempt)
+            on_loop.pause(0.05 * 4**attempt)
     try:
         record_pending(reservation, outcome)
     except Exception:

@@ -1,25 +1,23 @@
-"""The HTTP providers' wire: one pooled aiohttp session per event loop (uvicorn in Lambda has one; the
-dev server may have more). aiohttp, not httpx: a chat call through httpx cost about five times the
-CPU of the same call through aiohttp (httpcore's pure-Python HTTP/1.1 and anyio streams against
-aiohttp's C parser on the loop's own transports), the largest share of the gateway's CPU per request."""
+"""The HTTP providers' wire: one pooled aiohttp session per event loop (gateway/loop_sessions.py).
+aiohttp, not httpx: a chat call through httpx cost about five times the CPU of the same call through
+aiohttp (httpcore's pure-Python HTTP/1.1 and anyio streams against aiohttp's C parser on the loop's
+own transports), the largest share of the gateway's CPU per request."""
 
 from __future__ import annotations
 
 import asyncio
-import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gateway.config import get_settings
+from gateway.loop_sessions import session_for
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
 
 if TYPE_CHECKING:
     import aiohttp
 
-Pooled = tuple["aiohttp.ClientSession", AsyncGenerator[None, None]]
-_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pooled] = weakref.WeakKeyDictionary()
 MAX_CONNECTIONS = 200
 KEEP_ALIVE_SECONDS = 5.0  # an idle connection older than this is not reused (httpx's default, kept)
 
@@ -34,39 +32,23 @@ class Answer:
 
 
 async def shared_session() -> aiohttp.ClientSession:
+    return await session_for("providers", _built)
+
+
+def _built() -> aiohttp.ClientSession:
     import aiohttp
 
-    loop = asyncio.get_running_loop()
-    pooled = _sessions.get(loop)
-    if pooled is None or pooled[0].closed:
-        settings = get_settings()
-        session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=KEEP_ALIVE_SECONDS),
-            timeout=aiohttp.ClientTimeout(
-                total=None,
-                connect=settings.upstream_timeout_seconds,  # a pool slot and DNS, as httpx's pool timeout
-                sock_connect=settings.upstream_connect_timeout_seconds,
-                sock_read=settings.upstream_timeout_seconds,
-            ),
-            trust_env=False,
-        )
-        closer = _closed_with_the_loop(loop, session)
-        await anext(closer)
-        pooled = _sessions[loop] = (session, closer)
-    return pooled[0]
-
-
-async def _closed_with_the_loop(
-    loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession
-) -> AsyncGenerator[None, None]:
-    """Kept suspended beside its session: a loop that shuts down (uvicorn, asyncio.run, anyio.run, the
-    image worker's) finishes the async generators left open, and this one's end closes the session and
-    forgets the loop (the session refers to its loop, so the weak key alone would never let it go)."""
-    try:
-        yield
-    finally:
-        _sessions.pop(loop, None)
-        await session.close()
+    settings = get_settings()
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=KEEP_ALIVE_SECONDS),
+        timeout=aiohttp.ClientTimeout(
+            total=None,
+            connect=settings.upstream_timeout_seconds,  # a pool slot and DNS, as httpx's pool timeout
+            sock_connect=settings.upstream_connect_timeout_seconds,
+            sock_read=settings.upstream_timeout_seconds,
+        ),
+        trust_env=False,
+    )
 
 
 async def _connection() -> aiohttp.ClientSession:

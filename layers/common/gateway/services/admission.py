@@ -27,6 +27,7 @@ from gateway.providers import capacity
 from gateway.providers.capabilities import Capability
 from gateway.services import channels, profiles, terms
 from gateway.services.routing import Preferences, Route, route_for
+from gateway.storage import on_loop
 from gateway.storage.api_keys import ApiKeyRecord
 from gateway.storage.channel_windows import ChannelGuard
 from gateway.storage.credits import Reservation
@@ -74,9 +75,8 @@ async def admit(
         reserve = functools.partial(credits.reserve, basis=prepared.basis, channel=prepared.channel)
         route = prepared.route
         try:
-            reservation = await anyio.to_thread.run_sync(
-                reserve, principal, route.entry.id, prepared.amount, trace_id, prepared.items
-            )
+            amount, items = prepared.amount, prepared.items
+            reservation = await on_loop.run(reserve, principal, route.entry.id, amount, trace_id, items)
         except credits.KeyChanged:
             principal = await anyio.to_thread.run_sync(refresh, principal)
             continue

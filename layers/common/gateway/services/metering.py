@@ -33,6 +33,7 @@ from gateway.providers.errors import api_error, may_fall_back
 from gateway.services.admission import Admission, admit
 from gateway.services.channels import guard_for
 from gateway.services.routing import Candidate, Route
+from gateway.storage import on_loop
 from gateway.storage.channel_windows import count_tokens
 from gateway.storage.credits import Reservation
 from gateway.storage.stores import stores
@@ -195,7 +196,7 @@ class Meter:
             window = periods.rate_window(clock.now())
             also = [*also, count_tokens(stores().channel_windows.table, answered.channel, window, tokens)]
         with anyio.CancelScope(shield=True):
-            entry = await anyio.to_thread.run_sync(credits.settle_durably, reservation, outcome, also)
+            entry = await on_loop.run(credits.settle_durably, reservation, outcome, also)
         if entry is not None:
             emit_request_metrics(entry)
         return credits.charged(reservation, outcome)

@@ -23,8 +23,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import anyio
-
 from gateway.auth.authenticate import Principal
 from gateway.billing import credits, shards
 from gateway.catalog import live
@@ -32,6 +30,7 @@ from gateway.catalog.registry import ModelEntry
 from gateway.providers.capabilities import Capability
 from gateway.services.admission import Prepared, prepare, profile_of
 from gateway.services.routing import Preferences, Route
+from gateway.storage import on_loop
 from gateway.storage.api_keys import ApiKeyRecord
 from gateway.storage.credits import Reservation
 
@@ -75,12 +74,10 @@ def plan(
 
 
 def hold(principal: Principal, chosen: Plan, trace_id: str) -> asyncio.Task[Reservation]:
-    """The hold, written in a worker thread while the caller goes on."""
+    """The hold, written on the loop while the caller goes on."""
     prepared = chosen.prepared
     reserve = functools.partial(credits.reserve, choice=chosen.choice, basis=prepared.basis, channel=prepared.channel)
-    return asyncio.ensure_future(
-        anyio.to_thread.run_sync(reserve, principal, prepared.route.entry.id, prepared.amount, trace_id)
-    )
+    return asyncio.ensure_future(on_loop.run(reserve, principal, prepared.route.entry.id, prepared.amount, trace_id))
 
 
 async def alongside(held: asyncio.Future[Reservation], work: Awaitable[T]) -> T:

@@ -9,6 +9,7 @@ import http.client
 import select
 import ssl
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ TRANSPORT_ERRORS: tuple[type[Exception], ...] = (http.client.HTTPException, OSEr
 @dataclass(frozen=True)
 class Answer:
     status: int
-    headers: Message
+    headers: Message | Mapping[str, str]  # http.client's, or aiohttp's on the loop
     data: bytes
 
 

@@ -13,12 +13,11 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from gateway.storage import dynamo, layout
+from gateway.storage import dynamo, layout, on_loop
 from gateway.storage.balances import ZERO, Shard, seen_slot, window_name
 from gateway.storage.channel_windows import ChannelGuard, count_request
 from gateway.storage.errors import MAX_HOLD, RefusalReason, ReservationRefused, StorageUnavailable, checked_amount
@@ -191,7 +190,7 @@ class CreditRepository(dynamo.TableRepository):
                     old = error.response.get("Item")
                     return self._refuse_hold(reservation, dynamo.from_item(old) if old else None, gate)
                 if error.code == "TransactionConflictException":  # the client's own retries ran out
-                    time.sleep(random.uniform(0, min(0.4, 0.01 * 2**attempt)))
+                    on_loop.pause(random.uniform(0, min(0.4, 0.01 * 2**attempt)))
                     continue
                 raise StorageUnavailable(str(error)) from error
             return Shard.from_item(dynamo.from_item(answer["Attributes"]))
@@ -394,7 +393,7 @@ class CreditRepository(dynamo.TableRepository):
                 if "ConditionalCheckFailed" in codes:
                     return codes, dynamo.cancellation_items(error)
                 if any(code in ("TransactionConflict", "ThrottlingError") for code in codes):
-                    time.sleep(random.uniform(0, min(0.4, 0.01 * 2**attempt)))
+                    on_loop.pause(random.uniform(0, min(0.4, 0.01 * 2**attempt)))
                     continue
                 raise StorageUnavailable(f"transaction cancelled: {codes}") from error
             else:

@@ -1,5 +1,6 @@
-"""A lean DynamoDB client: the JSON 1.0 wire protocol over keep-alive http.client connections
-(storage/connections.py), signed with SigV4.
+"""A lean DynamoDB client: the JSON 1.0 wire protocol, signed with SigV4, over keep-alive connections:
+aiohttp on the event loop when called through storage/on_loop.py (the request path), else
+http.client (storage/connections.py: worker threads, the sweeper, the aggregator).
 
 The hot path's two transactions went through boto3 before, whose generic request pipeline (parameter
 validation, event hooks, model-driven serialisation and parsing) cost more CPU than the rest of a
@@ -9,19 +10,21 @@ what boto3's low-level client does (DynamoDB JSON), so repositories read the sam
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import random
-import time
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from gateway.loop_sessions import session_for
 from gateway.observability import aws_subsegment
-from gateway.storage.connections import TRANSPORT_ERRORS, Connections
+from gateway.storage import on_loop
+from gateway.storage.connections import TRANSPORT_ERRORS, Answer, Connections
 from gateway.storage.endpoints import configured_endpoint, is_loopback
 from gateway.storage.sigv4 import Credentials, signed_headers
 
@@ -38,6 +41,10 @@ _RETRYABLE = {
     "TransactionConflictException",  # a single write met a transaction on its item: it was not applied
 }
 MAX_ATTEMPTS = 4
+KEEP_ALIVE_SECONDS = 60.0  # an idle connection older than this is not reused (a Lambda thawed later reconnects)
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class DynamoError(Exception):
@@ -68,6 +75,8 @@ class DynamoClient:
         self._http = Connections(
             endpoint, connect_timeout=connect_timeout, read_timeout=read_timeout, max_idle=max_connections
         )
+        self._timeouts = (connect_timeout, read_timeout)
+        self._max_connections = max_connections
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """One DynamoDB operation, retried (jittered backoff) on throttling, 5xx and lost connections;
@@ -84,7 +93,7 @@ class DynamoClient:
             except DynamoError as error:
                 if attempt + 1 == MAX_ATTEMPTS or not _retryable(error):
                     raise
-            time.sleep(random.uniform(0, min(1.0, 0.025 * 2**attempt)))
+            on_loop.pause(random.uniform(0, min(1.0, 0.025 * 2**attempt)))
         raise AssertionError("unreachable")
 
     def _send(self, operation: str, body: bytes) -> dict[str, Any]:
@@ -98,7 +107,10 @@ class DynamoClient:
             now=datetime.now(UTC),
         )
         try:
-            answer = self._http.post("/", body, headers)
+            if on_loop.inside():
+                answer = on_loop.wait(self._posted(body, headers))
+            else:
+                answer = self._http.post("/", body, headers)
         except TRANSPORT_ERRORS as error:
             raise DynamoError("", f"DynamoDB unreachable: {type(error).__name__}") from error
         data = answer.data
@@ -114,6 +126,31 @@ class DynamoClient:
         kind = str(payload.pop("__type", "")).rpartition("#")[2] or f"HTTP{answer.status}"
         message = str(payload.pop("message", payload.pop("Message", "")))
         raise DynamoError(kind, message, {**payload, "HTTPStatusCode": answer.status})
+
+    async def _posted(self, body: bytes, headers: dict[str, str]) -> Answer:
+        await asyncio.sleep(0)  # a pooled connection DynamoDB closed meanwhile is dropped first (providers/http.py)
+        import aiohttp
+
+        session = await session_for("dynamodb", self._session)
+        try:
+            async with session.post(self.endpoint, data=body, headers=headers, allow_redirects=False) as response:
+                return Answer(response.status, response.headers, await response.read())
+        # a malformed answer, a header aiohttp refuses; timeouts are OSErrors as http.client's are
+        except (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError, ValueError) as error:
+            raise DynamoError("", f"DynamoDB unreachable: {type(error).__name__}") from error
+
+    def _session(self) -> aiohttp.ClientSession:
+        import aiohttp
+
+        connect, read = self._timeouts
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=KEEP_ALIVE_SECONDS),
+            timeout=aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect, sock_read=read),
+            # the body as DynamoDB sent it (its CRC32 is of those bytes), no client name
+            skip_auto_headers=("Accept-Encoding", "User-Agent"),
+            auto_decompress=False,
+            trust_env=False,
+        )
 
     # The operations the gateway uses, with boto3's low-level names and parameters.
     def get_item(self, **params: Any) -> dict[str, Any]:

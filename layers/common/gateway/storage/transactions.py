@@ -4,10 +4,9 @@ failed: for the control plane's writes (catalog changes, redeemed codes, provide
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
-from gateway.storage import dynamo
+from gateway.storage import dynamo, on_loop
 from gateway.storage.dynamo_client import DynamoClient
 from gateway.storage.errors import StorageUnavailable
 
@@ -60,7 +59,7 @@ def transact(db: DynamoClient, items: list[dict[str, Any]]) -> None:
             if "ConditionalCheckFailed" in codes:
                 raise ConditionsFailed(codes, dynamo.cancellation_items(error)) from error
             if any(code in ("TransactionConflict", "ThrottlingError") for code in codes):
-                time.sleep(random.uniform(0, min(0.4, 0.01 * 2**attempt)))
+                on_loop.pause(random.uniform(0, min(0.4, 0.01 * 2**attempt)))
                 continue
             raise StorageUnavailable(f"transaction cancelled: {codes}") from error
         return

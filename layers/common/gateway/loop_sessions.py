@@ -1,0 +1,51 @@
+"""aiohttp sessions kept one per event loop and purpose (the providers' wire, the DynamoDB client),
+each closed when its loop shuts down. uvicorn in Lambda has one loop for the process's life; the dev
+server and the image worker may have more, one after another."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncGenerator, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import aiohttp
+
+Pooled = tuple["aiohttp.ClientSession", AsyncGenerator[None, None]]
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Pooled]] = weakref.WeakKeyDictionary()
+
+
+async def session_for(purpose: str, build: Callable[[], aiohttp.ClientSession]) -> aiohttp.ClientSession:
+    """This loop's session for `purpose`, built by `build` on first use (or after it was closed)."""
+    loop = asyncio.get_running_loop()
+    kept = _sessions.setdefault(loop, {})
+    pooled = kept.get(purpose)
+    if pooled is None or pooled[0].closed:
+        session = build()
+        closer = _closed_with_the_loop(loop, purpose, session)
+        await anext(closer)
+        pooled = kept[purpose] = (session, closer)
+    return pooled[0]
+
+
+def kept_sessions() -> list[aiohttp.ClientSession]:
+    """Every session still kept, on any loop (for tests)."""
+    return [pooled[0] for kept in _sessions.values() for pooled in kept.values()]
+
+
+async def _closed_with_the_loop(
+    loop: asyncio.AbstractEventLoop, purpose: str, session: aiohttp.ClientSession
+) -> AsyncGenerator[None, None]:
+    """Kept suspended beside its session: a loop that shuts down (uvicorn, asyncio.run, anyio.run, the
+    image worker's) finishes the async generators left open, and this one's end closes the session and
+    forgets it (the session refers to its loop, so the weak key alone would never let the loop go)."""
+    try:
+        yield
+    finally:
+        kept = _sessions.get(loop)
+        if kept is not None:
+            kept.pop(purpose, None)
+            if not kept:
+                _sessions.pop(loop, None)
+        await session.close()
