@@ -16,14 +16,15 @@ TOOLS_VENV = ROOT / ".local" / "bench" / "tools-venv"
 PY_SPY = TOOLS_VENV / "bin" / "py-spy"
 # Steps of a chat request, found by a frame in the sampled stack (first match wins).
 STEPS = [
-    ("settle: TransactWriteItems (lean DynamoDB client)", "settle (gateway/billing/credits.py"),
-    ("reserve: TransactWriteItems (lean DynamoDB client)", "reserve (gateway/billing/credits.py"),
+    ("settle: TransactWriteItems built and signed (in its greenlet)", "settle (gateway/billing/credits.py"),
+    ("reserve: the hold's UpdateItem built and signed (in its greenlet)", "reserve (gateway/billing/credits.py"),
+    ("DynamoDB calls sent and read on the loop (aiohttp)", "_posted (gateway/storage/dynamo_client.py"),
     ("key lookup: GetItem (cached 30 s)", "_read (gateway/auth/authenticate.py"),
     ("upstream call (aiohttp, buffered)", "complete_native (gateway/providers/openai/client.py"),
     ("upstream stream (aiohttp)", "_stream (gateway/providers/openai/client.py"),
     ("stream relay (per event)", "relay (gateway/services/relay.py"),
     ("request body: JSON + pydantic validation", "solve_dependencies (fastapi/"),
-    ("thread hand-off (anyio.to_thread)", "run_sync_in_worker_thread (anyio/"),
+    ("worker-thread hand-off (anyio.to_thread)", "run_sync_in_worker_thread (anyio/"),
 ]
 
 

@@ -12,7 +12,13 @@ from devtools.write_units import ITEM_LIMIT, RATE, STREAM_SHARDS
 if TYPE_CHECKING:
     from bench.run import Results
 
-NAMES = {"gateway": "gateway", "gateway (make dev)": "gateway (make dev)", **PEERS, "direct": "direct"}
+NAMES = {
+    "gateway": "gateway",
+    "gateway (make dev)": "gateway (make dev)",
+    "floor": "floor (FastAPI + the 3 calls)",
+    **PEERS,
+    "direct": "direct",
+}
 
 
 def _row(*cells: object) -> str:

@@ -4,7 +4,8 @@ Everything listens on 127.0.0.1 (Portkey's server binds every interface; it is o
 loopback) and every load is bounded in count and time. Order: the peers' installs (own folders under
 .local/bench, cached), DynamoDB Local, the write units of the code's own writes (in this process), the
 fake upstream, the gateway as the template deploys it (with the aggregator beside it) and as `make dev`
-serves it, LiteLLM and Portkey; warm up; DynamoDB round trips; the load matrix (upstream latency x
+serves it, the floor (bench/floor.py: the same stack and round trips without the gateway's logic),
+LiteLLM and Portkey; warm up; DynamoDB round trips; the load matrix (upstream latency x
 target x buffered/stream x concurrency), CPU per request of every process; a py-spy profile of the
 gateway; cold starts; `sam build` sizes; the cost model; the doc.
 """
@@ -17,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from bench import coldstart, cost, gateway, litellm_proxy, machine, portkey, profile, report, roundtrip, writes
+from bench import coldstart, cost, floor, gateway, litellm_proxy, machine, portkey, profile, report, roundtrip, writes
 from bench.loadgen import LoadResult, run_load
 from bench.procs import Child, Self
 from devtools.dynamodb_local import DynamoDBLocal, free_port
@@ -29,7 +30,7 @@ LATENCIES_MS = (0, 50)
 # (concurrency, requests) per upstream latency; each phase also stops after PHASE_SECONDS.
 PLAN = {0: ((1, 300), (10, 1500)), 50: ((1, 200), (10, 800))}
 PHASE_SECONDS = 30.0
-TARGETS = ("direct", "gateway", "gateway (make dev)", "litellm", "portkey")
+TARGETS = ("direct", "gateway", "gateway (make dev)", "floor", "litellm", "portkey")
 # Gateway requests (buffered, streamed) before measuring: DynamoDB Local's JIT keeps speeding up its
 # transactions for thousands of them.
 WARMUP = (2000, 300)
@@ -157,8 +158,11 @@ def main() -> int:
             ports["gateway (make dev)"], gateway.gateway_env(database.endpoint, upstream_url), LOGS
         )
         results.startup_s["gateway (make dev)"] = time.monotonic() - started
-        children += [deployed, aggregator, dev]
-        procs.children.update({"gateway": deployed, "aggregator": aggregator, "gateway (make dev)": dev})
+        bare = floor.start(
+            ports["floor"], database.endpoint, upstream_url, gateway.gateway_env(database.endpoint, upstream_url), LOGS
+        )
+        children += [deployed, aggregator, dev, bare]
+        procs.children.update({"gateway": deployed, "aggregator": aggregator, "gateway (make dev)": dev, "floor": bare})
         peers = _start_peers(results, upstream_url, ports)
         children += list(peers.values())
         procs.children.update(peers)
@@ -234,17 +238,19 @@ async def _measure(
             f"http://127.0.0.1:{ports['gateway (make dev)']}{chat}",
             {"authorization": f"Bearer {tenant.key}"},
         ),
+        "floor": (f"http://127.0.0.1:{ports['floor']}{chat}", {}),
         "litellm": (
             f"http://127.0.0.1:{ports['litellm']}{chat}",
             {"authorization": f"Bearer {litellm_proxy.MASTER_KEY}"},
         ),
         "portkey": (f"http://127.0.0.1:{ports['portkey']}{chat}", portkey.headers(upstream_url, gateway.UPSTREAM_KEY)),
     }
-    measured = [name for name in TARGETS if name in ("direct", "gateway", "gateway (make dev)") or name in peers]
+    ours = ("direct", "gateway", "gateway (make dev)", "floor")
+    measured = [name for name in TARGETS if name in ours or name in peers]
     await set_latency(upstream_url, 0)
     for name in measured:
         url, headers = targets[name]
-        buffered, streamed = WARMUP if name.startswith("gateway") else (300, 100)
+        buffered, streamed = WARMUP if name.startswith("gateway") or name == "floor" else (300, 100)
         log(f"warmup: {buffered} buffered + {streamed} streamed requests through {name}")
         await run_load(url, BODY, headers, requests=buffered, concurrency=10, max_seconds=60)
         await run_load(url, STREAM_BODY, headers, requests=streamed, concurrency=10, max_seconds=60)
