@@ -10,7 +10,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Tracer
@@ -124,11 +124,32 @@ async def upstream_subsegment(provider: str, model: str, *, stream: bool) -> Asy
 
 
 @contextmanager
-def aws_subsegment(service: str, operation: str, **aws: str) -> Iterator[None]:
+def aws_subsegment(service: str, operation: str, *, detached: bool = False, **aws: str) -> Iterator[None]:
     """An X-Ray subsegment for a call to an AWS service made without botocore (which the SDK would
-    patch), named and described as the SDK names its own: `service`, namespace aws, the operation."""
+    patch), named and described as the SDK names its own: `service`, namespace aws, the operation.
+    `detached` (a greenlet on the loop): kept off the thread's entity stack, which other greenlets and
+    tasks push and pop meanwhile, and closed by identity."""
     if not traced():
         yield
+        return
+    if detached:
+        import traceback
+
+        from aws_xray_sdk.core.models.subsegment import Subsegment
+
+        recorder: Any = tracer().provider  # the X-Ray SDK's recorder (Powertools' default provider)
+        segment = recorder.current_segment()
+        subsegment = Subsegment(service, "aws", segment)
+        segment.add_subsegment(subsegment)
+        subsegment.set_aws({"operation": operation, **aws})
+        try:
+            yield
+        except BaseException as error:
+            subsegment.add_exception(error, traceback.extract_tb(error.__traceback__))
+            raise
+        finally:
+            subsegment.close()
+            recorder.stream_subsegments()
         return
     with tracer().provider.in_subsegment(service, namespace="aws") as subsegment:
         subsegment.set_aws({"operation": operation, **aws})  # type: ignore[attr-defined]  # an X-Ray SDK Subsegment

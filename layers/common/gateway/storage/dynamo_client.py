@@ -82,7 +82,8 @@ class DynamoClient:
         """One DynamoDB operation, retried (jittered backoff) on throttling, 5xx and lost connections;
         an X-Ray subsegment when the invocation is traced."""
         table = params.get("TableName")
-        with aws_subsegment("DynamoDB", operation, region=self.region, **({"table_name": table} if table else {})):
+        named = {"table_name": table} if table else {}
+        with aws_subsegment("DynamoDB", operation, detached=on_loop.inside(), region=self.region, **named):
             return self._call(operation, params)
 
     def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:

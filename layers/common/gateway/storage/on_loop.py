@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import anyio
 import greenlet
 
 T = TypeVar("T")
@@ -57,14 +58,15 @@ async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     when the caller is cancelled: it finishes (a write in flight lands or fails as it would have), and
     the cancellation is raised after it."""
     call = asyncio.ensure_future(_driven(function, args, kwargs))
-    cancelled = False
-    while not call.done():
-        try:
-            await asyncio.wait((call,))
-        except asyncio.CancelledError:
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
+    cancelled: asyncio.CancelledError | None = None
+    with anyio.CancelScope(shield=True):  # a scope's cancellation comes after, as to_thread.run_sync's does
+        while not call.done():
+            try:
+                await asyncio.wait((call,))
+            except asyncio.CancelledError as error:  # a native Task.cancel(): raised as it came, once done
+                cancelled = error
+    if cancelled is not None:
+        raise cancelled
     return call.result()
 
 
