@@ -271,6 +271,13 @@ def _setup(out: list[str], results: Results) -> None:
         "by the gateway's own services: every request authenticates (cached key), holds credits on a balance "
         "shard, calls the upstream, and settles (shard + ledger entry; a buffered answer goes out first)."
     )
+    add(
+        "- **floor** (`bench/floor.py`): FastAPI under uvicorn as run.sh serves the gateway, making per request "
+        "only the gateway's three calls over aiohttp: a signed conditional UpdateItem (the hold), the upstream "
+        "call (a stream relayed as it arrives), a signed two-item TransactWriteItems (the balance and a small "
+        "ledger entry) in a table of its own; no auth, pricing, routing, validation, metrics or trace. What the "
+        "stack and the round trips cost; the gateway's CPU above it is its own work."
+    )
     add("- **LiteLLM proxy**: " + "; ".join(litellm_proxy.DESCRIPTION) + ".")
     add("- **Portkey gateway**: " + "; ".join(portkey.DESCRIPTION) + ".")
     add(
