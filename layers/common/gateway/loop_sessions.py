@@ -17,7 +17,11 @@ _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Pooled
 
 
 async def session_for(purpose: str, build: Callable[[], aiohttp.ClientSession]) -> aiohttp.ClientSession:
-    """This loop's session for `purpose`, built by `build` on first use (or after it was closed)."""
+    """This loop's session for `purpose`, built by `build` on first use (or after it was closed), after
+    one turn of the loop: a pooled connection the server closed meanwhile (its FIN already read by the
+    kernel, as after a Lambda freeze) is dropped by then, rather than taken for a POST that aiohttp
+    would not retry."""
+    await asyncio.sleep(0)
     loop = asyncio.get_running_loop()
     kept = _sessions.setdefault(loop, {})
     pooled = kept.get(purpose)
@@ -27,6 +31,15 @@ async def session_for(purpose: str, build: Callable[[], aiohttp.ClientSession]) 
         await anext(closer)
         pooled = kept[purpose] = (session, closer)
     return pooled[0]
+
+
+def wire_errors() -> tuple[type[Exception], ...]:
+    """What a request on a session raises besides timeouts (TimeoutError): aiohttp's client errors, a
+    malformed answer (HttpProcessingError, e.g. a broken chunked body with the pure-Python parser), a
+    header value aiohttp refuses to send (ValueError: a configured key with a line break)."""
+    import aiohttp
+
+    return (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError, ValueError)
 
 
 def kept_sessions() -> list[aiohttp.ClientSession]:

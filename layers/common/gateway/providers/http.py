@@ -5,14 +5,13 @@ own transports), the largest share of the gateway's CPU per request."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gateway.config import get_settings
-from gateway.loop_sessions import session_for
+from gateway.loop_sessions import session_for, wire_errors
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
 
 if TYPE_CHECKING:
@@ -51,35 +50,23 @@ def _built() -> aiohttp.ClientSession:
     )
 
 
-async def _connection() -> aiohttp.ClientSession:
-    """The session, after one turn of the loop: a pooled connection the upstream closed meanwhile (its
-    FIN already read by the kernel, as after a Lambda freeze) is dropped by then, rather than taken for
-    a POST that aiohttp would not retry."""
-    await asyncio.sleep(0)
-    return await shared_session()
-
-
 @contextmanager
 def upstream_errors(
     late: str = "the provider did not answer in time", unreachable: str = "could not reach the provider"
 ) -> Iterator[None]:
     """aiohttp's errors as the gateway's: a timeout is UpstreamTimeout(late), anything else on the
     wire UpstreamFailure(unreachable + the error's kind; never its text, which may hold a URL)."""
-    import aiohttp
-
     try:
         yield
     except TimeoutError as error:  # aiohttp's socket timeouts are TimeoutErrors too
         raise UpstreamTimeout(late) from error
-    # HttpProcessingError: a malformed answer (e.g. a broken chunked body, with the pure-Python parser);
-    # ValueError: a header value aiohttp refuses to send (a configured key with a line break)
-    except (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError, ValueError) as error:
+    except wire_errors() as error:
         raise UpstreamFailure(f"{unreachable} ({type(error).__name__})") from error
 
 
 async def send(method: str, url: str, headers: Mapping[str, str], **content: Any) -> Answer:
     """One request, its answer read whole. `content`: aiohttp's `data=` (bytes or FormData)."""
-    session = await _connection()
+    session = await shared_session()
     with upstream_errors():
         async with session.request(method, url, headers=headers, allow_redirects=False, **content) as answer:
             return Answer(answer.status, answer.headers, await answer.read())
@@ -88,7 +75,7 @@ async def send(method: str, url: str, headers: Mapping[str, str], **content: Any
 @asynccontextmanager
 async def opened(url: str, body: bytes, headers: Mapping[str, str]) -> AsyncIterator[aiohttp.ClientResponse]:
     """A POST whose answer is read as it arrives; closed (the connection released) on leaving."""
-    session = await _connection()
+    session = await shared_session()
     with upstream_errors():
         response = await session.post(url, data=body, headers=headers, allow_redirects=False)
     try:
@@ -101,7 +88,7 @@ async def fetch(url: str) -> bytes:
     """A file an upstream answered with a URL (an image), as an upstream call: failures are its own."""
     import yarl
 
-    session = await _connection()
+    session = await shared_session()
     with upstream_errors("the provider's file did not arrive in time", "could not fetch the provider's file"):
         # the URL as the upstream wrote it (a signed URL's escapes must not be re-quoted)
         async with session.get(yarl.URL(url, encoded=True), allow_redirects=False) as response:

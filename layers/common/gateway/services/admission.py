@@ -75,8 +75,9 @@ async def admit(
         reserve = functools.partial(credits.reserve, basis=prepared.basis, channel=prepared.channel)
         route = prepared.route
         try:
-            amount, items = prepared.amount, prepared.items
-            reservation = await on_loop.run(reserve, principal, route.entry.id, amount, trace_id, items)
+            reservation = await on_loop.run(
+                reserve, principal, route.entry.id, prepared.amount, trace_id, prepared.items
+            )
         except credits.KeyChanged:
             principal = await anyio.to_thread.run_sync(refresh, principal)
             continue

@@ -10,7 +10,6 @@ what boto3's low-level client does (DynamoDB JSON), so repositories read the sam
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -21,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from gateway.loop_sessions import session_for
+from gateway.loop_sessions import session_for, wire_errors
 from gateway.observability import aws_subsegment
 from gateway.storage import on_loop
 from gateway.storage.connections import TRANSPORT_ERRORS, Answer, Connections
@@ -129,15 +128,11 @@ class DynamoClient:
         raise DynamoError(kind, message, {**payload, "HTTPStatusCode": answer.status})
 
     async def _posted(self, body: bytes, headers: dict[str, str]) -> Answer:
-        await asyncio.sleep(0)  # a pooled connection DynamoDB closed meanwhile is dropped first (providers/http.py)
-        import aiohttp
-
         session = await session_for("dynamodb", self._session)
         try:
             async with session.post(self.endpoint, data=body, headers=headers, allow_redirects=False) as response:
                 return Answer(response.status, response.headers, await response.read())
-        # a malformed answer, a header aiohttp refuses; timeouts are OSErrors as http.client's are
-        except (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError, ValueError) as error:
+        except wire_errors() as error:  # timeouts are OSErrors, as http.client's are (TRANSPORT_ERRORS)
             raise DynamoError("", f"DynamoDB unreachable: {type(error).__name__}") from error
 
     def _session(self) -> aiohttp.ClientSession:
