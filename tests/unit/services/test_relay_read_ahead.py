@@ -1,6 +1,7 @@
 """The stream relay reads the upstream ahead of the client (a short queue): a client slower than its
 upstream still has its stream cut at the invocation's deadline and settled, and an upstream failure
-arrives after the events read before it, each event charged once."""
+arrives after the events read before it, each event charged once. Events already read when the
+client takes one go out with it, in one write."""
 
 from __future__ import annotations
 
@@ -82,8 +83,23 @@ def test_an_upstream_failure_comes_after_the_events_read_before_it() -> None:
         return [out async for out in relay(call, stream)], settled
 
     sent, settled = asyncio.run(scenario())
-    assert sent[:-1] == [b"data: x\n\n"] * (READ_AHEAD + 4)
+    assert b"".join(sent[:-1]) == b"data: x\n\n" * (READ_AHEAD + 4)  # every event, once, in order
     assert sent[-1].startswith(b"error:")
     [(kind, _, error_code)] = settled
     assert kind == "served"
     assert error_code is not None
+
+
+def test_events_already_read_go_out_together_and_the_end_after_them() -> None:
+    async def burst() -> AsyncIterator[StreamEvent]:
+        for number in range(5):  # one chunk from the wire holding five events: read with no pause
+            yield StreamEvent(raw=f"data: {number}\n\n".encode())
+
+    async def scenario() -> tuple[list[bytes], list[Any]]:
+        call, stream, settled = call_and_stream(burst(), deadline=None)
+        return [out async for out in relay(call, stream)], settled
+
+    sent, settled = asyncio.run(scenario())
+    assert b"".join(sent) == b"".join(f"data: {n}\n\n".encode() for n in range(5)) + b"end"
+    assert len(sent) < 6  # not one write per event
+    assert settled == [("served", 0, None)]  # settled once, with no error

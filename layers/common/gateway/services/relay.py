@@ -55,6 +55,7 @@ class _Upstream:
         self._queue: asyncio.Queue[StreamEvent | Exception | None] = asyncio.Queue(maxsize=READ_AHEAD)
         self._reader: asyncio.Task[None] | None = None
         self._ended = False
+        self._kept: list[Exception | None] = []  # the end or an error `ready` met: `next` returns it
 
     async def _read(self) -> None:
         try:
@@ -75,7 +76,10 @@ class _Upstream:
             return True, None
         if self._reader is None:
             self._reader = asyncio.ensure_future(self._read())
-        if self._queue.empty():
+        item: StreamEvent | Exception | None
+        if self._kept:
+            item = self._kept.pop()
+        elif self._queue.empty():
             try:
                 async with asyncio.timeout(timeout):
                     item = await self._queue.get()
@@ -88,6 +92,16 @@ class _Upstream:
             if item is not None:
                 raise item
         return True, item
+
+    def ready(self) -> StreamEvent | None:
+        """An event already read, if the next thing waiting is one (never the end or an error)."""
+        if self._ended or self._kept or self._queue.empty():
+            return None
+        item = self._queue.get_nowait()
+        if isinstance(item, StreamEvent):
+            return item
+        self._kept.append(item)
+        return None
 
     async def cancel(self) -> None:
         if self._reader is not None:
@@ -139,8 +153,11 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
                 continue
             if event is None:
                 break
-            tally.observe(event)
-            out = encoder.passthrough(event) if stream.native else b"".join(map(encoder.feed, event.chunks))
+            out = b""
+            while event is not None:  # with the events already read: one write to the client for them all
+                tally.observe(event)
+                out += encoder.passthrough(event) if stream.native else b"".join(map(encoder.feed, event.chunks))
+                event = upstream.ready()
             if out:
                 tally.first_at = tally.first_at or time.monotonic()
                 yield out
