@@ -26,12 +26,14 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response, StreamingResponse
 
 from bench.procs import Child
+from gateway.storage.loop_wire import LoopWire
 from gateway.storage.sigv4 import Credentials, signed_headers
 
 TABLE = "bench-floor"
 BALANCE = {"pk": {"S": "FLOOR"}, "sk": {"S": "BALANCE"}}
 app = FastAPI()
 _session: aiohttp.ClientSession | None = None
+_dynamodb_wire: LoopWire | None = None
 
 
 def _settings() -> tuple[str, str]:
@@ -45,11 +47,21 @@ def _wire() -> aiohttp.ClientSession:
     return _session
 
 
+def _table_wire(endpoint: str, host: str) -> LoopWire:
+    global _dynamodb_wire
+    if _dynamodb_wire is None:
+        _dynamodb_wire = LoopWire(
+            endpoint, host, connect_timeout=2.0, read_timeout=5.0, max_connections=64, keep_alive=60.0
+        )
+    return _dynamodb_wire
+
+
 async def _dynamodb(operation: str, params: dict[str, Any]) -> dict[str, Any]:
     endpoint, _ = _settings()
+    host = endpoint.split("//", 1)[1]
     body = json.dumps(params, separators=(",", ":")).encode()
     headers = signed_headers(
-        host=endpoint.split("//", 1)[1],
+        host=host,
         headers={"content-type": "application/x-amz-json-1.0", "x-amz-target": f"DynamoDB_20120810.{operation}"},
         body=body,
         credentials=Credentials("local", "local"),
@@ -57,8 +69,8 @@ async def _dynamodb(operation: str, params: dict[str, Any]) -> dict[str, Any]:
         service="dynamodb",
         now=datetime.now(UTC),
     )
-    async with _wire().post(f"{endpoint}/", data=body, headers=headers) as answer:
-        payload: dict[str, Any] = json.loads(await answer.read())
+    answer = await _table_wire(endpoint, host).post(body, headers)
+    payload: dict[str, Any] = json.loads(answer.data)
     if answer.status != 200:
         raise RuntimeError(f"{operation}: {payload}")
     return payload

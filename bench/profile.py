@@ -18,7 +18,7 @@ PY_SPY = TOOLS_VENV / "bin" / "py-spy"
 STEPS = [
     ("settle: TransactWriteItems built and signed (in its greenlet)", "settle (gateway/billing/credits.py"),
     ("reserve: the hold's UpdateItem built and signed (in its greenlet)", "reserve (gateway/billing/credits.py"),
-    ("DynamoDB calls sent and read on the loop (aiohttp)", "_posted (gateway/storage/dynamo_client.py"),
+    ("DynamoDB calls sent and read on the loop (storage/loop_wire.py)", "_posted (gateway/storage/dynamo_client.py"),
     ("key lookup: GetItem (cached 30 s)", "_read (gateway/auth/authenticate.py"),
     ("upstream call (aiohttp, buffered)", "complete_native (gateway/providers/openai/client.py"),
     ("upstream stream (aiohttp)", "_stream (gateway/providers/openai/client.py"),

@@ -273,9 +273,10 @@ def _setup(out: list[str], results: Results) -> None:
     )
     add(
         "- **floor** (`bench/floor.py`): FastAPI under uvicorn as run.sh serves the gateway, making per request "
-        "only the gateway's three calls over aiohttp: a signed conditional UpdateItem (the hold), the upstream "
-        "call (a stream relayed as it arrives), a signed two-item TransactWriteItems (the balance and a small "
-        "ledger entry) in a table of its own; no auth, pricing, routing, validation, metrics or trace. What the "
+        "only the gateway's three calls on the gateway's own wires: a signed conditional UpdateItem (the hold) and "
+        "a signed two-item TransactWriteItems (the balance and a small ledger entry) over the DynamoDB client's "
+        "pool (`storage/loop_wire.py`) in a table of its own, the upstream call over aiohttp (a stream relayed "
+        "as it arrives); no auth, pricing, routing, validation, metrics or trace. What the "
         "stack and the round trips cost; the gateway's CPU above it is its own work."
     )
     add("- **LiteLLM proxy**: " + "; ".join(litellm_proxy.DESCRIPTION) + ".")

@@ -1,5 +1,5 @@
-"""aiohttp sessions kept one per event loop and purpose (the providers' wire, the DynamoDB client),
-each closed when its loop shuts down. uvicorn in Lambda has one loop for the process's life; the dev
+"""Client sessions kept one per event loop and purpose (the providers' aiohttp session, the DynamoDB
+client's pool), each closed when its loop shuts down. uvicorn in Lambda has one loop for the process's life; the dev
 server and the image worker may have more, one after another."""
 
 from __future__ import annotations
@@ -7,16 +7,24 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import AsyncGenerator, Callable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    import aiohttp
 
-Pooled = tuple["aiohttp.ClientSession", AsyncGenerator[None, None]]
+class Session(Protocol):
+    """What a kept session offers: aiohttp's ClientSession has it, and so does storage/loop_wire.py's pool."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=Session)
+Pooled = tuple[Any, AsyncGenerator[None, None]]
 _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Pooled]] = weakref.WeakKeyDictionary()
 
 
-async def session_for(purpose: str, build: Callable[[], aiohttp.ClientSession]) -> aiohttp.ClientSession:
+async def session_for(purpose: str, build: Callable[[], S]) -> S:
     """This loop's session for `purpose`, built by `build` on first use (or after it was closed), after
     one turn of the loop: a pooled connection the server closed meanwhile (its FIN already read by the
     kernel, as after a Lambda freeze) is dropped by then, rather than taken for a POST that aiohttp
@@ -30,7 +38,8 @@ async def session_for(purpose: str, build: Callable[[], aiohttp.ClientSession]) 
         closer = _closed_with_the_loop(loop, purpose, session)
         await anext(closer)
         pooled = kept[purpose] = (session, closer)
-    return pooled[0]
+    kept_session: S = pooled[0]
+    return kept_session
 
 
 def wire_errors() -> tuple[type[Exception], ...]:
@@ -42,13 +51,13 @@ def wire_errors() -> tuple[type[Exception], ...]:
     return (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError, ValueError)
 
 
-def kept_sessions() -> list[aiohttp.ClientSession]:
+def kept_sessions() -> list[Session]:
     """Every session still kept, on any loop (for tests)."""
     return [pooled[0] for kept in _sessions.values() for pooled in kept.values()]
 
 
 async def _closed_with_the_loop(
-    loop: asyncio.AbstractEventLoop, purpose: str, session: aiohttp.ClientSession
+    loop: asyncio.AbstractEventLoop, purpose: str, session: Session
 ) -> AsyncGenerator[None, None]:
     """Kept suspended beside its session: a loop that shuts down (uvicorn, asyncio.run, anyio.run, the
     image worker's) finishes the async generators left open, and this one's end closes the session and

@@ -1,6 +1,6 @@
 """A lean DynamoDB client: the JSON 1.0 wire protocol, signed with SigV4, over keep-alive connections:
-aiohttp on the event loop when called through storage/on_loop.py (the request path), else
-http.client (storage/connections.py: worker threads, the sweeper, the aggregator).
+on the event loop when called through storage/on_loop.py (the request path; storage/loop_wire.py),
+else http.client (storage/connections.py: worker threads, the sweeper, the aggregator).
 
 The hot path's two transactions went through boto3 before, whose generic request pipeline (parameter
 validation, event hooks, model-driven serialisation and parsing) cost more CPU than the rest of a
@@ -17,14 +17,15 @@ import random
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlparse
 
-from gateway.loop_sessions import session_for, wire_errors
+from gateway.loop_sessions import session_for
 from gateway.observability import aws_subsegment
 from gateway.storage import on_loop
 from gateway.storage.connections import TRANSPORT_ERRORS, Answer, Connections
 from gateway.storage.endpoints import configured_endpoint, is_loopback
+from gateway.storage.loop_wire import LoopWire
 from gateway.storage.sigv4 import Credentials, signed_headers
 
 _TARGET = "DynamoDB_20120810."
@@ -41,9 +42,6 @@ _RETRYABLE = {
 }
 MAX_ATTEMPTS = 4
 KEEP_ALIVE_SECONDS = 60.0  # an idle connection older than this is not reused (a Lambda thawed later reconnects)
-
-if TYPE_CHECKING:
-    import aiohttp
 
 
 class DynamoError(Exception):
@@ -128,25 +126,18 @@ class DynamoClient:
         raise DynamoError(kind, message, {**payload, "HTTPStatusCode": answer.status})
 
     async def _posted(self, body: bytes, headers: dict[str, str]) -> Answer:
-        session = await session_for("dynamodb", self._session)
+        wire = await session_for("dynamodb", self._wire)
         try:
-            async with session.post(self.endpoint, data=body, headers=headers, allow_redirects=False) as response:
-                return Answer(response.status, response.headers, await response.read())
-        except wire_errors() as error:  # timeouts are OSErrors, as http.client's are (TRANSPORT_ERRORS)
+            return await wire.post(body, headers)
+        except (OSError, ValueError) as error:  # timeouts are OSErrors, as http.client's are (TRANSPORT_ERRORS)
             raise DynamoError("", f"DynamoDB unreachable: {type(error).__name__}") from error
 
-    def _session(self) -> aiohttp.ClientSession:
-        import aiohttp
-
+    def _wire(self) -> LoopWire:
         connect, read = self._timeouts
-        return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=KEEP_ALIVE_SECONDS),
-            timeout=aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect, sock_read=read),
-            # the body as DynamoDB sent it (its CRC32 is of those bytes), no client name
-            skip_auto_headers=("Accept-Encoding", "User-Agent"),
-            auto_decompress=False,
-            trust_env=False,
-        )
+        return LoopWire(
+            self.endpoint, self.host, connect_timeout=connect, read_timeout=read,
+            max_connections=self._max_connections, keep_alive=KEEP_ALIVE_SECONDS,
+        )  # fmt: skip
 
     # The operations the gateway uses, with boto3's low-level names and parameters.
     def get_item(self, **params: Any) -> dict[str, Any]:
