@@ -151,7 +151,8 @@ class EventStreamResponse(StreamingResponse):
 async def _refuse_oversized(request: Request) -> None:
     """Every route's first dependency: before its key is read or its body checked (async: FastAPI
     runs a plain function's dependency in a worker thread)."""
-    if getattr(request.state, "oversized", False):
+    if request.scope.get("state", {}).get("oversized"):  # RequestContextMiddleware's mark (read from the
+        # scope: a missing attribute of request.state raises and catches an AttributeError on every request)
         raise RequestTooLarge(f"Request body is larger than {get_settings().max_body_bytes} bytes.")
 
 
