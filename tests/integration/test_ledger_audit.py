@@ -130,8 +130,9 @@ def test_real_traffic_a_top_up_an_open_hold_and_a_sweep_leave_no_drift(gateway_u
         while still_held(tenant.account_id) and time.monotonic() < deadline:
             released += sweep_expired(now=after_the_window).released
             time.sleep(0.05)
+        # (on a slow machine the request's own deadline may end it first: its settlement gives the hold
+        # back instead; either way nothing stays held, and the audit below must balance exactly)
         assert not still_held(tenant.account_id)
-        assert released >= amount
         upstream.release()
         pending.result()
     swept = audit.audit_account(tenant.account_id)
