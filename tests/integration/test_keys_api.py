@@ -315,3 +315,34 @@ def test_poeti_api_key_aliases(gateway_url, upstream, api):
     assert listed["key_prefix"] == data["key_prefix"]
     native = api.get(data["id"]).json()["data"]
     assert (native["limit"], native["limit_reset"]) == (50, "monthly")
+
+
+def test_a_disabled_accounts_keys_manage_and_read_nothing_until_it_is_enabled(gateway_url, upstream, api, account):
+    from gateway.auth.cognito import Identity
+    from gateway.services import operators
+
+    # Given an account whose operator disabled it
+    inference = api.create(name="app")["key"]
+    mine = api.create(name="mine")["data"]["hash"]
+    operator = Identity(sub="op", email="op@example.com", groups=("operators",))
+    operators.set_disabled(operator, account.account_id, True, "abuse", None, "trace-disable")
+
+    # When its keys call the keys API, the model list or a model
+    refused = [
+        api.http.get("/api/v1/keys"),
+        api.http.post("/api/v1/keys", json={"name": "another"}),
+        api.http.patch(f"/api/v1/keys/{mine}", json={"disabled": True}),
+        api.delete(mine),
+        KeysApi(gateway_url, inference).http.get("/v1/models"),
+        chat(gateway_url, inference),
+    ]
+
+    # Then every call is refused as disabled, and nothing changed
+    for response in refused:
+        assert response.status_code == 403, response.text
+        assert response.json()["error"]["code"] == "api_disabled"
+        assert "account is disabled" in response.json()["error"]["message"]
+    operators.set_disabled(operator, account.account_id, False, "", None, "trace-enable")
+    assert [k["name"] for k in api.list()].count("another") == 0
+    assert api.get(mine).json()["data"]["disabled"] is False
+    assert chat(gateway_url, inference).status_code == 200

@@ -153,6 +153,8 @@ def _admit(read: _Read, require: Requirement) -> Principal:
         raise Forbidden("Operator keys serve the admin API only.")
     if require != "any" and record.kind != require:
         raise Forbidden(_WRONG_KIND.get(require, "This endpoint needs a management key."))
+    if read.account_disabled and require != "inference":  # an inference call's hold refuses it, uncharged
+        raise ApiDisabled("This account is disabled; contact the operator.")
     if not record.parent:
         return Principal(record, gate=read.gate, shards=read.shards, balances=read.balances, **_account(read))
     if parent is None or parent.revoked or parent.account_id != record.account_id:
@@ -184,13 +186,17 @@ def _read(key_hash: str, *, with_gate: bool, cache: bool = True) -> _Read:
     now = time.monotonic()
     keys = stores().keys
     record = keys.get(key_hash, consistent=True)
-    if record is None or not with_gate:
-        parent = keys.get(record.parent, consistent=True) if record is not None and record.parent else None
-        return _Read(record, parent)
+    if record is None or record.kind == "operator":  # an operator key belongs to no customer's account
+        return _Read(record)
+    if not with_gate:  # the key, its parent and its account's `disabled` switch, in one transaction
+        snap = keys.snapshot(key_hash, record.account_id, record.parent, 0)
+        return _Read(snap.record, snap.parent, account_disabled=snap.account_disabled)
     snap = keys.snapshot(key_hash, record.account_id, record.parent, settings.balance_shards)
     read = _Read(snap.record, snap.parent, snap.gate, snap.shards, snap.balances, snap.profile, snap.account_disabled)
     record = snap.record
-    if record is not None and cache and settings.key_cache_seconds > 0:
+    # a disabled account's read is not kept: its hold refuses before checking the gate, so a cached
+    # one would outlive the operator enabling the account again
+    if record is not None and not read.account_disabled and cache and settings.key_cache_seconds > 0:
         if len(_cache) >= _CACHE_LIMIT:
             _cache.clear()
         _cache[key_hash] = (now + settings.key_cache_seconds, read)
