@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from gateway import clock
-from gateway.billing import periods
+from gateway import clock, periods
 from gateway.providers import health
 from gateway.storage.stores import stores
 from tests.conftest import balance_of, ledger_entry

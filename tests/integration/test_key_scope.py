@@ -72,3 +72,33 @@ def test_a_key_revoked_elsewhere_is_refused_at_once_by_read_routes(gateway_url, 
     response = httpx.get(f"{gateway_url}{path}", headers=headers, timeout=20)
     assert response.status_code == 401, response.text
     assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_a_keys_snapshot_reads_its_parent_account_limit_counter_and_shards_in_one_transaction(gateway_env):
+    from gateway.auth.keys import hash_key
+    from gateway.services import accounts, keys
+    from gateway.storage import dynamo, layout
+
+    # Given a key created by another key, with 1,234 micro-credits counted against its limit this month
+    account = accounts.create_account("snapshot", 16_000_000)
+    parent = keys.issue_key(account.account_id, "parent", "inference")
+    child = keys.issue_key(account.account_id, "child", "inference", limit=10**9, parent=hash_key(parent.key))
+    table = get_settings().table_name
+    dynamo.client().update_item(
+        TableName=table,
+        Key=layout.key_limit_key(hash_key(child.key), "M2026-12"),
+        UpdateExpression="ADD used :n",
+        ExpressionAttributeValues={":n": {"N": "1234"}},
+    )
+    repository = ApiKeyRepository(table)
+    shards = accounts.get_account(account.account_id).shards
+    # When it is read with its counter of that month, and of a month with none, and without one
+    read = repository.snapshot(hash_key(child.key), account.account_id, hash_key(parent.key), shards, "M2026-12")
+    unused = repository.snapshot(hash_key(child.key), account.account_id, hash_key(parent.key), shards, "M2027-01")
+    plain = repository.snapshot(hash_key(child.key), account.account_id, hash_key(parent.key), shards)
+    # Then each has the key, its parent, the account's shards and their balances; and its counter as asked
+    for snapshot in (read, unused, plain):
+        names = (snapshot.record and snapshot.record.name, snapshot.parent and snapshot.parent.name)
+        assert names == ("child", "parent")
+        assert (snapshot.shards, sum(snapshot.balances), len(snapshot.balances)) == (shards, 16_000_000, shards)
+    assert (read.limit_used, unused.limit_used, plain.limit_used) == (1234, 0, None)

@@ -123,7 +123,7 @@ def test_rate_limit_refuses_with_retry_after_and_recovers_in_the_next_window(gat
 def test_a_key_limit_of_5_holds_under_40_concurrent_requests(gateway_url, upstream, api, account):
     from concurrent.futures import ThreadPoolExecutor
 
-    from gateway.billing import periods
+    from gateway import periods
     from gateway.config import get_settings
     from gateway.storage.api_keys import ApiKeyRepository
 

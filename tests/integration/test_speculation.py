@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from gateway import clock
+from gateway import clock, periods
 from gateway.auth.keys import hash_key
 from gateway.config import get_settings
 from gateway.services import accounts, keys
@@ -92,25 +92,49 @@ def test_the_upstream_is_called_before_any_dynamodb_round_trip_of_a_known_key(ga
     assert ledger_entry(response.headers["x-trace-id"]) is not None
 
 
-def test_only_the_key_reads_of_a_new_key_and_the_hold_of_a_limited_one_come_before_the_upstream(
+def hold_of(url: str) -> int:
+    """The hold of one `test/hold` request like the tests' (micro-credits), from a rich key's ledger entry."""
+    _, key = funded(url)
+    answer = chat(url, key)
+    settled()
+    return int(ledger_entry(answer.headers["x-trace-id"])["reserved"])
+
+
+def test_only_the_key_reads_of_a_new_key_and_the_hold_of_a_tight_or_rate_limited_key_come_before_the_upstream(
     gateway, upstream, make_tenant
 ):
-    # Given a key this process has not read yet, and one whose credit limit needs its counter
+    # Given a key this process has not read yet; a key with a credit limit it knows to be far from
+    # spent; one whose limit leaves room for only a few more holds; and one with a rate limit
+    hold = hold_of(gateway.url)
     fresh = make_tenant("1000")
-    _, limited = funded(gateway.url, limit=100_000_000)
-    for key, before, speculative in ((fresh.key, 2, True), (limited, 1, False)):
-        # (a speculative hold is held back at DynamoDB: sent alongside the upstream call, it could
-        # otherwise be answered before or after the upstream saw the request)
-        gateway.proxy.arm(Fault("UpdateItem", 1, 1, "pause") if speculative else None)
+    _, roomy = funded(gateway.url, limit=1_000 * hold, limit_reset="daily")
+    _, tight = funded(gateway.url, limit=5 * hold)
+    _, rated = funded(gateway.url, rate_limit=100)
+    # (a speculative hold is held back at DynamoDB: sent alongside the upstream call, it could otherwise
+    # be answered before or after the upstream saw the request; a limited key's hold is a transaction)
+    # (a rate-limited request reads its window's count for its x-ratelimit headers alongside the
+    # upstream call: that read may be answered before the upstream sees the request, or after)
+    for key, before, held_back, alongside in (
+        (fresh.key, 2, "UpdateItem", 0),
+        (roomy, 0, "TransactWriteItems", 0),
+        (tight, 1, None, 0),
+        (rated, 1, None, 1),
+    ):
+        speculative = held_back is not None
+        gateway.proxy.arm(Fault(held_back, 1, 1, "pause") if held_back else None)
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = pool.submit(chat, gateway.url, key, "test/hold")
             assert wait_for(lambda: upstream.held == 1)
             # Then the calls answered before the upstream saw it: the key, then the key with its gate
-            # and shards (a new key: its hold is written alongside); the hold's transaction (a limited key)
-            assert gateway.proxy.answered - gateway.proxy.catalog_reads == before  # the catalog's: in the background
+            # and shards (a new key: its hold is written alongside); the hold's transaction (a key with
+            # a limit it may reach soon, or a rate limit); none for a key whose limit is known far away
+            answered = gateway.proxy.answered - gateway.proxy.catalog_reads  # the catalog's: in the background
+            assert before <= answered <= before + alongside, [call.operation for call in gateway.proxy.calls]
             if speculative:
                 assert wait_for(gateway.proxy.paused.is_set)
                 gateway.proxy.resume()
+            operations = [call.operation for call in gateway.proxy.calls]
+            assert operations.count("TransactWriteItems") + operations.count("UpdateItem") == 1, operations  # its hold
             upstream.release()
             assert pending.result().status_code == 200
             settled()
@@ -118,13 +142,47 @@ def test_only_the_key_reads_of_a_new_key_and_the_hold_of_a_limited_one_come_befo
     gateway.proxy.disarm()
 
 
+def test_a_request_whose_key_limit_was_spent_elsewhere_is_cancelled_and_refused(gateway, upstream):
+    # Given a key whose credit limit this process saw far from spent, then spent by another process
+    hold = hold_of(gateway.url)
+    account_id, key = funded(gateway.url, limit=1_000 * hold, limit_reset="monthly")
+    period = periods.period_of("monthly", clock.now())
+    spend_elsewhere(hash_key(key), period, 1_000 * hold)
+    balance = balance_of(account_id)
+    # When a request arrives (its upstream holds every answer back)
+    answer = chat(gateway.url, key, "test/hold", "one more please")
+    # Then it is refused for its limit, the upstream call it started cancelled unanswered, nothing charged
+    assert answer.status_code == 402, answer.text
+    assert "credit limit" in answer.json()["error"]["message"]
+    reached = len(upstream.calls("hold"))
+    assert reached <= 1
+    assert ledger_entry(answer.headers["x-trace-id"]) is None
+    assert (balance_of(account_id), holds_of(account_id)) == (balance, 0)
+    # And the next request does not reach the upstream at all: the key and its counter were read again
+    assert chat(gateway.url, key, "test/hold").status_code == 402
+    assert len(upstream.calls("hold")) == reached
+    upstream.release()
+
+
+def spend_elsewhere(key_hash: str, period: str, amount: int) -> None:
+    """Another process's requests counted `amount` against the key's limit in `period`."""
+    from gateway.storage import dynamo, layout
+
+    dynamo.client().update_item(
+        TableName=get_settings().table_name,
+        Key=layout.key_limit_key(key_hash, period),
+        UpdateExpression="ADD used :amount",
+        ExpressionAttributeValues={":amount": {"N": str(amount)}},
+    )
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["buffered", "stream"])
 def test_holds_and_settlements_are_written_on_the_event_loop_not_in_worker_threads(
     gateway, upstream, monkeypatch, stream
 ):
-    # Given a speculative key and one admitted first (its limit needs the counter in the hold's transaction)
+    # Given a speculative key and one admitted first (its rate limit needs the counter in the hold's transaction)
     _, known = funded(gateway.url)
-    _, limited = funded(gateway.url, limit=100_000_000)
+    _, limited = funded(gateway.url, rate_limit=100)
     blocking: list[tuple[str, bytes]] = []  # every call through http.client, by anyone in this process
     post = Connections.post
 

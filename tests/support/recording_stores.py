@@ -69,11 +69,15 @@ class RecordingKeys:
         self.reads += 1
         return self.records.get(key_hash)
 
-    def snapshot(self, key_hash: str, account_id: str, parent: str | None, shards: int) -> KeySnapshot:
-        """The key, its parent, and its account's gate (the key's version here), one shard, no balances."""
+    def snapshot(
+        self, key_hash: str, account_id: str, parent: str | None, shards: int, limit_period: str | None = None
+    ) -> KeySnapshot:
+        """The key, its parent, and its account's gate (the key's version here), one shard, no balances;
+        a limit counter at 0 when one is asked for."""
         record = self.records.get(key_hash)
         parent_record = self.records.get(parent) if parent else None
-        return KeySnapshot(record, parent_record, record.version if record else 0, 1, (), self.profile)
+        gate = record.version if record else 0
+        return KeySnapshot(record, parent_record, gate, 1, (), self.profile, limit_used=0 if limit_period else None)
 
     def requests_in_window(self, key_hash: str, window: int) -> int:
         return self.window_requests

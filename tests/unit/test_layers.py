@@ -45,6 +45,7 @@ LAYERS: dict[str, int] = {
     "errors": 1,
     "config": 1,
     "clock": 1,
+    "periods": 1,
     "money": 1,
     "ids": 1,
     "deadline": 1,

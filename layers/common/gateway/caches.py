@@ -5,10 +5,11 @@ from __future__ import annotations
 
 
 def reset() -> None:
-    """Settings, the catalog, the AWS clients, the stores, the key cache, the sign-in keys, provider
-    health, and the control plane's caches (the live catalog, account profiles, own keys, channel
-    secrets and caps)."""
+    """Settings, the catalog, the AWS clients, the stores, the key cache (and what was seen of keys'
+    limits), the sign-in keys, provider health, and the control plane's caches (the live catalog,
+    account profiles, own keys, channel secrets and caps)."""
     from gateway.auth import authenticate, cognito
+    from gateway.billing import limit_headroom
     from gateway.catalog import live
     from gateway.catalog.registry import load_catalog
     from gateway.config import get_settings
@@ -25,6 +26,7 @@ def reset() -> None:
     objects.sqs.cache_clear()
     stores.reset()
     authenticate.forget_all()
+    limit_headroom.forget_all()
     cognito.forget_keys()
     health.reset()
     forget_runtime_clients()

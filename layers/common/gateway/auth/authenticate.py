@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gateway import clock
+from gateway import clock, periods
 from gateway.auth.delegation import bound_by
 from gateway.auth.keys import hash_key, looks_like_key
 from gateway.config import get_settings
@@ -34,6 +34,15 @@ Requirement = Literal["inference", "management", "operator", "any"]  # any: infe
 
 
 @dataclass(frozen=True)
+class LimitRead:
+    """A key's limit counter as read with it: micro-credits counted in `period`, at `at` (monotonic)."""
+
+    period: str
+    used: int
+    at: float
+
+
+@dataclass(frozen=True)
 class _Read:
     """A key as read at one moment: with its parent, and (for inference keys) its account's gate."""
 
@@ -44,6 +53,7 @@ class _Read:
     balances: tuple[int, ...] = ()
     profile: AccountProfile | None = None
     account_disabled: bool = False
+    limit: LimitRead | None = None
 
 
 _cache: dict[str, tuple[float, _Read]] = {}
@@ -64,6 +74,7 @@ class Principal:
     # change to either moves the gate (storage/gates.py), so a hold checking it never uses stale ones
     profile: AccountProfile | None = None
     account_disabled: bool = False
+    limit: LimitRead | None = None  # a key with a credit limit (and no creator): its counter, read with the gate
 
     @property
     def key_hash(self) -> str:
@@ -169,7 +180,7 @@ def _admit(read: _Read, require: Requirement) -> Principal:
 
 
 def _account(read: _Read) -> dict[str, Any]:
-    return {"profile": read.profile, "account_disabled": read.account_disabled}
+    return {"profile": read.profile, "account_disabled": read.account_disabled, "limit": read.limit}
 
 
 def _cached(key_hash: str, require: Requirement) -> _Read | None:
@@ -191,8 +202,13 @@ def _read(key_hash: str, *, with_gate: bool, cache: bool = True) -> _Read:
     if not with_gate:  # the key, its parent and its account's `disabled` switch, in one transaction
         snap = keys.snapshot(key_hash, record.account_id, record.parent, 0)
         return _Read(snap.record, snap.parent, account_disabled=snap.account_disabled)
-    snap = keys.snapshot(key_hash, record.account_id, record.parent, settings.balance_shards)
-    read = _Read(snap.record, snap.parent, snap.gate, snap.shards, snap.balances, snap.profile, snap.account_disabled)
+    counted = record.limit is not None and not record.parent  # its counter read too: services/speculation.py
+    period = periods.period_of(record.limit_reset, clock.now()) if counted else None
+    snap = keys.snapshot(key_hash, record.account_id, record.parent, settings.balance_shards, period)
+    limit = LimitRead(period, snap.limit_used, now) if period is not None and snap.limit_used is not None else None
+    read = _Read(
+        snap.record, snap.parent, snap.gate, snap.shards, snap.balances, snap.profile, snap.account_disabled, limit
+    )
     record = snap.record
     # a disabled account's read is not kept: its hold refuses before checking the gate, so a cached
     # one would outlive the operator enabling the account again

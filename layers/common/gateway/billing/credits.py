@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from gateway import clock
+from gateway import clock, periods
 from gateway.auth.authenticate import Principal, forget
-from gateway.billing import periods, shards
+from gateway.billing import limit_headroom, shards
 from gateway.catalog.runtime import PriceBasis
 from gateway.clock import day_from_epoch, iso_from_epoch, now_epoch
 from gateway.config import get_settings
@@ -181,6 +181,7 @@ def reserve(
             if refusal.reason == "channel_full" and channel is not None:
                 raise ChannelAtCap(channel.channel, (channel.window + 1) * periods.RATE_WINDOW_SECONDS) from refusal
             forget(key.key_hash)
+            limit_headroom.forget(key.key_hash)
             if parent is not None:
                 forget(parent.key_hash)
             if refusal.reason == "key_changed":
@@ -195,6 +196,7 @@ def reserve(
             _release_ended_windows(after)
         else:
             shards.took(account_id, choice.shard, amount)
+        limit_headroom.took(key.key_hash, limit_period, amount)
         return reservation
     raise ServiceUnavailable("The credit store is busy; retry shortly.", headers={"Retry-After": "1"})
 

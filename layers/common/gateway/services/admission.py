@@ -15,9 +15,9 @@ from typing import Any
 
 import anyio
 
-from gateway import clock
+from gateway import clock, periods
 from gateway.auth.authenticate import Principal, refresh
-from gateway.billing import credits, periods
+from gateway.billing import credits
 from gateway.catalog import live
 from gateway.catalog.registry import ModelEntry
 from gateway.catalog.runtime import PriceBasis

@@ -19,8 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gateway import clock
-from gateway.billing import periods
+from gateway import clock, periods
 from gateway.catalog import live
 from gateway.catalog.registry import ModelEntry, ProviderCandidate, ProviderConfig
 from gateway.catalog.runtime import Channel

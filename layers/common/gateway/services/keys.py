@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import clock
+from gateway import clock, periods
 from gateway.auth.authenticate import Principal, forget
 from gateway.auth.keys import display_prefix, generate_key, hash_key, looks_like_hash
 from gateway.auth.sealing import seal, unseal
-from gateway.billing import periods
 from gateway.clock import iso_from_epoch, now_iso
 from gateway.errors import InvalidRequest, NotFound
 from gateway.formats.keys import KeyCreate, KeyUpdate

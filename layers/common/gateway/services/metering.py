@@ -18,10 +18,10 @@ from typing import Any, Generic, NoReturn, TypeVar
 
 import anyio
 
-from gateway import clock
+from gateway import clock, periods
 from gateway import deadline as deadlines
 from gateway.auth.authenticate import Principal
-from gateway.billing import credits, periods
+from gateway.billing import credits
 from gateway.billing.charges import Charge
 from gateway.billing.credits import Attempt, Outcome
 from gateway.catalog.registry import ModelEntry

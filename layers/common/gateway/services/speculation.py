@@ -1,7 +1,8 @@
 """The upstream call started while the hold is written, so that the first token waits for no DynamoDB
-round trip: for a key read with its account's gate and profile (and no limit or rate counter, nor a
-creator whose counters bind it), routed to a channel without a per-minute cap, whose hold this
-process's last look at the shard says will succeed (billing.shards: SPECULATE_COVER times over).
+round trip: for a key read with its account's gate and profile (and no rate counter, nor a creator
+whose counters bind it), routed to a channel without a per-minute cap, whose hold this process's last
+look at the shard says will succeed (billing.shards: SPECULATE_COVER times over), as its last look at
+the key's limit counter does for a key with a credit limit (billing.limit_headroom).
 
 Nothing reaches the client before the hold succeeds: the Meter waits for it before an answer is
 returned, a stream relayed, or anything settled. A refused hold cancels the upstream call at once and
@@ -9,8 +10,10 @@ is the request's answer, as it would have been before the call. What such a refu
 operator: the provider's charge for a request cancelled one hold's round trip (a few ms) after it
 began, which is at most its prompt (no model produces a token that fast; none reaches the client
 anyway), for each request in flight when its key was revoked or changed elsewhere (or its account
-disabled, or its profile changed), or its shard ran dry. Afterwards the key is read again (the
-refusal forgets it) and the shard is known short, so the next requests are not speculative. In
+disabled, or its profile changed), or its shard ran dry, or its credit limit was spent elsewhere.
+Afterwards the key is read again (the refusal forgets it and what was known of its limit) and the
+shard is known short, so the next requests are not speculative. A key with a rate limit is never
+speculative: a client retrying past its rate would make every refused request reach the upstream. In
 Lambda an environment serves one request at a time: at most one such request per warm environment.
 """
 
@@ -23,8 +26,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from gateway import clock, periods
 from gateway.auth.authenticate import Principal
-from gateway.billing import credits, shards
+from gateway.billing import credits, limit_headroom, shards
 from gateway.catalog import live
 from gateway.catalog.registry import ModelEntry
 from gateway.providers.capabilities import Capability
@@ -53,11 +57,11 @@ def plan(
 ) -> Plan | None:
     """The priced route and the shard of a request that may start its upstream call before its hold
     is written; None when it should not (then it is admitted first, as every request used to be):
-    a key or a creator with counters, an account this process has not read with its gate and
+    a key with a rate limit or a creator, an account this process has not read with its gate and
     profile, a catalog it must read first, a first channel with a per-minute cap (counted in the hold's
-    transaction), or a shard not known to cover the hold many times over."""
+    transaction), or a shard or a credit limit not known to cover the hold many times over."""
     key = principal.key
-    counted = key.limit is not None or key.rate_limit is not None or principal.parent is not None
+    counted = key.rate_limit is not None or principal.parent is not None
     if principal.gate is None or not principal.shards or counted or principal.account_disabled:
         return None
     profile = profile_of(principal)
@@ -65,6 +69,8 @@ def plan(
         return None
     prepared = prepare(principal, profile, model, capability, cost_bound, preferences, router=router)
     if prepared.channel is not None and prepared.channel.capped:
+        return None
+    if not limit_headroom.covers(principal, prepared.amount, periods.period_of(key.limit_reset, clock.now())):
         return None
     shards.learn(key.account_id, principal.balances)
     choice = shards.choose(key.account_id, prepared.amount, principal.shards)

@@ -82,6 +82,7 @@ class KeySnapshot:
     balances: tuple[int, ...]  # each balance shard's balance, by number
     profile: AccountProfile | None = None  # the account's price group and own keys
     account_disabled: bool = False  # by an operator
+    limit_used: int | None = None  # micro-credits counted against the key's limit in the period read (if asked)
 
 
 class ApiKeyRepository(dynamo.TableRepository):
@@ -172,18 +173,27 @@ class ApiKeyRepository(dynamo.TableRepository):
         if not changed:
             raise dynamo.DynamoError("ConditionalCheckFailedException", "no such live key")
 
-    def snapshot(self, key_hash: str, account_id: str, parent: str | None, shards: int) -> KeySnapshot:
+    def snapshot(
+        self, key_hash: str, account_id: str, parent: str | None, shards: int, limit_period: str | None = None
+    ) -> KeySnapshot:
         """The key (and the key that created it) with its account's gate, shard count and (up to
-        `shards`) shard balances, read in one transaction: a change to either key after this moment
-        moves the gate this returns."""
+        `shards`) shard balances, and its limit counter of `limit_period` when one is given, read in
+        one transaction: a change to either key after this moment moves the gate this returns."""
         keys = [layout.api_key_key(key_hash), *([layout.api_key_key(parent)] if parent else [])]
         keys.append(layout.account_key(account_id))
+        if limit_period is not None:
+            keys.append(layout.key_limit_key(key_hash, limit_period))
         keys += [layout.balance_key(account_id, number) for number in range(min(shards, 99 - len(keys)))]
         answer = self.db.transact_get_items(TransactItems=[{"Get": {"TableName": self.table, "Key": k}} for k in keys])
         items = [dynamo.from_item(got["Item"]) if got.get("Item") else None for got in answer.get("Responses", [])]
         records = [ApiKeyRecord.from_item(item) if item and "kind" in item else None for item in items]
-        account = items[1 + bool(parent)] or {}
-        balances = tuple(int(item["balance"]) for item in items[2 + bool(parent) :] if item is not None)
+        at = 1 + bool(parent)
+        account = items[at] or {}
+        limit_used = None
+        if limit_period is not None:
+            at += 1
+            limit_used = int((items[at] or {}).get("used", 0))
+        balances = tuple(int(item["balance"]) for item in items[at + 1 :] if item is not None)
         return KeySnapshot(
             records[0],
             records[1] if parent else None,
@@ -192,6 +202,7 @@ class ApiKeyRepository(dynamo.TableRepository):
             balances[: int(account.get("shards", 0))],
             AccountProfile.from_item(account) if account else None,
             bool(account.get("disabled")),
+            limit_used,
         )
 
     def period_usage(self, key_hash: str, period: str) -> int:
