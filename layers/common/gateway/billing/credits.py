@@ -1,4 +1,4 @@
-"""Reserve and settle a request's credits; map storage refusals to API errors."""
+"""Reserve and settle a request's credits (a refused reservation is its API error: billing/refusals.py)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,11 @@ from typing import Any
 from gateway import clock, periods
 from gateway.auth.authenticate import Principal, forget
 from gateway.billing import limit_headroom, shards
+from gateway.billing.refusals import refusal_error
 from gateway.catalog.runtime import PriceBasis
 from gateway.clock import day_from_epoch, iso_from_epoch, now_epoch
 from gateway.config import get_settings
-from gateway.errors import (
-    ApiDisabled,
-    Forbidden,
-    GatewayError,
-    InsufficientCredits,
-    InvalidApiKey,
-    RateLimited,
-    ServiceUnavailable,
-)
-from gateway.money import display
+from gateway.errors import ServiceUnavailable
 from gateway.observability import logger
 from gateway.storage import on_loop
 from gateway.storage.api_keys import ApiKeyRecord
@@ -129,7 +121,7 @@ def reserve(
             stores().accounts.sharded(key.account_id)
         raise KeyChanged(key.key_hash)
     if principal.account_disabled:
-        raise _refusal_error(ReservationRefused("account_disabled"), principal, amount, clock.now())
+        raise refusal_error(ReservationRefused("account_disabled"), principal, amount, clock.now())
     if basis is not None and principal.profile is not None and basis.profile_version != principal.profile.version:
         profile = principal.profile  # priced on another profile than the gate's: price it again on this one
         raise ProfileChanged(
@@ -186,7 +178,7 @@ def reserve(
                 forget(parent.key_hash)
             if refusal.reason == "key_changed":
                 raise KeyChanged(key.key_hash) from refusal
-            raise _refusal_error(refusal, principal, amount, moment) from refusal
+            raise refusal_error(refusal, principal, amount, moment) from refusal
         except StorageUnavailable as error:
             raise ServiceUnavailable(
                 "The credit store is busy; retry shortly.", headers={"Retry-After": "1"}
@@ -216,7 +208,7 @@ def _moved_for(principal: Principal, amount: int) -> shards.Choice:
         shards.observe_all(found)
         plan = shards.rebalance(found, amount)
         if plan is None:
-            raise _refusal_error(ReservationRefused("insufficient_credits"), principal, amount, clock.now())
+            raise refusal_error(ReservationRefused("insufficient_credits"), principal, amount, clock.now())
         moves, target = plan
         if balances.move(principal.account_id, moves):
             for shard in found:
@@ -348,61 +340,3 @@ def _status(outcome: Outcome) -> str:
     if outcome.succeeded:
         return "success"
     return "expired" if outcome.error_code == EXPIRED else "error"
-
-
-def _refusal_error(refusal: ReservationRefused, principal: Principal, amount: int, moment: float) -> GatewayError:
-    key = principal.key
-    parent = principal.parent
-    match refusal.reason:
-        case "parent_limit" if parent is not None:
-            return InsufficientCredits(
-                f"The credit limit of the key that created this API key ({display(parent.limit or 0)} credits) "
-                f"cannot cover this request (up to {display(amount)} credits)."
-            )
-        case "parent_rate_limited" if parent is not None:
-            wait = periods.seconds_to_next_window(moment)
-            return RateLimited(
-                f"The key that created this API key allows {parent.rate_limit} requests per minute; retry in {wait}s.",
-                headers={"Retry-After": str(wait), **rate_limit_headers(parent.rate_limit or 0, 0, wait)},
-            )
-        case "parent_disabled":
-            return ApiDisabled("The key that created this API key is disabled.")
-        case "parent_expired":
-            return ApiDisabled("The key that created this API key has expired.")
-        case "insufficient_credits":
-            return InsufficientCredits(
-                f"Insufficient credits: this request may cost up to {display(amount)} credits. "
-                "Top up, or lower max_tokens."
-            )
-        case "key_limit":
-            period = {"daily": " for today", "weekly": " for this week", "monthly": " for this month"}.get(
-                key.limit_reset or "", ""
-            )
-            return InsufficientCredits(
-                f"This API key's credit limit{period} ({display(key.limit or 0)} credits) cannot cover this request "
-                f"(up to {display(amount)} credits). Raise the key's limit, or lower max_tokens."
-            )
-        case "rate_limited":
-            wait = periods.seconds_to_next_window(moment)
-            return RateLimited(
-                f"This API key allows {key.rate_limit} requests per minute; retry in {wait}s.",
-                headers={"Retry-After": str(wait), **rate_limit_headers(key.rate_limit or 0, 0, wait)},
-            )
-        case "key_disabled":
-            return ApiDisabled("This API key is disabled.")
-        case "account_disabled":
-            return ApiDisabled("This account is disabled; contact the operator.")
-        case "key_expired":
-            return ApiDisabled("This API key has expired.")
-        case "key_wrong_kind":
-            return Forbidden("Management keys cannot call models.")
-        case _:
-            return InvalidApiKey("Invalid API key.")
-
-
-def rate_limit_headers(limit: int, remaining: int, reset_seconds: int) -> dict[str, str]:
-    return {
-        "x-ratelimit-limit-requests": str(limit),
-        "x-ratelimit-remaining-requests": str(max(remaining, 0)),
-        "x-ratelimit-reset-requests": f"{reset_seconds}s",
-    }

@@ -18,6 +18,7 @@ import anyio
 from gateway import clock, periods
 from gateway.auth.authenticate import Principal, refresh
 from gateway.billing import credits
+from gateway.billing.refusals import rate_limit_headers
 from gateway.catalog import live
 from gateway.catalog.registry import ModelEntry
 from gateway.catalog.runtime import PriceBasis
@@ -143,4 +144,4 @@ async def _rate_headers(principal: Principal) -> dict[str, str]:
     except Exception:  # headers are informative; never fail a paid request over them
         logger().warning("could not read the rate-limit window")
         return {}
-    return credits.rate_limit_headers(limit, limit - used, periods.seconds_to_next_window(moment))
+    return rate_limit_headers(limit, limit - used, periods.seconds_to_next_window(moment))
