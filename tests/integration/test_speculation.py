@@ -104,22 +104,21 @@ def test_only_the_key_reads_of_a_new_key_and_the_hold_of_a_tight_or_rate_limited
     gateway, upstream, make_tenant
 ):
     # Given a key this process has not read yet; a key with a credit limit it knows to be far from
-    # spent; one whose limit leaves room for only a few more holds; and one with a rate limit
+    # spent; one whose limit leaves room for only a few more holds; and one with a rate limit (each
+    # read, with its first request, just before its turn: well within the key cache's 30 s)
     hold = hold_of(gateway.url)
-    fresh = make_tenant("1000")
-    _, roomy = funded(gateway.url, limit=1_000 * hold, limit_reset="daily")
-    _, tight = funded(gateway.url, limit=5 * hold)
-    _, rated = funded(gateway.url, rate_limit=100)
+    keys_in_turn = (
+        (lambda: make_tenant("1000").key, 2, "UpdateItem", 0),
+        (lambda: funded(gateway.url, limit=1_000 * hold)[1], 0, "TransactWriteItems", 0),
+        (lambda: funded(gateway.url, limit=5 * hold)[1], 1, None, 0),
+        (lambda: funded(gateway.url, rate_limit=100)[1], 1, None, 1),
+    )
     # (a speculative hold is held back at DynamoDB: sent alongside the upstream call, it could otherwise
     # be answered before or after the upstream saw the request; a limited key's hold is a transaction)
     # (a rate-limited request reads its window's count for its x-ratelimit headers alongside the
     # upstream call: that read may be answered before the upstream sees the request, or after)
-    for key, before, held_back, alongside in (
-        (fresh.key, 2, "UpdateItem", 0),
-        (roomy, 0, "TransactWriteItems", 0),
-        (tight, 1, None, 0),
-        (rated, 1, None, 1),
-    ):
+    for make_key, before, held_back, alongside in keys_in_turn:
+        key = make_key()
         speculative = held_back is not None
         gateway.proxy.arm(Fault(held_back, 1, 1, "pause") if held_back else None)
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -145,23 +144,45 @@ def test_only_the_key_reads_of_a_new_key_and_the_hold_of_a_tight_or_rate_limited
 def test_a_request_whose_key_limit_was_spent_elsewhere_is_cancelled_and_refused(gateway, upstream):
     # Given a key whose credit limit this process saw far from spent, then spent by another process
     hold = hold_of(gateway.url)
-    account_id, key = funded(gateway.url, limit=1_000 * hold, limit_reset="monthly")
-    period = periods.period_of("monthly", clock.now())
-    spend_elsewhere(hash_key(key), period, 1_000 * hold)
+    account_id, key = funded(gateway.url, limit=1_000 * hold)
+    spend_elsewhere(hash_key(key), periods.LIFETIME, 1_000 * hold)
     balance = balance_of(account_id)
-    # When a request arrives (its upstream holds every answer back)
-    answer = chat(gateway.url, key, "test/hold", "one more please")
-    # Then it is refused for its limit, the upstream call it started cancelled unanswered, nothing charged
+    # When a request arrives (its upstream holds every answer back; its hold is held back at DynamoDB)
+    gateway.proxy.arm(Fault("TransactWriteItems", 1, 1, "pause"))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(chat, gateway.url, key, "test/hold", "one more please")
+        # Then it reached the upstream while its hold was being written (it was speculative)
+        assert wait_for(lambda: upstream.held == 1), "the upstream call waited for the hold"
+        assert wait_for(gateway.proxy.paused.is_set)
+        gateway.proxy.resume()
+        # And once the hold is refused for the limit, the client has its refusal while the upstream still
+        # holds its answer back (the call was cancelled, not waited for); nothing was charged
+        answer = pending.result(timeout=20)
+    gateway.proxy.disarm()
     assert answer.status_code == 402, answer.text
     assert "credit limit" in answer.json()["error"]["message"]
-    reached = len(upstream.calls("hold"))
-    assert reached <= 1
+    assert len(upstream.calls("hold")) == 1
     assert ledger_entry(answer.headers["x-trace-id"]) is None
     assert (balance_of(account_id), holds_of(account_id)) == (balance, 0)
-    # And the next request does not reach the upstream at all: the key and its counter were read again
+    # And the next request, refused too, does not reach the upstream (the key and its counter read again)
     assert chat(gateway.url, key, "test/hold").status_code == 402
-    assert len(upstream.calls("hold")) == reached
+    assert len(upstream.calls("hold")) == 1
     upstream.release()
+    upstream.reset()
+    # And when the limit has room again (the other process's requests settled for less), this process
+    # still writes the key's hold before it calls the upstream, for a minute after the refusal
+    spend_elsewhere(hash_key(key), periods.LIFETIME, -1_000 * hold)
+    gateway.proxy.arm(Fault("TransactWriteItems", 1, 1, "pause"))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(chat, gateway.url, key, "test/hold")
+        assert wait_for(gateway.proxy.paused.is_set)
+        time.sleep(0.3)
+        assert upstream.held == 0, "speculative again right after a refusal for the limit"
+        gateway.proxy.resume()
+        assert wait_for(lambda: upstream.held == 1)
+        upstream.release()
+        assert pending.result(timeout=20).status_code == 200
+    gateway.proxy.disarm()
 
 
 def spend_elsewhere(key_hash: str, period: str, amount: int) -> None:

@@ -1,6 +1,7 @@
 """What a process knows of a limited key's counter decides whether its request may speculate: only a
 recent read of the current period leaving the hold SPECULATE_COVER times over, less this process's
-own holds since; a newer read replaces an older one, never the reverse."""
+holds since (counted as they start); a newer read replaces an older one, never the reverse; a hold
+refused for the limit stops speculation for the key for KNOWN_SECONDS, whatever reads come."""
 
 from __future__ import annotations
 
@@ -32,41 +33,59 @@ def principal(limit: int | None, used: int | None = 0, at: float | None = None, 
 
 
 def test_a_key_without_a_limit_always_has_room():
-    assert limit_headroom.covers(principal(None, None), HOLD, PERIOD)
+    assert limit_headroom.claim(principal(None, None), HOLD, PERIOD)
 
 
 def test_room_for_the_hold_cover_times_over_and_no_less():
-    assert limit_headroom.covers(principal(SPECULATE_COVER * HOLD), HOLD, PERIOD)
+    assert limit_headroom.claim(principal(SPECULATE_COVER * HOLD), HOLD, PERIOD)
     limit_headroom.forget_all()
-    assert not limit_headroom.covers(principal(SPECULATE_COVER * HOLD - 1), HOLD, PERIOD)
+    assert not limit_headroom.claim(principal(SPECULATE_COVER * HOLD - 1), HOLD, PERIOD)
     limit_headroom.forget_all()
-    assert not limit_headroom.covers(principal(10**9, used=10**9 - SPECULATE_COVER * HOLD + 1), HOLD, PERIOD)
+    assert not limit_headroom.claim(principal(10**9, used=10**9 - SPECULATE_COVER * HOLD + 1), HOLD, PERIOD)
 
 
 def test_a_key_whose_counter_was_not_read_is_not_known_to_have_room():
-    assert not limit_headroom.covers(principal(10**9, used=None), HOLD, PERIOD)
+    assert not limit_headroom.claim(principal(10**9, used=None), HOLD, PERIOD)
 
 
 def test_another_period_or_an_old_read_is_not_known():
-    assert not limit_headroom.covers(principal(10**9, period="D2026-11-30"), HOLD, PERIOD)
+    assert not limit_headroom.claim(principal(10**9, period="D2026-11-30"), HOLD, PERIOD)
     limit_headroom.forget_all()
-    assert not limit_headroom.covers(principal(10**9, at=time.monotonic() - KNOWN_SECONDS - 1), HOLD, PERIOD)
+    assert not limit_headroom.claim(principal(10**9, at=time.monotonic() - KNOWN_SECONDS - 1), HOLD, PERIOD)
 
 
-def test_own_holds_use_up_the_room_and_a_refusal_forgets_it():
-    key = principal(SPECULATE_COVER * HOLD + 2 * HOLD)
-    assert limit_headroom.covers(key, HOLD, PERIOD)
-    limit_headroom.took(key.key_hash, PERIOD, HOLD)
+def test_concurrent_claims_count_at_once_and_written_holds_again():
+    # Given a key read with room for the hold 25 times over (cover 20)
+    key = principal((SPECULATE_COVER + 5) * HOLD)
+    # When requests claim it before any of their holds is written: six go (the sixth leaves 20 holds'
+    # room below the limit before it), the seventh finds too little
+    assert [limit_headroom.claim(key, HOLD, PERIOD) for _ in range(7)] == [True] * 6 + [False]
+    # And a hold written (or one of another period) counts again, never lifting the estimate
+    limit_headroom.forget_all()
+    assert limit_headroom.claim(key, HOLD, PERIOD)
     limit_headroom.took(key.key_hash, "D2026-11-30", 10 * HOLD)  # another period's hold: not this one's
-    assert limit_headroom.covers(key, HOLD, PERIOD)
-    limit_headroom.took(key.key_hash, PERIOD, HOLD + 1)
-    assert not limit_headroom.covers(key, HOLD, PERIOD)  # the same (cached) read does not undo them
-    limit_headroom.forget(key.key_hash)
-    assert limit_headroom.covers(key, HOLD, PERIOD)  # learned again from the key's read
+    limit_headroom.took(key.key_hash, PERIOD, 4 * HOLD)
+    assert limit_headroom.claim(key, HOLD, PERIOD)  # 1 + 4 used of 25: room for this one
+    assert not limit_headroom.claim(key, HOLD, PERIOD)  # the same (cached) read does not undo them
 
 
 def test_a_newer_read_replaces_what_was_known_and_an_older_one_does_not():
     old = time.monotonic() - 10
-    assert limit_headroom.covers(principal(100 * HOLD, used=0, at=old), HOLD, PERIOD)
-    assert not limit_headroom.covers(principal(100 * HOLD, used=90 * HOLD), HOLD, PERIOD)  # newer, nearly spent
-    assert not limit_headroom.covers(principal(100 * HOLD, used=0, at=old), HOLD, PERIOD)  # older: ignored
+    assert limit_headroom.claim(principal(100 * HOLD, used=0, at=old), HOLD, PERIOD)
+    assert not limit_headroom.claim(principal(100 * HOLD, used=90 * HOLD), HOLD, PERIOD)  # newer, nearly spent
+    assert not limit_headroom.claim(principal(100 * HOLD, used=0, at=old), HOLD, PERIOD)  # older: ignored
+
+
+def test_a_refusal_for_the_limit_stops_speculation_for_known_seconds_whatever_reads_come(monkeypatch):
+    # Given a key whose hold was refused for its limit (another process spent it)
+    clock = {"now": 1_000.0}
+    monkeypatch.setattr(limit_headroom.time, "monotonic", lambda: clock["now"])
+    limit_headroom.refused("h" * 64, PERIOD)
+    # When fresh reads show room again (the spenders' settlements gave most of their holds back)
+    for seconds in (0.0, 1.0, KNOWN_SECONDS - 1):
+        clock["now"] = 1_000.0 + seconds
+        # Then none of them lets it speculate within KNOWN_SECONDS of the refusal
+        assert not limit_headroom.claim(principal(10**9, at=clock["now"]), HOLD, PERIOD)
+    # And the first read after that does
+    clock["now"] = 1_000.0 + KNOWN_SECONDS + 1
+    assert limit_headroom.claim(principal(10**9, at=clock["now"]), HOLD, PERIOD)

@@ -30,6 +30,7 @@ _WRONG_KIND = {
     "operator": "This endpoint needs an operator key (gateway-admin create-operator-key).",
 }
 _CACHE_LIMIT = 10_000
+DISABLED_CACHE_SECONDS = 2.0  # a disabled account's key read (refused anyway) is kept this long
 Requirement = Literal["inference", "management", "operator", "any"]  # any: inference or management
 
 
@@ -210,10 +211,11 @@ def _read(key_hash: str, *, with_gate: bool, cache: bool = True) -> _Read:
         snap.record, snap.parent, snap.gate, snap.shards, snap.balances, snap.profile, snap.account_disabled, limit
     )
     record = snap.record
-    # a disabled account's read is not kept: its hold refuses before checking the gate, so a cached
-    # one would outlive the operator enabling the account again
-    if record is not None and not read.account_disabled and cache and settings.key_cache_seconds > 0:
+    if record is not None and cache and settings.key_cache_seconds > 0:
         if len(_cache) >= _CACHE_LIMIT:
             _cache.clear()
-        _cache[key_hash] = (now + settings.key_cache_seconds, read)
+        # a disabled account's hold is refused before the gate is checked, so its read is kept briefly:
+        # enabling the account again works within DISABLED_CACHE_SECONDS, and its refusals read little
+        seconds = settings.key_cache_seconds
+        _cache[key_hash] = (now + (min(seconds, DISABLED_CACHE_SECONDS) if read.account_disabled else seconds), read)
     return read

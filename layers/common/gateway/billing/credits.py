@@ -173,9 +173,12 @@ def reserve(
             if refusal.reason == "channel_full" and channel is not None:
                 raise ChannelAtCap(channel.channel, (channel.window + 1) * periods.RATE_WINDOW_SECONDS) from refusal
             forget(key.key_hash)
-            limit_headroom.forget(key.key_hash)
+            if refusal.reason == "key_limit":
+                limit_headroom.refused(key.key_hash, limit_period)
             if parent is not None:
                 forget(parent.key_hash)
+                if refusal.reason == "parent_limit":
+                    limit_headroom.refused(parent.key_hash, parent_period)
             if refusal.reason == "key_changed":
                 raise KeyChanged(key.key_hash) from refusal
             raise refusal_error(refusal, principal, amount, moment) from refusal
@@ -189,6 +192,8 @@ def reserve(
         else:
             shards.took(account_id, choice.shard, amount)
         limit_headroom.took(key.key_hash, limit_period, amount)
+        if parent is not None:
+            limit_headroom.took(parent.key_hash, parent_period, amount)
         return reservation
     raise ServiceUnavailable("The credit store is busy; retry shortly.", headers={"Retry-After": "1"})
 

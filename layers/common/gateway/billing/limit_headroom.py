@@ -3,14 +3,18 @@ balances: a key known to have a hold `SPECULATE_COVER` times over below its limi
 `KNOWN_SECONDS`) is one whose hold will almost surely not be refused for its limit, so its request may
 start the upstream call while the hold is written (services/speculation.py).
 
-Learned from the key's read (its limit counter is read with its gate), raised by this process's own
-holds. Other processes' holds are not seen, and a settlement giving back part of a hold is not
-either: the first is what bounds the cost of speculating (speculation.py), the second only makes the
-estimate cautious. The reserve transaction checks the limit itself, whatever this says.
+Learned from the key's read (its limit counter is read with its gate). A speculative hold is counted
+when it starts (`claim`: concurrent requests of this process see it at once) and every hold of this
+process again once written (`took`), so the estimate only errs high; a settlement giving back part of
+a hold is not seen until the next read. Other processes' holds are not seen: a hold refused for the
+limit stops this process speculating for the key for `KNOWN_SECONDS`, whatever reads it meets
+meanwhile, so that a client cannot make it spend prompts on refused requests again and again (the
+bound, in speculation.py). The reserve transaction checks the limit itself, whatever this says.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
 from gateway.auth.authenticate import LimitRead, Principal
@@ -21,9 +25,9 @@ _KNOWN_LIMIT = 10_000
 _known: dict[str, LimitRead] = {}  # key hash -> its counter, as read or since raised by own holds
 
 
-def covers(principal: Principal, amount: int, period: str) -> bool:
+def claim(principal: Principal, amount: int, period: str) -> bool:
     """Whether the key's limit is known to leave room for `amount` SPECULATE_COVER times over in
-    `period` (the current one); a key without a limit always does."""
+    `period` (the current one); if so, the hold is counted now. A key without a limit always has room."""
     limit = principal.key.limit
     if limit is None:
         return True
@@ -31,7 +35,10 @@ def covers(principal: Principal, amount: int, period: str) -> bool:
     known = _known.get(principal.key_hash)
     if known is None or known.period != period or time.monotonic() - known.at >= KNOWN_SECONDS:
         return False
-    return limit - known.used >= SPECULATE_COVER * amount
+    if limit - known.used < SPECULATE_COVER * amount:
+        return False
+    _known[principal.key_hash] = LimitRead(known.period, known.used + amount, known.at)
+    return True
 
 
 def took(key_hash: str, period: str | None, amount: int) -> None:
@@ -41,8 +48,11 @@ def took(key_hash: str, period: str | None, amount: int) -> None:
         _known[key_hash] = LimitRead(known.period, known.used + amount, known.at)
 
 
-def forget(key_hash: str) -> None:
-    _known.pop(key_hash, None)
+def refused(key_hash: str, period: str | None) -> None:
+    """A hold was refused for the key's limit: no speculation for it for KNOWN_SECONDS (a read older
+    than that never replaces this: `_learn` takes only newer ones)."""
+    if period is not None:
+        _known[key_hash] = LimitRead(period, sys.maxsize, time.monotonic() + KNOWN_SECONDS)
 
 
 def forget_all() -> None:

@@ -11,10 +11,14 @@ operator: the provider's charge for a request cancelled one hold's round trip (a
 began, which is at most its prompt (no model produces a token that fast; none reaches the client
 anyway), for each request in flight when its key was revoked or changed elsewhere (or its account
 disabled, or its profile changed), or its shard ran dry, or its credit limit was spent elsewhere.
-Afterwards the key is read again (the refusal forgets it and what was known of its limit) and the
-shard is known short, so the next requests are not speculative. A key with a rate limit is never
-speculative: a client retrying past its rate would make every refused request reach the upstream. In
-Lambda an environment serves one request at a time: at most one such request per warm environment.
+Afterwards the key is read again (the refusal forgets it), the shard is known short, and a key refused
+for its limit speculates no more in this process for a minute (billing.limit_headroom), so the next
+requests are not speculative. A limited key's speculative holds count against what this process
+knows of its limit as they start, so concurrent requests here do not all bet on the same room. A key
+with a rate limit is never speculative: a client retrying past its rate would make every refused
+request reach the upstream. A Lambda environment of the chat function serves one request at a time
+(at most one such request per warm environment at that moment); on Managed Instances, the requests
+in flight there.
 """
 
 from __future__ import annotations
@@ -70,11 +74,11 @@ def plan(
     prepared = prepare(principal, profile, model, capability, cost_bound, preferences, router=router)
     if prepared.channel is not None and prepared.channel.capped:
         return None
-    if not limit_headroom.covers(principal, prepared.amount, periods.period_of(key.limit_reset, clock.now())):
-        return None
     shards.learn(key.account_id, principal.balances)
     choice = shards.choose(key.account_id, prepared.amount, principal.shards)
     if choice is None or not choice.confident:
+        return None
+    if not limit_headroom.claim(principal, prepared.amount, periods.period_of(key.limit_reset, clock.now())):
         return None
     return Plan(prepared, choice)
 
