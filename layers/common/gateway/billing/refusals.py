@@ -20,11 +20,7 @@ def refusal_error(refusal: ReservationRefused, principal: Principal, amount: int
                 f"cannot cover this request (up to {display(amount)} credits)."
             )
         case "parent_rate_limited" if parent is not None:
-            wait = periods.seconds_to_next_window(moment)
-            return RateLimited(
-                f"The key that created this API key allows {parent.rate_limit} requests per minute; retry in {wait}s.",
-                headers={"Retry-After": str(wait), **rate_limit_headers(parent.rate_limit or 0, 0, wait)},
-            )
+            return _rate_limited("The key that created this API key", parent.rate_limit, moment)
         case "parent_disabled":
             return ApiDisabled("The key that created this API key is disabled.")
         case "parent_expired":
@@ -43,11 +39,7 @@ def refusal_error(refusal: ReservationRefused, principal: Principal, amount: int
                 f"(up to {display(amount)} credits). Raise the key's limit, or lower max_tokens."
             )
         case "rate_limited":
-            wait = periods.seconds_to_next_window(moment)
-            return RateLimited(
-                f"This API key allows {key.rate_limit} requests per minute; retry in {wait}s.",
-                headers={"Retry-After": str(wait), **rate_limit_headers(key.rate_limit or 0, 0, wait)},
-            )
+            return _rate_limited("This API key", key.rate_limit, moment)
         case "key_disabled":
             return ApiDisabled("This API key is disabled.")
         case "account_disabled":
@@ -58,6 +50,14 @@ def refusal_error(refusal: ReservationRefused, principal: Principal, amount: int
             return Forbidden("Management keys cannot call models.")
         case _:
             return InvalidApiKey("Invalid API key.")
+
+
+def _rate_limited(whose: str, rate: int | None, moment: float) -> RateLimited:
+    wait = periods.seconds_to_next_window(moment)
+    return RateLimited(
+        f"{whose} allows {rate} requests per minute; retry in {wait}s.",
+        headers={"Retry-After": str(wait), **rate_limit_headers(rate or 0, 0, wait)},
+    )
 
 
 def rate_limit_headers(limit: int, remaining: int, reset_seconds: int) -> dict[str, str]:
