@@ -287,6 +287,23 @@ def test_a_request_whose_balance_ran_out_elsewhere_is_cancelled_and_refused(gate
 
             assert settle(hold, Outcome("chat.completions", None, 502, "provider_error", 0, 0, 0, 1)) is not None
     assert balance_of(account_id) == CREDITS - charged(account_id)
+    # And with the credits back, and seen back by this process (its next request reads the shards and
+    # moves credits), it still writes the account's holds before it calls the upstream, for a minute
+    # after a shard was found short
+    upstream.reset()
+    assert chat(gateway.url, key).status_code == 200
+    settled()
+    gateway.proxy.arm(Fault("UpdateItem", 1, 1, "pause"))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(chat, gateway.url, key, "test/hold")
+        assert wait_for(gateway.proxy.paused.is_set)
+        time.sleep(0.3)
+        assert upstream.held == 0, "speculative again right after a shard was found short"
+        gateway.proxy.resume()
+        assert wait_for(lambda: upstream.held == 1)
+        upstream.release()
+        assert pending.result(timeout=20).status_code == 200
+    gateway.proxy.disarm()
 
 
 def charged(account_id: str) -> int:

@@ -167,7 +167,7 @@ def reserve(
             )
         except ReservationRefused as refusal:
             if refusal.reason == "shard_short":  # what this process knew is stale: read the shards
-                shards.observe(account_id, choice.shard, int((refusal.key_item or {}).get("balance", 0)))
+                shards.short(account_id, choice.shard, int((refusal.key_item or {}).get("balance", 0)))
                 choice = None
                 continue
             if refusal.reason == "channel_full" and channel is not None:

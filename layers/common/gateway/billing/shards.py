@@ -4,7 +4,8 @@ between shards when the one tried cannot cover a hold (storage/balances.py keeps
 A hold picks a shard at random, among those this process has not seen short of it, so that a busy
 account's writes spread over all of them; one it saw holding the hold `SPECULATE_COVER` times over
 (within `KNOWN_SECONDS`) is one the hold will almost surely succeed on, so the request may start its
-upstream call while the hold is written (services/speculation.py).
+upstream call while the hold is written (services/speculation.py) -- unless a hold of the account
+found a shard short in the last `KNOWN_SECONDS`.
 When no shard covers a hold but the account as a whole does, the credits are moved: spread evenly
 when the account is rich, gathered into one shard when it runs low.
 """
@@ -23,6 +24,7 @@ SPREAD_COVER = 4  # spread credits evenly only if each shard then covers the hol
 _KNOWN_LIMIT = 10_000
 
 _known: dict[str, dict[int, tuple[int, float]]] = {}  # account -> shard -> (balance, when seen)
+_short_until: dict[str, float] = {}  # account -> until when no hold of it is made confident (a shard was short)
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,23 @@ def took(account_id: str, shard: int, amount: int) -> None:
         _known[account_id][shard] = (seen[0] - amount, seen[1])
 
 
+def short(account_id: str, shard: int, balance: int) -> None:
+    """A hold found the shard short (other processes took from it): as seen, and no hold of the
+    account is confident for KNOWN_SECONDS, whatever this process sees meanwhile, so that bursts past
+    a balance that settlements keep giving back cannot make speculation fail again and again."""
+    observe(account_id, shard, balance)
+    if len(_short_until) >= _KNOWN_LIMIT and account_id not in _short_until:
+        _short_until.clear()
+    _short_until[account_id] = time.monotonic() + KNOWN_SECONDS
+
+
 def forget(account_id: str) -> None:
     _known.pop(account_id, None)
 
 
 def forget_all() -> None:
     _known.clear()
+    _short_until.clear()
 
 
 def choose(account_id: str, amount: int, shards: int) -> Choice | None:
@@ -78,7 +91,8 @@ def choose(account_id: str, amount: int, shards: int) -> Choice | None:
     if not candidates:
         return None
     shard = random.choice(candidates)
-    return Choice(shard, known.get(shard, 0) >= SPECULATE_COVER * amount)
+    cooling = _short_until.get(account_id, 0.0) > now
+    return Choice(shard, not cooling and known.get(shard, 0) >= SPECULATE_COVER * amount)
 
 
 def rebalance(found: list[Shard], amount: int) -> tuple[dict[int, int], int] | None:

@@ -11,14 +11,14 @@ operator: the provider's charge for a request cancelled one hold's round trip (a
 began, which is at most its prompt (no model produces a token that fast; none reaches the client
 anyway), for each request in flight when its key was revoked or changed elsewhere (or its account
 disabled, or its profile changed), or its shard ran dry, or its credit limit was spent elsewhere.
-Afterwards the key is read again (the refusal forgets it), the shard is known short, and a key refused
-for its limit speculates no more in this process for a minute (billing.limit_headroom), so the next
-requests are not speculative. A limited key's speculative holds count against what this process
-knows of its limit as they start, so concurrent requests here do not all bet on the same room. A key
-with a rate limit is never speculative: a client retrying past its rate would make every refused
-request reach the upstream. A Lambda environment of the chat function serves one request at a time
-(at most one such request per warm environment at that moment); on Managed Instances, the requests
-in flight there.
+Afterwards the key is read again (the refusal forgets it), and a key refused for its limit, or an
+account whose shard was found short, speculates no more in this process for a minute
+(billing.limit_headroom, billing.shards), so the next requests are not speculative. A limited
+key's speculative holds count against what this process knows of its limit as they start, so
+concurrent requests here do not all bet on the same room. A key with a rate limit is never
+speculative: a client retrying past its rate would make every refused request reach the upstream.
+A Lambda environment of the chat function serves one request at a time (at most one such request
+per warm environment at that moment); on Managed Instances, the requests in flight there.
 """
 
 from __future__ import annotations
