@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 import time
 
+from gateway import periods
 from gateway.auth.authenticate import LimitRead, Principal
 from gateway.billing.shards import KNOWN_SECONDS, SPECULATE_COVER
 
@@ -25,19 +26,20 @@ _KNOWN_LIMIT = 10_000
 _known: dict[str, LimitRead] = {}  # key hash -> its counter, as read or since raised by own holds
 
 
-def claim(principal: Principal, amount: int, period: str) -> bool:
-    """Whether the key's limit is known to leave room for `amount` SPECULATE_COVER times over in
-    `period` (the current one); if so, the hold is counted now. A key without a limit always has room."""
-    limit = principal.key.limit
-    if limit is None:
+def claim(principal: Principal, amount: int, moment: float) -> bool:
+    """Whether the key's limit is known to leave room for `amount` SPECULATE_COVER times over in the
+    period of `moment`; if so, the hold is counted now. A key without a limit always has room."""
+    key = principal.key
+    if key.limit is None:
         return True
-    _learn(principal.key_hash, principal.limit)
-    known = _known.get(principal.key_hash)
+    period = periods.period_of(key.limit_reset, moment)
+    _learn(key.key_hash, principal.limit)
+    known = _known.get(key.key_hash)
     if known is None or known.period != period or time.monotonic() - known.at >= KNOWN_SECONDS:
         return False
-    if limit - known.used < SPECULATE_COVER * amount:
+    if key.limit - known.used < SPECULATE_COVER * amount:
         return False
-    _known[principal.key_hash] = LimitRead(known.period, known.used + amount, known.at)
+    took(key.key_hash, period, amount)
     return True
 
 

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from gateway import clock, periods
+from gateway import clock
 from gateway.auth.authenticate import Principal
 from gateway.billing import credits, limit_headroom, shards
 from gateway.catalog import live
@@ -78,7 +78,7 @@ def plan(
     choice = shards.choose(key.account_id, prepared.amount, principal.shards)
     if choice is None or not choice.confident:
         return None
-    if not limit_headroom.claim(principal, prepared.amount, periods.period_of(key.limit_reset, clock.now())):
+    if not limit_headroom.claim(principal, prepared.amount, clock.now()):
         return None
     return Plan(prepared, choice)
 
