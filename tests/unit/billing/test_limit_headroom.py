@@ -91,7 +91,7 @@ def test_a_refusal_for_the_limit_stops_speculation_for_known_seconds_whatever_re
     # Given a key whose hold was refused for its limit (another process spent it)
     clock = {"now": 1_000.0}
     monkeypatch.setattr(limit_headroom.time, "monotonic", lambda: clock["now"])
-    limit_headroom.refused("h" * 64, PERIOD)
+    limit_headroom.refused("h" * 64)
     # When fresh reads show room again (the spenders' settlements gave most of their holds back)
     for seconds in (0.0, 1.0, KNOWN_SECONDS - 1):
         clock["now"] = 1_000.0 + seconds

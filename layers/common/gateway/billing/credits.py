@@ -174,11 +174,11 @@ def reserve(
                 raise ChannelAtCap(channel.channel, (channel.window + 1) * periods.RATE_WINDOW_SECONDS) from refusal
             forget(key.key_hash)
             if refusal.reason == "key_limit":
-                limit_headroom.refused(key.key_hash, limit_period)
+                limit_headroom.refused(key.key_hash)
             if parent is not None:
                 forget(parent.key_hash)
                 if refusal.reason == "parent_limit":
-                    limit_headroom.refused(parent.key_hash, parent_period)
+                    limit_headroom.refused(parent.key_hash)
             if refusal.reason == "key_changed":
                 raise KeyChanged(key.key_hash) from refusal
             raise refusal_error(refusal, principal, amount, moment) from refusal

@@ -8,22 +8,22 @@ when it starts (`claim`: concurrent requests of this process see it at once) and
 process again once written (`took`), so the estimate only errs high; a settlement giving back part of
 a hold is not seen until the next read. Other processes' holds are not seen: a hold refused for the
 limit stops this process speculating for the key for `KNOWN_SECONDS`, whatever reads it meets
-meanwhile, so that a client cannot make it spend prompts on refused requests again and again (the
-bound, in speculation.py). The reserve transaction checks the limit itself, whatever this says.
+meanwhile (billing/cooling.py). The reserve transaction checks the limit itself, whatever this says.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 
 from gateway import periods
 from gateway.auth.authenticate import LimitRead, Principal
+from gateway.billing.cooling import CoolDowns
 from gateway.billing.shards import KNOWN_SECONDS, SPECULATE_COVER
 
 _KNOWN_LIMIT = 10_000
 
 _known: dict[str, LimitRead] = {}  # key hash -> its counter, as read or since raised by own holds
+_cooling = CoolDowns(KNOWN_SECONDS)  # keys a hold was refused for the limit of
 
 
 def claim(principal: Principal, amount: int, moment: float) -> bool:
@@ -34,6 +34,8 @@ def claim(principal: Principal, amount: int, moment: float) -> bool:
         return True
     period = periods.period_of(key.limit_reset, moment)
     _learn(key.key_hash, principal.limit)
+    if _cooling.active(key.key_hash):
+        return False
     known = _known.get(key.key_hash)
     if known is None or known.period != period or time.monotonic() - known.at >= KNOWN_SECONDS:
         return False
@@ -50,15 +52,14 @@ def took(key_hash: str, period: str | None, amount: int) -> None:
         _known[key_hash] = LimitRead(known.period, known.used + amount, known.at)
 
 
-def refused(key_hash: str, period: str | None) -> None:
-    """A hold was refused for the key's limit: no speculation for it for KNOWN_SECONDS (a read older
-    than that never replaces this: `_learn` takes only newer ones)."""
-    if period is not None:
-        _known[key_hash] = LimitRead(period, sys.maxsize, time.monotonic() + KNOWN_SECONDS)
+def refused(key_hash: str) -> None:
+    """A hold was refused for the key's limit: no speculation for it for KNOWN_SECONDS."""
+    _cooling.start(key_hash)
 
 
 def forget_all() -> None:
     _known.clear()
+    _cooling.clear()
 
 
 def _learn(key_hash: str, read: LimitRead | None) -> None:

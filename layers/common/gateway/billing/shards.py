@@ -16,6 +16,7 @@ import random
 import time
 from dataclasses import dataclass
 
+from gateway.billing.cooling import CoolDowns
 from gateway.storage.balances import Shard, split
 
 SPECULATE_COVER = 20  # a shard known to hold this many times the hold: start the upstream meanwhile
@@ -24,7 +25,7 @@ SPREAD_COVER = 4  # spread credits evenly only if each shard then covers the hol
 _KNOWN_LIMIT = 10_000
 
 _known: dict[str, dict[int, tuple[int, float]]] = {}  # account -> shard -> (balance, when seen)
-_short_until: dict[str, float] = {}  # account -> until when no hold of it is made confident (a shard was short)
+_cooling = CoolDowns(KNOWN_SECONDS)  # accounts a hold found a shard of short: no confident holds for a while
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,7 @@ def short(account_id: str, shard: int, balance: int) -> None:
     account is confident for KNOWN_SECONDS, whatever this process sees meanwhile, so that bursts past
     a balance that settlements keep giving back cannot make speculation fail again and again."""
     observe(account_id, shard, balance)
-    if len(_short_until) >= _KNOWN_LIMIT and account_id not in _short_until:
-        _short_until.clear()
-    _short_until[account_id] = time.monotonic() + KNOWN_SECONDS
+    _cooling.start(account_id)
 
 
 def forget(account_id: str) -> None:
@@ -74,7 +73,7 @@ def forget(account_id: str) -> None:
 
 def forget_all() -> None:
     _known.clear()
-    _short_until.clear()
+    _cooling.clear()
 
 
 def choose(account_id: str, amount: int, shards: int) -> Choice | None:
@@ -91,8 +90,7 @@ def choose(account_id: str, amount: int, shards: int) -> Choice | None:
     if not candidates:
         return None
     shard = random.choice(candidates)
-    cooling = _short_until.get(account_id, 0.0) > now
-    return Choice(shard, not cooling and known.get(shard, 0) >= SPECULATE_COVER * amount)
+    return Choice(shard, not _cooling.active(account_id) and known.get(shard, 0) >= SPECULATE_COVER * amount)
 
 
 def rebalance(found: list[Shard], amount: int) -> tuple[dict[int, int], int] | None:
