@@ -12,9 +12,10 @@ import pytest
 from gateway.canonical import Usage
 from gateway.errors import InvalidRequest
 from gateway.formats import responses
-from gateway.formats.responses import ResponseContext, ResponsesRequest, decoded_thinking, encoded_thinking
+from gateway.formats.responses import ResponseContext, ResponsesRequest
 from gateway.formats.responses_answers import FORMAT
 from gateway.formats.responses_stream import ResponsesEncoder
+from gateway.formats.responses_thinking import decoded_thinking, encoded_thinking
 
 
 def context(**echo: Any) -> ResponseContext:

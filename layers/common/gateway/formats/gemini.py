@@ -1,7 +1,8 @@
 """Gemini as an inbound format: POST /v1beta/models/{model}:generateContent (and
 :streamGenerateContent?alt=sse), as the google-genai SDKs and the REST samples send it.
 
-The request becomes our OpenAI canonical request (`to_openai`); the answer goes back in Gemini's
+The request becomes our OpenAI canonical request (`to_openai`; its tools and generationConfig in
+`gemini_settings`); the answer goes back in Gemini's
 shape in `gemini_answers`. Both camelCase and snake_case field names are read.
 What has no OpenAI equivalent and would change the answer raises InvalidRequest naming it, unless it
 goes to a Gemini upstream as sent (`translated`: see `gemini_tools`): safety thresholds stricter than
@@ -20,8 +21,9 @@ from typing import Annotated, Any, Literal, cast
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from gateway.canonical import ChatRequest, ServerTools, ToolCall
-from gateway.dialects.gemini import data_url, field, is_web_url, json_schema, signed, snake
+from gateway.dialects.gemini import data_url, field, is_web_url, signed, snake
 from gateway.errors import InvalidRequest
+from gateway.formats.gemini_settings import camel, function_tools, generation, refuse
 from gateway.formats.gemini_tools import CACHED_CONTENT, FILES_API, built_in_tools
 from gateway.formats.inbound import Exchange, NativeOnly, Skipped
 from gateway.formats.wire import (
@@ -50,10 +52,10 @@ class _OneSpelling(BaseModel):
         if isinstance(data, dict):
             seen: dict[str, str] = {}
             for key in data:
-                camel = _camel(str(key))
-                if camel in seen:
-                    raise ValueError(f"`{seen[camel]}` and `{key}` name the same field")
-                seen[camel] = str(key)
+                name = camel(str(key))
+                if name in seen:
+                    raise ValueError(f"`{seen[name]}` and `{key}` name the same field")
+                seen[name] = str(key)
         return data
 
 
@@ -117,16 +119,6 @@ class GenerateContentRequest(WireModel, _OneSpelling):
 _TOP_LEVEL = {"contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "safetySettings"}
 _DROPPED = {"model", "labels", "serviceTier", "cachedContent"}  # cachedContent: checked in to_openai
 _DEFAULT_THRESHOLDS = {"OFF", "BLOCK_NONE", "HARM_BLOCK_THRESHOLD_UNSPECIFIED"}
-_SAMPLING = {
-    "temperature": "temperature",
-    "topP": "top_p",
-    "topK": "top_k",
-    "seed": "seed",
-    "presencePenalty": "presence_penalty",
-    "frequencyPenalty": "frequency_penalty",
-    "maxOutputTokens": "max_completion_tokens",
-    "candidateCount": "n",
-}
 _AUDIO_FORMATS = {
     "audio/wav": "wav",
     "audio/x-wav": "wav",
@@ -134,11 +126,6 @@ _AUDIO_FORMATS = {
     "audio/mp3": "mp3",
     "audio/mpeg": "mp3",
 }
-
-
-def _camel(key: str) -> str:
-    head, *rest = key.split("_")
-    return head + "".join(word.title() for word in rest)
 
 
 def translated(
@@ -156,14 +143,14 @@ def to_openai(body: dict[str, Any], model: str, stream: bool, *, skipped: Skippe
     """The OpenAI canonical chat request for a GenerateContentRequest body: strict (a 400 for what it
     cannot translate), unless `skipped` collects what only a Gemini upstream takes."""
     for key in body:
-        if _camel(key) not in _TOP_LEVEL | _DROPPED:
+        if camel(key) not in _TOP_LEVEL | _DROPPED:
             raise InvalidRequest(f"`{key}` is not supported by this gateway.", param=key)
     if field(body, "cachedContent"):
         raise InvalidRequest(CACHED_CONTENT, param="cachedContent")
     for k, setting in enumerate(field(body, "safetySettings") or []):
         if str(field(setting, "threshold") or "HARM_BLOCK_THRESHOLD_UNSPECIFIED").upper() not in _DEFAULT_THRESHOLDS:
             refusal = InvalidRequest("Only the default safety threshold is supported.", param=f"safetySettings[{k}]")
-            _refuse(refusal, skipped)
+            refuse(refusal, skipped)
     messages: list[dict[str, Any]] = []
     system = field(body, "systemInstruction")
     if system:
@@ -172,15 +159,9 @@ def to_openai(body: dict[str, Any], model: str, stream: bool, *, skipped: Skippe
     request: dict[str, Any] = {"model": model, "messages": messages, "stream": stream}
     if stream:
         request["stream_options"] = {"include_usage": True}
-    request.update(_tools(body, skipped))
-    request.update(_generation(field(body, "generationConfig") or {}, skipped))
+    request.update(function_tools(body, skipped))
+    request.update(generation(field(body, "generationConfig") or {}, skipped))
     return cast(ChatRequest, request)
-
-
-def _refuse(error: InvalidRequest, skipped: Skipped | None, *, media: bool = False) -> None:
-    if skipped is None:
-        raise error
-    skipped.add(error, media=media)
 
 
 def _system_text(system: Any) -> str:
@@ -234,7 +215,7 @@ def _messages(contents: list[Any], skipped: Skipped | None = None) -> list[dict[
                     try:
                         user_parts.append(_user_part(part, param))
                     except _GeminiOnly as error:
-                        _refuse(error, skipped, media=True)
+                        refuse(error, skipped, media=True)
             if len(user_parts) == 1 and user_parts[0]["type"] == "text":
                 messages.append({"role": "user", "content": user_parts[0]["text"]})
             elif user_parts:
@@ -310,90 +291,6 @@ def _user_part(part: Any, param: str) -> dict[str, Any]:
 
 class _GeminiOnly(InvalidRequest):
     """What Gemini itself takes but the canonical form cannot carry."""
-
-
-def _tools(body: dict[str, Any], skipped: Skipped | None = None) -> dict[str, Any]:
-    tools: list[dict[str, Any]] = []
-    for i, tool in enumerate(field(body, "tools") or []):
-        for key in tool:
-            if _camel(key) != "functionDeclarations" and skipped is None:  # `translated` has taken the others
-                raise InvalidRequest(f"The `{key}` tool is not supported by this gateway.", param=f"tools[{i}].{key}")
-        for declaration in field(tool, "functionDeclarations") or []:
-            function: dict[str, Any] = {"name": field(declaration, "name")}
-            if field(declaration, "description"):
-                function["description"] = field(declaration, "description")
-            parameters = field(declaration, "parametersJsonSchema")
-            if parameters is None and field(declaration, "parameters") is not None:
-                parameters = json_schema(field(declaration, "parameters"))
-            function["parameters"] = parameters or {"type": "object", "properties": {}}
-            tools.append({"type": "function", "function": function})
-    config = field(field(body, "toolConfig"), "functionCallingConfig")
-    if not tools:
-        return {}
-    mode = str(field(config, "mode") or "AUTO").upper()
-    allowed = field(config, "allowedFunctionNames") or []
-    choice: Any
-    if mode in ("AUTO", "MODE_UNSPECIFIED"):
-        choice = "auto"
-    elif mode == "NONE":
-        choice = "none"
-    elif mode == "ANY" and len(allowed) == 1:
-        choice = {"type": "function", "function": {"name": allowed[0]}}
-    elif mode == "ANY":
-        tools = [tool for tool in tools if not allowed or tool["function"]["name"] in allowed]
-        choice = "required"
-    else:
-        raise InvalidRequest(f"Function calling mode `{mode}` is not supported.", param="toolConfig")
-    return {"tools": tools} if config is None else {"tools": tools, "tool_choice": choice}
-
-
-def _generation(config: dict[str, Any], skipped: Skipped | None = None) -> dict[str, Any]:
-    request: dict[str, Any] = {}
-    for raw_key, value in config.items():
-        key, param = _camel(raw_key), f"generationConfig.{raw_key}"
-        if value is None or key in ("responseMimeType", "responseSchema", "responseJsonSchema"):
-            continue
-        if key in _SAMPLING:
-            request[_SAMPLING[key]] = value
-        elif key == "stopSequences":
-            request["stop"] = value
-        elif key == "thinkingConfig":
-            request.update(_reasoning(value))
-        elif (key == "responseModalities" and [str(m).upper() for m in value] in ([], ["TEXT"])) or (
-            key == "responseLogprobs" and value is False
-        ):
-            continue
-        elif key in ("responseLogprobs", "logprobs"):
-            _refuse(InvalidRequest(f"`{raw_key}` is not supported by this gateway.", param=param), skipped)
-        else:
-            raise InvalidRequest(f"`{raw_key}` is not supported by this gateway.", param=param)
-    mime = field(config, "responseMimeType")
-    schema = field(config, "responseJsonSchema")
-    if schema is None and field(config, "responseSchema") is not None:
-        schema = json_schema(field(config, "responseSchema"))
-    if schema is not None:
-        request["response_format"] = {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
-    elif mime == "application/json":
-        request["response_format"] = {"type": "json_object"}
-    elif mime not in (None, "text/plain"):
-        raise InvalidRequest(f"responseMimeType `{mime}` is not supported.", param="generationConfig.responseMimeType")
-    return request
-
-
-def _reasoning(thinking: Any) -> dict[str, Any]:
-    """thinkingLevel -> reasoning_effort; thinkingBudget N > 0 -> reasoning.max_tokens, 0 -> effort
-    `none`, -1 (dynamic) -> nothing; includeThoughts -> reasoning.exclude = false."""
-    level, budget = field(thinking, "thinkingLevel"), field(thinking, "thinkingBudget")
-    include = field(thinking, "includeThoughts") is True
-    out: dict[str, Any] = {}
-    if isinstance(level, str) and level.upper() != "THINKING_LEVEL_UNSPECIFIED":
-        out["reasoning_effort"] = level.lower()
-    if budget == 0:
-        out["reasoning_effort"] = "none"
-    reasoning: dict[str, Any] = {"max_tokens": budget} if isinstance(budget, int) and budget > 0 else {}
-    if reasoning or include:
-        out["reasoning"] = {**reasoning, "exclude": not include}
-    return out
 
 
 def exchange(request: GenerateContentRequest, model: str, stream: bool) -> Exchange:

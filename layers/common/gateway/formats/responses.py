@@ -11,8 +11,6 @@ Responses shape in `responses_answers`. Pure.
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, cast
 
@@ -21,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.canonical import ChatRequest, ServerTools
 from gateway.errors import InvalidRequest
 from gateway.formats.inbound import Exchange, NativeOnly, Skipped
+from gateway.formats.responses_thinking import GATEWAY_REASONING, decoded_thinking
 from gateway.formats.wire import (
     Metadata,
     ModelNames,
@@ -35,7 +34,6 @@ from gateway.formats.wire import (
 
 MAX_TOOL_CALLS = 100  # the most hosted-tool calls a request may allow
 HOSTED_TOOL_CALLS = 8  # hosted-tool calls the upstream is allowed when the request sets no `max_tool_calls`
-GATEWAY_REASONING = "gw1."  # `encrypted_content` of reasoning the gateway encoded (another vendor's thinking)
 # Tools the client runs itself (the upstream only asks for them), so they cost tokens only
 CLIENT_TOOLS = {"function", "custom", "namespace", "local_shell", "shell", "apply_patch", "computer_use_preview"}
 # Hosted tools a gateway can price: a fee per call from the catalog (`web_search`), bounded by max_tool_calls
@@ -318,30 +316,6 @@ def _names_a_file(value: Any) -> bool:
     if isinstance(value, list):
         return any(_names_a_file(inner) for inner in value)
     return False
-
-
-# ---------------------------------------------------------------- other vendors' thinking
-
-
-def encoded_thinking(blocks: list[dict[str, Any]]) -> str:
-    """Another vendor's signed thinking (Anthropic's) as a reasoning item's `encrypted_content`, so a
-    client that sends its items back (Codex, `store: false`) gives the model its thinking back."""
-    data = json.dumps(blocks, separators=(",", ":"), ensure_ascii=False).encode()
-    return GATEWAY_REASONING + base64.urlsafe_b64encode(data).decode()
-
-
-def decoded_thinking(content: Any) -> list[dict[str, Any]]:
-    """The thinking blocks a reasoning item of the gateway carries; OpenAI's own encrypted reasoning,
-    which no other vendor can read, gives none."""
-    if not isinstance(content, str) or not content.startswith(GATEWAY_REASONING):
-        return []
-    try:
-        blocks = json.loads(base64.urlsafe_b64decode(content[len(GATEWAY_REASONING) :].encode()))
-    except ValueError:
-        raise InvalidRequest("a reasoning item's encrypted_content is damaged", param="input") from None
-    if not isinstance(blocks, list) or not all(isinstance(block, dict) for block in blocks):
-        raise InvalidRequest("a reasoning item's encrypted_content is damaged", param="input")
-    return blocks
 
 
 # ---------------------------------------------------------------- the exchange

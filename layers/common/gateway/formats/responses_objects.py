@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.canonical import Usage
-from gateway.formats.responses import ResponseContext, encoded_thinking
+from gateway.formats.responses import ResponseContext
+from gateway.formats.responses_thinking import encoded_thinking
 
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 LIFECYCLE = ("response.created", "response.in_progress", "response.queued", *TERMINAL)

@@ -1,0 +1,34 @@
+"""Another vendor's thinking (Anthropic's signed thinking blocks) carried through the Responses API as
+a reasoning item's `encrypted_content`, so a client that sends its items back (Codex, `store: false`)
+gives the model its thinking back. OpenAI cannot read these items; no other vendor can read OpenAI's."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from gateway.errors import InvalidRequest
+
+GATEWAY_REASONING = "gw1."  # `encrypted_content` of reasoning the gateway encoded (another vendor's thinking)
+
+
+def encoded_thinking(blocks: list[dict[str, Any]]) -> str:
+    """Another vendor's signed thinking (Anthropic's) as a reasoning item's `encrypted_content`, so a
+    client that sends its items back (Codex, `store: false`) gives the model its thinking back."""
+    data = json.dumps(blocks, separators=(",", ":"), ensure_ascii=False).encode()
+    return GATEWAY_REASONING + base64.urlsafe_b64encode(data).decode()
+
+
+def decoded_thinking(content: Any) -> list[dict[str, Any]]:
+    """The thinking blocks a reasoning item of the gateway carries; OpenAI's own encrypted reasoning,
+    which no other vendor can read, gives none."""
+    if not isinstance(content, str) or not content.startswith(GATEWAY_REASONING):
+        return []
+    try:
+        blocks = json.loads(base64.urlsafe_b64decode(content[len(GATEWAY_REASONING) :].encode()))
+    except ValueError:
+        raise InvalidRequest("a reasoning item's encrypted_content is damaged", param="input") from None
+    if not isinstance(blocks, list) or not all(isinstance(block, dict) for block in blocks):
+        raise InvalidRequest("a reasoning item's encrypted_content is damaged", param="input")
+    return blocks
