@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 MAX_CONNECTIONS = 200
 KEEP_ALIVE_SECONDS = 5.0  # an idle connection older than this is not reused (httpx's default, kept)
+# The longest header line an upstream may send (aiohttp's default, 8 KiB, fails a provider's answer
+# that carries a long cookie, link or trace header as a malformed one)
+MAX_HEADER_LINE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ def _built() -> aiohttp.ClientSession:
             sock_read=settings.upstream_timeout_seconds,
         ),
         trust_env=False,
+        max_line_size=MAX_HEADER_LINE_BYTES,
+        max_field_size=MAX_HEADER_LINE_BYTES,
     )
 
 
