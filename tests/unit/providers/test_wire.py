@@ -1,11 +1,14 @@
 """The providers' wire (aiohttp): a 200 that is not an event stream fails the stream request rather
 than reading as an empty answer, an answer with a header line past aiohttp's default 8 KiB is read,
-and a loop's session goes with its loop."""
+a body that turns malformed after its first packet fails within the read timeout (aiohttp's C parser
+alone would wait forever), and a loop's session goes with its loop."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import anyio
 import pytest
@@ -15,8 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway import loop_sessions
+from gateway.config import get_settings
 from gateway.providers import http
-from gateway.providers.errors import UpstreamFailure, may_fall_back
+from gateway.providers.errors import UpstreamFailure, UpstreamTimeout, may_fall_back
 from gateway.providers.sse import open_events
 
 
@@ -81,3 +85,76 @@ def test_a_loops_session_is_closed_and_forgotten_with_its_loop(upstream: str) ->
     assert all(session.closed for session in sessions)
     assert len(sessions) == 3
     assert not any(session in loop_sessions.kept_sessions() for session in sessions)
+
+
+CHUNKED = b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+EVENT = b"data: {}\n\n"
+FIRST = b"%x\r\n%s\r\n" % (len(EVENT), EVENT)  # one well-formed chunk
+
+
+@asynccontextmanager
+async def raw_upstream(packets: list[bytes], pause: float) -> AsyncIterator[str]:
+    """An upstream on a real socket that writes each packet `pause` seconds apart, then keeps the
+    connection open (as a broken proxy would)."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        for packet in packets:
+            writer.write(packet)
+            await writer.drain()
+            await asyncio.sleep(pause)
+        await asyncio.sleep(60)
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def read_timeout(monkeypatch: pytest.MonkeyPatch) -> Iterator[float]:
+    monkeypatch.setenv("UPSTREAM_TIMEOUT_SECONDS", "1")
+    get_settings.cache_clear()
+    yield 1.0
+    get_settings.cache_clear()
+
+
+async def read_events(url: str) -> list[tuple[str, str]]:
+    async with open_events(f"{url}/chat", {"stream": True}, {}, no_error) as events:
+        return [event async for event in events]
+
+
+@pytest.mark.parametrize("broken", [b"zz\r\n", b"%x\r\n%sXX\r\n" % (len(EVENT), EVENT)], ids=["size", "length"])
+def test_a_stream_malformed_after_its_first_packet_fails_within_the_read_timeout(read_timeout, broken):
+    async def call() -> None:
+        async with raw_upstream([CHUNKED % b"text/event-stream" + FIRST, broken], pause=0.2) as url:
+            await read_events(url)
+
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout, match="stopped sending"):
+        anyio.run(call)
+    assert time.monotonic() - started < read_timeout + 3
+
+
+def test_an_answer_malformed_after_its_first_packet_fails_within_the_read_timeout(read_timeout):
+    async def call() -> http.Answer:
+        async with raw_upstream([CHUNKED % b"application/json" + b"2\r\n{}\r\n", b"zz\r\n"], pause=0.2) as url:
+            return await http.send("POST", f"{url}/chat", {}, data=b"{}")
+
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout):
+        anyio.run(call)
+    assert time.monotonic() - started < read_timeout + 3
+
+
+def test_a_stream_slower_than_the_read_timeout_in_total_but_never_idle_that_long_is_read_whole(read_timeout):
+    # Given an upstream sending an event every 0.4 s for 2 s (twice the read timeout in all)
+    packets = [CHUNKED % b"text/event-stream" + FIRST] + [FIRST] * 4 + [b"0\r\n\r\n"]
+
+    async def call() -> list[tuple[str, str]]:
+        async with raw_upstream(packets, pause=0.4) as url:
+            return await read_events(url)
+
+    # Then every event arrives
+    assert anyio.run(call) == [("message", "{}")] * 5

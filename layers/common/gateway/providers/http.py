@@ -5,6 +5,7 @@ own transports), the largest share of the gateway's CPU per request."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -69,12 +70,61 @@ def upstream_errors(
         raise UpstreamFailure(f"{unreachable} ({type(error).__name__})") from error
 
 
+class StallGuard:
+    """aiohttp's read timeout (`sock_read`) again, for the reads of an upstream's body. When a body
+    turns malformed after its first bytes (a bad chunk size in a later packet), aiohttp 3.14's C
+    parser drops that timeout and never wakes the read, which would hold the request until the
+    Lambda's deadline. A read that waits `seconds` for bytes fails with TimeoutError. Cheap per read:
+    one timer per response, re-armed only when it comes due."""
+
+    def __init__(self, response: aiohttp.ClientResponse, seconds: float) -> None:
+        self._response = response
+        self._seconds = seconds
+        self._loop = asyncio.get_running_loop()
+        self._since: float | None = None  # when the pending read started (None: no read pending)
+        self._timer = self._loop.call_later(seconds, self._check)
+
+    def waiting(self) -> None:
+        self._since = self._loop.time()
+
+    def got(self) -> None:
+        self._since = None
+
+    def close(self) -> None:
+        self._timer.cancel()
+
+    def _check(self) -> None:
+        if self._response.closed:
+            return
+        waited = 0.0 if self._since is None else self._loop.time() - self._since
+        if waited >= self._seconds:
+            self._response.content.set_exception(TimeoutError("the upstream sent nothing"))
+            return
+        self._timer = self._loop.call_later(self._seconds - waited, self._check)
+
+
+@contextmanager
+def stall_guard(response: aiohttp.ClientResponse) -> Iterator[StallGuard]:
+    guard = StallGuard(response, get_settings().upstream_timeout_seconds)
+    try:
+        yield guard
+    finally:
+        guard.close()
+
+
+async def read_whole(response: aiohttp.ClientResponse) -> bytes:
+    """The response's body, under a StallGuard (the read times out as a whole)."""
+    with stall_guard(response) as guard:
+        guard.waiting()
+        return await response.read()
+
+
 async def send(method: str, url: str, headers: Mapping[str, str], **content: Any) -> Answer:
     """One request, its answer read whole. `content`: aiohttp's `data=` (bytes or FormData)."""
     session = await shared_session()
     with upstream_errors():
         async with session.request(method, url, headers=headers, allow_redirects=False, **content) as answer:
-            return Answer(answer.status, answer.headers, await answer.read())
+            return Answer(answer.status, answer.headers, await read_whole(answer))
 
 
 @asynccontextmanager
@@ -97,7 +147,7 @@ async def fetch(url: str) -> bytes:
     with upstream_errors("the provider's file did not arrive in time", "could not fetch the provider's file"):
         # the URL as the upstream wrote it (a signed URL's escapes must not be re-quoted)
         async with session.get(yarl.URL(url, encoded=True), allow_redirects=False) as response:
-            content = await response.read()
+            content = await read_whole(response)
             status = response.status
     if not 200 <= status < 300:
         raise UpstreamFailure(f"the provider's file could not be fetched (HTTP {status})", status=502)

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal
-from gateway.providers.http import ErrorReader, opened, raise_for_status, send, upstream_errors
+from gateway.providers.http import ErrorReader, opened, raise_for_status, read_whole, send, stall_guard, upstream_errors
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 JSON_HEADERS = {"content-type": "application/json"}  # the spelling providers' own headers use
@@ -76,15 +76,23 @@ async def open_events(
     async with opened(url, encoded(body), {**headers, **JSON_HEADERS}) as response:
         if response.status != 200 or response.content_type != "text/event-stream":
             with upstream_errors():
-                content = await response.read()
+                content = await read_whole(response)
             raise_for_status(response.status, content, response.headers, error_from)
             # a 200 that is not a stream would read as a stream with no events: an empty, charged answer
             raise UpstreamFailure("the provider answered a stream request without an event stream", status=502)
 
         async def events() -> AsyncIterator[tuple[str, str]]:
             decoder = EventDecoder()
-            with upstream_errors("the provider stopped sending", "the provider's stream broke"):
-                async for chunk in response.content.iter_any():
+            with (
+                upstream_errors("the provider stopped sending", "the provider's stream broke"),
+                stall_guard(response) as guard,
+            ):
+                while True:
+                    guard.waiting()
+                    chunk = await response.content.readany()
+                    guard.got()
+                    if not chunk:
+                        break
                     for event in decoder.feed(chunk):
                         yield event
 
