@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from opentelemetry import trace
 from pydantic import ValidationError
 
 from gateway import errors
@@ -253,3 +254,34 @@ def test_a_clients_own_lambda_context_header_cannot_fail_a_request(header: str) 
         response = client.get("/ping", headers={"x-amzn-lambda-context": header})
     assert response.status_code == 200
     assert response.json() == {"ok": "yes"}
+
+
+class RecordingTracerProvider(trace.TracerProvider):
+    """An OpenTelemetry SDK as an operator's tracing layer would install one: it keeps every span."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, dict[str, Any]]] = []
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        spans = self.spans
+
+        class Recording(trace.NoOpTracer):
+            def start_span(self, name: str, *args: Any, **kwargs: Any) -> trace.Span:
+                spans.append((name, dict(kwargs.get("attributes") or {})))
+                return trace.INVALID_SPAN
+
+        return Recording()
+
+
+def test_fastapis_own_telemetry_records_nothing_even_where_opentelemetry_is_configured(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI traces requests itself once a tracer provider is set (an operator's OpenTelemetry layer),
+    with the URL's query, where Gemini's clients may put the key (`?key=`): the gateway traces with
+    X-Ray and its own redaction, so FastAPI's is off."""
+    provider = RecordingTracerProvider()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    body = {"model": "gpt-4o", "messages": MESSAGES}
+    response = client.post(f"/v1/chat/completions?key={SECRET}", json=body)
+    assert response.status_code == 200
+    assert provider.spans == []

@@ -57,6 +57,10 @@ def create_app(*routes: Routes, title: str = "AI Gateway", answers_before_settli
         openapi_url=None,
         dependencies=[Depends(_refuse_oversized)],
         lifespan=_lifespan if answers_before_settling else None,
+        # FastAPI's own OpenTelemetry spans (on once any tracer provider is set, as an operator's
+        # tracing layer does) would carry the URL's query, where Gemini clients may put the key: the
+        # gateway traces with X-Ray and its own redaction (gateway/observability.py)
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     for declared in routes:
         declared.add_to(app)  # each route built when a request first reaches it
