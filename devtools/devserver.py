@@ -6,6 +6,7 @@ models.yaml on first start; S3, Cognito, KMS and Secrets Manager are moto's, in 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import signal
 import sys
@@ -13,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from devtools.template import ROOT
 
@@ -121,6 +123,26 @@ def _local_aws() -> tuple[Any, str | None]:
     return server, signin
 
 
+class QueryKeyRedacted(logging.Filter):
+    """uvicorn's access log line carries each request's path with its query, where Gemini clients
+    may put the key (`?key=`, however its name is escaped): its value is redacted there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) > 2 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], redacted_query_key(args[2]), *args[3:])
+        return True
+
+
+def redacted_query_key(path: str) -> str:
+    base, _, query = path.partition("?")
+    fields = [
+        f"{name}=[redacted]" if unquote(name.replace("+", " ")).lower() == "key" else f"{name}={value}" if sep else name
+        for name, sep, value in (field.partition("=") for field in query.split("&"))
+    ]
+    return f"{base}?{'&'.join(fields)}"
+
+
 def main() -> None:
     import uvicorn
 
@@ -174,7 +196,9 @@ def main() -> None:
         print(f"Console on http://127.0.0.1:{port}/console (Cognito: moto on loopback, in memory)", flush=True)
         if operator_signin:
             print(f"Operator sign-in for this run, shown once: {operator_signin}", flush=True)
-        uvicorn.run(build_app(), host="127.0.0.1", port=port, log_level="info")
+        server = uvicorn.Server(uvicorn.Config(build_app(), host="127.0.0.1", port=port, log_level="info"))
+        logging.getLogger("uvicorn.access").addFilter(QueryKeyRedacted())  # uvicorn's Config set its logging up
+        server.run()
         aggregator.stop()
     finally:
         database.stop()

@@ -169,6 +169,22 @@ def _auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def test_a_key_in_a_url_is_redacted_from_make_devs_access_log(dev):
+    # Given a Gemini client that puts its key in the URL, as Google's REST samples do
+    secret = "sk-gw-" + "q7" * 20
+    answer = httpx.post(
+        f"{dev.url}/v1beta/models/gemini-2.5-flash:generateContent",
+        params={"alt": "sse", "key": secret},
+        json={"contents": []},
+        timeout=30,
+    )
+    assert answer.status_code == 401  # no such key
+    # Then the access log names the request, its key redacted
+    line = 'generateContent?alt=sse&key=[redacted] HTTP/1.1" 401'  # httpx escapes the colon: %3A
+    eventually(lambda: line in dev.output.read_text(encoding="utf-8", errors="replace"), seconds=10, every=0.2)
+    assert secret not in dev.output.read_text(encoding="utf-8", errors="replace")
+
+
 def _up(url: str) -> bool:
     try:
         return httpx.get(f"{url}/health", timeout=0.5).status_code == 200
