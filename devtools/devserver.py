@@ -5,6 +5,7 @@ models.yaml on first start; S3, Cognito, KMS and Secrets Manager are moto's, in 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -198,7 +199,10 @@ def main() -> None:
             print(f"Operator sign-in for this run, shown once: {operator_signin}", flush=True)
         server = uvicorn.Server(uvicorn.Config(build_app(), host="127.0.0.1", port=port, log_level="info"))
         logging.getLogger("uvicorn.access").addFilter(QueryKeyRedacted())  # uvicorn's Config set its logging up
-        server.run()
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C once uvicorn has shut down, as uvicorn.run
+            server.run()
+        if not server.started:  # the port was taken, say: uvicorn said why
+            sys.exit(3)
         aggregator.stop()
     finally:
         database.stop()
