@@ -158,3 +158,30 @@ def test_a_stream_slower_than_the_read_timeout_in_total_but_never_idle_that_long
 
     # Then every event arrives
     assert anyio.run(call) == [("message", "{}")] * 5
+
+
+def test_a_malformed_packet_that_came_while_the_consumer_was_busy_is_the_streams_failure(read_timeout):
+    # Given a stream whose broken chunk arrives while its reader relays the first event to a slow client
+    async def call() -> None:
+        async with (
+            raw_upstream([CHUNKED % b"text/event-stream" + FIRST, b"zz\r\n"], pause=0.1) as url,
+            open_events(f"{url}/chat", {"stream": True}, {}, no_error) as events,
+        ):
+            async for _ in events:
+                await asyncio.sleep(0.5)
+
+    # Then the next read is the upstream's failure (aiohttp raises a bare RuntimeError there)
+    with pytest.raises(UpstreamFailure, match="stream broke"):
+        anyio.run(call)
+
+
+def test_an_answer_slower_than_the_read_timeout_in_total_but_never_idle_that_long_is_read_whole(read_timeout):
+    # Given a whole answer whose body trickles in for 2 s (twice the read timeout), never idle 1 s
+    packets = [CHUNKED % b"application/json" + b"1\r\n \r\n"] + [b"1\r\n \r\n"] * 4 + [b"2\r\n{}\r\n0\r\n\r\n"]
+
+    async def call() -> http.Answer:
+        async with raw_upstream(packets, pause=0.4) as url:
+            return await http.send("POST", f"{url}/chat", {}, data=b"{}")
+
+    # Then it is read whole
+    assert anyio.run(call).content == b"     {}"

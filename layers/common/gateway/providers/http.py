@@ -84,11 +84,17 @@ class StallGuard:
         self._since: float | None = None  # when the pending read started (None: no read pending)
         self._timer = self._loop.call_later(seconds, self._check)
 
-    def waiting(self) -> None:
+    async def read(self) -> bytes:
+        """The next bytes of the body (b"" at its end)."""
         self._since = self._loop.time()
+        try:
+            return await self._response.content.readany()
+        except RuntimeError as error:  # aiohttp: the parser closed the connection before this read began
+            import aiohttp
 
-    def got(self) -> None:
-        self._since = None
+            raise aiohttp.ClientPayloadError("the connection closed mid-body") from error
+        finally:
+            self._since = None
 
     def close(self) -> None:
         self._timer.cancel()
@@ -113,10 +119,12 @@ def stall_guard(response: aiohttp.ClientResponse) -> Iterator[StallGuard]:
 
 
 async def read_whole(response: aiohttp.ClientResponse) -> bytes:
-    """The response's body, under a StallGuard (the read times out as a whole)."""
+    """The response's body, read under a StallGuard."""
+    chunks: list[bytes] = []
     with stall_guard(response) as guard:
-        guard.waiting()
-        return await response.read()
+        while chunk := await guard.read():
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def send(method: str, url: str, headers: Mapping[str, str], **content: Any) -> Answer:

@@ -87,12 +87,7 @@ async def open_events(
                 upstream_errors("the provider stopped sending", "the provider's stream broke"),
                 stall_guard(response) as guard,
             ):
-                while True:
-                    guard.waiting()
-                    chunk = await response.content.readany()
-                    guard.got()
-                    if not chunk:
-                        break
+                while chunk := await guard.read():
                     for event in decoder.feed(chunk):
                         yield event
 
