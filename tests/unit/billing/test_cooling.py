@@ -1,5 +1,6 @@
-"""A cool-down lasts its seconds from its (latest) start, for its name only; a full table is emptied
-rather than grown (forgetting a cool-down only lets a bet through that the hold still checks)."""
+"""A cool-down lasts its seconds from its (latest) start, for its name only; a full table makes room
+by dropping the cool-down that started first (ended ones first), never the newer ones: a client that
+makes many keys refused cannot wipe the cool-down of the one it bets with."""
 
 from __future__ import annotations
 
@@ -29,14 +30,17 @@ def test_a_cool_down_lasts_its_seconds_for_its_name_only(clock):
     assert not coolings.active("a")
 
 
-def test_a_full_table_is_emptied_and_clear_forgets_all(clock):
-    coolings = CoolDowns(60.0, limit=2)
+def test_a_full_table_drops_the_oldest_and_clear_forgets_all(clock):
+    coolings = CoolDowns(60.0, limit=3)
     coolings.start("a")
+    clock["now"] += 1
     coolings.start("b")
-    coolings.start("b")  # a name already there does not empty it
-    assert coolings.active("a")
     coolings.start("c")
-    assert not coolings.active("a")
+    coolings.start("a")  # started again: now the newest
+    coolings.start("d")  # full: "b", the oldest, makes room
+    assert not coolings.active("b")
+    assert coolings.active("a")
     assert coolings.active("c")
+    assert coolings.active("d")
     coolings.clear()
-    assert not coolings.active("c")
+    assert not coolings.active("d")

@@ -17,8 +17,9 @@ class CoolDowns:
         self._until: dict[str, float] = {}
 
     def start(self, name: str) -> None:
-        if len(self._until) >= self._limit and name not in self._until:
-            self._until.clear()  # bounded: forgetting a cool-down only allows a bet the hold still checks
+        self._until.pop(name, None)  # kept in the order they started, which is the order they end
+        while len(self._until) >= self._limit:  # bounded: the ones ended first, then the oldest running
+            del self._until[next(iter(self._until))]
         self._until[name] = time.monotonic() + self.seconds
 
     def active(self, name: str) -> bool:
