@@ -70,6 +70,12 @@ def snake(camel: str) -> str:
     return _CAMEL_HUMP.sub("_", camel).lower()
 
 
+def camel(name: str) -> str:
+    """A field name in Gemini's camelCase, however it was sent (snake_case or camelCase)."""
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
 def field(obj: Any, camel: str) -> Any:
     """obj[camel] or obj[snake_case(camel)]; None when obj is not a mapping or has neither."""
     if not isinstance(obj, Mapping):

@@ -21,9 +21,9 @@ from typing import Annotated, Any, Literal, cast
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from gateway.canonical import ChatRequest, ServerTools, ToolCall
-from gateway.dialects.gemini import data_url, field, is_web_url, signed, snake
+from gateway.dialects.gemini import camel, data_url, field, is_web_url, signed, snake
 from gateway.errors import InvalidRequest
-from gateway.formats.gemini_settings import camel, function_tools, generation, refuse
+from gateway.formats.gemini_settings import function_tools, generation, refuse
 from gateway.formats.gemini_tools import CACHED_CONTENT, FILES_API, built_in_tools
 from gateway.formats.inbound import Exchange, NativeOnly, Skipped
 from gateway.formats.wire import (

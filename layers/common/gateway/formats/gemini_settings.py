@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.dialects.gemini import field, json_schema
+from gateway.dialects.gemini import camel, field, json_schema
 from gateway.errors import InvalidRequest
 from gateway.formats.inbound import Skipped
 
@@ -19,11 +19,6 @@ _SAMPLING = {
     "maxOutputTokens": "max_completion_tokens",
     "candidateCount": "n",
 }
-
-
-def camel(key: str) -> str:
-    head, *rest = key.split("_")
-    return head + "".join(word.title() for word in rest)
 
 
 def refuse(error: InvalidRequest, skipped: Skipped | None, *, media: bool = False) -> None:

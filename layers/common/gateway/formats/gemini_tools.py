@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.canonical import ServerTools
-from gateway.dialects.gemini import field
+from gateway.dialects.gemini import camel, field
 from gateway.errors import InvalidRequest
 
 CODE_EXECUTION_ROUNDS = 5  # Gemini runs generated code and reads its output back at most this often
@@ -41,7 +41,7 @@ def built_in_tools(body: dict[str, Any]) -> tuple[ServerTools, list[tuple[str, s
     own: list[tuple[str, str]] = []
     for i, tool in enumerate(field(body, "tools") or []):
         for key in tool if isinstance(tool, dict) else {}:
-            name, where = _camel(key), f"tools[{i}].{key}"
+            name, where = camel(key), f"tools[{i}].{key}"
             if name == "functionDeclarations":
                 continue
             if name == "googleSearch":
@@ -54,8 +54,3 @@ def built_in_tools(body: dict[str, Any]) -> tuple[ServerTools, list[tuple[str, s
             else:
                 raise InvalidRequest(f"The `{key}` tool cannot be priced by this gateway.", param=where)
     return ServerTools(grounded=grounded, rounds=rounds, params=tuple(params)), own
-
-
-def _camel(key: str) -> str:
-    head, *rest = key.split("_")
-    return head + "".join(word.title() for word in rest)
