@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 from devtools.template import ROOT
 
@@ -137,11 +137,12 @@ class QueryKeyRedacted(logging.Filter):
 
 def redacted_query_key(path: str) -> str:
     base, _, query = path.partition("?")
-    fields = [
-        f"{name}=[redacted]" if unquote(name.replace("+", " ")).lower() == "key" else f"{name}={value}" if sep else name
-        for name, sep, value in (field.partition("=") for field in query.split("&"))
-    ]
-    return f"{base}?{'&'.join(fields)}"
+    return f"{base}?{'&'.join(_redacted_if_key(field) for field in query.split('&'))}"
+
+
+def _redacted_if_key(field: str) -> str:
+    name = field.partition("=")[0]
+    return f"{name}=[redacted]" if unquote_plus(name).lower() == "key" else field
 
 
 def main() -> None:
