@@ -701,7 +701,7 @@ def test_waiting_longer_than_the_connect_timeout_for_a_busy_pool_times_out(
 
     first, waited, then = run(main())
     assert first == b"first"
-    assert 0.1 <= waited < 0.2
+    assert 0.1 - 0.002 <= waited < 0.2  # libuv's loop clock counts whole milliseconds: a timer may fire ~1 ms early
     assert then == b"then"
     assert server.accepted == 1
 
