@@ -260,6 +260,25 @@ def test_a_compressed_file_holds_its_size_bound_and_is_charged_the_reported_dura
     assert balance_of(tenant.account_id) == GRANT - transcription_micro("1")
 
 
+def test_a_wav_whose_block_align_lies_is_held_and_charged_for_what_it_plays(gateway_url, upstream, make_tenant):
+    """A 60 s mono 16-bit WAV whose `block_align` says 65,534 (PCM decoders, the fake upstream's
+    `wave` among them, size frames by channels and bits): held as 0.002 s and charged that (the
+    charge never exceeds the hold) it would be transcribed for 1 micro-credit."""
+    tenant = make_tenant("10")
+    audio = bytearray(silent_wav(60))
+    assert audio[32:34] == (2).to_bytes(2, "little")  # block_align, after the byte rate
+    audio[32:34] = (65_534).to_bytes(2, "little")
+    response = multipart(
+        gateway_url, tenant.key, {"file": ("speech.wav", bytes(audio), "audio/wav")},
+        {"model": "test/whisper", "response_format": "verbose_json"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.json()["duration"] == 60
+    entry = ledger_entry(response.headers["x-trace-id"])
+    assert entry is not None
+    assert (entry["reserved"], entry["credits"]) == (transcription_micro("60"), transcription_micro("60"))
+
+
 def multipart(gateway_url: str, key: str, files: dict, data: dict | None = None) -> httpx.Response:  # type: ignore[type-arg]
     return httpx.post(
         f"{gateway_url}/v1/audio/transcriptions",

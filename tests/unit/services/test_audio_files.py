@@ -1,4 +1,5 @@
-"""What an upload is and how long it lasts: magic bytes, exact WAV and FLAC durations, the size bound."""
+"""What an upload is and how long it can last: magic bytes, PCM WAV durations no header field can shorten,
+the size bound for everything else."""
 
 from __future__ import annotations
 
@@ -92,15 +93,44 @@ def test_wav_chunks_before_fmt_and_data_are_skipped_with_padding() -> None:
     assert wav_seconds(audio) == Decimal("1.000")
 
 
-@pytest.mark.parametrize("declared", [0, 0xFFFFFFFF, 10**6])
-def test_wav_data_size_of_a_streaming_writer_or_beyond_the_end_counts_the_bytes_present(declared: int) -> None:
+@pytest.mark.parametrize("declared", [0, 0xFFFFFFFF, 10**6, 2])
+def test_wav_counts_every_byte_from_the_data_to_the_end_whatever_size_it_declares(declared: int) -> None:
+    """A streaming writer's 0 or 0xFFFFFFFF, a size past the end, or one smaller than the audio that
+    follows: a decoder may play on, so the hold does."""
     audio = riff(fmt_chunk(1, 1, 8000, 16000, 2, 16)) + b"data" + struct.pack("<I", declared) + b"\x00" * 8000
     assert wav_seconds(audio) == Decimal("0.5")
 
 
-def test_compressed_wav_uses_the_byte_rate() -> None:
-    audio = riff(fmt_chunk(0x0011, 1, 8000, 4055, 256, 4), (b"data", b"\x00" * 8110))  # IMA ADPCM
-    assert wav_seconds(audio) == Decimal("2.000")
+@pytest.mark.parametrize(
+    ("align", "bits", "seconds"),
+    [(65_534, 16, "1.000"), (2, 64, "1.000"), (0, 16, "1.000"), (2, 0, "1.000"), (1, 16, "2.000")],
+)
+def test_a_pcm_frame_is_the_smaller_of_block_align_and_channels_by_sample_width(align: int, bits: int, seconds: str) -> None:
+    """A lying `block_align` (PCM decoders size frames by channels and bits) or sample width cannot
+    shorten the hold: one second of 16-bit mono at 8 kHz is held as at least one second."""
+    audio = riff(fmt_chunk(1, 1, 8000, 16000, align, bits), (b"data", b"\x00" * 16000))
+    assert wav_seconds(audio) == Decimal(seconds)
+
+
+def extensible(codec: int) -> tuple[bytes, bytes]:
+    fields = struct.pack("<HHIIHHHHI", 0xFFFE, 1, 8000, 16000, 2, 16, 22, 16, 4)
+    return b"fmt ", fields + struct.pack("<H", codec) + b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+
+
+def test_an_extensible_wav_is_read_by_the_codec_its_extension_names() -> None:
+    assert wav_seconds(riff(extensible(0x0001), (b"data", b"\x00" * 16000))) == Decimal("1.000")
+    compressed = riff(extensible(0x0055), (b"data", b"\x00" * 16000))  # MP3 inside
+    assert wav_seconds(compressed) is None
+    assert inspect(compressed).bound_seconds == size_bound(len(compressed))
+
+
+def test_a_compressed_codec_in_a_wav_holds_the_size_bound_whatever_byte_rate_it_declares() -> None:
+    """An IMA ADPCM WAV declaring a huge byte rate: its decoder plays the samples, not the rate."""
+    audio = riff(fmt_chunk(0x0011, 1, 8000, 0xFFFFFFFF, 256, 4), (b"data", b"\x00" * 8110))
+    assert wav_seconds(audio) is None
+    info = inspect(audio)
+    assert (info.seconds, info.bound_seconds) == (None, size_bound(len(audio)))
+    assert info.estimated
 
 
 @pytest.mark.parametrize(
@@ -109,23 +139,30 @@ def test_compressed_wav_uses_the_byte_rate() -> None:
         b"RIFF\x24\x00\x00\x00WAVE",  # no chunks
         riff((b"data", b"\x00" * 100)),  # data before any fmt
         riff((b"fmt ", b"\x01\x00")),  # fmt too short
-        riff(fmt_chunk(0x0011, 1, 8000, 0, 256, 4), (b"data", b"\x00" * 10)),  # no byte rate
+        riff(fmt_chunk(1, 1, 0, 16000, 2, 16), (b"data", b"\x00" * 10)),  # no sample rate
+        riff(fmt_chunk(1, 1, 8000, 16000, 0, 0), (b"data", b"\x00" * 10)),  # no frame size
         riff(fmt_chunk(1, 1, 8000, 16000, 2, 16)),  # no data
     ],
 )
-def test_unreadable_wav_headers_have_no_duration(audio: bytes) -> None:
-    assert wav_seconds(audio) is None
-    with pytest.raises(InvalidRequest) as raised:
-        inspect(audio)
-    assert raised.value.param == "file"
+def test_unreadable_wav_headers_are_refused(audio: bytes) -> None:
+    for read in (wav_seconds, inspect):
+        with pytest.raises(InvalidRequest) as raised:
+            read(audio)
+        assert raised.value.param == "file"
 
 
-def test_flac_duration_comes_from_streaminfo() -> None:
+def test_flac_holds_the_size_bound_or_the_length_streaminfo_records_when_longer() -> None:
+    """A decoder plays every frame whatever total STREAMINFO records, so a short one is not trusted."""
     assert flac_seconds(flac(16_000, 40_000)) == Decimal("2.5")
     assert flac_seconds(flac(44_100, 0)) is None  # the encoder did not record the length
-    info = inspect(flac(44_100, 0) + b"\x00" * 7000)
-    assert info.seconds is None
-    assert info.bound_seconds == size_bound(len(flac(44_100, 0)) + 7000)
+    unrecorded = flac(44_100, 0) + b"\x00" * 7000
+    short = flac(16_000, 1) + b"\x00" * 7000  # a count of one sample in front of ~9 s of frames
+    for audio in (unrecorded, short):
+        info = inspect(audio)
+        assert (info.seconds, info.bound_seconds) == (None, size_bound(len(audio)))
+        assert info.estimated
+    long = flac(8_000, 8_000 * 3600)  # an hour of silence can be a small file
+    assert inspect(long).bound_seconds == Decimal(3600)
 
 
 def test_inspect_wav_is_exact_and_others_are_bounded_by_size() -> None:

@@ -2,11 +2,16 @@
 
 A transcription is priced per second, reserved before the upstream call, so the gateway needs the
 duration before it has an answer:
-  WAV   exact, from the RIFF `fmt ` and `data` chunks (frames / sample rate; byte rate for non-PCM);
-  FLAC  exact, from STREAMINFO (total samples / sample rate) when the encoder recorded it;
-  other containers (MP3, Ogg, MP4/M4A, WebM) and FLAC without a sample count: an upper bound from
-        the size, at BOUND_BYTES_PER_SECOND = 750 bytes per second (6 kbit/s, the floor of Opus,
-        below MPEG audio's 8 kbit/s and AAC's lowest rates), rounded up to whole seconds.
+  WAV   PCM: from the RIFF `fmt ` and `data` chunks, every byte from the data's start to the file's
+        end counted as frames of channels x sample width (or `block_align` when smaller) at the
+        sample rate: exact for an honest file, and a client's header cannot make it shorter than
+        what a decoder plays (a decoder may ignore `block_align` and the declared data size);
+        a compressed codec inside a WAV: the size bound below (its `byte_rate` is the client's word);
+  other containers (MP3, Ogg, MP4/M4A, WebM, FLAC): an upper bound from the size, at
+        BOUND_BYTES_PER_SECOND = 750 bytes per second (6 kbit/s, the floor of Opus, below MPEG
+        audio's 8 kbit/s and AAC's lowest rates), rounded up to whole seconds; for FLAC, the length
+        its STREAMINFO records when that is longer (a decoder plays every frame, whatever the count
+        written there says, so a count alone is never trusted to be short).
 The bound is only held; the charge follows the upstream's reported `duration`.
 """
 
@@ -22,7 +27,8 @@ BOUND_BYTES_PER_SECOND = 750
 MIN_BOUND_SECONDS = Decimal(1)
 MILLISECOND = Decimal("0.001")
 ACCEPTED = "wav, mp3, ogg/opus, flac, m4a/mp4, webm"
-_PCM_TAGS = (0x0001, 0x0003, 0xFFFE)  # integer PCM, IEEE float, extensible (PCM inside)
+_PCM_TAGS = (0x0001, 0x0003)  # integer PCM, IEEE float
+_EXTENSIBLE = 0xFFFE  # its codec is named in its `fmt ` extension
 
 
 @dataclass(frozen=True)
@@ -43,14 +49,12 @@ def inspect(content: bytes) -> AudioInfo:
     container = container_of(content)
     if container is None:
         raise InvalidRequest(f"The uploaded `file` is not an audio file the gateway reads ({ACCEPTED}).", param="file")
-    seconds: Decimal | None = None
-    if container == "wav":
-        seconds = wav_seconds(content)
-        if seconds is None:
-            raise InvalidRequest("The uploaded WAV file's header could not be read.", param="file")
-    elif container == "flac":
-        seconds = flac_seconds(content)
-    return AudioInfo(container, seconds, seconds if seconds is not None else size_bound(len(content)))
+    seconds = wav_seconds(content) if container == "wav" else None
+    if seconds is not None:
+        return AudioInfo(container, seconds, seconds)
+    bound = size_bound(len(content))
+    recorded = flac_seconds(content) if container == "flac" else None
+    return AudioInfo(container, None, max(bound, recorded) if recorded is not None else bound)
 
 
 def container_of(content: bytes) -> str | None:
@@ -79,10 +83,26 @@ def _mpeg_frame(head: bytes) -> bool:
 
 
 def wav_seconds(content: bytes) -> Decimal | None:
-    """The duration the RIFF chunks describe, to the millisecond (rounded up), or None if unreadable.
-    A `data` size of 0 or 0xFFFFFFFF (streaming writers) or past the end counts the bytes present."""
+    """How long the PCM in a WAV can play, to the millisecond (rounded up); None for a compressed
+    codec. Raises a 400 when the header is unreadable."""
+    header = _wav_header(content)
+    if header is None:
+        raise InvalidRequest("The uploaded WAV file's header could not be read.", param="file")
+    (tag, channels, sample_rate, _byte_rate, block_align, bits), subformat, data_bytes = header
+    if (subformat if tag == _EXTENSIBLE else tag) not in _PCM_TAGS:
+        return None
+    widths = [width for width in (block_align, channels * -(-bits // 8)) if width > 0]
+    if not widths or sample_rate <= 0:
+        raise InvalidRequest("The uploaded WAV file's header could not be read.", param="file")
+    seconds = Decimal(data_bytes // min(widths)) / Decimal(sample_rate)
+    return seconds.quantize(MILLISECOND, rounding=ROUND_CEILING)
+
+
+def _wav_header(content: bytes) -> tuple[tuple[int, int, int, int, int, int], int | None, int] | None:
+    """(the `fmt ` fields, an extensible format's codec tag, the bytes from the data's start to the end)."""
     position = 12
     fmt: tuple[int, int, int, int, int, int] | None = None
+    subformat: int | None = None
     while position + 8 <= len(content):
         chunk, size = content[position : position + 4], int.from_bytes(content[position + 4 : position + 8], "little")
         body = position + 8
@@ -90,25 +110,12 @@ def wav_seconds(content: bytes) -> Decimal | None:
             if size < 16 or body + 16 > len(content):
                 return None
             fmt = struct.unpack_from("<HHIIHH", content, body)
+            if size >= 26 and body + 26 <= len(content):  # WAVE_FORMAT_EXTENSIBLE: its codec's tag opens the GUID
+                subformat = int.from_bytes(content[body + 24 : body + 26], "little")
         elif chunk == b"data":
-            if fmt is None:
-                return None
-            present = len(content) - body
-            data = present if size in (0, 0xFFFFFFFF) else min(size, present)
-            return _duration(fmt, data)
+            return None if fmt is None else (fmt, subformat, len(content) - body)
         position = body + size + (size & 1)
     return None
-
-
-def _duration(fmt: tuple[int, int, int, int, int, int], data_bytes: int) -> Decimal | None:
-    tag, channels, sample_rate, byte_rate, block_align, _bits = fmt
-    if tag in _PCM_TAGS and block_align > 0 and sample_rate > 0 and channels > 0:
-        seconds = Decimal(data_bytes // block_align) / Decimal(sample_rate)
-    elif byte_rate > 0:
-        seconds = Decimal(data_bytes) / Decimal(byte_rate)
-    else:
-        return None
-    return seconds.quantize(MILLISECOND, rounding=ROUND_CEILING)
 
 
 def flac_seconds(content: bytes) -> Decimal | None:
