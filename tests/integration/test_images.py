@@ -307,3 +307,24 @@ def test_a_task_too_big_to_keep_is_a_400_and_free(gateway_url, upstream, aws_loc
     )
     assert refused.status_code == 400, refused.text
     assert balance_of(tenant.account_id) == GRANT
+
+
+def test_an_image_request_without_size_or_quality_asks_the_upstream_for_what_it_is_charged(
+    gateway_url, upstream, fake_servers, make_tenant
+):
+    """Charged at the model's first size and quality when it names neither, the upstream is asked for
+    exactly those: left to its own defaults it may make a dearer image (gpt-image-1: `auto`)."""
+    tenant = make_tenant("10")
+    fake_servers["images"].reset()
+    answer = httpx.post(
+        f"{gateway_url}/v1/images/generations",
+        json={"model": "test/image", "prompt": "an otter", "response_format": "b64_json"},
+        headers={"Authorization": f"Bearer {tenant.key}"},
+        timeout=20,
+    )
+    assert answer.status_code == 200, answer.text
+    entry = ledger_entry(answer.headers["x-trace-id"])
+    assert entry is not None
+    assert entry["credits"] == 40_000  # test/image: 1024x1024, standard
+    sent = fake_servers["images"].requests[-1]
+    assert (sent.get("size"), sent.get("quality")) == ("1024x1024", "standard"), sent

@@ -105,7 +105,7 @@ def test_wav_counts_every_byte_from_the_data_to_the_end_whatever_size_it_declare
     ("align", "bits", "seconds"),
     [(65_534, 16, "1.000"), (2, 64, "1.000"), (0, 16, "1.000"), (2, 0, "1.000"), (1, 16, "2.000")],
 )
-def test_a_pcm_frame_is_the_smaller_of_block_align_and_channels_by_sample_width(align: int, bits: int, seconds: str) -> None:
+def test_a_pcm_frame_is_the_smaller_of_block_align_and_channels_by_width(align: int, bits: int, seconds: str) -> None:
     """A lying `block_align` (PCM decoders size frames by channels and bits) or sample width cannot
     shorten the hold: one second of 16-bit mono at 8 kHz is held as at least one second."""
     audio = riff(fmt_chunk(1, 1, 8000, 16000, align, bits), (b"data", b"\x00" * 16000))

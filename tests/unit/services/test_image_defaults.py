@@ -44,3 +44,18 @@ def test_without_a_default_a_request_without_a_model_is_model_required(monkeypat
     with pytest.raises(ModelRequired) as refused:
         images._with_model(ImageGenerationRequest.model_validate({"prompt": "x"}))
     assert (refused.value.status, refused.value.code, refused.value.param) == (400, "model_required", "model")
+
+
+def test_the_upstream_is_asked_for_the_size_and_quality_the_request_is_charged_for() -> None:
+    """The model's first size and quality stand in for those left out, in the charge and the body
+    alike; a model that lists none (Gemini's) is sent none."""
+    listed = {**IMAGE, "media": {"sizes": ["1024x1024", "1792x1024"], "qualities": ["standard", "hd"]}}
+    entry = Catalog.model_validate({"providers": {"openai": {"kind": "openai"}}, "models": [listed]}).models[0]
+    bare = ImageGenerationRequest.model_validate({"model": "openai/dall-e-3", "prompt": "x"})
+    assert images.priced_body(entry, bare) == {"model": "openai/dall-e-3", "prompt": "x", "size": "1024x1024",
+                                               "quality": "standard"}  # fmt: skip
+    chosen = ImageGenerationRequest.model_validate({"model": "openai/dall-e-3", "prompt": "x", "quality": "hd"})
+    assert (images.priced_body(entry, chosen)["quality"], images.size_and_quality(entry, chosen)) == (
+        "hd", ("1024x1024", "hd"))  # fmt: skip
+    unlisted = catalog().models[0]
+    assert images.priced_body(unlisted, bare) == {"model": "openai/dall-e-3", "prompt": "x"}

@@ -28,7 +28,7 @@ from gateway.providers.capabilities import IMAGE_GENERATION
 from gateway.providers.errors import UpstreamFailure
 from gateway.providers.http import fetch
 from gateway.services import profiles
-from gateway.services.images import ENDPOINT, images_charge
+from gateway.services.images import ENDPOINT, images_charge, priced_body
 from gateway.services.metering import Meter
 from gateway.services.routing import Candidate, Route, candidates_for, resolve_model
 from gateway.storage.stores import stores
@@ -53,18 +53,19 @@ async def work(task_id: str) -> str:
         await anyio.to_thread.run_sync(settle_expired, reservation)
         return "expired"
     request = ImageGenerationRequest.model_validate(task.request)
-    body = {**request.upstream_body(), "response_format": "b64_json"}
     meter = Meter(ENDPOINT, reservation, time.monotonic(), also_when_failed=[tasks.finish_item(task_id, error=FAILED)])
-
-    async def send(candidate: Candidate) -> list[bytes]:
-        answer: ImagesResponse = await candidate.client(IMAGE_GENERATION).generate_images(body, candidate.model)
-        return [await _image_bytes(item) for item in answer.get("data") or []]
 
     try:
         route = await anyio.to_thread.run_sync(_route, task)
     except GatewayError as refusal:  # the model, its providers or the key changed since the task began
         await meter.fail(refusal)
         return _failed(task, refusal)
+    body = {**priced_body(route.entry, request), "response_format": "b64_json"}
+
+    async def send(candidate: Candidate) -> list[bytes]:
+        answer: ImagesResponse = await candidate.client(IMAGE_GENERATION).generate_images(body, candidate.model)
+        return [await _image_bytes(item) for item in answer.get("data") or []]
+
     try:
         answered = await meter.first_answer(route, send)
     except GatewayError as error:  # settled as failed: refunded, the task failed

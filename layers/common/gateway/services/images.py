@@ -40,6 +40,18 @@ def size_and_quality(entry: ModelEntry, request: ImageGenerationRequest) -> tupl
     return size, quality
 
 
+def priced_body(entry: ModelEntry, request: ImageGenerationRequest) -> dict[str, Any]:
+    """The upstream's body, asking for the size and quality the request is charged for: an upstream
+    left to its own defaults can make a dearer image (gpt-image-1's `auto` quality and size)."""
+    body = request.upstream_body()
+    size, quality = size_and_quality(entry, request)
+    if entry.media and entry.media.sizes:
+        body["size"] = size
+    if quality is not None:
+        body["quality"] = quality
+    return body
+
+
 def image_price(entry: ModelEntry, request: ImageGenerationRequest) -> int:
     """Micro-credits for the request; the checks a client can fix come first."""
     if entry.category != "image":
@@ -83,7 +95,7 @@ async def generate(principal: Principal, request: ImageGenerationRequest, trace_
     admission = await admit(principal, model, IMAGE_GENERATION, cost_bound, trace_id, also=task_item)
     if _runs_async(admission.route, request):
         return await _start_task(task), 202
-    body = request.upstream_body()
+    body = priced_body(admission.route.entry, request)
     wants_urls = body.get("response_format", "url") == "url"
 
     async def send(candidate: Candidate) -> ImagesResponse:
