@@ -105,6 +105,8 @@ def test_the_hold_covers_every_search_the_request_allows(gateway_url, upstream, 
         ({"tools": [{"type": "some_new_server_tool_20300101", "name": "x"}]}, "tools[0]"),
         ({"container": "container_011"}, "container"),
         ({"mcp_servers": [{"type": "url", "url": "https://example.com/sse", "name": "x"}]}, "mcp_servers"),
+        ({"speed": "fast"}, "speed"),  # fast mode: up to 6x the standard price
+        ({"inference_geo": "us"}, "inference_geo"),  # US-only inference: 1.1x
     ],
 )
 def test_what_cannot_be_priced_is_a_400_naming_it(gateway_url, upstream, make_tenant, body, param):
@@ -218,6 +220,9 @@ FILES_API = {"fileUri": "https://generativelanguage.googleapis.com/v1beta/files/
         ({"tools": [{"urlContext": {}}]}, "test/gemini", "tools[0].urlContext"),  # no price for it
         ({"tools": [{"googleSearch": {}}]}, "test/gemini-agent", "tools[0].googleSearch"),  # no grounding price
         ({"tools": [{"googleSearch": {}}]}, "test/echo", "tools[0].googleSearch"),  # Google's, for OpenAI
+        ({"serviceTier": "priority"}, "test/gemini", "serviceTier"),  # the priority tier: up to 2x
+        ({"service_tier": "SERVICE_TIER_PRIORITY"}, "test/gemini", "service_tier"),
+        ({"generationConfig": {"serviceTier": "priority"}}, "test/gemini", "generationConfig.serviceTier"),
     ],
 )
 def test_what_gemini_cannot_be_asked_through_the_gateway_is_a_400(
@@ -227,3 +232,11 @@ def test_what_gemini_cannot_be_asked_through_the_gateway_is_a_400(
     response = generate(gateway_url, tenant.key, model=model, **body)
     refused(response, param, tenant)
     assert fake_servers["gemini"].requests == []
+
+
+def test_the_standard_tiers_and_speeds_reach_the_provider_as_sent(gateway_url, upstream, fake_servers, make_tenant):
+    """What bills at the catalog's prices (or less) is no premium: it goes through untouched."""
+    tenant = make_tenant("10")
+    assert messages(gateway_url, tenant.key, speed="standard", inference_geo="global").status_code == 200
+    assert generate(gateway_url, tenant.key, serviceTier="flex").status_code == 200
+    assert fake_servers["gemini"].requests[-1][1]["serviceTier"] == "flex"

@@ -22,6 +22,7 @@ from gateway.dialects.anthropic import thinking_block
 from gateway.errors import InvalidRequest
 from gateway.formats.anthropic_tools import REFUSED_FIELDS, changes_nothing, server_tools
 from gateway.formats.inbound import Exchange, NativeOnly, Skipped
+from gateway.formats.premium import ANTHROPIC, refuse_premium
 from gateway.formats.wire import MAX_OUTPUT_TOKENS, OutputTokens, TopK, UnitInterval, WireModel
 
 # Anthropic-only request fields whose effect the canonical body cannot carry.
@@ -291,6 +292,7 @@ def _reasoning(thinking: dict[str, Any], output: dict[str, Any], request: dict[s
 def exchange(request: MessagesRequest, beta: str | None = None) -> Exchange:
     """The pipeline's view of a validated Messages request and its `anthropic-beta` header, if any."""
     native = request.wire_body()
+    refuse_premium(native, ANTHROPIC)
     # top_k travels on: Anthropic upstreams take it, OpenAI-compatible ones get it (vLLM honours it,
     # OpenAI refuses it with a 400), Bedrock refuses it by name
     translation, native_only, tools = translated(native)

@@ -26,6 +26,7 @@ from gateway.errors import InvalidRequest
 from gateway.formats.gemini_settings import function_tools, generation, refuse
 from gateway.formats.gemini_tools import CACHED_CONTENT, FILES_API, built_in_tools
 from gateway.formats.inbound import Exchange, NativeOnly, Skipped
+from gateway.formats.premium import GEMINI, refuse_premium
 from gateway.formats.wire import (
     MAX_OUTPUT_TOKENS,
     OutputTokens,
@@ -296,6 +297,8 @@ class _GeminiOnly(InvalidRequest):
 def exchange(request: GenerateContentRequest, model: str, stream: bool) -> Exchange:
     """The pipeline's view of a validated request, with the model and method of its path."""
     native = request.wire_body()
+    refuse_premium(native, GEMINI)
+    refuse_premium(native.get("generationConfig") or {}, GEMINI, "generationConfig.")
     canonical, native_only, tools = translated(native, model, stream)
     return Exchange(
         format="gemini",
