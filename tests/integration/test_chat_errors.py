@@ -159,6 +159,9 @@ def test_unknown_paths_and_methods_answer_in_the_envelope(gateway_url, tenant):
     headers = {"Authorization": f"Bearer {tenant.key}"}
     assert_error(httpx.get(f"{gateway_url}/v1/nothing-here", headers=headers), 404, "not_found")
     assert_error(httpx.get(f"{gateway_url}/v1/chat/completions", headers=headers), 405, "method_not_allowed")
+    google = httpx.get(f"{gateway_url}/v1beta/nothing-here", headers=headers)  # under Gemini's API: its envelope
+    assert google.status_code == 404
+    assert google.json()["error"]["status"] == "NOT_FOUND", google.text
 
 
 def test_header_injection_in_the_key_is_refused(gateway_url, upstream):

@@ -232,12 +232,20 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 
 
 def _error_response(error: GatewayError, request: Request) -> JSONResponse:
-    """The error in the envelope of the route's format (OpenAI's where no route matched)."""
+    """The error in the envelope of the route's format; where no route matched, of the API its path
+    is under (the credits platform's `/api/v1`, Gemini's `/v1beta`), else OpenAI's."""
     from gateway.formats.inbound import error_envelope  # the formats' encoders: not in a cold start's imports
 
     emit_count("ErrorResponses", code=error.code)
-    body = error_envelope(getattr(request.scope.get("route"), "format", "openai"), error)
+    route_format = getattr(request.scope.get("route"), "format", None)
+    body = error_envelope(route_format or _format_of_path(request.url.path), error)
     return JSONResponse(body, status_code=error.status, headers=error.headers or None)
+
+
+def _format_of_path(path: str) -> str:
+    if path.startswith("/api/v1/"):
+        return "api_v1"
+    return "gemini" if path.startswith("/v1beta/") else "openai"
 
 
 async def _health(request: Request) -> dict[str, str]:
