@@ -239,7 +239,7 @@ def test_a_model_not_on_the_public_list_is_not_available_here(seed_gateway, user
 
 
 def test_an_unknown_api_v1_route_answers_in_the_platforms_envelope(seed_gateway, user):
-    """"所有 /api/v1/* 接口统一返回" `{"error": {"message", "type", "code"}}` with `type` equal to `code`:
+    """ "所有 /api/v1/* 接口统一返回" `{"error": {"message", "type", "code"}}` with `type` equal to `code`:
     a path under /api/v1 the gateway does not serve (video "暂不开放") too."""
     answer = httpx.get(f"{seed_gateway}/api/v1/videos/generations", headers={"Authorization": f"Bearer {user.key}"})
     assert answer.status_code == 404, answer.text
