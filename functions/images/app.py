@@ -4,13 +4,15 @@ uvicorn behind the Lambda Web Adapter (run.sh), streamed: no 29 s or 6 MB limit 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from gateway.formats.images import ImageGenerationRequest, TaskImageRequest
 from gateway.http import AnyKey, InferenceKey, create_app, trace_id_of
 from gateway.routes import Routes
 from gateway.services import image_tasks, images, platform_views
-from gateway.web import JSONResponse, Request
+from gateway.web import JSONResponse, Path, Request
+
+TaskId = Annotated[str, Path(min_length=1, max_length=128)]  # a DynamoDB key holds at most 2,048 bytes
 
 router = Routes()
 api_v1_routes = Routes("api_v1")
@@ -23,7 +25,7 @@ async def generate_images(payload: ImageGenerationRequest, request: Request, pri
 
 
 @router.get("/v1/images/tasks/{task_id}")
-def image_task(task_id: str, principal: AnyKey) -> dict[str, Any]:
+def image_task(task_id: TaskId, principal: AnyKey) -> dict[str, Any]:
     return image_tasks.task_view(principal, task_id)
 
 
@@ -37,7 +39,7 @@ async def platform_generate_images(
 
 
 @api_v1_routes.get("/api/v1/images/tasks/{task_id}")
-def platform_image_task(task_id: str, principal: AnyKey) -> dict[str, Any]:
+def platform_image_task(task_id: TaskId, principal: AnyKey) -> dict[str, Any]:
     return platform_views.task_answer(image_tasks.task_view(principal, task_id))
 
 

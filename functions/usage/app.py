@@ -12,12 +12,13 @@ from gateway.routes import Routes
 from gateway.services import poeti_views as poeti
 from gateway.services import usage
 from gateway.services.usage import DateRange
-from gateway.web import Query
+from gateway.web import Path, Query
 
 router = Routes()  # OpenAI's error envelope (PotatoRouter's paths)
 api_v1_routes = Routes("api_v1")  # the /api/v1 envelope: type equal to code
 Day = Annotated[str | None, Query(max_length=10)]
 Filter = Annotated[str | None, Query(max_length=256)]
+TraceId = Annotated[str, Path(min_length=1, max_length=128)]  # a DynamoDB key holds at most 2,048 bytes
 
 
 @api_v1_routes.get("/api/v1/usage")
@@ -60,7 +61,7 @@ def trace_stats(principal: AnyKey, date_from: Day = None, date_to: Day = None, k
 
 
 @api_v1_routes.get("/api/v1/request-traces/{trace_id}")
-def get_trace(trace_id: str, principal: AnyKey) -> dict[str, Any]:
+def get_trace(trace_id: TraceId, principal: AnyKey) -> dict[str, Any]:
     return usage.trace(principal, trace_id)
 
 

@@ -203,6 +203,7 @@ def test_a_retried_create_with_an_idempotency_key_makes_one_key(gateway_url, api
         ({"name": "x", "limit": "0.0000001"}, "limit"),
         ({"name": "x", "limit_reset": "hourly"}, "limit_reset"),
         ({"name": "x", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+        ({"name": "x", "expires_at": "9999-12-31T23:59:59-23:59"}, "expires_at"),  # year 10000 in UTC
         ({"name": "x" * 101}, "name"),
         ({"name": ""}, "name"),
         ({}, "name"),
@@ -217,6 +218,7 @@ def test_a_retried_create_with_an_idempotency_key_makes_one_key(gateway_url, api
         "7-decimals",
         "bad-reset",
         "past-expiry",
+        "expiry-past-year-9999",
         "long-name",
         "empty-name",
         "no-name",

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from gateway.errors import InvalidRequest
-from gateway.formats.wire import WireModel
+from gateway.formats.wire import Expiry, WireModel
 from gateway.money import MAX_CREDITS, credits_to_micro
 
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=r"^[\x21-\x7e]+$")]
@@ -25,7 +25,7 @@ class CodeMint(WireModel):
 
     credits: Credits
     count: int = Field(1, strict=True, ge=1, le=1_000)
-    expires_at: datetime | None = None
+    expires_at: Expiry | None = None
     expires_in_days: int | None = Field(None, strict=True, ge=1, le=3_650)
     batch: str = Field("", max_length=64)
 
@@ -45,8 +45,7 @@ class CodeMint(WireModel):
         if self.expires_in_days is not None:
             return int((datetime.now(UTC) + timedelta(days=self.expires_in_days)).timestamp())
         if self.expires_at is not None:
-            moment = self.expires_at if self.expires_at.tzinfo else self.expires_at.replace(tzinfo=UTC)
-            return int(moment.timestamp())
+            return int(self.expires_at.timestamp())
         return None
 
 

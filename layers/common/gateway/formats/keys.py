@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from gateway.formats.wire import WireModel
+from gateway.formats.wire import Expiry, WireModel
 from gateway.money import MAX_CREDITS, credits_to_micro
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -25,7 +24,7 @@ class _KeyFields(WireModel):
     rate_limit: int | None = Field(None, ge=1, le=1_000_000)
     allowed_providers: list[Identifier] | None = Field(None, max_length=64)
     allowed_models: list[Identifier] | None = Field(None, max_length=1_000)
-    expires_at: datetime | None = None
+    expires_at: Expiry | None = None
 
     @field_validator("limit")
     @classmethod
@@ -33,16 +32,6 @@ class _KeyFields(WireModel):
         if value is not None:
             credits_to_micro(value)  # raises on more than 6 decimal places
         return value
-
-    @field_validator("expires_at")
-    @classmethod
-    def _in_the_future(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        if moment <= datetime.now(UTC):
-            raise ValueError("expires_at must be in the future")
-        return moment
 
     def changes(self) -> dict[str, Any]:
         """The fields the client sent (null included: it clears the setting), in storage units."""

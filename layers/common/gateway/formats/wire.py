@@ -6,9 +6,10 @@ are not token counts) before any credit is touched, so no field can make a hold 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 # The most output tokens any request may name; each model's own cap (the catalog) is lower.
 MAX_OUTPUT_TOKENS = 1_000_000
@@ -32,6 +33,20 @@ Metadata = Annotated[
 # OpenRouter's `models`: the models to fall back on, in order
 ModelNames = Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=8)]
 User = Annotated[str, Field(max_length=512)]  # who the end user is, as the client names them
+MAX_EXPIRY = timedelta(days=36_500)  # a key's or code's end: further out, it would not render (year 10000)
+
+
+def _expiry(value: datetime) -> datetime:
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)  # a moment without a zone is UTC
+    now = datetime.now(UTC)
+    if moment <= now:
+        raise ValueError("expires_at must be in the future")
+    if moment - now > MAX_EXPIRY:
+        raise ValueError("expires_at must be within 100 years")
+    return moment
+
+
+Expiry = Annotated[datetime, AfterValidator(_expiry)]
 # OpenAI's processing tiers the catalog's prices cover: `priority` (and `scale`) are billed above list
 # prices, which nothing in the catalog prices, so a request naming them is refused
 ServiceTier = Literal["auto", "default", "flex"]
