@@ -8,13 +8,14 @@ from typing import Annotated, Any
 
 from gateway.entry import asgi_handler
 from gateway.formats.control import CodeMint, CodeUpdate, GroupAssignment, channel_input
+from gateway.formats.wire import JsonObject
 from gateway.http import OperatorKey, create_app
 from gateway.routes import Routes
 from gateway.services import catalog_admin, channel_admin, topup_codes
 from gateway.web import Body, Query
 
 router = Routes(prefix="/api/admin")
-Json = Annotated[dict[str, Any], Body()]
+Json = Annotated[JsonObject, Body()]
 Cursor = Annotated[str | None, Query(max_length=64)]
 
 

@@ -19,6 +19,7 @@ from gateway.formats.console import AccountSwitch, TopUp
 from gateway.formats.control import CodeMint, CodeUpdate, GroupAssignment, channel_input
 from gateway.formats.control import TopUp as CodeRedemption
 from gateway.formats.keys import KeyCreate, KeyUpdate
+from gateway.formats.wire import JsonObject
 from gateway.http import create_app, trace_id_of
 from gateway.money import credits_to_micro, display
 from gateway.routes import Routes
@@ -38,7 +39,7 @@ CodeId = Annotated[str, Path(max_length=64)]
 ModelId = Annotated[str, Path(max_length=256)]
 Name = Annotated[str, Path(max_length=64)]  # a channel's id, a price group's name
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
-Json = Annotated[dict[str, Any], Body()]
+Json = Annotated[JsonObject, Body()]
 
 
 @cache

@@ -239,3 +239,49 @@ def test_an_image_task_is_charged_at_the_price_it_was_held_at(gateway_url, opera
     assert entry is not None
     assert (entry["status"], entry["credits"]) == ("success", 50_000)
     operator.delete(f"/models/{model_id}")
+
+
+LONE_SURROGATE = "\\ud800"  # as JSON writes it: text no UTF-8 can carry, nor a later answer render
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/models", '{"id": "ops/surrogate", "display_name": "%s", "owned_by": "x", "category": "chat", '
+                            '"providers": [{"provider": "fake", "model": "echo"}], '
+                            '"pricing": {"input": "1", "output": "1"}}'),
+        ("PUT", "/providers/ops-surrogate", '{"kind": "openai", "default_base_url": "http://%s.example/v1"}'),
+    ],
+    ids=["model", "provider"],
+)  # fmt: skip
+def test_a_lone_surrogate_in_an_admin_document_is_a_400_and_changes_nothing(
+    gateway_url, operator, make_tenant, method, path, body
+):
+    """Written, it answered a 500 and left every listing that renders it (customers' /v1/models for a
+    model) a 500 until removed."""
+    version = operator.get("/catalog")["version"]
+    content = (body % LONE_SURROGATE).encode()
+    refused = operator.call(method, path, content=content, headers={"Content-Type": "application/json"}, expect=400)
+    assert refused["error"]["code"] == "invalid_request"
+    assert operator.get("/catalog")["version"] == version
+    listed = httpx.get(f"{gateway_url}/v1/models", headers=_auth(make_tenant("1").key), timeout=20)
+    assert listed.status_code == 200, listed.text
+
+
+@pytest.mark.parametrize(
+    ("document", "param"),
+    [
+        ({"models": "x"}, "models"),
+        ({"models": [None]}, "models"),
+        ({"providers": [1]}, "providers"),
+        ({"providers": {"x": 1}}, "providers"),
+        ({"channels": [None]}, "channels"),
+        ({"groups": {"x": None}}, "groups"),
+        ({"settings": [1]}, "settings"),
+    ],
+)
+def test_a_malformed_catalog_import_is_a_400_naming_its_section(operator, document, param):
+    version = operator.get("/catalog")["version"]
+    refused = operator.call("POST", "/catalog/import", json=document, expect=400)
+    assert (refused["error"]["code"], refused["error"]["param"]) == ("invalid_request", param)
+    assert operator.get("/catalog")["version"] == version

@@ -52,15 +52,25 @@ Expiry = Annotated[datetime, AfterValidator(_expiry)]
 ServiceTier = Literal["auto", "default", "flex"]
 
 
+def encodable(data: Any) -> Any:
+    """JSON may carry lone UTF-16 surrogates ("\\ud800"); such text cannot be sent on as UTF-8, nor
+    stored and rendered again."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError("text must be valid Unicode (it holds an unpaired surrogate)") from error
+    except (TypeError, ValueError):
+        pass  # not JSON-shaped: the field validators say what is wrong
+    return data
+
+
+# A JSON object body checked only for what no later schema can refuse (the admin API's documents,
+# validated whole by the catalog's own schemas)
+JsonObject = Annotated[dict[str, Any], AfterValidator(encodable)]
+
+
 class WireModel(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _encodable(cls, data: Any) -> Any:
-        """JSON may carry lone UTF-16 surrogates ("\\ud800"); such text cannot be sent on as UTF-8."""
-        try:
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise ValueError("text must be valid Unicode (it holds an unpaired surrogate)") from error
-        except (TypeError, ValueError):
-            pass  # not JSON-shaped: the field validators say what is wrong
-        return data
+        return encodable(data)

@@ -206,15 +206,16 @@ def import_document(document: Mapping[str, Any], *, replace: bool = False) -> di
     if not isinstance(document, Mapping):
         raise InvalidRequest("The catalog document must be an object (providers, models, ...).")
 
+    sections: dict[Kind, dict[str, Any]] = {
+        "PROVIDER": _by_name(document, "providers"),
+        "MODEL": _listed(document, "models", "id"),
+        "CHANNEL": _listed(document, "channels", "id"),
+        "GROUP": _listed(document, "groups", "name"),
+        "SETTINGS": _whole(document, "settings"),
+        "DEFAULTS": _whole(document, "defaults"),
+    }
+
     def edit(candidate: Draft) -> None:
-        sections: dict[Kind, dict[str, Any]] = {
-            "PROVIDER": dict(document.get("providers") or {}),
-            "MODEL": {str(spec.get("id")): spec for spec in document.get("models") or []},
-            "CHANNEL": {str(spec.get("id")): spec for spec in document.get("channels") or []},
-            "GROUP": {str(spec.get("name")): spec for spec in document.get("groups") or []},
-            "SETTINGS": {"": document["settings"]} if document.get("settings") else {},
-            "DEFAULTS": {"": document["defaults"]} if document.get("defaults") else {},
-        }
         for kind, specs in sections.items():
             target = candidate.section(kind)
             if replace:
@@ -224,6 +225,27 @@ def import_document(document: Mapping[str, Any], *, replace: bool = False) -> di
 
     _, version = change(edit)
     return {"version": version, **status()}
+
+
+def _listed(document: Mapping[str, Any], section: str, key: str) -> dict[str, Any]:
+    specs = document.get(section) or []
+    if not isinstance(specs, list) or not all(isinstance(spec, Mapping) for spec in specs):
+        raise InvalidRequest(f"`{section}` must be a list of objects.", param=section)
+    return {str(spec.get(key)): spec for spec in specs}
+
+
+def _by_name(document: Mapping[str, Any], section: str) -> dict[str, Any]:
+    specs = document.get(section) or {}
+    if not isinstance(specs, Mapping) or not all(isinstance(spec, Mapping) for spec in specs.values()):
+        raise InvalidRequest(f"`{section}` must be an object of objects, by name.", param=section)
+    return dict(specs)
+
+
+def _whole(document: Mapping[str, Any], section: str) -> dict[str, Any]:
+    spec = document.get(section)
+    if spec and not isinstance(spec, Mapping):
+        raise InvalidRequest(f"`{section}` must be an object.", param=section)
+    return {"": spec} if spec else {}
 
 
 # ---------------------------------------------------------------- models
