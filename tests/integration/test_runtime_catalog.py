@@ -135,6 +135,7 @@ def test_the_admin_api_answers_operator_keys_only(gateway_url, operator, make_te
         ({"providers": [{"provider": "nowhere-at-all", "model": "x"}]}, None),
         ({"aliases": ["echo"]}, None),  # the alias of test/echo
         ({"pricing": {"input": "-1"}}, "pricing.input"),
+        ({"pricing": {"input": "1e309"}}, "pricing.input"),  # held, it answered "402: up to 6.5e+304 credits"
         ({"pricing": {"input": "1", "tiers": [{"above_prompt_tokens": 10, "input": "0.5"}]}}, "pricing"),
         ({"context_length": 0}, "context_length"),
         ({"colour": "blue"}, "colour"),
@@ -144,6 +145,7 @@ def test_the_admin_api_answers_operator_keys_only(gateway_url, operator, make_te
         "unknown-provider",
         "alias-taken",
         "negative-price",
+        "huge-price",
         "tier-cheaper",
         "zero-context",
         "unknown-field",

@@ -8,7 +8,7 @@ from math import ceil
 import pytest
 from pydantic import ValidationError
 
-from gateway.catalog.registry import Pricing, load_catalog
+from gateway.catalog.registry import MAX_PRICE, Pricing, load_catalog
 from gateway.catalog.runtime import Channel, ControlSettings, PriceGroup, Snapshot, priced, scaled
 from tests.conftest import TEST_CATALOG
 
@@ -39,6 +39,13 @@ def test_a_scaled_cost_is_the_ratio_of_the_exact_cost_rounded_up_once(ratio):
     exact = 1234 * Decimal(3) + 567 * Decimal(15) + Decimal("0.001") * 1_000_000
     assert scaled(FULL, Decimal(ratio)).cost(1234, 567) == ceil(exact * Decimal(ratio))
     assert scaled(FULL, Decimal(ratio)).cost_bound(1234, 567) >= scaled(FULL, Decimal(ratio)).cost(1234, 567)
+
+
+def test_a_catalog_price_is_bounded_and_the_dearest_still_scales_by_the_largest_ratio():
+    with pytest.raises(ValidationError):
+        Pricing.model_validate({"input": "1e309"})  # held, it would ask for up to 6.5e+304 credits
+    dearest = Pricing.model_validate({"input": MAX_PRICE, "image": {"*": MAX_PRICE}})
+    assert scaled(dearest, Decimal(100)).input == scaled(dearest, Decimal(100)).image["*"] == MAX_PRICE * 100  # type: ignore[index]
 
 
 def test_a_ratio_of_one_is_the_catalogs_own_prices():

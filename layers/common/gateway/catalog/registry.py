@@ -8,11 +8,25 @@ import re
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from gateway.money import ceil_micro
+
+# The dearest price the catalog may set for any unit, in credits (per 1M tokens, per image, per
+# second, ...): far above any real one, and low enough that the largest request's bound stays a plain
+# number. An account's price group scales it (runtime.scaled, with the context {"scaled": True}).
+MAX_PRICE = Decimal(1_000_000)
+
+
+def _at_most_max(price: Decimal, info: ValidationInfo) -> Decimal:
+    if price > MAX_PRICE and not (info.context or {}).get("scaled"):
+        raise ValueError(f"a price is at most {MAX_PRICE:,} credits")
+    return price
+
+
+Price = Annotated[Decimal, Field(ge=0), AfterValidator(_at_most_max)]
 
 
 class TokenPrices(BaseModel):
@@ -20,13 +34,13 @@ class TokenPrices(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    input: Decimal = Field(Decimal(0), ge=0)
-    output: Decimal = Field(Decimal(0), ge=0)
-    cached_input: Decimal | None = Field(None, ge=0)  # prompt tokens read from a cache (None: input)
-    cache_write_input: Decimal | None = Field(None, ge=0)  # prompt tokens written to a cache (None: input)
+    input: Price = Decimal(0)
+    output: Price = Decimal(0)
+    cached_input: Price | None = None  # prompt tokens read from a cache (None: input)
+    cache_write_input: Price | None = None  # prompt tokens written to a cache (None: input)
     # written to a cache kept for an hour (Anthropic's `ttl: "1h"`; None: cache_write_input)
-    cache_write_1h_input: Decimal | None = Field(None, ge=0)
-    audio_input: Decimal | None = Field(None, ge=0)  # prompt tokens of audio (None: input)
+    cache_write_1h_input: Price | None = None
+    audio_input: Price | None = None  # prompt tokens of audio (None: input)
 
     def dearest_input(self) -> Decimal:
         optional = (self.cache_write_input, self.cache_write_1h_input, self.audio_input)
@@ -55,14 +69,14 @@ class Pricing(TokenPrices):
     credits per use: `web_search` per search, `web_fetch` per page fetched, `grounding` per answer
     grounded with Google Search; a model without a tool's price cannot be asked to run it."""
 
-    request: Decimal = Field(Decimal(0), ge=0)
+    request: Price = Decimal(0)
     tiers: tuple[PriceTier, ...] = ()
-    image: dict[str, Decimal] | None = None
-    characters: Decimal | None = Field(None, ge=0)
-    audio_seconds: Decimal | None = Field(None, ge=0)
-    web_search: Decimal | None = Field(None, ge=0)
-    web_fetch: Decimal | None = Field(None, ge=0)
-    grounding: Decimal | None = Field(None, ge=0)
+    image: dict[str, Price] | None = None
+    characters: Price | None = None
+    audio_seconds: Price | None = None
+    web_search: Price | None = None
+    web_fetch: Price | None = None
+    grounding: Price | None = None
 
     def tool_fees(self, web_searches: int = 0, web_fetches: int = 0, grounded: int = 0) -> Decimal:
         """Micro-credits (unrounded) for the tools the upstream ran; an unpriced tool counts nothing

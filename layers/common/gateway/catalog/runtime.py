@@ -106,7 +106,7 @@ def scaled(pricing: Pricing, ratio: Decimal) -> Pricing:
     audio prices alike), exactly: Decimal arithmetic, rounded only when a cost is."""
     if ratio == 1:
         return pricing
-    return Pricing.model_validate(_times(pricing.model_dump(), ratio))
+    return Pricing.model_validate(_times(pricing.model_dump(), ratio), context={"scaled": True})
 
 
 def priced(entry: ModelEntry, ratio: Decimal) -> ModelEntry:
