@@ -17,7 +17,7 @@ from gateway.formats.inbound import Exchange
 from gateway.formats.openai import ChatCompletionRequest, EmbeddingsRequest
 from gateway.formats.responses import ResponsesRequest
 from gateway.formats.token_counts import GeminiCountRequest, MessagesCountRequest
-from gateway.http import AnyKey, EventStreamResponse, GeminiKey, InferenceKey, create_app, trace_id_of
+from gateway.http import AnyKey, EventStreamResponse, GeminiAnyKey, GeminiKey, InferenceKey, create_app, trace_id_of
 from gateway.providers.capabilities import TEXT_COMPLETIONS
 from gateway.routes import Routes
 from gateway.services import embeddings, models, platform_views, responses, token_counts
@@ -153,6 +153,21 @@ async def generate_content(
 ) -> Response:
     model, stream = parse_gemini_target(target)
     return await _answer(principal, gemini.exchange(payload, model, stream), request, vendor)
+
+
+@gemini_routes.get("/v1beta/models")
+def list_google_models(
+    principal: GeminiAnyKey,
+    page_size: Annotated[int, Query(alias="pageSize", ge=0, le=1000)] = 0,
+    page_token: Annotated[str | None, Query(alias="pageToken", max_length=32)] = None,
+) -> dict[str, Any]:
+    """google-genai's `client.models.list()`: Google's shape, 50 a page unless asked otherwise."""
+    return models.google_models(principal.key, page_size or 50, page_token)
+
+
+@gemini_routes.get("/v1beta/models/{model_id:path}")
+def get_google_model(model_id: Annotated[str, Path(max_length=512)], principal: GeminiAnyKey) -> dict[str, Any]:
+    return models.google_model(model_id, principal.key)
 
 
 router.include(gemini_routes)

@@ -208,3 +208,17 @@ def test_streaming_functions_get_both_the_common_layer_and_the_web_adapter(name:
     assert any("CommonLayer" in layer for layer in layers), layers
     assert any("LambdaAdapterLayerArm64" in layer for layer in layers), layers
     assert function["Architectures"] == ["arm64"]
+
+
+def test_no_resource_has_two_variable_children_of_different_names() -> None:
+    """API Gateway refuses a deploy where one resource has two variable path parts ("A sibling
+    ({target+}) of this resource already has a variable path part"): /v1beta/models/{target+} for POST
+    and /v1beta/models/{model+} for GET would fail the stack's first deploy."""
+    children: dict[tuple[str, str], set[str]] = {}
+    for route in api_routes():
+        parts = route.path.strip("/").split("/")
+        for depth, part in enumerate(parts):
+            if part.startswith("{"):
+                children.setdefault((route.api, "/".join(parts[:depth])), set()).add(part)
+    clashing = {parent: names for parent, names in children.items() if len(names) > 1}
+    assert clashing == {}

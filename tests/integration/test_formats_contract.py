@@ -338,3 +338,35 @@ def test_a_stream_cut_midway_ends_with_an_error_event_in_each_format(gateway_url
     charged = GRANT - balance_of(tenant.account_id)
     # twice a prompt of ~150 bytes and a few bytes received, a token per byte: far below the holds
     assert 0 < charged < 2 * price_micro(200, 20)
+
+
+def test_gemini_sdk_lists_and_gets_models_in_googles_shape(gateway_url, upstream, make_tenant):
+    """google-genai's `models.list()` pages through Google's ListModelsResponse (a 307 to a POST-only
+    route before); each chat model is named `models/<id>`, reachable by generateContent."""
+    client = gemini_sdk(gateway_url, make_tenant("10").key)
+    listed = list(client.models.list(config={"page_size": 5}))
+    names = [model.name for model in listed]
+    assert len(names) == len(set(names)) > 5  # more than one page, none twice
+    assert {"models/test/gemini", "models/test/claude", "models/test/echo"} <= set(names)
+    assert "models/test/image" not in names  # not a chat model
+    gemini = client.models.get(model="test/gemini")
+    assert (gemini.name, gemini.display_name) == ("models/test/gemini", "Gemini (fake)")
+    assert gemini.supported_actions is not None
+    assert {"generateContent", "countTokens"} <= set(gemini.supported_actions)
+    assert gemini.input_token_limit
+    assert gemini.output_token_limit
+    echo = client.models.get(model="gemini-echo-model")  # an alias: the model it names
+    assert echo.name == "models/test/gemini"
+    answer = client.models.generate_content(model="models/test/echo", contents="hi")  # a listed name is callable
+    assert answer.text
+    with pytest.raises(genai.errors.ClientError) as missing:
+        client.models.get(model="no/such-model")
+    assert missing.value.code == 404
+
+
+def test_googles_model_list_refuses_a_page_token_it_did_not_give(gateway_url, upstream, make_tenant):
+    key = make_tenant("1").key
+    answer = httpx.get(f"{gateway_url}/v1beta/models", params={"pageToken": "x1"}, headers={"x-goog-api-key": key})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert httpx.get(f"{gateway_url}/v1beta/models", params={"key": key}).status_code == 200  # Google's ?key=

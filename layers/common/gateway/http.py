@@ -186,6 +186,10 @@ async def any_principal(request: Request) -> Principal:
     return await _principal(request, "any")
 
 
+async def gemini_any_principal(request: Request) -> Principal:
+    return await _principal(request, "any", query_key=True)
+
+
 async def management_principal(request: Request) -> Principal:
     return await _principal(request, "management")
 
@@ -203,6 +207,7 @@ def credential_of(request: Request) -> str:
 InferenceKey = Annotated[Principal, Depends(inference_principal)]
 GeminiKey = Annotated[Principal, Depends(gemini_principal)]
 AnyKey = Annotated[Principal, Depends(any_principal)]
+GeminiAnyKey = Annotated[Principal, Depends(gemini_any_principal)]
 ManagementKey = Annotated[Principal, Depends(management_principal)]
 OperatorKey = Annotated[Principal, Depends(operator_principal)]
 
