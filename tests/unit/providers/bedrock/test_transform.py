@@ -256,6 +256,22 @@ def test_a_bedrock_error_code_has_the_golden_meaning(case: dict[str, Any]) -> No
         assert failure.message == case["message"]  # the client sees Bedrock's own explanation
 
 
+IAM_DENIAL = (
+    "User: arn:aws:sts::123456789012:assumed-role/gw-ChatFunctionRole-1A2B/gw-ChatFunction-XyZ is not authorized "
+    "to perform: bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1:123456789012:inference-profile/x"
+)
+
+
+@pytest.mark.parametrize(("code", "status"), [("AccessDeniedException", 403), ("ResourceNotFoundException", 404),
+                                              ("UnrecognizedClientException", 403)])  # fmt: skip
+def test_what_names_the_operators_aws_account_is_not_passed_on(code: str, status: int) -> None:
+    """A customer reads the failure's message: IAM's words name the operator's account id and role."""
+    failure = failure_from(code, IAM_DENIAL, status)
+    assert getattr(failure, "status", None) == status
+    assert "123456789012" not in str(failure)
+    assert "assumed-role" not in str(failure)
+
+
 def test_throttling_keeps_the_retry_after_hint() -> None:
     failure = failure_from("ThrottlingException", "slow down", 429, retry_after="3")
     assert isinstance(failure, UpstreamFailure)

@@ -180,10 +180,12 @@ def failure_from(
         return UpstreamFailure(detail, status=429, retry_after=retry_after)
     if error_code == "ModelTimeoutException":
         return UpstreamTimeout(detail, status=http_status or 408)
+    # IAM's and Bedrock's own words here name the operator's account, role and resources (ARNs): a
+    # customer reads this message, so it says what is wrong without them
     if error_code == "AccessDeniedException":
-        return UpstreamFailure(f"the gateway's AWS role has no access to this model: {message}", status=403)
+        return UpstreamFailure("the gateway's AWS role has no access to this model (AccessDeniedException)", status=403)
     if error_code == "ResourceNotFoundException":
-        return UpstreamFailure(f"the model is not available in this AWS account or region: {message}", status=404)
+        return UpstreamFailure("the model is not available in this AWS account or region", status=404)
     if error_code in ("ServiceUnavailableException", "ModelNotReadyException"):
         return UpstreamFailure(detail, status=503, retry_after=retry_after)
     if error_code in ("InternalServerException", "ModelErrorException"):
@@ -192,7 +194,7 @@ def failure_from(
         return stream_failure(error_code, message)
     status = http_status or 502
     if status in (401, 403):
-        return UpstreamFailure(f"Amazon Bedrock refused the gateway's AWS credentials: {message}", status=status)
+        return UpstreamFailure(f"Amazon Bedrock refused the gateway's AWS credentials ({error_code})", status=status)
     if 400 <= status < 500 and status not in (408, 409, 429):
         return UpstreamRefusal(status, message or detail, code=error_code or None)
     return UpstreamFailure(detail, status=status, retry_after=retry_after)
