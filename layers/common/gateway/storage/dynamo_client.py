@@ -14,6 +14,7 @@ import base64
 import json
 import os
 import random
+import uuid
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -162,7 +163,9 @@ class DynamoClient:
         return self.call("BatchWriteItem", params)
 
     def transact_write_items(self, **params: Any) -> dict[str, Any]:
-        return self.call("TransactWriteItems", params)
+        """With a ClientRequestToken of its own: the retry of a transaction whose answer was lost (a
+        timeout after it committed) succeeds without applying it again, for 10 minutes."""
+        return self.call("TransactWriteItems", {"ClientRequestToken": uuid.uuid4().hex, **params})
 
     def transact_get_items(self, **params: Any) -> dict[str, Any]:
         return self.call("TransactGetItems", params)
