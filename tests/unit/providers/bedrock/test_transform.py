@@ -291,3 +291,11 @@ def test_an_exception_event_fails_the_stream(case: dict[str, Any]) -> None:
     assert case["message"] in str(raised.value)
     # botocore's EventStreamError carries the same event name as its code
     assert stream_failure(case["event"], case["message"]).status == case["status"]
+
+
+@pytest.mark.parametrize(("effort", "budget"), [("low", 1024), ("high", 4096), ("xhigh", 8192), ("max", 16384)])
+def test_every_effort_claude_code_offers_is_a_thinking_budget_for_claude_on_bedrock(effort: str, budget: int) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 32_000}
+    body["reasoning_effort"] = effort
+    request = converse_request(body, "anthropic.claude-sonnet-4-20250514-v1:0")
+    assert request["additionalModelRequestFields"] == {"thinking": {"type": "enabled", "budget_tokens": budget}}

@@ -316,3 +316,10 @@ def test_the_openai_sdk_types_accept_each_completion_and_chunk() -> None:
         for chunk in [c for event in stream["events"] for c in event["openai"]] + stream["finish"]:
             if "error" not in chunk:
                 ChatCompletionChunk.model_validate(chunk)
+
+
+@pytest.mark.parametrize(("effort", "budget"), [("low", 1024), ("high", 24576), ("xhigh", 24576), ("max", 24576)])
+def test_every_effort_claude_code_offers_is_a_thinking_budget(effort: str, budget: int) -> None:
+    """Claude Code's `/effort` goes up to `max`: for a Gemini model, the largest budget every 2.5 model takes."""
+    config = chat_request(chat(reasoning_effort=effort))["generationConfig"]
+    assert config["thinkingConfig"]["thinkingBudget"] == budget

@@ -24,7 +24,7 @@ IMAGE_FORMATS = {
 }
 
 # reasoning_effort -> Anthropic extended-thinking budget (1,024 tokens is Anthropic's minimum).
-EFFORT_BUDGET = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096}
+EFFORT_BUDGET = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192, "max": 16384}
 # Room left for the answer when reasoning is on and the client set no max_tokens
 # (Claude requires max_tokens > budget_tokens).
 ANSWER_ROOM = 4096

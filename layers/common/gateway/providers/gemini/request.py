@@ -54,7 +54,7 @@ _MAPPED = frozenset(
 # reasoning_effort as a thinkingBudget, which Gemini 2.5 and 3 both accept: Google's own OpenAI
 # compatibility layer uses 1K / 8K / 24K for low / medium / high; 512 is the smallest budget every
 # 2.5 model accepts; 24576 the largest.
-THINKING_BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 24576}
+THINKING_BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 24576, "max": 24576}
 
 _GENERATION = {
     "temperature": "temperature",
