@@ -304,8 +304,23 @@ def test_usage_given_at_finish_wins_and_a_known_input_count_is_sent_at_start() -
     assert events[-2][1] == {
         "type": "message_delta",
         "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-        "usage": {"input_tokens": 20, "cache_read_input_tokens": 10, "output_tokens": 5},
+        "usage": {
+            "input_tokens": 20,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 10,
+            "output_tokens": 5,
+        },
     }
+
+
+def test_a_streams_final_usage_counts_cache_writes_apart_as_a_whole_answers_does() -> None:
+    """Claude on Bedrock through the canonical form: 3,512 prompt tokens, 3,000 read from a cache and
+    500 written to it, leave 12 uncached input tokens (Claude Code prices each kind apart)."""
+    usage = Usage(prompt_tokens=3512, completion_tokens=7, cached_tokens=3000, cache_write_tokens=500)
+    events = encode([{"id": "chatcmpl-1", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}], usage)
+    assert events[-2][1]["usage"] == {
+        "input_tokens": 12, "cache_creation_input_tokens": 500, "cache_read_input_tokens": 3000, "output_tokens": 7,
+    }  # fmt: skip
 
 
 def test_an_empty_stream_is_still_a_whole_message() -> None:

@@ -130,8 +130,9 @@ class StreamEncoder:
         usage = usage or self._usage
         counts: dict[str, int] = {"output_tokens": usage.completion_tokens if usage else 0}
         if usage is not None:  # cumulative: corrects message_start's input count, which may have been unknown
-            counts = {
-                "input_tokens": usage.prompt_tokens - usage.cached_tokens,
+            counts = {  # Anthropic's input_tokens excludes cache reads and writes, as `_usage` says
+                "input_tokens": max(usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens, 0),
+                "cache_creation_input_tokens": usage.cache_write_tokens,
                 "cache_read_input_tokens": usage.cached_tokens,
                 **counts,
             }
