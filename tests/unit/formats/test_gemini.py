@@ -336,6 +336,17 @@ def test_tool_calls_are_sent_whole_once_their_choice_finishes() -> None:
     ]
 
 
+def test_a_streams_final_usage_keeps_the_thinking_share_its_usage_chunk_reported() -> None:
+    """An OpenAI reasoning model streamed to a Gemini client: 50 output tokens, 40 of them thinking, as
+    the whole answer's usageMetadata splits them."""
+    encoder = StreamEncoder("m")
+    details = {"reasoning_tokens": 40}
+    encoder.feed({"id": "x", "choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 50,
+                                                      "completion_tokens_details": details}})  # fmt: skip
+    [last] = encoder.finish(Usage(prompt_tokens=7, completion_tokens=50))
+    assert (last["usageMetadata"]["candidatesTokenCount"], last["usageMetadata"]["thoughtsTokenCount"]) == (10, 40)
+
+
 def test_finish_takes_the_usage_it_is_given_and_closes_calls_left_open() -> None:
     encoder = StreamEncoder("m")
     encoder.feed(

@@ -142,10 +142,12 @@ class StreamEncoder:
             candidates.append({"content": {"parts": parts, "role": "model"}, "finishReason": reason, "index": index})
         response = self._response(candidates)
         if isinstance(usage, Usage):
+            details = (self._usage or {}).get("completion_tokens_details")  # the thinking tokens' share
             usage = {
                 "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
                 "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+                **({"completion_tokens_details": details} if isinstance(details, dict) else {}),
             }
         usage = usage if usage is not None else self._usage
         if usage is not None:
