@@ -205,6 +205,20 @@ def test_an_openai_upstreams_events_pass_through_made_the_gateways() -> None:
     assert completed["response"]["usage"] == {"input_tokens": 1, "cost": 0.000005}
 
 
+def test_an_error_ending_an_openai_upstreams_stream_is_numbered_after_its_events() -> None:
+    """The stream cut after the upstream's events 0 to 4: the gateway's error event is 5, not 0."""
+    from gateway.canonical import StreamEvent
+    from gateway.errors import ProviderError
+
+    for ending in ("error", "finish"):
+        encoder = ResponsesEncoder(exchange({"input": "q"}))
+        for number in range(5):
+            payload = {"type": "response.output_text.delta", "delta": "x", "sequence_number": number}
+            encoder.passthrough(StreamEvent(raw=f"data: {json.dumps(payload)}\n\n".encode()))
+        last = encoder.error(ProviderError("cut")) if ending == "error" else encoder.finish(None, native=True, cost=0)
+        assert events(last)[0]["sequence_number"] == 5
+
+
 def test_a_whole_answer_from_another_vendor_is_a_response() -> None:
     made = exchange({"input": "q"})
     canonical = {

@@ -247,6 +247,9 @@ class ResponsesEncoder:
     def passthrough(self, event: StreamEvent) -> bytes:
         payload = _data(event.raw or b"")
         kind = payload.get("type") if payload is not None else None
+        number = payload.get("sequence_number") if payload is not None else None
+        if isinstance(number, int) and not isinstance(number, bool):  # an error of ours comes after it
+            self.sequence = max(self.sequence, number + 1)
         if payload is None or kind not in LIFECYCLE:
             return event.raw or b""
         self.started = True
