@@ -403,3 +403,67 @@ ENVELOPES = golden("errors.json")["inbound"]
 @pytest.mark.parametrize("case", ENVELOPES, ids=[str(c["status"]) for c in ENVELOPES])
 def test_each_gateway_status_has_its_google_status_name(case: dict[str, Any]) -> None:
     assert error_body(case["status"], case["message"]) == case["expected"]
+
+
+CLAUDE_THINKING = [
+    {"type": "thinking", "thinking": "Paris first.", "signature": "sig-A"},
+    {"type": "redacted_thinking", "data": "opaque"},
+]
+
+
+def test_another_vendors_signed_thinking_rides_on_the_first_call_and_comes_back() -> None:
+    """Claude's thinking, answered to a Gemini client, is the thoughtSignature of its first call (as
+    base64, which the SDK reads as bytes); the client's next turn gives Claude its thinking back."""
+    call = {"id": "toolu_1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+    message = {"role": "assistant", "content": None, "tool_calls": [call, {**call, "id": "toolu_2"}],
+               "reasoning_content": "Paris first.", "thinking_blocks": CLAUDE_THINKING}  # fmt: skip
+    answer = {"id": "x", "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}]}
+    parts = from_openai_response(answer, "m")["candidates"][0]["content"]["parts"]
+    assert [("thoughtSignature" in part, part.get("thought")) for part in parts] == [
+        (False, True), (True, None), (False, None),
+    ]  # fmt: skip
+    signature = parts[1]["thoughtSignature"]
+    urlsafe = signature.replace("+", "-").replace("/", "_").rstrip("=")  # as an SDK may write bytes back
+    for sent in (signature, urlsafe):
+        contents = [
+            {"role": "user", "parts": [{"text": "go"}]},
+            {"role": "model", "parts": [{**part, "thoughtSignature": sent} if "thoughtSignature" in part else part
+                                        for part in parts]},
+            {"role": "user", "parts": [{"functionResponse": {"id": "toolu_1", "name": "f", "response": {}}},
+                                       {"functionResponse": {"id": "toolu_2", "name": "f", "response": {}}}]},
+        ]  # fmt: skip
+        assistant = to_openai({"contents": contents}, "m", False)["messages"][1]
+        assert assistant["thinking_blocks"] == CLAUDE_THINKING
+        assert all("extra_content" not in call for call in assistant["tool_calls"])  # not Google's signature
+
+
+def test_a_streamed_answer_carries_the_thinking_its_signature_deltas_closed() -> None:
+    encoder = StreamEncoder("m")
+    call = {"index": 0, "id": "toolu_1", "function": {"name": "f", "arguments": "{}"}}
+    for delta in (
+        {"reasoning_content": "Paris "},
+        {"reasoning_content": "first."},
+        {"thinking_blocks": [{"type": "thinking", "signature": "sig-A"}]},
+        {"tool_calls": [call]},
+    ):
+        encoder.feed({"id": "x", "choices": [{"index": 0, "delta": delta}]})  # fmt: skip
+    [last] = encoder.feed({"id": "x", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+    [part] = last["candidates"][0]["content"]["parts"]
+    contents = [{"role": "model", "parts": [part]}]
+    assistant = to_openai({"contents": [{"role": "user", "parts": [{"text": "go"}]}, *contents]}, "m", False)
+    assert assistant["messages"][1]["thinking_blocks"] == [
+        {"type": "thinking", "thinking": "Paris first.", "signature": "sig-A"}
+    ]
+
+
+def test_googles_own_signatures_stay_googles() -> None:
+    contents = [
+        {"role": "user", "parts": [{"text": "go"}]},
+        {
+            "role": "model",
+            "parts": [{"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "c2lnLUdvb2dsZQ=="}],
+        },
+    ]
+    assistant = to_openai({"contents": contents}, "m", False)["messages"][1]
+    assert "thinking_blocks" not in assistant
+    assert assistant["tool_calls"][0]["extra_content"] == {"google": {"thought_signature": "c2lnLUdvb2dsZQ=="}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import mimetypes
 import re
 from collections.abc import Mapping
@@ -163,6 +164,37 @@ def call_signature(call: Mapping[str, Any]) -> str | None:
     google = extra.get("google") if isinstance(extra, Mapping) else None
     signature = google.get("thought_signature") if isinstance(google, Mapping) else None
     return signature if isinstance(signature, str) and signature else None
+
+
+# A thoughtSignature the gateway wrote: another vendor's signed thinking (Anthropic's), which a Gemini
+# client keeps on the functionCall part and sends back, so that model gets its thinking again
+CARRIED_THINKING = b"gw1."
+
+
+def carried_thinking(blocks: list[dict[str, Any]]) -> str:
+    """Thinking blocks as a thoughtSignature: base64, as Google's own (the SDK reads them as bytes)."""
+    data = json.dumps(blocks, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.b64encode(CARRIED_THINKING + data).decode()
+
+
+def thinking_carried(signature: Any) -> list[dict[str, Any]] | None:
+    """The thinking blocks a thoughtSignature of the gateway carries (standard or URL-safe base64, as
+    an SDK may write it back); None for Google's own signatures and anything else."""
+    if not isinstance(signature, str) or not signature:
+        return None
+    try:
+        data = base64.b64decode(signature.replace("-", "+").replace("_", "/") + "=" * (-len(signature) % 4))
+    except ValueError:
+        return None
+    if not data.startswith(CARRIED_THINKING):
+        return None
+    try:
+        blocks = json.loads(data[len(CARRIED_THINKING) :])
+    except ValueError:
+        return None
+    if not isinstance(blocks, list) or not all(isinstance(block, dict) for block in blocks):
+        return None
+    return blocks
 
 
 def signed(call: ToolCall, signature: Any) -> ToolCall:

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, cast
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from gateway.canonical import ChatRequest, ServerTools, ToolCall
-from gateway.dialects.gemini import camel, data_url, field, is_web_url, signed, snake
+from gateway.dialects.gemini import camel, data_url, field, is_web_url, signed, snake, thinking_carried
 from gateway.errors import InvalidRequest
 from gateway.formats.gemini_settings import function_tools, generation, refuse
 from gateway.formats.gemini_tools import CACHED_CONTENT, FILES_API, built_in_tools
@@ -183,8 +183,13 @@ def _messages(contents: list[Any], skipped: Skipped | None = None) -> list[dict[
         if role == "model":
             texts: list[str] = []
             calls: list[ToolCall] = []
+            thinking: list[dict[str, Any]] = []
             for j, part in enumerate(parts):
                 call = field(part, "functionCall")
+                signature = field(part, "thoughtSignature")
+                if isinstance(call, dict) and (carried := thinking_carried(signature)) is not None:
+                    thinking += carried  # another vendor's signed thinking, carried by the gateway
+                    signature = None
                 if isinstance(call, dict):
                     call_id = str(field(call, "id") or f"call_{i}_{j}")
                     arguments = json.dumps(field(call, "args") or {}, ensure_ascii=False)
@@ -194,7 +199,7 @@ def _messages(contents: list[Any], skipped: Skipped | None = None) -> list[dict[
                         "type": "function",
                         "function": {"name": name, "arguments": arguments},
                     }
-                    calls.append(signed(tool_call, field(part, "thoughtSignature")))
+                    calls.append(signed(tool_call, signature))
                     pending.append((call_id, str(name)))
                 elif field(part, "thought") is True:
                     continue  # a thought summary: nothing for the model to read back
@@ -204,7 +209,7 @@ def _messages(contents: list[Any], skipped: Skipped | None = None) -> list[dict[
                     raise InvalidRequest(
                         "This part is not supported in a model turn.", param=f"contents[{i}].parts[{j}]"
                     )
-            _add_model_turn(messages, "".join(texts), calls)
+            _add_model_turn(messages, "".join(texts), calls, thinking)
         elif role in ("user", "function"):
             user_parts: list[dict[str, Any]] = []
             for j, part in enumerate(parts):
@@ -226,7 +231,9 @@ def _messages(contents: list[Any], skipped: Skipped | None = None) -> list[dict[
     return messages
 
 
-def _add_model_turn(messages: list[dict[str, Any]], text: str, calls: list[ToolCall]) -> None:
+def _add_model_turn(
+    messages: list[dict[str, Any]], text: str, calls: list[ToolCall], thinking: list[dict[str, Any]]
+) -> None:
     """Consecutive model contents are one assistant message: a streamed answer comes back from the
     google-genai chat history as one content per chunk, and tool results must follow their calls."""
     if not text and not calls:
@@ -237,11 +244,13 @@ def _add_model_turn(messages: list[dict[str, Any]], text: str, calls: list[ToolC
             last["content"] = (last["content"] or "") + text
         if calls:
             last.setdefault("tool_calls", []).extend(calls)
-        return
-    message: dict[str, Any] = {"role": "assistant", "content": text or None}
-    if calls:
-        message["tool_calls"] = calls
-    messages.append(message)
+    else:
+        last = {"role": "assistant", "content": text or None}
+        if calls:
+            last["tool_calls"] = calls
+        messages.append(last)
+    if thinking:
+        last.setdefault("thinking_blocks", []).extend(thinking)
 
 
 def _tool_message(response: dict[str, Any], pending: list[tuple[str, str]], param: str) -> dict[str, Any]:

@@ -8,7 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.canonical import Body, ChatChunk, ChatCompletion, StreamEvent, Usage
-from gateway.dialects.gemini import call_signature, finish_from_openai, status_name, usage_from_openai
+from gateway.dialects.gemini import (
+    call_signature,
+    carried_thinking,
+    finish_from_openai,
+    status_name,
+    usage_from_openai,
+)
 from gateway.errors import GatewayError
 from gateway.formats.inbound import Encoder, Exchange, InboundFormat
 
@@ -20,9 +26,16 @@ def _parts(message: dict[str, Any], with_calls: bool = True) -> list[dict[str, A
         parts.append({"text": reasoning, "thought": True})
     if isinstance(message.get("content"), str) and message["content"]:
         parts.append({"text": message["content"]})
-    for call in (message.get("tool_calls") or []) if with_calls else []:
-        parts.append(_call_part(call))
-    return parts
+    calls = [_call_part(call) for call in (message.get("tool_calls") or [])] if with_calls else []
+    return parts + _with_thinking(calls, message.get("thinking_blocks"))
+
+
+def _with_thinking(calls: list[dict[str, Any]], blocks: Any) -> list[dict[str, Any]]:
+    """Another vendor's signed thinking rides on the first call as its thoughtSignature: the model gets
+    it back with the call (Anthropic refuses a tool loop whose last turn lost it)."""
+    if calls and blocks and isinstance(blocks, list) and "thoughtSignature" not in calls[0]:
+        calls[0] = {**calls[0], "thoughtSignature": carried_thinking(blocks)}
+    return calls
 
 
 def _call_part(call: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +107,8 @@ class StreamEncoder:
         self._calls: dict[int, dict[int, dict[str, Any]]] = {}
         self._reasons: dict[int, str | None] = {}
         self._usage: dict[str, Any] | None = None
+        self._thinking = ""  # reasoning text since the last thinking block closed
+        self._blocks: list[dict[str, Any]] = []  # another vendor's signed thinking, for the calls
 
     def _response(self, candidates: list[dict[str, Any]]) -> dict[str, Any]:
         response: dict[str, Any] = {"candidates": candidates, "modelVersion": self.model}
@@ -121,6 +136,7 @@ class StreamEncoder:
                 slot["function"]["arguments"] = slot["function"].get("arguments", "") + (
                     function.get("arguments") or ""
                 )
+            self._keep_thinking(delta)
             parts = _parts(delta, with_calls=False)
             if choice.get("finish_reason"):
                 self._reasons[index] = choice["finish_reason"]
@@ -129,9 +145,21 @@ class StreamEncoder:
                 out.append(self._response([{"content": {"parts": parts, "role": "model"}, "index": index}]))
         return out
 
+    def _keep_thinking(self, delta: Mapping[str, Any]) -> None:
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(reasoning, str):
+            self._thinking += reasoning
+        for block in delta.get("thinking_blocks") or []:  # a thinking block's signature ends its text
+            if isinstance(block, dict) and block.get("type") == "thinking":
+                text = block.get("thinking") or self._thinking
+                self._blocks.append({"type": "thinking", "thinking": text, "signature": block.get("signature") or ""})
+                self._thinking = ""
+            elif isinstance(block, dict) and block.get("type") == "redacted_thinking":
+                self._blocks.append({"type": "redacted_thinking", "data": block.get("data") or ""})
+
     def _flush(self, index: int) -> list[dict[str, Any]]:
         calls = self._calls.pop(index, {})
-        return [_call_part(calls[number]) for number in sorted(calls)]
+        return _with_thinking([_call_part(calls[number]) for number in sorted(calls)], self._blocks)
 
     def finish(self, usage: Usage | dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The last chunk: each candidate's finishReason (and calls never closed), with usageMetadata."""
