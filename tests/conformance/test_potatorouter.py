@@ -123,8 +123,12 @@ def test_image_generation_without_a_model(seed_gateway, user, openai_upstream):
     (image,) = body["data"]
     assert image["url"].startswith("http")
     assert openai_upstream.images.requests[-1] == {
-        "model": "dall-e-3", "prompt": "一只水獭在溪流中嬉戏", "n": 1, "size": "1024x1024"
-    }  # fmt: skip
+        "model": "dall-e-3",
+        "prompt": "一只水獭在溪流中嬉戏",
+        "n": 1,
+        "size": "1024x1024",
+        "quality": "standard",
+    }  # fmt: skip  (the quality it is charged for, which the example leaves out)
     entry = ledger_entry(answer.headers["x-trace-id"])
     assert entry is not None
     assert (entry["model"], entry["credits"]) == ("openai/dall-e-3", 40_000)  # DALL·E 3 standard 1024x1024
