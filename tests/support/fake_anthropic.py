@@ -146,6 +146,8 @@ async def _scripted(body: dict[str, Any], marker: str, behaviour: Behaviour) -> 
     }  # fmt: skip
     if usage is not None:
         message["usage"] = {"input_tokens": usage[0], "output_tokens": usage[1]}
+    if behaviour.wire_usage is not None:
+        message["usage"] = behaviour.wire()
     if body.get("stream"):
         return StreamingResponse(_scripted_events(message, marker, plan), media_type="text/event-stream")
     encoded = json.dumps(message).encode()
@@ -167,6 +169,9 @@ async def _scripted_events(message: dict[str, Any], marker: str, plan: Plan) -> 
     """As Anthropic streams: message_start carries the input tokens (and output 1), message_delta the output."""
     usage = plan.usage()
     opening = {"input_tokens": plan.produced.prompt_tokens, "output_tokens": 1}
+    wire = plan.behaviour.wire()
+    if wire is not None:  # a hostile upstream: its counts on message_start, output 1 as a placeholder
+        opening = {**wire, "output_tokens": 1}
     start = {**message, "content": [], "stop_reason": None, "usage": opening}
     yield _sse("message_start", {"type": "message_start", "message": start})
     block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
@@ -190,6 +195,8 @@ async def _scripted_events(message: dict[str, Any], marker: str, plan: Plan) -> 
     ending: dict[str, Any] = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}}
     if usage is not None:
         ending["usage"] = {"output_tokens": usage[1]}
+    if wire is not None:
+        ending["usage"] = wire
     plan.finish(usage)
     yield _sse("message_delta", ending)
     yield _sse("message_stop", {"type": "message_stop"})

@@ -152,6 +152,8 @@ async def _scripted(body: dict[str, Any], stream: bool, marker: str, behaviour: 
                     "totalTokenCount": usage[0] + usage[1]}  # fmt: skip
         if thoughts:
             metadata["thoughtsTokenCount"] = thoughts
+    if behaviour.wire_usage is not None:
+        metadata = behaviour.wire()
     if stream:
         return StreamingResponse(_scripted_chunks(body, marker, plan, metadata), media_type="text/event-stream")
     text = "".join(produced.word(index) + " " for index in range(plan.rounds))

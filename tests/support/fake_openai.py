@@ -218,6 +218,8 @@ class FakeOpenAI:
         if usage is not None:
             payload["usage"] = _usage(*usage)
             payload["usage"]["completion_tokens_details"] = {"reasoning_tokens": plan.hidden()}
+        if behaviour.wire_usage is not None:
+            payload["usage"] = behaviour.wire()
         encoded = json.dumps(payload).encode()
         if plan.stop_at is None:
             produced.sent = plan.rounds * produced.candidates
@@ -313,7 +315,8 @@ async def _scripted_stream(body: dict[str, Any], marker: str, plan: Plan) -> Asy
     usage = plan.usage() if (body.get("stream_options") or {}).get("include_usage") else None
     plan.finish(usage)
     if usage is not None:
-        yield _event({**_chunk(model, {}), "choices": [], "usage": _usage(*usage)})
+        wire = plan.behaviour.wire()
+        yield _event({**_chunk(model, {}), "choices": [], "usage": _usage(*usage) if wire is None else wire})
     yield b"data: [DONE]\n\n"
 
 

@@ -40,6 +40,12 @@ class Behaviour:
     ending: Ending = "complete"
     after: int = 0  # visible tokens per candidate written before a cut, error event, stall or client_gone
     status: int = 500  # ending "status": 429, 500, 503 ... with the provider's error body
+    # A hostile upstream: the usage object written on the wire verbatim, in the provider's own shape
+    # (OpenAI `usage`, Anthropic `usage`, Gemini `usageMetadata`), instead of the one `usage` describes.
+    wire_usage: tuple[tuple[str, Any], ...] | None = None
+
+    def wire(self) -> dict[str, Any] | None:
+        return None if self.wire_usage is None else dict(self.wire_usage)
 
 
 @dataclass

@@ -198,13 +198,25 @@ class ServerTools:
         return next((name for tool, name in self.params if tool == kind), "tools")
 
 
+# A count past any context window: a larger one is read as this (a ledger number holds 38 digits, and
+# a charge never exceeds its hold anyway)
+MAX_TOKEN_COUNT = 10**12
+
+
+def token_count(value: Any) -> int | None:
+    """A count an upstream reported: a non-negative integer (at most MAX_TOKEN_COUNT), else None."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return min(value, MAX_TOKEN_COUNT)
+
+
 def usage_from(payload: Mapping[str, Any]) -> Usage | None:
     """The usage an answer or a chunk reports, if it reports a whole one."""
     usage = payload.get("usage")
     if not isinstance(usage, dict):
         return None
-    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    if not isinstance(prompt, int) or not isinstance(completion, int) or prompt < 0 or completion < 0:
+    prompt, completion = token_count(usage.get("prompt_tokens")), token_count(usage.get("completion_tokens"))
+    if prompt is None or completion is None:
         return None
     details = usage.get("prompt_tokens_details")
     details = details if isinstance(details, dict) else {}
@@ -224,7 +236,7 @@ def usage_from(payload: Mapping[str, Any]) -> Usage | None:
 
 
 def _positive(count: Any) -> int:
-    return count if isinstance(count, int) and count > 0 else 0
+    return token_count(count) or 0
 
 
 def completion_text_bytes(payload: Mapping[str, Any]) -> int:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.canonical import CompletionUsage, ToolCall
+from gateway.canonical import CompletionUsage, ToolCall, token_count
 
 # google.rpc.Code names for the HTTP statuses the gateway answers with (Google's own mapping where
 # it has one; 402 and 413 have none, see `status_name`).
@@ -98,14 +98,19 @@ def finish_from_openai(reason: Any) -> str:
 
 
 def _count(meta: Mapping[str, Any], camel: str) -> int:
-    value = field(meta, camel)
-    return value if isinstance(value, int) and value > 0 else 0
+    return token_count(field(meta, camel)) or 0  # Google leaves a zero count out
+
+
+_COUNTS = ("promptTokenCount", "toolUsePromptTokenCount", "thoughtsTokenCount", "candidatesTokenCount")
 
 
 def usage_to_openai(meta: Any) -> CompletionUsage | None:
     """usageMetadata as OpenAI usage: thoughts are completion tokens (billed as output), tool-use
-    prompt tokens are prompt tokens, cached content is part of promptTokenCount as in OpenAI."""
-    if not isinstance(meta, Mapping) or not isinstance(field(meta, "promptTokenCount"), int):
+    prompt tokens are prompt tokens, cached content is part of promptTokenCount as in OpenAI. A count
+    that is not one (negative, fractional, a string) makes it no report."""
+    if not isinstance(meta, Mapping) or token_count(field(meta, "promptTokenCount")) is None:
+        return None
+    if any(field(meta, name) is not None and token_count(field(meta, name)) is None for name in _COUNTS):
         return None
     prompt = _count(meta, "promptTokenCount") + _count(meta, "toolUsePromptTokenCount")
     thoughts = _count(meta, "thoughtsTokenCount")

@@ -19,6 +19,7 @@ from gateway.canonical import (
     PromptTokensDetails,
     ToolCall,
     Usage,
+    token_count,
     usage_from,
 )
 from gateway.dialects.anthropic import ERROR_STATUS, FINISH_REASONS
@@ -26,13 +27,19 @@ from gateway.providers.errors import UpstreamFailure, error_member
 
 
 def _count(usage: dict[str, Any], name: str) -> int:
-    value = usage.get(name)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    return token_count(usage.get(name)) or 0
 
 
 def usage_dict(usage: Any) -> CompletionUsage | None:
-    """OpenAI usage from Anthropic's: input_tokens excludes cache reads and writes, prompt_tokens includes them."""
+    """OpenAI usage from Anthropic's: input_tokens excludes cache reads and writes, prompt_tokens includes
+    them. A usage without both counts, or with a count that is not one (negative, fractional, a string),
+    is no report: the gateway charges what it saw instead."""
     if not isinstance(usage, dict):
+        return None
+    counts = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    if any(name in usage and token_count(usage[name]) is None for name in counts):
+        return None
+    if "input_tokens" not in usage or "output_tokens" not in usage:
         return None
     written, read = _count(usage, "cache_creation_input_tokens"), _count(usage, "cache_read_input_tokens")
     prompt = _count(usage, "input_tokens") + written + read

@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any, cast
 
-from gateway.canonical import ChatChunk, ChatCompletion, CompletionUsage, StreamEvent
+from gateway.canonical import ChatChunk, ChatCompletion, CompletionUsage, StreamEvent, token_count
 from gateway.providers.errors import UpstreamFailure, error_member
 
 DONE = StreamEvent(chunks=[], raw=b"data: [DONE]\n\n")
@@ -111,7 +111,7 @@ RESPONSES_TERMINAL = ("response.completed", "response.incomplete")
 
 
 def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    return token_count(value) or 0
 
 
 def responses_usage(response: dict[str, Any]) -> CompletionUsage | None:
@@ -120,7 +120,9 @@ def responses_usage(response: dict[str, Any]) -> CompletionUsage | None:
     counts = response.get("usage")
     if not isinstance(counts, dict):
         return None
-    prompt, completion = _count(counts.get("input_tokens")), _count(counts.get("output_tokens"))
+    prompt, completion = token_count(counts.get("input_tokens")), token_count(counts.get("output_tokens"))
+    if prompt is None or completion is None:  # no count to charge on: the gateway charges what it saw
+        return None
     found: CompletionUsage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
