@@ -10,11 +10,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import anthropic
 import httpx
-import openai
 import pytest
-from google import genai
 from google.genai import types
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -22,6 +19,7 @@ from starlette.routing import Route
 
 from tests.support.control import AdminApi, eventually, unique
 from tests.support.control import operator as operator  # a fixture
+from tests.support.sdks import anthropic_sdk, gemini_sdk, openai_sdk
 
 WEATHER = {
     "name": "get_weather",
@@ -110,18 +108,6 @@ def anthropic_events(blocks: list[dict[str, Any]], stop: str, usage: dict[str, i
 
 
 # ---------------------------------------------------------------- clients
-
-
-def openai_sdk(url: str, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=20)
-
-
-def anthropic_sdk(url: str, key: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=url, api_key=key, max_retries=0, timeout=20)
-
-
-def gemini_sdk(url: str, key: str) -> genai.Client:
-    return genai.Client(api_key=key, http_options=types.HttpOptions(base_url=url, api_version="v1beta"))
 
 
 # ---------------------------------------------------------------- Responses API (Codex) -> Claude
@@ -411,6 +397,16 @@ GEMINI_TWO_CALLS = [
 ]  # fmt: skip
 
 
+GEMINI_SUNNY = [
+    {
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": "Sunny both."}]}, "finishReason": "STOP", "index": 0}
+        ],
+        "usageMetadata": {"promptTokenCount": 40, "candidatesTokenCount": 3, "totalTokenCount": 43},
+    }
+]
+
+
 def test_claude_code_streams_parallel_function_calls_from_a_gemini_model(
     gateway_url, upstream, fake_servers, make_tenant
 ):
@@ -418,22 +414,7 @@ def test_claude_code_streams_parallel_function_calls_from_a_gemini_model(
     client = anthropic_sdk(gateway_url, tenant.key)
     with scripted(fake_servers["gemini"], "/v1beta/models/{target}") as gemini:
         gemini.answers.append(gemini_stream(GEMINI_TWO_CALLS))
-        gemini.answers.append(
-            gemini_stream(
-                [
-                    {
-                        "candidates": [
-                            {
-                                "content": {"role": "model", "parts": [{"text": "Sunny both."}]},
-                                "finishReason": "STOP",
-                                "index": 0,
-                            }
-                        ],
-                        "usageMetadata": {"promptTokenCount": 40, "candidatesTokenCount": 3, "totalTokenCount": 43},
-                    }
-                ]
-            )
-        )
+        gemini.answers.append(gemini_stream(GEMINI_SUNNY))
         asked = [{"role": "user", "content": "weather in Paris and Rome?"}]
         with client.messages.stream(
             model="claude-sonnet-5", max_tokens=500, tools=ANTHROPIC_TOOLS, messages=asked
@@ -469,22 +450,7 @@ def test_responses_stream_from_gemini_parallel_function_calls_round_trip(
     client = openai_sdk(gateway_url, tenant.key)
     with scripted(fake_servers["gemini"], "/v1beta/models/{target}") as gemini:
         gemini.answers.append(gemini_stream(GEMINI_TWO_CALLS))
-        gemini.answers.append(
-            gemini_stream(
-                [
-                    {
-                        "candidates": [
-                            {
-                                "content": {"role": "model", "parts": [{"text": "Sunny both."}]},
-                                "finishReason": "STOP",
-                                "index": 0,
-                            }
-                        ],
-                        "usageMetadata": {"promptTokenCount": 40, "candidatesTokenCount": 3, "totalTokenCount": 43},
-                    }
-                ]
-            )
-        )
+        gemini.answers.append(gemini_stream(GEMINI_SUNNY))
         with client.responses.stream(
             model="test/gemini", input="weather in Paris and Rome?", tools=RESPONSES_TOOLS, store=False
         ) as events:

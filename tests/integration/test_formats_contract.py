@@ -8,13 +8,13 @@ import json
 
 import anthropic
 import httpx
-import openai
 import pytest
 from google import genai
 from google.genai import types
 
 from tests.conftest import balance_of, ledger_entry
 from tests.support.pricing import price_micro
+from tests.support.sdks import anthropic_sdk, gemini_sdk, openai_sdk
 
 GRANT = 10_000_000
 WEATHER_OPENAI = [
@@ -34,18 +34,6 @@ WEATHER_ANTHROPIC = [
         "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     }
 ]
-
-
-def openai_sdk(url: str, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=20)
-
-
-def anthropic_sdk(url: str, key: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=url, api_key=key, max_retries=0, timeout=20)
-
-
-def gemini_sdk(url: str, key: str) -> genai.Client:
-    return genai.Client(api_key=key, http_options=types.HttpOptions(base_url=url, api_version="v1beta"))
 
 
 def charged_exactly(tenant, trace_id: str) -> dict:  # type: ignore[no-untyped-def]

@@ -254,17 +254,19 @@ def test_an_upstream_usage_lacking_a_count_is_no_report(rig: Rig, model: str, da
     play_usage(rig, data.draw(hostile_usages(model, hostile="missing"), label="case"))
 
 
+def scripted_request(case: Any) -> Any:
+    """The case's chat request, its prompt marked for the upstream's script."""
+    return lambda marker: chat_request(
+        case.endpoint, case.model, f"{case.prompt} [[script:{marker}]]", case.stream,
+        cap_field(case.endpoint, case.max_tokens),
+    )  # fmt: skip
+
+
 def play_usage(rig: Rig, case: HostileUsage) -> None:
     behaviour = Behaviour(tokens=case.tokens, usage="exact", wire_usage=tuple(case.usage.wire.items()))
     example = run(
         rig,
-        lambda marker: chat_request(
-            case.endpoint,  # type: ignore[arg-type]
-            case.model,
-            f"{case.prompt} [[script:{marker}]]",
-            case.stream,
-            cap_field(case.endpoint, case.max_tokens),
-        ),
+        scripted_request(case),
         behaviour=behaviour,
     )
     check_hostile_usage(example, case.usage)
@@ -317,13 +319,7 @@ def test_a_settlement_failing_past_its_retries_is_charged_by_the_sweeper(rig: Ri
     never a second charge."""
     example = run(
         rig,
-        lambda marker: chat_request(
-            case.endpoint,  # type: ignore[arg-type]
-            case.model,
-            f"{case.prompt} [[script:{marker}]]",
-            case.stream,
-            cap_field(case.endpoint, case.max_tokens),
-        ),
+        scripted_request(case),
         behaviour=case.behaviour,
         fault=case.fault,
     )
@@ -346,13 +342,7 @@ def test_a_store_failing_for_good_after_the_answer_still_charges_it(rig: Rig, ca
     out, the tokens were produced. Charging them needs the hold kept, not given back."""
     example = run(
         rig,
-        lambda marker: chat_request(
-            case.endpoint,  # type: ignore[arg-type]
-            case.model,
-            f"{case.prompt} [[script:{marker}]]",
-            case.stream,
-            cap_field(case.endpoint, case.max_tokens),
-        ),
+        scripted_request(case),
         behaviour=Behaviour(tokens=5, usage="exact"),
         fault=Fault(None, 4 + after, 1000, "500"),  # key read, key and gate, hold; then nothing works
     )
