@@ -1,7 +1,8 @@
 """The providers' wire (aiohttp): a 200 that is not an event stream fails the stream request rather
 than reading as an empty answer, an answer with a header line past aiohttp's default 8 KiB is read,
 a body that turns malformed after its first packet fails within the read timeout (aiohttp's C parser
-alone would wait forever), and a loop's session goes with its loop."""
+alone would wait forever), a loop's session goes with its loop, and a connection is not reused when its
+server may be closing it."""
 
 from __future__ import annotations
 
@@ -185,3 +186,45 @@ def test_an_answer_slower_than_the_read_timeout_in_total_but_never_idle_that_lon
 
     # Then it is read whole
     assert anyio.run(call).content == b"     {}"
+
+
+def test_a_connection_idle_past_four_seconds_is_not_reused_as_a_five_second_server_closes_it():
+    # Given an upstream that closes a connection idle 5 s (uvicorn's, Node's default), on a loaded
+    # machine: a request that reaches a connection idle 4.5 s crosses the close and is not answered
+    connections: list[int] = []
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        idle_since = time.monotonic()
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            length = int(
+                next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+            )
+            await reader.readexactly(length)
+            if time.monotonic() - idle_since >= 4.5:
+                break
+            writer.write(answer)
+            await writer.drain()
+            idle_since = time.monotonic()
+        writer.close()
+
+    async def calls() -> list[int]:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/chat"
+        try:
+            first = await http.send("POST", url, {}, data=b"{}")
+            await asyncio.sleep(4.6)
+            second = await http.send("POST", url, {}, data=b"{}")
+            return [first.status, second.status]
+        finally:
+            server.close()
+
+    # When the gateway sends a chat, waits 4.6 s and sends another
+    # Then the second goes on a new connection and is answered
+    assert anyio.run(calls) == [200, 200]
+    assert len(connections) == 2

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     import aiohttp
 
 MAX_CONNECTIONS = 200
-KEEP_ALIVE_SECONDS = 5.0  # an idle connection older than this is not reused (httpx's default, kept)
+# An idle connection older than this is not reused. Below the 5 s after which uvicorn (vLLM's server),
+# Node and llama.cpp's server close an idle one: at 5 s a request sent as the server closed its
+# connection failed as ServerDisconnectedError (aiohttp retries only idempotent methods; a chat is a POST)
+KEEP_ALIVE_SECONDS = 4.0
 # The longest header line an upstream may send (aiohttp's default, 8 KiB, fails a provider's answer
 # that carries a long cookie, link or trace header as a malformed one)
 MAX_HEADER_LINE_BYTES = 64 * 1024
