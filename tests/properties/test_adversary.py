@@ -235,16 +235,7 @@ def test_an_upstream_reporting_unusable_usage_is_charged_as_if_it_reported_none(
     [
         "test/echo",
         "test/claude",  # read as zero by its reader before (a negative or missing count: its prompt unpaid)
-        pytest.param(
-            "test/gemini",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "left alone: Google leaves a zero count out (an answer blocked for safety has no "
-                    "candidatesTokenCount), so a missing count is read as 0, even after output went out"
-                ),
-            ),
-        ),
+        "test/gemini",  # Google leaves a zero count out: a missing one was read as 0 even after output went out
     ],
 )
 @examples(8)

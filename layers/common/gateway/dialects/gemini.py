@@ -13,7 +13,7 @@ import binascii
 import json
 import mimetypes
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -104,13 +104,17 @@ def _count(meta: Mapping[str, Any], camel: str) -> int:
 _COUNTS = ("promptTokenCount", "toolUsePromptTokenCount", "thoughtsTokenCount", "candidatesTokenCount")
 
 
-def usage_to_openai(meta: Any) -> CompletionUsage | None:
+def usage_to_openai(meta: Any, produced: Collection[str] = ()) -> CompletionUsage | None:
     """usageMetadata as OpenAI usage: thoughts are completion tokens (billed as output), tool-use
     prompt tokens are prompt tokens, cached content is part of promptTokenCount as in OpenAI. A count
-    that is not one (negative, fractional, a string) makes it no report."""
+    that is not one (negative, fractional, a string) makes it no report. Google leaves a zero count
+    out, so a missing count is 0, unless `produced` names it ("candidatesTokenCount" when the answer
+    holds output, "thoughtsTokenCount" when it holds thoughts): then it is no report either."""
     if not isinstance(meta, Mapping) or token_count(field(meta, "promptTokenCount")) is None:
         return None
     if any(field(meta, name) is not None and token_count(field(meta, name)) is None for name in _COUNTS):
+        return None
+    if any(field(meta, name) is None for name in produced):
         return None
     prompt = _count(meta, "promptTokenCount") + _count(meta, "toolUsePromptTokenCount")
     thoughts = _count(meta, "thoughtsTokenCount")

@@ -190,6 +190,38 @@ def test_usage_is_read_from_usage_metadata_with_thoughts_as_completion_tokens() 
     assert usage_from({"candidates": []}) is None
 
 
+def answer(parts: list[dict[str, object]], **usage: int) -> dict[str, object]:
+    return {
+        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP"}],
+        "usageMetadata": usage,
+    }
+
+
+def test_a_count_left_out_is_zero_unless_the_answer_shows_it_produced_tokens() -> None:
+    # Google leaves a zero count out: an answer with nothing in it (blocked) has no candidatesTokenCount
+    assert usage_from(answer([], promptTokenCount=7)) == Usage(7, 0, 0)
+    # But an answer with output or thoughts lacking their count is no report (the estimate is charged)
+    assert usage_from(answer([{"text": "Hello"}], promptTokenCount=7)) is None
+    assert usage_from(answer([{"functionCall": {"name": "f", "args": {}}}], promptTokenCount=7)) is None
+    thinking = [{"text": "hm", "thought": True}, {"text": "Hello"}]
+    assert usage_from(answer(thinking, promptTokenCount=7, candidatesTokenCount=2)) is None
+    assert usage_from(answer(thinking, promptTokenCount=7, candidatesTokenCount=2, thoughtsTokenCount=3)) == Usage(
+        7, 5, 0
+    )
+    assert "usage" not in chat_response(answer([{"text": "Hello"}], promptTokenCount=7), "m")
+
+
+def test_a_streams_last_usage_lacking_the_output_count_is_no_report() -> None:
+    # Given a stream whose first chunk counted its output, and whose last one leaves the count out
+    translator = StreamTranslator("m")
+    translator.feed(answer([{"text": "Hello"}], promptTokenCount=7, candidatesTokenCount=1))
+    assert translator.usage == Usage(7, 1, 0)
+    translator.feed(answer([{"text": " there, a long answer"}], promptTokenCount=7))
+    # Then the stream has no usage report (not the first chunk's count)
+    assert translator.usage is None
+    assert not any(chunk.get("usage") for chunk in translator.finish())
+
+
 def test_a_replayed_answer_keeps_its_thought_signature() -> None:
     # Given Gemini's function-call answer, turned into an OpenAI message and sent back as history
     case = next(c for c in RESPONSES if c["name"] == "parallel_function_calls")

@@ -31,8 +31,25 @@ from gateway.providers.errors import UpstreamFailure
 
 
 def usage_from(payload: dict[str, Any]) -> Usage | None:
-    usage = usage_to_openai(payload.get("usageMetadata"))
+    usage = usage_to_openai(payload.get("usageMetadata"), _produced(payload.get("candidates")))
     return None if usage is None else openai_usage_from({"usage": usage})
+
+
+def _produced(candidates: Any) -> set[str]:
+    """The counts an answer's candidates show were produced: usage_to_openai reads them missing as
+    no report, not as Google's left-out zero."""
+    produced: set[str] = set()
+    for candidate in candidates if isinstance(candidates, list) else []:
+        content = candidate.get("content") if isinstance(candidate, dict) else None
+        produced |= _counted(*_split_parts((content or {}).get("parts"), "", 0))
+    return produced
+
+
+def _counted(texts: list[str], thoughts: list[str], calls: list[ToolCall]) -> set[str]:
+    """candidatesTokenCount for output (text, calls), thoughtsTokenCount for thoughts."""
+    return {
+        name for name, shown in (("candidatesTokenCount", texts or calls), ("thoughtsTokenCount", thoughts)) if shown
+    }
 
 
 def _completion_id(payload: dict[str, Any]) -> str:
@@ -107,7 +124,7 @@ def chat_response(payload: dict[str, Any], model: str, *, created: int | None = 
         "model": model,
         "choices": choices,
     }
-    usage = usage_to_openai(payload.get("usageMetadata"))
+    usage = usage_to_openai(payload.get("usageMetadata"), _produced(payload.get("candidates")))
     if usage is not None:
         completion["usage"] = grounded(usage, payload)
     return completion
@@ -143,6 +160,7 @@ class StreamTranslator:
         self._finish: dict[int, str] = {}
         self._call_total = 0
         self._usage: CompletionUsage | None = None
+        self._produced: set[str] = set()  # the counts the stream so far shows were produced
         self._grounded = False
 
     @property
@@ -172,9 +190,6 @@ class StreamTranslator:
             return [{"error": {"message": message, "type": "api_error", "code": error.get("status"), "param": None}}]
         if self._id is None:
             self._id = _completion_id(chunk)
-        usage = usage_to_openai(chunk.get("usageMetadata"))
-        if usage is not None:
-            self._usage = usage
         self._grounded = self._grounded or has_grounding(chunk)
         out: list[ChatChunk] = []
         candidates = chunk.get("candidates") or []
@@ -184,6 +199,7 @@ class StreamTranslator:
                 (candidate.get("content") or {}).get("parts"), self._id, self._call_total
             )
             self._call_total += len(calls)
+            self._produced |= _counted(texts, thoughts, calls)
             if texts or thoughts or calls or candidate.get("finishReason"):
                 out.extend(self._start(index))
             if thoughts:
@@ -199,6 +215,8 @@ class StreamTranslator:
         if not candidates and (chunk.get("promptFeedback") or {}).get("blockReason"):
             out.extend(self._start(0))
             self._finish[0] = "SAFETY"
+        if "usageMetadata" in chunk:  # cumulative: the last one counts, an unusable one as no report
+            self._usage = usage_to_openai(chunk["usageMetadata"], self._produced)
         return out
 
     def finish(self) -> list[ChatChunk]:
