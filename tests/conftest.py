@@ -64,7 +64,7 @@ def fake_servers():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def aws_local() -> Iterator[dict[str, str]]:
     """S3, SQS, Cognito, KMS and Secrets Manager stand-ins (moto's server on loopback): the images and
-    responses buckets, the task queue, the console's user pool, the key that encrypts accounts' own
+    responses buckets, the task and unsettled queues, the console's user pool, the key that encrypts accounts' own
     provider keys, and channel secrets."""
     import boto3
     from moto.server import ThreadedMotoServer
@@ -79,7 +79,9 @@ def aws_local() -> Iterator[dict[str, str]]:
     s3 = boto3.client("s3", endpoint_url=endpoint, **credentials)
     s3.create_bucket(Bucket="gateway-test-images")
     s3.create_bucket(Bucket="gateway-test-responses")
-    queue = boto3.client("sqs", endpoint_url=endpoint, **credentials).create_queue(QueueName="image-tasks")
+    queues = boto3.client("sqs", endpoint_url=endpoint, **credentials)
+    queue = queues.create_queue(QueueName="image-tasks")
+    unsettled = queues.create_queue(QueueName="unsettled")
     own_keys = boto3.client("kms", endpoint_url=endpoint, **credentials).create_key(Description="own provider keys")
     yield {
         "AWS_ENDPOINT_URL_S3": endpoint,
@@ -89,6 +91,8 @@ def aws_local() -> Iterator[dict[str, str]]:
         "IMAGES_BUCKET": "gateway-test-images",
         "RESPONSES_BUCKET": "gateway-test-responses",
         "IMAGE_TASKS_QUEUE_URL": queue["QueueUrl"],
+        "UNSETTLED_QUEUE_URL": unsettled["QueueUrl"],
+        "UNSETTLED_WAIT_SECONDS": "0",  # moto is one server: a short poll sees every message
         "BYOK_KMS_KEY_ID": own_keys["KeyMetadata"]["KeyId"],
         "CHANNEL_SECRET_PREFIX": "ai-gateway/test/channels/",
         **console_pool(endpoint).environment(starting_credits=CONSOLE_STARTING_CREDITS),

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from devtools.template import load_template
 from tests.infrastructure.tooling import functions
 
 BROAD_MANAGED_POLICIES = ("FullAccess", "AdministratorAccess", "PowerUserAccess")
@@ -277,3 +278,33 @@ def test_a_query_of_the_table_itself_is_limited_to_the_partitions_it_needs(funct
             leading = [keys.get("dynamodb:LeadingKeys") for keys in condition.values()]
             assert leading, f"{function} may query any partition of the table"
             assert "CATALOG" in leading[0] or leading[0] == ["PENDING#*"], leading
+
+
+SETTLING_FUNCTIONS = {"ChatFunction", "ManagedChatFunction", "ImagesFunction", "ImagesWorkerFunction", "AudioFunction"}
+
+
+def _sqs_actions_on(function: str, queue: str) -> set[str]:
+    policies = functions()[function]["Properties"].get("Policies") or []
+    return {
+        action
+        for statement in _statements(policies)
+        if queue in set().union(*(_referenced_logical_ids(r) for r in _as_list(statement.get("Resource"))))
+        for action in _as_list(statement["Action"])
+        if str(action).startswith("sqs:")
+    }
+
+
+@pytest.mark.parametrize("function", FUNCTION_IDS)
+def test_every_function_that_settles_may_keep_a_refused_charge_on_the_unsettled_queue(function: str) -> None:
+    """A charge DynamoDB refused after the answer went out is sent to the unsettled queue by the function
+    that settles it, and applied by the sweeper; no other function touches the queue (a first deploy
+    without the permission would lose those charges silently)."""
+    actions = _sqs_actions_on(function, "UnsettledQueue")
+    if function in SETTLING_FUNCTIONS:
+        assert actions == {"sqs:SendMessage"}, function
+    elif function == "SweeperFunction":
+        assert actions == {"sqs:ReceiveMessage", "sqs:DeleteMessage"}
+    else:
+        assert not actions, function
+    environment = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert environment["UNSETTLED_QUEUE_URL"] == {"Ref": "UnsettledQueue"}

@@ -82,9 +82,12 @@ def test_every_dashboard_metric_is_one_the_code_emits(reference):
     assert declared(*reference), f"the dashboard charts {reference}, which the code never emits"
 
 
-def test_alarms_cover_5xx_upstream_errors_throttling_the_sweeper_and_ledger_drift():
+def test_alarms_cover_5xx_upstream_errors_throttling_the_sweeper_unsettled_charges_and_ledger_drift():
     alarms = resources("AWS::CloudWatch::Alarm")
-    expected = {"Api5xxAlarm", "UpstreamErrorRateAlarm", "ThrottlingAlarm", "SweeperFailureAlarm", "LedgerDriftAlarm"}
+    expected = {
+        "Api5xxAlarm", "UpstreamErrorRateAlarm", "ThrottlingAlarm", "SweeperFailureAlarm", "LedgerDriftAlarm",
+        "AggregatorLagAlarm", "UnsettledChargesAlarm",
+    }  # fmt: skip
     assert expected <= set(alarms)
     for alarm in alarms.values():
         assert "If" in alarm["Properties"]["AlarmActions"], "alarms notify the topic given as a parameter"

@@ -6,6 +6,7 @@ failed after its images were made is charged, not refunded."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from gateway import clock
 from gateway.billing.sweeper import sweep_expired
@@ -105,8 +106,9 @@ def test_a_task_delivered_too_late_to_finish_is_ended_unworked(
     assert balance_of(tenant.account_id) == GRANT
 
 
+@pytest.mark.parametrize("record_fails", [False, True], ids=["kept on its reservation", "kept on the unsettled queue"])
 def test_a_task_whose_settlement_failed_is_charged_by_the_sweeper_with_its_images(
-    gateway_url, upstream, aws_local, make_tenant, monkeypatch
+    gateway_url, upstream, aws_local, make_tenant, monkeypatch, record_fails
 ):
     tenant = make_tenant("10")
     task = start_task(gateway_url, tenant.key)
@@ -115,8 +117,11 @@ def test_a_task_whose_settlement_failed_is_charged_by_the_sweeper_with_its_image
     def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise StorageUnavailable("ThrottlingException")
 
-    # When the worker made the images but cannot write their settlement
+    # When the worker made the images but cannot write their settlement (nor, DynamoDB down, its
+    # pending record: then the charge goes on the unsettled queue)
     monkeypatch.setattr(CreditRepository, "settle", failing)
+    if record_fails:
+        monkeypatch.setattr(CreditRepository, "record_pending", failing)
     assert run_worker(records) == {"batchItemFailures": []}
     monkeypatch.undo()
     assert task_of(gateway_url, tenant.key, task["task_id"])["status"] == "pending"

@@ -322,23 +322,21 @@ def test_a_settlement_failing_past_its_retries_is_charged_by_the_sweeper(rig: Ri
 
 
 @settings(examples(6), phases=(Phase.explicit, Phase.generate))
-@given(case=lasting_failures(), after=st.integers(0, 2))
-@pytest.mark.xfail(
-    strict=True,
-    reason="design limit (billing.credits.settle_durably): when the settlement and its pending record both "
-    "fail, the sweeper refunds the whole hold; the answer that went out is never charged",
-)
-def test_a_store_failing_for_good_after_the_answer_still_charges_it(rig: Rig, case: Lasting, after: int) -> None:
-    """Every DynamoDB call from the settlement on fails (the pending record's too): the answer went
-    out, the tokens were produced. Charging them needs the hold kept, not given back."""
+@given(case=lasting_failures())
+def test_a_store_failing_for_good_after_the_answer_still_charges_it(rig: Rig, case: Lasting) -> None:
+    """DynamoDB fails every call from the settlement on (the pending record's too): the answer went
+    out, the tokens were produced. The charge goes on the unsettled queue (SQS), which the sweeper
+    applies before it gives any hold back."""
     example = run(
         rig,
         scripted_request(case),
         behaviour=Behaviour(tokens=5, usage="exact"),
-        fault=Fault(None, 4 + after, 1000, "500"),  # key read, key and gate, hold; then nothing works
+        fault=Fault("TransactWriteItems", 1, 10_000, "500", onward=True),  # the settlement's, then all
     )
-    if example.result.status == 200 and example.result.delivered:
-        check_charged(example)
+    assert example.result.status == 200, example.result
+    assert example.result.delivered, example.result
+    assert any(call.operation == "PutItem" and call.injected for call in example.calls), "no pending record failed"
+    check_charged(example)
 
 
 # ---------------------------------------------------------------- concurrency

@@ -146,19 +146,20 @@ def test_a_failing_credit_store_never_charges_without_a_ledger_entry(
     assert (entry["status"], entry["credits"], entry["reserved"]) == ("success", charge, held[0].amount)
 
 
-def test_a_settlement_that_cannot_even_be_recorded_leaves_the_hold_for_the_sweeper(
-    gateway_url, upstream, make_tenant, monkeypatch
-):
-    from gateway.billing.sweeper import sweep_expired
+def answered_with_the_store_down(gateway_url: str, tenant, monkeypatch, *, queue: bool = True):  # type: ignore[no-untyped-def]
+    """A chat answered while DynamoDB takes neither its settlement nor its pending record (and, with
+    `queue` False, while the unsettled queue refuses it too): (the answer, its hold's shard, window and
+    amount)."""
+    from gateway.billing import unsettled
     from tests.conftest import balance_of, settled
-
-    tenant = make_tenant("10")
 
     def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise StorageUnavailable("ThrottlingException")
 
     monkeypatch.setattr(CreditRepository, "settle", failing)
     monkeypatch.setattr(CreditRepository, "record_pending", failing)
+    if not queue:
+        monkeypatch.setattr(unsettled, "sqs", failing)
     response = httpx.post(
         f"{gateway_url}/v1/chat/completions",
         json={"model": "test/echo", "messages": [{"role": "user", "content": "hello"}]},
@@ -167,13 +168,98 @@ def test_a_settlement_that_cannot_even_be_recorded_leaves_the_hold_for_the_sweep
     )
     settled()
     monkeypatch.undo()
-    # Then the answer still went out; with the store unreachable nothing could be kept, so the
-    # sweeper can only release the hold (the one ending where the provider is paid and the client not)
     assert response.status_code == 200
     assert pending_holds(tenant.account_id) == []
     shards = accounts.get_account(tenant.account_id).balance_shards
-    ((window, amount),) = [item for shard in shards for item in shard.held.items() if item[1]]
+    ((number, window, amount),) = [(s.number, *item) for s in shards for item in s.held.items() if item[1]]
     assert balance_of(tenant.account_id) == 10_000_000 - amount
+    return response, number, window, amount
+
+
+def charge_of(response: httpx.Response) -> int:
+    usage = response.json()["usage"]
+    return price_micro(usage["prompt_tokens"], usage["completion_tokens"])
+
+
+def test_a_settlement_that_cannot_even_be_recorded_is_charged_from_the_unsettled_queue(
+    gateway_url, upstream, make_tenant, monkeypatch
+):
+    from gateway.billing.sweeper import sweep_expired
+    from tests.conftest import balance_of
+
+    tenant = make_tenant("10")
+    # Given an answer whose settlement and pending record DynamoDB both refused: its charge went to SQS
+    response, _, window, amount = answered_with_the_store_down(gateway_url, tenant, monkeypatch)
+    # When the sweeper comes, the hold's window over: it applies the queue before it gives holds back
+    result = sweep_expired(now=layout.window_end(window) + RELEASE_MARGIN_SECONDS + 1)
+    # Then the answer is charged against its hold, nothing is released, and once only
+    charge = charge_of(response)
+    assert (result.settled, result.charged, result.released, result.late) == (1, charge, 0, 0)
+    assert balance_of(tenant.account_id) == 10_000_000 - charge
+    entry = ledger_entry(response.headers["x-trace-id"])
+    assert entry is not None
+    assert (entry["status"], entry["credits"], entry["reserved"]) == ("success", charge, amount)
+    assert sweep_expired(now=layout.window_end(window) + RELEASE_MARGIN_SECONDS + 2).settled == 0
+
+
+def test_a_queued_charge_whose_hold_was_given_back_first_is_charged_late_never_below_zero(
+    gateway_url, upstream, make_tenant, monkeypatch
+):
+    from gateway.billing import holds
+    from gateway.billing.sweeper import sweep_expired
+    from tests.conftest import balance_of
+
+    first, second = make_tenant("10"), make_tenant("10")
+    answers = [answered_with_the_store_down(gateway_url, tenant, monkeypatch) for tenant in (first, second)]
+    # Given their holds given back before the queue was applied (an outage longer than the window:
+    # a request saw the ended window first), and the second account's balance spent to 1 micro-credit
+    for tenant, (_, number, window, _) in zip((first, second), answers, strict=True):
+        holds.tidy(tenant.account_id, number, now=layout.window_end(window) + RELEASE_MARGIN_SECONDS + 1)
+        assert balance_of(tenant.account_id) == 10_000_000
+    spend_all_but_one(second, answers[1][1])
+    # When the sweeper applies the queue
+    (_, _, window, amount) = answers[0]
+    result = sweep_expired(now=layout.window_end(window) + RELEASE_MARGIN_SECONDS + 2)
+    # Then each answer is charged late from its balance, never below zero, and booked in the ledger
+    charge = charge_of(answers[0][0])
+    assert (result.late, result.charged) == (2, charge + 1)
+    assert balance_of(first.account_id) == 10_000_000 - charge
+    assert balance_of(second.account_id) == 0
+    entries = [ledger_entry(response.headers["x-trace-id"]) for response, *_ in answers]
+    assert [(e["credits"], e["reserved"]) for e in entries if e] == [(charge, amount), (1, answers[1][3])]
+    # And applying the queue again charges nothing more
+    assert sweep_expired(now=layout.window_end(window) + RELEASE_MARGIN_SECONDS + 3).late == 0
+
+
+def spend_all_but_one(tenant, number: int) -> None:  # type: ignore[no-untyped-def]
+    """The account's balance spent down to one micro-credit, kept on shard `number`: each shard
+    charged what it has beyond that, with a ledger entry (the books stay balanced)."""
+    from gateway.billing.credits import Outcome, ledger_entry
+    from gateway.clock import now_iso
+    from gateway.ids import new_trace_id
+    from gateway.storage.stores import stores
+
+    for shard in accounts.get_account(tenant.account_id).balance_shards:
+        spent = shard.balance - (1 if shard.number == number else 0)
+        if spent > 0:
+            spending = Reservation(
+                new_trace_id(), tenant.account_id, tenant.key_hash, "sk-gw-", "test/echo", spent, now_iso(), 0,
+                shard=shard.number,
+            )  # fmt: skip
+            outcome = Outcome("chat", "openai", 200, None, 0, 0, spent, 1)
+            assert stores().credits.charge_late(spending, ledger_entry(spending, outcome), 2**31) is not None
+
+
+def test_a_settlement_refused_by_the_store_and_the_queue_leaves_the_hold_for_the_sweeper(
+    gateway_url, upstream, make_tenant, monkeypatch
+):
+    from gateway.billing.sweeper import sweep_expired
+    from tests.conftest import balance_of
+
+    tenant = make_tenant("10")
+    _, _, window, amount = answered_with_the_store_down(gateway_url, tenant, monkeypatch, queue=False)
+    # Then with nothing kept anywhere, the sweeper can only release the hold (the one ending where the
+    # provider is paid and the client not: DynamoDB and SQS both failing at once)
     assert sweep_expired(now=layout.window_end(window) + RELEASE_MARGIN_SECONDS + 1).released == amount
     assert balance_of(tenant.account_id) == 10_000_000
 

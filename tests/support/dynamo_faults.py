@@ -3,7 +3,8 @@
 The gateway's DynamoDB client honours AWS_ENDPOINT_URL_DYNAMODB, so pointing it here puts every call
 through this proxy. Disarmed, it forwards each call untouched. Armed with a Fault, it fails the nth
 call whose X-Amz-Target names the fault's operation (any operation if None) and the `times - 1`
-matching calls after it (the client's own retries), in one of the ways DynamoDB fails:
+matching calls after it (the client's own retries; with `onward`, every call after the first), in one
+of the ways DynamoDB fails:
 
   500              an InternalServerError body, the call never reaches the table
   throttle         400 ThrottlingException, the call never reaches the table
@@ -46,6 +47,7 @@ class Fault:
     nth: int  # the nth matching call after arming is the first to fail (1-based)
     times: int  # how many matching calls in a row fail from there
     kind: FaultKind
+    onward: bool = False  # once the first has failed, every call matches (DynamoDB down from there on)
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,8 @@ class FaultProxy:
     def _decide(self, operation: str) -> FaultKind | None:
         with self.lock:
             fault, injected = self.fault, None
-            if fault is not None and fault.target in (None, operation):
+            started = fault is not None and fault.onward and self.matched >= fault.nth
+            if fault is not None and (started or fault.target in (None, operation)):
                 self.matched += 1
                 if fault.nth <= self.matched < fault.nth + fault.times:
                     injected = fault.kind

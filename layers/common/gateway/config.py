@@ -46,6 +46,11 @@ class Settings(BaseModel):
     # that keeps their images.
     image_tasks_queue_url: str | None = Field(None, alias="IMAGE_TASKS_QUEUE_URL")
     images_bucket: str | None = Field(None, alias="IMAGES_BUCKET")
+    # Where a charge goes when DynamoDB took neither its settlement nor its pending record (unset: none)
+    unsettled_queue_url: str | None = Field(None, alias="UNSETTLED_QUEUE_URL")
+    # The sweeper's receive waits this long: a long poll asks every SQS server (a short one, 0, samples
+    # some and may miss a message until the next sweep; the tests' moto has one server)
+    unsettled_wait_seconds: int = Field(1, alias="UNSETTLED_WAIT_SECONDS", ge=0, le=20)
     # The longest an image task's work may take (the worker's timeout): a task closer than this to
     # its deadline is ended unworked, so the provider is never paid for images nobody is charged for.
     image_task_work_seconds: int = Field(300, alias="IMAGE_TASK_WORK_SECONDS", ge=0)

@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway import clock, periods
 from gateway.auth.authenticate import Principal, forget
-from gateway.billing import limit_headroom, shards
+from gateway.billing import limit_headroom, shards, unsettled
 from gateway.billing.refusals import refusal_error
 from gateway.catalog.runtime import PriceBasis
 from gateway.clock import day_from_epoch, iso_from_epoch, now_epoch
@@ -322,7 +322,12 @@ def settle_durably(
     try:
         record_pending(reservation, outcome)
     except Exception:
-        logger().exception("settlement and its record failed; the sweeper will refund the hold")
+        if unsettled.keep(reservation, ledger_entry(reservation, outcome)):
+            logger().error("settlement and its record failed; its charge is on the unsettled queue for the sweeper")
+        else:
+            logger().exception(
+                "settlement, its record and the unsettled queue failed; the sweeper will refund the hold"
+            )
     else:
         logger().error("settlement failed; its charge is kept on the reservation for the sweeper")
     return None

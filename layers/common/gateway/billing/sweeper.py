@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.billing import unsettled
 from gateway.billing.credits import EXPIRED, Outcome, settle, settle_entry
 from gateway.billing.holds import pending_entry, sweep_quiet_shards
 from gateway.clock import now_epoch
@@ -24,12 +25,14 @@ class SweepResult:
     refunded: int  # micro-credits
     charged: int = 0  # micro-credits of answers whose own settlement had failed
     released: int = 0  # micro-credits of windowed holds whose requests never settled
+    late: int = 0  # charges from the unsettled queue whose holds had been given back
 
 
 def sweep_expired(now: int | None = None, batch: int = 100) -> SweepResult:
-    """Settle every recorded reservation past its expiry, and release the ended windows of quiet
-    shards. The index is eventually consistent, so a reservation seen twice is settled once: the
-    settle transaction's condition decides."""
+    """Apply the unsettled queue's charges, then settle every recorded reservation past its expiry,
+    and release the ended windows of quiet shards. The index is eventually consistent, so a
+    reservation seen twice is settled once: the settle transaction's condition decides."""
+    queued = unsettled.apply_queue()  # first: their holds must not be given back
     repository = stores().credits
     moment = now_epoch() if now is None else now
     seen: set[str] = set()
@@ -46,7 +49,13 @@ def sweep_expired(now: int | None = None, batch: int = 100) -> SweepResult:
                 charged += entry.credits
                 refunded += reservation.amount - entry.credits
     tidied = sweep_quiet_shards(moment)
-    return SweepResult(settled + tidied.settled, refunded + tidied.refunded, charged + tidied.charged, tidied.released)
+    return SweepResult(
+        settled + tidied.settled + queued.settled,
+        refunded + tidied.refunded,
+        charged + tidied.charged + queued.charged,
+        tidied.released,
+        queued.late,
+    )
 
 
 EXPIRED_TASK = "The image task did not finish in time; it was not charged."

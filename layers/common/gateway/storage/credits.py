@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from gateway.storage import dynamo, layout, on_loop
@@ -163,21 +163,9 @@ class CreditRepository(dynamo.TableRepository):
         checked_amount(reservation.amount, "a hold", low=1, high=MAX_HOLD)
         checked_amount(entry.credits, "a charge", low=0, high=reservation.amount)
         refund = checked_amount(reservation.amount - entry.credits, "a refund", low=0, high=reservation.amount)
-        ledger_values = {
-            **asdict(entry),
-            "attempts": [dict(attempt) for attempt in entry.attempts],
-            **layout.trace_index(entry.account_id, entry.key_hash, entry.created_at, entry.trace_id),
-            "ttl": retention_until,
-        }
         items: list[dict[str, Any]] = [
             {"Update": self._release(reservation, entry.credits, refund, entry.day)},
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": {**layout.trace_key(entry.trace_id), **dynamo.to_attributes(ledger_values)},
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
+            self._ledger_put(entry, retention_until),
         ]
         if reservation.recorded:
             items.append(
@@ -212,6 +200,55 @@ class CreditRepository(dynamo.TableRepository):
         if "ConditionalCheckFailed" in codes:
             return False
         raise StorageUnavailable(f"settlement cancelled: {codes}")
+
+    def charge_late(self, reservation: Reservation, entry: LedgerEntry, retention_until: int) -> LedgerEntry | None:
+        """Charge an answer whose hold was given back before its settlement could be written (its
+        window released): from the shard's balance, at most what it has (a balance never goes below
+        zero), with its ledger entry. None when the entry was written meanwhile (charged once)."""
+        checked_amount(entry.credits, "a charge", low=0, high=reservation.amount)
+        for _ in range(CONFLICT_RETRIES):
+            answer = self.db.get_item(
+                TableName=self.table,
+                Key=layout.balance_key(reservation.account_id, reservation.shard),
+                ConsistentRead=True,
+            )
+            if "Item" not in answer:
+                return None  # no such shard (a deleted account): nothing to charge from
+            balance = int(dynamo.from_item(answer["Item"])["balance"])
+            late = replace(entry, credits=min(entry.credits, max(balance, 0)))
+            charge = {
+                "TableName": self.table,
+                "Key": layout.balance_key(reservation.account_id, reservation.shard),
+                "UpdateExpression": (
+                    "SET balance = balance - :c, charged.#day = if_not_exists(charged.#day, :zero) + :c"
+                ),
+                "ConditionExpression": "balance >= :c",
+                "ExpressionAttributeNames": {"#day": late.day},
+                "ExpressionAttributeValues": {":c": {"N": str(late.credits)}, ":zero": ZERO},
+            }
+            codes, _ = self._transact([{"Update": charge}, self._ledger_put(late, retention_until)])
+            if not codes:
+                return late
+            if codes[1] == "ConditionalCheckFailed":
+                return None
+            # the balance moved under the charge: read it again
+        raise StorageUnavailable("too many write conflicts")
+
+    def _ledger_put(self, entry: LedgerEntry, retention_until: int) -> dict[str, Any]:
+        """The ledger entry's Put, once per trace."""
+        values = {
+            **asdict(entry),
+            "attempts": [dict(attempt) for attempt in entry.attempts],
+            **layout.trace_index(entry.account_id, entry.key_hash, entry.created_at, entry.trace_id),
+            "ttl": retention_until,
+        }
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": {**layout.trace_key(entry.trace_id), **dynamo.to_attributes(values)},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
 
     def _release(self, reservation: Reservation, charged: int, refund: int, day: str) -> dict[str, Any]:
         """The shard's part of a settlement: the hold released, the refund back, the charge booked."""
