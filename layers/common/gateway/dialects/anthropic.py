@@ -5,6 +5,7 @@ Pure data and framing, no I/O."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 # Anthropic's error type for each HTTP status (its API errors page); other 4xx are invalid_request_error.
@@ -82,3 +83,51 @@ def thinking_block(block: dict[str, Any]) -> dict[str, Any]:
         return {"type": "redacted_thinking", "data": str(block.get("data") or "")}
     thinking, signature = str(block.get("thinking") or ""), str(block.get("signature") or "")
     return {"type": "thinking", "thinking": thinking, "signature": signature}
+
+
+# Anthropic's signed thinking carried through another vendor's opaque field (a Responses reasoning
+# item's encrypted_content, a Gemini thoughtSignature), so a client that sends it back gives Claude its
+# thinking again: CARRIED + the blocks as JSON, each carrier wrapping it in the encoding its field takes.
+CARRIED = "gw1."
+
+
+def carried_blocks(blocks: list[dict[str, Any]]) -> bytes:
+    """Thinking blocks as the JSON a carrier wraps."""
+    return json.dumps(blocks, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def blocks_carried(data: bytes) -> list[dict[str, Any]] | None:
+    """The thinking blocks of a carrier's JSON; None when it is not a list of blocks."""
+    try:
+        blocks = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(blocks, list) or not all(isinstance(block, dict) for block in blocks):
+        return None
+    return blocks
+
+
+class ThinkingBlocks:
+    """Signed thinking blocks assembled from a canonical stream's deltas, as Anthropic takes them back:
+    reasoning text accumulates until a thinking block's signature closes it (a block that brings its
+    own text keeps that); redacted blocks as they come."""
+
+    def __init__(self) -> None:
+        self.blocks: list[dict[str, Any]] = []
+        self._text = ""  # reasoning text since the last block closed
+
+    def feed(self, delta: Mapping[str, Any]) -> int:
+        """Takes a delta's reasoning text and blocks; returns how many blocks it closed."""
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(reasoning, str):
+            self._text += reasoning
+        closed = 0
+        for block in delta.get("thinking_blocks") or []:
+            if isinstance(block, dict) and block.get("type") == "thinking":
+                text = block.get("thinking") or self._text
+                self.blocks.append({"type": "thinking", "thinking": text, "signature": block.get("signature") or ""})
+                self._text, closed = "", closed + 1
+            elif isinstance(block, dict) and block.get("type") == "redacted_thinking":
+                self.blocks.append({"type": "redacted_thinking", "data": block.get("data") or ""})
+                closed += 1
+        return closed

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import mimetypes
 import re
 from collections.abc import Collection, Mapping
@@ -18,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.canonical import CompletionUsage, ToolCall, token_count
+from gateway.dialects.anthropic import CARRIED, blocks_carried, carried_blocks
 
 # google.rpc.Code names for the HTTP statuses the gateway answers with (Google's own mapping where
 # it has one; 402 and 413 have none, see `status_name`).
@@ -175,15 +175,11 @@ def call_signature(call: Mapping[str, Any]) -> str | None:
     return signature if isinstance(signature, str) and signature else None
 
 
-# A thoughtSignature the gateway wrote: another vendor's signed thinking (Anthropic's), which a Gemini
-# client keeps on the functionCall part and sends back, so that model gets its thinking again
-CARRIED_THINKING = b"gw1."
-
-
 def carried_thinking(blocks: list[dict[str, Any]]) -> str:
-    """Thinking blocks as a thoughtSignature: base64, as Google's own (the SDK reads them as bytes)."""
-    data = json.dumps(blocks, separators=(",", ":"), ensure_ascii=False).encode()
-    return base64.b64encode(CARRIED_THINKING + data).decode()
+    """Another vendor's signed thinking (Anthropic's) as a thoughtSignature, which a Gemini client keeps
+    on the functionCall part and sends back: base64 of the carrier, as Google's own (the SDK reads them
+    as bytes)."""
+    return base64.b64encode(CARRIED.encode() + carried_blocks(blocks)).decode()
 
 
 def thinking_carried(signature: Any) -> list[dict[str, Any]] | None:
@@ -195,15 +191,8 @@ def thinking_carried(signature: Any) -> list[dict[str, Any]] | None:
         data = base64.b64decode(signature.replace("-", "+").replace("_", "/") + "=" * (-len(signature) % 4))
     except ValueError:
         return None
-    if not data.startswith(CARRIED_THINKING):
-        return None
-    try:
-        blocks = json.loads(data[len(CARRIED_THINKING) :])
-    except ValueError:
-        return None
-    if not isinstance(blocks, list) or not all(isinstance(block, dict) for block in blocks):
-        return None
-    return blocks
+    mark = CARRIED.encode()
+    return blocks_carried(data[len(mark) :]) if data.startswith(mark) else None
 
 
 def signed(call: ToolCall, signature: Any) -> ToolCall:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.canonical import Body, ChatChunk, ChatCompletion, StreamEvent, Usage
+from gateway.dialects.anthropic import ThinkingBlocks
 from gateway.dialects.gemini import (
     call_signature,
     carried_thinking,
@@ -107,8 +108,7 @@ class StreamEncoder:
         self._calls: dict[int, dict[int, dict[str, Any]]] = {}
         self._reasons: dict[int, str | None] = {}
         self._usage: dict[str, Any] | None = None
-        self._thinking = ""  # reasoning text since the last thinking block closed
-        self._blocks: list[dict[str, Any]] = []  # another vendor's signed thinking, for the calls
+        self._thinking = ThinkingBlocks()  # another vendor's signed thinking, for the calls
 
     def _response(self, candidates: list[dict[str, Any]]) -> dict[str, Any]:
         response: dict[str, Any] = {"candidates": candidates, "modelVersion": self.model}
@@ -136,7 +136,7 @@ class StreamEncoder:
                 slot["function"]["arguments"] = slot["function"].get("arguments", "") + (
                     function.get("arguments") or ""
                 )
-            self._keep_thinking(delta)
+            self._thinking.feed(delta)
             parts = _parts(delta, with_calls=False)
             if choice.get("finish_reason"):
                 self._reasons[index] = choice["finish_reason"]
@@ -145,21 +145,9 @@ class StreamEncoder:
                 out.append(self._response([{"content": {"parts": parts, "role": "model"}, "index": index}]))
         return out
 
-    def _keep_thinking(self, delta: Mapping[str, Any]) -> None:
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if isinstance(reasoning, str):
-            self._thinking += reasoning
-        for block in delta.get("thinking_blocks") or []:  # a thinking block's signature ends its text
-            if isinstance(block, dict) and block.get("type") == "thinking":
-                text = block.get("thinking") or self._thinking
-                self._blocks.append({"type": "thinking", "thinking": text, "signature": block.get("signature") or ""})
-                self._thinking = ""
-            elif isinstance(block, dict) and block.get("type") == "redacted_thinking":
-                self._blocks.append({"type": "redacted_thinking", "data": block.get("data") or ""})
-
     def _flush(self, index: int) -> list[dict[str, Any]]:
         calls = self._calls.pop(index, {})
-        return _with_thinking([_call_part(calls[number]) for number in sorted(calls)], self._blocks)
+        return _with_thinking([_call_part(calls[number]) for number in sorted(calls)], self._thinking.blocks)
 
     def finish(self, usage: Usage | dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The last chunk: each candidate's finishReason (and calls never closed), with usageMetadata."""

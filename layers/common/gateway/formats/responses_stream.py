@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from gateway.canonical import ChatChunk, StreamEvent, Usage
+from gateway.dialects.anthropic import ThinkingBlocks
 from gateway.errors import GatewayError
 from gateway.formats.inbound import Exchange
 from gateway.formats.responses import ResponseContext
@@ -45,7 +46,7 @@ class ResponsesEncoder:
         self.open: dict[str, Any] | None = None  # the item being streamed
         self.key: Any = None  # what the open item is: "message", "reasoning" or ("call", index)
         self.text = ""  # the open item's text (or arguments)
-        self.blocks: list[dict[str, Any]] = []  # signed thinking of the open reasoning item
+        self.thinking = ThinkingBlocks()  # signed thinking of the open reasoning item
         self.finish_reason: str | None = None
         self.reasoning_tokens = 0
         self.held: dict[str, Any] | None = None  # an OpenAI upstream's terminal event
@@ -63,14 +64,9 @@ class ResponsesEncoder:
         if isinstance(reasoning, str) and reasoning:
             events += self._switch("reasoning")
             events += self._reasoning_delta(reasoning)
-        for block in map(_obj, delta.get("thinking_blocks") or []):
+        if delta.get("thinking_blocks"):  # a block's signature closes the open reasoning item's text
             events += self._switch("reasoning")
-            if block.get("type") == "thinking":  # its signature, at the end of its text
-                self.blocks.append(
-                    {"type": "thinking", "thinking": self._thinking_text(), "signature": block.get("signature") or ""}
-                )
-            elif block.get("type") == "redacted_thinking":
-                self.blocks.append({"type": "redacted_thinking", "data": block.get("data") or ""})
+        self.thinking.feed(delta)
         text = delta.get("content") or delta.get("refusal")
         if isinstance(text, str) and text:
             events += self._switch("message")
@@ -106,7 +102,7 @@ class ResponsesEncoder:
         if key == self.key:
             return []
         events = self._close()
-        self.key, self.text, self.blocks = key, "", []
+        self.key, self.text, self.thinking = key, "", ThinkingBlocks()
         index = len(self.output)
         if key == "message":
             self.open = message_item(new_id("msg"), "", "in_progress")
@@ -155,11 +151,6 @@ class ResponsesEncoder:
         )
         return events
 
-    def _thinking_text(self) -> str:
-        """The text of the thinking block a signature closes: what came since the last block."""
-        written = sum(len(block.get("thinking") or "") for block in self.blocks)
-        return self.text[written:]
-
     def _text_delta(self, delta: str) -> dict[str, Any]:
         assert self.open is not None
         self.text += delta
@@ -205,7 +196,7 @@ class ResponsesEncoder:
                 )
             )
         elif self.key == "reasoning":
-            done = reasoning_item(item["id"], self.text, self.blocks)
+            done = reasoning_item(item["id"], self.text, self.thinking.blocks)
             if self.text:
                 summary = {"type": "summary_text", "text": self.text}
                 events.append(
@@ -239,7 +230,7 @@ class ResponsesEncoder:
             )
         events.append(self._event("response.output_item.done", output_index=index, item=done))
         self.output.append(done)
-        self.open, self.key, self.text, self.blocks = None, None, "", []
+        self.open, self.key, self.text, self.thinking = None, None, "", ThinkingBlocks()
         return events
 
     # ------------------------------------------------------------ an OpenAI upstream's own stream

@@ -5,30 +5,29 @@ gives the model its thinking back. OpenAI cannot read these items; no other vend
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
+from gateway.dialects.anthropic import CARRIED, blocks_carried, carried_blocks
 from gateway.errors import InvalidRequest
 
-GATEWAY_REASONING = "gw1."  # `encrypted_content` of reasoning the gateway encoded (another vendor's thinking)
+GATEWAY_REASONING = CARRIED  # `encrypted_content` of reasoning the gateway encoded (another vendor's thinking)
 
 
 def encoded_thinking(blocks: list[dict[str, Any]]) -> str:
-    """Another vendor's signed thinking (Anthropic's) as a reasoning item's `encrypted_content`, so a
-    client that sends its items back (Codex, `store: false`) gives the model its thinking back."""
-    data = json.dumps(blocks, separators=(",", ":"), ensure_ascii=False).encode()
-    return GATEWAY_REASONING + base64.urlsafe_b64encode(data).decode()
+    """Another vendor's signed thinking (Anthropic's) as a reasoning item's `encrypted_content`:
+    the carrier's mark, then its JSON in URL-safe base64."""
+    return GATEWAY_REASONING + base64.urlsafe_b64encode(carried_blocks(blocks)).decode()
 
 
 def decoded_thinking(content: Any) -> list[dict[str, Any]]:
     """The thinking blocks a reasoning item of the gateway carries; OpenAI's own encrypted reasoning,
-    which no other vendor can read, gives none."""
+    which no other vendor can read, gives none. A damaged one of ours is the client's error."""
     if not isinstance(content, str) or not content.startswith(GATEWAY_REASONING):
         return []
     try:
-        blocks = json.loads(base64.urlsafe_b64decode(content[len(GATEWAY_REASONING) :].encode()))
+        blocks = blocks_carried(base64.urlsafe_b64decode(content[len(GATEWAY_REASONING) :].encode()))
     except ValueError:
-        raise InvalidRequest("a reasoning item's encrypted_content is damaged", param="input") from None
-    if not isinstance(blocks, list) or not all(isinstance(block, dict) for block in blocks):
+        blocks = None
+    if blocks is None:
         raise InvalidRequest("a reasoning item's encrypted_content is damaged", param="input")
     return blocks
