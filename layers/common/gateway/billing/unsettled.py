@@ -8,14 +8,17 @@ sweep that fails leaves it for the next; the ledger entry's own condition charge
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from gateway.billing.holds import pending_entry
 from gateway.clock import now_epoch
 from gateway.config import get_settings
 from gateway.observability import logger
 from gateway.storage import dynamo
+from gateway.storage.balances import Shard
 from gateway.storage.credits import LedgerEntry, Reservation
+from gateway.storage.errors import StorageUnavailable
 from gateway.storage.objects import sqs
 from gateway.storage.stores import stores
 
@@ -45,7 +48,9 @@ def keep(reservation: Reservation, entry: LedgerEntry) -> bool:
 
 
 def apply_queue() -> Applied:
-    """Apply every charge on the queue (up to MOST_BATCHES batches)."""
+    """Apply every charge on the queue (up to MOST_BATCHES batches). DynamoDB failing stops the
+    sweep (no hold is given back while its charge waits); a message that fails otherwise is logged
+    and left for the next sweep (UnsettledChargesAlarm), and the others are applied."""
     settings = get_settings()
     queue = settings.unsettled_queue_url
     if not queue:
@@ -58,7 +63,13 @@ def apply_queue() -> Applied:
         if not messages:
             break
         for message in messages:
-            done = apply(_reservation(message["Body"]))
+            try:
+                done = apply(_reservation(message["Body"]))
+            except (StorageUnavailable, dynamo.DynamoError):
+                raise
+            except Exception:
+                logger().exception("a charge on the unsettled queue could not be applied; left for the next sweep")
+                continue
             if done is not None:
                 entry, was_late = done
                 settled, charged, late = settled + 1, charged + entry.credits, late + was_late
@@ -67,28 +78,69 @@ def apply_queue() -> Applied:
 
 
 def apply(reservation: Reservation) -> tuple[LedgerEntry, bool] | None:
-    """Settle the charge kept on `reservation` against its hold, or charge it late (True) when the
-    hold was given back. None when it had been settled already (its ledger entry exists). An image
-    task's hold gets its pending record, as the worker would have written it: the sweeper settles it
-    with its task when it expires."""
+    """Settle the charge kept on `reservation` against its hold (an image task's with its task, as
+    the sweeper settles a kept charge), or charge it late (True) when the hold was given back. None
+    when it had been settled already (its ledger entry exists)."""
+    from gateway.billing.sweeper import settle_expired
+
     entry = pending_entry(reservation)
     credits = stores().credits
-    if reservation.recorded and credits.get_reservation(reservation.trace_id) is not None:
-        credits.record_pending(reservation, entry)
-        return entry, False
-    retention = now_epoch() + get_settings().trace_retention_days * 86_400
-    if not reservation.recorded and credits.settle(reservation, entry, retention):
-        return entry, False
-    if credits.get_entry(reservation.trace_id) is not None:
+    if reservation.recorded:
+        current = credits.get_reservation(reservation.trace_id)
+        settled = settle_expired(replace(current, pending=reservation.pending)) if current else None
+        if settled is not None:
+            return settled, False
+    else:
+        retention = now_epoch() + get_settings().trace_retention_days * 86_400
+        if credits.settle(reservation, entry, retention):
+            credits.drop_pending(reservation)  # one a pending record that committed but lost its answer left
+            return entry, False
+    before = credits.get_entry(reservation.trace_id)
+    if before is not None:
+        if int(before.get("credits") or 0) < entry.credits:  # an image task ended unworked meanwhile
+            logger().warning("a queued charge found its request settled for less", extra=_owed(entry, before))
         return None
-    charged = credits.charge_late(reservation, entry, retention)
+    return _charged_late(reservation, entry)
+
+
+def _charged_late(reservation: Reservation, entry: LedgerEntry) -> tuple[LedgerEntry, bool] | None:
+    """The hold was given back: charge the account's balance, its other shards' credits moved into
+    the hold's shard first when it alone is short."""
+    account = stores().accounts.get(reservation.account_id)
+    if account is None:
+        logger().warning("a queued charge's account is gone", extra=_owed(entry, None))
+        return None
+    balances = stores().accounts.balances
+    found, _ = balances.snapshot(reservation.account_id, account.shards)
+    short = entry.credits - next((s.balance for s in found if s.number == reservation.shard), 0)
+    if short > 0:
+        moves = _gathered(found, reservation.shard, short)
+        if moves:
+            balances.move(reservation.account_id, moves)  # False: balances moved meanwhile; charge what is there
+    retention = now_epoch() + get_settings().trace_retention_days * 86_400
+    charged = stores().credits.charge_late(reservation, entry, retention)
     if charged is None:
         return None
-    logger().warning(
-        "an answer's hold was given back before its charge; charged late",
-        extra={"trace_id": charged.trace_id, "credits": charged.credits, "owed": entry.credits},
-    )
+    logger().warning("an answer's hold was given back before its charge; charged late", extra=_owed(entry, charged))
     return charged, True
+
+
+def _gathered(found: list[Shard], target: int, needed: int) -> dict[int, int]:
+    """Moves of up to `needed` credits from the other shards into `target`."""
+    moves: dict[int, int] = {}
+    for shard in sorted(found, key=lambda s: -s.balance):
+        if shard.number == target or shard.balance <= 0 or needed <= 0:
+            continue
+        taken = min(shard.balance, needed)
+        moves[shard.number], needed = -taken, needed - taken
+    if moves:
+        moves[target] = -sum(moves.values())
+    return moves
+
+
+def _owed(entry: LedgerEntry, charged: LedgerEntry | dict[str, Any] | None) -> dict[str, Any]:
+    paid = charged.credits if isinstance(charged, LedgerEntry) else int((charged or {}).get("credits") or 0)
+    return {"trace_id": entry.trace_id, "owed": entry.credits, "charged": paid}
 
 
 def _reservation(body: str) -> Reservation:

@@ -314,6 +314,11 @@ class CreditRepository(dynamo.TableRepository):
         )
         return [Reservation.from_item(dynamo.from_item(item), recorded=False) for item in answer.get("Items", [])]
 
+    def drop_pending(self, reservation: Reservation) -> None:
+        """Remove the hold's pending item, if any (its charge settled otherwise)."""
+        key = layout.pending_key(reservation.account_id, reservation.shard, reservation.window, reservation.trace_id)
+        self.db.delete_item(TableName=self.table, Key=key)
+
     def pending_done_item(self, reservation: Reservation) -> dict[str, Any]:
         """The transaction item that removes a pending charge, written with its settlement."""
         key = layout.pending_key(reservation.account_id, reservation.shard, reservation.window, reservation.trace_id)
