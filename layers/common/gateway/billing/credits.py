@@ -297,11 +297,15 @@ def settle(reservation: Reservation, outcome: Outcome, also: Sequence[dict[str, 
     return settle_entry(reservation, ledger_entry(reservation, outcome), also)
 
 
+def retention_until() -> int:
+    """When a ledger entry written now expires (TRACE_RETENTION_DAYS)."""
+    return now_epoch() + get_settings().trace_retention_days * 86_400
+
+
 def settle_entry(
     reservation: Reservation, entry: LedgerEntry, also: Sequence[dict[str, Any]] = ()
 ) -> LedgerEntry | None:
-    retention = now_epoch() + get_settings().trace_retention_days * 86_400
-    if not _repository().settle(reservation, entry, retention, also):
+    if not _repository().settle(reservation, entry, retention_until(), also):
         logger().error("reservation was already settled", extra={"trace_id": reservation.trace_id})
         return None
     return entry

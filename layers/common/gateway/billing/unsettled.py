@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from gateway.billing.holds import pending_entry
-from gateway.clock import now_epoch
 from gateway.config import get_settings
 from gateway.observability import logger
 from gateway.storage import dynamo
@@ -38,7 +37,7 @@ def keep(reservation: Reservation, entry: LedgerEntry) -> bool:
     queue = get_settings().unsettled_queue_url
     if not queue:
         return False
-    body = {**asdict(reservation), "pending": {**asdict(entry), "attempts": list(entry.attempts)}}
+    body = {**asdict(reservation), "pending": asdict(entry)}
     try:
         sqs().send_message(QueueUrl=queue, MessageBody=json.dumps(dynamo.to_attributes(body)))
     except Exception:
@@ -81,6 +80,7 @@ def apply(reservation: Reservation) -> tuple[LedgerEntry, bool] | None:
     """Settle the charge kept on `reservation` against its hold (an image task's with its task, as
     the sweeper settles a kept charge), or charge it late (True) when the hold was given back. None
     when it had been settled already (its ledger entry exists)."""
+    from gateway.billing.credits import retention_until
     from gateway.billing.sweeper import settle_expired
 
     entry = pending_entry(reservation)
@@ -90,15 +90,14 @@ def apply(reservation: Reservation) -> tuple[LedgerEntry, bool] | None:
         settled = settle_expired(replace(current, pending=reservation.pending)) if current else None
         if settled is not None:
             return settled, False
-    else:
-        retention = now_epoch() + get_settings().trace_retention_days * 86_400
-        if credits.settle(reservation, entry, retention):
-            credits.drop_pending(reservation)  # one a pending record that committed but lost its answer left
-            return entry, False
+    elif credits.settle(reservation, entry, retention_until()):
+        credits.drop_pending(reservation)  # one a pending record that committed but lost its answer left
+        return entry, False
     before = credits.get_entry(reservation.trace_id)
     if before is not None:
-        if int(before.get("credits") or 0) < entry.credits:  # an image task ended unworked meanwhile
-            logger().warning("a queued charge found its request settled for less", extra=_owed(entry, before))
+        paid = int(before.get("credits") or 0)
+        if paid < entry.credits:  # an image task ended unworked meanwhile
+            logger().warning("a queued charge found its request settled for less", extra=_owed(entry, paid))
         return None
     return _charged_late(reservation, entry)
 
@@ -106,9 +105,11 @@ def apply(reservation: Reservation) -> tuple[LedgerEntry, bool] | None:
 def _charged_late(reservation: Reservation, entry: LedgerEntry) -> tuple[LedgerEntry, bool] | None:
     """The hold was given back: charge the account's balance, its other shards' credits moved into
     the hold's shard first when it alone is short."""
+    from gateway.billing.credits import retention_until
+
     account = stores().accounts.get(reservation.account_id)
     if account is None:
-        logger().warning("a queued charge's account is gone", extra=_owed(entry, None))
+        logger().warning("a queued charge's account is gone", extra=_owed(entry, 0))
         return None
     balances = stores().accounts.balances
     found, _ = balances.snapshot(reservation.account_id, account.shards)
@@ -117,11 +118,12 @@ def _charged_late(reservation: Reservation, entry: LedgerEntry) -> tuple[LedgerE
         moves = _gathered(found, reservation.shard, short)
         if moves:
             balances.move(reservation.account_id, moves)  # False: balances moved meanwhile; charge what is there
-    retention = now_epoch() + get_settings().trace_retention_days * 86_400
-    charged = stores().credits.charge_late(reservation, entry, retention)
+    charged = stores().credits.charge_late(reservation, entry, retention_until())
     if charged is None:
         return None
-    logger().warning("an answer's hold was given back before its charge; charged late", extra=_owed(entry, charged))
+    logger().warning(
+        "an answer's hold was given back before its charge; charged late", extra=_owed(entry, charged.credits)
+    )
     return charged, True
 
 
@@ -138,8 +140,7 @@ def _gathered(found: list[Shard], target: int, needed: int) -> dict[int, int]:
     return moves
 
 
-def _owed(entry: LedgerEntry, charged: LedgerEntry | dict[str, Any] | None) -> dict[str, Any]:
-    paid = charged.credits if isinstance(charged, LedgerEntry) else int((charged or {}).get("credits") or 0)
+def _owed(entry: LedgerEntry, paid: int) -> dict[str, Any]:
     return {"trace_id": entry.trace_id, "owed": entry.credits, "charged": paid}
 
 

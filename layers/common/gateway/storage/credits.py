@@ -291,7 +291,7 @@ class CreditRepository(dynamo.TableRepository):
                 )
                 return
             values = {**asdict(reservation), "pending": pending}
-            key = layout.pending_key(reservation.account_id, reservation.shard, reservation.window, entry.trace_id)
+            key = _pending_key(reservation)
             self.db.put_item(
                 TableName=self.table,
                 Item={**key, **dynamo.to_attributes(values)},
@@ -316,12 +316,11 @@ class CreditRepository(dynamo.TableRepository):
 
     def drop_pending(self, reservation: Reservation) -> None:
         """Remove the hold's pending item, if any (its charge settled otherwise)."""
-        key = layout.pending_key(reservation.account_id, reservation.shard, reservation.window, reservation.trace_id)
-        self.db.delete_item(TableName=self.table, Key=key)
+        self.db.delete_item(TableName=self.table, Key=_pending_key(reservation))
 
     def pending_done_item(self, reservation: Reservation) -> dict[str, Any]:
         """The transaction item that removes a pending charge, written with its settlement."""
-        key = layout.pending_key(reservation.account_id, reservation.shard, reservation.window, reservation.trace_id)
+        key = _pending_key(reservation)
         return {"Delete": {"TableName": self.table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}}
 
     def expired_reservations(self, now: int, limit: int = 100) -> list[Reservation]:
@@ -372,6 +371,11 @@ class CreditRepository(dynamo.TableRepository):
             else:
                 return [], []
         raise StorageUnavailable("too many write conflicts")
+
+
+def _pending_key(reservation: Reservation) -> dict[str, Any]:
+    """The key of the hold's pending item (a charge its settlement could not write)."""
+    return layout.pending_key(reservation.account_id, reservation.shard, reservation.window, reservation.trace_id)
 
 
 _COUNTER_REFUSALS: dict[str, RefusalReason] = {

@@ -90,10 +90,12 @@ def chat_response(payload: dict[str, Any], model: str, *, created: int | None = 
     completion_id = _completion_id(payload)
     choices: list[Choice] = []
     calls_so_far = 0
+    produced: set[str] = set()  # the counts the answer shows were produced
     for position, candidate in enumerate(payload.get("candidates") or []):
         content = candidate.get("content") or {}
         texts, thoughts, calls = _split_parts(content.get("parts"), completion_id, calls_so_far)
         calls_so_far += len(calls)
+        produced |= _counted(texts, thoughts, calls)
         message: Message = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
         if thoughts:
             message["reasoning_content"] = "".join(thoughts)
@@ -124,7 +126,7 @@ def chat_response(payload: dict[str, Any], model: str, *, created: int | None = 
         "model": model,
         "choices": choices,
     }
-    usage = usage_to_openai(payload.get("usageMetadata"), _produced(payload.get("candidates")))
+    usage = usage_to_openai(payload.get("usageMetadata"), produced)
     if usage is not None:
         completion["usage"] = grounded(usage, payload)
     return completion
