@@ -83,9 +83,11 @@ def seed_gateway(gateway_url, gateway_env, seed_catalog, openai_upstream, fake_s
     os.environ.update(env)
     for name in unset:
         os.environ.pop(name, None)
+    aside = _set_runtime_catalog_aside()
     _reset_caches()
     health.reset()
     yield gateway_url
+    _put_back_runtime_catalog(aside)
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
@@ -93,6 +95,37 @@ def seed_gateway(gateway_url, gateway_env, seed_catalog, openai_upstream, fake_s
             os.environ[name] = value
     _reset_caches()
     health.reset()
+
+
+def _set_runtime_catalog_aside() -> list[dict[str, Any]]:
+    """The table's catalog partition as earlier tests left it (an operator's models and channels),
+    taken out, so that the seeds meet the shipped catalog whichever tests ran before them."""
+    from gateway.config import get_settings
+    from gateway.storage import dynamo, layout
+
+    client, table = dynamo.boto3_client(), get_settings().table_name
+    items: list[dict[str, Any]] = []
+    for page in client.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": layout.CATALOG_PK}},
+        ConsistentRead=True,
+    ):
+        items += page["Items"]
+    for item in items:
+        client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+    return items
+
+
+def _put_back_runtime_catalog(items: list[dict[str, Any]]) -> None:
+    """The partition as it was before the seeds ran (theirs, if any, taken out first)."""
+    from gateway.config import get_settings
+    from gateway.storage import dynamo
+
+    _set_runtime_catalog_aside()
+    client, table = dynamo.boto3_client(), get_settings().table_name
+    for item in items:
+        client.put_item(TableName=table, Item=item)
 
 
 @dataclass
