@@ -60,6 +60,28 @@ def test_the_hold_covers_every_completion_best_of_makes(gateway_url, upstream, m
     assert client.completions.create(model="test/instruct", prompt="hi", max_tokens=1000).choices
 
 
+def test_a_batch_of_prompts_is_held_for_the_completions_of_each_and_charged_them_all(
+    gateway_url, upstream, make_tenant
+):
+    # Given an account that can pay for one completion of 1,000 tokens but not for twenty: a batch of
+    # twenty prompts gets twenty completions from the upstream, each up to max_tokens
+    tenant = make_tenant("0.01")
+    client = sdk(gateway_url, tenant.key)
+    for prompt in (["hi"] * 20, [[17, 18]] * 20):
+        with pytest.raises(openai.APIStatusError) as caught:
+            client.completions.create(model="test/instruct", prompt=prompt, max_tokens=1000)
+        assert caught.value.status_code == 402
+    assert balance_of(tenant.account_id) == 10_000
+    # A batch it can pay for is served a completion per prompt, and charged for every one
+    raw = client.completions.with_raw_response.create(model="test/instruct", prompt=["hello there", "and you"])
+    completion = raw.parse()
+    assert [choice.text for choice in completion.choices] == ["echo: hello there", "echo: and you"]
+    entry = ledger_entry(raw.headers["x-trace-id"])
+    assert entry is not None
+    assert (entry["prompt_tokens"], entry["completion_tokens"]) == (4, 6)
+    assert entry["credits"] == price_micro(4, 6) == 10_000 - balance_of(tenant.account_id)
+
+
 def test_a_model_that_does_not_complete_text_is_a_400(gateway_url, upstream, make_tenant):
     tenant = make_tenant("10")
     with pytest.raises(openai.BadRequestError) as caught:

@@ -153,25 +153,43 @@ class ResponsesAPI:
         self.record(body, request)
         if not self.authorized(request):
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
-        prompt = body["prompt"] if isinstance(body["prompt"], str) else " ".join(map(str, body["prompt"]))
-        reply = "echo: " + prompt
-        usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": len(reply.split())}
+        # As OpenAI answers a batch (a list of strings or of token lists): n choices for each prompt
+        prompts = body["prompt"] if _batch(body["prompt"]) else [body["prompt"]]
+        replies = [
+            "echo: " + (prompt if isinstance(prompt, str) else " ".join(map(str, prompt)))
+            for prompt in prompts
+            for _ in range(body.get("n") or 1)
+        ]
+        texts = [prompt if isinstance(prompt, str) else " ".join(map(str, prompt)) for prompt in prompts]
+        usage = {
+            "prompt_tokens": sum(len(text.split()) for text in texts),
+            "completion_tokens": sum(len(reply.split()) for reply in replies),
+        }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         base = {"id": "cmpl-fake", "object": "text_completion", "created": int(time.time()), "model": body["model"]}
         if not body.get("stream"):
-            choice = {"text": reply, "index": 0, "logprobs": None, "finish_reason": "stop"}
-            return JSONResponse({**base, "choices": [choice], "usage": usage})
+            choices = [
+                {"text": reply, "index": index, "logprobs": None, "finish_reason": "stop"}
+                for index, reply in enumerate(replies)
+            ]
+            return JSONResponse({**base, "choices": choices, "usage": usage})
 
         async def chunks() -> AsyncIterator[bytes]:
-            for word in reply.split(" "):
-                choice = {"text": word + " ", "index": 0, "logprobs": None, "finish_reason": None}
-                yield _data({**base, "choices": [choice]})
-            yield _data({**base, "choices": [{"text": "", "index": 0, "logprobs": None, "finish_reason": "stop"}]})
+            for index, reply in enumerate(replies):
+                for word in reply.split(" "):
+                    choice = {"text": word + " ", "index": index, "logprobs": None, "finish_reason": None}
+                    yield _data({**base, "choices": [choice]})
+                done = {"text": "", "index": index, "logprobs": None, "finish_reason": "stop"}
+                yield _data({**base, "choices": [done]})
             if (body.get("stream_options") or {}).get("include_usage"):
                 yield _data({**base, "choices": [], "usage": usage})
             yield b"data: [DONE]\n\n"
 
         return StreamingResponse(chunks(), media_type="text/event-stream")
+
+
+def _batch(prompt: Any) -> bool:
+    return isinstance(prompt, list) and bool(prompt) and isinstance(prompt[0], str | list)
 
 
 async def _events(response: dict[str, Any]) -> AsyncIterator[bytes]:

@@ -66,11 +66,11 @@ class CompletionRequest(WireModel):
 def exchange(request: CompletionRequest) -> Exchange:
     """The pipeline's view of a validated request. Its canonical form is only what the hold is priced
     on (the body's bytes, the output asked for each of the completions the upstream makes: `best_of`
-    of them when more than `n`); no upstream is sent a translation."""
+    of them when more than `n`, for each prompt of a batch); no upstream is sent a translation."""
     native = request.wire_body()
     preferences = native.pop("provider", None)
     models = native.pop("models", None) or []
-    made = max(request.n, request.best_of or 1)
+    made = max(request.n, request.best_of or 1) * prompts_in(request.prompt)
     priced = {**native, "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS, "n": made}
     return Exchange(
         format="completions",
@@ -87,6 +87,14 @@ def exchange(request: CompletionRequest) -> Exchange:
         models=tuple(models),
         requires=CAPABILITY,
     )
+
+
+def prompts_in(prompt: Prompt) -> int:
+    """How many prompts the upstream completes: a list of strings or of token lists is a batch, each
+    of its prompts given its own `n` completions; a string or one token list is one prompt."""
+    if isinstance(prompt, list) and prompt and isinstance(prompt[0], str | list):
+        return len(prompt)
+    return 1
 
 
 # ---------------------------------------------------------------- answers
