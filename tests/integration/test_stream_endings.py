@@ -16,6 +16,7 @@ import openai
 from gateway.billing.estimate import request_bytes
 from tests.conftest import balance_of, ledger_entry
 from tests.support.pricing import price_micro
+from tests.support.scripted import SCRIPT, Behaviour
 
 GRANT = 10_000_000
 
@@ -117,6 +118,32 @@ def test_a_client_that_walks_away_from_an_upstream_without_usage_pays_a_covering
     assert (entry["error_code"], entry["usage_estimated"]) == ("client_disconnected", True)
     assert entry["completion_tokens"] == len(b"echo: a b c ")
     assert entry["prompt_tokens"] == request_bytes(body)
+    assert balance_of(tenant.account_id) == GRANT - entry["credits"]
+
+
+def test_a_client_that_walks_away_before_its_format_showed_it_anything_still_pays_the_prompt(
+    gateway_url, upstream, make_tenant
+):
+    # Given an upstream that sends its first event (OpenAI's role chunk: the prompt was taken), then
+    # works on silently, as a reasoning model does; a Gemini client has been sent nothing for it
+    tenant = make_tenant("10")
+    marker = SCRIPT.plan(Behaviour(tokens=5, ending="stall", after=0))
+    body = {"contents": [{"role": "user", "parts": [{"text": f"think this over [[script:{marker}]]"}]}]}
+    try:
+        with httpx.stream(
+            "POST", f"{gateway_url}/v1beta/models/test/echo:streamGenerateContent?alt=sse", json=body,
+            headers={"x-goog-api-key": tenant.key}, timeout=20,
+        ) as response:  # fmt: skip
+            assert response.status_code == 200
+            trace_id = response.headers["x-trace-id"]
+        # When it leaves, then the upstream had its request, and the client pays its prompt's bound
+        entry = settled_entry(trace_id)
+    finally:
+        SCRIPT.release(marker)
+    assert len(SCRIPT.records(marker)) == 1
+    assert (entry["error_code"], entry["usage_estimated"]) == ("client_disconnected", True)
+    assert entry["prompt_tokens"] > 0
+    assert entry["credits"] > 0
     assert balance_of(tenant.account_id) == GRANT - entry["credits"]
 
 

@@ -28,6 +28,7 @@ from gateway.providers.errors import UpstreamFailure, api_error
 from gateway.services.chat import ChatCall, UpstreamStream
 
 HEARTBEAT = b": keep-alive\n\n"  # an SSE comment: every client's parser skips it
+CLIENT_GONE = "client_disconnected"  # the ledger's error code of a stream whose client went away
 READ_AHEAD = 16  # events read from the upstream before the client took them
 
 
@@ -127,7 +128,9 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
             return
         settled = True
         produced_nothing = tally.first_at is None and tally.usage is None and tally.produced_bytes == 0
-        if produced_nothing and error_code is not None:  # it failed before any output: refunded
+        # Failed before any output: refunded. A client that left is not a failure: the upstream took its
+        # prompt (whether or not its format had sent the client anything yet), so it pays at least that.
+        if produced_nothing and error_code not in (None, CLIENT_GONE):
             failure = ProviderError("The stream ended before any output.", code=error_code)
             cost = await call.meter.settle(call.meter.failed(failure))
         else:
@@ -174,7 +177,7 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
                 await _drain_for_usage(upstream, tally, settings.disconnect_drain_seconds, deadline)
             await upstream.cancel()
             await stream.stack.aclose()
-            await settle("client_disconnected")
+            await settle(CLIENT_GONE)
 
 
 async def _drain_for_usage(upstream: _Upstream, tally: _Tally, grace: float, deadline: float | None) -> None:
