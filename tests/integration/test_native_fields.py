@@ -17,6 +17,7 @@ from google.genai import types
 
 from tests.conftest import balance_of, ledger_entry
 from tests.support.pricing import price_micro
+from tests.support.scripted import SCRIPT, Behaviour
 
 GRANT = 10_000_000
 SEARCH_FEE, GROUNDING_FEE = 10_000, 35_000  # the test catalog's web_search (Claude) and grounding (Gemini)
@@ -92,6 +93,39 @@ def test_the_hold_covers_every_search_the_request_allows(gateway_url, upstream, 
     # Then a hundred allowed searches cannot be held (each can read a context window more), one can
     assert messages(gateway_url, tenant.key, tools=[{**WEB_SEARCH, "max_uses": 100}]).status_code == 402
     assert messages(gateway_url, tenant.key, tools=[{**WEB_SEARCH, "max_uses": 1}]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("tools", "hidden"),
+    [
+        ([{"name": "f", "input_schema": {"type": "object"}}], 346),  # Anthropic's tool-use system prompt
+        ([{"type": "bash_20250124", "name": "bash"}], 346 + 245),  # ... and a tool Anthropic defines
+        ([{"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}], 346 + 700),
+    ],
+)
+def test_tool_use_tokens_the_request_does_not_show_are_held_and_charged(
+    gateway_url, upstream, make_tenant, tools, hidden
+):
+    # Given a tiny request whose tools Anthropic bills hundreds of input tokens its bytes do not show
+    tenant = make_tenant("10")
+    marker = SCRIPT.plan(Behaviour(tokens=1, wire_usage=(("input_tokens", hidden + 20), ("output_tokens", 1))))
+    body = {"max_tokens": 1, "stream": True, "tools": tools,
+            "messages": [{"role": "user", "content": f"hi [[script:{marker}]]"}]}  # fmt: skip
+    try:
+        with httpx.stream(
+            "POST", f"{gateway_url}/v1/messages", json={"model": "test/claude", **body},
+            headers={"x-api-key": tenant.key}, timeout=20,
+        ) as response:  # fmt: skip
+            assert response.status_code == 200
+            trace_id = response.headers["x-trace-id"]
+            response.read()
+    finally:
+        SCRIPT.release(marker)
+    # Then the hold covered them, and every token Anthropic billed is charged
+    entry = ledger_entry(trace_id)
+    assert entry is not None
+    assert (entry["prompt_tokens"], entry["completion_tokens"]) == (hidden + 20, 1)
+    assert entry["credits"] == price_micro(hidden + 20, 1) == GRANT - balance_of(tenant.account_id)
 
 
 @pytest.mark.parametrize(

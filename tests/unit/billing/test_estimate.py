@@ -8,10 +8,13 @@ import pytest
 
 from gateway.billing.estimate import (
     IMAGE_TOKEN_ALLOWANCE,
+    PROVIDER_TOOL_ALLOWANCE,
+    TOOL_USE_ALLOWANCE,
     completion_token_bound,
     prompt_token_bound,
     request_bytes,
     reservation_amount,
+    tool_allowance,
 )
 from gateway.catalog.registry import ModelEntry
 
@@ -219,3 +222,44 @@ def test_a_document_audio_or_unknown_part_is_held_at_the_whole_context_window(pa
 def test_text_parts_get_no_allowance() -> None:
     body = chat({"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]})
     assert prompt_token_bound(body, CONTEXT) == request_bytes(body)
+
+
+FUNCTION = {"name": "f", "parameters": {"type": "object"}}
+
+
+@pytest.mark.parametrize(
+    "tools",
+    [
+        [{"type": "function", "function": FUNCTION}],  # OpenAI chat
+        [{"type": "function", **FUNCTION}],  # the Responses API
+        [{"type": "custom", "name": "grammar"}],  # OpenAI's custom tool
+        [{"name": "f", "input_schema": {"type": "object"}}],  # Anthropic's own definition
+        [{"functionDeclarations": [FUNCTION, FUNCTION]}],  # Gemini
+        [{"function_declarations": [FUNCTION]}],
+    ],
+)
+def test_tools_defined_by_their_bytes_add_the_tool_use_prompt_once(tools: list[Any]) -> None:
+    assert tool_allowance({"tools": tools}) == TOOL_USE_ALLOWANCE
+    assert tool_allowance({"tools": tools * 3}) == TOOL_USE_ALLOWANCE
+
+
+@pytest.mark.parametrize(
+    "tool",
+    [
+        {"type": "bash_20250124", "name": "bash"},  # Anthropic's: a definition of hundreds of tokens
+        {"type": "computer_20250124", "name": "computer", "display_width_px": 1024, "display_height_px": 768},
+        {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"},
+        {"type": "code_interpreter", "container": {"type": "auto"}},  # the Responses API's built-ins
+        {"codeExecution": {}},  # Gemini's
+        {"functionDeclarations": [FUNCTION], "googleSearch": {}},
+        "bash",  # not a tool at all: held as the worst
+    ],
+)
+def test_each_provider_defined_tool_adds_its_own_allowance(tool: Any) -> None:
+    assert tool_allowance({"tools": [tool]}) == TOOL_USE_ALLOWANCE + PROVIDER_TOOL_ALLOWANCE
+    assert tool_allowance({"tools": [tool, tool]}) == TOOL_USE_ALLOWANCE + 2 * PROVIDER_TOOL_ALLOWANCE
+
+
+@pytest.mark.parametrize("body", [{}, {"tools": None}, {"tools": []}, {"tools": {"type": "function"}}])
+def test_a_request_without_tools_has_no_tool_allowance(body: dict[str, Any]) -> None:
+    assert tool_allowance(body) == 0

@@ -13,6 +13,12 @@ from gateway.catalog.registry import ModelEntry
 # OpenAI's largest high-detail image is ~1,100 tokens; patch-based models go to ~2,500 with
 # their multiplier. Every image part is allowed this much on top of its bytes.
 IMAGE_TOKEN_ALLOWANCE = 3_000
+# Tool use costs input tokens the request's bytes do not show. Anthropic bills its tool-use system
+# prompt (313-346 tokens) on every request that declares a tool; a provider-defined tool (Anthropic's
+# computer, bash or text editor; OpenAI's and Gemini's built-in tools) is a few bytes naming a
+# definition, and often a system prompt, of 245 to ~1,200 tokens.
+TOOL_USE_ALLOWANCE = 500
+PROVIDER_TOOL_ALLOWANCE = 2_000
 # Parts that carry no media of their own.
 _TEXT_PARTS = frozenset({"text", "input_text", "output_text", "refusal", "thinking", "redacted_thinking"})
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
@@ -34,6 +40,29 @@ def prompt_token_bound(body: Mapping[str, Any], context_tokens: int) -> int:
         elif kind not in _TEXT_PARTS:
             files += 1
     return request_bytes(body) + IMAGE_TOKEN_ALLOWANCE * images + (context_tokens if files else 0)
+
+
+def tool_allowance(body: Mapping[str, Any]) -> int:
+    """Tokens of tool use the request's bytes do not show (see TOOL_USE_ALLOWANCE), for the tools of
+    `body` in any client format: OpenAI's and the Responses API's `function` (and `custom`) tools,
+    Anthropic's tools with an `input_schema`, and Gemini's function declarations are defined by their
+    bytes; any other entry is a provider-defined tool."""
+    tools = body.get("tools")
+    if not isinstance(tools, list) or not tools:
+        return 0
+    defined_elsewhere = sum(1 for tool in tools if not _defined_by_its_bytes(tool))
+    return TOOL_USE_ALLOWANCE + PROVIDER_TOOL_ALLOWANCE * defined_elsewhere
+
+
+def _defined_by_its_bytes(tool: Any) -> bool:
+    if not isinstance(tool, dict):
+        return False
+    if tool.get("type") in ("function", "custom"):
+        return True
+    if "input_schema" in tool and tool.get("type") in (None, "custom"):
+        return True
+    declared = ("functionDeclarations", "function_declarations")
+    return any(name in tool for name in declared) and set(tool) <= set(declared)
 
 
 def output_cap(entry: ModelEntry, requested: int | None) -> int:
