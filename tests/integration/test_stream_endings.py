@@ -102,6 +102,26 @@ def test_a_client_that_walks_away_pays_the_usage_the_upstream_reports_after_it_l
     assert balance_of(tenant.account_id) == GRANT - price_micro(3, 4)
 
 
+def test_a_client_that_walks_away_from_an_upstream_reporting_usage_as_it_goes_pays_all_it_produced(
+    gateway_url, upstream, make_tenant
+):
+    # Given an upstream that reports its usage so far with every chunk (vLLM's continuous usage stats)
+    tenant = make_tenant("10")
+    body = {"model": "test/drip", "stream": True, "messages": [{"role": "user", "content": "a b c"}],
+            "stream_options": {"include_usage": True, "continuous_usage_stats": True}}  # fmt: skip
+    with httpx.stream(
+        "POST", f"{gateway_url}/v1/chat/completions", json=body,
+        headers={"Authorization": f"Bearer {tenant.key}"}, timeout=20,
+    ) as response:  # fmt: skip
+        trace_id = response.headers["x-trace-id"]
+        next(response.iter_lines())  # the first event, then the client is gone
+    entry = settled_entry(trace_id)
+    # Then the upstream is read on to its end, not to its first report: all 4 pieces are charged
+    assert (entry["error_code"], entry["usage_estimated"]) == ("client_disconnected", False)
+    assert (entry["prompt_tokens"], entry["completion_tokens"]) == (3, 4)
+    assert balance_of(tenant.account_id) == GRANT - price_micro(3, 4)
+
+
 def test_a_client_that_walks_away_from_an_upstream_without_usage_pays_a_covering_estimate(
     gateway_url, upstream, make_tenant
 ):

@@ -258,9 +258,12 @@ class FakeOpenAI:
     async def _stream(self, body: dict[str, Any], reply: str, prompt_tokens: int) -> AsyncIterator[bytes]:
         model = body["model"]
         pieces = [piece + " " for piece in reply.split()]
+        # vLLM's continuous usage: every chunk carries the usage so far
+        continuous = (body.get("stream_options") or {}).get("continuous_usage_stats") is True
         yield _event(_chunk(model, {"role": "assistant", "content": ""}))
         for index, piece in enumerate(pieces):
-            yield _event(_chunk(model, {"content": piece}))
+            chunk = _chunk(model, {"content": piece})
+            yield _event({**chunk, "usage": _usage(prompt_tokens, index + 1)} if continuous else chunk)
             if index == 0 and model == "gated-stream":
                 await asyncio.to_thread(self.gate.wait, 10)
             if index == 1 and model == "cut-stream":

@@ -3,8 +3,9 @@
 - It ends: settled on the usage the upstream reported, before the stream's last event, so a client
   that read the end already sees its charge.
 - The upstream fails midway: an error event in the client's format; charged for what was produced.
-- The client goes away: the upstream is read on for a short grace while its usage is still to come,
-  then charged on that usage or on an estimate that covers the prompt and every produced byte.
+- The client goes away: the upstream is read on to its end, for a short grace at most (its usage comes
+  at the end, or grows with every event), then charged on that usage or on an estimate that covers the
+  prompt and every produced byte.
 - The invocation's deadline nears: ended with an error event and settled while the function lives.
 - Nothing arrives for a while: SSE comment heartbeats keep API Gateway's idle timeout away.
 """
@@ -181,9 +182,10 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
 
 
 async def _drain_for_usage(upstream: _Upstream, tally: _Tally, grace: float, deadline: float | None) -> None:
-    """Read on (sending nothing) until the upstream reports its usage, ends, or `grace` passes."""
+    """Read on (sending nothing) until the upstream ends or `grace` passes: its usage, whether reported
+    at its end or with every event (vLLM's continuous usage stats), is then what it produced."""
     until = time.monotonic() + grace
-    while tally.usage is None:
+    while True:
         left = until - time.monotonic()
         limit = deadlines.seconds_left(deadline)
         left = left if limit is None else min(left, limit)
