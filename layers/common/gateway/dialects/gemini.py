@@ -224,12 +224,20 @@ def parse_data_url(url: str) -> tuple[str, str] | None:
 
 def guess_mime(url: str, default: str) -> str:
     """The mime type a URL's file name suggests (Gemini requires one for fileData)."""
-    guessed, _ = mimetypes.guess_type(urlsplit(url).path, strict=False)
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # not a URL (an unclosed IPv6 bracket): nothing to guess from
+        return default
+    guessed, _ = mimetypes.guess_type(path, strict=False)
     return guessed or default
 
 
 def is_web_url(url: str) -> bool:
-    return urlsplit(url).scheme in ("http", "https")
+    """An http(s) URL that parses (urlsplit raises on an unclosed IPv6 bracket: not a URL)."""
+    try:
+        return urlsplit(url).scheme in ("http", "https")
+    except ValueError:
+        return False
 
 
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")

@@ -193,6 +193,8 @@ def _part(block: Any, where: str, *, text_only: bool = False) -> dict[str, Any]:
     data_url = f"data:{source.get('media_type')};base64,{source.get('data')}"
     if kind == "text" and isinstance(block.get("text"), str):
         part: dict[str, Any] = {"type": "text", "text": block["text"]}
+    elif kind == "image" and not text_only and source.get("type") == "url" and not isinstance(source.get("url"), str):
+        raise InvalidRequest("An image source of type `url` needs its `url`.", param=f"{where}.source.url")
     elif kind == "image" and not text_only and source.get("type") in ("base64", "url"):
         url = source["url"] if source["type"] == "url" else data_url
         part = {"type": "image_url", "image_url": {"url": url}}

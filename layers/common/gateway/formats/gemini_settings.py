@@ -46,7 +46,7 @@ def function_tools(body: dict[str, Any], skipped: Skipped | None = None) -> dict
     if not tools:
         return {}
     mode = str(field(config, "mode") or "AUTO").upper()
-    allowed = field(config, "allowedFunctionNames") or []
+    allowed = _strings(field(config, "allowedFunctionNames"), "toolConfig.functionCallingConfig.allowedFunctionNames")
     choice: Any
     if mode in ("AUTO", "MODE_UNSPECIFIED"):
         choice = "auto"
@@ -71,10 +71,10 @@ def generation(config: dict[str, Any], skipped: Skipped | None = None) -> dict[s
         if key in _SAMPLING:
             request[_SAMPLING[key]] = value
         elif key == "stopSequences":
-            request["stop"] = value
+            request["stop"] = _strings(value, param)
         elif key == "thinkingConfig":
             request.update(_reasoning(value))
-        elif (key == "responseModalities" and [str(m).upper() for m in value] in ([], ["TEXT"])) or (
+        elif (key == "responseModalities" and [m.upper() for m in _strings(value, param)] in ([], ["TEXT"])) or (
             key == "responseLogprobs" and value is False
         ):
             continue
@@ -93,6 +93,15 @@ def generation(config: dict[str, Any], skipped: Skipped | None = None) -> dict[s
     elif mime not in (None, "text/plain"):
         raise InvalidRequest(f"responseMimeType `{mime}` is not supported.", param="generationConfig.responseMimeType")
     return request
+
+
+def _strings(value: Any, param: str) -> list[str]:
+    """A list of strings as sent (none: empty), or the 400 naming `param`."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidRequest(f"`{param.rpartition('.')[2]}` must be a list of strings.", param=param)
+    return value
 
 
 def _reasoning(thinking: Any) -> dict[str, Any]:

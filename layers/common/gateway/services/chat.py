@@ -26,6 +26,7 @@ from gateway.canonical import Body, ChatCompletion, StreamEvent, Usage, completi
 from gateway.catalog.registry import ModelEntry
 from gateway.config import get_settings
 from gateway.errors import InvalidRequest
+from gateway.formats import translatable
 from gateway.formats.inbound import Exchange
 from gateway.providers import registry
 from gateway.providers.capabilities import CHAT, Capability, Events, NativeChat
@@ -52,6 +53,7 @@ async def infer(
     """`deadline` (a `time.monotonic()`) is when the answer must be settled: the Lambda's end. A
     non-streamed answer must also come before API Gateway gives up on a silent response."""
     started = time.monotonic()
+    translatable.check(exchange.canonical)
     if not exchange.stream:
         limit = started + get_settings().buffered_answer_seconds
         deadline = limit if deadline is None else min(deadline, limit)

@@ -10,7 +10,7 @@ from gateway.billing.charges import Charge
 from gateway.canonical import Body
 from gateway.catalog.registry import ModelEntry
 from gateway.errors import InvalidRequest
-from gateway.formats import token_counts
+from gateway.formats import token_counts, translatable
 from gateway.formats.inbound import Exchange
 from gateway.providers import registry
 from gateway.providers.capabilities import TOKEN_COUNTING
@@ -19,6 +19,8 @@ from gateway.services.routing import Candidate
 
 
 async def count(principal: Principal, exchange: Exchange, trace_id: str) -> Answer[Body]:
+    translatable.check(exchange.canonical)
+
     async def send(candidate: Candidate) -> Body:
         counting = candidate.client(TOKEN_COUNTING)
         if registry.native_client(candidate.kind, candidate.endpoint, exchange.format) is not None:
