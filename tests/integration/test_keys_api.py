@@ -295,6 +295,14 @@ def test_potatorouter_token_aliases(gateway_url, upstream, api):
     assert (token["status"], token["unlimited_quota"], token["remain_quota"]) == (1, False, 2)
     assert token["expired_time"] == -1
     assert chat(gateway_url, token["key"]).status_code == 200
+    # one-api's `unlimited_quota` is false unless sent: a `remain_quota` alone is the token's limit;
+    # `name` alone, an unlimited token
+    capped = api.http.post("/api/token", json={"name": "capped", "remain_quota": 10}).json()["data"]
+    assert (capped["unlimited_quota"], capped["remain_quota"]) == (False, 10)
+    unlimited = api.http.post("/api/token", json={"name": "open"}).json()["data"]
+    assert (unlimited["unlimited_quota"], unlimited["remain_quota"]) == (True, -1)
+    ignored = api.http.post("/api/token", json={"name": "i", "remain_quota": 5, "unlimited_quota": True}).json()
+    assert ignored["data"]["unlimited_quota"] is True
     aggregated()  # a key's totals are added from the ledger's stream
     listed = {t["id"]: t for t in api.http.get("/api/token").json()["data"]}
     assert listed[token["id"]]["used_quota"] > 0

@@ -72,7 +72,7 @@ class TokenCreate(WireModel):
 
     name: Name
     remain_quota: Credits | None = None
-    unlimited_quota: bool = True
+    unlimited_quota: bool | None = None  # not sent: unlimited unless a `remain_quota` is (one-api: false)
     expired_time: int = Field(-1, ge=-1, le=253_402_300_799)  # unix seconds (-1: never), at most year 9999
 
 

@@ -19,7 +19,7 @@ API_KEY_FIELDS = {"limit": "monthly_budget"}
 
 def from_token(body: TokenCreate) -> KeyCreate:
     fields: dict[str, Any] = {"name": body.name}
-    if not body.unlimited_quota and body.remain_quota is not None:
+    if body.unlimited_quota is not True and body.remain_quota is not None:
         fields["limit"] = body.remain_quota
     if body.expired_time != -1:
         fields["expires_at"] = datetime.fromtimestamp(body.expired_time, UTC)
