@@ -115,8 +115,21 @@ def test_gemini_image_models_answer_in_the_openai_shape(gateway_url, upstream, m
         ({"model": "test/image", "prompt": "x", "quality": "ultra"}, "quality"),
         ({"model": "test/echo", "prompt": "x"}, "model"),
         ({"model": "test/image", "prompt": "x", "response_format": "png"}, "response_format"),
+        # a streamed answer: the upstream would make and bill the images, then answer SSE
+        ({"model": "test/image", "prompt": "x", "stream": True}, "stream"),
+        ({"model": "test/image", "prompt": "x", "partial_images": 2}, "partial_images"),
     ],
-    ids=["no-prompt", "n-zero", "n-too-many", "bad-size", "bad-quality", "not-an-image-model", "bad-format"],
+    ids=[
+        "no-prompt",
+        "n-zero",
+        "n-too-many",
+        "bad-size",
+        "bad-quality",
+        "not-an-image-model",
+        "bad-format",
+        "stream",
+        "partial-images",
+    ],
 )
 def test_bad_image_requests_are_400_and_free(gateway_url, upstream, fake_servers, make_tenant, body, param):
     tenant = make_tenant("10")

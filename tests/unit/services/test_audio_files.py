@@ -93,6 +93,17 @@ def test_wav_chunks_before_fmt_and_data_are_skipped_with_padding() -> None:
     assert wav_seconds(audio) == Decimal("1.000")
 
 
+def test_a_second_fmt_chunk_cannot_shorten_what_the_first_one_plays() -> None:
+    """Decoders (ffmpeg) read the first `fmt `: a later one claiming 8 channels of 32 bits at 4 GHz
+    must not make an hour of 8 kHz audio a millisecond."""
+    audio = riff(
+        fmt_chunk(1, 1, 8000, 8000, 1, 8),
+        fmt_chunk(1, 8, 0xFFFFFFFF, 0xFFFFFFFF, 32, 32),
+        (b"data", b"\x80" * 8000 * 60),
+    )
+    assert wav_seconds(audio) == Decimal("60.000")
+
+
 @pytest.mark.parametrize("declared", [0, 0xFFFFFFFF, 10**6, 2])
 def test_wav_counts_every_byte_from_the_data_to_the_end_whatever_size_it_declares(declared: int) -> None:
     """A streaming writer's 0 or 0xFFFFFFFF, a size past the end, or one smaller than the audio that

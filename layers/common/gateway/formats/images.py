@@ -20,6 +20,10 @@ class ImageGenerationRequest(WireModel):
     quality: str | None = Field(None, max_length=32)
     response_format: Literal["url", "b64_json"] = "url"
     run_async: bool = Field(False, alias="async")
+    # A streamed answer (SSE, with partial images billed on top) is not served: the upstream would make
+    # and bill the images, and answer in a form the gateway does not read.
+    stream: Literal[False] | None = None
+    partial_images: Literal[0] | None = None
 
     def upstream_body(self) -> dict[str, Any]:
         """What an OpenAI-compatible image upstream gets: the client's fields but the gateway's."""

@@ -106,7 +106,7 @@ def _wav_header(content: bytes) -> tuple[tuple[int, int, int, int, int, int], in
     while position + 8 <= len(content):
         chunk, size = content[position : position + 4], int.from_bytes(content[position + 4 : position + 8], "little")
         body = position + 8
-        if chunk == b"fmt ":
+        if chunk == b"fmt " and fmt is None:  # the first one, as decoders (ffmpeg) read it
             if size < 16 or body + 16 > len(content):
                 return None
             fmt = struct.unpack_from("<HHIIHH", content, body)
