@@ -61,7 +61,7 @@ class _ResponseFormat(_Open):
 
 
 class _Translatable(_Open):
-    messages: list[_Message]
+    messages: list[_Message] | None = None  # a legacy completion has none: its prompt goes as sent
     stop: str | list[str] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | _ToolChoice | None = None
