@@ -9,9 +9,10 @@ duration before it has an answer:
         a compressed codec inside a WAV: the size bound below (its `byte_rate` is the client's word);
   other containers (MP3, Ogg, MP4/M4A, WebM, FLAC): an upper bound from the size, at
         BOUND_BYTES_PER_SECOND = 750 bytes per second (6 kbit/s, the floor of Opus, below MPEG
-        audio's 8 kbit/s and AAC's lowest rates), rounded up to whole seconds; for FLAC, the length
-        its STREAMINFO records when that is longer (a decoder plays every frame, whatever the count
-        written there says, so a count alone is never trusted to be short).
+        audio's 8 kbit/s and AAC's lowest rates), rounded up to whole seconds; for FLAC and for Ogg's
+        Opus and Vorbis, what their frames play (services/audio_timing.py) or a FLAC's STREAMINFO
+        records when longer: silence takes a few bytes a second there. (MP4 and WebM: the size bound
+        only; docs/ARCHITECTURE.md, "Known limits".)
 The bound is only held; the charge follows the upstream's reported `duration`.
 """
 
@@ -22,8 +23,10 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from gateway.errors import InvalidRequest
+from gateway.services import audio_timing
 
 BOUND_BYTES_PER_SECOND = 750
+MAX_SECONDS = 4 * 3600  # the longest a file may play (FLAC's and Ogg's frames are read up to it)
 MIN_BOUND_SECONDS = Decimal(1)
 MILLISECOND = Decimal("0.001")
 ACCEPTED = "wav, mp3, ogg/opus, flac, m4a/mp4, webm"
@@ -53,8 +56,15 @@ def inspect(content: bytes) -> AudioInfo:
     if seconds is not None:
         return AudioInfo(container, seconds, seconds)
     bound = size_bound(len(content))
-    recorded = flac_seconds(content) if container == "flac" else None
-    return AudioInfo(container, None, max(bound, recorded) if recorded is not None else bound)
+    played: Decimal | None = None
+    if container == "flac":
+        rate, _ = _streaminfo(content)
+        played = max(flac_seconds(content) or Decimal(0), audio_timing.flac_frames_seconds(content, rate, MAX_SECONDS))
+    elif container == "ogg":
+        played = audio_timing.ogg_seconds(content, MAX_SECONDS)
+    if played is not None and played > MAX_SECONDS:
+        raise InvalidRequest(f"The uploaded `file` plays longer than {MAX_SECONDS // 3600} hours.", param="file")
+    return AudioInfo(container, None, max(bound, played) if played is not None else bound)
 
 
 def container_of(content: bytes) -> str | None:
@@ -120,15 +130,18 @@ def _wav_header(content: bytes) -> tuple[tuple[int, int, int, int, int, int], in
 
 def flac_seconds(content: bytes) -> Decimal | None:
     """From STREAMINFO (the first metadata block): None when the total sample count is not recorded."""
-    if len(content) < 8 + 34 or content[4] & 0x7F != 0:
-        return None
-    info = content[8 : 8 + 34]
-    packed = int.from_bytes(info[10:18], "big")  # rate:20 channels:3 bits:5 samples:36
-    sample_rate = packed >> 44
-    total_samples = packed & ((1 << 36) - 1)
+    sample_rate, total_samples = _streaminfo(content)
     if sample_rate == 0 or total_samples == 0:
         return None
     return (Decimal(total_samples) / Decimal(sample_rate)).quantize(MILLISECOND, rounding=ROUND_CEILING)
+
+
+def _streaminfo(content: bytes) -> tuple[int, int]:
+    """(sample rate, total samples) STREAMINFO records; zeros when there is none."""
+    if len(content) < 8 + 34 or content[4] & 0x7F != 0:
+        return 0, 0
+    packed = int.from_bytes(content[8 + 10 : 8 + 18], "big")  # rate:20 channels:3 bits:5 samples:36
+    return packed >> 44, packed & ((1 << 36) - 1)
 
 
 def size_bound(size: int) -> Decimal:

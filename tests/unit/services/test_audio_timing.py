@@ -1,0 +1,99 @@
+"""Compressed audio is held for what its frames play, not what its size suggests: the files here are
+real FLAC and Ogg (Opus, Vorbis) encodes by libsndfile, and silence takes a few bytes a second in them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from gateway.errors import InvalidRequest
+from gateway.services import audio_files
+from gateway.services.audio_files import inspect, size_bound
+from gateway.services.audio_timing import _crc8, flac_frames_seconds, ogg_seconds
+
+
+def encoded(samples: np.ndarray, rate: int, fmt: str, subtype: str, tmp_path: Path) -> bytes:
+    path = tmp_path / f"audio.{subtype.lower()}"  # a file: libsndfile's Ogg writers need one
+    soundfile.write(path, samples, rate, format=fmt, subtype=subtype)
+    return path.read_bytes()
+
+
+def silence(seconds: int, rate: int) -> np.ndarray:
+    return np.zeros(seconds * rate, dtype="int16")
+
+
+def quiet_noise(seconds: int, rate: int) -> np.ndarray:
+    """libsndfile's Vorbis encoder crashes on pure digital silence; a faint hiss stands in for it."""
+    return (np.random.default_rng(7).standard_normal(seconds * rate) * 0.01).astype("float32")
+
+
+def test_ten_minutes_of_flac_silence_is_held_for_ten_minutes_not_its_size(tmp_path: Path) -> None:
+    audio = encoded(silence(600, 16_000), 16_000, "FLAC", "PCM_16", tmp_path)
+    assert size_bound(len(audio)) < 60  # ~28 kB: under a minute at 750 bytes a second
+    assert flac_frames_seconds(audio, 16_000) == Decimal("600.000")
+    assert inspect(audio).bound_seconds >= 600
+
+
+@pytest.mark.parametrize("recorded", [0, 1])
+def test_a_flac_recording_no_length_or_a_short_one_is_still_held_for_its_frames(tmp_path: Path, recorded: int) -> None:
+    audio = bytearray(encoded(silence(300, 8_000), 8_000, "FLAC", "PCM_16", tmp_path))
+    packed = int.from_bytes(audio[18:26], "big")
+    audio[18:26] = ((packed >> 36 << 36) | recorded).to_bytes(8, "big")  # STREAMINFO's total samples
+    assert inspect(bytes(audio)).bound_seconds >= 300
+
+
+def test_a_flac_frame_header_that_fails_its_crc_is_not_a_frame() -> None:
+    header = bytes([0xFF, 0xF8, 0xC9, 0x08, 0x00])  # 4096 samples at 44.1 kHz, frame 0
+    valid = header + bytes([_crc8(header)])
+    assert flac_frames_seconds(b"fLaC" + valid + b"\x00" * 32, 44_100) > 0
+    assert flac_frames_seconds(b"fLaC" + header + bytes([_crc8(header) ^ 1]) + b"\x00" * 32, 44_100) == 0
+
+
+def test_a_minute_of_opus_silence_is_held_for_a_minute(tmp_path: Path) -> None:
+    audio = encoded(silence(60, 48_000), 48_000, "OGG", "OPUS", tmp_path)
+    assert size_bound(len(audio)) < 60
+    seconds = ogg_seconds(audio)
+    assert seconds is not None
+    assert 60 <= seconds <= Decimal("60.1")
+    assert inspect(audio).bound_seconds >= 60
+
+
+def test_vorbis_is_held_for_at_least_what_it_plays(tmp_path: Path) -> None:
+    audio = encoded(quiet_noise(5, 44_100), 44_100, "OGG", "VORBIS", tmp_path)
+    seconds = ogg_seconds(audio)
+    assert seconds is not None
+    assert 5 <= seconds <= Decimal("5.2")
+
+
+def test_an_ogg_file_of_no_codec_it_reads_keeps_the_size_bound() -> None:
+    junk = b"OggS\x00\x02" + b"\x00" * 1494
+    assert ogg_seconds(junk) is None
+    assert inspect(junk).bound_seconds == size_bound(len(junk))
+
+
+def test_a_truncated_flac_or_ogg_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
+    flac = encoded(silence(60, 16_000), 16_000, "FLAC", "PCM_16", tmp_path)
+    opus = encoded(silence(60, 48_000), 48_000, "OGG", "OPUS", tmp_path)
+    for audio in (flac, opus):
+        for cut in (5, 30, 200, len(audio) // 2):
+            assert inspect(audio[:cut]).bound_seconds >= size_bound(cut)
+        assert inspect(audio[: len(audio) // 2]).bound_seconds >= 25
+
+
+def test_a_file_playing_past_the_longest_the_gateway_takes_is_refused_without_reading_it_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audio_files, "MAX_SECONDS", 60)  # four hours, made a minute to keep the files small
+    for audio in (
+        encoded(silence(120, 8_000), 8_000, "FLAC", "PCM_16", tmp_path),
+        encoded(silence(120, 48_000), 48_000, "OGG", "OPUS", tmp_path),
+    ):
+        with pytest.raises(InvalidRequest) as refused:
+            inspect(audio)
+        assert refused.value.param == "file"
+    flac = encoded(silence(120, 8_000), 8_000, "FLAC", "PCM_16", tmp_path)
+    assert 30 < flac_frames_seconds(flac, 8_000, 30) < 31  # read no further than past the ceiling
