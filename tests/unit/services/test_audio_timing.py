@@ -1,11 +1,14 @@
 """Compressed audio is held for what its frames play, not what its size suggests: the files here are
-real FLAC and Ogg (Opus, Vorbis) encodes by libsndfile, and silence takes a few bytes a second in them."""
+real FLAC and Ogg (Opus, Vorbis) encodes by libsndfile and AAC in MP4 by FFmpeg (PyAV), and silence
+takes a few bytes a second in them."""
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import soundfile
@@ -13,7 +16,7 @@ import soundfile
 from gateway.errors import InvalidRequest
 from gateway.services import audio_files
 from gateway.services.audio_files import inspect, size_bound
-from gateway.services.audio_timing import _crc8, flac_frames_seconds, ogg_seconds
+from gateway.services.audio_timing import _crc8, flac_frames_seconds, mp4_seconds, ogg_seconds
 
 
 def encoded(samples: np.ndarray, rate: int, fmt: str, subtype: str, tmp_path: Path) -> bytes:
@@ -75,11 +78,11 @@ def test_an_ogg_file_of_no_codec_it_reads_keeps_the_size_bound() -> None:
     assert inspect(junk).bound_seconds == size_bound(len(junk))
 
 
-def test_a_truncated_flac_or_ogg_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
+def test_a_truncated_file_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
     flac = encoded(silence(60, 16_000), 16_000, "FLAC", "PCM_16", tmp_path)
     opus = encoded(silence(60, 48_000), 48_000, "OGG", "OPUS", tmp_path)
-    for audio in (flac, opus):
-        for cut in (5, 30, 200, len(audio) // 2):
+    for audio in (flac, opus, aac_in_mp4(60, container="mp4", movflags="frag_keyframe+empty_moov")):
+        for cut in (12, 30, 200, len(audio) // 2):
             assert inspect(audio[:cut]).bound_seconds >= size_bound(cut)
         assert inspect(audio[: len(audio) // 2]).bound_seconds >= 25
 
@@ -97,3 +100,51 @@ def test_a_file_playing_past_the_longest_the_gateway_takes_is_refused_without_re
         assert refused.value.param == "file"
     flac = encoded(silence(120, 8_000), 8_000, "FLAC", "PCM_16", tmp_path)
     assert 30 < flac_frames_seconds(flac, 8_000, 30) < 31  # read no further than past the ceiling
+
+
+def aac_in_mp4(seconds: int, rate: int = 16_000, container: str = "ipod", **options: str) -> bytes:
+    """AAC silence muxed by FFmpeg: `ipod` is M4A; `movflags` may fragment it."""
+    out = io.BytesIO()
+    with av.open(out, mode="w", format=container, options=options) as muxer:
+        stream = muxer.add_stream("aac", rate=rate, layout="mono")
+        block = 1024
+        for index in range(seconds * rate // block):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, block), dtype="float32"), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, index * block
+            for packet in stream.encode(frame):
+                muxer.mux(packet)
+        for packet in stream.encode(None):
+            muxer.mux(packet)
+    return out.getvalue()
+
+
+def test_ten_minutes_of_aac_silence_in_m4a_is_held_for_ten_minutes() -> None:
+    audio = aac_in_mp4(600)
+    assert size_bound(len(audio)) < 150  # ~76 kB
+    played = mp4_seconds(audio)
+    assert played is not None
+    assert 600 <= played <= Decimal("600.2")
+    assert inspect(audio).bound_seconds >= 600
+
+
+def test_a_fragmented_mp4_counts_the_samples_of_its_fragments() -> None:
+    audio = aac_in_mp4(60, container="mp4", movflags="frag_keyframe+empty_moov")
+    played = mp4_seconds(audio)
+    assert played is not None
+    assert 60 <= played <= Decimal("60.2")
+
+
+def test_an_mp4_whose_time_table_lies_short_is_held_for_every_sample_it_sizes() -> None:
+    audio = bytearray(aac_in_mp4(120))
+    stts = audio.find(b"stts")
+    entries = int.from_bytes(audio[stts + 8 : stts + 12], "big")
+    for entry in range(entries):  # every run of samples said to be one sample long
+        at = stts + 12 + 8 * entry
+        audio[at : at + 4] = (1).to_bytes(4, "big")
+    assert inspect(bytes(audio)).bound_seconds >= 120
+
+
+def test_an_mp4_without_tracks_keeps_the_size_bound() -> None:
+    bare = b"\x00\x00\x00\x18ftypM4A \x00\x00\x00\x00M4A mp42" + b"\x00" * 2000
+    assert mp4_seconds(bare) is None
+    assert inspect(bare).bound_seconds == size_bound(len(bare))

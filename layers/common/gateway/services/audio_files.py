@@ -9,10 +9,10 @@ duration before it has an answer:
         a compressed codec inside a WAV: the size bound below (its `byte_rate` is the client's word);
   other containers (MP3, Ogg, MP4/M4A, WebM, FLAC): an upper bound from the size, at
         BOUND_BYTES_PER_SECOND = 750 bytes per second (6 kbit/s, the floor of Opus, below MPEG
-        audio's 8 kbit/s and AAC's lowest rates), rounded up to whole seconds; for FLAC and for Ogg's
-        Opus and Vorbis, what their frames play (services/audio_timing.py) or a FLAC's STREAMINFO
-        records when longer: silence takes a few bytes a second there. (MP4 and WebM: the size bound
-        only; docs/ARCHITECTURE.md, "Known limits".)
+        audio's 8 kbit/s and AAC's lowest rates), rounded up to whole seconds; for FLAC, Ogg's Opus
+        and Vorbis, and MP4, what their frames play when longer (services/audio_timing.py; a FLAC's
+        STREAMINFO too): silence takes a few bytes a second there. (WebM: the size bound only;
+        docs/ARCHITECTURE.md, "Known limits".)
 The bound is only held; the charge follows the upstream's reported `duration`.
 """
 
@@ -62,6 +62,8 @@ def inspect(content: bytes) -> AudioInfo:
         played = max(flac_seconds(content) or Decimal(0), audio_timing.flac_frames_seconds(content, rate, MAX_SECONDS))
     elif container == "ogg":
         played = audio_timing.ogg_seconds(content, MAX_SECONDS)
+    elif container == "mp4":
+        played = audio_timing.mp4_seconds(content)
     if played is not None and played > MAX_SECONDS:
         raise InvalidRequest(f"The uploaded `file` plays longer than {MAX_SECONDS // 3600} hours.", param="file")
     return AudioInfo(container, None, max(bound, played) if played is not None else bound)

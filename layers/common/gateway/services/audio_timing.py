@@ -7,6 +7,8 @@ codecs encode silence in a few bytes a second, so a file's size does not bound i
 - Ogg: every packet of each Opus or Vorbis stream, at its longest: an Opus packet's frames as its TOC
   byte gives them (an empty packet, which a decoder conceals, at 120 ms), a Vorbis packet at half its
   long block. Streams of other codecs are not measured (None).
+- MP4/M4A: every sample of every track (its sample table's, and its fragments' runs), each at the
+  longest duration the track gives any of its samples.
 Both are upper bounds of what a decoder plays; the charge still follows the upstream's report. Both
 stop reading once past `ceiling` seconds (the longest file the gateway takes): a few megabytes of
 silence can hold millions of frames.
@@ -210,3 +212,125 @@ def _ogg_packets(content: bytes) -> list[tuple[int, bytes]]:
                 data = pending[serial] = bytearray()
         position = body if content.startswith(b"OggS", body) else content.find(b"OggS", body)
     return packets
+
+
+def mp4_seconds(content: bytes) -> Decimal | None:
+    """The longest the tracks of an MP4/M4A play: each track's samples (its sample table's and its
+    fragments' runs) at the longest duration any of them is given, in its own timescale; summed over
+    the tracks. None when the file has no track a decoder could play."""
+    boxes = _boxes(content, 0, len(content))
+    moov = next((_boxes(content, start, end) for kind, start, end in boxes if kind == b"moov"), [])
+    defaults = dict(_trex_durations(content, moov))
+    tracks: dict[int, list[int]] = {}  # track id -> [timescale, samples, longest sample duration]
+    for kind, start, end in moov:
+        if kind == b"trak":
+            track, timescale, samples, longest = _track(content, start, end)
+            if timescale:
+                tracks[track] = [timescale, samples, max(longest, defaults.get(track, 0))]
+    for kind, start, end in boxes:
+        if kind == b"moof":
+            for track, samples, longest in _fragment_runs(content, start, end, defaults):
+                if track in tracks:
+                    tracks[track][1] += samples
+                    tracks[track][2] = max(tracks[track][2], longest)
+    if not tracks:
+        return None
+    played = (Decimal(samples * longest) / timescale for timescale, samples, longest in tracks.values())
+    return _rounded_up(sum(played, Decimal(0)))
+
+
+def _boxes(content: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """(type, body start, body end) of the boxes between `start` and `end`, as far as they parse."""
+    found = []
+    while start + 8 <= end:
+        size, kind = int.from_bytes(content[start : start + 4], "big"), content[start + 4 : start + 8]
+        body = start + 8
+        if size == 1 and start + 16 <= end:
+            size, body = int.from_bytes(content[start + 8 : start + 16], "big"), start + 16
+        elif size == 0:
+            size = end - start
+        if size < body - start or start + size > end:
+            found.append((kind, body, end))  # cut short: read what there is
+            break
+        found.append((kind, body, start + size))
+        start += size
+    return found
+
+
+def _child(content: bytes, start: int, end: int, *path: bytes) -> tuple[int, int] | None:
+    for kind in path:
+        box = next(((s, e) for k, s, e in _boxes(content, start, end) if k == kind), None)
+        if box is None:
+            return None
+        start, end = box
+    return start, end
+
+
+def _track(content: bytes, start: int, end: int) -> tuple[int, int, int, int]:
+    """(track id, timescale, samples, longest sample duration) from a `trak`'s header and sample table."""
+    track = 0
+    tkhd = _child(content, start, end, b"tkhd")
+    if tkhd is not None:
+        offset = tkhd[0] + (20 if content[tkhd[0]] == 1 else 12)
+        track = int.from_bytes(content[offset : offset + 4], "big")
+    mdhd = _child(content, start, end, b"mdia", b"mdhd")
+    timescale = 0
+    if mdhd is not None:
+        offset = mdhd[0] + (20 if content[mdhd[0]] == 1 else 12)
+        timescale = int.from_bytes(content[offset : offset + 4], "big")
+    stbl = _child(content, start, end, b"mdia", b"minf", b"stbl")
+    samples = longest = 0
+    if stbl is not None:
+        stts = _child(content, *stbl, b"stts")
+        if stts is not None:
+            count = int.from_bytes(content[stts[0] + 4 : stts[0] + 8], "big")
+            for entry in range(min(count, (stts[1] - stts[0] - 8) // 8)):
+                at = stts[0] + 8 + 8 * entry
+                samples += int.from_bytes(content[at : at + 4], "big")
+                longest = max(longest, int.from_bytes(content[at + 4 : at + 8], "big"))
+        stsz = _child(content, *stbl, b"stsz")
+        if stsz is not None:  # samples the table sizes but gives no duration still play
+            samples = max(samples, int.from_bytes(content[stsz[0] + 8 : stsz[0] + 12], "big"))
+    return track, timescale, samples, longest
+
+
+def _trex_durations(content: bytes, moov: list[tuple[bytes, int, int]]) -> list[tuple[int, int]]:
+    """(track id, default sample duration) of each `trex` in `mvex`: fragments' samples default to it."""
+    mvex = next(((s, e) for k, s, e in moov if k == b"mvex"), None)
+    if mvex is None:
+        return []
+    return [
+        (int.from_bytes(content[s + 4 : s + 8], "big"), int.from_bytes(content[s + 12 : s + 16], "big"))
+        for k, s, e in _boxes(content, *mvex)
+        if k == b"trex" and e - s >= 16
+    ]
+
+
+def _fragment_runs(content: bytes, start: int, end: int, defaults: dict[int, int]) -> list[tuple[int, int, int]]:
+    """(track id, samples, longest sample duration) of each `traf` of a `moof`."""
+    runs = []
+    for kind, s, e in _boxes(content, start, end):
+        if kind != b"traf":
+            continue
+        tfhd = _child(content, s, e, b"tfhd")
+        if tfhd is None:
+            continue
+        flags = int.from_bytes(content[tfhd[0] + 1 : tfhd[0] + 4], "big")
+        track = int.from_bytes(content[tfhd[0] + 4 : tfhd[0] + 8], "big")
+        at = tfhd[0] + 8 + (8 if flags & 0x01 else 0) + (4 if flags & 0x02 else 0)
+        default = int.from_bytes(content[at : at + 4], "big") if flags & 0x08 else defaults.get(track, 0)
+        samples, longest = 0, default
+        for run_kind, rs, re_ in _boxes(content, s, e):
+            if run_kind != b"trun":
+                continue
+            run_flags = int.from_bytes(content[rs + 1 : rs + 4], "big")
+            count = int.from_bytes(content[rs + 4 : rs + 8], "big")
+            samples += count
+            if run_flags & 0x100:  # each sample's own duration
+                field = rs + 8 + (4 if run_flags & 0x01 else 0) + (4 if run_flags & 0x04 else 0)
+                width = 4 * sum(1 for bit in (0x100, 0x200, 0x400, 0x800) if run_flags & bit)
+                for index in range(min(count, max(re_ - field, 0) // width)):
+                    at = field + index * width
+                    longest = max(longest, int.from_bytes(content[at : at + 4], "big"))
+        runs.append((track, samples, longest))
+    return runs
