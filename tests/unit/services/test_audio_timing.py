@@ -17,6 +17,7 @@ from gateway.errors import InvalidRequest
 from gateway.services import audio_files
 from gateway.services.audio_files import inspect, size_bound
 from gateway.services.audio_timing import _crc8, flac_frames_seconds, mp4_seconds, ogg_seconds
+from gateway.services.audio_webm import webm_seconds
 
 
 def encoded(samples: np.ndarray, rate: int, fmt: str, subtype: str, tmp_path: Path) -> bytes:
@@ -81,7 +82,8 @@ def test_an_ogg_file_of_no_codec_it_reads_keeps_the_size_bound() -> None:
 def test_a_truncated_file_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
     flac = encoded(silence(60, 16_000), 16_000, "FLAC", "PCM_16", tmp_path)
     opus = encoded(silence(60, 48_000), 48_000, "OGG", "OPUS", tmp_path)
-    for audio in (flac, opus, aac_in_mp4(60, container="mp4", movflags="frag_keyframe+empty_moov")):
+    fragmented = aac_in_mp4(60, container="mp4", movflags="frag_keyframe+empty_moov")
+    for audio in (flac, opus, fragmented, in_webm(60, "libopus", 48_000)):
         for cut in (12, 30, 200, len(audio) // 2):
             assert inspect(audio[:cut]).bound_seconds >= size_bound(cut)
         assert inspect(audio[: len(audio) // 2]).bound_seconds >= 25
@@ -147,4 +149,55 @@ def test_an_mp4_whose_time_table_lies_short_is_held_for_every_sample_it_sizes() 
 def test_an_mp4_without_tracks_keeps_the_size_bound() -> None:
     bare = b"\x00\x00\x00\x18ftypM4A \x00\x00\x00\x00M4A mp42" + b"\x00" * 2000
     assert mp4_seconds(bare) is None
+    assert inspect(bare).bound_seconds == size_bound(len(bare))
+
+
+def in_webm(seconds: int, codec: str, rate: int, layout: str = "mono") -> bytes:
+    """Opus (libopus) silence, or a faint Vorbis hiss (FFmpeg's own encoder), muxed into WebM by FFmpeg."""
+    out = io.BytesIO()
+    channels = 1 if layout == "mono" else 2
+    rng = np.random.default_rng(3)
+    with av.open(out, mode="w", format="webm") as muxer:
+        stream = muxer.add_stream(codec, rate=rate, layout=layout)
+        stream.codec_context.options = {"strict": "experimental"}  # FFmpeg's Vorbis encoder
+        block = 960
+        for index in range(seconds * rate // block):
+            if codec == "libopus":
+                samples = np.zeros((1, block * channels), dtype="float32")
+                frame = av.AudioFrame.from_ndarray(samples, format="flt", layout=layout)
+            else:
+                samples = (rng.standard_normal((channels, block)) * 0.01).astype("float32")
+                frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=layout)
+            frame.sample_rate, frame.pts = rate, index * block
+            for packet in stream.encode(frame):
+                muxer.mux(packet)
+        for packet in stream.encode(None):
+            muxer.mux(packet)
+    return out.getvalue()
+
+
+def test_ten_minutes_of_opus_silence_in_webm_is_held_for_ten_minutes() -> None:
+    audio = in_webm(600, "libopus", 48_000)
+    assert size_bound(len(audio)) < 600
+    played = webm_seconds(audio)
+    assert played is not None
+    assert 600 <= played <= Decimal("600.1")
+    assert inspect(audio).bound_seconds >= 600
+
+
+def test_vorbis_in_webm_is_held_for_at_least_what_it_plays() -> None:
+    played = webm_seconds(in_webm(20, "vorbis", 44_100, "stereo"))
+    assert played is not None
+    assert 20 <= played <= Decimal("20.2")
+
+
+def test_a_webm_past_the_longest_the_gateway_takes_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audio_files, "MAX_SECONDS", 60)
+    with pytest.raises(InvalidRequest):
+        inspect(in_webm(120, "libopus", 48_000))
+
+
+def test_a_webm_without_an_opus_or_vorbis_track_keeps_the_size_bound() -> None:
+    bare = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01" + b"\x00" * 2000
+    assert webm_seconds(bare) is None
     assert inspect(bare).bound_seconds == size_bound(len(bare))

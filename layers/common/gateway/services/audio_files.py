@@ -10,9 +10,8 @@ duration before it has an answer:
   other containers (MP3, Ogg, MP4/M4A, WebM, FLAC): an upper bound from the size, at
         BOUND_BYTES_PER_SECOND = 750 bytes per second (6 kbit/s, the floor of Opus, below MPEG
         audio's 8 kbit/s and AAC's lowest rates), rounded up to whole seconds; for FLAC, Ogg's Opus
-        and Vorbis, and MP4, what their frames play when longer (services/audio_timing.py; a FLAC's
-        STREAMINFO too): silence takes a few bytes a second there. (WebM: the size bound only;
-        docs/ARCHITECTURE.md, "Known limits".)
+        and Vorbis, MP4 and WebM, what their frames play when longer (services/audio_timing.py,
+        services/audio_webm.py; a FLAC's STREAMINFO too): silence takes a few bytes a second there.
 The bound is only held; the charge follows the upstream's reported `duration`.
 """
 
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from gateway.errors import InvalidRequest
-from gateway.services import audio_timing
+from gateway.services import audio_timing, audio_webm
 
 BOUND_BYTES_PER_SECOND = 750
 MAX_SECONDS = 4 * 3600  # the longest a file may play (FLAC's and Ogg's frames are read up to it)
@@ -64,6 +63,8 @@ def inspect(content: bytes) -> AudioInfo:
         played = audio_timing.ogg_seconds(content, MAX_SECONDS)
     elif container == "mp4":
         played = audio_timing.mp4_seconds(content)
+    elif container == "webm":
+        played = audio_webm.webm_seconds(content, MAX_SECONDS)
     if played is not None and played > MAX_SECONDS:
         raise InvalidRequest(f"The uploaded `file` plays longer than {MAX_SECONDS // 3600} hours.", param="file")
     return AudioInfo(container, None, max(bound, played) if played is not None else bound)

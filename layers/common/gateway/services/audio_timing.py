@@ -40,10 +40,10 @@ def flac_frames_seconds(content: bytes, streaminfo_rate: int, ceiling: float = f
                 seconds += samples / min(rates)
                 if seconds > ceiling:
                     return _past(ceiling)
-    return _rounded_up(sum((Decimal(samples) / rate for rate, samples in samples_at.items()), Decimal(0)))
+    return rounded_up(sum((Decimal(samples) / rate for rate, samples in samples_at.items()), Decimal(0)))
 
 
-def _rounded_up(seconds: Decimal) -> Decimal:
+def rounded_up(seconds: Decimal) -> Decimal:
     return seconds.quantize(MILLISECOND, rounding=ROUND_CEILING)
 
 
@@ -128,7 +128,7 @@ def ogg_seconds(content: bytes, ceiling: float = float("inf")) -> Decimal | None
                 return _past(ceiling)
     if all(stream.codec is None for stream in streams.values()):
         return None
-    return _rounded_up(sum((stream.seconds() for stream in streams.values()), Decimal(0)))
+    return rounded_up(sum((stream.seconds() for stream in streams.values()), Decimal(0)))
 
 
 class _OggStream:
@@ -149,11 +149,9 @@ class _OggStream:
     def opening(cls, packet: bytes) -> _OggStream:
         if packet.startswith(b"OpusHead"):
             return cls("opus", headers=_OPUS_HEADERS - 1)
-        if packet.startswith(b"\x01vorbis") and len(packet) >= 29:
-            rate = int.from_bytes(packet[12:16], "little")
-            long_block = 1 << (packet[28] >> 4)
-            if rate > 0:
-                return cls("vorbis", rate, long_block // 2, _VORBIS_HEADERS - 1)
+        rate, samples = vorbis_packet_samples(packet)
+        if rate > 0:
+            return cls("vorbis", rate, samples, _VORBIS_HEADERS - 1)
         return cls(None)
 
     def add(self, packet: bytes) -> float:
@@ -164,7 +162,7 @@ class _OggStream:
             self._headers_left -= 1
             return 0.0
         if self.codec == "opus":
-            half_ms = _opus_packet_half_ms(packet)
+            half_ms = opus_packet_half_ms(packet)
             self._units += half_ms
             return half_ms / 2000
         if not packet:
@@ -173,7 +171,15 @@ class _OggStream:
         return self._packet_samples / self._rate
 
 
-def _opus_packet_half_ms(packet: bytes) -> int:
+def vorbis_packet_samples(identification: bytes) -> tuple[int, int]:
+    """(sample rate, the most samples one packet plays: half the long block) from a Vorbis stream's
+    identification header; (0, 0) when it is not one."""
+    if not identification.startswith(b"\x01vorbis") or len(identification) < 29:
+        return 0, 0
+    return int.from_bytes(identification[12:16], "little"), (1 << (identification[28] >> 4)) // 2
+
+
+def opus_packet_half_ms(packet: bytes) -> int:
     """How long an Opus packet plays, in half milliseconds, from its TOC byte."""
     if not packet:
         return _OPUS_MAX_PACKET_HALF_MS  # a lost packet: concealed at up to the longest a packet plays
@@ -236,7 +242,7 @@ def mp4_seconds(content: bytes) -> Decimal | None:
     if not tracks:
         return None
     played = (Decimal(samples * longest) / timescale for timescale, samples, longest in tracks.values())
-    return _rounded_up(sum(played, Decimal(0)))
+    return rounded_up(sum(played, Decimal(0)))
 
 
 def _boxes(content: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
