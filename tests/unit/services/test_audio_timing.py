@@ -16,7 +16,8 @@ import soundfile
 from gateway.errors import InvalidRequest
 from gateway.services import audio_files
 from gateway.services.audio_files import inspect, size_bound
-from gateway.services.audio_timing import _crc8, flac_frames_seconds, mp4_seconds, ogg_seconds
+from gateway.services.audio_mp4 import mp4_seconds
+from gateway.services.audio_timing import _crc8, flac_frames_seconds, ogg_seconds
 from gateway.services.audio_webm import webm_seconds
 
 
@@ -142,6 +143,15 @@ def test_an_mp4_whose_time_table_lies_short_is_held_for_every_sample_it_sizes() 
     entries = int.from_bytes(audio[stts + 8 : stts + 12], "big")
     for entry in range(entries):  # every run of samples said to be one sample long
         at = stts + 12 + 8 * entry
+        audio[at : at + 4] = (1).to_bytes(4, "big")
+    assert inspect(bytes(audio)).bound_seconds >= 120
+
+
+def test_an_mp4_whose_time_table_gives_its_samples_no_time_is_held_for_what_its_aac_frames_play() -> None:
+    audio = bytearray(aac_in_mp4(120))
+    stts = audio.find(b"stts")
+    for entry in range(int.from_bytes(audio[stts + 8 : stts + 12], "big")):  # each sample said to last a tick
+        at = stts + 16 + 8 * entry
         audio[at : at + 4] = (1).to_bytes(4, "big")
     assert inspect(bytes(audio)).bound_seconds >= 120
 

@@ -11,7 +11,7 @@ duration before it has an answer:
         BOUND_BYTES_PER_SECOND = 750 bytes per second (6 kbit/s, the floor of Opus, below MPEG
         audio's 8 kbit/s and AAC's lowest rates), rounded up to whole seconds; for FLAC, Ogg's Opus
         and Vorbis, MP4 and WebM, what their frames play when longer (services/audio_timing.py,
-        services/audio_webm.py; a FLAC's STREAMINFO too): silence takes a few bytes a second there.
+        audio_mp4.py, audio_webm.py; a FLAC's STREAMINFO too): silence takes a few bytes a second.
 The bound is only held; the charge follows the upstream's reported `duration`.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from gateway.errors import InvalidRequest
-from gateway.services import audio_timing, audio_webm
+from gateway.services import audio_mp4, audio_timing, audio_webm
 
 BOUND_BYTES_PER_SECOND = 750
 MAX_SECONDS = 4 * 3600  # the longest a file may play (FLAC's and Ogg's frames are read up to it)
@@ -62,7 +62,7 @@ def inspect(content: bytes) -> AudioInfo:
     elif container == "ogg":
         played = audio_timing.ogg_seconds(content, MAX_SECONDS)
     elif container == "mp4":
-        played = audio_timing.mp4_seconds(content)
+        played = audio_mp4.mp4_seconds(content)
     elif container == "webm":
         played = audio_webm.webm_seconds(content, MAX_SECONDS)
     if played is not None and played > MAX_SECONDS:
