@@ -198,7 +198,7 @@ def test_a_compressed_file_without_a_reported_duration_is_charged_its_bound_as_a
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     harness.upstream(monkeypatch, "transcribe", {"text": "hi"})
-    anyio.run(audio.transcribe, principal(), transcription(b"OggS" + b"\x00" * 1496), "gen-7")
+    anyio.run(audio.transcribe, principal(), transcription(b"\xff\xfb\x90\x64" + b"\x00" * 1496), "gen-7")  # MP3
     assert harness.reserved == [200]  # 1,500 bytes at 750 a second
     [outcome] = harness.settled
     assert (outcome.credits, outcome.units, outcome.usage_estimated) == (200, {"audio_seconds": Decimal(2)}, True)

@@ -48,26 +48,58 @@ def inspect(content: bytes) -> AudioInfo:
     """Raises a 400 for an empty file, a file that is not audio, or a WAV whose header is unreadable."""
     if not content:
         raise InvalidRequest("The uploaded `file` is empty.", param="file")
+    bound = size_bound(len(content))
+    content = _after_id3(content)  # as FFmpeg probes: an ID3 tag may stand before any format
     container = container_of(content)
     if container is None:
         raise InvalidRequest(f"The uploaded `file` is not an audio file the gateway reads ({ACCEPTED}).", param="file")
     seconds = wav_seconds(content) if container == "wav" else None
     if seconds is not None:
         return AudioInfo(container, seconds, seconds)
-    bound = size_bound(len(content))
-    played: Decimal | None = None
-    if container == "flac":
-        rate, _ = _streaminfo(content)
-        played = max(flac_seconds(content) or Decimal(0), audio_timing.flac_frames_seconds(content, rate, MAX_SECONDS))
-    elif container == "ogg":
-        played = audio_timing.ogg_seconds(content, MAX_SECONDS)
-    elif container == "mp4":
-        played = audio_mp4.mp4_seconds(content)
-    elif container == "webm":
-        played = audio_webm.webm_seconds(content, MAX_SECONDS)
+    try:
+        played = _played(container, content)
+    except (audio_timing.Unmeasurable, LookupError, ValueError, ArithmeticError):
+        played = None
+    if played is None and container in _MEASURED:
+        # A container this malformed, or with frames of a codec not measured, or more than any file this
+        # size holds, is refused: its size bound would let a crafted file choose the cheaper bound.
+        raise InvalidRequest(
+            "The uploaded `file` could not be measured as audio (FLAC; Opus or Vorbis in Ogg or WebM; MP4/M4A).",
+            param="file",
+        )
     if played is not None and played > MAX_SECONDS:
         raise InvalidRequest(f"The uploaded `file` plays longer than {MAX_SECONDS // 3600} hours.", param="file")
     return AudioInfo(container, None, max(bound, played) if played is not None else bound)
+
+
+_MEASURED = ("flac", "ogg", "mp4", "webm")
+_DENSE_WAV_CODECS = (0x0002, 0x0006, 0x0007, 0x0011, 0x0031, 0x0055)  # ADPCM, A-law, mu-law, GSM, MP3
+
+
+def _after_id3(content: bytes) -> bytes:
+    """What follows a file's leading ID3v2 tags when it is a format other than MP3 (FFmpeg probes past
+    such tags, so a FLAC or an Ogg behind one is read as what it is); else the file as it is."""
+    rest = content
+    while rest[:3] == b"ID3" and len(rest) >= 10:
+        size = 0
+        for byte in rest[6:10]:  # syncsafe: 7 bits a byte
+            size = size << 7 | byte & 0x7F
+        rest = rest[10 + size + (10 if rest[5] & 0x10 else 0) :]
+    return rest if container_of(rest) not in (None, "mp3") else content
+
+
+def _played(container: str, content: bytes) -> Decimal | None:
+    """What the frames of a FLAC, Ogg, MP4 or WebM file play at most; None for other containers."""
+    if container == "flac":
+        rate, _ = _streaminfo(content)
+        return max(flac_seconds(content) or Decimal(0), audio_timing.flac_frames_seconds(content, rate, MAX_SECONDS))
+    if container == "ogg":
+        return audio_timing.ogg_seconds(content, MAX_SECONDS)
+    if container == "mp4":
+        return audio_mp4.mp4_seconds(content, MAX_SECONDS)
+    if container == "webm":
+        return audio_webm.webm_seconds(content, MAX_SECONDS)
+    return None
 
 
 def container_of(content: bytes) -> str | None:
@@ -96,14 +128,20 @@ def _mpeg_frame(head: bytes) -> bool:
 
 
 def wav_seconds(content: bytes) -> Decimal | None:
-    """How long the PCM in a WAV can play, to the millisecond (rounded up); None for a compressed
-    codec. Raises a 400 when the header is unreadable."""
+    """How long the PCM in a WAV can play, to the millisecond (rounded up); None for a compressed codec
+    whose bytes a second never fall below the size bound's (ADPCM, A-law, mu-law, GSM, MP3). Raises a
+    400 when the header is unreadable, or for another codec (FLAC or AAC inside: silence would play past
+    the size bound)."""
     header = _wav_header(content)
     if header is None:
         raise InvalidRequest("The uploaded WAV file's header could not be read.", param="file")
     (tag, channels, sample_rate, _byte_rate, block_align, bits), subformat, data_bytes = header
-    if (subformat if tag == _EXTENSIBLE else tag) not in _PCM_TAGS:
+    codec = subformat if tag == _EXTENSIBLE else tag
+    if codec in _DENSE_WAV_CODECS:
         return None
+    if codec not in _PCM_TAGS:
+        message = f"The uploaded WAV file's codec (0x{codec or 0:04X}) is not one the gateway reads."
+        raise InvalidRequest(message, param="file")
     widths = [width for width in (block_align, channels * -(-bits // 8)) if width > 0]
     if not widths or sample_rate <= 0:
         raise InvalidRequest("The uploaded WAV file's header could not be read.", param="file")

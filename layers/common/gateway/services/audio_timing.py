@@ -15,9 +15,31 @@ silence can hold millions of frames.
 from __future__ import annotations
 
 import re
+import zlib
+from collections.abc import Iterator
 from decimal import ROUND_CEILING, Decimal
 
 MILLISECOND = Decimal("0.001")
+# The most frames, packets or boxes read from one file: an honest 10 MB file holds a few hundred
+# thousand; more is a file built to make its reading slow (Unmeasurable: the upload is refused).
+MAX_STEPS = 1_000_000
+MAX_FLAC_CANDIDATES = 250_000  # frame syncs looked at: a frame header is checked in Python
+
+
+class Unmeasurable(Exception):
+    """A file whose frames cannot be counted within MAX_STEPS, or of a codec not measured."""
+
+
+class Steps:
+    def __init__(self, most: int = MAX_STEPS) -> None:
+        self.left = most
+
+    def take(self, count: int = 1) -> None:
+        self.left -= count
+        if self.left < 0:
+            raise Unmeasurable
+
+
 _FLAC_SYNC = re.compile(rb"\xff[\xf8\xf9]")
 _FLAC_RATES = (0, 88_200, 176_400, 192_000, 8_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000, 96_000)
 _OPUS_MAX_PACKET_HALF_MS = 240  # 120 ms
@@ -28,7 +50,9 @@ def flac_frames_seconds(content: bytes, streaminfo_rate: int, ceiling: float = f
     """The length of every FLAC frame a decoder can find in `content` (0 when none)."""
     samples_at: dict[int, int] = {}  # sample rate -> samples: exact sums
     seconds = 0.0  # their running total, for the ceiling only
+    steps = Steps(MAX_FLAC_CANDIDATES)
     for match in _FLAC_SYNC.finditer(content):
+        steps.take()
         frame = _flac_frame(content, match.start())
         if frame is not None:
             samples, rate = frame
@@ -125,7 +149,7 @@ def ogg_seconds(content: bytes, ceiling: float = float("inf")) -> Decimal | None
             if total > ceiling:
                 return _past(ceiling)
     if all(stream.codec is None for stream in streams.values()):
-        return None
+        return None  # no audio
     return rounded_up(sum((stream.seconds() for stream in streams.values()), Decimal(0)))
 
 
@@ -150,7 +174,9 @@ class _OggStream:
         rate, samples = vorbis_packet_samples(packet)
         if rate > 0:
             return cls("vorbis", rate, samples, _VORBIS_HEADERS - 1)
-        return cls(None)
+        if packet.startswith(_OGG_NOT_AUDIO):
+            return cls(None)
+        raise Unmeasurable  # audio of another codec (FLAC, Speex): silence there would go uncounted
 
     def add(self, packet: bytes) -> float:
         """The seconds `packet` plays at the most."""
@@ -192,27 +218,47 @@ def opus_packet_half_ms(packet: bytes) -> int:
     return frame * frames
 
 
-def _ogg_packets(content: bytes) -> list[tuple[int, bytes]]:
+_OGG_NOT_AUDIO = (b"\x80theora", b"fishead\x00", b"fisbone\x00", b"\x80kate", b"OVP80")
+_BITS_REVERSED = bytes(int(f"{byte:08b}"[::-1], 2) for byte in range(256))
+
+
+def _ogg_crc(content: bytes, start: int, end: int) -> int:
+    """Ogg's page checksum (CRC-32, polynomial 0x04C11DB7, not reflected, the checksum field as zeros),
+    computed by zlib's reflected CRC-32 over the bytes with their bits reversed."""
+    page = content[start : start + 22] + b"\x00\x00\x00\x00" + content[start + 26 : end]
+    reflected = ~zlib.crc32(page.translate(_BITS_REVERSED), 0xFFFFFFFF) & 0xFFFFFFFF
+    return int(f"{reflected:032b}"[::-1], 2)
+
+
+def _ogg_packets(content: bytes) -> Iterator[tuple[int, bytes]]:
     """(stream serial, packet) of every packet completed in `content`, pages found as libogg finds them
     (a page that is not where the last one ended is searched for)."""
-    packets: list[tuple[int, bytes]] = []
+    steps = Steps()
     pending: dict[int, bytearray] = {}
+    checked, most = 0, 2 * len(content) + 65_536  # bytes checksummed: an honest file's each once
     position = content.find(b"OggS")
     while position >= 0 and position + 27 <= len(content):
         segments = content[position + 26]
         table = content[position + 27 : position + 27 + segments]
         body = position + 27 + segments
-        if len(table) < segments or body + sum(table) > len(content):
-            break
+        end = body + sum(table)
+        checked += end - position
+        if checked > most:  # candidate pages overlapping each other, made to be checksummed over and over
+            raise Unmeasurable
+        written = int.from_bytes(content[position + 22 : position + 26], "little")
+        if len(table) < segments or end > len(content) or _ogg_crc(content, position, end) != written:
+            position = content.find(b"OggS", position + 1)  # not a whole page: searched on, as libogg does
+            continue
+        steps.take()
         serial = int.from_bytes(content[position + 14 : position + 18], "little")
         if not content[position + 5] & 0x01:  # not a continuation: a packet left open is dropped
             pending.pop(serial, None)
         data = pending.setdefault(serial, bytearray())
+        steps.take(1 + segments)
         for lacing in table:
             data += content[body : body + lacing]
             body += lacing
             if lacing < 255:
-                packets.append((serial, bytes(data)))
+                yield serial, bytes(data)
                 data = pending[serial] = bytearray()
         position = body if content.startswith(b"OggS", body) else content.find(b"OggS", body)
-    return packets

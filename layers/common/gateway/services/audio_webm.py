@@ -6,26 +6,33 @@ short. None when no track is Opus or Vorbis.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
-from gateway.services.audio_timing import opus_packet_half_ms, rounded_up, vorbis_packet_samples
+from gateway.services.audio_timing import (
+    Steps,
+    Unmeasurable,
+    opus_packet_half_ms,
+    rounded_up,
+    vorbis_packet_samples,
+)
 
 _SEGMENT, _TRACKS, _TRACK, _CLUSTER = 0x18538067, 0x1654AE6B, 0xAE, 0x1F43B675
-_NUMBER, _CODEC, _PRIVATE = 0xD7, 0x86, 0x63A2
+_NUMBER, _CODEC, _PRIVATE, _ENCODINGS = 0xD7, 0x86, 0x63A2, 0x6D80
 _SIMPLE_BLOCK, _BLOCK_GROUP, _BLOCK = 0xA3, 0xA0, 0xA1
 _MASTERS = {_SEGMENT, _TRACKS, _TRACK, _CLUSTER, _BLOCK_GROUP}  # elements read into
+_CLUSTER_ID = _CLUSTER.to_bytes(4, "big")
 
 
 def webm_seconds(content: bytes, ceiling: float = float("inf")) -> Decimal | None:
-    elements = _elements(content, 0, len(content))
     tracks: dict[int, tuple[str, int, int]] = {}  # number -> (codec, Vorbis rate, samples per packet)
-    for element, start, end in elements:  # wherever the tracks are, before or after the blocks
+    for element, start, end in _elements(content, 0, len(content)):  # before the blocks or after them
         track = _track(content, start, end) if element == _TRACK else None
         if track is not None:
-            tracks[track[0]] = track[1:]
+            tracks.setdefault(track[0], track[1:])  # the first of a number, as FFmpeg takes it
     half_ms = 0  # Opus
     vorbis: dict[int, int] = {}  # track number -> packets
-    for element, start, end in elements:
+    for element, start, end in _elements(content, 0, len(content)):
         if element in (_SIMPLE_BLOCK, _BLOCK):
             number, frames = _block(content, start, end)
             codec = tracks.get(number)
@@ -44,28 +51,32 @@ def webm_seconds(content: bytes, ceiling: float = float("inf")) -> Decimal | Non
     return rounded_up(seconds)
 
 
-def _elements(content: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+def _elements(content: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
     """(id, body start, body end) of every element, depth first into the ones that hold blocks and
-    tracks; an element of unknown size (a live recording's) runs to the end of its parent."""
-    found: list[tuple[int, int, int]] = []
+    tracks; an element of unknown size (a live recording's) runs to the end of its parent. Where an
+    element cannot be read, the next Cluster is searched for, as FFmpeg resyncs."""
+    steps = Steps()
     stack = [(start, end)]
     while stack:
         position, limit = stack.pop()
         children: list[tuple[int, int]] = []
         while position < limit:
+            steps.take()
             header = _header(content, position, limit)
             if header is None:
-                break
+                position = content.find(_CLUSTER_ID, position + 1, limit)
+                if position < 0:
+                    break
+                continue
             element, body, size = header
             body_end = limit if size is None else min(body + size, limit)
-            found.append((element, body, body_end))
+            yield element, body, body_end
             if element in _MASTERS:
                 children.append((body, body_end))
                 if size is None:  # what follows belongs to it
                     break
             position = body_end
         stack.extend(reversed(children))
-    return found
 
 
 def _header(content: bytes, position: int, limit: int) -> tuple[int, int, int | None] | None:
@@ -108,13 +119,17 @@ def _track(content: bytes, start: int, end: int) -> tuple[int, str, int, int] | 
         fields[element] = content[body:body_end]
         position = body_end
     number, codec = int.from_bytes(fields.get(_NUMBER, b""), "big"), fields.get(_CODEC, b"")
-    if codec == b"A_OPUS":
+    if not codec.startswith(b"A_"):
+        return None  # video, subtitles
+    if _ENCODINGS in fields:  # compressed or stripped frames: their bytes are not the codec's
+        raise Unmeasurable
+    if codec.startswith(b"A_OPUS"):  # FFmpeg matches a codec id by its start
         return number, "opus", 1, 0
-    if codec == b"A_VORBIS":
+    if codec.startswith(b"A_VORBIS"):
         rate, samples = vorbis_packet_samples(_first_xiph_packet(fields.get(_PRIVATE, b"")))
         if rate:
             return number, "vorbis", rate, samples
-    return None
+    raise Unmeasurable  # audio of another codec (FLAC, AAC, PCM): silence there would go uncounted
 
 
 def _first_xiph_packet(private: bytes) -> bytes:
