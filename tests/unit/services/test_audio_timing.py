@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -278,3 +279,72 @@ def test_matroska_audio_of_a_codec_it_does_not_measure_is_refused() -> None:
     audio = b"\x1a\x45\xdf\xa3" + out.getvalue()[4:]
     with pytest.raises(InvalidRequest):
         inspect(audio)
+
+
+def boxes(data: bytes) -> list[tuple[bytes, bytes]]:
+    """An MP4 level's boxes as (type, body); every box of these files has a 32-bit size."""
+    found, at = [], 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        found.append((data[at + 4 : at + 8], data[at + 8 : at + size]))
+        at += size
+    return found
+
+
+def box(kind: bytes, body: bytes) -> bytes:
+    return (8 + len(body)).to_bytes(4, "big") + kind + body
+
+
+def rewritten(audio: bytes, path: tuple[bytes, ...], change: Callable[[bytes], bytes]) -> bytes:
+    """`audio` with the body of the box at `path` (the first of each type) changed, sizes redone."""
+
+    def level(data: bytes, rest: tuple[bytes, ...]) -> bytes:
+        out, done = b"", False
+        for kind, body in boxes(data):
+            if kind == rest[0] and not done:
+                body, done = (change(body) if len(rest) == 1 else level(body, rest[1:])), True
+            out += box(kind, body)
+        return out
+
+    return level(audio, path)
+
+
+TRAK = (b"moov", b"trak")
+STBL = (*TRAK, b"mdia", b"minf", b"stbl")
+
+
+def test_an_edit_list_that_plays_the_samples_again_and_again_is_held_for_every_repeat() -> None:
+    audio = aac_in_mp4(60, container="mp4")
+    mvhd = dict(boxes(dict(boxes(audio))[b"moov"]))[b"mvhd"]
+    timescale, duration = mvhd[12:16], mvhd[16:20]  # the movie's (version 0)
+    repeats = 50
+    edit = duration + b"\x00" * 4 + b"\x00\x01\x00\x00"  # the whole movie from its start, at rate 1
+    elst = box(b"elst", b"\x00" * 4 + repeats.to_bytes(4, "big") + edit * repeats)
+    edited = rewritten(audio, TRAK, lambda trak: box(b"edts", elst) + trak)
+    presented = Decimal(repeats * int.from_bytes(duration, "big")) / int.from_bytes(timescale, "big")
+    assert presented > 2_900
+    assert inspect(edited).bound_seconds >= presented
+
+
+def test_a_compact_size_table_counts_its_samples() -> None:
+    audio = aac_in_mp4(60, container="mp4")
+
+    def compact(stbl: bytes) -> bytes:
+        out = b""
+        for kind, body in boxes(stbl):
+            if kind == b"stsz":  # the same count, 16-bit sizes; and a time table of one sample
+                count = int.from_bytes(body[8:12], "big")
+                sizes = [int.from_bytes(body[12 + 4 * i : 16 + 4 * i], "big") for i in range(count)]
+                kind, body = b"stz2", b"\x00" * 7 + b"\x10" + body[8:12] + b"".join(s.to_bytes(2, "big") for s in sizes)
+            elif kind == b"stts":
+                body = b"\x00" * 4 + (1).to_bytes(4, "big") + (1).to_bytes(4, "big") + (1024).to_bytes(4, "big")
+            out += box(kind, body)
+        return out
+
+    assert inspect(rewritten(audio, STBL, compact)).bound_seconds >= 60
+
+
+def test_a_sound_track_under_another_handler_is_still_counted() -> None:
+    audio = aac_in_mp4(60, container="mp4")
+    renamed = rewritten(audio, (*TRAK, b"mdia", b"hdlr"), lambda hdlr: hdlr[:8] + b"xxxx" + hdlr[12:])
+    assert inspect(renamed).bound_seconds >= 60
