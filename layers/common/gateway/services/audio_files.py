@@ -25,9 +25,8 @@ from gateway.errors import InvalidRequest
 from gateway.services import audio_mp4, audio_timing, audio_webm
 
 BOUND_BYTES_PER_SECOND = 750
-MAX_SECONDS = 4 * 3600  # the longest a file may play (FLAC's and Ogg's frames are read up to it)
+MAX_SECONDS = 4 * 3600  # the longest a file may play (a FLAC's, Ogg's, MP4's or WebM's frames are read up to it)
 MIN_BOUND_SECONDS = Decimal(1)
-MILLISECOND = Decimal("0.001")
 ACCEPTED = "wav, mp3, ogg/opus, flac, m4a/mp4, webm"
 _PCM_TAGS = (0x0001, 0x0003)  # integer PCM, IEEE float
 _EXTENSIBLE = 0xFFFE  # its codec is named in its `fmt ` extension
@@ -146,7 +145,7 @@ def wav_seconds(content: bytes) -> Decimal | None:
     if not widths or sample_rate <= 0:
         raise InvalidRequest("The uploaded WAV file's header could not be read.", param="file")
     seconds = Decimal(data_bytes // min(widths)) / Decimal(sample_rate)
-    return seconds.quantize(MILLISECOND, rounding=ROUND_CEILING)
+    return audio_timing.rounded_up(seconds)
 
 
 def _wav_header(content: bytes) -> tuple[tuple[int, int, int, int, int, int], int | None, int] | None:
@@ -174,7 +173,7 @@ def flac_seconds(content: bytes) -> Decimal | None:
     sample_rate, total_samples = _streaminfo(content)
     if sample_rate == 0 or total_samples == 0:
         return None
-    return (Decimal(total_samples) / Decimal(sample_rate)).quantize(MILLISECOND, rounding=ROUND_CEILING)
+    return audio_timing.rounded_up(Decimal(total_samples) / Decimal(sample_rate))
 
 
 def _streaminfo(content: bytes) -> tuple[int, int]:
@@ -206,5 +205,5 @@ def reported_seconds(answer: dict[str, object]) -> Decimal | None:
             continue
         seconds = Decimal(str(value))
         if seconds.is_finite() and seconds >= 0:
-            return seconds.quantize(MILLISECOND, rounding=ROUND_CEILING)
+            return audio_timing.rounded_up(seconds)
     return None

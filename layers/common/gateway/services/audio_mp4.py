@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from gateway.services.audio_timing import Steps, rounded_up
+from gateway.services.audio_timing import Steps, past, rounded_up
 
 _AAC_RATES = (96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025, 8_000, 7_350)
 _AAC_FRAME = 1024
@@ -59,7 +59,7 @@ def mp4_seconds(content: bytes, ceiling: float = float("inf")) -> Decimal | None
     if not tracks:
         return None
     seconds = sum((track.seconds() for track in tracks), Decimal(0))
-    return Decimal(ceiling) + Decimal("0.001") if seconds > Decimal(ceiling) else rounded_up(seconds)
+    return past(ceiling) if seconds > Decimal(ceiling) else rounded_up(seconds)
 
 
 def _boxes(content: bytes, start: int, end: int, steps: Steps) -> list[tuple[bytes, int, int]]:

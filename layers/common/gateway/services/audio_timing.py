@@ -6,7 +6,8 @@ codecs encode silence in a few bytes a second, so a file's size does not bound i
   hold a header-like run that passes too: counted, the bound only grows.
 - Ogg: every packet of each Opus or Vorbis stream, at its longest: an Opus packet's frames as its TOC
   byte gives them (an empty packet, which a decoder conceals, at 120 ms), a Vorbis packet at half its
-  long block. Streams of other codecs are not measured (None).
+  long block; pages checked by their CRC, as libogg does. A stream of another audio codec is
+  Unmeasurable (the file is refused); one of video or metadata is passed over.
 Both are upper bounds of what a decoder plays; the charge still follows the upstream's report. Both
 stop reading once past `ceiling` seconds (the longest file the gateway takes): a few megabytes of
 silence can hold millions of frames.
@@ -61,7 +62,7 @@ def flac_frames_seconds(content: bytes, streaminfo_rate: int, ceiling: float = f
                 samples_at[min(rates)] = samples_at.get(min(rates), 0) + samples
                 seconds += samples / min(rates)
                 if seconds > ceiling:
-                    return _past(ceiling)
+                    return past(ceiling)
     return rounded_up(sum((Decimal(samples) / rate for rate, samples in samples_at.items()), Decimal(0)))
 
 
@@ -69,7 +70,7 @@ def rounded_up(seconds: Decimal) -> Decimal:
     return seconds.quantize(MILLISECOND, rounding=ROUND_CEILING)
 
 
-def _past(ceiling: float) -> Decimal:
+def past(ceiling: float) -> Decimal:
     """What a file read no further than `ceiling` is said to play: more than that."""
     return Decimal(ceiling) + MILLISECOND
 
@@ -147,7 +148,7 @@ def ogg_seconds(content: bytes, ceiling: float = float("inf")) -> Decimal | None
         else:
             total += stream.add(packet)
             if total > ceiling:
-                return _past(ceiling)
+                return past(ceiling)
     if all(stream.codec is None for stream in streams.values()):
         return None  # no audio
     return rounded_up(sum((stream.seconds() for stream in streams.values()), Decimal(0)))

@@ -13,6 +13,7 @@ from gateway.services.audio_timing import (
     Steps,
     Unmeasurable,
     opus_packet_half_ms,
+    past,
     rounded_up,
     vorbis_packet_samples,
 )
@@ -43,7 +44,7 @@ def webm_seconds(content: bytes, ceiling: float = float("inf")) -> Decimal | Non
             else:
                 vorbis[number] = vorbis.get(number, 0) + sum(1 for frame in frames if frame)
             if half_ms / 2000 + sum(n * tracks[t][2] / tracks[t][1] for t, n in vorbis.items()) > ceiling:
-                return Decimal(ceiling) + Decimal("0.001")
+                return past(ceiling)
     if not tracks:
         return None
     seconds = Decimal(half_ms) / 2000
