@@ -332,3 +332,30 @@ def test_a_sound_track_under_another_handler_is_still_counted() -> None:
     audio = aac_in_mp4(60, container="mp4")
     renamed = rewritten(audio, (*TRAK, b"mdia", b"hdlr"), lambda hdlr: hdlr[:8] + b"xxxx" + hdlr[12:])
     assert inspect(renamed).bound_seconds >= 60
+
+
+def with_decoder_config(audio: bytes, config: bytes) -> bytes:
+    """`audio` with its AAC sample entry's AudioSpecificConfig replaced by `config`."""
+
+    def descriptor(tag: int, body: bytes) -> bytes:
+        return bytes([tag, len(body)]) + body
+
+    def stsd(body: bytes) -> bytes:
+        (kind, entry), *_ = boxes(body[8:])
+        decoder = descriptor(0x04, b"\x40\x15" + b"\x00" * 11 + descriptor(0x05, config))
+        esds = box(b"esds", b"\x00" * 4 + descriptor(0x03, b"\x00\x02\x00" + decoder + descriptor(0x06, b"\x02")))
+        return body[:8] + box(kind, entry[:28] + esds)
+
+    return rewritten(audio, (*STBL, b"stsd"), stsd)
+
+
+def test_usac_frames_are_held_at_their_longest() -> None:
+    audio = aac_in_mp4(30)
+    usac = (0b11111_001010_1000_0001 << 5).to_bytes(3, "big")  # object type 42 (escaped), 16 kHz, mono
+    played = mp4_seconds(with_decoder_config(audio, usac))
+    assert played is not None
+    assert played >= 4 * 30  # 4,096 samples a frame where AAC's are 1,024
+    aac = (0b00010_1000_0001 << 3).to_bytes(2, "big")  # AAC LC, 16 kHz, mono: as FFmpeg wrote it
+    again = mp4_seconds(with_decoder_config(audio, aac))
+    assert again is not None
+    assert 30 <= again <= Decimal("30.2")

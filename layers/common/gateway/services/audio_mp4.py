@@ -2,9 +2,10 @@
 of every sound track (a `soun` handler or an audio sample entry; its sample table's, whatever its size
 table counts, and its fragments' runs), each at the longest of what its time tables give any sample
 and what its codec's frame plays: an AAC frame is 1,024 samples at its AudioSpecificConfig's core
-rate (a decoder plays that whatever the time table says); another codec's, at most 4,096 samples at
-8 kHz (ALAC's usual longest frame at the lowest common rate); and never less than its edit list
-presents (an edit list can play samples more than once). None when the file has no sound track.
+rate (a decoder plays that whatever the time table says), a USAC frame at most 4,096; another
+codec's, at most 4,096 samples at 8 kHz (ALAC's usual longest frame at the lowest common rate); and
+never less than its edit list presents (an edit list can play samples more than once). None when
+the file has no sound track.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from gateway.services.audio_timing import Steps, past, rounded_up
 
 _AAC_RATES = (96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025, 8_000, 7_350)
 _AAC_FRAME = 1024
+_USAC = 42  # the audio object type of USAC (xHE-AAC): frames of up to 4,096 samples (4:1 SBR)
+_USAC_FRAME = 4096
 _OTHER_FRAME_SECONDS = Decimal(4096) / 8000
 _AAC_OBJECTS = {0x40, 0x66, 0x67, 0x68}  # the esds objectTypeIndication of AAC (MPEG-4, MPEG-2 profiles)
 _AUDIO_ENTRIES = {b"mp4a", b"fLaC", b"alac", b"Opus", b".mp3", b"ac-3", b"ec-3", b"samr", b"sawb", b"twos",
@@ -153,8 +156,12 @@ def _frame_seconds(content: bytes, kind: bytes, body: int, body_end: int, steps:
     if esds is None:
         return _OTHER_FRAME_SECONDS
     object_type, config = _decoder_config(content, esds[0] + 4, esds[1])
-    rate = _aac_core_rate(config) if object_type in _AAC_OBJECTS else 0
-    return Decimal(_AAC_FRAME) / rate if rate else _OTHER_FRAME_SECONDS
+    if object_type not in _AAC_OBJECTS:
+        return _OTHER_FRAME_SECONDS
+    audio_object, rate = _aac_config(config)
+    if not rate:
+        return _OTHER_FRAME_SECONDS
+    return Decimal(_USAC_FRAME if audio_object == _USAC else _AAC_FRAME) / rate
 
 
 def _decoder_config(content: bytes, start: int, end: int) -> tuple[int, bytes]:
@@ -181,19 +188,22 @@ def _decoder_config(content: bytes, start: int, end: int) -> tuple[int, bytes]:
     return object_type, b""
 
 
-def _aac_core_rate(config: bytes) -> int:
-    """The sampling rate an AudioSpecificConfig's frames are coded at (its SBR extension's output rate
-    plays the same frame in the same time); 0 when it cannot be read."""
+def _aac_config(config: bytes) -> tuple[int, int]:
+    """An AudioSpecificConfig's audio object type and the sampling rate its frames are coded at (its
+    SBR extension's output rate plays the same frame in the same time; USAC's is its output rate);
+    a rate of 0 when it cannot be read."""
     if not config:
-        return 0
+        return 0, 0
     bits = int.from_bytes(config[:6].ljust(6, b"\x00"), "big")
     width, cursor = 48, 5
-    if bits >> (width - 5) & 0x1F == 31:  # an escaped object type: 6 more bits
+    audio_object = bits >> (width - 5) & 0x1F
+    if audio_object == 31:  # an escaped object type: 32 + 6 more bits
+        audio_object = 32 + (bits >> (width - 11) & 0x3F)
         cursor += 6
     index = bits >> (width - cursor - 4) & 0x0F
     if index == 15:
-        return bits >> (width - cursor - 4 - 24) & 0xFFFFFF
-    return _AAC_RATES[index] if index < len(_AAC_RATES) else 0
+        return audio_object, bits >> (width - cursor - 4 - 24) & 0xFFFFFF
+    return audio_object, _AAC_RATES[index] if index < len(_AAC_RATES) else 0
 
 
 def _trex_durations(content: bytes, moov: list[tuple[bytes, int, int]], steps: Steps) -> list[tuple[int, int]]:
