@@ -67,7 +67,7 @@ async def infer(
             raise InvalidRequest(f"`{entry.id}` is not served on this endpoint.", param="model")
         context = _context_tokens(entry, exchange)
         prompt = estimate.prompt_token_bound(canonical, context) + server_tools.extra_prompt_tokens(exchange, entry)
-        prompt += estimate.tool_allowance(exchange.native)
+        prompt += estimate.tool_allowance(exchange.native) + sum(map(estimate.request_bytes, exchange.opaque))
         if exchange.native_only:  # what the canonical form left out reaches the upstream too
             prompt += estimate.request_bytes(exchange.native)
             prompt += context if any(part.media for part in exchange.native_only) else 0
