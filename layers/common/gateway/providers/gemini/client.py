@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import ClassVar
-
-import anyio
 
 from gateway.canonical import Body, ChatCompletion, ChatRequest, ImageData, ImagesResponse, StreamEvent
 from gateway.providers.capabilities import Events
@@ -52,19 +51,23 @@ class GeminiClient:
 
     async def generate_images(self, body: Body, model: str) -> ImagesResponse:
         """One generateContent per image, asking for the IMAGE modality; always `b64_json` (Gemini
-        answers images inline)."""
-        data: list[ImageData] = []
-
-        async def one() -> None:
-            images = response.inline_images(await self._post(request.image_request(body["prompt"]), model))
-            if not images:
-                raise UpstreamFailure("the provider answered without an image")
-            data.append(images[0])
-
-        async with anyio.create_task_group() as group:
-            for _ in range(body.get("n", 1)):
-                group.start_soon(one)
+        answers images inline). The images that were made are answered (and paid for) even when a
+        sibling call failed; only when none was made is it a failure: the first call's."""
+        calls = [self._image(body["prompt"], model) for _ in range(body.get("n", 1))]
+        made = await asyncio.gather(*calls, return_exceptions=True)
+        data = [image for image in made if not isinstance(image, BaseException)]
+        if not data:
+            raise next(failure for failure in made if isinstance(failure, BaseException))
+        for failure in made:
+            if isinstance(failure, BaseException) and not isinstance(failure, Exception):
+                raise failure  # a cancellation is not a failed image
         return {"created": int(time.time()), "data": data}
+
+    async def _image(self, prompt: str, model: str) -> ImageData:
+        images = response.inline_images(await self._post(request.image_request(prompt), model))
+        if not images:
+            raise UpstreamFailure("the provider answered without an image")
+        return images[0]
 
     @asynccontextmanager
     async def _stream(self, body: Body, model: str) -> AsyncIterator[AsyncIterator[StreamEvent]]:
