@@ -19,6 +19,8 @@ from gateway import operator_cli
 from gateway.money import credits_to_micro
 
 DRIFT_EXIT_CODE = 3
+# Who the operator log names for this tool's top-ups (a Cognito sub is a UUID: never this)
+CLI_OPERATOR = "gateway-admin"
 
 
 def _credits(value: str) -> int:
@@ -99,7 +101,13 @@ def run(args: argparse.Namespace) -> Any:
         issued = keys.issue_key(args.account, args.name, "management" if args.management else "inference")
         return {"key": issued.key, **keys.key_view(issued.record)}
     if args.command == "top-up":
-        return accounts.top_up_once(args.account, args.credits, args.idempotency_key)
+        from gateway.auth.cognito import Identity
+        from gateway.ids import new_trace_id
+        from gateway.services import operators
+
+        cli = Identity(sub=CLI_OPERATOR, email=f"{CLI_OPERATOR} (CLI)", groups=())
+        topped = operators.credit(cli, args.account, args.credits, "", args.idempotency_key, new_trace_id())
+        return topped["account"]
     if args.command == "show-account":
         return accounts.account_view(accounts.get_account(args.account))
     if args.command == "audit":

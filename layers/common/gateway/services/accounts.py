@@ -54,23 +54,6 @@ def top_up(account_id: str, credits_micro: int, *, also: Sequence[dict[str, Any]
     )
 
 
-def top_up_once(account_id: str, credits_micro: int, idempotency_key: str | None) -> dict[str, Any]:
-    """top_up, at most once per idempotency key; returns the account as the (first) top-up left it."""
-    if idempotency_key is None:
-        return account_view(top_up(account_id, credits_micro))
-    from gateway.services.idempotency import run_once
-
-    return dict(
-        run_once(
-            "top-up",
-            account_id,
-            idempotency_key,
-            {"credits_micro": credits_micro},
-            lambda: account_view(top_up(account_id, credits_micro)),
-        )
-    )
-
-
 def shard_balances(account_id: str | None = None) -> dict[str, Any]:
     """Accounts from before balance shards get them (their balance split, their open reservations
     held on shard 0); accounts that have them are left as they are."""

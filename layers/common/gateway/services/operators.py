@@ -125,7 +125,14 @@ def account_detail(account_id: str) -> dict[str, Any]:
 def top_up(
     operator: Identity, account_id: str, credits: Decimal, note: str, idempotency_key: str | None, trace_id: str
 ) -> dict[str, Any]:
-    amount = credits_to_micro(credits)
+    return credit(operator, account_id, credits_to_micro(credits), note, idempotency_key, trace_id)
+
+
+def credit(
+    operator: Identity, account_id: str, amount: int, note: str, idempotency_key: str | None, trace_id: str
+) -> dict[str, Any]:
+    """A top-up of `amount` micro-credits and its log entry, in one transaction: the entry's id comes
+    from the Idempotency-Key, so a retry, whatever failed after the commit, credits nothing twice."""
     if amount <= 0:
         raise InvalidRequest("A top-up adds a positive number of credits.", param="credits")
     entry = _entry(operator, TOP_UP_ACTION, account_id, idempotency_key, trace_id, amount=amount, note=note)
