@@ -108,9 +108,16 @@ async def input_items(
 
 
 async def _own(principal: Principal, response_id: str, param: str | None = None) -> StoredResponse:
-    """The stored response, if this key's account made it: anyone else's is as if it did not exist."""
+    """The stored response, if this key's account made it (as OpenAI's are its project's: a rotated key
+    goes on with its conversations); a key another key created (handed to an app) sees only its own.
+    Anyone else's is as if it did not exist."""
     stored = await anyio.to_thread.run_sync(stores().responses.get, response_id, get_settings().responses_bucket)
-    if stored is None or stored.account_id != principal.account_id:
+    visible = (
+        stored is not None
+        and stored.account_id == principal.account_id
+        and (principal.key.parent is None or stored.key_hash == principal.key_hash)
+    )
+    if stored is None or not visible:
         raise NotFound(f"Response with id '{response_id[:128]}' not found.", param=param)
     return stored
 

@@ -10,6 +10,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway import clock
 from gateway.storage import dynamo, layout, objects
 
 IN_ITEM_BYTES = 300_000  # compressed body kept in the item (DynamoDB items hold 400 KB in all)
@@ -63,8 +64,8 @@ class ResponseRepository(dynamo.TableRepository):
     def get(self, response_id: str, bucket: str | None) -> StoredResponse | None:
         answer = self.db.get_item(TableName=self.table, Key=layout.response_key(response_id), ConsistentRead=True)
         item = dynamo.from_item(answer["Item"]) if answer.get("Item") else None
-        if item is None:
-            return None
+        if item is None or int(item.get("ttl", 0)) <= clock.now_epoch():
+            return None  # past its time: TTL deletes lazily, and the bucket may have let its body go
         body = item.get("body")
         if body is None and item.get("object_key") and bucket is not None:
             body = objects.read_bytes(bucket, item["object_key"])
