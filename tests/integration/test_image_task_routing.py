@@ -1,10 +1,13 @@
-"""The image worker routes a task as every request is routed: the key's provider allow-list as it
-stands when the task is worked, and the attempts traced like any other request's."""
+"""The image worker routes a task as every request is routed: its key as it stands when the task is
+worked (revoked, disabled, expired or its allow-list narrowed since: refunded unworked), and the
+attempts traced like any other request's."""
 
 from __future__ import annotations
 
 import httpx
+import pytest
 
+from gateway import clock
 from gateway.clock import now_iso
 from gateway.config import get_settings
 from gateway.storage.api_keys import ApiKeyRepository
@@ -47,6 +50,31 @@ def test_a_task_whose_key_no_longer_allows_its_provider_is_refunded_unworked(
         "model_not_allowed",
         0,
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [("revoked", 401, "invalid_api_key"), ("disabled", 403, "api_disabled"), ("expired", 403, "api_disabled")],
+)
+def test_a_task_whose_key_was_revoked_disabled_or_expired_is_refunded_unworked(
+    gateway_url, upstream, fake_servers, aws_local, make_tenant, change, status, code
+):
+    tenant = make_tenant("10")
+    task_id = start_task(gateway_url, tenant.key, "test/image-async")
+    records = deliver(aws_local)
+    # the key is revoked (say, it leaked), disabled or expires before the worker picks the task up
+    repository = ApiKeyRepository(get_settings().table_name)
+    if change == "revoked":
+        assert repository.revoke(tenant.key_hash, tenant.account_id, clock.now_epoch(), now_iso()) is not None
+    else:
+        changes = {"disabled": True} if change == "disabled" else {"expires_at": clock.now_epoch() - 1}
+        assert repository.update(tenant.key_hash, tenant.account_id, changes, now_iso()) is not None
+    assert run_worker(records) == {"batchItemFailures": []}
+    assert fake_servers["images"].requests == []
+    assert balance_of(tenant.account_id) == GRANT
+    entry = ledger_entry(task_id)
+    assert entry is not None
+    assert (entry["status"], entry["http_status"], entry["error_code"], entry["credits"]) == ("error", status, code, 0)
 
 
 def test_a_failed_tasks_attempts_are_traced_as_any_requests(gateway_url, upstream, aws_local, make_tenant):

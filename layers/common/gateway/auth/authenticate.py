@@ -136,6 +136,15 @@ def _key_hash(credential: str | None) -> str:
     return hash_key(credential)
 
 
+def live_key(key_hash: str) -> Principal:
+    """An inference key as it stands now, for work it queued (an image task): refused as a request of
+    it would be (revoked, disabled, expired, its creator's too, or its account disabled)."""
+    principal = _admit(_read(key_hash, with_gate=True, cache=False), "inference")
+    if principal.account_disabled:
+        raise ApiDisabled("This account is disabled; contact the operator.")
+    return principal
+
+
 def refresh(principal: Principal, *, require: Requirement = "inference") -> Principal:
     """The same key read again from the table (after the reservation saw it had changed)."""
     forget(principal.key_hash)

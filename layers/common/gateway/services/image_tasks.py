@@ -16,12 +16,12 @@ from typing import Any
 import anyio
 
 from gateway import clock
-from gateway.auth.authenticate import Principal
+from gateway.auth.authenticate import Principal, live_key
 from gateway.billing.sweeper import settle_expired
 from gateway.canonical import ImageData, ImagesResponse
 from gateway.catalog.registry import Pricing
 from gateway.config import get_settings
-from gateway.errors import GatewayError, InvalidApiKey, NotFound
+from gateway.errors import GatewayError, NotFound
 from gateway.formats.images import ImageGenerationRequest
 from gateway.observability import logger
 from gateway.providers.capabilities import IMAGE_GENERATION
@@ -131,9 +131,7 @@ def _route(task: Task) -> Route:
     """The task's candidates, as its key allows them now, to the same kind of key its hold was priced
     for (the account's own, or the platform's), priced as its hold was."""
     entry = resolve_model(task.model)
-    key = stores().keys.get(task.key_hash, consistent=True)
-    if key is None:
-        raise InvalidApiKey("The task's API key no longer exists.")
+    key = live_key(task.key_hash).key  # revoked, disabled or expired since: not worked (and refunded)
     if task.pricing is not None:
         entry = entry.model_copy(update={"pricing": Pricing.model_validate_json(task.pricing)})
     profile = profiles.current(task.account_id) if task.own_key else None
