@@ -3,11 +3,12 @@ names that are unique beyond the stack, and data resources a rolled-back first d
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
-from devtools.template import load_template
+from devtools.template import ROOT, load_template
 
 
 def _resource(logical_id: str) -> dict[str, Any]:
@@ -60,3 +61,41 @@ def test_retained_data_is_removed_when_the_deploy_that_created_it_rolls_back(log
     assert body.get("DeletionPolicy") == "RetainExceptOnCreate", (
         f"{logical_id}: DeletionPolicy {body.get('DeletionPolicy')!r} leaves an orphan after every failed first deploy"
     )
+
+
+def test_a_guided_first_deploy_asks_about_no_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given `sam deploy --guided` asks "<Function> has no authentication. Is this okay? [y/N]" for
+    every Api event of a function whose Api declares no Auth (samcli's auth_per_resource), and its
+    default answer stops the deploy ("Security Constraints Not Satisfied!")
+    When the README's first deploy runs it on this template (123 routes)
+    Then no route prompts: each Api says it has no API Gateway authorizer on purpose (the gateway
+    authenticates every route in its own code)."""
+    from samcli.commands.deploy.auth_utils import auth_per_resource
+    from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    stacks, _ = SamLocalStackProvider.get_stacks(str(ROOT / "template.yaml"))
+    routes = auth_per_resource(stacks)
+
+    assert len(routes) > 100
+    assert [name for name, authenticated in routes if not authenticated] == []
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:ai-gateway/providers-AbCdEf", True),
+        ("arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:providers-AbCdEf", True),
+        ("ai-gateway/providers", False),
+        ("arn:aws:s3:::a-bucket", False),
+    ],
+)
+def test_a_provider_secret_given_by_name_is_refused_before_the_stack_is_touched(value: str, accepted: bool) -> None:
+    """Given ProviderSecretArn is the Resource of IAM policy statements, where a secret's name (what
+    `aws secretsmanager create-secret --name` printed first) is no ARN and fails the role
+    When a first deploy is given one
+    Then CloudFormation refuses the parameter (AllowedPattern, matched whole) before creating anything."""
+    parameter = load_template()["Parameters"]["ProviderSecretArn"]
+
+    assert (re.fullmatch(parameter["AllowedPattern"], value) is not None) is accepted
