@@ -140,6 +140,8 @@ def test_the_admin_api_answers_operator_keys_only(gateway_url, operator, make_te
         ({"context_length": 0}, "context_length"),
         ({"colour": "blue"}, "colour"),
         ({"providers": []}, "providers"),
+        ({"id": "x'$(touch${IFS}/tmp/pwned)'y"}, "id"),  # pasted into the console's curl snippet
+        ({"aliases": ['my "model"']}, "aliases[0]"),
     ],
     ids=[
         "unknown-provider",
@@ -150,6 +152,8 @@ def test_the_admin_api_answers_operator_keys_only(gateway_url, operator, make_te
         "zero-context",
         "unknown-field",
         "no-provider",
+        "id-with-shell",
+        "alias-with-quotes",
     ],
 )
 def test_a_bad_model_is_a_400_and_changes_nothing(operator, spec, param):
@@ -164,6 +168,8 @@ def test_a_bad_model_is_a_400_and_changes_nothing(operator, spec, param):
 def test_patches_that_cannot_apply_are_refused(operator, model):
     model_id = model()
     assert operator.patch(f"/models/{model_id}", {"id": "ops/other"}, expect=400)["error"]["param"] == "id"
+    quoted = operator.patch(f"/models/{model_id}", {"aliases": ["fine", "it's"]}, expect=400)
+    assert quoted["error"]["param"] == "aliases[1]"
     assert operator.patch("/models/ops/never-made", {"enabled": False}, expect=404)["error"]["code"] == "not_found"
     assert operator.post("/models", model_spec(model_id), expect=409)["error"]["code"] == "conflict"
     not_an_object = operator.call("PATCH", f"/models/{model_id}", content=b"[1, 2]", expect=400)

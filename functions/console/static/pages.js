@@ -254,14 +254,19 @@
     );
   }
 
+  // The model and URL as string literals (Python takes JSON's), the curl body single-quoted for a shell
+  const literal = (value) => JSON.stringify(value);
+  const shellQuoted = (value) => `'${value.replaceAll("'", "'\\''")}'`;
+
   function snippets(base, model) {
+    const body = JSON.stringify({ model, messages: [{ role: "user", content: "Say hi" }] });
     return {
       openai: `import os
 from openai import OpenAI
 
-client = OpenAI(base_url="${base}/v1", api_key=os.environ["GATEWAY_KEY"])
+client = OpenAI(base_url=${literal(`${base}/v1`)}, api_key=os.environ["GATEWAY_KEY"])
 reply = client.chat.completions.create(
-    model="${model}",
+    model=${literal(model)},
     messages=[{"role": "user", "content": "Say hi"}],
 )
 print(reply.choices[0].message.content)
@@ -269,9 +274,9 @@ print(reply.choices[0].message.content)
       anthropic: `import os
 import anthropic
 
-client = anthropic.Anthropic(base_url="${base}", api_key=os.environ["GATEWAY_KEY"])
+client = anthropic.Anthropic(base_url=${literal(base)}, api_key=os.environ["GATEWAY_KEY"])
 message = client.messages.create(
-    model="${model}",
+    model=${literal(model)},
     max_tokens=200,
     messages=[{"role": "user", "content": "Say hi"}],
 )
@@ -283,14 +288,14 @@ from google.genai import types
 
 client = genai.Client(
     api_key=os.environ["GATEWAY_KEY"],
-    http_options=types.HttpOptions(base_url="${base}"),
+    http_options=types.HttpOptions(base_url=${literal(base)}),
 )
-print(client.models.generate_content(model="${model}", contents="Say hi").text)
+print(client.models.generate_content(model=${literal(model)}, contents="Say hi").text)
 `,
-      curl: `curl ${base}/v1/chat/completions \\
+      curl: `curl ${shellQuoted(`${base}/v1/chat/completions`)} \\
   -H "Authorization: Bearer $GATEWAY_KEY" \\
   -H "Content-Type: application/json" \\
-  -d '{"model": "${model}", "messages": [{"role": "user", "content": "Say hi"}]}'
+  -d ${shellQuoted(body)}
 `,
     };
   }

@@ -30,6 +30,9 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 WRITE_ATTEMPTS = 5
 PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# What a model's id and aliases may hold: every vendor's ids fit (`us.anthropic...:0`, `models/...`),
+# and none can break out of the string a console snippet or a shell command puts it in
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 SECTIONS: dict[Kind, str] = {
     "MODEL": "models",
     "PROVIDER": "providers",
@@ -263,7 +266,7 @@ def get_model(model_id: str) -> dict[str, Any]:
 
 
 def create_model(spec: Mapping[str, Any], *, also: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    entry = parsed(ModelEntry, model_input(spec), "")
+    entry = _named_plainly(parsed(ModelEntry, model_input(spec), ""))
 
     def edit(candidate: Draft) -> dict[str, Any]:
         if entry.id in candidate.models:
@@ -282,12 +285,25 @@ def update_model(model_id: str, patch: Mapping[str, Any], *, also: Sequence[dict
         if current is None:
             raise NotFound(f"No model `{model_id[:200]}` in the catalog.")
         entry = parsed(ModelEntry, merge_patch(current, model_input(patch)), "")
+        if entry.aliases != tuple(current.get("aliases") or ()):
+            _named_plainly(entry)
         if entry.id != model_id:
             raise InvalidRequest("A model's `id` cannot change; create a new model instead.", param="id")
         candidate.models[model_id] = _dump(entry)
         return candidate.models[model_id]
 
     return change(edit, also=also)[0]
+
+
+def _named_plainly(entry: ModelEntry) -> ModelEntry:
+    for index, name in enumerate((entry.id, *entry.aliases)):
+        if not MODEL_NAME.match(name):
+            raise InvalidRequest(
+                "A model's id and aliases are letters, digits and . _ : / @ + - (up to 200, starting with a "
+                "letter or digit).",
+                param="id" if index == 0 else f"aliases[{index - 1}]",
+            )
+    return entry
 
 
 def delete_model(model_id: str) -> None:
