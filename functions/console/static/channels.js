@@ -80,8 +80,14 @@
       : h("p", { class: "hint", id: "health-window" }, t("channels.healthWindow", { since: dateTime(health.since), requests: number(health.requests_read, 0), accounts: number(health.accounts_read, 0) }));
     add(main,
       app().header(t("channels.title"), h("a", { href: "#/admin/channels?new=1", class: "button primary", id: "add-channel" }, t("channels.add"))),
-      params.saved ? h("p", { class: "notice", role: "status", id: "channel-saved" }, t("channels.saved", { id: params.channel || "", version: params.saved })) : null,
+      savedNotice(params) ? h("p", { class: "notice", role: "status", id: "channel-saved" }, t("channels.saved", { id: params.channel, version: params.saved })) : null,
       about, sections);
+  }
+
+  // The notice a save leaves in the address: only a version number and a channel id, so a link cannot
+  // make the page say something of its own
+  function savedNotice(params) {
+    return /^\d{1,12}$/.test(params.saved || "") && /^[A-Za-z0-9._:-]{1,64}$/.test(params.channel || "");
   }
 
   function text(param, value, attrs) {
