@@ -24,7 +24,6 @@ from gateway.money import credits_to_micro, display
 from gateway.services import accounts, channel_admin, usage
 from gateway.services.console import acting_for
 from gateway.services.usage import DateRange
-from gateway.storage import dynamo
 from gateway.storage.accounts import Account
 from gateway.storage.ledger import LedgerReader
 from gateway.storage.operators import (
@@ -33,7 +32,6 @@ from gateway.storage.operators import (
     TOP_UP_ACTION,
     ActionReplayed,
     OperatorRepository,
-    log_entry_refused,
 )
 from gateway.storage.stores import stores
 from gateway.storage.transactions import AlsoRefused
@@ -138,9 +136,7 @@ def credit(
     entry = _entry(operator, TOP_UP_ACTION, account_id, idempotency_key, trace_id, amount=amount, note=note)
     try:
         account = accounts.top_up(account_id, amount, also=[_repository().log_entry(entry)])
-    except dynamo.DynamoError as error:
-        if not log_entry_refused(error):
-            raise
+    except AlsoRefused:
         return _replayed(entry)
     return {"account": accounts.account_view(account), "action": _action_view(entry), "replayed": False}
 

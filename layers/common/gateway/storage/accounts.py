@@ -9,6 +9,7 @@ from typing import Any
 from gateway.storage import dynamo, layout
 from gateway.storage.balances import BalanceRepository, Shard, spread
 from gateway.storage.errors import MAX_CREDITS_MICRO, checked_amount
+from gateway.storage.transactions import transact_also
 
 INITIAL_GRANT = "initial"  # the credits an account was created with
 TOP_UP = "top_up"
@@ -107,14 +108,13 @@ class AccountRepository(dynamo.TableRepository):
         also: Sequence[dict[str, Any]] = (),
     ) -> Account:
         """Add credits, spread over the account's shards, and record the grant entry (and any `also` items:
-        the operator log's entry), in one transaction."""
+        the operator log's entry), in one transaction, retried while requests' holds conflict with it.
+        Raises AlsoRefused when an `also` item's condition failed (the action was done before)."""
         checked_amount(amount, "a top-up", low=1, high=MAX_CREDITS_MICRO)
-        self.db.transact_write_items(
-            TransactItems=[
-                *self.credit_items(account_id, amount),
-                self._grant_entry(account_id, amount, grant_id, at_iso, source),
-                *also,
-            ]
+        transact_also(
+            self.db,
+            [*self.credit_items(account_id, amount), self._grant_entry(account_id, amount, grant_id, at_iso, source)],
+            list(also),
         )
         granted = self.get(account_id)
         assert granted is not None
