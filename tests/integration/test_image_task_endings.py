@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from gateway import clock
-from gateway.billing.sweeper import sweep_expired
+from gateway.billing.sweeper import settle_expired, sweep_expired
 from gateway.config import get_settings
 from gateway.storage.credits import CreditRepository
 from gateway.storage.errors import StorageUnavailable
@@ -134,3 +134,31 @@ def test_a_task_whose_settlement_failed_is_charged_by_the_sweeper_with_its_image
     entry = ledger_entry(task["task_id"])
     assert entry is not None
     assert (entry["status"], entry["credits"], entry["units"]["images"]) == ("success", HOLD, 2)
+
+
+def test_a_charge_kept_after_the_sweepers_index_copy_was_read_is_charged_not_refunded(
+    gateway_url, upstream, aws_local, make_tenant, monkeypatch
+):
+    tenant = make_tenant("10")
+    task = start_task(gateway_url, tenant.key)
+    records = deliver(aws_local)
+    repository = CreditRepository(get_settings().table_name)
+    stale = repository.get_reservation(task["task_id"])  # as the sweeper's index still shows it: no charge kept
+    assert stale is not None
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise StorageUnavailable("ThrottlingException")
+
+    monkeypatch.setattr(CreditRepository, "settle", failing)  # the charge is kept on the reservation
+    assert run_worker(records) == {"batchItemFailures": []}
+    monkeypatch.undo()
+    # A settlement from the stale copy writes nothing (it would have refunded the kept charge)
+    assert settle_expired(stale) is None
+    assert ledger_entry(task["task_id"]) is None
+    # And the sweeper, listing the stale copy, reads the reservation again and charges what it keeps
+    listed = iter([[stale], []])
+    monkeypatch.setattr(CreditRepository, "expired_reservations", lambda self, moment, limit: next(listed))
+    sweep_expired(now=stale.expires_at + 1)
+    monkeypatch.undo()
+    assert task_of(gateway_url, tenant.key, task["task_id"])["status"] == "succeeded"
+    assert balance_of(tenant.account_id) == GRANT - HOLD

@@ -30,8 +30,9 @@ class SweepResult:
 
 def sweep_expired(now: int | None = None, batch: int = 100) -> SweepResult:
     """Apply the unsettled queue's charges, then settle every recorded reservation past its expiry,
-    and release the ended windows of quiet shards. The index is eventually consistent, so a
-    reservation seen twice is settled once: the settle transaction's condition decides."""
+    and release the ended windows of quiet shards. The index is eventually consistent: each
+    reservation is read again before it is settled (a charge kept on it since is charged, not
+    refunded), and one seen twice is settled once: the settle transaction's condition decides."""
     queued = unsettled.apply_queue()  # first: their holds must not be given back
     repository = stores().credits
     moment = now_epoch() if now is None else now
@@ -41,8 +42,11 @@ def sweep_expired(now: int | None = None, batch: int = 100) -> SweepResult:
         fresh = [r for r in repository.expired_reservations(moment, limit=batch) if r.trace_id not in seen]
         if not fresh:
             break
-        for reservation in fresh:
-            seen.add(reservation.trace_id)
+        for listed in fresh:
+            seen.add(listed.trace_id)
+            reservation = repository.get_reservation(listed.trace_id)  # the index's copy may be stale
+            if reservation is None:
+                continue  # settled meanwhile
             entry = settle_expired(reservation)
             if entry is not None:
                 settled += 1

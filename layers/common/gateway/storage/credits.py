@@ -168,12 +168,14 @@ class CreditRepository(dynamo.TableRepository):
             self._ledger_put(entry, retention_until),
         ]
         if reservation.recorded:
+            # settled as read: a charge kept on it since (record_pending) is not refunded by a stale copy
+            kept = "" if reservation.pending is not None else " AND attribute_not_exists(pending)"
             items.append(
                 {
                     "Delete": {
                         "TableName": self.table,
                         "Key": layout.reservation_key(reservation.trace_id),
-                        "ConditionExpression": "attribute_exists(pk)",
+                        "ConditionExpression": f"attribute_exists(pk){kept}",
                     }
                 }
             )
