@@ -263,3 +263,28 @@ def test_accounts_from_before_the_directory_are_listed_by_index_accounts(
     assert second["listed"] == 0
     assert second["accounts"] >= first["listed"]
     assert [a["account_id"] for a in operator.ok(operator.get("/admin/accounts", q=name.lower()))["data"]] == [legacy]
+
+
+@pytest.mark.parametrize("change", ["removed from the group", "disabled"])
+def test_an_operator_removed_or_disabled_loses_the_operator_pages_before_its_token_expires(
+    gateway_url: str, cognito: CognitoPool, change: str
+) -> None:
+    from gateway.auth import cognito_standing
+
+    email = f"ops-{secrets.token_hex(4)}@example.com"
+    operator = ConsoleApi(gateway_url, cognito.sign_up(email, operator=True))
+    assert operator.get("/admin/accounts").status_code == 200
+    admin = cognito.admin()
+    if change == "disabled":
+        admin.admin_disable_user(UserPoolId=cognito.user_pool_id, Username=email)
+    else:
+        admin.admin_remove_user_from_group(
+            UserPoolId=cognito.user_pool_id, Username=email, GroupName=cognito.operator_group
+        )
+    cognito_standing.forget()  # its standing, read from the pool, is trusted for STANDING_SECONDS
+    # Its ID token (good for an hour, naming the group) opens no operator page any more
+    for answer in (
+        operator.get("/admin/accounts"),
+        operator.post("/admin/codes", {"credits": "5", "count": 1}, headers={"Idempotency-Key": secrets.token_hex(8)}),
+    ):
+        assert answer.status_code == 403, answer.text

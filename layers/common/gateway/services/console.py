@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from gateway.auth import cognito_standing
 from gateway.auth.authenticate import Principal
 from gateway.auth.cognito import Identity, verify_id_token
 from gateway.clock import now_iso
@@ -55,7 +56,10 @@ def customer(session: ConsoleSession) -> ConsoleSession:
 
 
 def operator(session: ConsoleSession) -> ConsoleSession:
-    if not session.operator:
+    """The session, when its user is an operator: by its token, and by the user pool now (a user
+    removed from the group, or disabled, is no operator within seconds, not when its token expires)."""
+    group = get_settings().console_operator_group
+    if not session.operator or not cognito_standing.still_operator(session.identity, group):
         raise Forbidden("This page is for operators.")
     return session
 
