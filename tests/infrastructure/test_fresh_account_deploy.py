@@ -99,3 +99,13 @@ def test_a_provider_secret_given_by_name_is_refused_before_the_stack_is_touched(
     parameter = load_template()["Parameters"]["ProviderSecretArn"]
 
     assert (re.fullmatch(parameter["AllowedPattern"], value) is not None) is accepted
+
+
+def test_the_aggregator_retries_a_batch_from_its_first_record() -> None:
+    """Given the aggregator adds a batch once by the checkpoint its first record names (a redelivered
+    batch finds it and adds nothing), Then its stream mapping neither bisects a failed batch nor
+    reports partial failures: either would retry from another first record and count twice."""
+    events = _resource("AggregatorFunction")["Properties"]["Events"]
+    (stream,) = [event["Properties"] for event in events.values() if event["Type"] == "DynamoDB"]
+    assert not stream.get("BisectBatchOnFunctionError")
+    assert "ReportBatchItemFailures" not in (stream.get("FunctionResponseTypes") or [])
