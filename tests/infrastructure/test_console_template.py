@@ -91,19 +91,22 @@ def test_starting_credits_either_refuses_are_refused_by_both(value: str) -> None
 def test_the_console_function_reads_and_writes_only_what_it_needs() -> None:
     """Items of the gateway table (no delete, no scan: a console session never removes anything and
     never reads the whole table; batches for the codes a minting writes past its first transaction),
-    its three indexes, and the channel keys operators enter (written, never read); no model, no other
-    service."""
+    its three indexes, the channel keys operators enter (written, never read), and an operator's
+    standing in its own user pool (read); no model, no other service."""
     statements = list(_statements(properties("ConsoleFunction")["Policies"]))
     actions = {action for statement in statements for action in statement["Action"]}
 
     assert actions == {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem",
         "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
+        "cognito-idp:AdminGetUser", "cognito-idp:AdminListGroupsForUser",
     }  # fmt: skip
     index_resources = [r for s in statements for r in s["Resource"] if isinstance(s["Resource"], list)]
     assert {str(r["Sub"]).rsplit("/", 1)[-1] for r in index_resources} == {"GSI1", "GSI2", "GSI3"}
     (secrets,) = [s for s in statements if s["Action"][0].startswith("secretsmanager:")]
     assert secrets["Resource"]["Sub"].endswith(":secret:ai-gateway/${Stage}/channels/*")
+    (pool,) = [s for s in statements if s["Action"][0].startswith("cognito-idp:")]
+    assert pool["Resource"] == {"GetAtt": "ConsoleUserPool.Arn"}
 
 
 def test_the_stack_says_where_the_console_is() -> None:
