@@ -62,12 +62,14 @@ async def infer(
     requested = canonical.get("max_completion_tokens") or canonical.get("max_tokens")
     choices = canonical.get("n") or 1
 
+    opaque_bytes = sum(map(estimate.request_bytes, exchange.opaque))  # once, not for every candidate
+
     def leg_for(entry: ModelEntry) -> Leg:
         if exchange.requires is not None and exchange.requires not in entry.capabilities:
             raise InvalidRequest(f"`{entry.id}` is not served on this endpoint.", param="model")
         context = _context_tokens(entry, exchange)
         prompt = estimate.prompt_token_bound(canonical, context) + server_tools.extra_prompt_tokens(exchange, entry)
-        prompt += estimate.tool_allowance(exchange.native) + sum(map(estimate.request_bytes, exchange.opaque))
+        prompt += estimate.tool_allowance(exchange.native) + opaque_bytes
         if exchange.native_only:  # what the canonical form left out reaches the upstream too
             prompt += estimate.request_bytes(exchange.native)
             prompt += context if any(part.media for part in exchange.native_only) else 0

@@ -55,12 +55,12 @@ class GeminiClient:
         sibling call failed; only when none was made is it a failure: the first call's."""
         calls = [self._image(body["prompt"], model) for _ in range(body.get("n", 1))]
         made = await asyncio.gather(*calls, return_exceptions=True)
-        data = [image for image in made if not isinstance(image, BaseException)]
-        if not data:
-            raise next(failure for failure in made if isinstance(failure, BaseException))
         for failure in made:
             if isinstance(failure, BaseException) and not isinstance(failure, Exception):
                 raise failure  # a cancellation is not a failed image
+        data = [image for image in made if not isinstance(image, BaseException)]
+        if not data:
+            raise next(failure for failure in made if isinstance(failure, BaseException))
         return {"created": int(time.time()), "data": data}
 
     async def _image(self, prompt: str, model: str) -> ImageData:
