@@ -180,7 +180,7 @@
     if (toggle) toggle.addEventListener("click", () => setEnabled(spec, spec.enabled === false).then((answer) => app().go("admin/models", spec.id, { saved: answer.version }), app().fail));
     add(main,
       app().header(isNew ? t("models.new") : spec.id, toggle, h("a", { href: "#/admin/models", class: "button secondary" }, t("common.back"))),
-      /^\d{1,12}$/.test(params.saved || "") ? h("p", { class: "notice", role: "status", id: "model-saved" }, t("models.saved", { version: params.saved })) : null,
+      forms.savedVersion(params) ? h("p", { class: "notice", role: "status", id: "model-saved" }, t("models.saved", { version: params.saved })) : null,
       isNew ? null : h("p", { class: "hint page-meta" }, enabledBadge(spec), " ", t("models.versionNow", { version: found.version })),
       form);
   }

@@ -87,7 +87,7 @@
   // The notice a save leaves in the address: only a version number and a channel id, so a link cannot
   // make the page say something of its own
   function savedNotice(params) {
-    return /^\d{1,12}$/.test(params.saved || "") && /^[A-Za-z0-9._:-]{1,64}$/.test(params.channel || "");
+    return forms.savedVersion(params) !== null && /^[A-Za-z0-9._:-]{1,64}$/.test(params.channel || "");
   }
 
   function text(param, value, attrs) {

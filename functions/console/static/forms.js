@@ -100,5 +100,10 @@
     return h("label", { class: "choice" }, box, label);
   }
 
-  window.GW.forms = { newKey, control, clearErrors, showError, onSubmit, value, whole, integer, checkbox };
+  /** The catalog version a save left in the address (`?saved=`), when it is one: a link's own words never are. */
+  function savedVersion(params) {
+    return /^\d{1,12}$/.test(params.saved || "") ? params.saved : null;
+  }
+
+  window.GW.forms = { newKey, control, clearErrors, showError, onSubmit, value, whole, integer, checkbox, savedVersion };
 })();
