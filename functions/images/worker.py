@@ -1,4 +1,5 @@
-"""Image-task worker: SQS delivers {"task_id"}; failed records go back to the queue (partial batch)."""
+"""Image-task worker: SQS delivers {"task_id"}; failed records, and a task another delivery of its message
+is working, go back to the queue (partial batch)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from gateway.entry import observed
 from gateway.observability import logger
-from gateway.services.image_tasks import work
+from gateway.services.image_tasks import BUSY, work
 
 
 def work_batch(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
@@ -17,6 +18,8 @@ def work_batch(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, 
         try:
             outcome = _run(work(json.loads(record["body"])["task_id"]))
             logger().info("image task worked", extra={"outcome": outcome})
+            if outcome == BUSY:  # delivered twice at once: retried once the other delivery is done
+                failures.append({"itemIdentifier": record["messageId"]})
         except Exception:
             logger().exception("image task will be retried")
             failures.append({"itemIdentifier": record["messageId"]})

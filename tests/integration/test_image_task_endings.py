@@ -5,6 +5,9 @@ failed after its images were made is charged, not refunded."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import httpx
 import pytest
 
@@ -13,6 +16,7 @@ from gateway.billing.sweeper import settle_expired, sweep_expired
 from gateway.config import get_settings
 from gateway.storage.credits import CreditRepository
 from gateway.storage.errors import StorageUnavailable
+from gateway.storage.stores import stores
 from tests.conftest import balance_of, ledger_entry
 from tests.integration.test_images import deliver, run_worker
 
@@ -161,4 +165,60 @@ def test_a_charge_kept_after_the_sweepers_index_copy_was_read_is_charged_not_ref
     sweep_expired(now=stale.expires_at + 1)
     monkeypatch.undo()
     assert task_of(gateway_url, tenant.key, task["task_id"])["status"] == "succeeded"
+    assert balance_of(tenant.account_id) == GRANT - HOLD
+
+
+def test_a_message_delivered_twice_at_once_asks_the_provider_once_and_charges_once(
+    gateway_url, upstream, fake_servers, aws_local, make_tenant
+):
+    images = fake_servers["images"]
+    tenant = make_tenant("10")
+    task = start_task(gateway_url, tenant.key)
+    records = deliver(aws_local)
+    images.answering.clear()  # the first delivery's provider call is under way
+    first: dict = {}  # type: ignore[type-arg]
+    worker = threading.Thread(target=lambda: first.update(run_worker(records)))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not images.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(images.requests) == 1
+        # When SQS hands the same message to a second worker meanwhile
+        second = run_worker(records)
+        # Then that delivery asks no provider and goes back to the queue, to be retried
+        assert second == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
+        assert len(images.requests) == 1
+    finally:
+        images.answering.set()
+        worker.join(30)
+    assert first == {"batchItemFailures": []}
+    assert task_of(gateway_url, tenant.key, task["task_id"])["status"] == "succeeded"
+    # And its retry, after the first delivery is done, finds the task ended: one provider call, one charge
+    assert run_worker(records) == {"batchItemFailures": []}
+    assert len(images.requests) == 1
+    assert balance_of(tenant.account_id) == GRANT - HOLD
+    entry = ledger_entry(task["task_id"])
+    assert entry is not None
+    assert entry["credits"] == HOLD
+
+
+def test_a_task_whose_worker_died_mid_run_is_worked_by_the_next_delivery(
+    gateway_url, upstream, fake_servers, aws_local, make_tenant, monkeypatch
+):
+    tenant = make_tenant("10")
+    task = start_task(gateway_url, tenant.key)
+    records = deliver(aws_local)
+    # a worker claimed it and died (its claim is for the function's timeout)
+    assert CreditRepository(get_settings().table_name).get_reservation(task["task_id"]) is not None
+    assert stores().tasks.claim(task["task_id"], now=clock.now_epoch(), seconds=get_settings().image_task_work_seconds)
+    assert run_worker(records) == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
+    # When SQS delivers the message again after its visibility timeout (longer than that timeout)
+    real = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real() + get_settings().image_task_work_seconds + 60)
+    assert run_worker(records) == {"batchItemFailures": []}
+    monkeypatch.undo()
+    # Then the task is worked and charged once
+    assert task_of(gateway_url, tenant.key, task["task_id"])["status"] == "succeeded"
+    assert len(fake_servers["images"].requests) == 1
     assert balance_of(tenant.account_id) == GRANT - HOLD

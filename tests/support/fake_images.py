@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,6 +26,8 @@ class FakeImages:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+        self.answering = threading.Event()  # cleared: requests are taken and wait for it
+        self.answering.set()
         self.url = ""
         self.app = Starlette(
             routes=[
@@ -41,6 +44,8 @@ class FakeImages:
         body = await request.json()
         with self.lock:
             self.requests.append(body)
+        if not self.answering.is_set():
+            await anyio.to_thread.run_sync(self.answering.wait, 30)
         if request.headers.get("authorization") != f"Bearer {PROVIDER_KEY}":
             return JSONResponse({"error": {"message": "bad key", "type": "invalid_request_error"}}, status_code=401)
         if body["model"] == "image-fail":

@@ -3,13 +3,16 @@
 The worker routes the task as every request is routed (the key's allow-lists, provider health),
 takes the first answer as every metered call does, keeps the images in the bucket, and settles the
 task's reservation together with the task's new state, in one transaction. A redelivered or retried
-task is charged once: the second settlement finds the task no longer pending and writes nothing.
+task is charged once: the second settlement finds the task no longer pending and writes nothing. And
+the provider is asked once: a worker claims the task for its run first, so a message SQS delivers
+twice at once is worked by one delivery and retried by the other, which then finds it ended.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import time
 from typing import Any
 
@@ -35,11 +38,13 @@ from gateway.storage.stores import stores
 from gateway.storage.tasks import Task, image_key
 
 FAILED = "The image provider failed; the task was not charged."
+BUSY = "busy"
 _running: set[asyncio.Task[str]] = set()
 
 
 async def work(task_id: str) -> str:
-    """Work one task; returns what became of it: succeeded, failed, expired or skipped (not pending)."""
+    """Work one task; returns what became of it: succeeded, failed, expired, skipped (not pending) or
+    busy (another delivery of its message is working it)."""
     settings = get_settings()
     tasks = stores().tasks
     task = await anyio.to_thread.run_sync(tasks.get, task_id)
@@ -48,6 +53,10 @@ async def work(task_id: str) -> str:
     reservation = await anyio.to_thread.run_sync(stores().credits.get_reservation, task_id)
     if reservation is None:  # settled already (a parallel delivery) or refunded by the sweeper
         return "skipped"
+    if not await anyio.to_thread.run_sync(
+        functools.partial(tasks.claim, task_id, now=clock.now_epoch(), seconds=settings.image_task_work_seconds)
+    ):
+        return BUSY  # another delivery of its message is working it: this one is retried after it
     if reservation.expires_at - clock.now_epoch() < settings.image_task_work_seconds:
         # it could not finish before the sweeper ends it: end it now, failed and refunded, unworked
         await anyio.to_thread.run_sync(settle_expired, reservation)

@@ -85,6 +85,28 @@ class TaskRepository(dynamo.TableRepository):
         item = answer.get("Item")
         return Task.from_item(dynamo.from_item(item)) if item else None
 
+    def claim(self, task_id: str, *, now: int, seconds: int) -> bool:
+        """Takes a pending task for one worker's run of up to `seconds`: False while another delivery
+        of its message holds it, so the provider is asked once. A run that died frees it as it ends."""
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key=layout.task_key(task_id),
+                UpdateExpression="SET claimed_until = :until",
+                ConditionExpression=(
+                    "#status = :pending AND (attribute_not_exists(claimed_until) OR claimed_until < :now)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=dynamo.to_attributes(
+                    {":pending": "pending", ":now": now, ":until": now + seconds}
+                ),
+            )
+        except dynamo.DynamoError as error:
+            if error.code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def finish_item(self, task_id: str, *, images: list[str] | None = None, error: str | None = None) -> dict[str, Any]:
         """The transaction item that moves a pending task to succeeded (images) or failed (error)."""
         values: dict[str, Any] = {
