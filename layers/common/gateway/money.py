@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+import functools
+from collections.abc import Callable
+from decimal import ROUND_CEILING, Context, Decimal, InvalidOperation, localcontext
+from typing import ParamSpec, TypeVar
 
 MICRO = 1_000_000
 MAX_CREDITS = Decimal(10) ** 12
 _SIX_PLACES = Decimal("0.000001")
+# Prices have at most PRICE_PLACES decimal places and 7 whole digits, price groups' ratios 6 places
+# and 3 whole digits, counts fewer than 16 digits: their products and sums fit in EXACT's digits, so
+# a cost is exact until its one rounding, up (the default context's 28 digits would round it first).
+PRICE_PLACES = 30
+EXACT = Context(prec=90)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def credits_to_micro(value: str | int | Decimal) -> int:
@@ -33,3 +43,14 @@ def display(micro: int) -> float:
 
 def ceil_micro(amount: Decimal) -> int:
     return int(amount.to_integral_value(rounding=ROUND_CEILING))
+
+
+def exactly(function: Callable[P, R]) -> Callable[P, R]:
+    """Runs `function`'s Decimal arithmetic in the EXACT context."""
+
+    @functools.wraps(function)
+    def exact(*args: P.args, **kwargs: P.kwargs) -> R:
+        with localcontext(EXACT):
+            return function(*args, **kwargs)
+
+    return exact

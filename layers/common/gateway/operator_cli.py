@@ -220,7 +220,7 @@ def _codes(args: argparse.Namespace) -> Any:
     from gateway.services import topup_codes
 
     if args.action == "mint":
-        expires = now_epoch() + args.expires_in_days * 86_400 if args.expires_in_days else None
+        expires = now_epoch() + args.expires_in_days * 86_400 if args.expires_in_days is not None else None
         return topup_codes.mint(args.credits, args.count, expires_at=expires, batch=args.batch)
     if args.action == "list":
         return topup_codes.list_codes(args.cursor)

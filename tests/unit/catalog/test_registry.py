@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from gateway.catalog.registry import Catalog, Pricing, load_catalog
+from gateway.catalog.runtime import scaled
 from gateway.config import DEFAULT_CATALOG
 
 PROVIDERS = {
@@ -427,3 +428,20 @@ def test_every_shipped_model_with_a_cache_write_price_has_its_one_hour_price(shi
         for prices in (entry.pricing, *entry.pricing.tiers):
             if prices.cache_write_input is not None:
                 assert prices.cache_write_1h_input == 2 * prices.input, entry.id
+
+
+def test_a_cost_is_rounded_up_from_its_exact_value_whatever_its_prices_digits():
+    # 5 tokens at 1.0000000000000000000000000001 are worth 5.0000000000000000000000000005: 6, not the 5
+    # that 28 significant digits (the default context) round them to first
+    assert Pricing.model_validate({"input": "1.0000000000000000000000000001"}).cost(5, 0) == 6
+    # a flat fee of 10 credits does not swallow a token's 1e-21
+    assert Pricing.model_validate({"request": "10", "input": "0.000000000000000000001"}).cost(1, 0) == 10_000_001
+    # and scaling by a price group is exact too
+    scaled_price = scaled(Pricing.model_validate({"input": "1.0000000000000000000000000001"}), Decimal("0.999999"))
+    exact = (10**28 + 1) * 999_999 * 10**9, 10**34  # in integers: numerator, denominator
+    assert scaled_price.cost(10**9, 0) == -(-exact[0] // exact[1])
+
+
+def test_a_price_has_at_most_thirty_decimal_places():
+    with pytest.raises(ValidationError, match="at most 30 decimal places"):
+        Pricing.model_validate({"input": "0." + "0" * 30 + "1"})

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
-from gateway.money import ceil_micro
+from gateway.money import PRICE_PLACES, ceil_micro, exactly
 
 # The dearest price the catalog may set for any unit, in credits (per 1M tokens, per image, per
 # second, ...): far above any real one, and low enough that the largest request's bound stays a plain
@@ -21,8 +21,12 @@ MAX_PRICE = Decimal(1_000_000)
 
 
 def _at_most_max(price: Decimal, info: ValidationInfo) -> Decimal:
-    if price > MAX_PRICE and not (info.context or {}).get("scaled"):
+    if (info.context or {}).get("scaled"):
+        return price
+    if price > MAX_PRICE:
         raise ValueError(f"a price is at most {MAX_PRICE:,} credits")
+    if price.as_tuple().exponent < -PRICE_PLACES:  # type: ignore[operator]  # finite: ge=0 checked it
+        raise ValueError(f"a price has at most {PRICE_PLACES} decimal places")
     return price
 
 
@@ -78,6 +82,7 @@ class Pricing(TokenPrices):
     web_fetch: Price | None = None
     grounding: Price | None = None
 
+    @exactly
     def tool_fees(self, web_searches: int = 0, web_fetches: int = 0, grounded: int = 0) -> Decimal:
         """Micro-credits (unrounded) for the tools the upstream ran; an unpriced tool counts nothing
         (requests that could run it are refused before they are held)."""
@@ -106,6 +111,7 @@ class Pricing(TokenPrices):
                 prices = tier
         return prices
 
+    @exactly
     def image_cost(self, size: str, quality: str | None, images: int) -> int | None:
         """Micro-credits for `images` images, or None when this size/quality has no price."""
         table = self.image or {}
@@ -113,12 +119,15 @@ class Pricing(TokenPrices):
         price = price if price is not None else table.get(size, table.get("*"))
         return None if price is None else ceil_micro(price * 1_000_000 * images + self.request * 1_000_000)
 
+    @exactly
     def speech_cost(self, characters: int) -> int:
         return ceil_micro((self.characters or Decimal(0)) * characters + self.request * 1_000_000)
 
+    @exactly
     def transcription_cost(self, seconds: Decimal) -> int:
         return ceil_micro((self.audio_seconds or Decimal(0)) * 1_000_000 * seconds + self.request * 1_000_000)
 
+    @exactly
     def cost(
         self,
         prompt_tokens: int,
@@ -150,6 +159,7 @@ class Pricing(TokenPrices):
         )
         return ceil_micro(total)
 
+    @exactly
     def cost_bound(self, prompt_tokens: int, completion_tokens: int) -> int:
         """The most `cost` can come to for at most these counts: the tier the prompt can reach, and
         every prompt token at its dearest price there."""

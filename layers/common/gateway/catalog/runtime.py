@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from gateway.catalog.registry import Catalog, ModelEntry, Pricing
+from gateway.money import exactly
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
 DEFAULT_GROUP = "default"
@@ -101,6 +102,7 @@ class PriceBasis:
     profile_version: int = 0  # the account profile (group, own keys) the ratio came from
 
 
+@exactly
 def scaled(pricing: Pricing, ratio: Decimal) -> Pricing:
     """Every price of `pricing` times `ratio` (token, tier, cache, request, image, character and
     audio prices alike), exactly: Decimal arithmetic, rounded only when a cost is."""

@@ -22,7 +22,8 @@ from gateway.billing.refusals import rate_limit_headers
 from gateway.catalog import live
 from gateway.catalog.registry import ModelEntry
 from gateway.catalog.runtime import PriceBasis
-from gateway.errors import ServiceUnavailable
+from gateway.errors import InvalidRequest, ServiceUnavailable
+from gateway.money import micro_to_credits
 from gateway.observability import logger
 from gateway.providers import capacity
 from gateway.providers.capabilities import Capability
@@ -32,6 +33,7 @@ from gateway.storage import on_loop
 from gateway.storage.api_keys import ApiKeyRecord
 from gateway.storage.channel_windows import ChannelGuard
 from gateway.storage.credits import Reservation
+from gateway.storage.errors import MAX_HOLD
 from gateway.storage.profiles import AccountProfile
 from gateway.storage.stores import stores
 
@@ -129,6 +131,11 @@ def prepare(
             router(principal.key) if router is not None else route_for(model, principal.key, capability, preferences)
         )
         amount = cost_bound(route.entry) or MIN_HOLD  # a free model still holds something: holds are positive
+        if amount > MAX_HOLD:
+            raise InvalidRequest(
+                f"This request could cost more than one request may hold ({micro_to_credits(MAX_HOLD)} credits) "
+                f"at `{route.entry.id}`'s prices; ask for fewer output tokens or send a shorter prompt."
+            )
         items = also(route) if also is not None else ()
     return Prepared(route, amount, items, agreed.basis(route), channels.guard_for(route.first, clock.now()))
 

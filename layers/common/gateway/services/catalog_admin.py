@@ -10,12 +10,11 @@ models.yaml, in the same transaction. Callable without HTTP: the admin API, gate
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from gateway.catalog import live
 from gateway.catalog.registry import Catalog, Defaults, ModelEntry, ProviderConfig, load_catalog
@@ -23,24 +22,20 @@ from gateway.catalog.runtime import Channel, ControlSettings, PriceGroup
 from gateway.clock import now_iso
 from gateway.config import get_settings
 from gateway.errors import Conflict, InvalidRequest, NotFound
+from gateway.services.catalog_checks import (
+    PROVIDER_NAME,
+    SECTIONS,
+    check_change,
+    check_channel,
+    named_plainly,
+    parsed,
+)
 from gateway.storage.control import Change, Kind, Spec, VersionMoved
 from gateway.storage.stores import stores
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 WRITE_ATTEMPTS = 5
-PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-# What a model's id and aliases may hold: every vendor's ids fit (`us.anthropic...:0`, `models/...`),
-# and none can break out of the string a console snippet or a shell command puts it in
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
-SECTIONS: dict[Kind, str] = {
-    "MODEL": "models",
-    "PROVIDER": "providers",
-    "CHANNEL": "channels",
-    "GROUP": "groups",
-    "SETTINGS": "settings",
-    "DEFAULTS": "defaults",
-}
 
 
 @dataclass
@@ -105,6 +100,9 @@ def change(edit: Callable[[Draft], T], *, also: Sequence[dict[str, Any]] = ()) -
         validate(after)
         old, new = before.specs(), after.specs()
         unseeded = before.version == 0
+        for key, spec in new.items():
+            if old.get(key) != spec:
+                check_change(spec, old.get(key))
         puts = [spec for key, spec in new.items() if unseeded or old.get(key) != spec]
         deletes = [key for key in old if key not in new and not unseeded]
         if not puts and not deletes and not also:
@@ -130,7 +128,7 @@ def validate(candidate: Draft) -> None:
     )
     for name, spec in candidate.channels.items():
         channel = parsed(Channel, spec, f"channels.{name}")
-        _check_channel(channel, catalog.providers, catalog.models)
+        check_channel(channel, catalog.providers, catalog.models)
     for name, spec in candidate.groups.items():
         parsed(PriceGroup, spec, f"groups.{name}")
     for spec in candidate.settings.values():
@@ -138,17 +136,6 @@ def validate(candidate: Draft) -> None:
     clash = set(candidate.channels) & set(candidate.providers)
     if clash:
         raise InvalidRequest(f"`{sorted(clash)[0]}` names both a provider and a channel.", param="id")
-
-
-def parsed(model: type[M], data: Any, where: str) -> M:
-    """`data` as `model`, or a 400 naming the first field that is wrong (its value never echoed)."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        location = ".".join(str(part) for part in (where, *first.get("loc", ())) if str(part))
-        message = f"Invalid `{location or 'catalog'}`: {first.get('msg', 'invalid value')}."
-        raise InvalidRequest(message, param=location or None) from None
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -234,7 +221,10 @@ def _listed(document: Mapping[str, Any], section: str, key: str) -> dict[str, An
     specs = document.get(section) or []
     if not isinstance(specs, list) or not all(isinstance(spec, Mapping) for spec in specs):
         raise InvalidRequest(f"`{section}` must be a list of objects.", param=section)
-    return {str(spec.get(key)): spec for spec in specs}
+    named = {str(spec.get(key)): spec for spec in specs}
+    if len(named) != len(specs):
+        raise InvalidRequest(f"`{section}` names one `{key}` twice.", param=section)
+    return named
 
 
 def _by_name(document: Mapping[str, Any], section: str) -> dict[str, Any]:
@@ -266,7 +256,7 @@ def get_model(model_id: str) -> dict[str, Any]:
 
 
 def create_model(spec: Mapping[str, Any], *, also: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    entry = _named_plainly(parsed(ModelEntry, model_input(spec), ""))
+    entry = named_plainly(parsed(ModelEntry, model_input(spec), ""))
 
     def edit(candidate: Draft) -> dict[str, Any]:
         if entry.id in candidate.models:
@@ -286,7 +276,7 @@ def update_model(model_id: str, patch: Mapping[str, Any], *, also: Sequence[dict
             raise NotFound(f"No model `{model_id[:200]}` in the catalog.")
         entry = parsed(ModelEntry, merge_patch(current, model_input(patch)), "")
         if entry.aliases != tuple(current.get("aliases") or ()):
-            _named_plainly(entry)
+            named_plainly(entry)
         if entry.id != model_id:
             raise InvalidRequest("A model's `id` cannot change; create a new model instead.", param="id")
         candidate.models[model_id] = _dump(entry)
@@ -295,24 +285,19 @@ def update_model(model_id: str, patch: Mapping[str, Any], *, also: Sequence[dict
     return change(edit, also=also)[0]
 
 
-def _named_plainly(entry: ModelEntry) -> ModelEntry:
-    for index, name in enumerate((entry.id, *entry.aliases)):
-        if not MODEL_NAME.match(name):
-            raise InvalidRequest(
-                "A model's id and aliases are letters, digits and . _ : / @ + - (up to 200, starting with a "
-                "letter or digit).",
-                param="id" if index == 0 else f"aliases[{index - 1}]",
-            )
-    return entry
-
-
 def delete_model(model_id: str) -> None:
     def edit(candidate: Draft) -> None:
         if candidate.models.pop(model_id, None) is None:
             raise NotFound(f"No model `{model_id[:200]}` in the catalog.")
-        for spec in candidate.channels.values():
+        for channel_id, spec in candidate.channels.items():
             if model_id in spec.get("models", ()):
                 spec["models"] = [name for name in spec["models"] if name != model_id]
+                if not spec["models"]:  # an empty list would widen it to every model of its provider
+                    raise InvalidRequest(
+                        f"Channel `{channel_id}` serves only `{model_id}`; change or delete it first.", param="id"
+                    )
+            if model_id in spec.get("model_map", {}):
+                spec["model_map"] = {name: to for name, to in spec["model_map"].items() if name != model_id}
 
     change(edit)
 
@@ -350,22 +335,6 @@ def delete_provider(name: str) -> None:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _check_channel(channel: Channel, providers: Mapping[str, ProviderConfig], models: tuple[ModelEntry, ...]) -> None:
-    from gateway.services.byok import OWN_KEY_KINDS
-
-    config = providers.get(channel.provider)
-    if config is None:
-        raise InvalidRequest(f"Channel `{channel.id}`: no provider `{channel.provider}`.", param="provider")
-    if config.kind not in OWN_KEY_KINDS:
-        raise InvalidRequest(f"Channel `{channel.id}`: {config.kind} providers take no channels.", param="provider")
-    served = {entry.id for entry in models if any(c.provider == channel.provider for c in entry.providers)}
-    for name in (*channel.models, *channel.model_map):
-        if name not in served:
-            raise InvalidRequest(
-                f"Channel `{channel.id}`: `{channel.provider}` does not serve `{name}`.", param="models"
-            )
 
 
 def _serves(spec: Mapping[str, Any], provider: str) -> bool:

@@ -7,7 +7,7 @@ leave the processes' cached secrets alone."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -17,7 +17,8 @@ from gateway.config import get_settings
 from gateway.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
 from gateway.observability import logger
 from gateway.services import profiles
-from gateway.services.catalog_admin import Draft, change, draft, merge_patch, parsed
+from gateway.services.catalog_admin import Draft, change, draft, merge_patch, validate
+from gateway.services.catalog_checks import check_secret_ref, parsed
 from gateway.storage import vault
 from gateway.storage.profiles import AccountProfile
 from gateway.storage.stores import stores
@@ -45,47 +46,55 @@ def get_channel(channel_id: str) -> dict[str, Any]:
 def create_channel(
     spec: Mapping[str, Any], api_key: str | None = None, *, also: Sequence[dict[str, Any]] = ()
 ) -> dict[str, Any]:
-    """A new channel; `api_key` (optional: keyless servers need none) is stored as its secret."""
+    """A new channel; `api_key` (optional: keyless servers need none) is stored as its secret, once
+    the channel is known to be accepted (a refused one writes no secret)."""
     channel = parsed(Channel, dict(spec), "")
     if api_key is not None and channel.secret_ref is not None:
         raise InvalidRequest("Give either `api_key` or `secret_ref`, not both.", param="api_key")
     if channel.secret_ref is not None:
-        _check_ref(channel.secret_ref)
-    if api_key is not None:
-        channel = channel.model_copy(update={"secret_ref": _store_key(channel.id, api_key)})
+        check_secret_ref(channel.secret_ref)
 
-    def edit(candidate: Draft) -> dict[str, Any]:
-        if channel.id in candidate.channels:
-            raise Conflict(f"The channel `{channel.id}` exists already; change it with PATCH.")
-        candidate.channels[channel.id] = _dump(channel)
-        return channel_view(candidate.channels[channel.id])
+    def edit_with(secret_ref: str | None) -> Callable[[Draft], dict[str, Any]]:
+        def edit(candidate: Draft) -> dict[str, Any]:
+            if channel.id in candidate.channels:
+                raise Conflict(f"The channel `{channel.id}` exists already; change it with PATCH.")
+            made = channel.model_copy(update={"secret_ref": secret_ref}) if secret_ref else channel
+            candidate.channels[channel.id] = _dump(made)
+            return channel_view(candidate.channels[channel.id])
 
-    return change(edit, also=also)[0]
+        return edit
+
+    secret_ref = _store_key(channel.id, api_key, edit_with) if api_key is not None else None
+    return change(edit_with(secret_ref), also=also)[0]
 
 
 def update_channel(
     channel_id: str, patch: Mapping[str, Any], api_key: str | None = None, *, also: Sequence[dict[str, Any]] = ()
 ) -> dict[str, Any]:
-    """JSON merge patch of the channel (`{"enabled": false}`, `{"weight": 3}`); `api_key` rotates its key."""
+    """JSON merge patch of the channel (`{"enabled": false}`, `{"weight": 3}`); `api_key` rotates its
+    key, stored once the patch is known to be accepted."""
     if "secret_ref" in patch and patch["secret_ref"] is not None:
-        _check_ref(str(patch["secret_ref"]))
-    secret_ref = _store_key(channel_id, api_key) if api_key is not None else None
+        check_secret_ref(str(patch["secret_ref"]))
 
-    def edit(candidate: Draft) -> dict[str, Any]:
-        current = candidate.channels.get(channel_id)
-        if current is None:
-            raise NotFound(f"No channel `{channel_id[:64]}`.")
-        merged = merge_patch(current, patch)
-        if secret_ref is not None:
-            merged["secret_ref"] = secret_ref
-            merged["key_version"] = int(current.get("key_version", 0)) + 1
-        channel = parsed(Channel, merged, "")
-        if channel.id != channel_id:
-            raise InvalidRequest("A channel's `id` cannot change; create a new channel instead.", param="id")
-        candidate.channels[channel_id] = _dump(channel)
-        return channel_view(candidate.channels[channel_id])
+    def edit_with(secret_ref: str | None) -> Callable[[Draft], dict[str, Any]]:
+        def edit(candidate: Draft) -> dict[str, Any]:
+            current = candidate.channels.get(channel_id)
+            if current is None:
+                raise NotFound(f"No channel `{channel_id[:64]}`.")
+            merged = merge_patch(current, patch)
+            if secret_ref is not None:
+                merged["secret_ref"] = secret_ref
+                merged["key_version"] = int(current.get("key_version", 0)) + 1
+            channel = parsed(Channel, merged, "")
+            if channel.id != channel_id:
+                raise InvalidRequest("A channel's `id` cannot change; create a new channel instead.", param="id")
+            candidate.channels[channel_id] = _dump(channel)
+            return channel_view(candidate.channels[channel_id])
 
-    return change(edit, also=also)[0]
+        return edit
+
+    secret_ref = _store_key(channel_id, api_key, edit_with) if api_key is not None else None
+    return change(edit_with(secret_ref), also=also)[0]
 
 
 def delete_channel(channel_id: str) -> None:
@@ -97,7 +106,7 @@ def delete_channel(channel_id: str) -> None:
 
     removed, _ = change(edit)
     ref = removed.get("secret_ref")
-    if ref is not None and _secret_name(channel_id) in str(ref):  # a secret this API made for it
+    if ref is not None and _named(str(ref)) == _secret_name(channel_id):  # a secret this API made for it
         try:
             vault.delete_secret(str(ref))
         except vault.VaultError as error:
@@ -182,10 +191,15 @@ def _secret_name(channel_id: str) -> str:
     return f"{get_settings().channel_secret_prefix}{channel_id}"
 
 
-def _store_key(channel_id: str, api_key: str) -> str:
+def _store_key(channel_id: str, api_key: str, edit_with: Callable[[str | None], Callable[[Draft], Any]]) -> str:
+    """Stores the key as the channel's secret, after the change it is for (`edit_with` a reference)
+    was tried on the current catalog: a change refused (a taken id, a bad field) writes no secret."""
     if not 1 <= len(api_key) <= MAX_KEY_CHARS or not api_key.isprintable() or api_key.strip() != api_key:
         raise InvalidRequest(f"`api_key` is 1 to {MAX_KEY_CHARS} printable characters.", param="api_key")
     parsed(Channel, {"id": channel_id, "provider": "x"}, "")  # a valid id before a secret is named after it
+    trial = draft()
+    edit_with(_secret_name(channel_id))(trial)
+    validate(trial)
     try:
         return vault.put_secret(_secret_name(channel_id), api_key, f"AI gateway channel {channel_id}")
     except vault.VaultError as error:
@@ -193,11 +207,11 @@ def _store_key(channel_id: str, api_key: str) -> str:
         raise ServiceUnavailable("The channel's key could not be stored in Secrets Manager; retry.") from None
 
 
-def _check_ref(ref: str) -> None:
-    """Functions may read only secrets under the channel prefix: refuse one they could never read."""
-    prefix = get_settings().channel_secret_prefix
-    if not (ref.startswith(prefix) or f":secret:{prefix}" in ref):
-        raise InvalidRequest(f"A channel's secret must be named under `{prefix}`.", param="secret_ref")
+def _named(ref: str) -> str:
+    """A secret's name from its reference: the name itself, or an ARN (`...:secret:<name>-<6 random>`)."""
+    if ":secret:" not in ref:
+        return ref
+    return ref.split(":secret:", 1)[1].rsplit("-", 1)[0]
 
 
 def _dump(value: BaseModel) -> dict[str, Any]:

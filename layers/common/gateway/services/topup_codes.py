@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway import clock
 from gateway.errors import InvalidRequest, NotFound
+from gateway.formats.wire import MAX_EXPIRY
 from gateway.money import MICRO, display
 from gateway.services.accounts import account_view, get_account
 from gateway.storage.codes import CodeRefused, TopUpCode
@@ -23,6 +24,7 @@ from gateway.storage.stores import stores
 PREFIX = "gwc-"
 MAX_CODES = 1_000  # per minting
 MAX_CODE_CREDITS = 1_000_000 * MICRO
+MAX_LIFE_SECONDS = int(MAX_EXPIRY.total_seconds())  # an expiry further out would not render (year 10000)
 PAGE = 100
 
 
@@ -54,8 +56,8 @@ def mint(
         )
     if not 1 <= count <= MAX_CODES:
         raise InvalidRequest(f"Mint 1 to {MAX_CODES} codes at a time.", param="count")
-    if expires_at is not None and expires_at <= clock.now_epoch():
-        raise InvalidRequest("`expires_at` must be in the future.", param="expires_at")
+    if expires_at is not None and not clock.now_epoch() < expires_at <= clock.now_epoch() + MAX_LIFE_SECONDS:
+        raise InvalidRequest("A code expires in the future, within 100 years.", param="expires_at")
     created = clock.now_iso()
     batch = batch or f"batch-{created[:19]}"
     texts = [new_code() for _ in range(count)]
