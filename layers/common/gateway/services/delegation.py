@@ -13,14 +13,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway import clock
 from gateway.auth.authenticate import Principal
 from gateway.auth.delegation import model_ids
 from gateway.auth.keys import looks_like_hash
 from gateway.config import get_settings
-from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from gateway.errors import ApiDisabled, Conflict, Forbidden, InvalidRequest, NotFound
 from gateway.formats.keys import KeyCreate
 from gateway.money import display, micro_to_credits
-from gateway.services import keys
+from gateway.services import key_aliases, keys
 from gateway.storage.api_keys import ApiKeyRecord, ApiKeyRepository
 
 MAX_CREATED = 100  # live keys one inference key may have created
@@ -46,7 +47,12 @@ def create(
         return keys.create_key_once(principal, spec, credential=credential, idempotency_key=idempotency_key)
     bounded = within(principal, spec, fields or {})
     return keys.create_key_once(
-        principal, bounded, credential=credential, idempotency_key=idempotency_key, parent=principal.key_hash
+        principal,
+        bounded,
+        credential=credential,
+        idempotency_key=idempotency_key,
+        parent=principal.key_hash,
+        asked=spec,  # only the allow-lists the client sent are checked against the catalog
     )
 
 
@@ -91,7 +97,12 @@ def within(principal: Principal, spec: KeyCreate, fields: dict[str, str]) -> Key
             )
         expires = creator.expires_at
     bounded["expires_at"] = datetime.fromtimestamp(expires, UTC) if expires is not None else None
-    return KeyCreate.model_validate({name: value for name, value in bounded.items() if value is not None})
+    try:
+        return key_aliases.key_create({name: value for name, value in bounded.items() if value is not None}, fields)
+    except InvalidRequest:  # an expiry that passed since: the creator's own is its request's answer
+        if creator.expires_at is not None and creator.expires_at <= clock.now():
+            raise ApiDisabled("This API key has expired.") from None
+        raise
 
 
 def _at_most(value: Any, bound: int | None, param: str, what: str, shown: Any) -> None:

@@ -23,18 +23,19 @@ def from_token(body: TokenCreate) -> KeyCreate:
         fields["limit"] = body.remain_quota
     if body.expired_time != -1:
         fields["expires_at"] = datetime.fromtimestamp(body.expired_time, UTC)
-    return _key_create(fields, TOKEN_FIELDS)
+    return key_create(fields, TOKEN_FIELDS)
 
 
 def from_api_key(body: ApiKeyCreate) -> KeyCreate:
     fields: dict[str, Any] = {"name": body.name, "rate_limit": body.rate_limit}
     if body.monthly_budget is not None:
         fields.update(limit=body.monthly_budget, limit_reset="monthly")
-    return _key_create(fields, API_KEY_FIELDS)
+    return key_create(fields, API_KEY_FIELDS)
 
 
-def _key_create(fields: dict[str, Any], names: dict[str, str]) -> KeyCreate:
-    """The native request; what it refuses (an expiry in the past, say) is a 400 naming the alias's field."""
+def key_create(fields: dict[str, Any], names: dict[str, str]) -> KeyCreate:
+    """The native request; what it refuses (an expiry in the past, say) is a 400 naming the alias's field
+    (`names`: native field -> the alias's)."""
     try:
         return KeyCreate.model_validate(fields)
     except ValidationError as error:

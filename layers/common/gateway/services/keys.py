@@ -49,10 +49,14 @@ def issue_key(account_id: str, name: str, kind: KeyKind, **settings: Any) -> Iss
     return IssuedKey(key=key, record=record)
 
 
-def create_key(principal: Principal, spec: KeyCreate, parent: str | None = None) -> IssuedKey:
-    """`parent`: the inference key creating it (gateway.services.delegation checked `spec` is within it)."""
+def create_key(
+    principal: Principal, spec: KeyCreate, parent: str | None = None, asked: KeyCreate | None = None
+) -> IssuedKey:
+    """`parent`: the inference key creating it (gateway.services.delegation checked `spec` is within it).
+    `asked`: what the client sent, when `spec` adds what it inherits: only the allow-lists sent are
+    checked against the catalog (the creator's may name a model retired since; they bind it anyway)."""
     changes = spec.changes()
-    _check_allow_lists(changes)
+    _check_allow_lists(asked.changes() if asked is not None else changes)
     settings = {name: value for name, value in changes.items() if name not in ("name", "kind")}
     return issue_key(principal.account_id, spec.name, spec.kind, **settings, **({"parent": parent} if parent else {}))
 
@@ -125,10 +129,17 @@ def key_view(record: ApiKeyRecord) -> dict[str, Any]:
 
 
 def _remaining(record: ApiKeyRecord) -> float | None:
+    """What the key can still spend this period: within its creator's limit too, which binds it."""
+    parent = _keys().get(record.parent) if record.parent else None
+    left = [n for n in (_left(record), _left(parent) if parent is not None else None) if n is not None]
+    return display(min(left)) if left else None
+
+
+def _left(record: ApiKeyRecord) -> int | None:
     if record.limit is None:
         return None
     used = _keys().period_usage(record.key_hash, periods.period_of(record.limit_reset, clock.now()))
-    return display(max(record.limit - used, 0))
+    return max(record.limit - used, 0)
 
 
 def _owned(principal: Principal, key_hash: str) -> ApiKeyRecord:
@@ -155,23 +166,29 @@ def _not_found(key_hash: str) -> NotFound:
 
 
 def create_key_once(
-    principal: Principal, spec: KeyCreate, *, credential: str, idempotency_key: str | None, parent: str | None = None
+    principal: Principal,
+    spec: KeyCreate,
+    *,
+    credential: str,
+    idempotency_key: str | None,
+    parent: str | None = None,
+    asked: KeyCreate | None = None,
 ) -> IssuedKey:
     """create_key, at most once per Idempotency-Key: a retry gets the same key back.
 
     The new key is kept for the replay only sealed under the caller's own key (auth.sealing), so the
     table never holds it readable."""
     if idempotency_key is None:
-        return create_key(principal, spec, parent)
+        return create_key(principal, spec, parent, asked)
     context = f"create-key:{principal.key_hash}:{idempotency_key}"
 
     def work() -> dict[str, Any]:
-        issued = create_key(principal, spec, parent)
+        issued = create_key(principal, spec, parent, asked)
         return {"key_hash": issued.record.key_hash, "sealed_key": seal(issued.key, credential, context)}
 
     body = spec.model_dump(mode="json", exclude_unset=True)
     stored = run_once("create-key", principal.key_hash, idempotency_key, body, work)
     record = _keys().get(stored["key_hash"], consistent=True)
-    if record is None:
+    if record is None or record.revoked:
         raise NotFound("The key this Idempotency-Key created no longer exists.")
     return IssuedKey(unseal(stored["sealed_key"], credential, context), record)

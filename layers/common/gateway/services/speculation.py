@@ -12,10 +12,12 @@ began, which is at most its prompt (no model produces a token that fast; none re
 anyway), for each request in flight when its key was revoked or changed elsewhere (or its account
 disabled, or its profile changed), or its shard ran dry, or its credit limit was spent elsewhere.
 Afterwards the key is read again (the refusal forgets it), and a key refused for its limit, or an
-account whose shard was found short, speculates no more in this process for a minute
-(billing.limit_headroom, billing.shards), so the next requests are not speculative. A limited
-key's speculative holds count against what this process knows of its limit as they start, so
-concurrent requests here do not all bet on the same room. A key with a rate limit is never
+account whose shard was found short, or whose hold was refused for a change of its keys or profile
+(an inference key may revoke the keys it creates, each revocation moving the account's gate, as
+often as it likes), speculates no more in this process for a minute (billing.limit_headroom,
+billing.shards, `_changed`), so the next requests are not speculative. A limited key's speculative
+holds count against what this process knows of its limit as they start, so concurrent requests here
+do not all bet on the same room. A key with a rate limit is never
 speculative: a client retrying past its rate would make every refused request reach the upstream.
 A Lambda environment of the chat function serves one request at a time (at most one such request
 per warm environment at that moment); on Managed Instances, the requests in flight there.
@@ -33,6 +35,7 @@ from typing import Any, TypeVar
 from gateway import clock
 from gateway.auth.authenticate import Principal
 from gateway.billing import credits, limit_headroom, shards
+from gateway.billing.cooling import CoolDowns
 from gateway.catalog import live
 from gateway.catalog.registry import ModelEntry
 from gateway.providers.capabilities import Capability
@@ -43,6 +46,8 @@ from gateway.storage.api_keys import ApiKeyRecord
 from gateway.storage.credits import Reservation
 
 T = TypeVar("T")
+
+_changed = CoolDowns(shards.KNOWN_SECONDS)  # accounts a speculative hold was refused as changed for
 
 
 @dataclass(frozen=True)
@@ -63,10 +68,13 @@ def plan(
     is written; None when it should not (then it is admitted first, as every request used to be):
     a key with a rate limit or a creator, an account this process has not read with its gate and
     profile, a catalog it must read first, a first channel with a per-minute cap (counted in the hold's
-    transaction), or a shard or a credit limit not known to cover the hold many times over."""
+    transaction), a shard or a credit limit not known to cover the hold many times over, or an
+    account a speculative hold was refused as changed for lately."""
     key = principal.key
     counted = key.rate_limit is not None or principal.parent is not None
     if principal.gate is None or not principal.shards or counted or principal.account_disabled:
+        return None
+    if _changed.active(key.account_id):
         return None
     profile = profile_of(principal)
     if profile is None or live.must_wait():
@@ -87,7 +95,17 @@ def hold(principal: Principal, chosen: Plan, trace_id: str) -> asyncio.Task[Rese
     """The hold, written on the loop while the caller goes on."""
     prepared = chosen.prepared
     reserve = functools.partial(credits.reserve, choice=chosen.choice, basis=prepared.basis, channel=prepared.channel)
-    return asyncio.ensure_future(on_loop.run(reserve, principal, prepared.route.entry.id, prepared.amount, trace_id))
+    written = on_loop.run(reserve, principal, prepared.route.entry.id, prepared.amount, trace_id)
+    return asyncio.ensure_future(_cooling_on_change(principal.key.account_id, written))
+
+
+async def _cooling_on_change(account_id: str, written: Awaitable[Reservation]) -> Reservation:
+    """A hold refused because the account changed since it was read: no speculation on it for a while."""
+    try:
+        return await written
+    except (credits.KeyChanged, credits.ProfileChanged):
+        _changed.start(account_id)
+        raise
 
 
 async def alongside(held: asyncio.Future[Reservation], work: Awaitable[T]) -> T:

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.storage.dynamo_client import DynamoError
+
 Position = dict[str, dict[str, str]]  # an item's keys (table and index), as DynamoDB answers them
 
 
@@ -38,14 +40,18 @@ def merged(
     size: int,
     cursor: str | None,
     read_limit: int,
+    sk_range: tuple[str, str] | None = None,
 ) -> Listing:
     """The `size` newest items of `query` (a Query on an index, newest first, its key condition on
-    `:pk`) across `partitions`, reading at most `read_limit` items. `names`: the index's key attributes.
-    Raises ValueError for a cursor made for another listing."""
+    `:pk`) across `partitions`, reading at most `read_limit` items. `names`: the index's key attributes;
+    `sk_range`: the sort keys the query's condition admits (first, last). Raises ValueError for a
+    cursor made for another listing (or another range), or forged."""
     pk_name, sk_name = names
-    state = [
-        _Partition(pk, start, next=start or None, done=start == {}) for pk, start in _positions(cursor, partitions)
-    ]
+    positions = _positions(cursor, partitions)
+    for pk, position in positions:
+        if position and not _resumes(position, pk, names, sk_range):
+            raise ValueError("invalid cursor")
+    state = [_Partition(pk, start, next=start or None, done=start == {}) for pk, start in positions]
     items: list[dict[str, Any]] = []
     read = 0
     while len(items) < size:
@@ -72,7 +78,12 @@ def _fill(db: Any, query: dict[str, Any], partition: _Partition, limit: int) -> 
     params["ExpressionAttributeValues"] = {**query["ExpressionAttributeValues"], ":pk": {"S": partition.pk}}
     if partition.next:
         params["ExclusiveStartKey"] = partition.next
-    page = db.query(**params)
+    try:
+        page = db.query(**params)
+    except DynamoError as error:  # a start DynamoDB refuses is the cursor's (a page's own are never refused)
+        if error.code == "ValidationException" and partition.next is not None and partition.next is partition.start:
+            raise ValueError("invalid cursor") from error
+        raise
     partition.buffered.extend(page.get("Items", []))
     partition.next = page.get("LastEvaluatedKey")
     partition.done = "LastEvaluatedKey" not in page
@@ -95,6 +106,14 @@ def _positions(cursor: str | None, partitions: list[str]) -> list[tuple[str, Pos
         ):
             raise ValueError("invalid cursor")
     return [(pk, decoded[pk]) for pk in partitions]
+
+
+def _resumes(position: Position, pk: str, names: tuple[str, str], sk_range: tuple[str, str] | None) -> bool:
+    """A position in partition `pk` of this query: an item's table and index keys, its sort key in range."""
+    pk_name, sk_name = names
+    if set(position) != {"pk", "sk", pk_name, sk_name} or position[pk_name]["S"] != pk:
+        return False
+    return sk_range is None or sk_range[0] <= position[sk_name]["S"] <= sk_range[1]
 
 
 def _encode(state: list[_Partition]) -> str:

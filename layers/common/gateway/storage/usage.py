@@ -94,7 +94,8 @@ class TraceRepository(dynamo.TableRepository):
             "ExpressionAttributeValues": dynamo.to_attributes(values),
             "ScanIndexForward": False,
         }
-        listing = merged(self.db, query, pks, (pk_name, sk_name), size, cursor, read_limit)
+        bounds = (since_iso, values[":until"])
+        listing = merged(self.db, query, pks, (pk_name, sk_name), size, cursor, read_limit, bounds)
         return Page([dynamo.from_item(item) for item in listing.items], listing.cursor, listing.read)
 
     def attempts_since(self, account_id: str, since_iso: str, *, read_limit: int) -> list[dict[str, Any]]:
