@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from gateway.catalog.registry import Catalog, load_catalog
 from gateway.catalog.runtime import Channel, ControlSettings, PriceGroup, Snapshot
 from gateway.config import get_settings
@@ -33,6 +35,8 @@ from gateway.storage.control import ControlItems
 from gateway.storage.stores import stores
 
 _clock = time.monotonic  # tests move time with this
+BUILD_ATTEMPTS = 4  # a catalog read while an import is written may not load: read again, 1.2 s in all
+BUILD_PAUSE_SECONDS = 0.2
 _pin: contextvars.ContextVar[Snapshot | None] = contextvars.ContextVar("catalog_snapshot", default=None)
 
 
@@ -148,7 +152,14 @@ def _read(current: Snapshot | None) -> Snapshot:
     repository = stores().control
     if current is not None and repository.version() == current.version:
         return current
-    fresh = build(repository.load(), get_settings().catalog_path)
+    for attempt in range(1, BUILD_ATTEMPTS + 1):
+        try:
+            fresh = build(repository.load(), get_settings().catalog_path)
+            break
+        except ValidationError:  # part of an import written before its version moved: read it again
+            if attempt == BUILD_ATTEMPTS:
+                raise
+            time.sleep(BUILD_PAUSE_SECONDS * attempt)
     if current is None or fresh.version != current.version:
         logger().info("catalog loaded", extra={"catalog_version": fresh.version})
     return fresh

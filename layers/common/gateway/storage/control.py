@@ -18,6 +18,7 @@ Kind = Literal["MODEL", "PROVIDER", "CHANNEL", "GROUP", "SETTINGS", "DEFAULTS"]
 KINDS: tuple[Kind, ...] = ("MODEL", "PROVIDER", "CHANNEL", "GROUP", "SETTINGS", "DEFAULTS")
 SINGLE: frozenset[Kind] = frozenset({"SETTINGS", "DEFAULTS"})  # one item each, named ""
 LOAD_ATTEMPTS = 5
+WRITE_ORDER: tuple[Kind, ...] = ("DEFAULTS", "SETTINGS", "GROUP", "PROVIDER", "MODEL", "CHANNEL")
 
 
 class VersionMoved(Exception):
@@ -105,11 +106,16 @@ class ControlRepository(dynamo.TableRepository):
     def replace(self, expected_version: int, change: Change, at_iso: str) -> int:
         """A change too big for one transaction (an import): its items in batches, then the version
         bump (with `change.also`), which alone makes readers load it. Readers that load meanwhile for
-        another reason may see part of it until the bump."""
+        another reason (a cold start) may see part of it until the bump: written in WRITE_ORDER, and
+        a part that does not load is read again (catalog.live)."""
         if len(change.puts) + len(change.deletes) + len(change.also) < TRANSACTION_ITEMS:
             return self.write(expected_version, change, at_iso)
-        requests = [{"PutRequest": {"Item": put["Put"]["Item"]}} for put in self._puts(change.puts, at_iso)]
-        requests += [{"DeleteRequest": {"Key": layout.catalog_key(sort_key(*gone))}} for gone in change.deletes]
+        # what others name first (providers before their models, models before their channels), and
+        # the reverse for deletes, so a catalog read before the bump is one that loads
+        puts = sorted(change.puts, key=lambda spec: WRITE_ORDER.index(spec.kind))
+        deletes = sorted(change.deletes, key=lambda gone: -WRITE_ORDER.index(gone[0]))
+        requests = [{"PutRequest": {"Item": put["Put"]["Item"]}} for put in self._puts(puts, at_iso)]
+        requests += [{"DeleteRequest": {"Key": layout.catalog_key(sort_key(*gone))}} for gone in deletes]
         for start in range(0, len(requests), 25):
             self._batch(requests[start : start + 25])
         try:
