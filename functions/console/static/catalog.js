@@ -156,11 +156,11 @@
         h("div", { class: "row" }, PRICES.map((name) => field(t(`models.price.${name}`), prices[name]))), tiers.node),
       h("fieldset", { class: "panel group" }, h("legend", null, t("models.routing")), h("p", { class: "hint" }, t("models.providersHint")), providers.node),
       alertNode, h("div", { class: "actions" }, submit));
-    forms.onSubmit(form, submit, alertNode, async (key) => {
+    const collect = () => {
       const priceValues = Object.fromEntries(PRICES.map((name) => [name, forms.value(prices[name])]));
       const tierRows = tiers.values().map((row) =>
         Object.fromEntries(Object.entries(row).map(([name, v]) => [name, name === "above_prompt_tokens" ? forms.whole(v) : v.trim()]).filter(([, v]) => v !== "" && v !== null)));
-      const body = {
+      return {
         display_name: forms.value(displayName),
         owned_by: forms.value(ownedBy),
         category: category.value,
@@ -171,9 +171,13 @@
         pricing: { ...priceValues, tiers: tierRows },
         providers: providers.values().map((row) => ({ provider: row.provider, model: row.model.trim() })),
       };
+    };
+    const loaded = collect(); // what the form showed: a save sends only what was changed since
+    forms.onSubmit(form, submit, alertNode, async (key) => {
+      const body = collect();
       const answer = isNew
         ? await api.post("admin/models", { id: id.value.trim(), ...withoutNulls(body) }, { "Idempotency-Key": key })
-        : await api.patch(`admin/models/${encodeURIComponent(spec.id)}`, body, { "Idempotency-Key": key });
+        : await api.patch(`admin/models/${encodeURIComponent(spec.id)}`, forms.changedOnly(loaded, body), { "Idempotency-Key": key });
       app().go("admin/models", answer.data.id, { saved: answer.version });
     });
     const toggle = isNew ? null : h("button", { type: "button", class: spec.enabled === false ? "primary" : "danger", id: "toggle-model" }, spec.enabled === false ? t("models.enable") : t("models.disable"));

@@ -133,14 +133,16 @@
         field(t("channels.tpm"), numbers.tpm, t("channels.capHint"))),
       field(t("channels.note"), note), enabled,
       alertNode, h("div", { class: "actions" }, h("a", { href: "#/admin/channels", class: "button secondary" }, t("common.cancel")), submit));
+    const collect = () => ({
+      base_url: forms.value(baseUrl),
+      models: [...models.querySelectorAll("input:checked")].map((box) => box.value),
+      ...Object.fromEntries(Object.entries(numbers).map(([name, input]) => [name, forms.integer(input)])),
+      enabled: enabled.querySelector("input").checked,
+      note: note.value.trim(),
+    });
+    const loaded = collect(); // what the form showed: a save sends only what was changed since
     forms.onSubmit(form, submit, alertNode, async (idempotencyKey) => {
-      const body = {
-        base_url: forms.value(baseUrl),
-        models: [...models.querySelectorAll("input:checked")].map((box) => box.value),
-        ...Object.fromEntries(Object.entries(numbers).map(([name, input]) => [name, forms.integer(input)])),
-        enabled: enabled.querySelector("input").checked,
-        note: note.value.trim(),
-      };
+      const body = isNew ? collect() : forms.changedOnly(loaded, collect());
       if (key.value !== "") body.api_key = key.value;
       const headers = { "Idempotency-Key": idempotencyKey };
       const answer = isNew

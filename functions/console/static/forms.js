@@ -105,5 +105,21 @@
     return /^\d{1,12}$/.test(params.saved || "") ? params.saved : null;
   }
 
-  window.GW.forms = { newKey, control, clearErrors, showError, onSubmit, value, whole, integer, checkbox, savedVersion };
+  // A merge patch of what differs from `before` (objects member by member): another operator's change
+  // to a field this form did not touch since it was loaded stays
+  function changedOnly(before, after) {
+    const plain = (value) => value && typeof value === "object" && !Array.isArray(value);
+    const patch = {};
+    for (const [name, value] of Object.entries(after)) {
+      if (plain(value) && plain(before[name])) {
+        const inner = changedOnly(before[name], value);
+        if (Object.keys(inner).length) patch[name] = inner;
+      } else if (JSON.stringify(value) !== JSON.stringify(before[name])) {
+        patch[name] = value;
+      }
+    }
+    return patch;
+  }
+
+  window.GW.forms = { newKey, control, clearErrors, showError, onSubmit, value, whole, integer, checkbox, savedVersion, changedOnly };
 })();
