@@ -88,6 +88,10 @@ GEMINI_500 = {
         "tools": GEMINI_TOOLS,
         "toolConfig": {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": {"f": 1}}},
     },
+    # formats/gemini.py _system_text iterated the value
+    "systemInstruction-parts-int": {"contents": [GEMINI_USER], "systemInstruction": {"parts": 7}},
+    # formats/gemini_settings.py function_tools iterated the value
+    "functionDeclarations-int": {"contents": [GEMINI_USER], "tools": [{"functionDeclarations": 7}]},
     # dialects/gemini.py:232 urlsplit raises ValueError("Invalid IPv6 URL")
     "fileData-bad-uri": {"contents": [{"role": "user", "parts": [{"fileData": {"fileUri": "http://[::1"}}]}]},
 }
@@ -102,6 +106,14 @@ def test_odd_gemini_fields_are_a_400_not_a_500(gateway_url, upstream, make_tenan
     response = send(gateway_url, tenant.key, path, GEMINI_500[case])
     assert_refused_in_envelope(response, path)
     assert_nothing_moved(tenant, response)
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens"])
+@pytest.mark.parametrize("kind", [{"a": 1}, ["text"]], ids=["object", "list"])
+def test_an_anthropic_block_whose_type_is_not_a_string_is_no_500(gateway_url, upstream, make_tenant, path, kind):
+    tenant = make_tenant("10")
+    body = {"model": "test/claude", "max_tokens": 10, "messages": [{"role": "user", "content": [{"type": kind}]}]}
+    assert send(gateway_url, tenant.key, path, body).status_code < 500
 
 
 def test_gemini_count_tokens_with_odd_allowed_function_names_is_a_400(gateway_url, upstream, make_tenant):

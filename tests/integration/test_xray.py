@@ -20,7 +20,11 @@ from devtools.template import ROOT
 TRACE_ROOT = "1-67891233-abcdef012345678912345678"
 
 
-def test_the_upstream_call_is_an_annotated_subsegment_of_the_invocation(gateway_env, upstream, make_tenant):
+def traced_chat(
+    gateway_env: dict[str, str], key: str, model: str, *, until: tuple[str, ...]
+) -> tuple[httpx.Response, list[str]]:
+    """One chat request to the chat function as Lambda runs it, sampled: its answer, and the X-Ray
+    documents its fake daemon received (until each of `until` was in one of them, or 10 s)."""
     daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     daemon.bind(("127.0.0.1", 0))
     daemon.settimeout(0.5)
@@ -48,24 +52,18 @@ def test_the_upstream_call_is_an_annotated_subsegment_of_the_invocation(gateway_
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        tenant = make_tenant("1")
         response = httpx.post(
             f"http://127.0.0.1:{port}/v1/chat/completions",
-            json={"model": "test/echo", "messages": [{"role": "user", "content": "a secret prompt"}]},
+            json={"model": model, "messages": [{"role": "user", "content": "a secret prompt"}]},
             headers={
-                "Authorization": f"Bearer {tenant.key}",
+                "Authorization": f"Bearer {key}",
                 "x-amzn-trace-id": f"Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=1",
             },
             timeout=20,
         )
-        assert response.status_code == 200, response.text
-        documents = []
+        documents: list[str] = []
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not (
-            any("## upstream" in d for d in documents)
-            and any('"UpdateItem"' in d for d in documents)
-            and any('"TransactWriteItems"' in d for d in documents)
-        ):
+        while time.monotonic() < deadline and not all(any(part in d for d in documents) for part in until):
             try:
                 documents.append(daemon.recv(65536).decode())
             except TimeoutError:
@@ -74,7 +72,14 @@ def test_the_upstream_call_is_an_annotated_subsegment_of_the_invocation(gateway_
         process.terminate()
         process.wait(timeout=10)
         daemon.close()
+    return response, documents
 
+
+def test_the_upstream_call_is_an_annotated_subsegment_of_the_invocation(gateway_env, upstream, make_tenant):
+    tenant = make_tenant("1")
+    until = ("## upstream", '"UpdateItem"', '"TransactWriteItems"')
+    response, documents = traced_chat(gateway_env, tenant.key, "test/echo", until=until)
+    assert response.status_code == 200, response.text
     segments = [json.loads(document.split("\n", 1)[1]) for document in documents]
     (upstream_call,) = [s for s in segments if s.get("name") == "## upstream fake"]
     assert upstream_call["trace_id"] == TRACE_ROOT
@@ -90,6 +95,20 @@ def test_the_upstream_call_is_an_annotated_subsegment_of_the_invocation(gateway_
     assert all(s["aws"]["table_name"] == gateway_env["GATEWAY_TABLE"] for s in reads)
     assert "a secret prompt" not in "".join(documents)
     assert tenant.key not in "".join(documents)
+
+
+def test_a_failed_upstream_call_is_recorded_by_its_kind_never_its_text(gateway_env, upstream, make_tenant):
+    """An upstream's error text may quote the prompt (vLLM's, llama.cpp's 400s do): the X-Ray SDK's
+    own subsegment would record it as the exception's message."""
+    tenant = make_tenant("1")
+    response, documents = traced_chat(gateway_env, tenant.key, "test/fail-500", until=("## upstream", '"Update'))
+    assert response.status_code == 502, response.text
+    segments = [json.loads(document.split("\n", 1)[1]) for document in documents]
+    (upstream_call,) = [s for s in segments if s.get("name") == "## upstream fake"]
+    assert upstream_call["fault"] is True
+    assert upstream_call["annotations"]["failure"] == "UpstreamFailure"
+    assert "cause" not in upstream_call
+    assert "processing your request" not in "".join(documents)  # the fake's error text
 
 
 KEYS_INVOCATION = r"""

@@ -156,11 +156,23 @@ async def upstream_subsegment(provider: str, model: str, *, stream: bool) -> Asy
     if not traced():
         yield
         return
-    async with tracer().provider.in_subsegment_async(f"## upstream {provider}") as subsegment:
-        subsegment.put_annotation("provider", provider)
-        subsegment.put_annotation("model", model)
-        subsegment.put_annotation("stream", stream)
+    # Begun and ended by hand: the SDK's own context manager records a failure's text (str(error)),
+    # which may be an upstream's error quoting the prompt; only the failure's kind is recorded here
+    recorder: Any = tracer().provider  # the X-Ray SDK's recorder
+    subsegment = recorder.begin_subsegment(f"## upstream {provider}")
+    try:
+        if subsegment is not None:
+            subsegment.put_annotation("provider", provider)
+            subsegment.put_annotation("model", model)
+            subsegment.put_annotation("stream", stream)
         yield
+    except BaseException as error:
+        if subsegment is not None:
+            subsegment.put_annotation("failure", type(error).__name__)
+            subsegment.add_fault_flag()
+        raise
+    finally:
+        recorder.end_subsegment()
 
 
 @contextmanager

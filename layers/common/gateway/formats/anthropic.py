@@ -174,7 +174,7 @@ def _message(message: dict[str, Any], where: str, skipped: Skipped | None = None
     tools: list[dict[str, Any]] = []
     parts = []
     for j, block in enumerate(content):
-        media = _obj(block).get("type") in MEDIA_BLOCKS
+        media = str(_obj(block).get("type")) in MEDIA_BLOCKS  # a `type` may be any JSON value
         if _obj(block).get("type") == "tool_result":
             translated = _attempt(skipped, _tool_result, block.get("content"), f"{where}.content[{j}]", media=True)
             if translated is None:

@@ -168,10 +168,11 @@ def to_openai(body: dict[str, Any], model: str, stream: bool, *, skipped: Skippe
 def _system_text(system: Any) -> str:
     if isinstance(system, str):
         return system
-    texts = [field(part, "text") for part in field(system, "parts") or []]
+    parts = field(system, "parts") or []
+    texts = [field(part, "text") for part in parts] if isinstance(parts, list) else [None]
     if not all(isinstance(text, str) for text in texts):
         raise InvalidRequest("systemInstruction may hold only text parts.", param="systemInstruction")
-    return "\n".join(texts)
+    return "\n".join(str(text) for text in texts)
 
 
 def _messages(contents: list[Any], skipped: Skipped | None = None) -> list[dict[str, Any]]:

@@ -33,7 +33,10 @@ def function_tools(body: dict[str, Any], skipped: Skipped | None = None) -> dict
         for key in tool:
             if camel(key) != "functionDeclarations" and skipped is None:  # `translated` has taken the others
                 raise InvalidRequest(f"The `{key}` tool is not supported by this gateway.", param=f"tools[{i}].{key}")
-        for declaration in field(tool, "functionDeclarations") or []:
+        declarations = field(tool, "functionDeclarations") or []
+        if not isinstance(declarations, list):
+            raise InvalidRequest("`functionDeclarations` is a list.", param=f"tools[{i}].functionDeclarations")
+        for declaration in declarations:
             function: dict[str, Any] = {"name": field(declaration, "name")}
             if field(declaration, "description"):
                 function["description"] = field(declaration, "description")

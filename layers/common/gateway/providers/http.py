@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.config import get_settings
 from gateway.loop_sessions import session_for, wire_errors
-from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
+from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout, redacted
 
 if TYPE_CHECKING:
     import aiohttp
@@ -174,6 +174,7 @@ def raise_for_status(status: int, content: bytes, headers: Mapping[str, str], er
     if 200 <= status < 300:
         return
     message, code, param = error_from(status, content)
+    message = redacted(message)
     if status in (401, 403):
         raise UpstreamFailure("the provider refused the gateway's credentials", status=status)
     if status in (408, 409, 429) or status >= 500:

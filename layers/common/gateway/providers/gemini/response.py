@@ -268,6 +268,9 @@ def counted_tokens(payload: dict[str, Any]) -> int:
     return total
 
 
+CREDENTIAL_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED", "API_KEY_HTTP_REFERRER_BLOCKED"})
+
+
 def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:
     """(message, code = google.rpc status name, param = first field violation) of a Gemini error body."""
     try:
@@ -281,7 +284,11 @@ def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:
         return f"upstream answered HTTP {status}", None, None
     code = error.get("status")
     param = None
-    for detail in error.get("details") or []:
+    details: list[Any] = error["details"] if isinstance(error.get("details"), list) else []
+    reasons = {str(detail.get("reason")) for detail in details if isinstance(detail, dict)}
+    if reasons & CREDENTIAL_REASONS:  # Google answers a bad key 400, not 401: the operator's, not the client's
+        raise UpstreamFailure("the provider refused the gateway's credentials", status=401)
+    for detail in details:
         violations = detail.get("fieldViolations") if isinstance(detail, dict) else None
         if isinstance(violations, list) and violations and isinstance(violations[0], dict):
             param = violations[0].get("field")
