@@ -374,3 +374,43 @@ def test_the_retry_example(seed_gateway, user, sleeps):
     # 4xx: raised at once
     with pytest.raises(openai.NotFoundError):
         chat_with_retry(client, model="gpt-nonexistent", messages=hello)
+
+
+@pytest.fixture
+def credit_at_one_cent(monkeypatch):  # type: ignore[no-untyped-def]
+    from gateway import caches
+
+    monkeypatch.setenv("CREDIT_PRICE_USD", "0.01")
+    caches.reset()
+    yield
+    monkeypatch.delenv("CREDIT_PRICE_USD")
+    caches.reset()
+
+
+def test_a_keys_cost_and_budget_are_in_us_dollars_as_its_usage_is(seed_gateway, user, credit_at_one_cent):
+    """poeti's costs are US dollars (`total_cost_usd`); a key's `total_cost` and `monthly_budget` are too,
+    whatever a credit costs."""
+    headers = {"Authorization": f"Bearer {user.key}"}
+    for _ in range(2):
+        sent = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+        assert httpx.post(f"{seed_gateway}/v1/chat/completions", json=sent, headers=headers).status_code == 200
+    aggregated()
+    usage = httpx.get(f"{seed_gateway}/api/v1/usage", headers=headers).json()["data"]
+    (key,) = [
+        k
+        for k in httpx.get(f"{seed_gateway}/api/v1/api-keys", headers=headers).json()["data"]
+        if k["name"] == "default"
+    ]
+    assert usage["total_cost_usd"] > 0
+    assert key["total_cost"] == pytest.approx(usage["total_cost_usd"])
+    # a budget of $50 is the 5,000 credits it buys at a cent a credit
+    made = httpx.post(
+        f"{seed_gateway}/api/v1/api-keys", json={"name": "budget", "monthly_budget": 50.0}, headers=headers
+    )
+    assert made.status_code in (200, 201), made.text
+    assert made.json()["data"]["monthly_budget"] == pytest.approx(50.0)
+    from gateway.storage.stores import stores
+
+    record = stores().keys.get(made.json()["data"]["id"])
+    assert record is not None
+    assert record.limit == 5_000_000_000  # micro-credits

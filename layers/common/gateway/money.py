@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from decimal import ROUND_CEILING, Context, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, InvalidOperation, localcontext
 from typing import ParamSpec, TypeVar
 
 MICRO = 1_000_000
@@ -39,6 +39,16 @@ def micro_to_credits(micro: int) -> Decimal:
 def display(micro: int) -> float:
     """A JSON number for display; exact amounts travel as integers alongside."""
     return float(micro_to_credits(micro))
+
+
+def usd(micro: int, credit_price_usd: str) -> float:
+    """A credit amount in US dollars, at the operator's price of a credit (CREDIT_PRICE_USD)."""
+    return float(micro_to_credits(micro) * Decimal(credit_price_usd))
+
+
+def credits_for_usd(amount: Decimal, credit_price_usd: str) -> Decimal:
+    """The most credits `amount` US dollars buy (a budget: never more than it), to the micro-credit."""
+    return (amount / Decimal(credit_price_usd)).quantize(_SIX_PLACES, rounding=ROUND_FLOOR)
 
 
 def ceil_micro(amount: Decimal) -> int:

@@ -7,9 +7,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gateway.config import get_settings
 from gateway.errors import InvalidRequest
 from gateway.formats.keys import ApiKeyCreate, KeyCreate, TokenCreate
-from gateway.money import display
+from gateway.money import credits_for_usd, display, usd
 from gateway.storage.api_keys import ApiKeyRecord
 
 # the aliases' names of the native fields, for errors to name the field the client sent
@@ -28,8 +29,9 @@ def from_token(body: TokenCreate) -> KeyCreate:
 
 def from_api_key(body: ApiKeyCreate) -> KeyCreate:
     fields: dict[str, Any] = {"name": body.name, "rate_limit": body.rate_limit}
-    if body.monthly_budget is not None:
-        fields.update(limit=body.monthly_budget, limit_reset="monthly")
+    if body.monthly_budget is not None:  # US dollars, as poeti's costs are: the credits they buy
+        budget = credits_for_usd(body.monthly_budget, get_settings().credit_price_usd)
+        fields.update(limit=budget, limit_reset="monthly")
     return key_create(fields, API_KEY_FIELDS)
 
 
@@ -61,16 +63,18 @@ def token_view(view: dict[str, Any], record: ApiKeyRecord) -> dict[str, Any]:
 
 
 def api_key_view(view: dict[str, Any], record: ApiKeyRecord) -> dict[str, Any]:
-    """poeti's key: is_active, total_requests, total_cost, monthly_budget, rate_limit."""
+    """poeti's key: is_active, total_requests, total_cost and monthly_budget (in US dollars, as its
+    usage and traces' costs are), rate_limit."""
+    price, monthly = get_settings().credit_price_usd, record.limit_reset == "monthly"
     return {
         "id": record.key_hash,
         "name": record.name,
         "key_prefix": record.key_prefix,
         "is_active": not record.disabled,
-        "monthly_budget": view["limit"] if record.limit_reset == "monthly" else None,
+        "monthly_budget": usd(record.limit, price) if monthly and record.limit is not None else None,
         "rate_limit": record.rate_limit,
         "total_requests": record.total_requests,
-        "total_cost": display(record.total_credits),
+        "total_cost": usd(record.total_credits, price),
         "created_at": record.created_at,
     }
 

@@ -8,7 +8,6 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 from gateway import clock
@@ -16,7 +15,7 @@ from gateway.auth.authenticate import Principal
 from gateway.auth.keys import looks_like_hash
 from gateway.config import get_settings
 from gateway.errors import InvalidRequest, NotFound
-from gateway.money import display, micro_to_credits
+from gateway.money import display, usd
 from gateway.storage.stores import stores
 
 MAX_SPAN_DAYS = 366
@@ -138,7 +137,7 @@ def stats(principal: Principal, dates: DateRange, *, key: str | None) -> dict[st
         "total_tokens": totals["prompt_tokens"] + totals["completion_tokens"],
         "total_credits": display(credits),
         "total_cost_usd": _usd(credits),
-        "avg_latency_ms": round(sum(latencies) / len(latencies), 1) if latencies else 0,
+        "avg_latency_ms": round(sum(latencies) / len(latencies)) if latencies else 0,  # whole ms, as poeti's
         "p50_latency_ms": _percentile(latencies, 50),
         "p95_latency_ms": _percentile(latencies, 95),
         "latency_sample_size": len(latencies),
@@ -220,7 +219,7 @@ def _summary(bucket: dict[str, int]) -> dict[str, Any]:
 
 
 def _usd(micro: int) -> float:
-    return float(micro_to_credits(micro) * Decimal(get_settings().credit_price_usd))
+    return usd(micro, get_settings().credit_price_usd)
 
 
 def _percentile(ordered: list[int], percent: int) -> int:
