@@ -222,3 +222,26 @@ def test_no_resource_has_two_variable_children_of_different_names() -> None:
                 children.setdefault((route.api, "/".join(parts[:depth])), set()).add(part)
     clashing = {parent: names for parent, names in children.items() if len(names) > 1}
     assert clashing == {}
+
+
+def test_api_gateways_own_answers_are_in_the_gateways_error_envelope() -> None:
+    """Given the SAM translation of the template
+    When API Gateway answers by itself (no route for the path or method, throttled, too large, timed
+    out, any other 4xx/5xx of its own)
+    Then its body is the gateway's error envelope, `type` equal to `code` as every seed's reads, and a
+    path no route serves is a 404, not API Gateway's 403 "Missing Authentication Token"."""
+    import json
+
+    resources = _translated()["Resources"]
+    for name in ("GatewayApi", "ManagedChatApi"):
+        answers = resources[name]["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+        expected = {"MISSING_AUTHENTICATION_TOKEN": "404", "THROTTLED": "429", "REQUEST_TOO_LARGE": "413",
+                    "INTEGRATION_TIMEOUT": "504", "DEFAULT_4XX": None, "DEFAULT_5XX": None}  # fmt: skip
+        assert {kind: answer.get("statusCode") for kind, answer in answers.items()} == expected, name
+        for kind, answer in answers.items():
+            body = answer["responseTemplates"]["application/json"]
+            error = json.loads(body.replace("$context.error.messageString", '"API Gateway\'s own words"'))["error"]
+            assert error["type"] == error["code"], (name, kind)
+            assert isinstance(error["message"], str), (name, kind)
+            if answer.get("statusCode"):
+                assert str(error["status"]) == answer["statusCode"], (name, kind)
