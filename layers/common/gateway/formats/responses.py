@@ -329,7 +329,7 @@ def server_tools(body: dict[str, Any]) -> tuple[ServerTools, int | None]:
         kind = str(tool.get("type"))
         if kind in PRICED_TOOLS:
             priced.append((PRICED_TOOLS[kind], f"tools[{i}]"))
-        elif kind not in CLIENT_TOOLS:
+        elif kind not in CLIENT_TOOLS or _hosted_shell(tool):
             raise InvalidRequest(
                 f"The hosted tool {kind!r} cannot be priced by this gateway; only function, custom and web_search "
                 "tools are served.",
@@ -339,6 +339,13 @@ def server_tools(body: dict[str, Any]) -> tuple[ServerTools, int | None]:
         return ServerTools(), None
     calls = body.get("max_tool_calls") or HOSTED_TOOL_CALLS
     return ServerTools(web_searches=calls, rounds=calls, params=tuple(priced)), calls
+
+
+def _hosted_shell(tool: Any) -> bool:
+    """A `shell` the client runs has no environment or a local one; any other is OpenAI's hosted
+    container, billed per session as code_interpreter's are, which the gateway cannot price."""
+    environment = tool.get("environment") if isinstance(tool, dict) else None
+    return tool.get("type") == "shell" and environment is not None and environment != {"type": "local"}
 
 
 def exchange(request: ResponsesRequest, context: ResponseContext, *, reasoning_model: bool = False) -> Exchange:

@@ -218,14 +218,15 @@ class ResponsesEncoder:
                     )
                 )
         else:
-            done = call_item(item["id"], item["call_id"], item["name"], self.text)
+            arguments = self.text or "{}"  # a call without arguments (Claude streams none): still JSON
+            done = call_item(item["id"], item["call_id"], item["name"], arguments)
             events.append(
                 self._event(
                     "response.function_call_arguments.done",
                     item_id=item["id"],
                     output_index=index,
                     name=item["name"],
-                    arguments=self.text,
+                    arguments=arguments,
                 )
             )
         events.append(self._event("response.output_item.done", output_index=index, item=done))

@@ -1,0 +1,90 @@
+"""Tools in the Responses API: a hosted shell (an OpenAI container, billed per session) is refused as
+the code interpreter is, a shell the client runs is served; and a tool call without arguments is JSON
+(`{}`) whichever vendor streamed it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import balance_of
+from tests.integration.test_agent_flows_across_vendors import scripted, sse_stream
+from tests.support.sdks import openai_sdk
+
+GRANT = 10_000_000
+
+
+def respond(gateway_url: str, key: str, tools: list[dict[str, Any]]) -> httpx.Response:
+    return httpx.post(
+        f"{gateway_url}/v1/responses",
+        json={"model": "test/responses", "input": "run the tests", "tools": tools},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=20,
+    )
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"type": "container_auto", "memory_limit": "64g"},
+        {"type": "container_reference", "container_id": "cntr_someone_elses"},
+        {"type": "container_auto", "file_ids": ["file-operators-own"]},
+    ],
+    ids=["container-auto", "container-reference", "operators-files"],
+)
+def test_a_hosted_shell_is_refused_as_unpriceable_and_reaches_no_upstream(
+    gateway_url, upstream, make_tenant, environment
+):
+    tenant = make_tenant("10")
+    refused = respond(gateway_url, tenant.key, [{"type": "shell", "environment": environment}])
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["param"] == "tools[0]"
+    assert [tool for request in upstream.requests for tool in request.get("tools") or []] == []
+    assert balance_of(tenant.account_id) == GRANT
+
+
+@pytest.mark.parametrize("tool", [{"type": "shell"}, {"type": "shell", "environment": {"type": "local"}}])
+def test_a_shell_the_client_runs_is_served(gateway_url, upstream, make_tenant, tool):
+    tenant = make_tenant("10")
+    assert respond(gateway_url, tenant.key, [tool]).status_code == 200
+
+
+def claude_calls_a_tool_without_arguments() -> list[tuple[str, dict[str, Any]]]:
+    """Anthropic's stream of a tool_use whose input is {}: one empty input_json_delta, as Anthropic sends it."""
+    start = {"id": "msg_s", "type": "message", "role": "assistant", "model": "c", "content": [],
+             "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 1}}  # fmt: skip
+    block = {"type": "tool_use", "id": "toolu_1", "name": "list_files", "input": {}}
+    return [
+        ("message_start", {"type": "message_start", "message": start}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": ""}},
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                "usage": {"output_tokens": 5},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+
+
+def test_a_streamed_tool_call_without_arguments_has_json_arguments(gateway_url, upstream, fake_servers, make_tenant):
+    tenant = make_tenant("10")
+    client = openai_sdk(gateway_url, tenant.key)
+    tools = [{"type": "function", "name": "list_files", "parameters": {"type": "object", "properties": {}}}]
+    with scripted(fake_servers["anthropic"], "/v1/messages") as claude:
+        claude.answers.append(sse_stream(claude_calls_a_tool_without_arguments()))
+        with client.responses.stream(model="test/claude", input="list the files", tools=tools) as stream:
+            final = stream.get_final_response()
+    (call,) = [item for item in final.output if item.type == "function_call"]
+    assert call.arguments == "{}"  # as unstreamed, and as OpenAI sends it: json.loads takes it
+    stored = client.responses.retrieve(final.id)
+    assert [item.arguments for item in stored.output if item.type == "function_call"] == ["{}"]
