@@ -151,7 +151,7 @@ async def count_content_tokens(
 async def generate_content(
     target: str, payload: GenerateContentRequest, request: Request, principal: GeminiKey, vendor: Vendor = None
 ) -> Response:
-    model, stream = parse_gemini_target(target)
+    model, stream = parse_gemini_target(target, request.query_params.get("alt"))
     return await _answer(principal, gemini.exchange(payload, model, stream), request, vendor)
 
 

@@ -176,21 +176,26 @@ class StreamEncoder:
 
 
 class AnthropicEncoder:
-    """The stream as SSE bytes; an Anthropic upstream's own events pass through."""
+    """The stream as SSE bytes; an Anthropic upstream's own events pass through, its message_stop
+    held back until the stream is settled."""
 
     def __init__(self, model: str) -> None:
         self.events = StreamEncoder(model)
+        self.stop = b""  # the upstream's own message_stop
 
     def feed(self, chunk: ChatChunk) -> bytes:
         return b"".join(wire.sse(name, data) for name, data in self.events.feed(chunk))
 
     def passthrough(self, event: StreamEvent) -> bytes:
         raw = event.raw or b""
-        return b"" if raw.startswith(b"event: message_stop") else raw  # sent after settlement
+        if raw.startswith(b"event: message_stop"):
+            self.stop = raw
+            return b""
+        return raw
 
     def finish(self, usage: Usage | None, *, native: bool, cost: int) -> bytes:
         if native:
-            return wire.sse("message_stop", {"type": "message_stop"})
+            return self.stop
         return b"".join(wire.sse(name, data) for name, data in self.events.finish(usage))
 
     def error(self, error: GatewayError) -> bytes:

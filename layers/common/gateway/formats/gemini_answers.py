@@ -178,6 +178,10 @@ class StreamEncoder:
 class GeminiEncoder:
     """The stream as SSE bytes; a Gemini upstream's own events pass through."""
 
+    # An empty line: the google-genai SDKs skip it (Python skips blank lines, JavaScript whitespace
+    # before `data: `), but read an SSE comment as JSON and fail
+    heartbeat = b"\r\n"
+
     def __init__(self, model: str) -> None:
         self.chunks = StreamEncoder(model)
 

@@ -13,7 +13,7 @@ import functools
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -25,11 +25,12 @@ from gateway.billing.charges import Charge
 from gateway.canonical import Body, ChatCompletion, StreamEvent, Usage, completion_text_bytes, usage_from
 from gateway.catalog.registry import ModelEntry
 from gateway.config import get_settings
-from gateway.errors import InvalidRequest
+from gateway.errors import GatewayError, InvalidRequest
 from gateway.formats import translatable
 from gateway.formats.inbound import Exchange
-from gateway.providers import registry
+from gateway.providers import registry, streams
 from gateway.providers.capabilities import CHAT, Capability, Events, NativeChat
+from gateway.providers.errors import UpstreamFailure, UpstreamRefusal
 from gateway.services import server_tools, speculation
 from gateway.services.admission import Admission, admit
 from gateway.services.fallbacks import Leg, Plan, plan
@@ -183,6 +184,18 @@ class ChatCall:
             tools=self.exchange.server_tools,
         )
 
+    def charge_reported(self, candidate: Candidate, reported: Usage, produced_bytes: int) -> Charge:
+        """A stream that ended before its final usage, on the counts its provider reported: the prompt
+        as reported; the output at least the covering estimate of what was produced. Server tools may
+        add input after the report (search results), and a zero prompt is no count: both charge as if
+        nothing was reported."""
+        tools = self.exchange.server_tools
+        if tools.web_searches or tools.web_fetches or tools.grounded or tools.rounds or not reported.prompt_tokens:
+            return self.charge(candidate, None, produced_bytes)
+        output = max(reported.completion_tokens, estimate.covering_tokens(produced_bytes))
+        usage = replace(reported, completion_tokens=output)
+        return replace(self.charge(candidate, usage, produced_bytes), estimated=True)
+
     def answered_by(self, candidate: Candidate) -> None:
         entry = self.plan.leg(candidate).entry
         if entry.id != self.plan.route.entry.id:  # the model the hold was made for
@@ -225,12 +238,12 @@ class ChatCall:
             started, stack = time.monotonic(), AsyncExitStack()
             try:
                 events = await stack.enter_async_context(opening)
-                first = await anext(aiter(events), None)
+                first = await _first(events)
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await stack.aclose()
                 raise
-            return UpstreamStream(candidate, native is not None, _prepend(first, events), stack, started)
+            return UpstreamStream(candidate, native is not None, streams.prepended(first, events), stack, started)
 
         stream = (await self.meter.first_answer(self.plan.route, send)).answer
         try:
@@ -243,8 +256,15 @@ class ChatCall:
         return stream
 
 
-async def _prepend(first: StreamEvent | None, rest: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
-    if first is not None:
-        yield first
-        async for event in rest:
-            yield event
+async def _first(events: AsyncIterator[StreamEvent]) -> StreamEvent:
+    """A stream's first event: a stream with none, or one that cannot be read, is the upstream's
+    failure (the next candidate is tried; nothing is charged)."""
+    try:
+        first = await anext(aiter(events), None)
+    except (UpstreamFailure, UpstreamRefusal, GatewayError):
+        raise
+    except Exception as error:
+        raise streams.read_failure(error) from error
+    if first is None:
+        raise UpstreamFailure(streams.NO_EVENT)
+    return first

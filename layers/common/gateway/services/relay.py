@@ -2,12 +2,18 @@
 
 - It ends: settled on the usage the upstream reported, before the stream's last event, so a client
   that read the end already sees its charge.
-- The upstream fails midway: an error event in the client's format; charged for what was produced.
+- The upstream fails midway (its connection breaks, its body ends before its format's last event, it
+  sends an error or an event that cannot be read): an error event in the client's format; charged
+  for what was produced.
 - The client goes away: the upstream is read on to its end, for a short grace at most (its usage comes
   at the end, or grows with every event), then charged on that usage or on an estimate that covers the
   prompt and every produced byte.
 - The invocation's deadline nears: ended with an error event and settled while the function lives.
-- Nothing arrives for a while: SSE comment heartbeats keep API Gateway's idle timeout away.
+- Nothing arrives for a while: heartbeats keep API Gateway's idle timeout away (an SSE comment, or
+  what the encoder names: Gemini's SDKs read every other line as JSON).
+
+A stream that ends without its final usage is charged on the counts its provider reported so far
+(providers.streams), the output no less than the estimate of what was produced.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -26,9 +32,10 @@ from gateway.config import get_settings
 from gateway.errors import DeadlineExceeded, ProviderError
 from gateway.observability import logger
 from gateway.providers.errors import UpstreamFailure, api_error
+from gateway.providers.streams import Reported, nothing_reported, read_failure, reported_by
 from gateway.services.chat import ChatCall, UpstreamStream
 
-HEARTBEAT = b": keep-alive\n\n"  # an SSE comment: every client's parser skips it
+HEARTBEAT = b": keep-alive\n\n"  # an SSE comment, unless the encoder names its own `heartbeat`
 CLIENT_GONE = "client_disconnected"  # the ledger's error code of a stream whose client went away
 READ_AHEAD = 16  # events read from the upstream before the client took them
 
@@ -37,14 +44,26 @@ READ_AHEAD = 16  # events read from the upstream before the client took them
 class _Tally:
     """What the upstream has produced so far, for the charge."""
 
-    usage: Usage | None = None
+    usage: Usage | None = None  # the usage its chunks reported
     produced_bytes: int = 0  # output text the upstream sent, forwarded or not
     first_at: float | None = None  # when the first bytes went to the client
+    reported: Callable[[], Reported | None] = nothing_reported  # the provider's counts so far
 
     def observe(self, event: StreamEvent) -> None:
         for chunk in event.chunks:
-            self.usage = usage_from(chunk) or self.usage
-            self.produced_bytes += completion_text_bytes(chunk)
+            usage, produced = usage_from(chunk), completion_text_bytes(chunk)
+            self.usage = usage or self.usage
+            self.produced_bytes += produced
+
+    def counted(self) -> tuple[Usage | None, Usage | None]:
+        """(the final usage, or None; else the partial counts reported so far, or None)."""
+        try:
+            report = self.reported() if self.usage is None else None
+        except Exception:  # counts the gateway cannot read: none (the settlement must go on)
+            report = None
+        if report is None:
+            return self.usage, None
+        return (report.usage, None) if report.final else (None, report.usage)
 
 
 class _Upstream:
@@ -64,7 +83,7 @@ class _Upstream:
             async for event in self._events:
                 await self._queue.put(event)
         except Exception as error:  # the relay raises it where it would have met it
-            await self._queue.put(error)
+            await self._queue.put(_failure(error))
             return
         except BaseException:  # cancelled (the relay is done with it) or worse: whoever waits sees an end
             with contextlib.suppress(asyncio.QueueFull):
@@ -117,7 +136,8 @@ class _Upstream:
 async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
     settings = get_settings()
     encoder = call.exchange.encoder()
-    tally = _Tally()
+    heartbeat: bytes = getattr(encoder, "heartbeat", HEARTBEAT)
+    tally = _Tally(reported=reported_by(stream.events))
     upstream = _Upstream(stream.events)
     deadline = call.meter.deadline
     settled = False
@@ -128,14 +148,19 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
         if settled:
             return
         settled = True
-        produced_nothing = tally.first_at is None and tally.usage is None and tally.produced_bytes == 0
+        usage, partial = tally.counted()
+        produced_nothing = tally.first_at is None and usage is None and tally.produced_bytes == 0
         # Failed before any output: refunded. A client that left is not a failure: the upstream took its
         # prompt (whether or not its format had sent the client anything yet), so it pays at least that.
         if produced_nothing and error_code not in (None, CLIENT_GONE):
             failure = ProviderError("The stream ended before any output.", code=error_code)
             cost = await call.meter.settle(call.meter.failed(failure))
         else:
-            charge = call.charge(stream.candidate, tally.usage, tally.produced_bytes)
+            charge = (
+                call.charge(stream.candidate, usage, tally.produced_bytes)
+                if partial is None
+                else call.charge_reported(stream.candidate, partial, tally.produced_bytes)
+            )
             outcome = call.meter.served(
                 stream.candidate, stream.started, charge, error_code=error_code, first_at=tally.first_at
             )
@@ -153,18 +178,24 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
                     raise DeadlineExceeded(
                         "The answer was cut at this request's time limit; charged for what was sent."
                     )
-                yield HEARTBEAT
+                yield heartbeat
                 continue
             if event is None:
                 break
-            out = b""
+            out, unreadable = b"", None
             while event is not None:  # with the events already read: one write to the client for them all
-                tally.observe(event)
-                out += encoder.passthrough(event) if stream.native else b"".join(map(encoder.feed, event.chunks))
+                try:
+                    tally.observe(event)
+                    out += encoder.passthrough(event) if stream.native else b"".join(map(encoder.feed, event.chunks))
+                except Exception as error:  # a chunk of a shape the gateway cannot read
+                    unreadable = _failure(error)
+                    break
                 event = upstream.ready()
             if out:
                 tally.first_at = tally.first_at or time.monotonic()
                 yield out
+            if unreadable is not None:
+                raise unreadable
         await settle(None)
         yield encoder.finish(tally.usage, native=stream.native, cost=cost)
     except (UpstreamFailure, DeadlineExceeded) as error:
@@ -197,4 +228,14 @@ async def _drain_for_usage(upstream: _Upstream, tally: _Tally, grace: float, dea
             return
         if not arrived or event is None:
             return
-        tally.observe(event)
+        try:
+            tally.observe(event)
+        except Exception:
+            return
+
+
+def _failure(error: Exception) -> UpstreamFailure:
+    failure = read_failure(error)
+    if failure is not error:
+        logger().warning("the provider sent an event the gateway cannot read", exc_info=error)
+    return failure

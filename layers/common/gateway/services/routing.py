@@ -186,11 +186,18 @@ def _names(value: Any, field: str) -> tuple[str, ...] | None:
 GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
 
 
-def parse_gemini_target(target: str) -> tuple[str, bool]:
-    """`gemini-2.5-flash:streamGenerateContent` -> ("gemini-2.5-flash", True)."""
+def parse_gemini_target(target: str, alt: str | None = "sse") -> tuple[str, bool]:
+    """`gemini-2.5-flash:streamGenerateContent` -> ("gemini-2.5-flash", True). `alt` is the request's
+    query parameter: a stream is served as SSE (`alt=sse`, as the google-genai SDKs ask) only; Google
+    answers one without it as a JSON array, which the gateway does not serve."""
     model, _, method = target.rpartition(":")
     if not model or method not in GEMINI_METHODS:
         raise NotFound(
             f"`{target[:128]}` is not a model method this gateway serves (generateContent, streamGenerateContent)."
+        )
+    if GEMINI_METHODS[method] and alt != "sse":
+        raise InvalidRequest(
+            "This gateway streams `streamGenerateContent` as server-sent events only: add `alt=sse` to the URL.",
+            param="alt",
         )
     return model, GEMINI_METHODS[method]

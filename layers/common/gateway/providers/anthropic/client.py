@@ -11,7 +11,9 @@ from gateway.canonical import Body, ChatCompletion, ChatRequest, StreamEvent
 from gateway.providers.anthropic import request, response
 from gateway.providers.capabilities import Events
 from gateway.providers.credentials import Endpoint
+from gateway.providers.errors import UpstreamFailure
 from gateway.providers.sse import open_events, parse, post_json
+from gateway.providers.streams import ENDED_EARLY, ReportingEvents
 
 
 class AnthropicClient:
@@ -59,8 +61,10 @@ class AnthropicClient:
                 async for name, data in raw_events:
                     chunks = translator.feed(name, parse(data))  # an `error` event raises UpstreamFailure
                     yield StreamEvent(chunks=chunks, raw=f"event: {name}\ndata: {data}\n\n".encode())
+                if not translator.ended:
+                    raise UpstreamFailure(ENDED_EARLY)
 
-            yield events()
+            yield ReportingEvents(events(), translator.reported)
 
     async def _post(self, body: Body, headers: Mapping[str, str]) -> Body:
         return await post_json(self._url(), body, self._headers(headers), response.error_from)

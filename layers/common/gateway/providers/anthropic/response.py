@@ -24,6 +24,7 @@ from gateway.canonical import (
 )
 from gateway.dialects.anthropic import ERROR_STATUS, FINISH_REASONS
 from gateway.providers.errors import UpstreamFailure, error_member
+from gateway.providers.streams import Reported
 
 
 def _count(usage: dict[str, Any], name: str) -> int:
@@ -130,7 +131,8 @@ class StreamTranslator:
     The first chunk carries the role; a tool call starts with its index, id and name and then
     streams argument fragments; thinking streams as `reasoning_content`, its signature as a
     `thinking_blocks` entry with empty text. message_delta gives the finish chunk; message_stop a
-    final usage-only chunk (choices: []), as OpenAI sends with stream_options.include_usage.
+    final usage-only chunk (choices: []), as OpenAI sends with stream_options.include_usage, and
+    the stream's end (`ended`).
     """
 
     def __init__(self, model: str, *, created: int = 0) -> None:
@@ -141,10 +143,18 @@ class StreamTranslator:
         # message_start's output_tokens is a placeholder; the count is final once message_delta has it
         self._final = False
         self._tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool call index
+        self.ended = False  # message_stop came
 
     @property
     def usage(self) -> Usage | None:
         return usage_from({"usage": usage_dict(self._usage)}) if self._final else None
+
+    def reported(self) -> Reported | None:
+        """The counts so far: message_start's (input, cache; output a placeholder), final once
+        message_delta gave the output."""
+        counts = usage_dict({"output_tokens": 0, **self._usage}) if self._usage is not None else None
+        usage = usage_from({"usage": counts})
+        return None if usage is None else Reported(usage, self._final)
 
     def feed(self, event: str, data: dict[str, Any]) -> list[ChatChunk]:
         kind = data.get("type") or event
@@ -164,6 +174,7 @@ class StreamTranslator:
             reason = (data.get("delta") or {}).get("stop_reason")
             return [self._chunk({}, finish_reason=FINISH_REASONS.get(str(reason), "stop"))]
         if kind == "message_stop":
+            self.ended = True
             if not self._final:  # no final count came: the gateway charges what it saw produced
                 return []
             final = self._chunk_base([])

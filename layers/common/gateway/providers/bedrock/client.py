@@ -22,6 +22,7 @@ from gateway.providers.bedrock import request, response
 from gateway.providers.capabilities import Events
 from gateway.providers.credentials import Endpoint
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, UpstreamTimeout
+from gateway.providers.streams import ENDED_EARLY
 
 _clients: dict[tuple[str, str | None, float, float], Any] = {}
 _clients_lock = threading.Lock()
@@ -113,6 +114,8 @@ async def _events(stream: Any, translator: response.StreamTranslator) -> AsyncIt
             # closing the stream below ends the blocked read in the worker thread.
             event = await anyio.to_thread.run_sync(_next_event, events, abandon_on_cancel=True)
             if event is None:
+                if translator.finish_reason is None:  # no messageStop: the stream ended before the answer
+                    raise UpstreamFailure(ENDED_EARLY)
                 return
             for chunk in translator.feed(event):
                 yield StreamEvent(chunks=[chunk])

@@ -14,6 +14,7 @@ from gateway.providers.credentials import Endpoint
 from gateway.providers.errors import UpstreamFailure
 from gateway.providers.gemini import request, response
 from gateway.providers.sse import open_events, parse, post_json
+from gateway.providers.streams import ENDED_EARLY, ReportingEvents
 
 
 class GeminiClient:
@@ -83,9 +84,11 @@ class GeminiClient:
                             message = chunk["error"].get("message", "error")
                             raise UpstreamFailure(f"the provider failed mid-stream: {message}")
                     yield StreamEvent(chunks=chunks, raw=f"data: {data}\r\n\r\n".encode())
+                if not translator.ended:  # no finishReason: the body ended before the answer did
+                    raise UpstreamFailure(ENDED_EARLY)
                 yield StreamEvent(chunks=translator.finish())  # the usage, from the last chunk's metadata
 
-            yield events()
+            yield ReportingEvents(events(), translator.reported)
 
     async def _post(self, body: Body, model: str) -> Body:
         url = request.endpoint(self.endpoint.base_url, model, stream=False)

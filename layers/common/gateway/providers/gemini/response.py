@@ -28,6 +28,7 @@ from gateway.canonical import (
 from gateway.canonical import usage_from as openai_usage_from
 from gateway.dialects.gemini import finish_to_openai, signed, usage_to_openai
 from gateway.providers.errors import UpstreamFailure
+from gateway.providers.streams import Reported
 
 
 def usage_from(payload: dict[str, Any]) -> Usage | None:
@@ -150,7 +151,8 @@ class StreamTranslator:
     A candidate's first output is preceded by a role chunk; Gemini sends function calls whole, so
     each becomes one complete tool-call delta. `finish()` ends the stream: each candidate's finish
     chunk (held back until then, as some Gemini versions put finishReason on every chunk), then
-    OpenAI's usage-only chunk. An error payload becomes an OpenAI-shaped `{"error": ...}`.
+    OpenAI's usage-only chunk. An error payload becomes an OpenAI-shaped `{"error": ...}`. The
+    stream has `ended` once every candidate that began has its finishReason.
     """
 
     def __init__(self, model: str, *, created: int | None = None) -> None:
@@ -160,14 +162,30 @@ class StreamTranslator:
         self._started: set[int] = set()
         self._calls: dict[int, int] = {}
         self._finish: dict[int, str] = {}
+        self._finished: set[int] = set()  # candidates whose finishReason came
         self._call_total = 0
         self._usage: CompletionUsage | None = None
+        self._usage_final = False  # the last usageMetadata came with or after the stream's end
         self._produced: set[str] = set()  # the counts the stream so far shows were produced
         self._grounded = False
 
     @property
     def usage(self) -> Usage | None:
         return None if self._usage is None else openai_usage_from({"usage": self._usage})
+
+    @property
+    def ended(self) -> bool:
+        return bool(self._finished) and self._started <= self._finished
+
+    def reported(self) -> Reported | None:
+        """The last usageMetadata (cumulative), final if it came with or after the stream's end."""
+        usage = openai_usage_from({"usage": self._usage_chunk_usage()})
+        return None if usage is None else Reported(usage, self._usage_final)
+
+    def _usage_chunk_usage(self) -> CompletionUsage | None:
+        if self._usage is None or not self._grounded:
+            return self._usage
+        return {**self._usage, "server_tool_use": {"grounded_requests": 1}}
 
     def _chunk(self, index: int, delta: Delta, finish_reason: str | None = None) -> ChatChunk:
         choice: ChunkChoice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
@@ -214,11 +232,14 @@ class StreamTranslator:
                 out.append(self._chunk(index, {"tool_calls": [{"index": number, **call}]}))
             if candidate.get("finishReason"):
                 self._finish[index] = candidate["finishReason"]
+                self._finished.add(index)
         if not candidates and (chunk.get("promptFeedback") or {}).get("blockReason"):
             out.extend(self._start(0))
             self._finish[0] = "SAFETY"
+            self._finished.add(0)
         if "usageMetadata" in chunk:  # cumulative: the last one counts, an unusable one as no report
             self._usage = usage_to_openai(chunk["usageMetadata"], self._produced)
+            self._usage_final = self.ended
         return out
 
     def finish(self) -> list[ChatChunk]:
@@ -229,7 +250,8 @@ class StreamTranslator:
             for index, reason in sorted(self._finish.items())
         ]
         self._finish.clear()
-        if self._usage is None:
+        usage = self._usage_chunk_usage()
+        if usage is None:
             return out
         return [
             *out,
@@ -239,9 +261,7 @@ class StreamTranslator:
                 "created": self.created,
                 "model": self.model,
                 "choices": [],
-                "usage": {**self._usage, "server_tool_use": {"grounded_requests": 1}}
-                if self._grounded
-                else self._usage,
+                "usage": usage,
             },
         ]
 

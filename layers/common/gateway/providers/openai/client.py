@@ -15,6 +15,7 @@ from gateway.providers.errors import UpstreamFailure
 from gateway.providers.http import Answer, raise_for_status, send
 from gateway.providers.openai import request, response
 from gateway.providers.sse import JSON_HEADERS, encoded, open_events, post_json
+from gateway.providers.streams import ENDED_EARLY
 
 
 class OpenAIClient:
@@ -84,8 +85,13 @@ class OpenAIClient:
         async with open_events(url, upstream_body, self._headers(), response.error_from) as raw_events:
 
             async def events() -> AsyncIterator[StreamEvent]:
+                ended = False
                 async for _, data in raw_events:
-                    yield event(data)
+                    read = event(data)
+                    ended = ended or response.ends(read)
+                    yield read
+                if not ended:
+                    raise UpstreamFailure(ENDED_EARLY)
 
             yield events()
 
@@ -131,8 +137,13 @@ class OpenAIResponsesClient:
         async with open_events(url, body, headers, response.error_from) as raw_events:
 
             async def events() -> AsyncIterator[StreamEvent]:
+                ended = False
                 async for name, data in raw_events:
-                    yield response.responses_stream_event(name, data)
+                    read, last = response.responses_stream_event(name, data)
+                    ended = ended or last
+                    yield read
+                if not ended:
+                    raise UpstreamFailure(ENDED_EARLY)
 
             yield events()
 

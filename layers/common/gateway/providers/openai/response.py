@@ -68,9 +68,22 @@ def _chunks(data: str) -> list[ChatChunk]:
         return []
     if not isinstance(chunk, dict):
         return []
-    if isinstance(chunk.get("error"), dict):
-        raise UpstreamFailure(f"the provider failed mid-stream: {chunk['error'].get('message', 'error')}")
+    error = chunk.get("error")
+    if error:  # OpenAI's {"message", ...}, or a text (text-generation-inference's {"error": "...", "error_type"})
+        message = error.get("message") if isinstance(error, dict) else error
+        raise UpstreamFailure(f"the provider failed mid-stream: {message if isinstance(message, str) else 'error'}")
     return [cast(ChatChunk, chunk)]  # the upstream's JSON: a chunk by contract, read defensively
+
+
+def ends(event: StreamEvent) -> bool:
+    """Whether a chat or completions stream event is its stream's end: `[DONE]`, or a finish_reason."""
+    if event is DONE:
+        return True
+    for chunk in event.chunks:
+        choices = chunk.get("choices")
+        if isinstance(choices, list) and any(isinstance(c, dict) and c.get("finish_reason") for c in choices):
+            return True
+    return False
 
 
 def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:
@@ -170,8 +183,9 @@ def responses_completion(response: dict[str, Any], model: str) -> ChatCompletion
     return answer
 
 
-def responses_stream_event(name: str, data: str) -> StreamEvent:
-    """One event of a Responses stream: its bytes as sent, and what it adds to the charge."""
+def responses_stream_event(name: str, data: str) -> tuple[StreamEvent, bool]:
+    """One event of a Responses stream: its bytes as sent and what it adds to the charge, and whether
+    it is the stream's end (response.completed or .incomplete)."""
     raw = f"event: {name}\ndata: {data}\n\n".encode() if name and name != "message" else f"data: {data}\n\n".encode()
     payload = _parse(data)
     kind = str(payload.get("type") or name)
@@ -180,7 +194,7 @@ def responses_stream_event(name: str, data: str) -> StreamEvent:
     if kind == "response.failed":
         error = _obj(_obj(payload.get("response")).get("error"))
         raise UpstreamFailure(f"the provider failed mid-stream: {error.get('message') or 'response failed'}")
-    return StreamEvent(chunks=_responses_chunks(kind, payload), raw=raw)
+    return StreamEvent(chunks=_responses_chunks(kind, payload), raw=raw), kind in RESPONSES_TERMINAL
 
 
 def _responses_chunks(kind: str, payload: dict[str, Any]) -> list[ChatChunk]:
