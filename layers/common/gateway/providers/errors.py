@@ -38,10 +38,13 @@ def redacted(text: str) -> str:
 class UpstreamFailure(Exception):
     """The upstream could not give an answer (connection, timeout, 5xx, bad payload)."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: str | None = None, usage: Any = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.usage = usage  # what the upstream reported with its failure (chat's `usage` shape), to charge on
 
 
 class UpstreamTimeout(UpstreamFailure):

@@ -149,7 +149,8 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
             return
         settled = True
         usage, partial = tally.counted()
-        produced_nothing = tally.first_at is None and usage is None and tally.produced_bytes == 0
+        reported_none = usage is not None and usage.prompt_tokens == usage.completion_tokens == 0  # billed nothing
+        produced_nothing = tally.produced_bytes == 0 and (reported_none or (tally.first_at is None and usage is None))
         # Failed before any output: refunded. A client that left is not a failure: the upstream took its
         # prompt (whether or not its format had sent the client anything yet), so it pays at least that.
         if produced_nothing and error_code not in (None, CLIENT_GONE):
@@ -199,6 +200,8 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
         await settle(None)
         yield encoder.finish(tally.usage, native=stream.native, cost=cost)
     except (UpstreamFailure, DeadlineExceeded) as error:
+        if isinstance(error, UpstreamFailure) and error.usage is not None:  # OpenAI's response.failed
+            tally.usage = usage_from({"usage": error.usage}) or tally.usage
         gateway_error = api_error(error)
         logger().warning("stream ended early", extra={"error_code": gateway_error.code})
         await settle(gateway_error.code)

@@ -191,9 +191,10 @@ def responses_stream_event(name: str, data: str) -> tuple[StreamEvent, bool]:
     kind = str(payload.get("type") or name)
     if kind == "error":
         raise UpstreamFailure(f"the provider failed mid-stream: {payload.get('message') or 'error'}")
-    if kind == "response.failed":
-        error = _obj(_obj(payload.get("response")).get("error"))
-        raise UpstreamFailure(f"the provider failed mid-stream: {error.get('message') or 'response failed'}")
+    if kind == "response.failed":  # its usage is what OpenAI bills for it: charged
+        response = _obj(payload.get("response"))
+        message = _obj(response.get("error")).get("message") or "response failed"
+        raise UpstreamFailure(f"the provider failed mid-stream: {message}", usage=responses_usage(response))
     return StreamEvent(chunks=_responses_chunks(kind, payload), raw=raw), kind in RESPONSES_TERMINAL
 
 
