@@ -11,7 +11,11 @@ import pytest
 
 from tests.conftest import balance_of
 from tests.integration.test_agent_flows_across_vendors import scripted, sse_stream
+from tests.integration.test_runtime_catalog import model_spec
+from tests.support.control import eventually, operator, unique
 from tests.support.sdks import openai_sdk
+
+__all__ = ["operator"]
 
 GRANT = 10_000_000
 
@@ -88,3 +92,24 @@ def test_a_streamed_tool_call_without_arguments_has_json_arguments(gateway_url, 
     assert call.arguments == "{}"  # as unstreamed, and as OpenAI sends it: json.loads takes it
     stored = client.responses.retrieve(final.id)
     assert [item.arguments for item in stored.output if item.type == "function_call"] == ["{}"]
+
+
+def test_a_responses_client_reaches_a_server_that_speaks_only_chat(gateway_url, upstream, make_tenant, operator):
+    """An OpenAI-compatible server without /v1/responses (DeepSeek's API) lists no other native format:
+    a Responses request for its model is translated to chat completions, as for any other vendor."""
+    provider, model_id = unique("chat-only"), unique("test/chat-only")
+    operator.put(f"/providers/{provider}", {"kind": "openai", "api_key_env": "FAKE_OPENAI_API_KEY",
+                                            "base_url_env": "FAKE_OPENAI_BASE_URL", "default_base_url": "http://127.0.0.1:9/v1",
+                                            "native_formats": []})  # fmt: skip
+    operator.post("/models", {**model_spec(model_id), "providers": [{"provider": provider, "model": "echo"}]})
+    try:
+        tenant = make_tenant("10")
+        client = openai_sdk(gateway_url, tenant.key)
+        eventually(lambda: any(model.id == model_id for model in client.models.list()))  # the catalog reached it
+        answer = client.responses.create(model=model_id, input="hi")
+        assert answer.output_text == "echo: hi"
+        assert [body for body in upstream.requests if "input" in body] == []  # no Responses call reached it
+        assert balance_of(tenant.account_id) < GRANT
+    finally:
+        operator.http.delete(f"/api/admin/models/{model_id}")
+        operator.http.delete(f"/api/admin/providers/{provider}")

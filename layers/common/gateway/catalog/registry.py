@@ -205,6 +205,10 @@ class ProviderConfig(BaseModel):
     default_base_url: str | None = None
     region_env: str | None = None  # Bedrock: the region to call; unset means not configured
     aliases: tuple[str, ...] = ()  # other names clients use for it (the `vendor` header: `google`)
+    # Formats besides chat its upstream speaks itself (an OpenAI kind's: responses, completions); None:
+    # all its kind does. An OpenAI-compatible server with chat completions only (DeepSeek) lists none,
+    # and requests in the others are translated to chat for it.
+    native_formats: tuple[Literal["responses", "completions"], ...] | None = None
     passthrough: Passthrough | None = None  # off unless the operator sets it
 
 

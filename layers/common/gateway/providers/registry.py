@@ -79,9 +79,14 @@ def client(kind: str, endpoint: Endpoint, capability: Capability[C]) -> C:
     return capability.of(client_class(kind)(endpoint))
 
 
-def native_client(kind: str, endpoint: Endpoint, inbound_format: str) -> NativeChat | None:
-    """The client of `kind` when its upstream speaks `inbound_format` itself, else None."""
+def native_client(
+    kind: str, endpoint: Endpoint, inbound_format: str, speaks: tuple[str, ...] | None = None
+) -> NativeChat | None:
+    """The client of `kind` when its upstream speaks `inbound_format` itself, else None. `speaks`: the
+    formats besides chat this upstream speaks, when not all its kind does (ProviderConfig.native_formats)."""
     other = OTHER_NATIVE_FORMATS.get((kind, inbound_format))
+    if other is not None and speaks is not None and inbound_format not in speaks:
+        return None
     upstream = (other() if other is not None else client_class(kind))(endpoint)
     if isinstance(upstream, NativeChat) and upstream.native_format == inbound_format:
         return upstream

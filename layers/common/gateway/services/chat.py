@@ -28,7 +28,7 @@ from gateway.config import get_settings
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.formats import translatable
 from gateway.formats.inbound import Exchange
-from gateway.providers import registry, streams
+from gateway.providers import streams
 from gateway.providers.capabilities import CHAT, Capability, Events, NativeChat
 from gateway.providers.errors import UpstreamFailure, UpstreamRefusal
 from gateway.services import server_tools, speculation
@@ -154,7 +154,7 @@ def _context_tokens(entry: ModelEntry, exchange: Exchange) -> int:
 
 
 def _native(candidate: Candidate, exchange: Exchange) -> NativeChat | None:
-    return registry.native_client(candidate.kind, candidate.endpoint, exchange.format)
+    return candidate.native(exchange.format)
 
 
 @dataclass

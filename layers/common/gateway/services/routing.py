@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from gateway.catalog.registry import ModelEntry, ProviderConfig, get_catalog
 from gateway.errors import InvalidRequest, ModelNotAllowed, ModelNotFound, NotFound, ProviderNotConfigured
 from gateway.providers import health, registry
-from gateway.providers.capabilities import Capability
+from gateway.providers.capabilities import Capability, NativeChat
 from gateway.providers.credentials import Endpoint
 from gateway.services import channels, terms
 from gateway.storage.api_keys import ApiKeyRecord
@@ -41,6 +41,10 @@ class Candidate:
 
     def client(self, capability: Capability[C]) -> C:
         return registry.client(self.kind, self.endpoint, capability)
+
+    def native(self, inbound_format: str) -> NativeChat | None:
+        """Its client when its upstream speaks `inbound_format` itself, else None (translated to chat)."""
+        return registry.native_client(self.kind, self.endpoint, inbound_format, self.config.native_formats)
 
 
 @dataclass(frozen=True)

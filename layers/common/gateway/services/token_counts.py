@@ -12,7 +12,6 @@ from gateway.catalog.registry import ModelEntry
 from gateway.errors import InvalidRequest
 from gateway.formats import token_counts, translatable
 from gateway.formats.inbound import Exchange
-from gateway.providers import registry
 from gateway.providers.capabilities import TOKEN_COUNTING
 from gateway.services.metering import Answer, metered_call
 from gateway.services.routing import Candidate
@@ -23,7 +22,7 @@ async def count(principal: Principal, exchange: Exchange, trace_id: str) -> Answ
 
     async def send(candidate: Candidate) -> Body:
         counting = candidate.client(TOKEN_COUNTING)
-        if registry.native_client(candidate.kind, candidate.endpoint, exchange.format) is not None:
+        if candidate.native(exchange.format) is not None:
             body = token_counts.native_body(exchange, candidate.model)
             return await counting.count_tokens_native(body, candidate.model, exchange.native_headers)
         if exchange.native_only:  # another vendor cannot count what only this format's upstream reads
