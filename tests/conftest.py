@@ -319,6 +319,19 @@ def ledger_entry(trace_id: str) -> dict | None:  # type: ignore[type-arg]
     return CreditRepository(get_settings().table_name).get_entry(trace_id)
 
 
+def settled_entry(trace_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The request's ledger entry once it is written (a stream settles as it ends)."""
+    import time
+
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        entry = ledger_entry(trace_id)
+        if entry is not None:
+            return entry
+        time.sleep(0.1)
+    raise AssertionError(f"{trace_id} was never settled")
+
+
 def repo_root() -> Path:
     return ROOT
 

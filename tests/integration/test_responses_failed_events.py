@@ -5,28 +5,17 @@ bills: nothing when it reports none, not the prompt's bound."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import httpx
 
-from tests.conftest import balance_of, ledger_entry
+from tests.conftest import balance_of, settled_entry
 from tests.integration.test_agent_flows_across_vendors import scripted, sse_stream
 from tests.support.pricing import price_micro
 
 GRANT = 10_000_000
 OPENING = {"id": "resp_up", "object": "response", "created_at": 1, "status": "in_progress", "model": "echo",
            "output": [], "usage": None}  # fmt: skip
-
-
-def settled_entry(trace_id: str, timeout: float = 10.0) -> dict[str, Any]:
-    until = time.monotonic() + timeout
-    while time.monotonic() < until:
-        entry = ledger_entry(trace_id)
-        if entry is not None:
-            return entry
-        time.sleep(0.1)
-    raise AssertionError(f"{trace_id} was never settled")
 
 
 def failed_stream(usage: dict[str, Any] | None, with_text: bool) -> list[tuple[str, dict[str, Any]]]:

@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from gateway.billing.estimate import request_bytes
-from tests.conftest import balance_of, ledger_entry
+from tests.conftest import balance_of, settled_entry
 from tests.support.pricing import price_micro
 from tests.support.scripted import SCRIPT, Behaviour
 
@@ -27,16 +27,6 @@ def lambda_context(seconds_left: float) -> dict[str, str]:
     return {
         "x-amzn-lambda-context": json.dumps({"request_id": "r-1", "deadline": int((time.time() + seconds_left) * 1000)})
     }
-
-
-def settled_entry(trace_id: str, timeout: float = 10.0) -> dict[str, Any]:
-    until = time.monotonic() + timeout
-    while time.monotonic() < until:
-        entry = ledger_entry(trace_id)
-        if entry is not None:
-            return entry
-        time.sleep(0.1)
-    raise AssertionError(f"{trace_id} was never settled")
 
 
 def data_events(lines: list[str]) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -24,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.conftest import balance_of, ledger_entry
+from tests.conftest import balance_of, settled_entry
 from tests.support.pricing import price_micro
 from tests.support.sdks import anthropic_sdk, openai_sdk
 
@@ -138,16 +137,6 @@ def stream_raw(url: str, path: str, body: dict[str, Any], headers: dict[str, str
         except httpx.HTTPError as error:
             raw = f"<transport error: {type(error).__name__}>"
     return response.status_code, raw, trace_id
-
-
-def settled_entry(trace_id: str, timeout: float = 10.0) -> dict[str, Any]:
-    until = time.monotonic() + timeout
-    while time.monotonic() < until:
-        entry = ledger_entry(trace_id)
-        if entry is not None:
-            return entry
-        time.sleep(0.1)
-    raise AssertionError(f"{trace_id} was never settled")
 
 
 def chat_body(model: str, text: str) -> dict[str, Any]:
