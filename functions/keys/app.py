@@ -125,7 +125,7 @@ def delete_token(token_id: str, principal: AnyKey) -> dict[str, Any]:
 @api_v1_routes.get("/api/v1/api-keys")
 def list_api_keys(principal: AnyKey) -> dict[str, Any]:
     records = delegation.visible_keys(principal)
-    return {"code": 200, "data": [key_aliases.api_key_view(keys.key_view(r), r) for r in records]}
+    return {"code": 200, "data": [key_aliases.api_key_view(r) for r in records]}
 
 
 @api_v1_routes.post("/api/v1/api-keys")
@@ -134,7 +134,7 @@ def create_api_key(
 ) -> dict[str, Any]:
     spec = key_aliases.from_api_key(body)
     issued = _delegate(principal, spec, request, idempotency_key, key_aliases.API_KEY_FIELDS)
-    view = key_aliases.api_key_view(keys.key_view(issued.record), issued.record)
+    view = key_aliases.api_key_view(issued.record)
     return {"code": 200, "data": {**view, "key": issued.key}}
 
 

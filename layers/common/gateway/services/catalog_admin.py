@@ -27,14 +27,12 @@ from gateway.services.catalog_checks import (
     SECTIONS,
     check_change,
     check_channel,
-    named_plainly,
     parsed,
 )
 from gateway.storage.control import Change, Kind, Spec, VersionMoved
 from gateway.storage.stores import stores
 
 T = TypeVar("T")
-M = TypeVar("M", bound=BaseModel)
 WRITE_ATTEMPTS = 5
 
 
@@ -94,15 +92,8 @@ def change(edit: Callable[[Draft], T], *, also: Sequence[dict[str, Any]] = ()) -
     answered, the new catalog version). A nothing-changing edit writes nothing but `also`: items
     written in the same transaction (the operator log's entry; AlsoRefused when it is refused)."""
     for _ in range(WRITE_ATTEMPTS):
-        before = draft()
-        after = copy.deepcopy(before)
-        result = edit(after)
-        validate(after)
-        old, new = before.specs(), after.specs()
+        before, result, old, new = _drafted(edit)
         unseeded = before.version == 0
-        for key, spec in new.items():
-            if old.get(key) != spec:
-                check_change(spec, old.get(key))
         puts = [spec for key, spec in new.items() if unseeded or old.get(key) != spec]
         deletes = [key for key in old if key not in new and not unseeded]
         if not puts and not deletes and not also:
@@ -113,6 +104,25 @@ def change(edit: Callable[[Draft], T], *, also: Sequence[dict[str, Any]] = ()) -
             continue
         return result, version
     raise Conflict("The catalog kept changing while this change was made; retry.")
+
+
+def tried(edit: Callable[[Draft], Any]) -> None:
+    """What `change(edit)` would refuse, refused without writing anything."""
+    _drafted(edit)
+
+
+def _drafted(edit: Callable[[Draft], T]) -> tuple[Draft, T, dict[tuple[Kind, str], Spec], dict[tuple[Kind, str], Spec]]:
+    """`edit` applied to a fresh draft and checked: (the draft before, what `edit` answered, the specs
+    before and after)."""
+    before = draft()
+    after = copy.deepcopy(before)
+    result = edit(after)
+    validate(after)
+    old, new = before.specs(), after.specs()
+    for key, spec in new.items():
+        if old.get(key) != spec:
+            check_change(spec, old.get(key))
+    return before, result, old, new
 
 
 def validate(candidate: Draft) -> None:
@@ -256,7 +266,7 @@ def get_model(model_id: str) -> dict[str, Any]:
 
 
 def create_model(spec: Mapping[str, Any], *, also: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    entry = named_plainly(parsed(ModelEntry, model_input(spec), ""))
+    entry = parsed(ModelEntry, model_input(spec), "")  # its names are checked as the change is (check_change)
 
     def edit(candidate: Draft) -> dict[str, Any]:
         if entry.id in candidate.models:
@@ -274,9 +284,7 @@ def update_model(model_id: str, patch: Mapping[str, Any], *, also: Sequence[dict
         current = candidate.models.get(model_id)
         if current is None:
             raise NotFound(f"No model `{model_id[:200]}` in the catalog.")
-        entry = parsed(ModelEntry, merge_patch(current, model_input(patch)), "")
-        if entry.aliases != tuple(current.get("aliases") or ()):
-            named_plainly(entry)
+        entry = parsed(ModelEntry, merge_patch(current, model_input(patch)), "")  # new aliases: check_change
         if entry.id != model_id:
             raise InvalidRequest("A model's `id` cannot change; create a new model instead.", param="id")
         candidate.models[model_id] = _dump(entry)

@@ -17,8 +17,8 @@ from gateway.config import get_settings
 from gateway.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
 from gateway.observability import logger
 from gateway.services import profiles
-from gateway.services.catalog_admin import Draft, change, draft, merge_patch, validate
-from gateway.services.catalog_checks import check_secret_ref, parsed
+from gateway.services.catalog_admin import Draft, change, draft, merge_patch, tried
+from gateway.services.catalog_checks import parsed
 from gateway.storage import vault
 from gateway.storage.profiles import AccountProfile
 from gateway.storage.stores import stores
@@ -51,8 +51,6 @@ def create_channel(
     channel = parsed(Channel, dict(spec), "")
     if api_key is not None and channel.secret_ref is not None:
         raise InvalidRequest("Give either `api_key` or `secret_ref`, not both.", param="api_key")
-    if channel.secret_ref is not None:
-        check_secret_ref(channel.secret_ref)
 
     def edit_with(secret_ref: str | None) -> Callable[[Draft], dict[str, Any]]:
         def edit(candidate: Draft) -> dict[str, Any]:
@@ -73,8 +71,6 @@ def update_channel(
 ) -> dict[str, Any]:
     """JSON merge patch of the channel (`{"enabled": false}`, `{"weight": 3}`); `api_key` rotates its
     key, stored once the patch is known to be accepted."""
-    if "secret_ref" in patch and patch["secret_ref"] is not None:
-        check_secret_ref(str(patch["secret_ref"]))
 
     def edit_with(secret_ref: str | None) -> Callable[[Draft], dict[str, Any]]:
         def edit(candidate: Draft) -> dict[str, Any]:
@@ -197,9 +193,7 @@ def _store_key(channel_id: str, api_key: str, edit_with: Callable[[str | None], 
     if not 1 <= len(api_key) <= MAX_KEY_CHARS or not api_key.isprintable() or api_key.strip() != api_key:
         raise InvalidRequest(f"`api_key` is 1 to {MAX_KEY_CHARS} printable characters.", param="api_key")
     parsed(Channel, {"id": channel_id, "provider": "x"}, "")  # a valid id before a secret is named after it
-    trial = draft()
-    edit_with(_secret_name(channel_id))(trial)
-    validate(trial)
+    tried(edit_with(_secret_name(channel_id)))
     try:
         return vault.put_secret(_secret_name(channel_id), api_key, f"AI gateway channel {channel_id}")
     except vault.VaultError as error:

@@ -116,6 +116,7 @@ async def infer(
         try:
             return await speculation.alongside(held, _answer(call, None))
         except (credits.KeyChanged, credits.ProfileChanged):  # the account changed: read it again, as below
+            speculation.refused_as_changed(principal.key.account_id)
             principal = await anyio.to_thread.run_sync(refresh, principal)
     admission = await admit(principal, exchange.model, capability, cost_bound, trace_id, preferences, router=router)
     return await _answer(ChatCall(exchange, plans[0], meter(admission.reservation)), admission)

@@ -62,7 +62,7 @@ def token_view(view: dict[str, Any], record: ApiKeyRecord) -> dict[str, Any]:
     }
 
 
-def api_key_view(view: dict[str, Any], record: ApiKeyRecord) -> dict[str, Any]:
+def api_key_view(record: ApiKeyRecord) -> dict[str, Any]:
     """poeti's key: is_active, total_requests, total_cost and monthly_budget (in US dollars, as its
     usage and traces' costs are), rate_limit."""
     price, monthly = get_settings().credit_price_usd, record.limit_reset == "monthly"

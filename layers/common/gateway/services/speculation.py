@@ -95,17 +95,13 @@ def hold(principal: Principal, chosen: Plan, trace_id: str) -> asyncio.Task[Rese
     """The hold, written on the loop while the caller goes on."""
     prepared = chosen.prepared
     reserve = functools.partial(credits.reserve, choice=chosen.choice, basis=prepared.basis, channel=prepared.channel)
-    written = on_loop.run(reserve, principal, prepared.route.entry.id, prepared.amount, trace_id)
-    return asyncio.ensure_future(_cooling_on_change(principal.key.account_id, written))
+    return asyncio.ensure_future(on_loop.run(reserve, principal, prepared.route.entry.id, prepared.amount, trace_id))
 
 
-async def _cooling_on_change(account_id: str, written: Awaitable[Reservation]) -> Reservation:
-    """A hold refused because the account changed since it was read: no speculation on it for a while."""
-    try:
-        return await written
-    except (credits.KeyChanged, credits.ProfileChanged):
-        _changed.start(account_id)
-        raise
+def refused_as_changed(account_id: str) -> None:
+    """A speculative hold was refused because the account changed since it was read: no speculation
+    on it for a while."""
+    _changed.start(account_id)
 
 
 async def alongside(held: asyncio.Future[Reservation], work: Awaitable[T]) -> T:

@@ -56,7 +56,8 @@ def mint(
         )
     if not 1 <= count <= MAX_CODES:
         raise InvalidRequest(f"Mint 1 to {MAX_CODES} codes at a time.", param="count")
-    if expires_at is not None and not clock.now_epoch() < expires_at <= clock.now_epoch() + MAX_LIFE_SECONDS:
+    now = clock.now_epoch()
+    if expires_at is not None and not now < expires_at <= now + MAX_LIFE_SECONDS:
         raise InvalidRequest("A code expires in the future, within 100 years.", param="expires_at")
     created = clock.now_iso()
     batch = batch or f"batch-{created[:19]}"
