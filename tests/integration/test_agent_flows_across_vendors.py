@@ -466,6 +466,8 @@ def test_responses_stream_from_gemini_parallel_function_calls_round_trip(
             assert events.get_final_response().output_text == "Sunny both."
         contents = gemini.requests[-1]["contents"]
         assert [c["role"] for c in contents] == ["user", "model", "user"]
+        # the first call's thoughtSignature came back with it (the model keeps its reasoning), not Google's skip
+        assert [part.get("thoughtSignature") for part in contents[1]["parts"]] == ["c2lnLTE=", None]
 
 
 # ---------------------------------------------------------------- Gemini API (Gemini CLI) -> OpenAI reasoning model

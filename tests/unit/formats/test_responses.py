@@ -93,6 +93,49 @@ def test_another_vendors_thinking_travels_as_encrypted_content_and_back() -> Non
     assert canonical["messages"][1] == {"role": "assistant", "content": "a", "thinking_blocks": blocks}
 
 
+def test_geminis_thought_signatures_travel_in_a_reasoning_item_back_to_their_calls() -> None:
+    signed = {"google": {"thought_signature": "c2lnLTE="}}
+    answer = {"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+        "role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_a", "type": "function", "function": {"name": "f", "arguments": "{}"}, "extra_content": signed},
+            {"id": "call_b", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+        ]}}]}  # fmt: skip
+    output = FORMAT.respond(answer, exchange({"input": "q"}))["output"]  # type: ignore[arg-type]
+    assert [item["type"] for item in output] == ["reasoning", "function_call", "function_call"]
+    assert decoded_thinking(output[0]["encrypted_content"]) == [
+        {"type": "thought_signature", "call_id": "call_a", "signature": "c2lnLTE="}
+    ]
+    canonical, _ = responses.to_openai(
+        {"model": "m"},
+        [{"role": "user", "content": "q"}, *output,
+         *({"type": "function_call_output", "call_id": c, "output": "ok"} for c in ("call_a", "call_b"))],
+    )  # fmt: skip
+    assistant = canonical["messages"][1]
+    assert "thinking_blocks" not in assistant  # Claude is never given a Gemini signature as thinking
+    assert [call.get("extra_content") for call in assistant["tool_calls"]] == [signed, None]
+
+
+def test_a_streamed_gemini_signature_opens_a_reasoning_item_before_its_call() -> None:
+    made = exchange({"input": "q"})
+    encoder = ResponsesEncoder(made)
+    signed = {"google": {"thought_signature": "c2lnLTE="}}
+    raw = b"".join(
+        encoder.feed(c)  # type: ignore[arg-type]
+        for c in (
+            chunk({"reasoning_content": "plan"}),
+            chunk({"tool_calls": [{"index": 0, "id": "call_a", "function": {"name": "f"}, "extra_content": signed}]}),
+            chunk({"tool_calls": [{"index": 1, "id": "call_b", "function": {"name": "f", "arguments": "{}"}}]}),
+            chunk({}, "tool_calls"),
+        )
+    )
+    final = events(raw + encoder.finish(Usage(10, 4), native=False, cost=1))[-1]["response"]
+    assert [item["type"] for item in final["output"]] == ["reasoning", "function_call", "function_call"]
+    assert final["output"][0]["summary"] == [{"type": "summary_text", "text": "plan"}]
+    assert decoded_thinking(final["output"][0]["encrypted_content"]) == [
+        {"type": "thought_signature", "call_id": "call_a", "signature": "c2lnLTE="}
+    ]
+
+
 def test_the_native_body_replays_the_conversation_and_keeps_nothing_upstream() -> None:
     history = [
         {"type": "message", "role": "user", "content": "first"},

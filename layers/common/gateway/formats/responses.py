@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.canonical import ChatRequest, ServerTools
 from gateway.errors import InvalidRequest
 from gateway.formats.inbound import Exchange, NativeOnly, Skipped
-from gateway.formats.responses_thinking import GATEWAY_REASONING, decoded_thinking
+from gateway.formats.responses_thinking import GATEWAY_REASONING, decoded_thinking, split_signatures
 from gateway.formats.wire import (
     Metadata,
     ModelNames,
@@ -156,6 +156,7 @@ def to_openai(body: dict[str, Any], items: list[dict[str, Any]]) -> tuple[ChatRe
 def _messages(items: list[dict[str, Any]], native_only: Skipped) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     thinking: list[dict[str, Any]] = []  # another vendor's signed thinking, for the next assistant turn
+    signatures: dict[str, str] = {}  # Gemini's thought signatures, by the id of the call they came on
 
     def assistant() -> dict[str, Any]:
         if not messages or messages[-1]["role"] != "assistant" or messages[-1].get("closed"):
@@ -191,6 +192,8 @@ def _messages(items: list[dict[str, Any]], native_only: Skipped) -> list[dict[st
                 "type": "function",
                 "function": {"name": item.get("name"), "arguments": item.get("arguments") or ""},
             }
+            if isinstance(item.get("call_id"), str) and item["call_id"] in signatures:
+                call["extra_content"] = {"google": {"thought_signature": signatures[item["call_id"]]}}
             assistant().setdefault("tool_calls", []).append(call)
         elif kind == "function_call_output":
             try:
@@ -202,7 +205,9 @@ def _messages(items: list[dict[str, Any]], native_only: Skipped) -> list[dict[st
             if images:  # tool messages hold text only: images follow in a user turn
                 messages.append({"role": "user", "content": images})
         elif kind == "reasoning":
-            thinking += decoded_thinking(item.get("encrypted_content"))
+            blocks, signed = split_signatures(decoded_thinking(item.get("encrypted_content")))
+            thinking += blocks
+            signatures.update(signed)
         else:
             native_only.add(InvalidRequest(f"input items of type {kind!r} are OpenAI's own", param=where))
     for message in messages:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.canonical import Body, ChatCompletion, usage_from
+from gateway.dialects.gemini import call_signature
 from gateway.errors import GatewayError
 from gateway.formats.inbound import Encoder, Exchange, InboundFormat
 from gateway.formats.responses import ResponseContext
@@ -23,6 +24,7 @@ from gateway.formats.responses_objects import (
     usage_object,
 )
 from gateway.formats.responses_stream import ResponsesEncoder
+from gateway.formats.responses_thinking import signature_block
 from gateway.money import display
 
 
@@ -36,16 +38,18 @@ def from_openai_response(payload: ChatCompletion, exchange: Exchange) -> Body:
     choices: list[Any] = list(payload.get("choices") or [])
     choice = _obj(choices[0] if choices else None)
     message = _obj(choice.get("message"))
+    calls = [_obj(call) for call in message.get("tool_calls") or []]
     output: list[dict[str, Any]] = []
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     blocks = [block for block in message.get("thinking_blocks") or [] if isinstance(block, dict)]
+    blocks += [signature_block(str(call.get("id")), sig) for call in calls if (sig := call_signature(call))]
     if (isinstance(reasoning, str) and reasoning) or blocks:
         output.append(reasoning_item(new_id("rs"), reasoning if isinstance(reasoning, str) else "", blocks))
     text = message.get("content") or message.get("refusal")
     if isinstance(text, str) and text:
         output.append(message_item(new_id("msg"), text))
-    for call in message.get("tool_calls") or []:
-        function = _obj(_obj(call).get("function"))
+    for call in calls:
+        function = _obj(call.get("function"))
         output.append(
             call_item(new_id("fc"), call.get("id"), function.get("name"), str(function.get("arguments") or ""))
         )

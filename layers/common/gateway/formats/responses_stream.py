@@ -8,6 +8,7 @@ from typing import Any
 
 from gateway.canonical import ChatChunk, StreamEvent, Usage
 from gateway.dialects.anthropic import ThinkingBlocks
+from gateway.dialects.gemini import call_signature
 from gateway.errors import GatewayError
 from gateway.formats.inbound import Exchange
 from gateway.formats.responses import ResponseContext
@@ -25,6 +26,7 @@ from gateway.formats.responses_objects import (
     sse,
     usage_object,
 )
+from gateway.formats.responses_thinking import signature_block
 from gateway.money import display
 
 
@@ -74,6 +76,9 @@ class ResponsesEncoder:
         for call in map(_obj, delta.get("tool_calls") or []):
             function = _obj(call.get("function"))
             key = ("call", call.get("index", 0))
+            if key != self.key and (signature := call_signature(call)):  # Gemini's, kept in a reasoning item
+                events += self._switch("reasoning")
+                self.thinking.blocks.append(signature_block(str(call.get("id")), signature))
             if key != self.key:
                 events += self._switch(key, call.get("id"), function.get("name"))
             if function.get("arguments"):
