@@ -1,15 +1,18 @@
 """Tools in the Responses API: a hosted shell (an OpenAI container, billed per session) is refused as
-the code interpreter is, a shell the client runs is served; and a tool call without arguments is JSON
-(`{}`) whichever vendor streamed it."""
+the code interpreter is, a shell the client runs is served; a tool call without arguments is JSON
+(`{}`) whichever vendor streamed it; and a server that speaks only chat still answers Responses."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import balance_of
+from tests.conftest import balance_of, ledger_entry
 from tests.integration.test_agent_flows_across_vendors import scripted, sse_stream
 from tests.integration.test_runtime_catalog import model_spec
 from tests.support.control import eventually, operator, unique
@@ -94,15 +97,26 @@ def test_a_streamed_tool_call_without_arguments_has_json_arguments(gateway_url, 
     assert [item.arguments for item in stored.output if item.type == "function_call"] == ["{}"]
 
 
-def test_a_responses_client_reaches_a_server_that_speaks_only_chat(gateway_url, upstream, make_tenant, operator):
-    """An OpenAI-compatible server without /v1/responses (DeepSeek's API) lists no other native format:
-    a Responses request for its model is translated to chat completions, as for any other vendor."""
+@contextlib.contextmanager
+def chat_only_model(operator: Any, upstream_model: str) -> Iterator[str]:
+    """A model of an OpenAI-compatible server without /v1/responses (DeepSeek's API): its provider lists
+    no other native format."""
     provider, model_id = unique("chat-only"), unique("test/chat-only")
     operator.put(f"/providers/{provider}", {"kind": "openai", "api_key_env": "FAKE_OPENAI_API_KEY",
                                             "base_url_env": "FAKE_OPENAI_BASE_URL", "default_base_url": "http://127.0.0.1:9/v1",
                                             "native_formats": []})  # fmt: skip
-    operator.post("/models", {**model_spec(model_id), "providers": [{"provider": provider, "model": "echo"}]})
+    operator.post("/models", {**model_spec(model_id), "providers": [{"provider": provider, "model": upstream_model}]})
     try:
+        yield model_id
+    finally:
+        operator.http.delete(f"/api/admin/models/{model_id}")
+        operator.http.delete(f"/api/admin/providers/{provider}")
+
+
+def test_a_responses_client_reaches_a_server_that_speaks_only_chat(gateway_url, upstream, make_tenant, operator):
+    """A Responses request for a chat-only server's model is translated to chat completions, as for any
+    other vendor."""
+    with chat_only_model(operator, "echo") as model_id:
         tenant = make_tenant("10")
         client = openai_sdk(gateway_url, tenant.key)
         eventually(lambda: any(model.id == model_id for model in client.models.list()))  # the catalog reached it
@@ -110,6 +124,26 @@ def test_a_responses_client_reaches_a_server_that_speaks_only_chat(gateway_url, 
         assert answer.output_text == "echo: hi"
         assert [body for body in upstream.requests if "input" in body] == []  # no Responses call reached it
         assert balance_of(tenant.account_id) < GRANT
-    finally:
-        operator.http.delete(f"/api/admin/models/{model_id}")
-        operator.http.delete(f"/api/admin/providers/{provider}")
+
+
+def test_a_stream_charged_on_an_estimate_ends_with_the_counts_it_was_charged(
+    gateway_url, upstream, make_tenant, operator
+):
+    """A server that reports no usage is charged a covering estimate; the stream's final response still
+    carries whole token counts (Codex reads `usage.input_tokens` and `output_tokens` from it): those the
+    ledger charged."""
+    with chat_only_model(operator, "no-usage") as model_id:
+        tenant = make_tenant("10")
+        client = openai_sdk(gateway_url, tenant.key)
+        eventually(lambda: any(model.id == model_id for model in client.models.list()))
+        body = {"model": model_id, "input": "hi", "stream": True}
+        with httpx.stream("POST", f"{gateway_url}/v1/responses", json=body, timeout=20,
+                          headers={"Authorization": f"Bearer {tenant.key}"}) as answer:  # fmt: skip
+            final = [json.loads(line[5:]) for line in answer.iter_lines() if line.startswith("data:")][-1]
+        assert final["type"] == "response.completed"
+        entry = ledger_entry(answer.headers["x-trace-id"])
+        assert entry is not None
+        assert entry["usage_estimated"] is True
+        usage = final["response"]["usage"]
+        assert (usage["input_tokens"], usage["output_tokens"]) == (entry["prompt_tokens"], entry["completion_tokens"])
+        assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]

@@ -142,13 +142,15 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
     deadline = call.meter.deadline
     settled = False
     cost = 0  # what the ledger charged, once settled
+    shown: Usage | None = None  # the usage the stream ends with: reported, else what the charge counted
 
     async def settle(error_code: str | None) -> None:
-        nonlocal settled, cost
+        nonlocal settled, cost, shown
         if settled:
             return
         settled = True
         usage, partial = tally.counted()
+        shown = usage
         reported_none = usage is not None and usage.prompt_tokens == usage.completion_tokens == 0  # billed nothing
         produced_nothing = tally.produced_bytes == 0 and (reported_none or (tally.first_at is None and usage is None))
         # Failed before any output: refunded. A client that left is not a failure: the upstream took its
@@ -162,6 +164,8 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
                 if partial is None
                 else call.charge_reported(stream.candidate, partial, tally.produced_bytes)
             )
+            if usage is None:  # estimated (the provider reported no usage, or only part of it)
+                shown = Usage(prompt_tokens=charge.prompt_tokens, completion_tokens=charge.completion_tokens)
             outcome = call.meter.served(
                 stream.candidate, stream.started, charge, error_code=error_code, first_at=tally.first_at
             )
@@ -198,7 +202,7 @@ async def relay(call: ChatCall, stream: UpstreamStream) -> AsyncIterator[bytes]:
             if unreadable is not None:
                 raise unreadable
         await settle(None)
-        yield encoder.finish(tally.usage, native=stream.native, cost=cost)
+        yield encoder.finish(shown, native=stream.native, cost=cost)
     except (UpstreamFailure, DeadlineExceeded) as error:
         if isinstance(error, UpstreamFailure) and error.usage is not None:  # OpenAI's response.failed
             tally.usage = usage_from({"usage": error.usage}) or tally.usage
