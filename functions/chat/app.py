@@ -23,7 +23,7 @@ from gateway.routes import Routes
 from gateway.services import embeddings, models, platform_views, responses, token_counts
 from gateway.services.chat import ChatAnswer, infer
 from gateway.services.routing import parse_gemini_target
-from gateway.web import Header, JSONResponse, Path, Query, Request, Response
+from gateway.web import Depends, Header, JSONResponse, Path, Query, Request, Response
 
 router = Routes()  # OpenAI's format: its error envelope
 anthropic_routes = Routes("anthropic")
@@ -102,7 +102,8 @@ async def platform_chat_completions(
     payload: ChatCompletionRequest, request: Request, principal: InferenceKey, vendor: Vendor = None
 ) -> Response:
     """The credits platform (base URL /api/v1): only models its registry enables and lists."""
-    platform_views.require_listed(payload.model)
+    for name in [payload.model, *(payload.models or [])]:  # OpenRouter's fallbacks too
+        platform_views.require_listed(name)
     return await _answer(principal, openai.exchange(payload), request, vendor)
 
 
@@ -146,12 +147,22 @@ async def count_content_tokens(
     return JSONResponse(answer.content, headers=answer.headers)
 
 
+def _gemini_target(target: str, request: Request) -> tuple[str, bool]:
+    """The model and whether to stream, read before the body is: another method (`embedContent`) is a
+    404, not a body that lacks `contents`."""
+    return parse_gemini_target(target, request.query_params.get("alt"))
+
+
 @gemini_routes.post("/v1beta/models/{target:path}")
 @gemini_routes.post("/v1/models/{target:path}")  # google-genai's default API version
 async def generate_content(
-    target: str, payload: GenerateContentRequest, request: Request, principal: GeminiKey, vendor: Vendor = None
+    principal: GeminiKey,
+    method: Annotated[tuple[str, bool], Depends(_gemini_target)],
+    payload: GenerateContentRequest,
+    request: Request,
+    vendor: Vendor = None,
 ) -> Response:
-    model, stream = parse_gemini_target(target, request.query_params.get("alt"))
+    model, stream = method
     return await _answer(principal, gemini.exchange(payload, model, stream), request, vendor)
 
 

@@ -10,7 +10,11 @@ import openai
 import pytest
 
 from tests.conftest import balance_of, ledger_entry
+from tests.integration.test_runtime_catalog import model_spec
+from tests.support.control import eventually, operator, unique
 from tests.support.pricing import price_micro
+
+__all__ = ["operator"]
 
 GRANT = 10_000_000
 
@@ -98,3 +102,24 @@ def test_hostile_numbers_are_a_400_that_moves_no_credit(gateway_url, upstream, m
     assert caught.value.body["param"] == field  # type: ignore[index]
     assert balance_of(tenant.account_id) == GRANT
     assert upstream.requests == []
+
+
+def test_best_of_without_usage_is_charged_for_the_completions_the_upstream_made(
+    gateway_url, upstream, make_tenant, operator
+):
+    """An upstream that reports no usage is charged a covering estimate; with `best_of` it made (and
+    bills) completions it did not return, each counted at the output cap."""
+    model_id = unique("test/instruct-no-usage")
+    spec = {**model_spec(model_id, upstream="no-usage"), "capabilities": ["completions"]}
+    operator.post("/models", spec)
+    try:
+        client = sdk(gateway_url, make_tenant("10").key)
+        eventually(lambda: any(model.id == model_id for model in client.models.list()))  # the catalog reached it
+        raw = client.completions.with_raw_response.create(model=model_id, prompt="hi", max_tokens=50, best_of=4)
+        entry = ledger_entry(raw.headers["x-trace-id"])
+        assert entry is not None
+        assert entry["usage_estimated"] is True
+        returned = len(raw.parse().choices[0].text.encode())
+        assert entry["completion_tokens"] == returned + 3 * 50
+    finally:
+        operator.http.delete(f"/api/admin/models/{model_id}")

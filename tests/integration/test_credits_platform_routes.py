@@ -74,6 +74,11 @@ def test_chat_completions_answer_in_openais_shape_and_charge_as_v1(gateway_url, 
             "provider_not_configured",
         ),
         ({"model": "test/fail-500", "messages": [{"role": "user", "content": "hi"}]}, 502, "provider_error"),
+        (
+            {"model": "test/fail-500", "models": ["test/hidden"], "messages": [{"role": "user", "content": "hi"}]},
+            404,
+            "model_not_available",
+        ),
     ],
     ids=[
         "no-model",
@@ -84,6 +89,7 @@ def test_chat_completions_answer_in_openais_shape_and_charge_as_v1(gateway_url, 
         "disabled",
         "unconfigured",
         "upstream-fails",
+        "unlisted-fallback",
     ],
 )
 def test_chat_errors_have_the_platforms_codes_and_charge_nothing(

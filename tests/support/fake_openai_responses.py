@@ -9,7 +9,7 @@ whatever tools it is given. Model `responses-reasoning` thinks first (a reasonin
 summary, and `encrypted_content` when `include` asks for it); model `responses-search` runs one web
 search first. Usage counts words as tokens (the instructions and every input text for the input);
 each answer's is kept in the upstream's `usages`.
-POST /v1/completions answers "echo: <prompt>", its usage counting words.
+POST /v1/completions answers "echo: <prompt>", its usage counting words (model `no-usage`: no usage).
 """
 
 from __future__ import annotations
@@ -172,7 +172,10 @@ class ResponsesAPI:
                 {"text": reply, "index": index, "logprobs": None, "finish_reason": "stop"}
                 for index, reply in enumerate(replies)
             ]
-            return JSONResponse({**base, "choices": choices, "usage": usage})
+            # no-usage: as some compatible servers answer (nothing reported)
+            return JSONResponse(
+                {**base, "choices": choices, **({} if body["model"] == "no-usage" else {"usage": usage})}
+            )
 
         async def chunks() -> AsyncIterator[bytes]:
             for index, reply in enumerate(replies):

@@ -29,16 +29,18 @@ def for_tokens(
     prompt_bound: int,
     produced_bytes: int,
     tools: ServerTools | None = None,
+    unseen_tokens: int = 0,
 ) -> Charge:
     """The usage the upstream reported (tokens, and the tools it ran itself); when it reported none,
     an estimate that surely covers what it billed: the whole prompt bound (images and files included),
-    a token per byte it produced, and every tool use the request allowed (`tools`)."""
+    a token per byte it produced, `unseen_tokens` for output it made and did not send, and every tool
+    use the request allowed (`tools`)."""
     estimated = usage is None
     if usage is None:
         allowed = tools or ServerTools()
         usage = Usage(
             prompt_tokens=prompt_bound,
-            completion_tokens=covering_tokens(produced_bytes),
+            completion_tokens=covering_tokens(produced_bytes) + max(unseen_tokens, 0),
             web_searches=allowed.web_searches,
             web_fetches=allowed.web_fetches,
             grounded=int(allowed.grounded),

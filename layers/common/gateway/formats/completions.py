@@ -70,7 +70,8 @@ def exchange(request: CompletionRequest) -> Exchange:
     native = request.wire_body()
     preferences = native.pop("provider", None)
     models = native.pop("models", None) or []
-    made = max(request.n, request.best_of or 1) * prompts_in(request.prompt)
+    prompts = prompts_in(request.prompt)
+    made = max(request.n, request.best_of or 1) * prompts
     priced = {**native, "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS, "n": made}
     return Exchange(
         format="completions",
@@ -86,6 +87,7 @@ def exchange(request: CompletionRequest) -> Exchange:
         metadata=request.metadata,
         models=tuple(models),
         requires=CAPABILITY,
+        unseen_completions=made - request.n * prompts,
     )
 
 

@@ -157,6 +157,7 @@ class Exchange:
     metadata: dict[str, str] | None = None  # the client's tags (OpenAI / OpenRouter `metadata`): on the trace
     models: tuple[str, ...] = ()  # OpenRouter's `models`: the models to try after `model`, in order
     requires: str | None = None  # a capability the model's catalog entry must list (`completions`)
+    unseen_completions: int = 0  # completions the upstream makes and bills but does not return (`best_of`)
     context: Any = None  # what the format needs to answer this exchange (a stored response's id, ...)
 
     @property

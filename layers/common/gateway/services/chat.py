@@ -66,6 +66,8 @@ async def infer(
     opaque_bytes = sum(map(estimate.request_bytes, exchange.opaque))  # once, not for every candidate
 
     def leg_for(entry: ModelEntry) -> Leg:
+        if entry.category != "chat":  # priced in its own units (images, characters, seconds): not in tokens
+            raise InvalidRequest(f"`{entry.id}` is not a chat model.", param="model")
         if exchange.requires is not None and exchange.requires not in entry.capabilities:
             raise InvalidRequest(f"`{entry.id}` is not served on this endpoint.", param="model")
         context = _context_tokens(entry, exchange)
@@ -175,7 +177,8 @@ class ChatCall:
 
     def charge(self, candidate: Candidate, usage: Usage | None, produced_bytes: int) -> Charge:
         """Tokens (and server-tool uses), on the usage reported, else on a covering estimate (see
-        billing.charges), at the prices of the model that answered."""
+        billing.charges; completions the upstream made and did not return, `best_of`'s, each at the
+        output cap), at the prices of the model that answered."""
         leg = self.plan.leg(candidate)
         return charges.for_tokens(
             leg.entry.pricing,
@@ -183,6 +186,7 @@ class ChatCall:
             prompt_bound=leg.prompt_bound,
             produced_bytes=produced_bytes,
             tools=self.exchange.server_tools,
+            unseen_tokens=self.exchange.unseen_completions * leg.output_cap,
         )
 
     def charge_reported(self, candidate: Candidate, reported: Usage, produced_bytes: int) -> Charge:

@@ -92,6 +92,6 @@ def google_describe(entry: ModelEntry) -> dict[str, Any]:
 def _offset(page_token: str | None, total: int) -> int:
     if not page_token:
         return 0
-    if not page_token.isdigit() or int(page_token) > total:
+    if not (page_token.isascii() and page_token.isdigit()) or int(page_token) > total:  # not "²"
         raise InvalidRequest("`pageToken` is not one this list gave.", param="pageToken")
     return int(page_token)
