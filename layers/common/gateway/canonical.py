@@ -279,7 +279,7 @@ def chunk_info(data: str) -> ChunkInfo:
     """Classify one SSE `data:` payload (not `[DONE]`)."""
     try:
         chunk = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ChunkInfo(usage=None, usage_only=False, text_bytes=0)
     if not isinstance(chunk, dict):
         return ChunkInfo(usage=None, usage_only=False, text_bytes=0)

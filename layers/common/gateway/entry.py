@@ -50,4 +50,54 @@ def asgi_handler(app: Any) -> Handler:
     """API Gateway REST proxy events -> the FastAPI app (buffered responses)."""
     from mangum import Mangum
 
-    return observed(Mangum(app, lifespan="off"))
+    adapter = Mangum(app, lifespan="off")
+
+    def handle(event: dict[str, Any], context: Any) -> Any:
+        try:
+            return adapter(_readable(event), context)
+        except ValueError:  # Mangum could not build the request: a body that is not the base64 it claims
+            return _unreadable()
+
+    return observed(handle)
+
+
+def _readable(event: Any) -> Any:
+    """The event with the header values Mangum reads as numbers made readable: the first port of an
+    `X-Forwarded-Port` sent twice (API Gateway's after the client's, joined as "443, 80"), a `Host`
+    without a port that is not one. The app reads neither."""
+    if not isinstance(event, dict):
+        return event
+    event = dict(event)
+    for field in ("headers", "multiValueHeaders"):
+        headers = event.get(field)
+        if isinstance(headers, dict):
+            event[field] = {name: _readable_value(str(name).lower(), value) for name, value in headers.items()}
+    return event
+
+
+def _readable_value(name: str, value: Any) -> Any:
+    if isinstance(value, list):
+        values = [_readable_value(name, item) for item in value]
+        return values[:1] if name in ("host", "x-forwarded-port") else values
+    if not isinstance(value, str):
+        return value
+    if name == "x-forwarded-port":
+        return next((port.strip() for port in value.split(",") if port.strip().isdecimal()), "443")
+    if name == "host" and value.count(":") == 1 and not value.rpartition(":")[2].isdecimal():
+        return value.rpartition(":")[0]
+    return value
+
+
+def _unreadable() -> dict[str, Any]:
+    import json
+
+    from gateway.errors import InvalidRequest
+    from gateway.ids import new_trace_id
+
+    body = InvalidRequest("The request could not be read: its body is not the base64 it claims to be.").openai_body()
+    return {
+        "statusCode": 400,
+        "headers": {"content-type": "application/json", "x-trace-id": new_trace_id()},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }

@@ -113,8 +113,12 @@ class RequestContextMiddleware:
         adopt_trace_header(_header(scope, b"x-amzn-trace-id"))
         logger().thread_safe_append_keys(trace_id=trace_id)
 
+        started = False
+
         async def send_with_trace(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 MutableHeaders(scope=message)[TRACE_HEADER] = trace_id
             await send(message)
 
@@ -131,7 +135,12 @@ class RequestContextMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send_with_trace)
+        try:
+            await self.app(scope, replay, send_with_trace)
+        except Exception as error:  # what no handler took: answered here, with the trace id it asks to quote
+            if started:
+                raise
+            await _unexpected(error, Request(scope))(scope, replay, send_with_trace)
 
 
 class EventStreamResponse(StreamingResponse):

@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack
 from types import SimpleNamespace
 from typing import Any
 
+from gateway.billing.charges import Charge
 from gateway.canonical import StreamEvent
 from gateway.providers.errors import UpstreamFailure
 from gateway.services.relay import READ_AHEAD, relay
@@ -38,13 +39,13 @@ def call_and_stream(events: AsyncIterator[StreamEvent], deadline: float | None) 
     meter = SimpleNamespace(
         deadline=deadline,
         settle=settle,
-        served=lambda candidate, started, charge, *, error_code, first_at: ("served", charge, error_code),
+        served=lambda candidate, started, charge, *, error_code, first_at: ("served", charge.cost, error_code),
         failed=lambda failure: ("failed", failure.code),
     )
     call = SimpleNamespace(
         exchange=SimpleNamespace(encoder=Encoder),
         meter=meter,
-        charge=lambda candidate, usage, produced: produced,
+        charge=lambda candidate, usage, produced: Charge(produced),  # a micro-credit a byte
     )
     stream = SimpleNamespace(candidate=None, native=True, events=events, stack=AsyncExitStack(), started=0.0)
     return call, stream, settled

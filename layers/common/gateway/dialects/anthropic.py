@@ -100,7 +100,7 @@ def blocks_carried(data: bytes) -> list[dict[str, Any]] | None:
     """The thinking blocks of a carrier's JSON; None when it is not a list of blocks."""
     try:
         blocks = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's limit
         return None
     if not isinstance(blocks, list) or not all(isinstance(block, dict) for block in blocks):
         return None

@@ -41,7 +41,7 @@ def _usage(usage: Any) -> dict[str, int]:
 def _input(arguments: Any) -> dict[str, Any]:
     try:
         parsed = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = None
     if not isinstance(parsed, dict):
         raise ProviderError("the provider returned tool call arguments that are not a JSON object")

@@ -60,7 +60,7 @@ class CompletionRequest(WireModel):
     models: ModelNames | None = None
 
     def wire_body(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_unset=True)
+        return self.sent()
 
 
 def exchange(request: CompletionRequest) -> Exchange:

@@ -112,7 +112,7 @@ class GenerateContentRequest(WireModel, _OneSpelling):
 
     def wire_body(self) -> dict[str, Any]:
         """The body as sent, under the camelCase names (fields it did not send stay absent)."""
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return self.sent(by_alias=True)
 
 
 # ---------------------------------------------------------------- request

@@ -43,7 +43,7 @@ def _call_part(call: dict[str, Any]) -> dict[str, Any]:
     function = call.get("function") or {}
     try:
         args = json.loads(function.get("arguments") or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         args = {}
     function_call = {"name": function.get("name"), "args": args if isinstance(args, dict) else {}}
     if call.get("id"):

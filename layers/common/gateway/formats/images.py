@@ -27,13 +27,13 @@ class ImageGenerationRequest(WireModel):
 
     def upstream_body(self) -> dict[str, Any]:
         """What an OpenAI-compatible image upstream gets: the client's fields but the gateway's."""
-        body = self.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        body = self.sent(by_alias=True)
         body.pop("async", None)
         return body
 
     def naming(self, model: str, *, run_async: bool | None = None) -> ImageGenerationRequest:
         """The same request for `model` (and as a task, or not), every field the client set kept set."""
-        fields = self.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        fields = self.sent(by_alias=True)
         fields["model"] = model
         if run_async is not None:
             fields["async"] = run_async

@@ -85,7 +85,7 @@ class ChatCompletionRequest(WireModel):
 
     def wire_body(self) -> dict[str, Any]:
         """The body as the client sent it (fields it did not send stay absent)."""
-        return self.model_dump(mode="json", exclude_unset=True)
+        return self.sent()
 
 
 class EmbeddingsRequest(WireModel):
@@ -97,7 +97,7 @@ class EmbeddingsRequest(WireModel):
     dimensions: Annotated[int, Field(strict=True, ge=1, le=100_000)] | None = None
 
     def wire_body(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_unset=True)
+        return self.sent()
 
 
 def exchange(request: ChatCompletionRequest) -> Exchange:

@@ -80,7 +80,7 @@ class ResponsesRequest(WireModel):
 
     def wire_body(self) -> dict[str, Any]:
         """The body as the client sent it (fields it did not send stay absent)."""
-        return self.model_dump(mode="json", exclude_unset=True)
+        return self.sent()
 
 
 @dataclass

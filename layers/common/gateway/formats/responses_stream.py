@@ -296,7 +296,7 @@ def _data(raw: bytes) -> dict[str, Any] | None:
         if line.startswith("data:"):
             try:
                 payload = json.loads(line[5:].strip())
-            except ValueError:
+            except (ValueError, RecursionError):
                 return None
             return payload if isinstance(payload, dict) else None
     return None

@@ -30,7 +30,7 @@ class MessagesCountRequest(WireModel):
     thinking: ThinkingConfig | None = None
 
     def wire_body(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_unset=True)
+        return self.sent()
 
 
 class GeminiCountRequest(WireModel, _OneSpelling):
@@ -48,7 +48,7 @@ class GeminiCountRequest(WireModel, _OneSpelling):
         return self
 
     def wire_body(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return self.sent(by_alias=True)
 
 
 def anthropic_exchange(request: MessagesCountRequest, beta: str | None = None) -> Exchange:

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+from gateway.errors import InvalidRequest
+
 # The most output tokens any request may name; each model's own cap (the catalog) is lower.
 MAX_OUTPUT_TOKENS = 1_000_000
 MAX_CHOICES = 128
@@ -74,3 +76,11 @@ class WireModel(BaseModel):
     @classmethod
     def _encodable(cls, data: Any) -> Any:
         return encodable(data)
+
+    def sent(self, *, by_alias: bool = False) -> dict[str, Any]:
+        """The body as the client sent it (fields it did not send stay absent). JSON nested deeper than
+        pydantic serializes (~255 levels, which the validation let through) is the client's error."""
+        try:
+            return self.model_dump(mode="json", exclude_unset=True, by_alias=by_alias)
+        except ValueError as error:  # "Circular reference detected (depth exceeded)"
+            raise InvalidRequest("The body is nested too deeply.") from error

@@ -66,7 +66,7 @@ def error_member(body: bytes) -> Any:
     """The `error` member of a JSON error body (a dict or a string), or None when there is none."""
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return payload.get("error") if isinstance(payload, dict) else None
 

@@ -99,7 +99,7 @@ async def post_json(url: str, body: dict[str, Any], headers: dict[str, str], err
     raise_for_status(answer.status, answer.content, answer.headers, error_from)
     try:
         payload = json.loads(answer.content)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise UpstreamFailure("the provider sent a response that is not JSON", status=502) from error
     if not isinstance(payload, dict):
         raise UpstreamFailure("the provider sent an unexpected response", status=502)
@@ -118,7 +118,7 @@ def encoded(body: dict[str, Any]) -> bytes:
 def parse(data: str) -> dict[str, Any]:
     try:
         payload = json.loads(data)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise UpstreamFailure("the provider sent an event that is not JSON") from error
     if not isinstance(payload, dict):
         raise UpstreamFailure("the provider sent an unexpected event")

@@ -125,7 +125,7 @@ def _with_model(request: ImageGenerationRequest) -> ImageGenerationRequest:
 
 
 def _new_task(principal: Principal, request: ImageGenerationRequest, trace_id: str) -> Task:
-    asked = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    asked = request.sent(by_alias=True)
     if request.run_async and len(request_text(asked).encode()) > MAX_REQUEST_BYTES:
         raise InvalidRequest(f"A task's request is at most {MAX_REQUEST_BYTES} bytes of JSON.")
     return Task(

@@ -185,7 +185,7 @@ def _decode(cursor: str, names: set[str], partition: str) -> dict[str, Any]:
     """The position a cursor of this listing holds; ValueError for anything else."""
     try:
         position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # JSON nested past the parser's limit
         raise ValueError("invalid cursor") from error
     valid = (
         isinstance(position, dict)

@@ -95,7 +95,7 @@ def _positions(cursor: str | None, partitions: list[str]) -> list[tuple[str, Pos
         return [(pk, None) for pk in partitions]
     try:
         decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # JSON nested past the parser's limit
         raise ValueError("invalid cursor") from error
     if not isinstance(decoded, dict) or sorted(decoded) != sorted(partitions):
         raise ValueError("invalid cursor")  # made for another listing

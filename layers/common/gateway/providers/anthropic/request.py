@@ -251,7 +251,7 @@ def _arguments(arguments: Any, where: str) -> dict[str, Any]:
         return {}
     try:
         parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidRequest("tool call arguments must be a JSON object", param=where) from None
     if not isinstance(parsed, dict):
         raise InvalidRequest("tool call arguments must be a JSON object", param=where)

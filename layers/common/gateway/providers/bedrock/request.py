@@ -221,7 +221,7 @@ def _tool_use(call: Any, i: int) -> dict[str, Any]:
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments) if arguments.strip() else {}
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise InvalidRequest(
                 f"messages[{i}]: tool call {call['id']} has arguments that are not JSON.", param="messages"
             ) from error

@@ -213,7 +213,7 @@ def _assistant_parts(message: dict[str, Any], param: str, call_names: dict[str, 
         name, raw = function.get("name"), function.get("arguments") or "{}"
         try:
             args = json.loads(raw) if isinstance(raw, str) else raw
-        except ValueError:
+        except (ValueError, RecursionError):
             args = None
         if not isinstance(args, dict):
             raise InvalidRequest(
@@ -237,7 +237,7 @@ def _function_response(message: dict[str, Any], param: str, call_names: dict[str
     text = content if isinstance(content, str) else _text_of(content, f"{param}.content")
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = None
     response = parsed if isinstance(parsed, dict) else {"content": text}
     return {"functionResponse": {"name": name, "response": response}}

@@ -295,7 +295,7 @@ def error_from(status: int, body: bytes) -> tuple[str, str | None, str | None]:
     """(message, code = google.rpc status name, param = first field violation) of a Gemini error body."""
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         payload = None
     if isinstance(payload, list) and payload:  # streamGenerateContent without alt=sse answers a list
         payload = payload[0]

@@ -72,7 +72,7 @@ class OpenAIClient:
         answer = await self._send("/audio/transcriptions", "application/json", form)
         try:
             payload = json.loads(answer.content)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise UpstreamFailure("the provider sent a transcription that is not JSON", status=502) from error
         return response.transcription(payload)
 

@@ -64,7 +64,7 @@ def _as_chat(chunk: ChatChunk) -> ChatChunk:
 def _chunks(data: str) -> list[ChatChunk]:
     try:
         chunk = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return []
     if not isinstance(chunk, dict):
         return []
@@ -218,7 +218,7 @@ def _responses_chunks(kind: str, payload: dict[str, Any]) -> list[ChatChunk]:
 def _parse(data: str) -> dict[str, Any]:
     try:
         payload = json.loads(data)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise UpstreamFailure("the provider sent an event that is not JSON") from error
     if not isinstance(payload, dict):
         raise UpstreamFailure("the provider sent an unexpected event")
