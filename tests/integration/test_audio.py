@@ -15,6 +15,7 @@ import openai
 import pytest
 
 from tests.conftest import balance_of, ledger_entry
+from tests.support.audio_encodes import mp3_of_size
 from tests.support.fake_openai import SPEECH_AUDIO
 from tests.support.servers import start_function, stop_function
 
@@ -247,7 +248,7 @@ def test_transcription_options_reach_the_upstream(gateway_url, upstream, tenant)
 def test_a_compressed_file_holds_its_size_bound_and_is_charged_the_reported_duration(gateway_url, upstream, tenant):
     """An MP3's duration is not in a header the gateway reads: it holds a bound from the size (750
     bytes per second) and charges the duration the upstream reports (the fake says 1.0 s)."""
-    mp3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x64" + b"\x00" * 7486  # 7,500 bytes: 10 s bound
+    mp3 = mp3_of_size(7500)  # 10 s bound
     raw = sdk(gateway_url, tenant.key).audio.transcriptions.with_raw_response.create(
         model="test/whisper", file=("memo.mp3", mp3, "audio/mpeg")
     )

@@ -58,3 +58,15 @@ def aac_packets(seconds: int, rate: int) -> list[bytes]:
         frame.sample_rate, frame.pts = rate, index * 1024
         packets += [bytes(packet) for packet in encoder.encode(frame)]
     return packets + [bytes(packet) for packet in encoder.encode(None)]
+
+
+MP3_FRAME = b"\xff\xfb\x90\x64" + bytes(413)  # MPEG-1 layer III, 128 kbit/s, 44.1 kHz: 417 bytes, 1,152 samples
+EMPTY_ID3 = b"ID3\x04\x00\x00\x00\x00\x00\x00"  # an empty ID3v2.4 tag
+
+
+def mp3_of_size(size: int, *, tagged: bool = True) -> bytes:
+    """`size` bytes of MP3: an empty ID3 tag (when `tagged`), as many silent frames as fit, zeros after
+    them (fewer than a frame's: a file's frames cover at least 90% of it)."""
+    head = EMPTY_ID3 if tagged else b""
+    frames = MP3_FRAME * ((size - len(head)) // len(MP3_FRAME))
+    return (head + frames).ljust(size, b"\x00")

@@ -8,6 +8,7 @@ import struct
 import wave
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from gateway.errors import InvalidRequest
@@ -20,6 +21,7 @@ from gateway.services.audio_files import (
     size_bound,
     wav_seconds,
 )
+from tests.support.audio_encodes import EMPTY_ID3, MP3_FRAME, mp3_of_size, muxed
 
 
 def wav(seconds: float, rate: int = 16_000, channels: int = 1, width: int = 2) -> bytes:
@@ -180,7 +182,7 @@ def test_inspect_wav_is_exact_and_others_are_bounded_by_size() -> None:
     exact = inspect(wav(2.5))
     assert (exact.container, exact.seconds, exact.bound_seconds) == ("wav", Decimal("2.5"), Decimal("2.5"))
     assert not exact.estimated
-    mp3 = b"ID3\x04" + b"\x00" * (BOUND_BYTES_PER_SECOND * 4 - 4)
+    mp3 = mp3_of_size(BOUND_BYTES_PER_SECOND * 4)
     bounded = inspect(mp3)
     assert (bounded.container, bounded.seconds, bounded.bound_seconds) == ("mp3", None, Decimal(4))
     assert bounded.estimated
@@ -218,3 +220,38 @@ def test_empty_and_non_audio_files_are_refused(content: bytes, message: str) -> 
 )
 def test_reported_seconds(answer: dict[str, object], seconds: Decimal | None) -> None:
     assert reported_seconds(answer) == seconds
+
+
+def test_an_mp3_is_its_frames_each_header_giving_the_next() -> None:
+    played = inspect(EMPTY_ID3 + MP3_FRAME * 100)
+    assert played.container == "mp3"
+    assert played.bound_seconds == size_bound(len(EMPTY_ID3) + 100 * len(MP3_FRAME))  # above 100 x 1,152 / 44,100 s
+    assert inspect(mp3_of_size(5000, tagged=False)).container == "mp3"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        EMPTY_ID3 + bytes(7000),  # a tag and nothing playable
+        MP3_FRAME[:4] + bytes(7000),  # one header, then no frame where it says the next one is
+        EMPTY_ID3 + MP3_FRAME * 2 + b"\xff\xf1\x50\x80" * 2000,  # two frames, then another codec's (ADTS)
+        b"\xff" * 100_000,  # sync bytes, no frame
+    ],
+    ids=["tag-only", "lone-header", "frames-then-adts", "sync-bytes"],
+)
+def test_what_is_not_mpeg_frames_behind_an_mp3_start_is_refused(content: bytes) -> None:
+    """AAC in ADTS frames plays ~90 bytes a second: behind an ID3 tag or an MPEG-looking header it
+    would be held at MP3's size bound, a fraction of what a decoder plays."""
+    with pytest.raises(InvalidRequest):
+        inspect(content)
+
+
+@pytest.mark.parametrize(
+    ("format_", "codec", "rate"), [("mp3", "libmp3lame", 44100), ("mp3", "libmp3lame", 8000), ("mp2", "mp2", 44100)]
+)
+def test_real_mpeg_audio_from_ffmpegs_encoders_is_read_as_mp3(format_: str, codec: str, rate: int) -> None:
+    """LAME's files (an ID3 tag, a Xing frame, then frames) and MPEG-1 layer II pass as they are."""
+    kind = np.float32 if codec == "libmp3lame" else np.int16
+    blocks = [np.zeros((1, 1152), dtype=kind) for _ in range(200)]
+    encoded = muxed(format_, codec, rate, blocks, sample_format="fltp" if kind is np.float32 else "s16")
+    assert inspect(encoded).container == "mp3"

@@ -26,6 +26,7 @@ from gateway.services.admission import Admission
 from gateway.services.routing import Candidate, Route
 from gateway.storage import stores
 from gateway.storage.credits import LedgerEntry, Reservation
+from tests.support.audio_encodes import mp3_of_size
 from tests.support.recording_stores import RecordingCredits, RecordingKeys, key_record, principal, recording_stores
 
 OPENAI = ProviderConfig(kind="openai", base_url_env="X")
@@ -198,7 +199,7 @@ def test_a_compressed_file_without_a_reported_duration_is_charged_its_bound_as_a
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     harness.upstream(monkeypatch, "transcribe", {"text": "hi"})
-    anyio.run(audio.transcribe, principal(), transcription(b"\xff\xfb\x90\x64" + b"\x00" * 1496), "gen-7")  # MP3
+    anyio.run(audio.transcribe, principal(), transcription(mp3_of_size(1500, tagged=False)), "gen-7")
     assert harness.reserved == [200]  # 1,500 bytes at 750 a second
     [outcome] = harness.settled
     assert (outcome.credits, outcome.units, outcome.usage_estimated) == (200, {"audio_seconds": Decimal(2)}, True)

@@ -11,7 +11,8 @@ duration before it has an answer:
         BOUND_BYTES_PER_SECOND = 750 bytes per second (6 kbit/s, the floor of Opus, below MPEG
         audio's 8 kbit/s and AAC's lowest rates), rounded up to whole seconds; for FLAC, Ogg's Opus
         and Vorbis, MP4 and WebM, what their frames play when longer (services/audio_timing.py,
-        audio_mp4.py, audio_webm.py; a FLAC's STREAMINFO too): silence takes a few bytes a second.
+        audio_mp4.py, audio_webm.py; a FLAC's STREAMINFO too): silence takes a few bytes a second;
+        an MP3 must be MPEG audio frames (audio_mpeg.py), else another codec could pass as one.
 The bound is only held; the charge follows the upstream's reported `duration`.
 """
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from gateway.errors import InvalidRequest
-from gateway.services import audio_mp4, audio_timing, audio_webm
+from gateway.services import audio_mp4, audio_mpeg, audio_timing, audio_webm
 
 BOUND_BYTES_PER_SECOND = 750
 MAX_SECONDS = 4 * 3600  # the longest a file may play (a FLAC's, Ogg's, MP4's or WebM's frames are read up to it)
@@ -63,7 +64,8 @@ def inspect(content: bytes) -> AudioInfo:
         # A container this malformed, or with frames of a codec not measured, or more than any file this
         # size holds, is refused: its size bound would let a crafted file choose the cheaper bound.
         raise InvalidRequest(
-            "The uploaded `file` could not be measured as audio (FLAC; Opus or Vorbis in Ogg or WebM; MP4/M4A).",
+            "The uploaded `file` could not be measured as audio (MP3 frames; FLAC; Opus or Vorbis in Ogg or WebM;"
+            " MP4/M4A).",
             param="file",
         )
     if played is not None and played > MAX_SECONDS:
@@ -71,7 +73,7 @@ def inspect(content: bytes) -> AudioInfo:
     return AudioInfo(container, None, max(bound, played) if played is not None else bound)
 
 
-_MEASURED = ("flac", "ogg", "mp4", "webm")
+_MEASURED = ("flac", "ogg", "mp4", "webm", "mp3")
 _DENSE_WAV_CODECS = (0x0002, 0x0006, 0x0007, 0x0011, 0x0031, 0x0055)  # ADPCM, A-law, mu-law, GSM, MP3
 
 
@@ -88,7 +90,7 @@ def _after_id3(content: bytes) -> bytes:
 
 
 def _played(container: str, content: bytes) -> Decimal | None:
-    """What the frames of a FLAC, Ogg, MP4 or WebM file play at most; None for other containers."""
+    """What the frames of an MP3, FLAC, Ogg, MP4 or WebM file play at most; None for other containers."""
     if container == "flac":
         rate, _ = _streaminfo(content)
         return max(flac_seconds(content) or Decimal(0), audio_timing.flac_frames_seconds(content, rate, MAX_SECONDS))
@@ -98,6 +100,8 @@ def _played(container: str, content: bytes) -> Decimal | None:
         return audio_mp4.mp4_seconds(content, MAX_SECONDS)
     if container == "webm":
         return audio_webm.webm_seconds(content, MAX_SECONDS)
+    if container == "mp3":
+        return audio_mpeg.mpeg_seconds(content)
     return None
 
 
