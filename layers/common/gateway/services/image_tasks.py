@@ -37,6 +37,8 @@ from gateway.services.routing import Candidate, Route, candidates_for, resolve_m
 from gateway.storage.stores import stores
 from gateway.storage.tasks import Task, image_key
 
+CLAIM_MARGIN = 0.1  # of a run's claim, left after its provider calls for storing the images and settling
+
 FAILED = "The image provider failed; the task was not charged."
 BUSY = "busy"
 _running: set[asyncio.Task[str]] = set()
@@ -53,6 +55,7 @@ async def work(task_id: str) -> str:
     reservation = await anyio.to_thread.run_sync(stores().credits.get_reservation, task_id)
     if reservation is None:  # settled already (a parallel delivery) or refunded by the sweeper
         return "skipped"
+    claimed_at = time.monotonic()
     if not await anyio.to_thread.run_sync(
         functools.partial(tasks.claim, task_id, now=clock.now_epoch(), seconds=settings.image_task_work_seconds)
     ):
@@ -62,7 +65,17 @@ async def work(task_id: str) -> str:
         await anyio.to_thread.run_sync(settle_expired, reservation)
         return "expired"
     request = ImageGenerationRequest.model_validate(task.request)
-    meter = Meter(ENDPOINT, reservation, time.monotonic(), also_when_failed=[tasks.finish_item(task_id, error=FAILED)])
+    # The run ends within its claim (and the Lambda timeout it matches), its images stored and settled:
+    # past it, another delivery of the message would ask a provider again. A provider is asked only
+    # when a whole upstream timeout fits before that (one cut off may still bill what it made).
+    meter = Meter(
+        ENDPOINT,
+        reservation,
+        time.monotonic(),
+        deadline=claimed_at + settings.image_task_work_seconds * (1 - CLAIM_MARGIN),
+        also_when_failed=[tasks.finish_item(task_id, error=FAILED)],
+        least_seconds_left=settings.upstream_timeout_seconds,
+    )
 
     try:
         route = await anyio.to_thread.run_sync(_route, task)

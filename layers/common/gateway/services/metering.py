@@ -91,6 +91,9 @@ class Meter:
     # Failures besides the upstream's own after which the next candidate is tried (OpenRouter's
     # `require_parameters`: a provider that cannot honour a parameter hands over to the next)
     also_falls_back: Callable[[BaseException], bool] | None = None
+    # A candidate after the first is asked only while this many seconds are left before the deadline
+    # (an image task's worker: a provider cut off at the deadline may still bill what it made)
+    least_seconds_left: float = 0.0
 
     def answered_as(self, model: str) -> None:
         """The request is answered by another model than the one it was held for (OpenRouter's
@@ -110,7 +113,10 @@ class Meter:
             try:
                 async with upstream_subsegment(candidate.provider, route.entry.id, stream=self.stream):
                     try:
-                        with anyio.fail_after(deadlines.seconds_left(self.deadline)):
+                        left = deadlines.seconds_left(self.deadline)
+                        if position and left is not None and left < self.least_seconds_left:
+                            raise TimeoutError
+                        with anyio.fail_after(left):
                             await self._claim(candidate)
                             answer = await send(candidate)
                     except TimeoutError as timeout:
