@@ -35,7 +35,7 @@ from gateway.services.images import ENDPOINT, images_charge, priced_body
 from gateway.services.metering import Meter
 from gateway.services.routing import Candidate, Route, candidates_for, resolve_model
 from gateway.storage.stores import stores
-from gateway.storage.tasks import Task, image_key
+from gateway.storage.tasks import TASK_RETENTION_SECONDS, Task, image_key
 
 CLAIM_MARGIN = 0.1  # of a run's claim, left after its provider calls for storing the images and settling
 
@@ -82,7 +82,7 @@ async def work(task_id: str) -> str:
     except GatewayError as refusal:  # the model, its providers or the key changed since the task began
         await meter.fail(refusal)
         return _failed(task, refusal)
-    body = {**priced_body(route.entry, request), "response_format": "b64_json"}
+    body = priced_body(route.entry, request)  # as the client sent it: gpt-image-1 refuses `response_format`
 
     async def send(candidate: Candidate) -> list[bytes]:
         answer: ImagesResponse = await candidate.client(IMAGE_GENERATION).generate_images(body, candidate.model)
@@ -109,7 +109,8 @@ def task_view(principal: Principal, task_id: str) -> dict[str, Any]:
         and task.account_id == principal.account_id
         and (principal.kind == "management" or task.key_hash == principal.key_hash)
     )
-    if task is None or not visible:
+    if task is None or not visible or clock.now_epoch() >= task.created + TASK_RETENTION_SECONDS:
+        # past its retention DynamoDB deletes it (days late, maybe) and its images have left the bucket
         raise NotFound(f"No image task `{task_id[:80]}`.")
     task = ended_if_overdue(task)
     view: dict[str, Any] = {
@@ -169,7 +170,7 @@ async def _image_bytes(item: ImageData) -> bytes:
     inline, url = item.get("b64_json"), item.get("url")
     if isinstance(inline, str):
         return base64.b64decode(inline)
-    if isinstance(url, str):  # an upstream that ignores response_format
+    if isinstance(url, str):  # DALL-E's default answer (the client did not ask for b64_json)
         return await fetch(url)
     raise UpstreamFailure("the provider answered an image without data")
 
@@ -181,9 +182,12 @@ def _put(key: str, data: bytes) -> None:
 
 
 def _image_view(key: str, response_format: str) -> dict[str, str]:
-    from gateway.storage.objects import presigned_url, read_image
+    from gateway.storage.objects import presigned_url, read_bytes
 
     bucket = get_settings().images_bucket or ""
     if response_format == "b64_json":
-        return {"b64_json": base64.b64encode(read_image(bucket, key)).decode()}
+        image = read_bytes(bucket, key)
+        if image is None:  # deleted (or expired) before the task was
+            raise NotFound("This task's images are no longer kept.")
+        return {"b64_json": base64.b64encode(image).decode()}
     return {"url": presigned_url(bucket, key)}

@@ -35,10 +35,6 @@ def put_image(bucket: str, key: str, data: bytes, content_type: str) -> None:
     s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
 
-def read_image(bucket: str, key: str) -> bytes:
-    return bytes(s3().get_object(Bucket=bucket, Key=key)["Body"].read())
-
-
 def put_bytes(bucket: str, key: str, data: bytes) -> None:
     s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/octet-stream")
 
