@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from gateway.billing.charges import Charge
 from gateway.canonical import ServerTools, StreamEvent, Usage
 from gateway.catalog.registry import Pricing
 from gateway.errors import InvalidRequest
@@ -86,9 +87,10 @@ def test_an_openai_stream_ends_at_done_or_a_finish_reason() -> None:
 
 def call_for(tools: ServerTools = ServerTools()) -> ChatCall:  # noqa: B008 - frozen
     pricing = Pricing(input=Decimal(1), output=Decimal(2))
-    leg = SimpleNamespace(entry=SimpleNamespace(pricing=pricing), prompt_bound=1_000)
+    leg = SimpleNamespace(entry=SimpleNamespace(pricing=pricing), prompt_bound=1_000, output_cap=100)
     plan: Any = SimpleNamespace(leg=lambda candidate: leg)
-    return ChatCall(SimpleNamespace(server_tools=tools), plan, SimpleNamespace())  # type: ignore[arg-type]
+    exchange = SimpleNamespace(server_tools=tools, unseen_completions=0)
+    return ChatCall(exchange, plan, SimpleNamespace())  # type: ignore[arg-type]
 
 
 def test_reported_counts_charge_the_prompt_as_reported_and_the_output_no_less_than_the_estimate() -> None:
@@ -136,14 +138,17 @@ def run(events: AsyncIterator[StreamEvent], encoder: Any = Encoder) -> tuple[lis
     meter = SimpleNamespace(
         deadline=None,
         settle=settle,
-        served=lambda candidate, started, charge, *, error_code, first_at: (charge, error_code),
+        served=lambda candidate, started, charge, *, error_code, first_at: (charge.units["as"], error_code),
         failed=lambda failure: ("failed", failure.code),
     )
     call = SimpleNamespace(
         exchange=SimpleNamespace(encoder=encoder),
         meter=meter,
-        charge=lambda candidate, usage, produced: ("reported" if usage else "estimated", usage, produced),
-        charge_reported=lambda candidate, usage, produced: ("partial", usage, produced),
+        # charges that say how they were asked for
+        charge=lambda candidate, usage, produced: Charge(
+            0, units={"as": ("reported" if usage else "estimated", usage, produced)}
+        ),
+        charge_reported=lambda candidate, usage, produced: Charge(0, units={"as": ("partial", usage, produced)}),
     )
     stream = SimpleNamespace(candidate=None, native=True, events=events, stack=AsyncExitStack(), started=0.0)
 
