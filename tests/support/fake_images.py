@@ -1,5 +1,6 @@
 """A fake OpenAI-compatible image upstream on loopback: POST /v1/images/generations answers `n`
-tiny PNGs as b64_json, or as URLs it serves itself; model `image-fail` answers 500."""
+tiny PNGs as b64_json, or as URLs it serves itself; model `image-fail` answers 500, `image-usage`
+reports its prompt tokens (`usage.input_tokens`, 7) as gpt-image-1 does."""
 
 from __future__ import annotations
 
@@ -55,7 +56,11 @@ class FakeImages:
             data = [{"b64_json": base64.b64encode(PNG).decode(), "revised_prompt": body["prompt"]} for _ in range(n)]
         else:
             data = [{"url": f"{self.url}/files/{i}.png", "revised_prompt": body["prompt"]} for i in range(n)]
-        return JSONResponse({"created": int(time.time()), "data": data})
+        answer: dict[str, Any] = {"created": int(time.time()), "data": data}
+        if body["model"] == "image-usage":  # as gpt-image-1 answers: the prompt's tokens
+            answer["usage"] = {"input_tokens": 7, "input_tokens_details": {"text_tokens": 7, "image_tokens": 0},
+                               "output_tokens": 272 * n, "total_tokens": 7 + 272 * n}  # fmt: skip
+        return JSONResponse(answer)
 
     async def file(self, request: Request) -> Response:
         return Response(PNG, media_type="image/png")

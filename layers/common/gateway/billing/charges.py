@@ -64,10 +64,13 @@ def _tool_units(usage: Usage) -> dict[str, Any] | None:
     return {name: count for name, count in units.items() if count} or None
 
 
-def for_images(pricing: Pricing, size: str, quality: str | None, images: int) -> Charge:
-    """The images made, at the price of their size and quality (nothing for none)."""
-    cost = (pricing.image_cost(size, quality, images) or 0) if images else 0
-    return Charge(cost, units={"images": images, "size": size, "quality": quality})
+def for_images(pricing: Pricing, size: str, quality: str | None, images: int, prompt_tokens: int = 0) -> Charge:
+    """The images made, at the price of their size and quality, with the prompt tokens billed for them
+    (nothing for none)."""
+    cost = (pricing.image_cost(size, quality, images, prompt_tokens) or 0) if images else 0
+    return Charge(
+        cost, prompt_tokens=prompt_tokens if images else 0, units={"images": images, "size": size, "quality": quality}
+    )
 
 
 def for_speech(pricing: Pricing, characters: int) -> Charge:

@@ -112,12 +112,15 @@ class Pricing(TokenPrices):
         return prices
 
     @exactly
-    def image_cost(self, size: str, quality: str | None, images: int) -> int | None:
-        """Micro-credits for `images` images, or None when this size/quality has no price."""
+    def image_cost(self, size: str, quality: str | None, images: int, prompt_tokens: int = 0) -> int | None:
+        """Micro-credits for `images` images and the prompt tokens their provider bills (gpt-image-1's
+        and Gemini's, at `input`), or None when this size/quality has no price."""
         table = self.image or {}
         price = table.get(f"{size}/{quality}") if quality else None
         price = price if price is not None else table.get(size, table.get("*"))
-        return None if price is None else ceil_micro(price * 1_000_000 * images + self.request * 1_000_000)
+        if price is None:
+            return None
+        return ceil_micro(price * 1_000_000 * images + prompt_tokens * self.input + self.request * 1_000_000)
 
     @exactly
     def speech_cost(self, characters: int) -> int:

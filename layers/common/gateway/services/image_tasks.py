@@ -84,19 +84,20 @@ async def work(task_id: str) -> str:
         return _failed(task, refusal)
     body = priced_body(route.entry, request)  # as the client sent it: gpt-image-1 refuses `response_format`
 
-    async def send(candidate: Candidate) -> list[bytes]:
+    async def send(candidate: Candidate) -> tuple[list[bytes], Any]:
         answer: ImagesResponse = await candidate.client(IMAGE_GENERATION).generate_images(body, candidate.model)
-        return [await _image_bytes(item) for item in answer.get("data") or []]
+        return [await _image_bytes(item) for item in answer.get("data") or []], answer.get("usage")
 
     try:
         answered = await meter.first_answer(route, send)
     except GatewayError as error:  # settled as failed: refunded, the task failed
         return _failed(task, error)
-    images = answered.answer
+    images, usage = answered.answer
     keys = [image_key(task_id, number) for number in range(len(images))]
     for key, data in zip(keys, images, strict=True):
         await anyio.to_thread.run_sync(_put, key, data)
-    outcome = meter.served(answered.candidate, answered.asked_at, images_charge(route.entry, request, len(images)))
+    charge = images_charge(route.entry, request, len(images), usage)
+    outcome = meter.served(answered.candidate, answered.asked_at, charge)
     await meter.settle(outcome, [tasks.finish_item(task_id, images=keys)])
     return "succeeded"
 

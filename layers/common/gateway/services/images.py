@@ -15,7 +15,7 @@ import anyio
 
 from gateway import clock
 from gateway.auth.authenticate import Principal
-from gateway.billing import charges
+from gateway.billing import charges, estimate
 from gateway.billing.charges import Charge
 from gateway.canonical import Body, ImageData, ImagesResponse
 from gateway.catalog.registry import ModelEntry, get_catalog
@@ -66,14 +66,28 @@ def image_price(entry: ModelEntry, request: ImageGenerationRequest) -> int:
         )
     if media and request.n > media.max_images:
         raise InvalidRequest(f"`n` is at most {media.max_images} for `{entry.id}`.", param="n")
-    price = entry.pricing.image_cost(size, quality, request.n)
+    price = entry.pricing.image_cost(size, quality, request.n, prompt_token_bound(request) * request.n)
     if price is None:
         raise InvalidRequest(f"`{entry.id}` has no price for size `{size}`.", param="size")
     return price
 
 
-def images_charge(entry: ModelEntry, request: ImageGenerationRequest, images: int) -> Charge:
-    return charges.for_images(entry.pricing, *size_and_quality(entry, request), images)
+def prompt_token_bound(request: ImageGenerationRequest) -> int:
+    """The most tokens the prompt can count (a token per byte), billed once by OpenAI's gpt-image
+    models and once for each image by Gemini's, which make one image a call."""
+    return estimate.covering_tokens(len(request.prompt.encode()))
+
+
+def images_charge(entry: ModelEntry, request: ImageGenerationRequest, images: int, usage: Any = None) -> Charge:
+    """The images made; their prompt as the provider reported it (`usage.input_tokens`, within the
+    hold's bound), else at its bound for each image."""
+    bound = prompt_token_bound(request)
+    reported = usage.get("input_tokens") if isinstance(usage, dict) else None
+    if isinstance(reported, int) and not isinstance(reported, bool) and reported >= 0:
+        prompt_tokens = min(reported, bound * request.n)
+    else:
+        prompt_tokens = bound * images
+    return charges.for_images(entry.pricing, *size_and_quality(entry, request), images, prompt_tokens)
 
 
 async def generate(principal: Principal, request: ImageGenerationRequest, trace_id: str) -> tuple[Answer[Body], int]:
@@ -105,7 +119,7 @@ async def generate(principal: Principal, request: ImageGenerationRequest, trace_
         return answer
 
     def charge(entry: ModelEntry, answer: ImagesResponse) -> Charge:
-        return images_charge(entry, request, len(answer.get("data") or []))
+        return images_charge(entry, request, len(answer.get("data") or []), answer.get("usage"))
 
     answer = await serve(admission, started, endpoint=ENDPOINT, send=send, charge=charge)
     return Answer(dict(answer.content), answer.headers), 200
