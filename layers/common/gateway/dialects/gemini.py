@@ -260,7 +260,7 @@ def json_schema(schema: Any) -> Any:
             out["items"] = json_schema(value)
         elif key in _SCHEMA_LISTS and isinstance(value, list):
             out[key] = [json_schema(sub) for sub in value]
-        elif key in _SCHEMA_INTS and isinstance(value, str) and value.isdigit():
+        elif key in _SCHEMA_INTS and isinstance(value, str) and value.isascii() and value.isdigit():
             out[key] = int(value)
         elif key == "example":
             out["examples"] = [value]

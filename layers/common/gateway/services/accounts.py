@@ -88,6 +88,11 @@ def add_shards(account_id: str, shards: int) -> Account:
     return get_account(account_id)
 
 
+def spent(account: Account) -> int:
+    """Micro-credits charged: what was granted and is neither left nor held for a request in flight."""
+    return max(account.granted - account.balance - account.holds, 0)
+
+
 def account_view(account: Account) -> dict[str, Any]:
     return {
         "account_id": account.account_id,
@@ -96,7 +101,7 @@ def account_view(account: Account) -> dict[str, Any]:
         "balance_micro": account.balance,
         "granted": display(account.granted),
         "granted_micro": account.granted,
-        "used": display(account.granted - account.balance),
+        "used": display(spent(account)),
         "held": display(account.holds),
         "balance_shards": account.shards,
         "email": account.email,
@@ -125,6 +130,6 @@ def quota(principal: Principal) -> dict[str, Any]:
     account = get_account(principal.account_id)
     return {
         "quota": display(account.balance),
-        "used": display(account.granted - account.balance),
+        "used": display(spent(account)),
         "total": display(account.granted),
     }

@@ -26,7 +26,8 @@ def page_cursor(cursor: str | None, page: int | None) -> tuple[str | None, int]:
             )
         return None, 1
     number, dot, inner = cursor.partition(".")
-    if not dot or not inner or not number.isdigit() or len(number) > 7 or not 1 < int(number) <= MAX_PAGE:
+    numbered = number.isascii() and number.isdigit() and len(number) <= 7
+    if not dot or not inner or not numbered or not 1 < int(number) <= MAX_PAGE:
         raise InvalidRequest("This cursor is not valid for this listing.", param="cursor")
     if page is not None and page != int(number):
         raise InvalidRequest("`page` is not the page this cursor leads to.", param="page")

@@ -28,6 +28,9 @@ TRACE_FIELDS = (
 )  # fmt: skip
 
 
+FIRST_YEAR = 2000  # the earliest year a range may name
+
+
 @dataclass(frozen=True)
 class DateRange:
     start: str  # YYYY-MM-DD, inclusive
@@ -35,7 +38,7 @@ class DateRange:
 
     @classmethod
     def parse(cls, start: str | None, end: str | None) -> DateRange:
-        today = date.fromtimestamp(clock.now())
+        today = date.fromisoformat(clock.day_from_epoch(clock.now()))  # UTC, as the ledger's days
         last = _day(end, "date_to") if end else today
         first = _day(start, "date_from") if start else last - timedelta(days=DEFAULT_SPAN_DAYS - 1)
         if first > last:
@@ -150,7 +153,8 @@ def trace_total(
     principal: Principal, dates: DateRange, *, status: str | None, model: str | None, key: str | None
 ) -> int | None:
     """How many traces a listing's filters match over its whole range, from the daily aggregates (one
-    bounded read, not a count of the traces). None for `expired`, which the aggregates count as errors."""
+    bounded read, not a count of the traces). The aggregates count expired requests as errors: an
+    `error` total includes them, and an `expired` one is None."""
     if status == "expired":
         return None
     rows = _daily_rows(principal, dates, model=model_id(model), key_hash=_scoped_key(principal, key))
@@ -231,9 +235,10 @@ def _percentile(ordered: list[int], percent: int) -> int:
 
 def _day(value: str, param: str) -> date:
     try:
-        return date.fromisoformat(value) if len(value) == 10 else _bad_day(param)
+        day = date.fromisoformat(value) if len(value) == 10 else _bad_day(param)
     except ValueError:
         return _bad_day(param)
+    return day if day.year >= FIRST_YEAR else _bad_day(param)  # nothing before; and no date arithmetic underflows
 
 
 def _bad_day(param: str) -> date:
