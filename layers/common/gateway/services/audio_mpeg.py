@@ -13,8 +13,10 @@ from decimal import ROUND_CEILING, Decimal
 
 from gateway.services.audio_timing import Steps, Unmeasurable
 
-MIN_COVERED = Decimal("0.9")  # of the bytes after leading tags, at least this share must be frames
-_TRAILING_TAGS = 128 + 10  # an ID3v1 tag, or an ID3v2 footer, may end the file
+MIN_COVERED = Decimal("0.9")  # of the bytes between the tags, at least this share must be frames
+FIRST_FRAMES = 3  # consecutive frames where the leading tags end (FFmpeg's probe counts them there)
+_TRAILING_SLACK = 10  # an ID3v2 footer
+_APE_HAS_HEADER = 0x80000000
 # kbit/s by bitrate index: MPEG-1 layers I, II, III; MPEG-2/2.5 layer I; MPEG-2/2.5 layers II and III
 _V1 = {
     3: (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
@@ -50,19 +52,20 @@ def mpeg_seconds(content: bytes) -> Decimal:
     """What the MPEG audio frames of a file play, to the millisecond (rounded up). Raises Unmeasurable
     when fewer than MIN_COVERED of its bytes (after its leading ID3 tags) are frames, or when they
     take more than audio_timing's MAX_STEPS to read."""
-    start, steps = _after_tags(content), Steps()
+    start, end, steps = _after_tags(content), _before_tags(content), Steps()
+    if not _frames_begin(content, start, end):  # as FFmpeg probes: another format may follow the tags
+        raise Unmeasurable("no MPEG audio frames where the tags end")
     at, covered, played = start, 0, Counter[int]()
-    while at < len(content):
+    while at < end:
         steps.take()
         frame = frame_at(content, at)
-        if frame is not None and at + frame[0] <= len(content):
+        if frame is not None and at + frame[0] <= end:
             length, samples, rate = frame
             covered, at = covered + length, at + length
             played[rate] += samples
         else:
-            at = _resync(content, at + 1, steps)
-    body = len(content) - start
-    if not played or covered < MIN_COVERED * max(body - _TRAILING_TAGS, 1):
+            at = _resync(content[:end], at + 1, steps)
+    if not played or covered < MIN_COVERED * max(end - start - _TRAILING_SLACK, 1):
         raise Unmeasurable("not MPEG audio frames")
     seconds = sum((Decimal(samples) / rate for rate, samples in played.items()), Decimal(0))
     return seconds.quantize(Decimal("0.001"), rounding=ROUND_CEILING)
@@ -79,6 +82,30 @@ def _after_tags(content: bytes) -> int:
     while at < len(content) and content[at] == 0:
         at += 1
     return at
+
+
+def _before_tags(content: bytes) -> int:
+    """Where the frames end: before a trailing APEv2 tag (ReplayGain, covers) and an ID3v1 tag."""
+    end = len(content)
+    if content[end - 128 : end - 125] == b"TAG":
+        end -= 128
+    if end >= 32 and content[end - 32 : end - 24] == b"APETAGEX":
+        size = int.from_bytes(content[end - 20 : end - 16], "little")  # its items and footer
+        flags = int.from_bytes(content[end - 12 : end - 8], "little")
+        end -= size + (32 if flags & _APE_HAS_HEADER else 0)
+    return max(end, 0)
+
+
+def _frames_begin(content: bytes, at: int, end: int) -> bool:
+    """FIRST_FRAMES frames, each where the last one ends, from `at` (fewer when the file ends first)."""
+    for _ in range(FIRST_FRAMES):
+        if at >= end:
+            return True
+        frame = frame_at(content, at)
+        if frame is None:
+            return False
+        at += frame[0]
+    return True
 
 
 def _resync(content: bytes, at: int, steps: Steps) -> int:
