@@ -62,7 +62,11 @@ class OpenAIEncoder:
     def finish(self, usage: Usage | None, *, native: bool, cost: int) -> bytes:
         if not self.wants_usage:
             return DONE
-        return sse(with_cost(self.usage_chunk or self._usage_chunk(usage), cost)) + DONE
+        chunk = self._usage_chunk(usage)
+        if self.usage_chunk is not None:  # the upstream's, with the counts the charge used (estimated if unreadable)
+            sent, counts = self.usage_chunk.get("usage"), chunk.get("usage") or {}
+            chunk = {**self.usage_chunk, "usage": {**(sent if isinstance(sent, dict) else {}), **counts}}
+        return sse(with_cost(chunk, cost)) + DONE
 
     def _observe(self, chunk: ChatChunk) -> None:
         self.identity.update({name: chunk.get(name) for name in ("id", "created", "model") if name in chunk})

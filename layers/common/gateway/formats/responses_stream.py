@@ -259,7 +259,7 @@ class ResponsesEncoder:
 
     def finish(self, usage: Usage | None, *, native: bool, cost: int) -> bytes:
         if native:
-            return self._finish_native(cost)
+            return self._finish_native(cost, usage)
         events = self._start() + self._close()
         incomplete = INCOMPLETE.get(str(self.finish_reason))
         status = "incomplete" if incomplete else "completed"
@@ -271,7 +271,7 @@ class ResponsesEncoder:
         events.append(self._event(f"response.{status}", response=response))
         return b"".join(map(sse, events))
 
-    def _finish_native(self, cost: int) -> bytes:
+    def _finish_native(self, cost: int, usage: Usage | None) -> bytes:
         if self.held is None:  # the upstream ended without a terminal event
             failure = {
                 "type": "error",
@@ -281,7 +281,10 @@ class ResponsesEncoder:
             }
             return sse({**failure, "sequence_number": self.sequence})
         response = own(_obj(self.held.get("response")), self.context)
-        response["usage"] = {**_obj(response.get("usage")), "cost": display(cost)}
+        sent = _obj(response.get("usage"))
+        if usage is not None and not isinstance(sent.get("input_tokens"), int):  # none it sent: the charge's
+            sent = {**sent, **(usage_object(usage) or {})}
+        response["usage"] = {**sent, "cost": display(cost)}
         if self.held.get("type") != "response.failed":
             self.context.final = response
         return sse({**self.held, "response": response})
