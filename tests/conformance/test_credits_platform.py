@@ -147,7 +147,9 @@ def test_image_generation_answers_a_task_that_completes(seed_gateway, user, fake
     assert httpx.get(polled["data"][0]["url"]).content == PNG
     target, _ = fake_servers["gemini"].requests[-1]
     assert target == "gemini-3-pro-image-preview:generateContent"
-    assert balance_of(user.account_id) == 100_000_000 - 150_000  # 0.15 credits an image
+    # 0.15 credits an image, and its prompt at 2 credits per 1M tokens (a token a byte: Gemini reports none)
+    prompt = "一个机器人在阅读 API 文档的电影感照片"
+    assert balance_of(user.account_id) == 100_000_000 - 150_000 - 2 * len(prompt.encode())
 
 
 def test_the_openai_sdk_reads_the_task_too(seed_gateway, user):
