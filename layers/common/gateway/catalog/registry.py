@@ -147,15 +147,21 @@ class Pricing(TokenPrices):
         `fees` (micro-credits) are the tools the upstream ran (`tool_fees`)."""
         prices = self.tier_for(prompt_tokens)
         cached = min(cached_tokens, prompt_tokens) if prices.cached_input is not None else 0
-        written = min(cache_written, prompt_tokens - cached) if prices.cache_write_input is not None else 0
+        priced_writes = prices.cache_write_input is not None or prices.cache_write_1h_input is not None
+        written = min(cache_written, prompt_tokens - cached) if priced_writes else 0
         long_lived = min(cache_written_1h, written) if prices.cache_write_1h_input is not None else 0
-        audio = min(audio_tokens, prompt_tokens - cached - written) if prices.audio_input is not None else 0
+        uncached = prompt_tokens - cached - written
+        audio_all = min(audio_tokens, prompt_tokens) if prices.audio_input is not None else 0
+        # audio beyond the uncached tokens was read from the cache; a provider's bill is highest with the
+        # fewest cached tokens audio (its cached audio costs less than fresh audio), each at the audio price
+        cached_audio = min(max(audio_all - uncached, 0), cached)
+        audio = min(audio_all - cached_audio, uncached)
         total = (
-            (prompt_tokens - cached - written - audio) * prices.input
-            + cached * (prices.cached_input or Decimal(0))
-            + (written - long_lived) * (prices.cache_write_input or Decimal(0))
+            (uncached - audio) * prices.input
+            + (cached - cached_audio) * (prices.cached_input or Decimal(0))
+            + (written - long_lived) * (prices.cache_write_input or prices.input)
             + long_lived * (prices.cache_write_1h_input or Decimal(0))
-            + audio * (prices.audio_input or Decimal(0))
+            + (audio + cached_audio) * (prices.audio_input or Decimal(0))
             + completion_tokens * prices.output
             + self.request * 1_000_000
             + fees

@@ -71,7 +71,7 @@ async def infer(
         if exchange.requires is not None and exchange.requires not in entry.capabilities:
             raise InvalidRequest(f"`{entry.id}` is not served on this endpoint.", param="model")
         context = _context_tokens(entry, exchange)
-        prompt = estimate.prompt_token_bound(canonical, context) + server_tools.extra_prompt_tokens(exchange, entry)
+        prompt = estimate.prompt_token_bound(canonical, context) + server_tools.extra_prompt_tokens(exchange, context)
         prompt += estimate.tool_allowance(exchange.native) + opaque_bytes
         if exchange.native_only:  # what the canonical form left out reaches the upstream too
             prompt += estimate.request_bytes(exchange.native)

@@ -14,8 +14,10 @@ from gateway.money import ceil_micro
 _NAMES = {"web_search": "web search", "web_fetch": "web fetch", "grounding": "Google Search grounding"}
 
 
-def extra_prompt_tokens(exchange: Exchange, entry: ModelEntry) -> int:
-    return exchange.server_tools.rounds * entry.context_length
+def extra_prompt_tokens(exchange: Exchange, context: int) -> int:
+    """Up to the request's own context window (the long-context beta's, when it asked for it) for each
+    server-side round."""
+    return exchange.server_tools.rounds * context
 
 
 def fee_bound(exchange: Exchange, entry: ModelEntry) -> int:
