@@ -94,23 +94,27 @@ def test_a_workers_run_ends_within_its_claim_so_a_task_is_asked_of_a_provider_on
     # Given a worker whose run (claim) is 4 s, and an upstream timeout of 3 s a candidate
     monkeypatch.setenv("IMAGE_TASK_WORK_SECONDS", "4")
     caches.reset()
-    # and a second provider that takes a while to make the image (OpenAI's high quality: a minute)
-    images = fake_servers["images"]
-    images.answering.clear()
-    first: dict = {}  # type: ignore[type-arg]
-    second: dict = {}  # type: ignore[type-arg]
-    started = time.monotonic()
-    worker = threading.Thread(target=lambda: first.update(run_worker(records)))
-    worker.start()
-    # When SQS hands the message to another worker once the first one's claim has ended (in Lambda:
-    # the first was killed at its timeout, and the message came back after its visibility timeout)
-    time.sleep(5.5)  # the claim (whole epoch seconds) has surely ended
-    retry = threading.Thread(target=lambda: second.update(run_worker(records)))
-    retry.start()
-    time.sleep(0.5)
-    images.answering.set()
-    worker.join(30)
-    retry.join(30)
+    try:
+        # and a second provider that takes a while to make the image (OpenAI's high quality: a minute)
+        images = fake_servers["images"]
+        images.answering.clear()
+        first: dict = {}  # type: ignore[type-arg]
+        second: dict = {}  # type: ignore[type-arg]
+        started = time.monotonic()
+        worker = threading.Thread(target=lambda: first.update(run_worker(records)))
+        worker.start()
+        # When SQS hands the message to another worker once the first one's claim has ended (in Lambda:
+        # the first was killed at its timeout, and the message came back after its visibility timeout)
+        time.sleep(5.5)  # the claim (whole epoch seconds) has surely ended
+        retry = threading.Thread(target=lambda: second.update(run_worker(records)))
+        retry.start()
+        time.sleep(0.5)
+        images.answering.set()
+        worker.join(30)
+        retry.join(30)
+    finally:  # later tests get the settings they expect (the settings are cached)
+        monkeypatch.undo()
+        caches.reset()
     took = time.monotonic() - started
     asked = len(fake_servers["images"].requests)
     operator.delete(f"/models/{model}")

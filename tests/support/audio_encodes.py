@@ -64,9 +64,12 @@ MP3_FRAME = b"\xff\xfb\x90\x64" + bytes(413)  # MPEG-1 layer III, 128 kbit/s, 44
 EMPTY_ID3 = b"ID3\x04\x00\x00\x00\x00\x00\x00"  # an empty ID3v2.4 tag
 
 
+SMALL_MP3_FRAME = b"\xff\xfb\x10\x64" + bytes(100)  # MPEG-1 layer III, 32 kbit/s, 44.1 kHz: 104 bytes
+
+
 def mp3_of_size(size: int, *, tagged: bool = True) -> bytes:
-    """`size` bytes of MP3: an empty ID3 tag (when `tagged`), as many silent frames as fit, zeros after
-    them (fewer than a frame's: a file's frames cover at least 90% of it)."""
+    """`size` bytes of MP3: an empty ID3 tag (when `tagged`), as many small silent frames as fit, zeros
+    after them (fewer than a frame's 104 bytes: the frames cover at least 90% of a file of 1 KB)."""
     head = EMPTY_ID3 if tagged else b""
-    frames = MP3_FRAME * ((size - len(head)) // len(MP3_FRAME))
+    frames = SMALL_MP3_FRAME * ((size - len(head)) // len(SMALL_MP3_FRAME))
     return (head + frames).ljust(size, b"\x00")
