@@ -4,6 +4,7 @@ Gemini's cache at the audio price, an hour-long cache write at its price when no
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import ledger_entry
+from tests.integration.test_audio import silent_wav
 from tests.support.control import AdminApi, eventually, operator, unique
 from tests.support.scripted import SCRIPT, Behaviour
 
@@ -77,20 +79,6 @@ def test_web_fetch_under_the_1m_beta_is_held_for_the_extended_window(gateway_url
     assert entry["credits"] >= billed, f"charged {entry['credits']} (hold {entry['reserved']}) for {billed} billed"
 
 
-def _wav() -> str:
-    import base64
-    import io
-    import wave
-
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(b"\x00\x00" * 1600)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 def test_gemini_audio_read_from_its_cache_is_not_charged_as_cached_text(gateway_url, model, make_tenant):
     """Gemini 2.5 Flash's prices (input 0.30, audio 1.00, cached 0.075): Google bills cached audio above
     its cached text price. An audio prompt sent twice is read from Gemini's implicit cache."""
@@ -118,7 +106,7 @@ def test_gemini_audio_read_from_its_cache_is_not_charged_as_cached_text(gateway_
             {
                 "role": "user",
                 "parts": [
-                    {"inlineData": {"mimeType": "audio/wav", "data": _wav()}},
+                    {"inlineData": {"mimeType": "audio/wav", "data": base64.b64encode(silent_wav(0.1)).decode()}},
                     {"text": f"[[script:{marker}]] transcribe"},
                 ],
             }
