@@ -64,7 +64,7 @@ def mpeg_seconds(content: bytes) -> Decimal:
             covered, at = covered + length, at + length
             played[rate] += samples
         else:
-            at = _resync(content[:end], at + 1, steps)
+            at = _resync(content, at + 1, end, steps)
     if not played or covered < MIN_COVERED * max(end - start - _TRAILING_SLACK, 1):
         raise Unmeasurable("not MPEG audio frames")
     seconds = sum((Decimal(samples) / rate for rate, samples in played.items()), Decimal(0))
@@ -108,12 +108,15 @@ def _frames_begin(content: bytes, at: int, end: int) -> bool:
     return True
 
 
-def _resync(content: bytes, at: int, steps: Steps) -> int:
-    """The next frame header that another frame follows (as a decoder resyncs); the end when none."""
-    while (at := content.find(b"\xff", at)) != -1:
+def _resync(content: bytes, at: int, end: int, steps: Steps) -> int:
+    """The next frame header before `end` that another frame follows (as a decoder resyncs); `end` when
+    none. Reads `content` in place: a copy per resync would cost a hostile file's size each time."""
+    while (at := content.find(b"\xff", at, end)) != -1:
         steps.take()
         frame = frame_at(content, at)
-        if frame is not None and (at + frame[0] == len(content) or frame_at(content, at + frame[0]) is not None):
-            return at
+        if frame is not None and at + frame[0] <= end:
+            following = at + frame[0]
+            if following == end or (following + 4 <= end and frame_at(content, following) is not None):
+                return at
         at += 1
-    return len(content)
+    return end
