@@ -80,12 +80,7 @@ _DENSE_WAV_CODECS = (0x0002, 0x0006, 0x0007, 0x0011, 0x0031, 0x0055)  # ADPCM, A
 def _after_id3(content: bytes) -> bytes:
     """What follows a file's leading ID3v2 tags when it is a format other than MP3 (FFmpeg probes past
     such tags, so a FLAC or an Ogg behind one is read as what it is); else the file as it is."""
-    rest = content
-    while rest[:3] == b"ID3" and len(rest) >= 10:
-        size = 0
-        for byte in rest[6:10]:  # syncsafe: 7 bits a byte
-            size = size << 7 | byte & 0x7F
-        rest = rest[10 + size + (10 if rest[5] & 0x10 else 0) :]
+    rest = content[audio_mpeg.after_id3(content) :]
     return rest if container_of(rest) not in (None, "mp3") else content
 
 

@@ -71,14 +71,20 @@ def mpeg_seconds(content: bytes) -> Decimal:
     return seconds.quantize(Decimal("0.001"), rounding=ROUND_CEILING)
 
 
-def _after_tags(content: bytes) -> int:
-    """Where the frames start: after any leading ID3v2 tags and the zero bytes padding them."""
+def after_id3(content: bytes) -> int:
+    """Where a file's leading ID3v2 tags end (0 when it has none)."""
     at = 0
     while content[at : at + 3] == b"ID3" and at + 10 <= len(content):
         size = 0
         for byte in content[at + 6 : at + 10]:  # syncsafe: 7 bits a byte
             size = size << 7 | byte & 0x7F
         at += 10 + size + (10 if content[at + 5] & 0x10 else 0)
+    return at
+
+
+def _after_tags(content: bytes) -> int:
+    """Where the frames start: after any leading ID3v2 tags and the zero bytes padding them."""
+    at = after_id3(content)
     while at < len(content) and content[at] == 0:
         at += 1
     return at
