@@ -1,10 +1,12 @@
 """Prompt caching and long prompts, priced so the charge covers what the provider bills: each round
 of a server tool held at the request's own context window (the long-context beta's), audio read from
-Gemini's cache at the audio price, an hour-long cache write at its price when no 5-minute one is set."""
+Gemini's cache at its own price (else the audio price), an hour-long cache write at its price when
+no 5-minute one is set."""
 
 from __future__ import annotations
 
 import base64
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -79,26 +81,22 @@ def test_web_fetch_under_the_1m_beta_is_held_for_the_extended_window(gateway_url
     assert entry["credits"] >= billed, f"charged {entry['credits']} (hold {entry['reserved']}) for {billed} billed"
 
 
-def test_gemini_audio_read_from_its_cache_is_not_charged_as_cached_text(gateway_url, model, make_tenant):
-    """Gemini 2.5 Flash's prices (input 0.30, audio 1.00, cached 0.075): Google bills cached audio above
-    its cached text price. An audio prompt sent twice is read from Gemini's implicit cache."""
-    tenant = make_tenant("10")
-    model_id = model(
-        {
-            "capabilities": ["chat", "streaming"],
-            "context_length": 200000,
-            "max_output_tokens": 10,
-            "pricing": {"input": "0.30", "output": "2.50", "cached_input": "0.075", "audio_input": "1.00"},
-            "providers": [{"provider": "fake-gemini", "model": "gemini-echo"}],
-        }
-    )
+def _gemini_audio_prompt(gateway_url: str, key: str, model_id: str, audio: int, cached: int, cached_audio: int) -> Any:
+    """An audio prompt sent twice, read from Gemini's implicit cache: 100,000 prompt tokens, `audio`
+    of them audio, `cached` from the cache, of which `cached_audio` audio (cacheTokensDetails)."""
     wire = {
         "promptTokenCount": 100_000,
-        "cachedContentTokenCount": 90_000,
+        "cachedContentTokenCount": cached,
         "candidatesTokenCount": 3,
         "totalTokenCount": 100_003,
-        "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 100_000}],
-        "cacheTokensDetails": [{"modality": "AUDIO", "tokenCount": 90_000}],
+        "promptTokensDetails": [
+            {"modality": "AUDIO", "tokenCount": audio},
+            {"modality": "TEXT", "tokenCount": 100_000 - audio},
+        ],
+        "cacheTokensDetails": [
+            {"modality": "AUDIO", "tokenCount": cached_audio},
+            {"modality": "TEXT", "tokenCount": cached - cached_audio},
+        ],
     }
     marker = SCRIPT.plan(Behaviour(tokens=3, wire_usage=tuple(wire.items())))
     body = {
@@ -114,12 +112,55 @@ def test_gemini_audio_read_from_its_cache_is_not_charged_as_cached_text(gateway_
         "generationConfig": {"maxOutputTokens": 10},
     }
     path = f"/v1beta/models/{model_id}:generateContent"
-    response = eventually(lambda: (r := _post(gateway_url, tenant.key, path, body)).status_code != 404 and r)
+    response = eventually(lambda: (r := _post(gateway_url, key, path, body)).status_code != 404 and r)
     assert response.status_code == 200, response.text
     entry = ledger_entry(response.headers["x-trace-id"])
     assert entry is not None
+    return entry
+
+
+FLASH_PRICES = {"input": "0.30", "output": "2.50", "cached_input": "0.075", "audio_input": "1.00"}
+
+
+def test_gemini_audio_read_from_its_cache_is_not_charged_as_cached_text(gateway_url, model, make_tenant):
+    """Gemini 2.5 Flash's prices (input 0.30, audio 1.00, cached 0.075): Google bills cached audio above
+    its cached text price; without a cached audio price, it pays the audio price."""
+    tenant = make_tenant("10")
+    model_id = model(
+        {
+            "capabilities": ["chat", "streaming"],
+            "context_length": 200000,
+            "max_output_tokens": 10,
+            "pricing": FLASH_PRICES,
+            "providers": [{"provider": "fake-gemini", "model": "gemini-echo"}],
+        }
+    )
+    entry = _gemini_audio_prompt(gateway_url, tenant.key, model_id, audio=100_000, cached=90_000, cached_audio=90_000)
     google = Decimal(90_000) * Decimal("0.25") + Decimal(10_000) * Decimal("1.00") + 3 * Decimal("2.50")
     assert entry["credits"] >= google, f"charged {entry['credits']} micro-credits; Google bills {google}"
+    assert entry["credits"] == 100_000 * 1 + math.ceil(3 * Decimal("2.50"))
+
+
+def test_gemini_cached_audio_pays_the_cached_audio_price(gateway_url, model, make_tenant):
+    """With `cached_audio_input` (Gemini 2.5 Flash: 0.25), the audio Gemini reports read from its cache
+    pays that, and the charge is Google's bill: 50,000 audio tokens, 60,000 read from the cache of which
+    40,000 audio; so 20,000 cached text, 10,000 fresh audio, 30,000 fresh text."""
+    tenant = make_tenant("10")
+    model_id = model(
+        {
+            "capabilities": ["chat", "streaming"],
+            "context_length": 200000,
+            "max_output_tokens": 10,
+            "pricing": {**FLASH_PRICES, "cached_audio_input": "0.25"},
+            "providers": [{"provider": "fake-gemini", "model": "gemini-echo"}],
+        }
+    )
+    entry = _gemini_audio_prompt(gateway_url, tenant.key, model_id, audio=50_000, cached=60_000, cached_audio=40_000)
+    google = sum(
+        count * Decimal(price)
+        for count, price in ((20_000, "0.075"), (40_000, "0.25"), (10_000, "1.00"), (30_000, "0.30"), (3, "2.50"))
+    )
+    assert entry["credits"] == math.ceil(google), f"charged {entry['credits']} micro-credits; Google bills {google}"
 
 
 def test_a_1h_cache_write_price_without_a_5m_one_is_charged():

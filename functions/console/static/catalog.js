@@ -12,7 +12,7 @@
   const app = () => window.GW.app;
   const CATEGORIES = ["chat", "embedding", "image", "speech", "transcription"];
   const CAPABILITIES = ["chat", "streaming", "tools", "vision", "json_mode", "reasoning", "completions", "embeddings", "images", "speech", "transcription"];
-  const PRICES = ["input", "output", "cached_input", "cache_write_input", "cache_write_1h_input", "audio_input", "request", "characters", "audio_seconds"];
+  const PRICES = ["input", "output", "cached_input", "cache_write_input", "cache_write_1h_input", "audio_input", "cached_audio_input", "request", "characters", "audio_seconds"];
   const TIER_PRICES = ["input", "output", "cached_input", "cache_write_input"];
 
   function link(id) {

@@ -79,6 +79,7 @@ class PromptTokensDetails(TypedDict, total=False):
     cache_write_tokens: int  # a gateway extension: tokens written to a prompt cache (Anthropic, Bedrock)
     audio_tokens: int
     cache_write_1h_tokens: int  # a gateway extension: of cache_write_tokens, those kept for an hour
+    cached_audio_tokens: int  # a gateway extension: of cached_tokens, those of audio (Gemini)
 
 
 class ServerToolUse(TypedDict, total=False):
@@ -180,6 +181,7 @@ class Usage:
     web_searches: int = 0  # server-side searches the upstream ran
     web_fetches: int = 0  # server-side page fetches
     grounded: int = 0  # answers grounded with Google Search
+    cached_audio_tokens: int = 0  # of cached_tokens, those of audio (Gemini: its own price)
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,7 @@ def usage_from(payload: Mapping[str, Any]) -> Usage | None:
         _positive(tools.get("web_search_requests")),
         _positive(tools.get("web_fetch_requests")),
         _positive(tools.get("grounded_requests")),
+        _positive(details.get("cached_audio_tokens")),
     )
 
 

@@ -3,6 +3,7 @@ priced at the tier the prompt can reach, covers every charge the request can com
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import pytest
@@ -27,6 +28,7 @@ SONNET = Pricing.model_validate(
     }
 )  # fmt: skip
 FLASH = Pricing.model_validate({"input": "0.30", "output": "2.50", "cached_input": "0.075", "audio_input": "1.00"})
+FLASH_CACHED_AUDIO = FLASH.model_copy(update={"cached_audio_input": Decimal("0.25")})
 
 
 def test_a_prompt_past_the_threshold_prices_every_token_at_the_tier() -> None:
@@ -71,21 +73,47 @@ counts = st.integers(min_value=0, max_value=2_000_000)
     prompt_bound=counts,
     completion_bound=counts,
     used=st.tuples(*[st.floats(min_value=0, max_value=1)] * 6),
-    pricing=st.sampled_from([SONNET, FLASH]),
+    cached_audio=st.integers(min_value=0, max_value=3_000_000),
+    pricing=st.sampled_from([SONNET, FLASH, FLASH_CACHED_AUDIO]),
 )
 def test_no_charge_ever_exceeds_the_hold_priced_at_the_reachable_tier(
-    prompt_bound: int, completion_bound: int, used: tuple[float, ...], pricing: Pricing
+    prompt_bound: int, completion_bound: int, used: tuple[float, ...], cached_audio: int, pricing: Pricing
 ) -> None:
     """Whatever the real counts under the bounds and however the prompt splits into cache reads,
-    cache writes, audio and text, the charge is at most the hold."""
+    cache writes, audio and text (and whatever cached audio is reported), the charge is at most the
+    hold."""
     prompt = int(prompt_bound * used[0])
     cached = int(prompt * used[2])
     written = int((prompt - cached) * used[3])
     audio = int((prompt - cached - written) * used[4])
     completion = int(completion_bound * used[1])
-    assert pricing.cost(prompt, completion, cached, written, audio) <= pricing.cost_bound(
-        prompt_bound, completion_bound
+    charged = pricing.cost(prompt, completion, cached, written, audio, cached_audio_tokens=cached_audio)
+    assert 0 <= charged <= pricing.cost_bound(prompt_bound, completion_bound)
+
+
+def test_cached_audio_pays_its_own_price_when_the_model_has_one() -> None:
+    """Gemini 2.5 Flash: 1,000 prompt tokens, 600 audio, 500 read from the cache of which 400 audio
+    (cacheTokensDetails): 100 cached text, 400 cached audio, 200 fresh audio, 300 fresh text."""
+
+    def micro(*parts: tuple[int, str]) -> int:  # rounded up once, as a charge is
+        return math.ceil(sum(count * Decimal(price) for count, price in parts))
+
+    bill = micro((100, "0.075"), (400, "0.25"), (200, "1.00"), (300, "0.30"), (10, "2.50"))
+    assert FLASH_CACHED_AUDIO.cost(1_000, 10, cached_tokens=500, audio_tokens=600, cached_audio_tokens=400) == bill
+    # without a cached audio price it pays the audio price, and the text split stays the reported one
+    assert FLASH.cost(1_000, 10, cached_tokens=500, audio_tokens=600, cached_audio_tokens=400) == micro(
+        (100, "0.075"), (600, "1.00"), (300, "0.30"), (10, "2.50")
     )
+    # unreported, the audio that cannot be fresh (600 audio, 500 uncached) was read from the cache
+    assert FLASH_CACHED_AUDIO.cost(1_000, 0, cached_tokens=500, audio_tokens=600) == micro(
+        (400, "0.075"), (100, "0.25"), (500, "1.00")
+    )
+    # a report beyond the cached tokens or the audio counts no more than they hold
+    assert FLASH_CACHED_AUDIO.cost(1_000, 0, cached_tokens=500, audio_tokens=600, cached_audio_tokens=10**9) == micro(
+        (500, "0.25"), (100, "1.00"), (400, "0.30")
+    )
+    # the hold still prices every prompt token at the dearest: fresh audio
+    assert FLASH_CACHED_AUDIO.cost_bound(1_000, 0) == 1_000
 
 
 def test_the_shipped_long_context_models_carry_their_tiers() -> None:

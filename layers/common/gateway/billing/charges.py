@@ -53,6 +53,7 @@ def for_tokens(
         usage.audio_tokens,
         usage.cache_write_1h_tokens,
         fees=pricing.tool_fees(usage.web_searches, usage.web_fetches, usage.grounded),
+        cached_audio_tokens=usage.cached_audio_tokens,
     )
     units = _tool_units(usage)
     return Charge(cost, usage.prompt_tokens, usage.completion_tokens, units=units, estimated=estimated)

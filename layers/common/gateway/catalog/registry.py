@@ -45,9 +45,10 @@ class TokenPrices(BaseModel):
     # written to a cache kept for an hour (Anthropic's `ttl: "1h"`; None: cache_write_input)
     cache_write_1h_input: Price | None = None
     audio_input: Price | None = None  # prompt tokens of audio (None: input)
+    cached_audio_input: Price | None = None  # audio prompt tokens read from a cache (None: audio_input)
 
     def dearest_input(self) -> Decimal:
-        optional = (self.cache_write_input, self.cache_write_1h_input, self.audio_input)
+        optional = (self.cache_write_input, self.cache_write_1h_input, self.audio_input, self.cached_audio_input)
         return max(self.input, *(price or Decimal(0) for price in optional))
 
     def at_least(self, other: TokenPrices) -> bool:
@@ -140,11 +141,13 @@ class Pricing(TokenPrices):
         audio_tokens: int = 0,
         cache_written_1h: int = 0,
         fees: Decimal = Decimal(0),
+        cached_audio_tokens: int = 0,
     ) -> int:
         """Micro-credits for one request, rounded up once at the end, at the tier of its prompt.
-        `cached_tokens` (cache reads), `cache_written` (of which `cache_written_1h` for an hour) and
-        `audio_tokens` are parts of `prompt_tokens`, each at its own price when the catalog has one;
-        `fees` (micro-credits) are the tools the upstream ran (`tool_fees`)."""
+        `cached_tokens` (cache reads, of which `cached_audio_tokens` audio), `cache_written` (of which
+        `cache_written_1h` for an hour) and `audio_tokens` are parts of `prompt_tokens`, each at its own
+        price when the catalog has one; `fees` (micro-credits) are the tools the upstream ran
+        (`tool_fees`)."""
         prices = self.tier_for(prompt_tokens)
         cached = min(cached_tokens, prompt_tokens) if prices.cached_input is not None else 0
         priced_writes = prices.cache_write_input is not None or prices.cache_write_1h_input is not None
@@ -152,16 +155,19 @@ class Pricing(TokenPrices):
         long_lived = min(cache_written_1h, written) if prices.cache_write_1h_input is not None else 0
         uncached = prompt_tokens - cached - written
         audio_all = min(audio_tokens, prompt_tokens) if prices.audio_input is not None else 0
-        # audio beyond the uncached tokens was read from the cache; a provider's bill is highest with the
-        # fewest cached tokens audio (its cached audio costs less than fresh audio), each at the audio price
-        cached_audio = min(max(audio_all - uncached, 0), cached)
+        # audio beyond the uncached tokens was read from the cache, and so was the cached audio reported
+        # (Gemini's cacheTokensDetails) within the audio and the cached tokens: at the cached audio price,
+        # else the audio price (a provider's bill is highest with the fewest cached tokens audio)
+        cached_audio = max(min(audio_all - uncached, cached), min(cached_audio_tokens, cached, audio_all), 0)
         audio = min(audio_all - cached_audio, uncached)
+        cached_audio_price = prices.cached_audio_input if prices.cached_audio_input is not None else prices.audio_input
         total = (
             (uncached - audio) * prices.input
             + (cached - cached_audio) * (prices.cached_input or Decimal(0))
             + (written - long_lived) * (prices.cache_write_input or prices.input)
             + long_lived * (prices.cache_write_1h_input or Decimal(0))
-            + (audio + cached_audio) * (prices.audio_input or Decimal(0))
+            + audio * (prices.audio_input or Decimal(0))
+            + cached_audio * (cached_audio_price or Decimal(0))
             + completion_tokens * prices.output
             + self.request * 1_000_000
             + fees

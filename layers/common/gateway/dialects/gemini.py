@@ -125,15 +125,17 @@ def usage_to_openai(meta: Any, produced: Collection[str] = ()) -> CompletionUsag
         "total_tokens": max(_count(meta, "totalTokenCount"), prompt + completion),
         "prompt_tokens_details": {
             "cached_tokens": _count(meta, "cachedContentTokenCount"),
-            **({"audio_tokens": audio} if (audio := _audio_tokens(meta)) else {}),
+            **({"audio_tokens": audio} if (audio := _audio_tokens(meta, "promptTokensDetails")) else {}),
+            **({"cached_audio_tokens": cached} if (cached := _audio_tokens(meta, "cacheTokensDetails")) else {}),
         },
         "completion_tokens_details": {"reasoning_tokens": thoughts},
     }
 
 
-def _audio_tokens(meta: Mapping[str, Any]) -> int:
-    """Prompt tokens of the AUDIO modality (priced above text on some models)."""
-    details = field(meta, "promptTokensDetails")
+def _audio_tokens(meta: Mapping[str, Any], camel: str) -> int:
+    """Tokens of the AUDIO modality in a list of ModalityTokenCount (the prompt's, or its cached
+    part's: each priced above text on some models)."""
+    details = field(meta, camel)
     if not isinstance(details, list):
         return 0
     return sum(
