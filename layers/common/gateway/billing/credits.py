@@ -191,6 +191,8 @@ def reserve(
             _release_ended_windows(after)
         else:
             shards.took(account_id, choice.shard, amount)
+            if not reservation.recorded:
+                _check_shard(reservation)
         limit_headroom.took(key.key_hash, limit_period, amount)
         if parent is not None:
             limit_headroom.took(parent.key_hash, parent_period, amount)
@@ -229,6 +231,14 @@ def _release_ended_windows(shard: Shard) -> None:
 
     if holds.needs_tidying(shard, clock.now_epoch()):
         holds.tidy_soon(shard)
+
+
+def _check_shard(reservation: Reservation) -> None:
+    """A hold by transaction returns no shard: its shard is read and tidied in the background once a
+    window in this process instead."""
+    from gateway.billing import holds
+
+    holds.check_unseen_shard(reservation.account_id, reservation.shard, reservation.window)
 
 
 def _guard(key: ApiKeyRecord, amount: int, moment: float) -> KeyGuard:

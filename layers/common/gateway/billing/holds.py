@@ -64,15 +64,37 @@ def needs_tidying(shard: Shard, now: int) -> bool:
 def tidy_soon(shard: Shard) -> None:
     """tidy() in a background thread, once at a time per shard (the next request or the sweeper
     finishes it if this process is frozen or stops)."""
+    _tidy_soon(shard.account_id, shard.number)
+
+
+_checked: dict[tuple[str, int], int] = {}  # shard -> the hold window this process last checked it in
+CHECKED_LIMIT = 10_000
+
+
+def check_unseen_shard(account_id: str, number: int, window: int) -> None:
+    """A hold that returned no shard (a transaction's) still gets the shard tidied: once per hold
+    window in each process, tidy() reads it in the background. A busy shard is always listed under a
+    window still to come, so the sweeper never finds it; its requests are what tidy it."""
+    target = (account_id, number)
+    with _lock:
+        if _checked.get(target) == window:
+            return
+        if len(_checked) >= CHECKED_LIMIT:
+            _checked.clear()
+        _checked[target] = window
+    _tidy_soon(account_id, number)
+
+
+def _tidy_soon(account_id: str, number: int) -> None:
     global _executor
-    target = (shard.account_id, shard.number)
+    target = (account_id, number)
     with _lock:
         if target in _tidying:
             return
         _tidying.add(target)
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidy-holds")
-    _executor.submit(_tidy_in_background, *target)
+    _executor.submit(_tidy_in_background, account_id, number)
 
 
 def _tidy_in_background(account_id: str, number: int) -> None:
@@ -124,12 +146,27 @@ def sweep_quiet_shards(now: int | None = None) -> Tidied:
     swept = _swept_through()  # 0: the first sweep ever
     behind = swept + 1 if swept else last_ended
     first = max(min(behind, last_ended - RECENT_WINDOWS), last_ended - LOOKBACK_WINDOWS)
-    done = Tidied()
+    done, failed = Tidied(), 0
     for window in range(first, last_ended + 1):
         for account_id, number in balances.quiet_shards(window):
-            done += tidy(account_id, number, moment)
-        _mark_swept(window)
+            try:
+                done += tidy(account_id, number, moment)
+            except Exception:  # one shard that cannot be tidied stops no other's release
+                failed += 1
+                logging.getLogger(__name__).warning("tidying a balance shard failed", exc_info=True)
+        if not failed:  # the next sweep starts again from the first window with a failed shard
+            _mark_swept(window)
+    if failed:  # the sweeper's run fails (its alarm), after doing all it could
+        raise ShardsNotTidied(failed, done)
     return done
+
+
+class ShardsNotTidied(Exception):
+    """Some shards of a window could not be tidied (logged); the rest were (`done`)."""
+
+    def __init__(self, failed: int, done: Tidied) -> None:
+        super().__init__(f"{failed} balance shards could not be tidied")
+        self.done = done
 
 
 def _settle_pending(account_id: str, number: int, window: int) -> Tidied:

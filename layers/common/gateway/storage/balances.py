@@ -30,6 +30,7 @@ from gateway.storage import dynamo, layout
 SEEN_SLOTS = 8
 WINDOW = "w"  # held map keys: w{window}
 ZERO = {"N": "0"}
+FOLD_DAYS_PER_WRITE = 50  # days folded by one update (its expressions stay far below DynamoDB's 4 KB)
 
 
 def window_name(window: int) -> str:
@@ -260,10 +261,14 @@ class BalanceRepository(dynamo.TableRepository):
         return True
 
     def fold(self, shard: Shard, days: list[str]) -> bool:
-        """Old days' charges folded into `charged_before`, keeping the item small. False when they
-        changed meanwhile."""
-        if not days:
-            return True
+        """Old days' charges folded into `charged_before`, keeping the item small, FOLD_DAYS_PER_WRITE
+        at a time (an expression is at most 4 KB). False when they changed meanwhile."""
+        for start in range(0, len(days), FOLD_DAYS_PER_WRITE):
+            if not self._fold(shard, days[start : start + FOLD_DAYS_PER_WRITE]):
+                return False
+        return True
+
+    def _fold(self, shard: Shard, days: list[str]) -> bool:
         names = {f"#d{n}": day for n, day in enumerate(days)}
         values = {f":d{n}": {"N": str(shard.charged[day])} for n, day in enumerate(days)}
         values[":sum"] = {"N": str(sum(shard.charged[day] for day in days))}
@@ -293,14 +298,9 @@ class BalanceRepository(dynamo.TableRepository):
                 "KeyConditionExpression": "gsi3pk = :pk",
                 "ExpressionAttributeValues": {":pk": {"S": layout.holds_pk(window, spread)}},
             }
-            while True:
-                page = self.db.query(**params)
-                for item in page.get("Items", []):
-                    account_id, _, number = item["gsi3sk"]["S"].rpartition("#")
-                    found.append((account_id, int(number)))
-                if "LastEvaluatedKey" not in page:
-                    break
-                params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            for item in self.db.query_all(**params):
+                account_id, _, number = item["gsi3sk"]["S"].rpartition("#")
+                found.append((account_id, int(number)))
         return found
 
     def get(self, account_id: str, shard: int) -> Shard | None:

@@ -305,7 +305,7 @@ class CreditRepository(dynamo.TableRepository):
 
     def pending_in(self, account_id: str, shard: int, window: int) -> list[Reservation]:
         """Holds of the window whose settlement failed, each with the charge it kept (`pending`)."""
-        answer = self.db.query(
+        items = self.db.query_all(
             TableName=self.table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :window)",
             ExpressionAttributeValues={
@@ -314,7 +314,7 @@ class CreditRepository(dynamo.TableRepository):
             },
             ConsistentRead=True,
         )
-        return [Reservation.from_item(dynamo.from_item(item), recorded=False) for item in answer.get("Items", [])]
+        return [Reservation.from_item(dynamo.from_item(item), recorded=False) for item in items]
 
     def drop_pending(self, reservation: Reservation) -> None:
         """Remove the hold's pending item, if any (its charge settled otherwise)."""

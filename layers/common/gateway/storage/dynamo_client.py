@@ -156,6 +156,16 @@ class DynamoClient:
     def query(self, **params: Any) -> dict[str, Any]:
         return self.call("Query", params)
 
+    def query_all(self, **params: Any) -> list[dict[str, Any]]:
+        """Every item the query matches, page after page (a page stops at 1 MB)."""
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.query(**params)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            params = {**params, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+
     def scan(self, **params: Any) -> dict[str, Any]:
         return self.call("Scan", params)
 
