@@ -67,6 +67,7 @@ class _Translatable(_Open):
     tool_choice: str | _ToolChoice | None = None
     reasoning_effort: str | None = None
     response_format: _ResponseFormat | None = None
+    modalities: list[str] | None = None
 
 
 _SHAPE = TypeAdapter(_Translatable)

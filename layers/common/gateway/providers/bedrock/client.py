@@ -9,7 +9,9 @@ canonical (Chat only).
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn
@@ -39,8 +41,10 @@ def runtime_client(region: str, endpoint_url: str | None = None) -> Any:
             from botocore.config import Config
 
             config = Config(
-                # two attempts in all; in this dict botocore's `max_attempts` would count retries only
-                retries={"mode": "standard", "total_max_attempts": 2},
+                # botocore's retries would send a call that timed out reading again (a second
+                # generation, billed): a throttled call is retried once by `_call`, and the gateway's
+                # fallbacks try the next candidate on any other failure
+                retries={"mode": "standard", "total_max_attempts": 1},
                 read_timeout=settings.upstream_timeout_seconds,
                 connect_timeout=settings.upstream_connect_timeout_seconds,
                 max_pool_connections=50,
@@ -68,7 +72,7 @@ class BedrockClient:
         self._client = runtime
 
     async def complete(self, body: ChatRequest, model: str) -> ChatCompletion:
-        payload = await anyio.to_thread.run_sync(self._call, "converse", request.converse_request(body, model))
+        payload = await self._abandonable("converse", request.converse_request(body, model))
         return response.converse_response(payload, model)
 
     def stream(self, body: ChatRequest, model: str) -> Events:
@@ -81,7 +85,7 @@ class BedrockClient:
         The iterator raises UpstreamFailure (UpstreamTimeout) when the stream breaks; closing it, or
         leaving the context, closes the HTTP stream.
         """
-        answer = await anyio.to_thread.run_sync(self._call, "converse_stream", request.converse_request(body, model))
+        answer = await self._abandonable("converse_stream", request.converse_request(body, model))
         stream = answer.get("stream")
         if stream is None:
             raise UpstreamFailure("Amazon Bedrock answered without an event stream", status=502)
@@ -98,12 +102,50 @@ class BedrockClient:
             self._client = runtime_client(self.region, self.endpoint_url)
         return self._client
 
-    def _call(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    async def _abandonable(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The call in a worker thread that a deadline (or a client gone) does not wait for: boto3
+        cannot be interrupted, so the request ends now and the thread finishes alone. A stream that
+        opens after the request was left is closed, by whichever side is last."""
+        lock, left, answered = threading.Lock(), threading.Event(), []
+
+        def call() -> dict[str, Any]:
+            answer = self._call(operation, arguments)
+            with lock:
+                if left.is_set():
+                    _close(answer.get("stream"))
+                answered.append(answer)
+            return answer
+
         try:
-            answer: dict[str, Any] = getattr(self._runtime(), operation)(**arguments)
-        except Exception as error:
-            _raise_failure(error)
-        return answer
+            return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        except BaseException:
+            with lock:
+                left.set()
+                for answer in answered:  # it came back as the request was left
+                    _close(answer.get("stream"))
+            raise
+
+    def _call(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        for attempt in range(THROTTLED_ATTEMPTS):
+            try:
+                answer: dict[str, Any] = getattr(self._runtime(), operation)(**arguments)
+            except Exception as error:
+                if _throttled(error) and attempt < THROTTLED_ATTEMPTS - 1:
+                    time.sleep(random.uniform(0, THROTTLED_PAUSE_SECONDS))  # Bedrock made nothing: ask again
+                    continue
+                _raise_failure(error)
+            return answer
+        raise AssertionError("unreachable")
+
+
+THROTTLED_ATTEMPTS = 2
+THROTTLED_PAUSE_SECONDS = 0.5
+
+
+def _throttled(error: Exception) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == "ThrottlingException"
 
 
 async def _events(stream: Any, translator: response.StreamTranslator) -> AsyncIterator[StreamEvent]:

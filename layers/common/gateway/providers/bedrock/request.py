@@ -67,10 +67,10 @@ def converse_request(body: Mapping[str, Any], model_id: str) -> dict[str, Any]:
         limit = inference.get("maxTokens")
         if limit is None:
             inference["maxTokens"] = budget + ANSWER_ROOM
-        elif limit <= budget:
-            param = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+        elif limit <= budget:  # no param: each format names the two limits its own way
             raise InvalidRequest(
-                f"`{param}` ({limit}) must be larger than the reasoning budget ({budget} tokens).", param=param
+                f"The reasoning budget ({budget} tokens) must be smaller than the output token limit ({limit}: "
+                "the request's, at most the model's)."
             )
         request["additionalModelRequestFields"] = {"thinking": thinking}
     if inference:
