@@ -38,7 +38,7 @@ TraceId = Annotated[str, Path(max_length=128)]
 CodeId = Annotated[str, Path(max_length=64)]
 ModelId = Annotated[str, Path(max_length=256)]
 Name = Annotated[str, Path(max_length=64)]  # a channel's id, a price group's name
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)]
 Json = Annotated[JsonObject, Body()]
 
 

@@ -178,3 +178,13 @@ def test_only_management_keys_manage_own_keys(gateway_url, own, account):
         f"{gateway_url}/api/v1/provider-keys/{own.provider}", headers={"Authorization": f"Bearer {owner.key}"}
     )
     assert missing.status_code == 404
+
+
+def test_a_short_own_key_is_not_shown_whole_in_listings(gateway_url, own, account):
+    owner, _ = account
+    short = "k9Z2"
+    assert register(gateway_url, owner.key, own.provider, short).status_code == 200
+    listed = httpx.get(f"{gateway_url}/api/v1/provider-keys", headers={"Authorization": f"Bearer {owner.key}"})
+    assert listed.status_code == 200
+    assert short not in listed.text
+    assert [key["key_hint"] for key in listed.json()["data"]] == ["...****"]

@@ -30,6 +30,8 @@ OWN_KEY_KINDS = frozenset({"openai", "anthropic", "gemini"})
 _plain: dict[tuple[str, str, int], tuple[float, str]] = {}
 _lock = threading.Lock()
 
+HINTED_LENGTH = 16  # a key's last 4 characters are shown only when they are a small part of it
+
 
 def set_key(principal: Principal, provider: str, key: str) -> dict[str, Any]:
     """Register (or replace) the account's key for `provider`; answers its view, never the key."""
@@ -41,7 +43,7 @@ def set_key(principal: Principal, provider: str, key: str) -> dict[str, Any]:
         account_id=principal.account_id,
         provider=provider,
         ciphertext=_encrypt(key_id, key, principal.account_id, provider),
-        hint=key[-4:],
+        hint=key[-4:] if len(key) >= HINTED_LENGTH else "",
         created_at=now_iso(),
     )
     if not stores().profiles.put_key(record):

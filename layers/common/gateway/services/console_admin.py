@@ -63,6 +63,7 @@ def mint_codes(act: Action, body: CodeMint) -> dict[str, Any]:
         subject=batch,
         amount=amount,
         detail=detail,
+        request=body.model_dump(mode="json"),
     )
     minted = done.result or {"codes": [], "data": []}
     return {"codes": minted["codes"], **_answer(done, minted["data"])}
@@ -105,6 +106,7 @@ def create_model(act: Action, spec: Mapping[str, Any]) -> dict[str, Any]:
         lambda also: catalog_admin.create_model(spec, also=also),
         subject=_subject(spec.get("id")),
         detail=_values(pricing, "pricing.") if isinstance(pricing := spec.get("pricing"), Mapping) else None,
+        request=spec,
     )
     data = done.result if done.result is not None else catalog_admin.get_model(str(spec.get("id")))
     return _answer(done, data, version=_version())
@@ -119,6 +121,7 @@ def update_model(act: Action, model_id: str, patch: Mapping[str, Any]) -> dict[s
         lambda also: catalog_admin.update_model(model_id, patch, also=also),
         subject=model_id[:SUBJECT_CHARS],
         detail=_values(_changes(ModelEntry, before, catalog_admin.model_input(patch))),
+        request=[model_id, patch],
     )
     data = done.result if done.result is not None else catalog_admin.get_model(model_id)
     return _answer(done, data, version=_version())
@@ -156,6 +159,7 @@ def create_channel(act: Action, spec: Mapping[str, Any], api_key: str | None) ->
         lambda also: channel_admin.create_channel(spec, api_key, also=also),
         subject=_subject(spec.get("id")),
         detail=_names(spec, api_key),
+        request=[spec, api_key],
     )
     data = done.result if done.result is not None else channel_admin.get_channel(str(spec.get("id")))
     return _answer(done, data, version=_version())
@@ -169,6 +173,7 @@ def update_channel(act: Action, channel_id: str, patch: Mapping[str, Any], api_k
         lambda also: channel_admin.update_channel(channel_id, patch, api_key, also=also),
         subject=channel_id[:SUBJECT_CHARS],
         detail=_names(_changes(Channel, before, patch), api_key),
+        request=[channel_id, patch, api_key],
     )
     data = done.result if done.result is not None else channel_admin.get_channel(channel_id)
     return _answer(done, data, version=_version())
@@ -191,6 +196,7 @@ def put_group(act: Action, name: str, spec: Mapping[str, Any]) -> dict[str, Any]
         lambda also: channel_admin.put_group(name, spec, also=also),
         subject=name[:SUBJECT_CHARS],
         detail=_values(spec),
+        request=[name, spec],
     )
     data = done.result if done.result is not None else _group(name)
     return _answer(done, data, version=_version())

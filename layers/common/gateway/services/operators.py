@@ -6,6 +6,7 @@ the same transaction as the change itself; an action retried with its Idempotenc
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
@@ -167,14 +168,17 @@ def recorded(
     amount: int | None = None,
     note: str = "",
     detail: str | None = None,
+    request: Any = None,
 ) -> Recorded[T]:
     """Do an action with its operator log entry: `write` makes the change with the entry's Put among
     the items of its transaction. Done before under the same Idempotency-Key: nothing is written again
-    (a different action under that key is a 409)."""
+    (a different action under that key, or the same one asked with other values, `request`, is a 409)."""
     entry = _entry(operator, action, account_id, idempotency_key, trace_id, amount=amount, note=note)
     entry |= {"subject": subject, "detail": detail[:DETAIL_CHARS] if detail else None}
+    if request is not None:
+        entry["request_hash"] = request_hash(request)
     repository = _repository()
-    done = repository.get_action(entry["action_id"]) if idempotency_key else None
+    done = repository.get_action(entry["action_id"]) if idempotency_key is not None else None
     if done is None:
         try:
             return Recorded(write([repository.log_entry(entry)]), _action_view(entry))
@@ -261,7 +265,7 @@ def _entry(
     is sent: a retried submit finds its entry and does nothing twice."""
     action_id = (
         hashlib.sha256(f"{operator.sub}:{idempotency_key}".encode()).hexdigest()[:32]
-        if idempotency_key
+        if idempotency_key is not None
         else secrets.token_hex(16)
     )
     return {
@@ -284,13 +288,26 @@ def _replayed(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def _same_action(done: dict[str, Any] | None, entry: dict[str, Any]) -> dict[str, Any]:
-    """The logged action an Idempotency-Key led to, when it is this same action; else a 409."""
-    same = done is not None and all(
-        done.get(name) == entry.get(name) for name in ("action", "account_id", "operator_sub", "amount", "subject")
+    """The logged action an Idempotency-Key led to, when it is this same action (asked with the same
+    values, when they are known: a subject may be made at the time, as a code batch's default name);
+    else a 409."""
+    compared = (
+        "action",
+        "account_id",
+        "operator_sub",
+        "amount",
+        "request_hash" if "request_hash" in entry else "subject",
     )
+    same = done is not None and all(done.get(name) == entry.get(name) for name in compared)
     if not same or done is None:
         raise Conflict("This Idempotency-Key was already used for another action.")
     return done
+
+
+def request_hash(request: Any) -> str:
+    """What an action was asked, as a hash (it may hold a channel's key): a retry under the same
+    Idempotency-Key must ask the same."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 def _action_view(entry: dict[str, Any]) -> dict[str, Any]:

@@ -44,7 +44,7 @@ class ProviderKey:
     created_at: str
 
     def view(self) -> dict[str, Any]:
-        return {"provider": self.provider, "key_hint": f"...{self.hint}", "created_at": self.created_at}
+        return {"provider": self.provider, "key_hint": f"...{self.hint or '****'}", "created_at": self.created_at}
 
 
 class ProfileRepository(dynamo.TableRepository):
