@@ -93,13 +93,23 @@
     save({ idToken: result.IdToken, refreshToken: result.RefreshToken, email });
   }
 
+  /** A new ID token from the refresh token; a refused one (revoked, expired: Cognito's 400) ends the
+      session (401 "session"), while a network failure or a fault of Cognito's may be retried. */
   async function refresh() {
     if (!session || !session.refreshToken) throw new ApiError(401, "session", "");
-    const answer = await cognito("InitiateAuth", {
-      AuthFlow: "REFRESH_TOKEN_AUTH",
-      AuthParameters: { REFRESH_TOKEN: session.refreshToken },
-    });
-    save({ ...session, idToken: answer.AuthenticationResult.IdToken });
+    let answer;
+    try {
+      answer = await cognito("InitiateAuth", {
+        AuthFlow: "REFRESH_TOKEN_AUTH",
+        AuthParameters: { REFRESH_TOKEN: session.refreshToken },
+      });
+    } catch (error) {
+      if (error.status === 0 || error.status >= 500) throw error;
+      throw new ApiError(401, "session", "");
+    }
+    const result = answer.AuthenticationResult;
+    if (!result || !result.IdToken) throw new ApiError(401, "session", "");
+    save({ ...session, idToken: result.IdToken });
   }
 
   async function signOut() {
@@ -114,10 +124,15 @@
     return new ApiError(response.status, error.code || `HTTP${response.status}`, error.message || response.statusText, error.param);
   }
 
-  /** A call to the console's API; the token is refreshed when it nears its end or was refused as expired. */
+  /** A call to the console's API; the token is refreshed when it nears its end (a refused refresh ends
+      the session; an unreachable Cognito leaves the token to its end) or was refused as expired. */
   async function call(method, path, body, headers) {
     if (!session) throw new ApiError(401, "session", "");
-    if (expiry(session.idToken) - Date.now() < REFRESH_MARGIN_MS) await refresh().catch(() => undefined);
+    if (expiry(session.idToken) - Date.now() < REFRESH_MARGIN_MS) {
+      await refresh().catch((error) => {
+        if (error.status === 401) throw error;
+      });
+    }
     for (let attempt = 0; attempt < 2; attempt += 1) {
       let response;
       try {

@@ -18,7 +18,12 @@
   function route() {
     const raw = window.location.hash.replace(/^#\/?/, "");
     const [path, search] = raw.split("?");
-    const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+    let parts;
+    try {
+      parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+    } catch (_error) {
+      return { page: "overview", arg: "", params: {} }; // a link cut in an escape (%E0%A4%A)
+    }
     let page = parts[0] || "overview";
     let rest = parts.slice(1);
     if (page === "admin" && parts[1]) {
@@ -45,12 +50,14 @@
     return t("err.generic", { message: String(error && error.message ? error.message : error) });
   }
 
+  /** The session ended (its refresh refused, revoked, expired): the sign-in screen says so. */
+  function ended() {
+    return api.signOut().finally(() => start(t("err.session")));
+  }
+
   function fail(error) {
     if (error instanceof api.ApiError && error.status === 401) {
-      api.signOut().finally(() => {
-        toast(t("err.session"), "error");
-        start();
-      });
+      ended();
       return;
     }
     toast(message(error), "error");
@@ -237,7 +244,7 @@
     if (api.signedIn && me) show().catch(fail);
   }
 
-  async function start() {
+  async function begin(notice) {
     document.title = t("app.title");
     root().setAttribute("aria-busy", "true");
     try {
@@ -250,21 +257,26 @@
       me = null;
       catalogCache = null;
       clear(document.getElementById("toasts")); // nothing of the last session stays on screen
-      render(authScreen("signIn"));
+      render(authScreen("signIn", "", notice));
       return;
     }
     try {
       await loadMe(true);
     } catch (error) {
       if (error instanceof api.ApiError && error.status === 401) {
-        await api.signOut();
-        render(authScreen("signIn", "", t("err.session")));
+        await ended();
         return;
       }
       render(h("main", { class: "auth", id: "main" }, alertBox(message(error))));
       return;
     }
     await show();
+  }
+
+  /** The console from the start (signed out: the sign-in screen, with `notice`); what fails on the way is
+      said, never left as "Loading…". */
+  function start(notice) {
+    return begin(notice).catch((error) => render(h("main", { class: "auth", id: "main" }, alertBox(message(error)))));
   }
 
   window.GW.app = { go, refresh, fail, message, header, me: loadMe, catalog };
