@@ -7,7 +7,9 @@
   const { h, add, amount, field, number, credits, dateTime, day, isoDay, table, badge, card, toast } = window.GW.dom;
   const api = window.GW.api;
   const charts = window.GW.charts;
+  const filters = window.GW.filters;
   const app = () => window.GW.app;
+  const PLATFORM_DAYS = 93; // the longest range of the platform's totals
 
   function statusBadge(account) {
     return account.disabled ? badge(t("admin.disabled"), "bad") : badge(t("admin.enabled"), "ok");
@@ -168,19 +170,11 @@
   }
 
   async function platform(main, _arg, params) {
-    const data = await api.get("admin/totals", { date_from: params.date_from || isoDay(-29), date_to: params.date_to || isoDay(0) });
-    const form = h("form", { class: "filters", role: "search" },
-      field(t("common.from"), h("input", { type: "date", name: "date_from", value: data.date_from })),
-      field(t("common.to"), h("input", { type: "date", name: "date_to", value: data.date_to })),
-      h("button", { type: "submit", class: "primary" }, t("common.apply")));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      app().go("admin/platform", "", { date_from: form.elements.date_from.value, date_to: form.elements.date_to.value });
-    });
+    add(main, app().header(t("admin.platform")), filters.filterForm("admin/platform", filters.dateInputs(params), PLATFORM_DAYS));
+    const data = await filters.fetched(main, api.get("admin/totals", { date_from: params.date_from || isoDay(-29), date_to: params.date_to || isoDay(0) }));
+    if (!data) return;
     const points = (of) => data.by_day.map((row) => ({ label: day(row.date), title: row.date, value: of(row) }));
-    add(main, 
-      app().header(t("admin.platform")),
-      form,
+    add(main,
       h("div", { class: "cards" },
         card(t("usage.requests"), number(data.total_requests, 0)),
         card(t("usage.errors"), number(data.total_errors, 0)),

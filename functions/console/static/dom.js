@@ -68,9 +68,11 @@
     return number(value, 6);
   }
 
+  /** A moment in UTC, saying so: the days of the filters and charts are UTC days (the ledger's). */
   function dateTime(iso) {
     if (!iso) return "—";
-    return new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+    const time = new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(new Date(iso));
+    return t("common.utc", { time });
   }
 
   function day(iso) {

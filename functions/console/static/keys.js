@@ -57,7 +57,7 @@
       { class: "form", novalidate: false },
       field(t("keys.name"), name),
       field(t("keys.kind"), kind),
-      h("div", { class: "row" }, field(t("keys.limit"), limit, t("keys.limitHint")), field(t("keys.reset"), reset)),
+      h("div", { class: "row" }, field(t("keys.limit"), limit, t("keys.limitHint")), field(t("keys.reset"), reset, t("keys.resetHint"))),
       field(t("keys.rate"), rate),
       h("details", { class: "allow" }, h("summary", null, `${t("keys.models")} / ${t("keys.providers")}`),
         checkboxes(t("keys.models"), "allowed_models", catalog.models, t("keys.allowHint")),

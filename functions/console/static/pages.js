@@ -6,6 +6,7 @@
   const { h, add, amount, field, number, credits, dateTime, day, isoDay, table, badge, card, copy, clear } = window.GW.dom;
   const api = window.GW.api;
   const charts = window.GW.charts;
+  const { dateInputs, select, filterForm, fetched } = window.GW.filters;
   const app = () => window.GW.app;
 
   async function overview(main) {
@@ -68,31 +69,6 @@
     return form;
   }
 
-  /** Filters as a GET-style form whose values go into the page's address (#/page?name=value). */
-  function filterForm(page, params, controls) {
-    const form = h("form", { class: "filters", role: "search" }, controls, h("button", { type: "submit", class: "primary" }, t("common.apply")));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const values = {};
-      for (const control of form.elements) if (control.name && control.value) values[control.name] = control.value;
-      app().go(page, "", values);
-    });
-    return form;
-  }
-
-  function dateInputs(params) {
-    return [
-      field(t("common.from"), h("input", { type: "date", name: "date_from", value: params.date_from || isoDay(-29) })),
-      field(t("common.to"), h("input", { type: "date", name: "date_to", value: params.date_to || isoDay(0) })),
-    ];
-  }
-
-  function select(name, label, values, current, anyLabel, labelOf) {
-    return field(label, h("select", { name },
-      h("option", { value: "" }, anyLabel || t("common.all")),
-      values.map((value) => h("option", { value, selected: value === current }, labelOf ? labelOf(value) : value))));
-  }
-
   async function keyChoices() {
     const keys = await api.get("keys");
     return keys.data;
@@ -115,7 +91,15 @@
   async function usage(main, _arg, params) {
     const [catalog, keys] = await Promise.all([app().catalog(), keyChoices()]);
     const keyName = Object.fromEntries(keys.map((k) => [k.hash, `${k.name} (${k.key_prefix}…)`]));
-    const data = await api.get("usage", { date_from: params.date_from || isoDay(-29), date_to: params.date_to || isoDay(0), model: params.model, key: params.key });
+    add(main,
+      app().header(t("usage.title")),
+      filterForm("usage", [
+        ...dateInputs(params),
+        select("model", t("usage.model"), catalog.models, params.model),
+        select("key", t("usage.key"), keys.map((k) => k.hash), params.key, null, (hash) => keyName[hash]),
+      ]));
+    const data = await fetched(main, api.get("usage", { date_from: params.date_from || isoDay(-29), date_to: params.date_to || isoDay(0), model: params.model, key: params.key }));
+    if (!data) return;
     const metric = h("select", { name: "metric", id: "usage-metric" }, Object.entries(METRICS).map(([value, m]) => h("option", { value }, m.label())));
     const chartArea = h("div", { class: "charts" });
     const byDay = new Map(data.by_day.map((row) => [row.date, row]));
@@ -135,13 +119,7 @@
       { label: t("usage.tokens"), cell: (r) => number(r.tokens, 0), numeric: true },
       { label: t("usage.credits"), cell: (r) => credits(r.credits), numeric: true },
     ];
-    add(main, 
-      app().header(t("usage.title")),
-      filterForm("usage", params, [
-        ...dateInputs(params),
-        select("model", t("usage.model"), catalog.models, params.model),
-        select("key", t("usage.key"), keys.map((k) => k.hash), params.key, null, (hash) => keyName[hash]),
-      ]),
+    add(main,
       h("div", { class: "cards" },
         card(t("usage.requests"), number(data.total_requests, 0)),
         card(t("usage.errors"), number(data.total_errors, 0)),
@@ -169,13 +147,23 @@
     const [catalog, keys] = await Promise.all([app().catalog(), keyChoices()]);
     const keyName = Object.fromEntries(keys.map((k) => [k.hash, `${k.name} (${k.key_prefix}…)`]));
     const query = { status: params.status, model: params.model, key: params.key, date_from: params.date_from || isoDay(-29), date_to: params.date_to || isoDay(0), page_size: 25 };
-    const first = await api.get("traces", query);
     const finder = h("input", { name: "trace_id", required: true, placeholder: "gen-…", autocomplete: "off", spellcheck: "false", maxlength: 128 });
     const find = h("form", { class: "filters", role: "search" }, field(t("traces.find"), finder), h("button", { type: "submit", class: "primary" }, t("traces.open")));
     find.addEventListener("submit", (event) => {
       event.preventDefault();
       if (finder.value.trim()) app().go("traces", finder.value.trim());
     });
+    add(main,
+      app().header(t("traces.title")),
+      find,
+      filterForm("traces", [
+        select("status", t("traces.status"), ["success", "error", "expired"], params.status, t("common.any"), (s) => t(`traces.status.${s}`)),
+        select("model", t("usage.model"), catalog.models, params.model),
+        select("key", t("usage.key"), keys.map((k) => k.hash), params.key, null, (hash) => keyName[hash]),
+        ...dateInputs(params),
+      ]));
+    const first = await fetched(main, api.get("traces", query));
+    if (!first) return undefined;
     const columns = [
       { label: t("traces.time"), cell: (r) => dateTime(r.created_at) },
       { label: t("traces.traceId"), cell: (r) => traceLink(r.trace_id) },
@@ -202,15 +190,7 @@
         body.append(...extra);
       }
     });
-    add(main, 
-      app().header(t("traces.title")),
-      find,
-      filterForm("traces", params, [
-        select("status", t("traces.status"), ["success", "error", "expired"], params.status, t("common.any"), (s) => t(`traces.status.${s}`)),
-        select("model", t("usage.model"), catalog.models, params.model),
-        select("key", t("usage.key"), keys.map((k) => k.hash), params.key, null, (hash) => keyName[hash]),
-        ...dateInputs(params),
-      ]),
+    add(main,
       list,
       h("div", { class: "actions" }, more)
     );
