@@ -4,7 +4,7 @@
 "use strict";
 (function () {
   const { t } = window.GW.i18n;
-  const { h, add, amount, field, number, credits, dateTime, day, isoDay, table, badge, card, toast } = window.GW.dom;
+  const { h, add, amount, clear, field, number, credits, dateTime, day, isoDay, table, badge, card, toast } = window.GW.dom;
   const api = window.GW.api;
   const charts = window.GW.charts;
   const filters = window.GW.filters;
@@ -174,15 +174,19 @@
     const data = await filters.fetched(main, api.get("admin/totals", { date_from: params.date_from || isoDay(-29), date_to: params.date_to || isoDay(0) }));
     if (!data) return;
     const points = (of) => data.by_day.map((row) => ({ label: day(row.date), title: row.date, value: of(row) }));
+    const chartArea = h("div", { class: "charts" });
+    const draw = () => clear(chartArea).append(
+      charts.columns(t("usage.chartDay", { metric: t("usage.credits") }), points((r) => r.credits), credits),
+      charts.columns(t("usage.chartDay", { metric: t("usage.requests") }), points((r) => r.requests), (v) => number(v, 0)));
+    draw();
+    charts.redrawOnResize(chartArea, draw);
     add(main,
       h("div", { class: "cards" },
         card(t("usage.requests"), number(data.total_requests, 0)),
         card(t("usage.errors"), number(data.total_errors, 0)),
         card(t("usage.tokens"), number(data.total_tokens, 0)),
         card(t("usage.credits"), credits(data.total_credits))),
-      h("div", { class: "charts" },
-        charts.columns(t("usage.chartDay", { metric: t("usage.credits") }), points((r) => r.credits), credits),
-        charts.columns(t("usage.chartDay", { metric: t("usage.requests") }), points((r) => r.requests), (v) => number(v, 0))),
+      chartArea,
       h("details", { class: "panel" }, h("summary", null, t("common.showTable")),
         table(t("usage.byDay"), [
           { label: t("usage.date"), cell: (r) => r.date },

@@ -112,6 +112,7 @@
       );
     };
     metric.addEventListener("change", draw);
+    charts.redrawOnResize(chartArea, draw);
     const summaryColumns = (first) => [
       first,
       { label: t("usage.requests"), cell: (r) => number(r.requests, 0), numeric: true },
