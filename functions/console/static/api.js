@@ -83,6 +83,15 @@
     return cognito("ResendConfirmationCode", { Username: email });
   }
 
+  /** A code to the account's verified e-mail (the pool answers the same for an unknown one). */
+  function forgotPassword(email) {
+    return cognito("ForgotPassword", { Username: email });
+  }
+
+  function resetPassword(email, code, password) {
+    return cognito("ConfirmForgotPassword", { Username: email, ConfirmationCode: code, Password: password });
+  }
+
   async function signIn(email, password) {
     const answer = await cognito("InitiateAuth", {
       AuthFlow: "USER_PASSWORD_AUTH",
@@ -187,6 +196,8 @@
     signUp,
     confirm,
     resend,
+    forgotPassword,
+    resetPassword,
     signIn,
     signOut,
     call,

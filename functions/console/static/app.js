@@ -95,37 +95,57 @@
     return h("div", { class: "toolbar-buttons" }, language, theme, extra);
   }
 
-  /* Signed out: sign in, sign up, confirm. */
+  /* Signed out: sign in, sign up, confirm the e-mail, and a forgotten password (a code sent to the
+     account's verified e-mail, then the code and a new password). */
   function authScreen(mode, email, notice) {
     const config = api.config;
     const box = h("main", { class: "auth", id: "main", tabindex: -1 });
     const error = h("div", { class: "form-error", role: "alert" });
+    const choosing = mode === "signUp" || mode === "reset"; // a new password
     const emailInput = h("input", { type: "email", name: "email", required: true, autocomplete: "username", value: email || "", id: "auth-email" });
-    const passwordInput = h("input", { type: "password", name: "password", required: true, minlength: mode === "signUp" ? 10 : null, autocomplete: mode === "signUp" ? "new-password" : "current-password", id: "auth-password" });
+    const passwordInput = h("input", { type: "password", name: "password", required: true, minlength: choosing ? 10 : null, autocomplete: choosing ? "new-password" : "current-password", id: "auth-password" });
     const codeInput = h("input", { name: "code", required: true, inputmode: "numeric", autocomplete: "one-time-code", maxlength: 10, id: "auth-code" });
     const submit = h("button", { type: "submit", class: "primary", id: "auth-submit" });
     const form = h("form", { class: "form" });
     const switchTo = (next) => () => render(authScreen(next, emailInput.value));
+    const link = (next, words, id) => h("button", { type: "button", class: "link", id, onclick: switchTo(next) }, words);
+    const resendWith = (send) => {
+      const resend = h("button", { type: "button", class: "link", id: "auth-resend" }, t("auth.resend"));
+      resend.addEventListener("click", () => send(email).then(() => toast(t("auth.resent")), (e) => (error.textContent = message(e))));
+      return resend;
+    };
     let title;
     if (mode === "confirm") {
       title = t("auth.confirmTitle");
       submit.textContent = t("auth.submitConfirm");
-      const resend = h("button", { type: "button", class: "link" }, t("auth.resend"));
-      resend.addEventListener("click", () => api.resend(email).then(() => toast(t("auth.resent")), (e) => (error.textContent = message(e))));
-      add(form, h("p", null, t("auth.confirmText", { email })), field(t("auth.code"), codeInput), error, submit, resend);
+      add(form, h("p", null, t("auth.confirmText", { email })), field(t("auth.code"), codeInput), error, submit, resendWith(api.resend));
+    } else if (mode === "forgot") {
+      title = t("auth.forgotTitle");
+      submit.textContent = t("auth.submitForgot");
+      add(form, h("p", null, t("auth.forgotText")), field(t("auth.email"), emailInput), error, submit, link("signIn", t("auth.backToSignIn"), "to-sign-in"));
+    } else if (mode === "reset") {
+      title = t("auth.resetTitle");
+      submit.textContent = t("auth.submitReset");
+      add(form, h("p", null, t("auth.resetText", { email })),
+        field(t("auth.code"), codeInput),
+        field(t("auth.newPassword"), passwordInput, t("auth.passwordHint")),
+        error, submit, resendWith(api.forgotPassword), link("signIn", t("auth.backToSignIn"), "to-sign-in"));
     } else {
       title = mode === "signUp" ? t("auth.signUp") : t("auth.signIn");
       submit.textContent = mode === "signUp" ? t("auth.submitSignUp") : t("auth.submitSignIn");
-      add(form, 
+      add(form,
         notice ? h("p", { class: "notice", role: "status" }, notice) : null,
         field(t("auth.email"), emailInput),
         field(t("auth.password"), passwordInput, mode === "signUp" ? t("auth.passwordHint") : null),
         error,
         submit
       );
-      if (mode === "signUp") add(form, h("button", { type: "button", class: "link", onclick: switchTo("signIn") }, t("auth.toSignIn")));
-      else if (config.self_sign_up) add(form, h("button", { type: "button", class: "link", id: "to-sign-up", onclick: switchTo("signUp") }, t("auth.toSignUp")));
-      else add(form, h("p", { class: "hint" }, t("auth.noSignUp")));
+      if (mode === "signUp") add(form, link("signIn", t("auth.toSignIn")));
+      else {
+        add(form, link("forgot", t("auth.forgot"), "to-forgot"));
+        if (config.self_sign_up) add(form, link("signUp", t("auth.toSignUp"), "to-sign-up"));
+        else add(form, h("p", { class: "hint" }, t("auth.noSignUp")));
+      }
     }
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -143,6 +163,16 @@
           render(authScreen("signIn", address, t("auth.confirmed")));
           return;
         }
+        if (mode === "forgot") {
+          await api.forgotPassword(address);
+          render(authScreen("reset", address));
+          return;
+        }
+        if (mode === "reset") {
+          await api.resetPassword(address, codeInput.value.trim(), passwordInput.value);
+          render(authScreen("signIn", address, t("auth.passwordChanged")));
+          return;
+        }
         await api.signIn(address, passwordInput.value);
         start();
       } catch (failure) {
@@ -150,7 +180,8 @@
           render(authScreen("confirm", address));
           return;
         }
-        error.textContent = message(failure);
+        // Cognito's answer to a reset for an account whose e-mail was never confirmed
+        error.textContent = mode === "forgot" && failure.code === "InvalidParameterException" ? t("auth.cannotReset") : message(failure);
         submit.disabled = false;
       }
     });
