@@ -17,5 +17,5 @@ def test_screenshots_of_every_page_were_taken(browser: Browser) -> None:
         "admin-platform", "admin-log", "admin-codes-minted", "admin-codes", "admin-model-error", "admin-model",
         "admin-channel", "admin-channels", "admin-groups", "admin-log-control", "admin-channels-zh-dark",
         "admin-model-phone-zh-dark", "overview-redeemed", "overview-redeem-error", "trace-fallback", "admin-models",
-        "admin-codes-phone-zh-dark",
+        "admin-codes-phone-zh-dark", "password-reset", "usage-chart-phone",
     } <= names  # fmt: skip
