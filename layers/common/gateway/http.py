@@ -33,6 +33,7 @@ from gateway.ids import new_trace_id
 from gateway.observability import adopt_trace_header, emit_cold_start, emit_count, logger
 from gateway.routes import Routes, build_all
 from gateway.storage.dynamo_client import DynamoError
+from gateway.storage.errors import StorageUnavailable
 from gateway.web import (
     Depends,
     FastAPI,
@@ -68,6 +69,7 @@ def create_app(*routes: Routes, title: str = "AI Gateway", answers_before_settli
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DynamoError, _storage_error)
+    app.add_exception_handler(StorageUnavailable, _storage_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_api_route("/health", _health, methods=["GET"], include_in_schema=False)
     app.add_middleware(RequestContextMiddleware)
@@ -309,7 +311,10 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _storage_error(request: Request, error: Exception) -> JSONResponse:
-    """DynamoDB throttled or unreachable after the client's retries (a key lookup, say): retry later."""
+    """DynamoDB throttled or unreachable after the client's retries (a key lookup, a transaction's
+    conflicts): retry later. A ValidationException is no outage but a write nothing checked: a bug."""
+    if getattr(error, "code", "") == "ValidationException":
+        return _unexpected(error, request)
     logger().warning("storage unavailable", extra={"code": getattr(error, "code", "")})
     busy = ServiceUnavailable("The gateway's store is busy; retry shortly.", headers={"Retry-After": "1"})
     return _error_response(busy, request)

@@ -48,11 +48,14 @@ def transact_also(db: DynamoClient, items: list[dict[str, Any]], also: list[dict
 
 def transact(db: DynamoClient, items: list[dict[str, Any]]) -> None:
     """All of `items` or none. Raises ConditionsFailed when a condition failed, StorageUnavailable
-    when DynamoDB could not be made to take it."""
+    when DynamoDB could not be made to take it; a ValidationException (items DynamoDB can never take:
+    a bug, or input nobody checked) as it came."""
     for attempt in range(CONFLICT_RETRIES):
         try:
             db.transact_write_items(TransactItems=items)
         except dynamo.DynamoError as error:
+            if error.code == "ValidationException":
+                raise
             if error.code != "TransactionCanceledException":
                 raise StorageUnavailable(str(error)) from error
             codes = dynamo.cancellation_codes(error)
