@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from tests.conftest import TEST_TABLE, balance_of
@@ -131,3 +132,37 @@ def test_bad_arguments_are_refused_before_anything_is_written(gateway_env):
     missing = admin(gateway_env, "model", "show", "ops/nothing-here")
     assert missing.returncode == 1
     assert "No model" in json.loads(missing.stderr)["error"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["catalog", "import", "{missing}"], "Cannot read"),
+        (["model", "create", "--file", "{missing}"], "Cannot read"),
+        (["catalog", "import", "{folder}"], "Cannot read"),
+        (["catalog", "export", "--out", "{nodir}"], "Cannot write"),
+        (["catalog", "import", "{bad_yaml}"], "is not valid YAML (line 2"),
+        (["model", "create", "--file", "{bad_yaml}"], "is not valid YAML (line 2"),
+        (["catalog", "import", "{latin1}"], "is not UTF-8"),
+    ],
+    ids=["import-missing", "create-missing", "import-folder", "export-no-dir", "import-yaml", "create-yaml", "latin1"],
+)
+def test_a_file_it_cannot_read_write_or_parse_is_a_one_line_error(gateway_env, tmp_path, capsys, argv, says):
+    from gateway.admin import main
+    from gateway.storage.stores import stores
+
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("models: [ {id: x\n  pricing: : :\n", encoding="utf-8")
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("display_name: caf\xe9\n".encode("latin-1"))
+    paths = {"missing": tmp_path / "nope.yaml", "folder": tmp_path, "nodir": tmp_path / "no" / "dir.yaml"}
+    paths |= {"bad_yaml": bad_yaml, "latin1": latin1}
+    version = stores().control.version(consistent=True)
+
+    code = main(["--table", TEST_TABLE, *(part.format(**paths) for part in argv)])
+
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert says in json.loads(err)["error"]
+    assert stores().control.version(consistent=True) == version

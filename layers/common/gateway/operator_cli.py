@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.errors import InvalidRequest
+
 COMMANDS = frozenset(
     {"catalog", "model", "provider", "channel", "group", "set-group", "settings", "codes", "redeem-code"}
     | {"create-operator-key", "list-operator-keys", "revoke-operator-key"}
@@ -160,14 +162,16 @@ def _catalog(args: argparse.Namespace) -> Any:
         document = catalog_admin.export()
         if args.out is None:
             return document
-        args.out.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+        try:
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise InvalidRequest(f"Cannot write {args.out}: {error.strerror or error}.") from error
         return {"written": str(args.out), "version": document["version"]}
-    return catalog_admin.import_document(yaml.safe_load(args.file.read_text(encoding="utf-8")), replace=args.replace)
+    return catalog_admin.import_document(read_document(args.file), replace=args.replace)
 
 
 def _model(args: argparse.Namespace) -> Any:
-    import yaml
-
     from gateway.services import catalog_admin
 
     if args.action == "list":
@@ -175,13 +179,30 @@ def _model(args: argparse.Namespace) -> Any:
     if args.action == "show":
         return catalog_admin.get_model(args.id)
     if args.action == "create":
-        return catalog_admin.create_model(yaml.safe_load(args.file.read_text(encoding="utf-8")))
+        return catalog_admin.create_model(read_document(args.file))
     if args.action == "update":
         return catalog_admin.update_model(args.id, args.patch)
     if args.action in ("enable", "disable"):
         return catalog_admin.update_model(args.id, {"enabled": args.action == "enable"})
     catalog_admin.delete_model(args.id)
     return {"id": args.id, "deleted": True}
+
+
+def read_document(path: Path) -> Any:
+    """A YAML (or JSON) file's content; a file it cannot read or parse is the operator's error (a
+    GatewayError: one line, exit 1), not a traceback."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InvalidRequest(f"Cannot read {path}: {error.strerror or error}.") from error
+    except UnicodeDecodeError as error:
+        raise InvalidRequest(f"{path} is not UTF-8 text.") from error
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        at = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
+        raise InvalidRequest(f"{path} is not valid YAML{at}.") from error
 
 
 def _channel(args: argparse.Namespace) -> Any:
