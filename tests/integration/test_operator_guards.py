@@ -187,3 +187,38 @@ def test_the_cli_mints_no_code_that_never_expires_or_expires_past_any_listing(ga
     assert result.returncode != 0
     assert json.loads(result.stderr.strip().splitlines()[-1])["error"].startswith("A code expires in the future")
     assert operator.get("/codes", whole=True)["data"][:1] == before
+
+
+def test_a_patch_nested_deeper_than_any_spec_is_a_400(operator: AdminApi):
+    model = unique("guard/deep")
+    operator.post("/models", model_spec(model))
+    nested = '"x"'
+    for _ in range(990):  # the JSON parser takes it; a recursive merge would not
+        nested = '{"a":' + nested + "}"
+    for path in (f"/models/{model}", "/settings"):
+        response = operator.http.patch(
+            f"/api/admin{path}", content='{"pricing":' + nested + "}", headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400, response.text[:300]
+        assert "nested" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        ({"display_name": "x" * 420_000}, "display_name"),
+        ({"owned_by": "x" * 1_000}, "owned_by"),
+        ({"capabilities": ["tools"] * 65}, "capabilities"),
+        ({"capabilities": ["x" * 65]}, "capabilities.0"),
+        ({"aliases": [f"guard/a{i}" for i in range(65)]}, "aliases"),
+        ({"providers": [{"provider": "fake", "model": "m" * 513}]}, "providers.0.model"),
+        ({"pricing": {"input": "1", "output": "2", "image": {"x" * 120_000: "1"}}}, "pricing"),
+    ],
+    ids=["display-name", "owned-by", "capabilities", "capability", "aliases", "upstream-name", "larger-than-an-item"],
+)
+def test_a_model_too_large_for_the_table_is_a_400_naming_the_field(operator: AdminApi, change, param):
+    version = operator.get("/catalog")["version"]
+    model = unique("guard/big")
+    refused = operator.post("/models", {**model_spec(model), **change}, expect=400)
+    assert refused["error"]["param"].endswith(param), refused["error"]
+    assert operator.get("/catalog")["version"] == version

@@ -118,6 +118,21 @@ def test_merge_patches_merge_objects_remove_nulls_and_replace_the_rest():
     assert spec["pricing"]["input"] == "1"  # the draft's spec is not changed in place
 
 
+def test_a_merge_patch_nested_as_deep_as_allowed_merges_and_one_level_more_is_refused():
+    def nested(levels: int) -> Any:
+        patch: Any = "x"
+        for level in range(levels):
+            patch = {"a": patch} if level % 2 else [patch]
+        return patch
+
+    deepest = nested(catalog_admin.MAX_PATCH_DEPTH)
+    assert merge_patch({}, deepest) == deepest
+    with pytest.raises(InvalidRequest):
+        merge_patch({}, nested(catalog_admin.MAX_PATCH_DEPTH + 1))
+    with pytest.raises(InvalidRequest):
+        merge_patch({}, nested(100_000))  # refused before it is walked: no RecursionError
+
+
 def test_a_stored_spec_round_trips_through_the_catalog_model(control):
     """What `draft()` reads back is what was written (decimals as the strings they were given)."""
     catalog_admin.create_model(

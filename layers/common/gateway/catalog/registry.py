@@ -18,6 +18,7 @@ from gateway.money import PRICE_PLACES, ceil_micro, exactly
 # second, ...): far above any real one, and low enough that the largest request's bound stays a plain
 # number. An account's price group scales it (runtime.scaled, with the context {"scaled": True}).
 MAX_PRICE = Decimal(1_000_000)
+UPSTREAM_NAME_LENGTH = 512  # a model's name at its upstream (a Bedrock inference profile's ARN)
 
 
 def _at_most_max(price: Decimal, info: ValidationInfo) -> Decimal:
@@ -187,8 +188,8 @@ class Pricing(TokenPrices):
 class ProviderCandidate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    provider: str
-    model: str
+    provider: str = Field(max_length=64)
+    model: str = Field(max_length=UPSTREAM_NAME_LENGTH)
 
 
 class Passthrough(BaseModel):
@@ -242,18 +243,18 @@ class MediaSpec(BaseModel):
 class ModelEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
-    aliases: tuple[str, ...] = ()
-    display_name: str
-    owned_by: str
+    id: str = Field(max_length=200)
+    aliases: tuple[Annotated[str, Field(max_length=200)], ...] = Field((), max_length=64)
+    display_name: str = Field(max_length=200)
+    owned_by: str = Field(max_length=200)
     category: Literal["chat", "embedding", "image", "speech", "transcription"] = "chat"
-    capabilities: tuple[str, ...] = ()
+    capabilities: tuple[Annotated[str, Field(max_length=64)], ...] = Field((), max_length=64)
     context_length: int = Field(1, gt=0)
     # A longer context some requests may unlock (Anthropic's `context-1m-...` beta); it needs tiers
     extended_context_length: int | None = Field(None, gt=0)
     max_output_tokens: int = Field(1, gt=0)
     pricing: Pricing
-    providers: tuple[ProviderCandidate, ...] = Field(min_length=1)
+    providers: tuple[ProviderCandidate, ...] = Field(min_length=1, max_length=64)
     created: int = 0
     enabled: bool = True
     public: bool = True

@@ -11,10 +11,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from gateway.catalog.registry import Catalog, ModelEntry, Pricing
+from gateway.catalog.registry import UPSTREAM_NAME_LENGTH, Catalog, ModelEntry, Pricing
 from gateway.money import exactly
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+ModelName = Annotated[str, StringConstraints(max_length=200)]
+UpstreamName = Annotated[str, StringConstraints(max_length=UPSTREAM_NAME_LENGTH)]
 DEFAULT_GROUP = "default"
 _URL = re.compile(r"^https?://[^\s/?#]+(?:/[^\s?#]*)?$")
 
@@ -30,8 +32,9 @@ class Channel(BaseModel):
     base_url: str | None = Field(None, max_length=2048)  # None: the provider's
     secret_ref: str | None = Field(None, max_length=2048)
     key_version: int = Field(0, ge=0)  # bumped when its key is replaced: processes read the secret again
-    models: tuple[str, ...] = Field((), max_length=1000)  # catalog ids it serves (none: all of its provider's)
-    model_map: dict[str, str] = Field(default_factory=dict, max_length=1000)  # catalog id -> upstream name
+    models: tuple[ModelName, ...] = Field((), max_length=1000)  # catalog ids it serves (none: all of its provider's)
+    # catalog id -> upstream name
+    model_map: dict[ModelName, UpstreamName] = Field(default_factory=dict, max_length=1000)
     priority: int = Field(0, ge=-1000, le=1000)  # higher first
     weight: int = Field(1, ge=0, le=10_000)  # share of its priority's traffic (0: only when the others fail)
     rpm: int | None = Field(None, ge=1, le=10_000_000)  # requests per minute

@@ -34,6 +34,7 @@ from gateway.storage.stores import stores
 
 T = TypeVar("T")
 WRITE_ATTEMPTS = 5
+MAX_PATCH_DEPTH = 32  # a spec nests a few levels (pricing.tiers[0].input): far more is no spec
 
 
 @dataclass
@@ -149,7 +150,14 @@ def validate(candidate: Draft) -> None:
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: objects merge member by member, null removes a member, anything else replaces."""
+    """RFC 7386: objects merge member by member, null removes a member, anything else replaces. A
+    patch nested deeper than any spec is refused before it is walked (a 400, not a RecursionError)."""
+    if _depth(patch) > MAX_PATCH_DEPTH:
+        raise InvalidRequest(f"The patch is nested more than {MAX_PATCH_DEPTH} levels deep.")
+    return _merged(target, patch)
+
+
+def _merged(target: Any, patch: Any) -> Any:
     if not isinstance(patch, Mapping):
         return copy.deepcopy(patch)
     merged = dict(target) if isinstance(target, Mapping) else {}
@@ -157,8 +165,22 @@ def merge_patch(target: Any, patch: Any) -> Any:
         if value is None:
             merged.pop(name, None)
         else:
-            merged[name] = merge_patch(merged.get(name), value)
+            merged[name] = _merged(merged.get(name), value)
     return merged
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and arrays nest in `value`, counted without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        current, level = pending.pop()
+        children = current.values() if isinstance(current, Mapping) else current if isinstance(current, list) else ()
+        if children:
+            deepest = max(deepest, level)
+            if level > MAX_PATCH_DEPTH:
+                break
+            pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 # ---------------------------------------------------------------- the catalog as a whole

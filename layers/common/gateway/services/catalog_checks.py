@@ -5,6 +5,7 @@ import) runs them on what it changed (services/catalog_admin.change)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ SECTIONS: dict[Kind, str] = {
     "SETTINGS": "settings",
     "DEFAULTS": "defaults",
 }
+SPEC_BYTES = 100_000  # a spec's JSON, the bulk of its item (DynamoDB's hold at most 400 KB)
 PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # What a model's id and aliases may hold: every vendor's ids fit (`us.anthropic...:0`, `models/...`),
 # and none can break out of the string a console snippet or a shell command puts it in
@@ -65,6 +67,7 @@ def check_change(spec: Spec, before: Spec | None) -> None:
     """What every way of changing the catalog (its routes, an import) checks of a new or changed spec,
     beyond its schema; a spec left as it was is not checked again, so an older catalog still loads."""
     where = f"{SECTIONS[spec.kind]}.{spec.name}"
+    _check_size(spec.spec, where)
     if spec.kind == "MODEL":
         entry = parsed(ModelEntry, spec.spec, where)
         was = before.spec if before is not None else {}
@@ -78,6 +81,24 @@ def check_change(spec: Spec, before: Spec | None) -> None:
         ref = spec.spec.get("secret_ref")
         if ref is not None and (before is None or before.spec.get("secret_ref") != ref):
             check_secret_ref(str(ref))
+
+
+def _check_size(spec: dict[str, Any], where: str) -> None:
+    """A spec is one table item (DynamoDB's are at most 400 KB): a bigger one is refused, naming its
+    largest member, before anything is written."""
+    size = len(_json(spec))
+    if size > SPEC_BYTES:
+        largest = max(spec, key=lambda name: len(_json(spec[name])), default="")
+        param = f"{where}.{largest}" if largest else where
+        raise InvalidRequest(
+            f"`{where}` is {size:,} bytes as JSON, more than a catalog item holds ({SPEC_BYTES:,}); "
+            f"`{largest or where}` is its largest part.",
+            param=param,
+        )
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
 
 
 def check_secret_ref(ref: str) -> None:
