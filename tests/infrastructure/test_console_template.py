@@ -98,7 +98,7 @@ def test_the_console_function_reads_and_writes_only_what_it_needs() -> None:
 
     assert actions == {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem",
-        "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
+        "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret",
         "cognito-idp:AdminGetUser", "cognito-idp:AdminListGroupsForUser",
     }  # fmt: skip
     index_resources = [r for s in statements for r in s["Resource"] if isinstance(s["Resource"], list)]

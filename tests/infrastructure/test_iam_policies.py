@@ -235,10 +235,17 @@ def test_own_provider_keys_are_encrypted_by_the_keys_function_and_decrypted_by_i
     assert {action for action, _, _ in granted} == expected
 
 
-CHANNEL_WRITERS = {  # the admin API (which also deletes a channel's secret with it) and the console
-    "AdminFunction": {"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret"},
-    "ConsoleFunction": {"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"},
-}
+# the admin API (which also deletes a channel's secret with it) and the console; both look up whether a
+# secret an operator names exists and is not scheduled for deletion (DescribeSecret: metadata, no value)
+CHANNEL_WRITERS = {
+    "AdminFunction": {
+        "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret",
+        "secretsmanager:DescribeSecret",
+    },
+    "ConsoleFunction": {
+        "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret",
+    },
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("function", FUNCTION_IDS)

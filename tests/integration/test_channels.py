@@ -222,6 +222,52 @@ def test_a_bad_channel_is_a_400(operator, lane, servers, change, param):
     assert refused["error"]["param"] == param
 
 
+def test_a_channel_deleted_then_added_again_with_its_key_serves(gateway_url, operator, lane, make_tenant):
+    """Deleting a channel schedules its secret for deletion (restorable for 7 days, when Secrets Manager
+    takes no new value under its name): the channel added again under the same id gets a secret of its
+    own, and serves; a key given to it later goes into that secret."""
+    from gateway.storage import vault
+
+    tenant = make_tenant("10")
+    channel = lane.add("a")
+    first = operator.get(f"/channels/{channel}")["secret_ref"]
+    operator.delete(f"/channels/{channel}")
+    lane.channels.remove(channel)
+
+    lane.add("a", id=channel)
+    vault.channel_secrets.clear()
+    answered = eventually(lambda: (r := chat(gateway_url, tenant.key, lane.model)).status_code == 200 and r)
+    assert served_by(answered) == [(channel, 200)]
+    second = operator.get(f"/channels/{channel}")["secret_ref"]
+    assert second != first
+    assert (vault.secret_state(first), vault.secret_state(second)) == ("deleted", "live")
+    rotated = operator.patch(f"/channels/{channel}", {"api_key": "sk-rotated"})
+    assert rotated["secret_ref"] == second
+    assert vault.read_secret(second) == "sk-rotated"
+
+
+@pytest.mark.parametrize("how", ["create", "patch", "import"])
+def test_a_secret_ref_to_a_secret_being_deleted_or_missing_is_a_400(operator, lane, servers, how):
+    from gateway.config import get_settings
+
+    gone = lane.add("b")
+    deleted = operator.get(f"/channels/{gone}")["secret_ref"]
+    operator.delete(f"/channels/{gone}")
+    lane.channels.remove(gone)
+    existing = lane.add("c")
+    version = operator.get("/catalog")["version"]
+    for ref in (deleted, f"{get_settings().channel_secret_prefix}{unique('never-made')}"):
+        body = {"id": unique("ch-ref"), "provider": lane.provider, "base_url": servers["b"].url, "secret_ref": ref}
+        if how == "create":
+            refused = operator.post("/channels", body, expect=400)
+        elif how == "patch":
+            refused = operator.patch(f"/channels/{existing}", {"secret_ref": ref}, expect=400)
+        else:
+            refused = operator.post("/catalog/import", {"channels": [body]}, expect=400)
+        assert refused["error"]["param"] == "secret_ref", refused
+    assert operator.get("/catalog")["version"] == version
+
+
 def loaded(lane: Any, count: int) -> None:
     """Wait until the gateway's catalog (this process's: the dev server runs in it) has the lane's
     `count` channels, without a request (a request would count in a capped channel's minute)."""

@@ -27,6 +27,7 @@ from gateway.services.catalog_checks import (
     SECTIONS,
     check_change,
     check_channel,
+    check_secret_readable,
     parsed,
 )
 from gateway.storage.control import Change, Kind, Spec, VersionMoved
@@ -240,10 +241,14 @@ def import_document(document: Mapping[str, Any], *, replace: bool = False) -> di
     def edit(candidate: Draft) -> None:
         for kind, specs in sections.items():
             target = candidate.section(kind)
+            before = dict(target)
             if replace:
                 target.clear()
             for name, spec in specs.items():
                 target[name] = _normalised(kind, spec)
+                ref = target[name].get("secret_ref")
+                if ref is not None and ref != before.get(name, {}).get("secret_ref"):
+                    check_secret_readable(str(ref))  # a deleted channel's, from an old export, say
 
     _, version = change(edit)
     return {"version": version, **status()}

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ValidationError
 from gateway.catalog.registry import ModelEntry, ProviderConfig, load_catalog
 from gateway.catalog.runtime import Channel
 from gateway.config import get_settings
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, ServiceUnavailable
+from gateway.observability import logger
+from gateway.storage import vault
 from gateway.storage.control import Kind, Spec
 
 M = TypeVar("M", bound=BaseModel)
@@ -106,6 +108,24 @@ def check_secret_ref(ref: str) -> None:
     prefix = get_settings().channel_secret_prefix
     if not (ref.startswith(prefix) or f":secret:{prefix}" in ref):
         raise InvalidRequest(f"A channel's secret must be named under `{prefix}`.", param="secret_ref")
+
+
+def check_secret_readable(ref: str) -> None:
+    """A `secret_ref` an operator gives names a secret under the prefix that exists and is not
+    scheduled for deletion (a deleted channel's, restorable for 7 days, reads as an error)."""
+    check_secret_ref(ref)
+    try:
+        state = vault.secret_state(ref)
+    except vault.VaultError as error:
+        logger().warning("a channel's secret could not be looked up", extra={"why": str(error)})
+        raise ServiceUnavailable("Secrets Manager could not be asked about the channel's secret; retry.") from None
+    if state == "missing":
+        raise InvalidRequest("No secret of that name exists; give `api_key`, or create it first.", param="secret_ref")
+    if state == "deleted":
+        raise InvalidRequest(
+            "That secret is scheduled for deletion (a deleted channel's): restore it, or give `api_key`.",
+            param="secret_ref",
+        )
 
 
 def _check_secrets_stay_home(name: str, config: ProviderConfig) -> None:

@@ -1,27 +1,32 @@
 """Operators manage upstream channels, price groups, settings and which group an account is in.
 
-A channel's key goes to Secrets Manager (under the stack's channel prefix) when it is given here; the
-channel keeps only the secret's reference, which is all any view shows. A channel given a new key gets
+A channel's key goes to Secrets Manager (under the stack's channel prefix, a secret of its own name
+for every key given) when it is given here; the channel keeps only the secret's reference, which is
+all any view shows. A channel given a new key gets
 a new `key_version`, so every warm process reads the secret anew with its next catalog; other changes
 leave the processes' cached secrets alone."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import re
+import secrets
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel
 
 from gateway.catalog.runtime import Channel, ControlSettings, PriceGroup
 from gateway.config import get_settings
-from gateway.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from gateway.errors import Conflict, GatewayError, InvalidRequest, NotFound, ServiceUnavailable
 from gateway.observability import logger
 from gateway.services import profiles
 from gateway.services.catalog_admin import Draft, change, draft, merge_patch, tried
-from gateway.services.catalog_checks import parsed
+from gateway.services.catalog_checks import check_secret_readable, parsed
 from gateway.storage import vault
 from gateway.storage.profiles import AccountProfile
 from gateway.storage.stores import stores
+from gateway.storage.transactions import AlsoRefused
 
 MAX_KEY_CHARS = 4096
 
@@ -62,15 +67,21 @@ def create_channel(
 
         return edit
 
-    secret_ref = _store_key(channel.id, api_key, edit_with) if api_key is not None else None
-    return change(edit_with(secret_ref), also=also)[0]
+    if channel.secret_ref is not None:
+        check_secret_readable(channel.secret_ref)
+    if api_key is None:
+        return change(edit_with(None), also=also)[0]
+    secret_ref = _store_key(channel.id, api_key, edit_with)
+    with _dropped_if_refused(secret_ref):
+        return change(edit_with(secret_ref), also=also)[0]
 
 
 def update_channel(
     channel_id: str, patch: Mapping[str, Any], api_key: str | None = None, *, also: Sequence[dict[str, Any]] = ()
 ) -> dict[str, Any]:
     """JSON merge patch of the channel (`{"enabled": false}`, `{"weight": 3}`); `api_key` rotates its
-    key, stored once the patch is known to be accepted."""
+    key, stored once the patch is known to be accepted: a new value of the secret this API made for it,
+    else (none, an operator's, one scheduled for deletion) a new secret."""
 
     def edit_with(secret_ref: str | None) -> Callable[[Draft], dict[str, Any]]:
         def edit(candidate: Draft) -> dict[str, Any]:
@@ -89,8 +100,18 @@ def update_channel(
 
         return edit
 
-    secret_ref = _store_key(channel_id, api_key, edit_with) if api_key is not None else None
-    return change(edit_with(secret_ref), also=also)[0]
+    current = draft().channels.get(channel_id, {}).get("secret_ref")
+    given = patch.get("secret_ref") if isinstance(patch, Mapping) else None
+    if isinstance(given, str) and given != current:
+        check_secret_readable(given)
+    if api_key is None:
+        return change(edit_with(None), also=also)[0]
+    if _reusable(channel_id, current):
+        secret_ref = _store_key(channel_id, api_key, edit_with, current)
+        return change(edit_with(secret_ref), also=also)[0]
+    secret_ref = _store_key(channel_id, api_key, edit_with)
+    with _dropped_if_refused(secret_ref):
+        return change(edit_with(secret_ref), also=also)[0]
 
 
 def delete_channel(channel_id: str) -> None:
@@ -101,14 +122,7 @@ def delete_channel(channel_id: str) -> None:
         return spec
 
     removed, _ = change(edit)
-    ref = removed.get("secret_ref")
-    if ref is not None and _named(str(ref)) == _secret_name(channel_id):  # a secret this API made for it
-        try:
-            vault.delete_secret(str(ref))
-        except vault.VaultError as error:
-            logger().warning(
-                "a deleted channel's secret is left in place", extra={"channel": channel_id, "why": str(error)}
-            )
+    _delete_made_for(channel_id, removed.get("secret_ref"))
 
 
 # ---------------------------------------------------------------- price groups and settings
@@ -183,19 +197,70 @@ def profile_view(account_id: str, profile: AccountProfile) -> dict[str, Any]:
 # ---------------------------------------------------------------- secrets
 
 
-def _secret_name(channel_id: str) -> str:
-    return f"{get_settings().channel_secret_prefix}{channel_id}"
+def _new_secret_name(channel_id: str) -> str:
+    """A name of its own for each secret made: a deleted channel's secret keeps its name for its 7 days
+    of recovery (Secrets Manager refuses a new value under it), and a channel added again must not need it."""
+    return f"{get_settings().channel_secret_prefix}{channel_id}/{secrets.token_hex(4)}"
 
 
-def _store_key(channel_id: str, api_key: str, edit_with: Callable[[str | None], Callable[[Draft], Any]]) -> str:
-    """Stores the key as the channel's secret, after the change it is for (`edit_with` a reference)
-    was tried on the current catalog: a change refused (a taken id, a bad field) writes no secret."""
+def _made_for(channel_id: str, ref: str) -> bool:
+    """Whether this API made the secret for this channel: `<prefix><id>/<8 hex>` (`<prefix><id>` before)."""
+    own = re.escape(f"{get_settings().channel_secret_prefix}{channel_id}")
+    return re.fullmatch(f"{own}(/[0-9a-f]{{8}})?", _named(ref)) is not None
+
+
+def _reusable(channel_id: str, ref: Any) -> bool:
+    """Whether a new key goes into the channel's secret: one this API made for it, not being deleted."""
+    if not isinstance(ref, str) or not _made_for(channel_id, ref):
+        return False
+    try:
+        return vault.secret_state(ref) == "live"
+    except vault.VaultError:
+        return False  # a new secret, then
+
+
+def _delete_made_for(channel_id: str, ref: Any) -> None:
+    """Deletes a secret this API made for the channel (one an operator named is theirs to keep)."""
+    if not isinstance(ref, str) or not _made_for(channel_id, ref):
+        return
+    try:
+        vault.delete_secret(ref)
+    except vault.VaultError as error:
+        logger().warning(
+            "a deleted channel's secret is left in place", extra={"channel": channel_id, "why": str(error)}
+        )
+
+
+@contextmanager
+def _dropped_if_refused(secret_ref: str) -> Iterator[None]:
+    """A secret made for a change that was then refused (a concurrent change, an operator's retried
+    submit) is deleted; one whose change may have been written (the store did not answer) is kept."""
+    try:
+        yield
+    except (GatewayError, AlsoRefused):
+        try:
+            vault.delete_secret(secret_ref)
+        except vault.VaultError as error:
+            logger().warning("a refused change's new secret is left in place", extra={"why": str(error)})
+        raise
+
+
+def _store_key(
+    channel_id: str,
+    api_key: str,
+    edit_with: Callable[[str | None], Callable[[Draft], Any]],
+    secret: str | None = None,
+) -> str:
+    """Stores the key in `secret` (else a new secret of the channel), after the change it is for
+    (`edit_with` a reference) was tried on the current catalog: a change refused (a taken id, a bad
+    field) writes no secret. Returns the secret's ARN."""
     if not 1 <= len(api_key) <= MAX_KEY_CHARS or not api_key.isprintable() or api_key.strip() != api_key:
         raise InvalidRequest(f"`api_key` is 1 to {MAX_KEY_CHARS} printable characters.", param="api_key")
     parsed(Channel, {"id": channel_id, "provider": "x"}, "")  # a valid id before a secret is named after it
-    tried(edit_with(_secret_name(channel_id)))
+    name = secret or _new_secret_name(channel_id)
+    tried(edit_with(name))
     try:
-        return vault.put_secret(_secret_name(channel_id), api_key, f"AI gateway channel {channel_id}")
+        return vault.put_secret(name, api_key, f"AI gateway channel {channel_id}")
     except vault.VaultError as error:
         logger().error("a channel's key could not be stored", extra={"channel": channel_id, "why": str(error)})
         raise ServiceUnavailable("The channel's key could not be stored in Secrets Manager; retry.") from None

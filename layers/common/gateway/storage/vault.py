@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from gateway.storage.dynamo import local_stand_in
 
@@ -54,7 +54,8 @@ def decrypt(ciphertext: bytes, context: dict[str, str]) -> str:
 
 
 def put_secret(name: str, value: str, description: str) -> str:
-    """Create the secret, or give an existing one a new value; returns its ARN."""
+    """Create the secret, or give an existing one a new value; returns its ARN. (A name scheduled for
+    deletion takes neither for 7 days: channels name each of theirs anew, services/channel_admin.)"""
     client = secrets_manager()
     try:
         try:
@@ -63,6 +64,19 @@ def put_secret(name: str, value: str, description: str) -> str:
             return str(client.put_secret_value(SecretId=name, SecretString=value)["ARN"])
     except Exception as error:
         raise VaultError(f"Secrets Manager could not store the secret ({_code(error)})") from None
+
+
+def secret_state(ref: str) -> Literal["live", "missing", "deleted"]:
+    """Whether the secret exists and is readable, or is missing, or is scheduled for deletion (its
+    metadata only: DescribeSecret, never its value)."""
+    client = secrets_manager()
+    try:
+        answer = client.describe_secret(SecretId=ref)
+    except client.exceptions.ResourceNotFoundException:
+        return "missing"
+    except Exception as error:
+        raise VaultError(f"Secrets Manager could not describe the secret ({_code(error)})") from None
+    return "deleted" if answer.get("DeletedDate") else "live"
 
 
 def delete_secret(ref: str) -> None:
