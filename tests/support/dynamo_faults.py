@@ -171,7 +171,7 @@ class FaultProxy:
         kept = [(name, value) for name, value in headers if name.lower() not in _HOP_HEADERS]
         with self.lock:  # counted before it is sent: whoever has the answer finds it counted
             self.answered += 1
-            if b'"CATALOG"' in body:  # the runtime catalog's stamp, read in the background every few seconds
+            if b'"CATALOG' in body:  # the runtime catalog (its stamp, read in the background every few seconds)
                 self.catalog_reads += 1
         _answer(handler, status, kept, answer)
 

@@ -12,6 +12,7 @@ import pytest
 
 from gateway.catalog import live
 from gateway.catalog.registry import load_catalog
+from gateway.errors import ServiceUnavailable
 from gateway.storage import stores
 from gateway.storage.control import ControlItems, Spec
 from tests.conftest import TEST_CATALOG
@@ -147,15 +148,30 @@ def test_a_process_idle_past_the_stale_limit_checks_before_answering(table):
     assert echo_price(live.snapshot()) == "2"  # no request is served a catalog checked 15 s ago or more
 
 
-def test_a_failed_check_keeps_the_last_catalog_and_a_cold_one_fails(table):
+def test_a_failed_check_keeps_the_last_catalog_and_a_cold_one_is_a_503_to_retry(table):
     control, clock = table
     first = live.snapshot()
     control.fail = True
     clock.now += 20
     assert live.snapshot() is first
     live.reset()
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ServiceUnavailable) as unavailable:
         live.snapshot()
+    assert (unavailable.value.status, unavailable.value.headers) == (503, {"Retry-After": "1"})
+    assert isinstance(unavailable.value.__cause__, ConnectionError)
+
+
+def test_a_cold_process_given_a_catalog_it_cannot_load_is_a_503_not_a_crash(table):
+    """A stored catalog these functions cannot load (a spec a newer release wrote, say): no request of a
+    cold process is a 500; each is a 503 to retry, and the catalog is read again for the next."""
+    control, _ = table
+    live.reset()
+    control.current = items(7, echo_input="-1")  # a negative price: no catalog loads it
+    for _ in range(2):
+        with pytest.raises(ServiceUnavailable):
+            live.snapshot()
+    control.current = items(8)
+    assert live.snapshot().version == 8
 
 
 def test_a_pinned_snapshot_stays_the_same_through_a_request(table):

@@ -4,7 +4,7 @@ nothing, and JSON merge patches."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ from gateway.errors import Conflict, InvalidRequest
 from gateway.services import catalog_admin
 from gateway.services.catalog_admin import merge_patch
 from gateway.storage import stores
-from gateway.storage.control import Change, ControlItems, VersionMoved
+from gateway.storage.control import Change, ControlItems, Spec, Stamp, VersionMoved
 
 pytestmark = pytest.mark.usefixtures("fixture_catalog")
 
@@ -33,17 +33,18 @@ class ScriptedControl:
     def load(self) -> ControlItems:
         return self.items
 
-    def replace(self, expected: int, change: Change, at_iso: str) -> int:
+    def replace(self, expected: Stamp, change: Change, at_iso: str, *, whole: Sequence[Spec]) -> int:
         if self.collisions:
             self.collisions -= 1
             raise VersionMoved("another change")
-        assert expected == self.items.version
-        self.writes.append((expected, change))
+        assert expected == self.items.stamp
+        self.writes.append((expected.version, change))
         gone = set(change.deletes)
         kept = {(s.kind, s.name): s for s in self.items.specs if (s.kind, s.name) not in gone}
         kept.update({(s.kind, s.name): s for s in change.puts})
-        self.items = ControlItems(expected + 1, tuple(kept.values()))
-        return expected + 1
+        assert sorted(kept.values(), key=repr) == sorted(whole, key=repr)  # what the change makes
+        self.items = ControlItems(expected.version + 1, tuple(kept.values()))
+        return expected.version + 1
 
 
 @pytest.fixture

@@ -25,18 +25,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from gateway.catalog.registry import Catalog, load_catalog
 from gateway.catalog.runtime import Channel, ControlSettings, PriceGroup, Snapshot
 from gateway.config import get_settings
+from gateway.errors import ServiceUnavailable
 from gateway.observability import logger
 from gateway.storage.control import ControlItems
 from gateway.storage.stores import stores
 
 _clock = time.monotonic  # tests move time with this
-BUILD_ATTEMPTS = 4  # a catalog read while an import is written may not load: read again, 1.2 s in all
-BUILD_PAUSE_SECONDS = 0.2
 _pin: contextvars.ContextVar[Snapshot | None] = contextvars.ContextVar("catalog_snapshot", default=None)
 
 
@@ -131,7 +128,8 @@ def reset() -> None:
 
 def _check(*, force: bool = False) -> Snapshot:
     """Compare the stamp, reload on a change; under the lock, so a burst reads once. A failure keeps
-    the last snapshot (and is retried at the next check); with none yet, it is the request's."""
+    the last snapshot (and is retried at the next check); with none yet (a cold process), the request
+    is a 503 to retry (the store unreachable, or a catalog these functions cannot load)."""
     with _lock:
         settings = get_settings()
         current = _state.snapshot
@@ -139,9 +137,12 @@ def _check(*, force: bool = False) -> Snapshot:
             return current  # another thread just did it
         try:
             fresh = _read(current)
-        except Exception:
+        except Exception as error:
             if current is None:
-                raise
+                logger().exception("the catalog could not be loaded", extra={"error_type": type(error).__name__})
+                raise ServiceUnavailable(
+                    "The gateway's model catalog could not be loaded; retry shortly.", headers={"Retry-After": "1"}
+                ) from error
             logger().exception("the catalog could not be refreshed; serving the last one")
             fresh = current
         _state.snapshot, _state.checked_at = fresh, _clock()
@@ -152,14 +153,7 @@ def _read(current: Snapshot | None) -> Snapshot:
     repository = stores().control
     if current is not None and repository.version() == current.version:
         return current
-    for attempt in range(1, BUILD_ATTEMPTS + 1):
-        try:
-            fresh = build(repository.load(), get_settings().catalog_path)
-            break
-        except ValidationError:  # part of an import written before its version moved: read it again
-            if attempt == BUILD_ATTEMPTS:
-                raise
-            time.sleep(BUILD_PAUSE_SECONDS * attempt)
+    fresh = build(repository.load(), get_settings().catalog_path)
     if current is None or fresh.version != current.version:
         logger().info("catalog loaded", extra={"catalog_version": fresh.version})
     return fresh

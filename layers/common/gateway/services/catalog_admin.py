@@ -30,7 +30,8 @@ from gateway.services.catalog_checks import (
     check_secret_readable,
     parsed,
 )
-from gateway.storage.control import Change, Kind, Spec, VersionMoved
+from gateway.storage.control import Change, Kind, Spec, Stamp, VersionMoved
+from gateway.storage.layout import CATALOG_PK
 from gateway.storage.stores import stores
 
 T = TypeVar("T")
@@ -43,6 +44,7 @@ class Draft:
     """The whole catalog as specs (plain JSON values), to be edited and written as one change."""
 
     version: int
+    home: str = CATALOG_PK  # the partition its items are in (storage/control.py)
     models: dict[str, dict[str, Any]] = field(default_factory=dict)  # in listing order
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -82,7 +84,7 @@ def draft() -> Draft:
             providers={name: _dump(config) for name, config in shipped.providers.items()},
             defaults={"": _dump(shipped.defaults)},
         )
-    loaded = Draft(version=items.version)
+    loaded = Draft(version=items.version, home=items.home)
     for kind in SECTIONS:
         loaded.section(kind).update((spec.name, spec.spec) for spec in items.of(kind))
     loaded.positions = {spec.name: spec.position for spec in items.of("MODEL")}
@@ -100,8 +102,9 @@ def change(edit: Callable[[Draft], T], *, also: Sequence[dict[str, Any]] = ()) -
         deletes = [key for key in old if key not in new and not unseeded]
         if not puts and not deletes and not also:
             return result, before.version
+        stamp, written = Stamp(before.version, before.home), Change(puts, deletes, list(also))
         try:
-            version = stores().control.replace(before.version, Change(puts, deletes, list(also)), now_iso())
+            version = stores().control.replace(stamp, written, now_iso(), whole=list(new.values()))
         except VersionMoved:
             continue
         return result, version
