@@ -7,6 +7,7 @@ whose upstreams speak another format."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import anthropic
@@ -22,11 +23,13 @@ from tests.support.scripted import SCRIPT, Behaviour
 GRANT = 10_000_000
 SEARCH_FEE, GROUNDING_FEE = 10_000, 35_000  # the test catalog's web_search (Claude) and grounding (Gemini)
 WEB_SEARCH = {"type": "web_search_20250305", "name": "web_search", "max_uses": 2}
+COMPACT = {"edits": [{"type": "compact_20260112", "trigger": {"type": "input_tokens", "value": 50000}}]}
 
 
-def messages(url: str, key: str, **body: Any) -> httpx.Response:
+def messages(url: str, key: str, beta: str | None = None, **body: Any) -> httpx.Response:
     payload = {"model": "test/claude", "max_tokens": 100, "messages": [{"role": "user", "content": "weather?"}], **body}
-    return httpx.post(f"{url}/v1/messages", json=payload, headers={"x-api-key": key}, timeout=20)
+    headers = {"x-api-key": key, **({"anthropic-beta": beta} if beta else {})}
+    return httpx.post(f"{url}/v1/messages", json=payload, headers=headers, timeout=20)
 
 
 def generate(url: str, key: str, model: str = "test/gemini", **body: Any) -> httpx.Response:
@@ -128,6 +131,44 @@ def test_tool_use_tokens_the_request_does_not_show_are_held_and_charged(
     assert entry["credits"] == price_micro(hidden + 20, 1) == GRANT - balance_of(tenant.account_id)
 
 
+def _with_document(prompt: str) -> dict[str, Any]:
+    """A plain-text document's `context` and `title`, which Claude reads and the translation drops."""
+    document = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"},
+                "title": "t", "context": "background " * 6000}  # fmt: skip
+    return {"messages": [{"role": "user", "content": [document, {"type": "text", "text": prompt}]}]}
+
+
+def _with_input_examples(prompt: str) -> dict[str, Any]:
+    """A custom tool's `input_examples`, rendered into the prompt and dropped from the canonical tool."""
+    tool = {"name": "weather", "input_schema": {"type": "object"},
+            "input_examples": [{"city": "Paris " * 50} for _ in range(200)]}  # fmt: skip
+    return {"tools": [tool], "messages": [{"role": "user", "content": prompt}]}
+
+
+@pytest.mark.parametrize(
+    ("body_for", "beta"), [(_with_document, None), (_with_input_examples, "advanced-tool-use-2025-11-20")]
+)
+def test_what_only_anthropic_reads_is_held_and_charged(
+    gateway_url, upstream, fake_servers, make_tenant, body_for, beta
+):
+    # Given ~60 KB of input that the canonical form of the request leaves out but Anthropic is sent
+    tenant = make_tenant("10")
+    hidden = 6_010
+    marker = SCRIPT.plan(Behaviour(tokens=1, wire_usage=(("input_tokens", hidden), ("output_tokens", 1))))
+    body = body_for(f"hi [[script:{marker}]]")
+    try:
+        response = messages(gateway_url, tenant.key, beta=beta, max_tokens=1, **body)
+        assert response.status_code == 200, response.text
+    finally:
+        SCRIPT.release(marker)
+    sent = fake_servers["anthropic"].requests[-1]
+    assert (sent["messages"], sent.get("tools")) == (body["messages"], body.get("tools"))
+    # Then the hold covered it, and every token Anthropic billed is charged
+    entry = ledger_entry(response.headers["x-trace-id"])
+    assert entry is not None
+    assert entry["credits"] == price_micro(hidden, 1) == GRANT - balance_of(tenant.account_id)
+
+
 @pytest.mark.parametrize(
     ("body", "param"),
     [
@@ -141,12 +182,40 @@ def test_tool_use_tokens_the_request_does_not_show_are_held_and_charged(
         ({"mcp_servers": [{"type": "url", "url": "https://example.com/sse", "name": "x"}]}, "mcp_servers"),
         ({"speed": "fast"}, "speed"),  # fast mode: up to 6x the standard price
         ({"inference_geo": "us"}, "inference_geo"),  # US-only inference: 1.1x
+        # compaction: a sampling step of its own, billed apart from the answer's usage
+        ({"context_management": COMPACT}, "context_management.edits[0]"),
+        ({"context_management": {"edits": [{"type": "summarize_20300101"}]}}, "context_management.edits[0]"),
+        # Anthropic's own fallbacks: each entry may lift max_tokens, or ask for fast mode
+        ({"fallbacks": [{"model": "claude-opus-4-8", "max_tokens": 128000, "speed": "fast"}]}, "fallbacks"),
+        ({"fallbacks": "default"}, "fallbacks"),
+        # state Anthropic keeps for the operator's organization, shared by every account
+        ({"thread": {"type": "create"}}, "thread"),
+        ({"thread": {"type": "continue", "previous_message_id": "msg_01Other"}}, "thread"),
+        ({"diagnostics": {"previous_message_id": "msg_01Other"}}, "diagnostics"),
+        ({"resumption": {"type": "enabled", "token": "rt_01Other"}}, "resumption"),
     ],
 )
-def test_what_cannot_be_priced_is_a_400_naming_it(gateway_url, upstream, make_tenant, body, param):
+def test_what_cannot_be_priced_is_a_400_naming_it(gateway_url, upstream, fake_servers, make_tenant, body, param):
     tenant = make_tenant("10")
     response = messages(gateway_url, tenant.key, **body)
     refused(response, param, tenant)
+    assert fake_servers["anthropic"].requests == []
+
+
+@pytest.mark.parametrize("model", ["test/claude", "test/echo"])
+@pytest.mark.parametrize("thread", [{"type": "create"}, {"type": "continue", "previous_message_id": "msg_01Prev"}])
+def test_a_thread_is_refused_as_claude_code_recognises_it(
+    gateway_url, upstream, fake_servers, make_tenant, model, thread
+):
+    """Claude Code resends the turn whole, and keeps the session stateless, after a 400 whose message
+    names the thread field (its pattern, as of 2.1.328: `thread` followed within three characters by
+    `field`, `param`, `request`, `type` or a colon)."""
+    tenant = make_tenant("10")
+    response = messages(gateway_url, tenant.key, model=model, thread=thread)
+    refused(response, "thread", tenant)
+    assert re.search(r"\bthread\b.{0,3}(param|field|request|type|:)", response.json()["error"]["message"], re.I)
+    assert fake_servers["anthropic"].requests == []
+    assert upstream.requests == []
 
 
 def test_a_model_without_a_search_price_cannot_search(gateway_url, upstream, make_tenant):

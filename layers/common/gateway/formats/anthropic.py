@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gateway.canonical import ChatRequest, ServerTools
 from gateway.dialects.anthropic import thinking_block
 from gateway.errors import InvalidRequest
-from gateway.formats.anthropic_tools import REFUSED_FIELDS, changes_nothing, server_tools
+from gateway.formats.anthropic_tools import REFUSED_FIELDS, changes_nothing, check_edits, server_tools
 from gateway.formats.inbound import Exchange, NativeOnly, Skipped
 from gateway.formats.premium import ANTHROPIC, refuse_premium
 from gateway.formats.wire import MAX_OUTPUT_TOKENS, OutputTokens, TopK, UnitInterval, WireModel
@@ -91,6 +91,7 @@ def translated(body: dict[str, Any]) -> tuple[ChatRequest, tuple[NativeOnly, ...
     for name, reason in REFUSED_FIELDS.items():
         if body.get(name):
             raise InvalidRequest(reason, param=name)
+    check_edits(body.get("context_management"))
     tools, own = server_tools(body.get("tools"))
     skipped = Skipped(NativeOnly(param, reason) for param, reason in own)
     canonical = to_openai(body, allow_top_k=True, skipped=skipped)

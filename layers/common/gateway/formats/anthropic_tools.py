@@ -9,8 +9,16 @@ only Anthropic honours, as the gateway serves them. Pure.
   often the MCP connector calls its servers (each call read as input), so neither can be held for.
 - Tools Anthropic defines but the client runs (bash, text editor, computer use, memory) and its tool
   search cost tokens only: they go to Anthropic upstreams, never into another vendor's format.
-- `context_management` goes to Anthropic upstreams; for others, only edits that change nothing
-  (`clear_thinking` keeping all thinking, which Claude Code sends) are dropped.
+- `context_management` goes to Anthropic upstreams with its clearing edits (`clear_tool_uses_*`,
+  `clear_thinking_*`: they only leave input out); for others, only edits that change nothing
+  (`clear_thinking` keeping all thinking, which Claude Code sends) are dropped. Compaction
+  (`compact_*`) and edits of other types are refused: a compaction is a sampling step of its own,
+  whose tokens Anthropic bills apart from the answer's usage and no request field bounds.
+- What Anthropic keeps for the operator's organization, shared by every account, is refused:
+  message threads (`thread`), cache diagnostics against an earlier message (`diagnostics`) and the
+  resumption of a cut response (`resumption`): each reads (and bills) input the request does not
+  show, and names state another account may have made. So are Anthropic's own `fallbacks`, each of
+  which may set its own `max_tokens`, `thinking`, `output_config` and `speed`.
 """
 
 from __future__ import annotations
@@ -26,7 +34,17 @@ REFUSED_FIELDS = {
     "reported per request).",
     "mcp_servers": "The MCP connector is not served by this gateway: nothing bounds how often it calls its "
     "servers, so its cost cannot be held.",
+    # Claude Code resends the turn whole, without a thread, after a 400 naming "`thread` field"
+    "thread": "The `thread` field (message threads) is not served by this gateway: a continuation is billed "
+    "for the conversation Anthropic keeps, which the request does not show; send the conversation whole.",
+    "diagnostics": "The `diagnostics` field (cache diagnostics) is not served by this gateway: it compares the "
+    "request with an earlier message kept for the gateway's organization, which another account may have made.",
+    "resumption": "The `resumption` field is not served by this gateway: it resumes a response Anthropic keeps, "
+    "for input the request does not show.",
+    "fallbacks": "Anthropic's `fallbacks` are not served by this gateway: each may set its own `max_tokens`, "
+    "`thinking`, `output_config` or `speed`, beyond what the request was held for.",
 }
+CLEARING_EDITS = ("clear_tool_uses_", "clear_thinking_")  # they leave input out, and cost nothing of their own
 PRICED = {"web_search_": "web_search", "web_fetch_": "web_fetch"}  # tool type prefix -> catalog price
 CLIENT_RUN = ("bash_", "text_editor_", "computer_", "memory_", "tool_search_tool_")
 REFUSED_TOOLS = {
@@ -78,6 +96,22 @@ def _max_uses(tool: dict[str, Any], where: str) -> int:
             "`max_content_tokens` must be a whole number of tokens.", param=f"{where}.max_content_tokens"
         )
     return uses
+
+
+def check_edits(context_management: Any) -> None:
+    """The 400 of an edit other than a clearing one (a compaction, or a type this gateway does not know)."""
+    edits = context_management.get("edits") if isinstance(context_management, dict) else None
+    for i, edit in enumerate(edits if isinstance(edits, list) else []):
+        kind = str(edit.get("type", "")) if isinstance(edit, dict) else ""
+        if kind.startswith(CLEARING_EDITS):
+            continue
+        reason = (
+            "Compaction is not served by this gateway: its summary is a sampling step of its own, billed apart "
+            "from the answer's usage, which the request cannot bound."
+            if kind.startswith("compact_")
+            else f"Context management edits of type {kind!r} cannot be priced by this gateway."
+        )
+        raise InvalidRequest(reason, param=f"context_management.edits[{i}]")
 
 
 def changes_nothing(context_management: Any) -> bool:

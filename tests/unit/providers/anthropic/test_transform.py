@@ -14,7 +14,7 @@ import pytest
 from gateway.canonical import Usage, chunk_info
 from gateway.errors import InvalidRequest
 from gateway.providers.anthropic.request import ANTHROPIC_VERSION, chat_request, headers
-from gateway.providers.anthropic.response import StreamTranslator, chat_response, error_from
+from gateway.providers.anthropic.response import StreamTranslator, chat_response, error_from, usage_dict
 from gateway.providers.errors import UpstreamFailure
 
 GOLDEN = Path(__file__).resolve().parents[3] / "golden" / "anthropic"
@@ -300,6 +300,36 @@ def test_cache_reads_are_cached_prompt_tokens_and_cache_writes_are_billed_prompt
     assert usage["prompt_tokens"] == 21 + 188 + 1600
     assert usage["prompt_tokens_details"] == {"cached_tokens": 1600, "cache_write_tokens": 188}
     assert usage["total_tokens"] == usage["prompt_tokens"] + 17
+
+
+def test_a_compaction_step_is_counted_with_the_answer() -> None:
+    # Given a usage whose compaction step (billed by Anthropic, but not in the top-level counts) wrote
+    # to the cache with the 1-hour TTL
+    compaction = {"type": "compaction", "input_tokens": 2300, "output_tokens": 300,
+                  "cache_creation_input_tokens": 100, "cache_read_input_tokens": 0,
+                  "cache_creation": {"ephemeral_1h_input_tokens": 100}}  # fmt: skip
+    message = {"type": "message", "input_tokens": 500, "output_tokens": 50}
+    usage = {"input_tokens": 500, "output_tokens": 50, "iterations": [compaction, message]}
+    # Then both steps are charged, the message once
+    counted = usage_dict(usage)
+    assert counted is not None
+    assert (counted["prompt_tokens"], counted["completion_tokens"]) == (500 + 2300 + 100, 50 + 300)
+    assert counted["prompt_tokens_details"] == {
+        "cached_tokens": 0,
+        "cache_write_tokens": 100,
+        "cache_write_1h_tokens": 100,
+    }
+    # And a step whose counts are not counts is no report, as a top-level one is not
+    assert usage_dict({**usage, "iterations": [{**compaction, "output_tokens": -1}]}) is None
+
+
+def test_a_stream_charges_the_compaction_its_final_usage_reports() -> None:
+    translator = StreamTranslator("m")
+    translator.feed("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 500}}})
+    step = {"type": "compaction", "input_tokens": 2300, "output_tokens": 300}
+    usage = {"output_tokens": 50, "iterations": [step, {"type": "message", "input_tokens": 500, "output_tokens": 50}]}
+    translator.feed("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": usage})
+    assert translator.usage == Usage(prompt_tokens=2800, completion_tokens=350)
 
 
 # ---------------------------------------------------------------- streams

@@ -31,26 +31,44 @@ def _count(usage: dict[str, Any], name: str) -> int:
     return token_count(usage.get(name)) or 0
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+_COUNTS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def _counted(usage: Any) -> bool:
+    """Both counts present, and every count a count (not negative, fractional, a string)."""
+    if not isinstance(usage, dict) or "input_tokens" not in usage or "output_tokens" not in usage:
+        return False
+    return all(name not in usage or token_count(usage[name]) is not None for name in _COUNTS)
+
+
 def usage_dict(usage: Any) -> CompletionUsage | None:
     """OpenAI usage from Anthropic's: input_tokens excludes cache reads and writes, prompt_tokens includes
-    them. A usage without both counts, or with a count that is not one (negative, fractional, a string),
-    is no report: the gateway charges what it saw instead."""
-    if not isinstance(usage, dict):
+    them. A compaction's sampling step (`usage.iterations`) is billed apart from the top-level counts:
+    it is added to them (the gateway refuses compaction; an answer that ran one all the same pays it).
+    A usage without both counts, or with a count that is not one, is no report: the gateway charges
+    what it saw instead."""
+    if not _counted(usage):
         return None
-    counts = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
-    if any(name in usage and token_count(usage[name]) is None for name in counts):
+    iterations = usage["iterations"] if isinstance(usage.get("iterations"), list) else []
+    parts = [usage, *(step for step in iterations if _obj(step).get("type") == "compaction")]
+    if not all(map(_counted, parts)):
         return None
-    if "input_tokens" not in usage or "output_tokens" not in usage:
-        return None
-    written, read = _count(usage, "cache_creation_input_tokens"), _count(usage, "cache_read_input_tokens")
-    prompt = _count(usage, "input_tokens") + written + read
-    completion = _count(usage, "output_tokens")
+
+    def total(name: str, within: str | None = None) -> int:
+        return sum(_count(_obj(part.get(within)) if within else part, name) for part in parts)
+
+    written, read = total("cache_creation_input_tokens"), total("cache_read_input_tokens")
+    prompt = total("input_tokens") + written + read
+    completion = total("output_tokens")
     details: PromptTokensDetails = {"cached_tokens": read}
     if written:
         details["cache_write_tokens"] = written
         # writes with the 1-hour TTL cost more than the default 5-minute ones (2x input, not 1.25x)
-        by_ttl = usage.get("cache_creation")
-        long_lived = min(_count(by_ttl, "ephemeral_1h_input_tokens"), written) if isinstance(by_ttl, dict) else 0
+        long_lived = min(total("ephemeral_1h_input_tokens", within="cache_creation"), written)
         if long_lived:
             details["cache_write_1h_tokens"] = long_lived
     counted: CompletionUsage = {
