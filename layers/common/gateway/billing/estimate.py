@@ -19,6 +19,9 @@ IMAGE_TOKEN_ALLOWANCE = 3_000
 # definition, and often a system prompt, of 245 to ~1,200 tokens.
 TOOL_USE_ALLOWANCE = 500
 PROVIDER_TOOL_ALLOWANCE = 2_000
+# What a provider client adds to a body of the client's own format: its stream flags (`"stream":false`,
+# OpenAI's `"stream_options":{"include_usage":true}`). No input, but bytes of the request.
+WIRE_FIELDS_ALLOWANCE = 64
 # Parts that carry no media of their own.
 _TEXT_PARTS = frozenset({"text", "input_text", "output_text", "refusal", "thinking", "redacted_thinking"})
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
@@ -30,16 +33,22 @@ def request_bytes(body: Mapping[str, Any]) -> int:
 
 def prompt_token_bound(body: Mapping[str, Any], context_tokens: int) -> int:
     """At most one token per byte of the serialised request (byte-level BPE never does worse), plus
-    an allowance per image, plus `context_tokens` when any document, audio, video or other file part
-    is present: a 30-page PDF is a few kilobytes and tens of thousands of tokens, and only the
-    model's context window bounds what such parts can cost."""
+    what its media cost beyond their bytes (`media_allowance`)."""
+    return request_bytes(body) + media_allowance(body, context_tokens)
+
+
+def media_allowance(body: Mapping[str, Any], context_tokens: int) -> int:
+    """The parts of a canonical body's messages beyond their bytes: an allowance per image, plus
+    `context_tokens` when any document, audio, video or other file part is present: a 30-page PDF
+    is a few kilobytes and tens of thousands of tokens, and only the model's context window bounds
+    what such parts can cost."""
     images = files = 0
     for kind in _part_kinds(body.get("messages")):
         if kind in _IMAGE_PARTS:
             images += 1
         elif kind not in _TEXT_PARTS:
             files += 1
-    return request_bytes(body) + IMAGE_TOKEN_ALLOWANCE * images + (context_tokens if files else 0)
+    return IMAGE_TOKEN_ALLOWANCE * images + (context_tokens if files else 0)
 
 
 def tool_allowance(body: Mapping[str, Any]) -> int:

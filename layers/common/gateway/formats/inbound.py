@@ -149,9 +149,6 @@ class Exchange:
     # What only an upstream speaking the client's own format honours (Anthropic's server tools, ...):
     # other upstreams are no candidates for this request, and without any it is a 400 naming the first
     native_only: tuple[NativeOnly, ...] = ()
-    # Parts of the native body the canonical form leaves out and other upstreams do without (OpenAI's
-    # encrypted reasoning items, which OpenAI bills as input): held as prompt all the same
-    opaque: tuple[Body, ...] = ()
     server_tools: ServerTools = field(default_factory=ServerTools)  # tools the upstream may run itself
     user: str | None = None  # who the client says the end user is: kept on the trace
     metadata: dict[str, str] | None = None  # the client's tags (OpenAI / OpenRouter `metadata`): on the trace

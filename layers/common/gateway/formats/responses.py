@@ -368,7 +368,6 @@ def exchange(request: ResponsesRequest, context: ResponseContext, *, reasoning_m
     canonical, native_only = to_openai(sent, items)
     tools, calls = server_tools(sent)
     native = {**sent, "input": [item for item in items if not _gateway_reasoning(item)], "store": False}
-    openai_reasoning = [item for item in native["input"] if item_type(item) == "reasoning"]
     native.pop("previous_response_id", None)
     if calls is not None:
         native["max_tool_calls"] = calls
@@ -384,7 +383,6 @@ def exchange(request: ResponsesRequest, context: ResponseContext, *, reasoning_m
         wants_usage=True,
         provider_preferences=preferences,
         native_only=native_only,
-        opaque=tuple(openai_reasoning),
         server_tools=tools,
         user=request.user or request.safety_identifier,
         metadata=request.metadata,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from typing import Any
@@ -63,22 +63,30 @@ async def infer(
     requested = canonical.get("max_completion_tokens") or canonical.get("max_tokens")
     choices = canonical.get("n") or 1
 
-    opaque_bytes = sum(map(estimate.request_bytes, exchange.opaque))  # once, not for every candidate
+    canonical_bytes = estimate.request_bytes(canonical)  # once, not for every candidate
+    native_media = any(part.media for part in exchange.native_only)  # media only the native body carries
 
-    def leg_for(entry: ModelEntry) -> Leg:
+    def leg_for(entry: ModelEntry, served: Sequence[Candidate]) -> Leg:
         if entry.category != "chat":  # priced in its own units (images, characters, seconds): not in tokens
             raise InvalidRequest(f"`{entry.id}` is not a chat model.", param="model")
         if exchange.requires is not None and exchange.requires not in entry.capabilities:
             raise InvalidRequest(f"`{entry.id}` is not served on this endpoint.", param="model")
         context = _context_tokens(entry, exchange)
-        prompt = estimate.prompt_token_bound(canonical, context) + server_tools.extra_prompt_tokens(exchange, context)
-        prompt += estimate.tool_allowance(exchange.native) + opaque_bytes
-        if exchange.native_only:  # what the canonical form left out reaches the upstream too
-            prompt += estimate.request_bytes(exchange.native)
-            prompt += context if any(part.media for part in exchange.native_only) else 0
+        cap = estimate.output_cap(entry, requested)
+        # A token per byte of the body each upstream is sent: one of the client's own format gets the
+        # native body whole, with what the canonical form leaves out (and the upstream bills all the same)
+        native = [candidate for candidate in served if _native(candidate, exchange) is not None]
+        sent = [
+            estimate.request_bytes(exchange.native_for(model, cap)) + estimate.WIRE_FIELDS_ALLOWANCE
+            for model in {candidate.model for candidate in native}
+        ]
+        if len(native) < len(served):  # the others are sent the canonical body
+            sent.append(canonical_bytes)
+        prompt = max(sent) + estimate.media_allowance(canonical, context) + (context if native_media else 0)
+        prompt += server_tools.extra_prompt_tokens(exchange, context) + estimate.tool_allowance(exchange.native)
         completion = estimate.completion_token_bound(entry, requested, choices)
         cost = estimate.reservation_amount(entry, prompt, completion) + server_tools.fee_bound(exchange, entry)
-        return Leg(entry, prompt, estimate.output_cap(entry, requested), cost)
+        return Leg(entry, prompt, cap, cost)
 
     plans: list[Plan] = []  # the plan of the route admission chose (routed again if the key changed)
 

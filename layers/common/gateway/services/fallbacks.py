@@ -52,7 +52,7 @@ def plan(
     capability: Capability[Any],
     preferences: Preferences,
     *,
-    leg_for: Callable[[ModelEntry], Leg],
+    leg_for: Callable[[ModelEntry, Sequence[Candidate]], Leg],  # a model's leg, for the candidates it has
     native: Callable[[Candidate], bool],
     native_only: Sequence[NativeOnly] = (),
 ) -> Plan:
@@ -76,7 +76,7 @@ def plan(
                     f"it, and `{route.entry.id}` has none.",
                     param=first_part.param,
                 )
-            leg = leg_for(route.entry)
+            leg = leg_for(route.entry, served)
         except GatewayError as error:
             if position > 0 and isinstance(error, InvalidRequest) and error.param == "model":
                 error.param = f"models[{position - 1}]"
