@@ -251,6 +251,14 @@ def test_tool_arguments_that_are_not_a_json_object_are_a_provider_error(argument
         from_openai_response(completion, "m")
 
 
+def test_tool_arguments_cut_by_the_output_cap_are_an_empty_input() -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"city": "Par'}}
+    completion = {"choices": [{"message": {"role": "assistant", "tool_calls": [call]}, "finish_reason": "length"}]}
+    message = from_openai_response(completion, "m")
+    assert message["content"] == [{"type": "tool_use", "id": "call_1", "name": "f", "input": {}}]
+    assert message["stop_reason"] == "max_tokens"
+
+
 def test_an_empty_completion_is_an_empty_message() -> None:
     message = from_openai_response({"id": "x", "choices": []}, "m")
     assert message["content"] == []

@@ -38,12 +38,16 @@ def _usage(usage: Any) -> dict[str, int]:
     }
 
 
-def _input(arguments: Any) -> dict[str, Any]:
+def _input(arguments: Any, *, cut: bool) -> dict[str, Any]:
+    """A tool call's arguments as its `input`; cut by the output cap (`cut`), arguments that do not
+    parse are left out, as Anthropic answers a tool call cut by `max_tokens`."""
     try:
         parsed = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else {}
     except (ValueError, RecursionError):
         parsed = None
     if not isinstance(parsed, dict):
+        if cut:
+            return {}
         raise ProviderError("the provider returned tool call arguments that are not a JSON object")
     return parsed
 
@@ -66,11 +70,11 @@ def from_openai_response(payload: Mapping[str, Any], model: str) -> dict[str, An
     text = text or message.get("refusal")
     if isinstance(text, str) and text:
         content.append({"type": "text", "text": text})
+    stop_reason = STOP_REASONS.get(str(choice.get("finish_reason")), "end_turn")
     for call in message.get("tool_calls") or []:
         function = _obj(_obj(call).get("function"))
-        block = {"id": call.get("id"), "name": function.get("name"), "input": _input(function.get("arguments"))}
-        content.append({"type": "tool_use", **block})
-    stop_reason = STOP_REASONS.get(str(choice.get("finish_reason")), "end_turn")
+        arguments = _input(function.get("arguments"), cut=stop_reason == "max_tokens")
+        content.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": arguments})
     return wire.message(message_id(payload.get("id")), model, content, stop_reason, _usage(payload.get("usage")))
 
 

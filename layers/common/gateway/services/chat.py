@@ -30,7 +30,7 @@ from gateway.formats import translatable
 from gateway.formats.inbound import Exchange
 from gateway.providers import streams
 from gateway.providers.capabilities import CHAT, Capability, Events, NativeChat
-from gateway.providers.errors import UpstreamFailure, UpstreamRefusal
+from gateway.providers.errors import UpstreamFailure, UpstreamRefusal, api_error
 from gateway.services import server_tools, speculation
 from gateway.services.admission import Admission, admit
 from gateway.services.fallbacks import Leg, Plan, plan
@@ -215,20 +215,30 @@ class ChatCall:
             self.meter.answered_as(entry.id)
 
     async def complete(self) -> Body:
-        async def send(candidate: Candidate) -> tuple[Body, ChatCompletion]:
+        async def send(candidate: Candidate) -> tuple[Body | None, ChatCompletion]:
+            """The upstream's own answer (None when translated) and its canonical form."""
             cap = self.plan.leg(candidate).output_cap
             native = _native(candidate, self.exchange)
             if native is not None:  # same format: the body goes through untouched
                 body = self.exchange.native_for(candidate.model, cap)
                 return await native.complete_native(body, candidate.model, self.exchange.native_headers)
             request = self.exchange.canonical_for(cap)
-            canonical = await candidate.client(CHAT).complete(request, candidate.model)
-            return self.exchange.respond(canonical), canonical
+            return None, await candidate.client(CHAT).complete(request, candidate.model)
 
         answered = await self.meter.first_answer(self.plan.route, send)
-        answer, canonical = answered.answer
+        own, canonical = answered.answer
         self.answered_by(answered.candidate)
         charge = self.charge(answered.candidate, usage_from(canonical), completion_text_bytes(canonical))
+        try:  # translated once the upstream answered: it billed its usage, whatever becomes of the answer
+            answer = own if own is not None else self.exchange.respond(canonical)
+        except Exception as error:
+            failure = api_error(error)
+            await self.meter.settle(
+                self.meter.served(answered.candidate, answered.asked_at, charge, error_code=failure.code)
+            )
+            if failure is error:
+                raise
+            raise failure from error
         outcome = self.meter.served(answered.candidate, answered.asked_at, charge)
         cost = await self.meter.charged(outcome)  # the hold is written: the answer may go out
         await afterwards.after_answer(functools.partial(self.meter.settle, outcome))
