@@ -231,3 +231,46 @@ def test_untranslatable_fields_are_a_400_not_a_502_interrupted(
     response = send(gateway_url, tenant.key, path, sent)
     assert_refused_in_envelope(response, path)
     assert_nothing_moved(tenant, response, routed="bad-url" in request.node.callspec.id)
+
+
+# ---------------------------------------------------------------- an Anthropic client's refusals name its own fields
+
+
+THINKING_OVER_THE_CAP = {
+    "model": "test/bedrock",
+    "max_tokens": 1000,
+    "thinking": {"type": "enabled", "budget_tokens": 2048},
+}
+TOOL_USE_WITHOUT_NAME = {
+    "model": "test/claude",
+    "messages": [
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": None, "input": {}}]},
+        {"role": "user", "content": "x"},
+    ],
+}
+TOOL_CHOICE_WITHOUT_NAME = {
+    "model": "test/echo",
+    "tool_choice": {"type": "tool"},
+    "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "named", "foreign"),
+    [
+        # a thinking budget Amazon Bedrock cannot fit under the output cap: the client sent `max_tokens`
+        (THINKING_OVER_THE_CAP, "`max_tokens`", "max_completion_tokens"),
+        # a tool_use block without its name, in the client's own assistant turn
+        (TOOL_USE_WITHOUT_NAME, "messages[0].content[0].name", "tool_calls"),
+        # a tool_choice of type `tool` without the tool's name
+        (TOOL_CHOICE_WITHOUT_NAME, "tool_choice.name", "function"),
+    ],
+)
+def test_an_anthropic_clients_refusal_names_its_own_field(gateway_url, upstream, make_tenant, body, named, foreign):
+    tenant = make_tenant("10")
+    response = send(gateway_url, tenant.key, "/v1/messages", {"max_tokens": 10, "messages": HI, **body})
+    assert_refused_in_envelope(response, "/v1/messages")
+    message = response.json()["error"]["message"]
+    assert named in message
+    assert foreign not in message
+    assert_nothing_moved(tenant, response, routed=True)

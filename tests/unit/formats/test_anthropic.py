@@ -17,7 +17,7 @@ from gateway.canonical import Usage
 from gateway.dialects.anthropic import error_body, sse
 from gateway.errors import InvalidRequest, ProviderError
 from gateway.formats.anthropic import MessagesRequest, to_openai, translated
-from gateway.formats.anthropic_answers import StreamEncoder, from_openai_response
+from gateway.formats.anthropic_answers import StreamEncoder, from_openai_response, named
 from gateway.providers.anthropic.request import chat_request
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "anthropic"
@@ -407,6 +407,18 @@ def test_each_status_answers_with_anthropics_error_type(case: dict[str, Any]) ->
 
 def test_an_error_body_can_carry_the_request_id() -> None:
     assert error_body(404, "x", request_id="trace-1")["request_id"] == "trace-1"
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (InvalidRequest("`stop` is not supported by Gemini models.", param="stop"), "`stop_sequences` is not"),
+        (InvalidRequest("Only json_schema is supported.", param="response_format"), "(`output_config.format`)"),
+        (InvalidRequest("`max_tokens` must be larger.", param="max_tokens"), "`max_tokens` must be larger."),
+    ],
+)
+def test_a_refusal_names_the_field_as_the_anthropic_client_sent_it(error: InvalidRequest, message: str) -> None:
+    assert message in named(error)
 
 
 # ---------------------------------------------------------------- the official anthropic SDK

@@ -228,6 +228,10 @@ def _assistant(content: list[Any], where: str, skipped: Skipped | None = None) -
         if kind == "text":
             texts.append(str(block.get("text") or ""))
         elif kind == "tool_use":
+            if not isinstance(block.get("name"), str) or not block["name"]:
+                raise InvalidRequest(
+                    "A tool_use block needs the `name` of its tool.", param=f"{where}.content[{j}].name"
+                )
             function = {
                 "name": block.get("name"),
                 "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False),
@@ -264,6 +268,8 @@ def _tool(tool: dict[str, Any], where: str) -> dict[str, Any]:
 
 def _tool_choice(choice: dict[str, Any], request: dict[str, Any]) -> None:
     kind = choice.get("type")
+    if kind == "tool" and (not isinstance(choice.get("name"), str) or not choice["name"]):
+        raise InvalidRequest("A tool_choice of type `tool` needs the `name` of a tool.", param="tool_choice.name")
     if kind == "tool":
         request["tool_choice"] = {"type": "function", "function": {"name": choice.get("name")}}
     elif kind in ("auto", "any", "none"):

@@ -215,11 +215,22 @@ def _error_body(error: GatewayError) -> Body:
     return wire.error_body(error.status, named(error))
 
 
+# Fields of the canonical body a translator's refusal may name, as an Anthropic client sends them
+CLIENT_FIELDS = {
+    "max_completion_tokens": "max_tokens",
+    "stop": "stop_sequences",
+    "response_format": "output_config.format",
+}
+
+
 def named(error: GatewayError) -> str:
-    """The error's message, naming its field when the message does not already."""
-    if error.param and f"`{error.param}`" not in error.message and f"'{error.param}'" not in error.message:
-        return f"{error.message.rstrip('.')} (`{error.param}`)."
-    return error.message
+    """The error's message, naming its field (as the client sent it) when the message does not already."""
+    message, param = error.message, CLIENT_FIELDS.get(error.param or "", error.param)
+    for canonical, own in CLIENT_FIELDS.items():
+        message = message.replace(f"`{canonical}`", f"`{own}`")
+    if param and f"`{param}`" not in message and f"'{param}'" not in message:
+        return f"{message.rstrip('.')} (`{param}`)."
+    return message
 
 
 def _capped(body: Body, tokens: int) -> Body:
