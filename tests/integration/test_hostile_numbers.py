@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.billing.estimate import WIRE_FIELDS_ALLOWANCE, request_bytes
+from gateway.billing.estimate import request_bytes
 from tests.conftest import balance_of, ledger_entry
 
 GRANT = 10_000_000
@@ -191,9 +191,8 @@ def test_the_hold_is_priced_at_the_tier_the_prompt_can_reach_and_the_charge_at_t
     assert fake_servers["anthropic"].requests[-1]["max_tokens"] == 10
     entry = ledger_entry(response.headers["x-trace-id"])
     assert entry is not None
-    # Then the hold priced every bound token (a token per byte of the body Anthropic was sent) at the
-    # long tier, and the charge the real (short) prompt
-    sent = fake_servers["anthropic"].requests[-1]
-    assert entry["reserved"] == (request_bytes(sent) + WIRE_FIELDS_ALLOWANCE) * 3 + 10 * 4
+    # Then the hold priced every bound token (a token per byte of the body, which Anthropic is sent
+    # as the client sent it) at the long tier, and the charge the real (short) prompt
+    assert entry["reserved"] == request_bytes(body) * 3 + 10 * 4
     assert entry["prompt_tokens"] < 100
     assert entry["credits"] == entry["prompt_tokens"] * 1 + entry["completion_tokens"] * 2

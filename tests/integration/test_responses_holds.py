@@ -51,6 +51,6 @@ def test_openai_reasoning_items_sent_upstream_are_held_and_charged_whole(
     entry = ledger_entry(answer.headers["x-trace-id"])
     assert entry is not None
     owed = price_micro(usage["input_tokens"], usage["output_tokens"])
-    assert entry["reserved"] >= price_micro(request_bytes(sent), 16)
+    assert entry["reserved"] >= price_micro(request_bytes(sent["input"]), 16)  # all the input OpenAI reads
     assert entry["credits"] == owed
     assert balance_of(tenant.account_id) == GRANT - owed

@@ -19,9 +19,6 @@ IMAGE_TOKEN_ALLOWANCE = 3_000
 # definition, and often a system prompt, of 245 to ~1,200 tokens.
 TOOL_USE_ALLOWANCE = 500
 PROVIDER_TOOL_ALLOWANCE = 2_000
-# What a provider client adds to a body of the client's own format: its stream flags (`"stream":false`,
-# OpenAI's `"stream_options":{"include_usage":true}`). No input, but bytes of the request.
-WIRE_FIELDS_ALLOWANCE = 64
 # Parts that carry no media of their own.
 _TEXT_PARTS = frozenset({"text", "input_text", "output_text", "refusal", "thinking", "redacted_thinking"})
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})

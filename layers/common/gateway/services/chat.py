@@ -63,7 +63,8 @@ async def infer(
     requested = canonical.get("max_completion_tokens") or canonical.get("max_tokens")
     choices = canonical.get("n") or 1
 
-    canonical_bytes = estimate.request_bytes(canonical)  # once, not for every candidate
+    # once, not for every candidate: the bodies an upstream may be sent, at a token per byte at most
+    native_bytes, canonical_bytes = estimate.request_bytes(exchange.native), estimate.request_bytes(canonical)
     native_media = any(part.media for part in exchange.native_only)  # media only the native body carries
 
     def leg_for(entry: ModelEntry, served: Sequence[Candidate]) -> Leg:
@@ -73,16 +74,11 @@ async def infer(
             raise InvalidRequest(f"`{entry.id}` is not served on this endpoint.", param="model")
         context = _context_tokens(entry, exchange)
         cap = estimate.output_cap(entry, requested)
-        # A token per byte of the body each upstream is sent: one of the client's own format gets the
-        # native body whole, with what the canonical form leaves out (and the upstream bills all the same)
-        native = [candidate for candidate in served if _native(candidate, exchange) is not None]
-        sent = [
-            estimate.request_bytes(exchange.native_for(model, cap)) + estimate.WIRE_FIELDS_ALLOWANCE
-            for model in {candidate.model for candidate in native}
-        ]
-        if len(native) < len(served):  # the others are sent the canonical body
-            sent.append(canonical_bytes)
-        prompt = max(sent) + estimate.media_allowance(canonical, context) + (context if native_media else 0)
+        # An upstream of the client's own format is sent the native body whole, with what the canonical
+        # form leaves out (and the upstream bills all the same); the others, the canonical one.
+        natively = [_native(candidate, exchange) is not None for candidate in served]
+        sent = max(native_bytes if any(natively) else 0, 0 if all(natively) else canonical_bytes)
+        prompt = sent + estimate.media_allowance(canonical, context) + (context if native_media else 0)
         prompt += server_tools.extra_prompt_tokens(exchange, context) + estimate.tool_allowance(exchange.native)
         completion = estimate.completion_token_bound(entry, requested, choices)
         cost = estimate.reservation_amount(entry, prompt, completion) + server_tools.fee_bound(exchange, entry)
