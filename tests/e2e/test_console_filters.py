@@ -7,12 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
-from tests.conftest import aggregated
 from tests.support.browser import Browser
-from tests.support.console import ConsoleApi, ConsoleUser
+from tests.support.console import ConsoleApi, ConsoleUser, answered_request
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -82,16 +80,7 @@ def test_trace_times_are_utc_as_the_days_that_filter_them(
 ) -> None:
     # Given a request made now, and a browser in a time zone whose day is not UTC's
     api = ConsoleApi(gateway_url, customer)
-    key = api.ok(api.post("/keys", {"name": "tz"}), 201)["key"]
-    answered = httpx.post(
-        f"{gateway_url}/v1/chat/completions",
-        json={"model": "test/echo", "messages": [{"role": "user", "content": "hello"}]},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=20,
-    )
-    assert answered.status_code == 200, answered.text
-    aggregated()
-    trace_id = answered.headers["x-trace-id"]
+    trace_id = answered_request(gateway_url, customer, "tz")
     created = datetime.fromisoformat(api.ok(api.get(f"/traces/{trace_id}"))["data"]["created_at"])
     zone = "Pacific/Kiritimati" if created.hour >= 10 else "Pacific/Pago_Pago"  # UTC+14, UTC-11
     assert created.astimezone(ZoneInfo(zone)).date() != created.date()

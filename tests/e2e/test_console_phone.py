@@ -6,29 +6,16 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import aggregated
 from tests.support.browser import DESKTOP, PHONE, Browser
-from tests.support.console import ConsoleApi, ConsoleUser
+from tests.support.console import ConsoleApi, ConsoleUser, answered_request
 
 pytestmark = pytest.mark.timeout(300)
 
 
 def request(gateway_url: str, user: ConsoleUser) -> str:
-    """One answered request of a new key of `user`'s; its trace id."""
-    api = ConsoleApi(gateway_url, user)
-    key = api.ok(api.post("/keys", {"name": "phone"}), 201)["key"]
-    answered = httpx.post(
-        f"{gateway_url}/v1/chat/completions",
-        json={"model": "test/echo", "messages": [{"role": "user", "content": "hello"}]},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=20,
-    )
-    assert answered.status_code == 200, answered.text
-    aggregated()
-    return str(answered.headers["x-trace-id"])
+    return answered_request(gateway_url, user, "phone")
 
 
 def test_a_trace_page_fits_a_phone(browser: Browser, gateway_url: str, customer: ConsoleUser, upstream: Any) -> None:

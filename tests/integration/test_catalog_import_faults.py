@@ -58,6 +58,24 @@ def homes() -> dict[str, int]:
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def paused_import(proxy: FaultProxy, prefix: str) -> tuple[threading.Thread, list[BaseException]]:
+    """An import of `document(prefix)` in a thread, paused at its second batch (`proxy.resume()` lets
+    it go on); with the errors it ends with."""
+    proxy.arm(Fault("BatchWriteItem", 2, 1, "pause"))
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            catalog_admin.import_document(document(prefix))
+        except BaseException as error:
+            errors.append(error)
+
+    importer = threading.Thread(target=run)
+    importer.start()
+    assert proxy.paused.wait(30)
+    return importer, errors
+
+
 @pytest.fixture
 def proxy(proxied_gateway: tuple[str, FaultProxy]) -> Iterator[FaultProxy]:
     """The fault proxy; afterwards the catalog is as before (the default image model, no test models)."""
@@ -140,19 +158,8 @@ def test_a_cold_request_while_a_slow_import_is_written_is_served_the_catalog_bef
     tenant = make_tenant("10")
     prefix = unique("faults-s")
     before = stores().control.load()
-    proxy.arm(Fault("BatchWriteItem", 2, 1, "pause"))
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            catalog_admin.import_document(document(prefix))
-        except BaseException as error:
-            errors.append(error)
-
-    importer = threading.Thread(target=run)
-    importer.start()
+    importer, errors = paused_import(proxy, prefix)
     try:
-        assert proxy.paused.wait(30)
         live.reset()  # a cold process, while the import's first batch is in the table
         answered = chat(url, tenant.key)
         during = live.snapshot()
@@ -177,19 +184,8 @@ def test_a_cold_request_while_a_slow_import_is_written_is_served_the_catalog_bef
 def test_an_import_overtaken_by_another_change_is_drafted_again_and_its_first_copy_deleted(proxied_gateway, proxy):
     prefix, group = unique("faults-o"), unique("grp")
     before, earlier = stores().control.load(), set(homes())
-    proxy.arm(Fault("BatchWriteItem", 2, 1, "pause"))
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            catalog_admin.import_document(document(prefix))
-        except BaseException as error:
-            errors.append(error)
-
-    importer = threading.Thread(target=run)
-    importer.start()
+    importer, errors = paused_import(proxy, prefix)
     try:
-        assert proxy.paused.wait(30)
         channel_admin.put_group(group, {"ratio": "0.5"})  # written while the import's batches wait
     finally:
         proxy.resume()

@@ -100,3 +100,20 @@ class ConsoleApi:
     def ok(self, response: httpx.Response, status: int = 200) -> dict[str, Any]:
         assert response.status_code == status, response.text
         return dict(response.json())
+
+
+def answered_request(gateway_url: str, user: ConsoleUser, key_name: str) -> str:
+    """One answered chat request of a new key of `user`'s, aggregated: its trace id."""
+    from tests.conftest import aggregated
+
+    api = ConsoleApi(gateway_url, user)
+    key = api.ok(api.post("/keys", {"name": key_name}), 201)["key"]
+    answered = httpx.post(
+        f"{gateway_url}/v1/chat/completions",
+        json={"model": "test/echo", "messages": [{"role": "user", "content": "hello"}]},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=20,
+    )
+    assert answered.status_code == 200, answered.text
+    aggregated()
+    return str(answered.headers["x-trace-id"])
