@@ -282,10 +282,12 @@ def make_tenant(gateway_env: dict[str, str]):  # type: ignore[no-untyped-def]
 
 def settled() -> None:
     """Wait until this process's servers have written the settlements of the answers they sent (a
-    buffered answer goes out first: gateway.afterwards)."""
+    buffered answer goes out first: gateway.afterwards), and tidied the shards they settled on."""
     from gateway import afterwards
+    from gateway.billing import holds
 
     afterwards.drain()
+    holds.drain()
 
 
 def aggregated() -> None:

@@ -145,13 +145,15 @@ def test_a_shard_that_cannot_be_tidied_stops_no_other_accounts_release(gateway_e
         return tidy(account_id, number, now)
 
     monkeypatch.setattr(holds, "tidy", failing)
+    marked: list[int] = []
+    monkeypatch.setattr(holds, "_mark_swept", marked.append)
     # When the sweeper runs once their window is over
     with pytest.raises(ShardsNotTidied) as failed:  # its run fails (the sweeper's alarm)...
         sweep_expired(now=after(dead.window))
     # Then the other account's hold is given back all the same, and the window is swept again next time
     assert failed.value.done.released >= 2_000_000
     assert dead.window not in stores().accounts.balances.get(other.account_id, 0).held
-    assert holds._swept_through() < dead.window
+    assert dead.window not in marked
 
 
 STEP = 240  # a request every 4 minutes (simulated), on one shard
@@ -171,6 +173,7 @@ def test_a_busy_shard_held_by_transactions_gives_back_a_dead_hold(gateway_env, m
     start = clock.now()
     moment = [start]
     monkeypatch.setattr(clock, "now", lambda: moment[0])
+    monkeypatch.setattr(holds, "_mark_swept", lambda window: None)  # the table's mark stays in real time
 
     def principal() -> Any:
         forget(tenant.key_hash)

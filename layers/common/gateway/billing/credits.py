@@ -191,8 +191,6 @@ def reserve(
             _release_ended_windows(after)
         else:
             shards.took(account_id, choice.shard, amount)
-            if not reservation.recorded:
-                _check_shard(reservation)
         limit_headroom.took(key.key_hash, limit_period, amount)
         if parent is not None:
             limit_headroom.took(parent.key_hash, parent_period, amount)
@@ -234,8 +232,9 @@ def _release_ended_windows(shard: Shard) -> None:
 
 
 def _check_shard(reservation: Reservation) -> None:
-    """A hold by transaction returns no shard: its shard is read and tidied in the background once a
-    window in this process instead."""
+    """A hold by transaction returns no shard to see ended windows on: each shard a request settled on
+    is read and tidied in the background once a window in each process instead (after the answer,
+    never on the path to it)."""
     from gateway.billing import holds
 
     holds.check_unseen_shard(reservation.account_id, reservation.shard, reservation.window)
@@ -304,7 +303,10 @@ def settle(reservation: Reservation, outcome: Outcome, also: Sequence[dict[str, 
 
     Returns None when the reservation had already been settled (by the sweeper, say).
     """
-    return settle_entry(reservation, ledger_entry(reservation, outcome), also)
+    settled = settle_entry(reservation, ledger_entry(reservation, outcome), also)
+    if not reservation.recorded:
+        _check_shard(reservation)
+    return settled
 
 
 def retention_until() -> int:

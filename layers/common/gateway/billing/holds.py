@@ -72,9 +72,9 @@ CHECKED_LIMIT = 10_000
 
 
 def check_unseen_shard(account_id: str, number: int, window: int) -> None:
-    """A hold that returned no shard (a transaction's) still gets the shard tidied: once per hold
-    window in each process, tidy() reads it in the background. A busy shard is always listed under a
-    window still to come, so the sweeper never finds it; its requests are what tidy it."""
+    """A shard a request settled on is tidied even when its hold returned no shard (a transaction's):
+    once per hold window in each process, tidy() reads it in the background. A busy shard is always
+    listed under a window still to come, so the sweeper never finds it; its requests tidy it."""
     target = (account_id, number)
     with _lock:
         if _checked.get(target) == window:
@@ -95,6 +95,14 @@ def _tidy_soon(account_id: str, number: int) -> None:
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidy-holds")
     _executor.submit(_tidy_in_background, account_id, number)
+
+
+def drain(timeout: float = 10.0) -> None:
+    """Wait until the background tidies asked for so far are done (tests; a process at rest)."""
+    with _lock:
+        executor = _executor
+    if executor is not None:
+        executor.submit(lambda: None).result(timeout)  # one worker: it runs after every earlier one
 
 
 def _tidy_in_background(account_id: str, number: int) -> None:
