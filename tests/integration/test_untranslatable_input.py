@@ -258,8 +258,8 @@ TOOL_CHOICE_WITHOUT_NAME = {
 @pytest.mark.parametrize(
     ("body", "named", "foreign"),
     [
-        # a thinking budget Amazon Bedrock cannot fit under the output cap: the client sent `max_tokens`
-        (THINKING_OVER_THE_CAP, "`max_tokens`", "max_completion_tokens"),
+        # a thinking budget Amazon Bedrock cannot fit under the output cap: said without a field name
+        (THINKING_OVER_THE_CAP, "reasoning budget (2048 tokens)", "max_completion_tokens"),
         # a tool_use block without its name, in the client's own assistant turn
         (TOOL_USE_WITHOUT_NAME, "messages[0].content[0].name", "tool_calls"),
         # a tool_choice of type `tool` without the tool's name
