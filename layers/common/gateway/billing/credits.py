@@ -237,7 +237,7 @@ def _check_shard(reservation: Reservation) -> None:
     never on the path to it)."""
     from gateway.billing import holds
 
-    holds.check_unseen_shard(reservation.account_id, reservation.shard, reservation.window)
+    holds.check_settled_shard(reservation.account_id, reservation.shard, reservation.window)
 
 
 def _guard(key: ApiKeyRecord, amount: int, moment: float) -> KeyGuard:

@@ -71,7 +71,7 @@ _checked: dict[tuple[str, int], int] = {}  # shard -> the hold window this proce
 CHECKED_LIMIT = 10_000
 
 
-def check_unseen_shard(account_id: str, number: int, window: int) -> None:
+def check_settled_shard(account_id: str, number: int, window: int) -> None:
     """A shard a request settled on is tidied even when its hold returned no shard (a transaction's):
     once per hold window in each process, tidy() reads it in the background. A busy shard is always
     listed under a window still to come, so the sweeper never finds it; its requests tidy it."""

@@ -107,19 +107,13 @@ class ApiKeyRepository(dynamo.TableRepository):
 
     def list_for_account(self, account_id: str) -> list[ApiKeyRecord]:
         """The account's keys, oldest first (revoked keys leave the index)."""
-        records: list[ApiKeyRecord] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": layout.GSI1,
-            "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": layout.api_key_index(account_id, "", "")["gsi1pk"]}},
-        }
-        while True:
-            page = self.db.query(**kwargs)
-            records.extend(ApiKeyRecord.from_item(dynamo.from_item(item)) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return records
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = self.db.query_all(
+            TableName=self.table,
+            IndexName=layout.GSI1,
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": layout.api_key_index(account_id, "", "")["gsi1pk"]}},
+        )
+        return [ApiKeyRecord.from_item(dynamo.from_item(item)) for item in items]
 
     def update(self, key_hash: str, account_id: str, changes: dict[str, Any], at_iso: str) -> ApiKeyRecord | None:
         """Apply `changes` (None removes) to a live key of the account; None if there is no such key."""

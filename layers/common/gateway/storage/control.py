@@ -226,19 +226,13 @@ class ControlRepository(dynamo.TableRepository):
             )
 
     def _query(self, home: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": home}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self.db.query(**params)
-            items.extend(dynamo.from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = self.db.query_all(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": home}},
+            ConsistentRead=True,
+        )
+        return [dynamo.from_item(item) for item in items]
 
 
 def _spec(item: dict[str, Any]) -> Spec:
